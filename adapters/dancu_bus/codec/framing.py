@@ -1,0 +1,157 @@
+"""Avro single-object encoding: ``C3 01``, the writer schema's CRC-64-AVRO fingerprint, the body.
+
+Any Avro implementation can decode these bytes with the schema files alone, which is why the
+fingerprint is taken over each schema made standalone (named types from other files inlined).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+from dancu_bus.errors import CodecError
+
+__all__ = ["HEADER_SIZE", "MAGIC", "SchemaSet", "WireSchema", "load_schemas"]
+
+MAGIC = b"\xc3\x01"
+HEADER_SIZE = len(MAGIC) + 8
+DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+@dataclass(frozen=True, slots=True)
+class WireSchema:
+    """One top-level schema: its full name, parsed form and 10-byte single-object header."""
+
+    name: str
+    parsed: Any
+    header: bytes
+    standalone: Mapping[str, Any]
+
+
+class SchemaSet:
+    """Every schema of the contract, by full name and by fingerprint header."""
+
+    def __init__(self, schemas: Mapping[str, WireSchema]) -> None:
+        self._by_name = dict(schemas)
+        self._by_header = {s.header: s for s in schemas.values()}
+
+    def by_name(self, name: str) -> WireSchema:
+        """The schema with this full name (e.g. ``vn.dancu.Request``)."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise CodecError("UNKNOWN_SCHEMA", f"no schema named {name}") from None
+
+    def names(self) -> tuple[str, ...]:
+        """Full names of all top-level schemas."""
+        return tuple(self._by_name)
+
+    def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
+        """Frame ``record`` as a single object of schema ``name``."""
+        schema = self.by_name(name)
+        buffer = io.BytesIO()
+        buffer.write(schema.header)
+        try:
+            fastavro.schemaless_writer(buffer, schema.parsed, record)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise CodecError("DOES_NOT_FIT_SCHEMA", f"{name}: {exc}") from exc
+        return buffer.getvalue()
+
+    def decode(self, data: bytes | None) -> tuple[str, dict[str, Any]]:
+        """Read a single object; return its schema name and record."""
+        schema = self._schema_of(data)
+        assert data is not None
+        stream = io.BytesIO(data)
+        stream.seek(HEADER_SIZE)
+        try:
+            record = fastavro.schemaless_reader(
+                stream, schema.parsed, None, return_record_name=True, return_record_name_override=True
+            )
+        except (EOFError, ValueError, TypeError, IndexError, UnicodeDecodeError, OverflowError) as exc:
+            raise CodecError("BAD_BODY", f"{schema.name}: {type(exc).__name__}: {exc}") from exc
+        if stream.tell() != len(data):
+            raise CodecError("TRAILING_BYTES", f"{schema.name}: {len(data) - stream.tell()} bytes after the body")
+        if not isinstance(record, dict):
+            raise CodecError("BAD_BODY", f"{schema.name}: not a record")
+        return schema.name, record
+
+    def _schema_of(self, data: bytes | None) -> WireSchema:
+        if not data:
+            raise CodecError("EMPTY", "no bytes")
+        if len(data) < HEADER_SIZE or data[:2] != MAGIC:
+            raise CodecError("NOT_SINGLE_OBJECT", f"does not start with C3 01 and a fingerprint: {data[:12].hex()}")
+        header = bytes(data[:HEADER_SIZE])
+        schema = self._by_header.get(header)
+        if schema is None:
+            raise CodecError("UNKNOWN_FINGERPRINT", f"no schema has fingerprint {header[2:].hex()}")
+        return schema
+
+
+def load_schemas(directory: Path | None = None) -> SchemaSet:
+    """Parse every ``*.avsc`` in ``directory`` once and compute its fingerprint."""
+    sources = _read_sources(directory or DEFAULT_SCHEMA_DIR)
+    defined = {name: source for name, source in sources.items()}
+    schemas: dict[str, WireSchema] = {}
+    for name, source in sources.items():
+        standalone = _inline_foreign(source, defined, own=name)
+        try:
+            parsed = fastavro.parse_schema(standalone, _write_hint=False, named_schemas={})
+        except Exception as exc:  # fastavro raises several unrelated types for a bad schema
+            raise CodecError("BAD_SCHEMA", f"{name}: {exc}") from exc
+        canonical = to_parsing_canonical_form(parsed)
+        header = MAGIC + bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+        schemas[name] = WireSchema(name, parsed, header, standalone)
+    return SchemaSet(schemas)
+
+
+def _read_sources(directory: Path) -> dict[str, dict[str, Any]]:
+    files = sorted(directory.glob("*.avsc"))
+    if not files:
+        raise CodecError("BAD_SCHEMA", f"no *.avsc files in {directory}")
+    sources: dict[str, dict[str, Any]] = {}
+    for path in files:
+        source = json.loads(path.read_text(encoding="utf-8"))
+        sources[_full_name(source)] = source
+    return sources
+
+
+def _full_name(schema: Mapping[str, Any]) -> str:
+    name = str(schema["name"])
+    namespace = schema.get("namespace")
+    return name if "." in name or not namespace else f"{namespace}.{name}"
+
+
+def _inline_foreign(source: dict[str, Any], defined: Mapping[str, dict[str, Any]], own: str) -> dict[str, Any]:
+    """Replace the first reference to each type of another file by its definition (Avro's rule)."""
+    seen: set[str] = {own}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str) and node in defined and node not in seen:
+            seen.add(node)
+            return walk(defined[node])
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if isinstance(node, dict):
+            if "name" in node and node.get("type") in ("record", "enum", "fixed"):
+                seen.add(_full_name(node) if "namespace" in node else _qualify(node["name"], own))
+            return {key: walk(value) if key in ("type", "items", "values", "fields") else value
+                    for key, value in node.items()}
+        return node
+
+    result = walk(source)
+    assert isinstance(result, dict)
+    return result
+
+
+def _qualify(name: str, enclosing: str) -> str:
+    if "." in name:
+        return name
+    namespace = enclosing.rpartition(".")[0]
+    return f"{namespace}.{name}" if namespace else name

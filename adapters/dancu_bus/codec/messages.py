@@ -1,0 +1,330 @@
+"""Maps the contract dataclasses to and from Avro records; the only place that knows both shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from dancu_bus.codec.framing import SchemaSet
+from dancu_bus.contracts import (
+    Address,
+    AuditRecord,
+    DeadLetter,
+    DisclosedField,
+    FieldMatch,
+    LookupQuery,
+    LookupResult,
+    MatchOutcome,
+    Request,
+    Response,
+    ResponseStatus,
+    Verdict,
+    VerifyQuery,
+    VerifyResult,
+)
+from dancu_bus.errors import CodecError
+
+__all__ = ["AUDIT", "DEAD_LETTER", "REQUEST", "RESPONSE", "Codec"]
+
+REQUEST = "vn.dancu.Request"
+RESPONSE = "vn.dancu.Response"
+AUDIT = "vn.dancu.AuditRecord"
+DEAD_LETTER = "vn.dancu.DeadLetter"
+_VERIFY_BODY = "vn.dancu.VerifyBody"
+_LOOKUP_BODY = "vn.dancu.LookupBody"
+_T = TypeVar("_T")
+
+
+class Codec:
+    """Encodes and decodes every message type of the contract."""
+
+    def __init__(self, schemas: SchemaSet) -> None:
+        self.schemas = schemas
+
+    def encode_request(self, request: Request) -> bytes:
+        """Request → bytes."""
+        return self.schemas.encode(REQUEST, _request_record(request))
+
+    def decode_request(self, data: bytes | None) -> Request:
+        """Bytes → Request, or CodecError."""
+        return _from_record(self._expect(data, REQUEST), _request_from)
+
+    def encode_response(self, response: Response) -> bytes:
+        """Response → bytes."""
+        return self.schemas.encode(RESPONSE, _response_record(response))
+
+    def decode_response(self, data: bytes | None) -> Response:
+        """Bytes → Response, or CodecError."""
+        return _from_record(self._expect(data, RESPONSE), _response_from)
+
+    def encode_audit(self, record: AuditRecord) -> bytes:
+        """AuditRecord → bytes."""
+        return self.schemas.encode(AUDIT, _audit_record(record))
+
+    def decode_audit(self, data: bytes | None) -> AuditRecord:
+        """Bytes → AuditRecord, or CodecError."""
+        return _from_record(self._expect(data, AUDIT), _audit_from)
+
+    def encode_dead_letter(self, letter: DeadLetter) -> bytes:
+        """DeadLetter → bytes."""
+        return self.schemas.encode(DEAD_LETTER, _dead_letter_record(letter))
+
+    def decode_dead_letter(self, data: bytes | None) -> DeadLetter:
+        """Bytes → DeadLetter, or CodecError."""
+        return _from_record(self._expect(data, DEAD_LETTER), _dead_letter_from)
+
+    def _expect(self, data: bytes | None, name: str) -> dict[str, Any]:
+        found, record = self.schemas.decode(data)
+        if found != name:
+            raise CodecError("WRONG_SCHEMA", f"expected {name}, got {found}")
+        return record
+
+
+def _from_record(record: dict[str, Any], build: Callable[[Mapping[str, Any]], _T]) -> _T:
+    # Avro guarantees the shape; what remains is values our types refuse (e.g. a bad UUID string).
+    try:
+        result = build(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CodecError("BAD_VALUE", f"{type(exc).__name__}: {exc}") from exc
+    return result
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _address_record(address: Address) -> dict[str, Any]:
+    return {
+        "scheme": address.scheme,
+        "province_code": address.province_code,
+        "district_code": address.district_code,
+        "commune_code": address.commune_code,
+        "detail": address.detail,
+    }
+
+
+def _address_from(record: Mapping[str, Any]) -> Address:
+    return Address(
+        scheme=record["scheme"],
+        province_code=record["province_code"],
+        commune_code=record["commune_code"],
+        district_code=record["district_code"],
+        detail=record["detail"],
+    )
+
+
+def _request_record(request: Request) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id,
+        "agency": request.agency,
+        "officer_id": request.officer_id,
+        "case_no": request.case_no,
+        "purpose_code": request.purpose_code,
+        "legal_basis": request.legal_basis,
+        "operation": request.operation,
+        "sent_at": request.sent_at,
+        "expires_at": request.expires_at,
+        "body": _body_record(request.body),
+    }
+
+
+def _body_record(body: VerifyQuery | LookupQuery | None) -> tuple[str, dict[str, Any]] | None:
+    if body is None:
+        return None
+    if isinstance(body, LookupQuery):
+        return _LOOKUP_BODY, {
+            "personal_id": body.personal_id,
+            "fields": list(body.fields),
+            "address_scheme": body.address_scheme,
+        }
+    address = body.permanent_address
+    return _VERIFY_BODY, {
+        "personal_id": body.personal_id,
+        "full_name": body.full_name,
+        "birth_date": body.birth_date,
+        "sex": body.sex,
+        "ethnic_group": body.ethnic_group,
+        "phone": body.phone,
+        "permanent_address": _address_record(address) if address is not None else None,
+    }
+
+
+def _request_from(record: Mapping[str, Any]) -> Request:
+    return Request(
+        request_id=str(record["request_id"]),
+        agency=record["agency"],
+        officer_id=record["officer_id"],
+        case_no=record["case_no"],
+        purpose_code=record["purpose_code"],
+        legal_basis=record["legal_basis"],
+        operation=record["operation"],
+        sent_at=_utc(record["sent_at"]),
+        expires_at=_utc(record["expires_at"]),
+        body=_body_from(record["body"]),
+    )
+
+
+def _body_from(body: tuple[str, Mapping[str, Any]] | None) -> VerifyQuery | LookupQuery | None:
+    if body is None:
+        return None
+    name, value = body
+    if name == _LOOKUP_BODY:
+        return LookupQuery(
+            personal_id=value["personal_id"],
+            fields=tuple(value["fields"]),
+            address_scheme=value["address_scheme"],
+        )
+    address = value["permanent_address"]
+    return VerifyQuery(
+        personal_id=value["personal_id"],
+        full_name=value["full_name"],
+        birth_date=value["birth_date"],
+        sex=value["sex"],
+        ethnic_group=value["ethnic_group"],
+        phone=value["phone"],
+        permanent_address=_address_from(address) if address is not None else None,
+    )
+
+
+def _response_record(response: Response) -> dict[str, Any]:
+    verify = response.verify
+    lookup = response.lookup
+    return {
+        "request_id": response.request_id,
+        "agency": response.agency,
+        "operation": response.operation,
+        "status": response.status.value,
+        "reason_code": response.reason_code,
+        "message_vi": response.message_vi,
+        "message_en": response.message_en,
+        "answered_at": response.answered_at,
+        "verify": None if verify is None else {
+            "verdict": verify.verdict.value,
+            "fields": [{"field": m.field, "outcome": m.outcome.value} for m in verify.fields],
+        },
+        "lookup": None if lookup is None else {
+            "found": lookup.found,
+            "fields": [_disclosed_record(f) for f in lookup.fields],
+        },
+    }
+
+
+def _disclosed_record(disclosed: DisclosedField) -> dict[str, Any]:
+    value = disclosed.value
+    return {
+        "name": disclosed.name,
+        "value": _address_record(value) if isinstance(value, Address) else value,
+        "source": disclosed.source,
+        "updated_on": disclosed.updated_on,
+    }
+
+
+def _response_from(record: Mapping[str, Any]) -> Response:
+    verify = record["verify"]
+    lookup = record["lookup"]
+    return Response(
+        request_id=str(record["request_id"]),
+        agency=record["agency"],
+        operation=record["operation"],
+        status=ResponseStatus(record["status"]),
+        answered_at=_utc(record["answered_at"]),
+        reason_code=record["reason_code"],
+        message_vi=record["message_vi"],
+        message_en=record["message_en"],
+        verify=None if verify is None else VerifyResult(
+            verdict=Verdict(verify["verdict"]),
+            fields=tuple(FieldMatch(m["field"], MatchOutcome(m["outcome"])) for m in verify["fields"]),
+        ),
+        lookup=None if lookup is None else LookupResult(
+            found=lookup["found"],
+            fields=tuple(_disclosed_from(f) for f in lookup["fields"]),
+        ),
+    )
+
+
+def _disclosed_from(record: Mapping[str, Any]) -> DisclosedField:
+    value = record["value"]
+    updated: date = record["updated_on"]
+    return DisclosedField(
+        name=record["name"],
+        value=_address_from(value) if isinstance(value, dict) else value,
+        source=record["source"],
+        updated_on=updated,
+    )
+
+
+def _audit_record(audit: AuditRecord) -> dict[str, Any]:
+    return {
+        "request_id": audit.request_id,
+        "received_at": audit.received_at,
+        "agency": audit.agency,
+        "claimed_agency": audit.claimed_agency,
+        "officer_id": audit.officer_id,
+        "case_no": audit.case_no,
+        "purpose_code": audit.purpose_code,
+        "legal_basis": audit.legal_basis,
+        "operation": audit.operation,
+        "personal_id": audit.personal_id,
+        "status": audit.status,
+        "reason_code": audit.reason_code,
+        "fields_disclosed": list(audit.fields_disclosed),
+        "answered_at": audit.answered_at,
+        "request_topic": audit.request_topic,
+        "request_partition": audit.request_partition,
+        "request_offset": audit.request_offset,
+    }
+
+
+def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
+    return AuditRecord(
+        request_id=record["request_id"],
+        received_at=_utc(record["received_at"]),
+        agency=record["agency"],
+        claimed_agency=record["claimed_agency"],
+        officer_id=record["officer_id"],
+        case_no=record["case_no"],
+        purpose_code=record["purpose_code"],
+        legal_basis=record["legal_basis"],
+        operation=record["operation"],
+        personal_id=record["personal_id"],
+        status=record["status"],
+        reason_code=record["reason_code"],
+        fields_disclosed=tuple(record["fields_disclosed"]),
+        answered_at=_utc(record["answered_at"]),
+        request_topic=record["request_topic"],
+        request_partition=record["request_partition"],
+        request_offset=record["request_offset"],
+    )
+
+
+def _dead_letter_record(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "topic": letter.topic,
+        "partition": letter.partition,
+        "offset": letter.offset,
+        "timestamp": letter.timestamp,
+        "original_key": letter.original_key,
+        "original_value": letter.original_value,
+        "headers": [{"key": k, "value": v} for k, v in letter.headers],
+        "error_code": letter.error_code,
+        "error": letter.error,
+        "failed_by": letter.failed_by,
+        "failed_at": letter.failed_at,
+    }
+
+
+def _dead_letter_from(record: Mapping[str, Any]) -> DeadLetter:
+    return DeadLetter(
+        topic=record["topic"],
+        partition=record["partition"],
+        offset=record["offset"],
+        timestamp=_utc(record["timestamp"]),
+        original_key=record["original_key"],
+        original_value=record["original_value"],
+        headers=tuple((h["key"], h["value"]) for h in record["headers"]),
+        error_code=record["error_code"],
+        error=record["error"],
+        failed_by=record["failed_by"],
+        failed_at=_utc(record["failed_at"]),
+    )

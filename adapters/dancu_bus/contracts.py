@@ -1,0 +1,260 @@
+"""Plain, frozen values that cross the wire or a seam: requests, responses, citizens, audit records.
+
+The codec maps them to and from Avro; every other module works with these types only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+__all__ = [
+    "DISCLOSABLE_FIELDS",
+    "VERIFIABLE_FIELDS",
+    "Address",
+    "AuditRecord",
+    "Citizen",
+    "DeadLetter",
+    "DisclosedField",
+    "FieldMatch",
+    "LookupQuery",
+    "LookupResult",
+    "MatchOutcome",
+    "Operation",
+    "Provenance",
+    "Request",
+    "Response",
+    "ResponseStatus",
+    "Verdict",
+    "VerifyQuery",
+    "VerifyResult",
+]
+
+
+class Operation(StrEnum):
+    """What a request asks the population database to do."""
+
+    VERIFY = "VERIFY"
+    LOOKUP = "LOOKUP"
+    SEARCH = "SEARCH"
+    SELF = "SELF"
+    REPORT_ERROR = "REPORT_ERROR"
+
+
+class ResponseStatus(StrEnum):
+    """Whether a request was served or refused."""
+
+    OK = "OK"
+    REJECTED = "REJECTED"
+
+
+class Verdict(StrEnum):
+    """The overall answer to a VERIFY."""
+
+    MATCH = "MATCH"
+    MISMATCH = "MISMATCH"
+    NOT_FOUND = "NOT_FOUND"
+
+
+class MatchOutcome(StrEnum):
+    """The answer to a VERIFY for one supplied field."""
+
+    MATCH = "MATCH"
+    MISMATCH = "MISMATCH"
+    NOT_ON_RECORD = "NOT_ON_RECORD"
+    NOT_SUPPLIED = "NOT_SUPPLIED"
+
+
+# Fields a VERIFY can compare and a LOOKUP can disclose. Order is the order of answers.
+VERIFIABLE_FIELDS: tuple[str, ...] = (
+    "full_name", "birth_date", "sex", "ethnic_group", "phone", "permanent_address",
+)
+DISCLOSABLE_FIELDS: tuple[str, ...] = (
+    "full_name", "birth_date", "sex", "ethnic_group", "religion", "nationality",
+    "permanent_address", "household_id", "household_relation", "phone", "status",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """An address in an administrative scheme (DVHC-2004 or DVHC-2025)."""
+
+    scheme: str
+    province_code: str
+    commune_code: str
+    district_code: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyQuery:
+    """What an agency holds about a person and wants confirmed."""
+
+    personal_id: str
+    full_name: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+    ethnic_group: str | None = None
+    phone: str | None = None
+    permanent_address: Address | None = None
+
+    def supplied(self) -> dict[str, object]:
+        """The verifiable fields the agency filled in."""
+        values = {name: getattr(self, name) for name in VERIFIABLE_FIELDS}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class LookupQuery:
+    """A request for a person's data, limited to the purpose's field scope."""
+
+    personal_id: str
+    fields: tuple[str, ...] = ()
+    address_scheme: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The request envelope; ``operation`` stays a string so unknown ones can be answered."""
+
+    request_id: str
+    agency: str
+    officer_id: str
+    case_no: str
+    purpose_code: str
+    legal_basis: str
+    operation: str
+    sent_at: datetime
+    expires_at: datetime
+    body: VerifyQuery | LookupQuery | None = None
+
+    @property
+    def personal_id(self) -> str | None:
+        """The personal id asked about, if the body carries one."""
+        return self.body.personal_id if self.body is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMatch:
+    """One field's VERIFY outcome."""
+
+    field: str
+    outcome: MatchOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """The VERIFY answer: a verdict and an outcome per field, never a value."""
+
+    verdict: Verdict
+    fields: tuple[FieldMatch, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosedField:
+    """One disclosed value with where it came from and when it last changed."""
+
+    name: str
+    value: str | Address | None
+    source: str
+    updated_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """The LOOKUP answer: only fields in scope."""
+
+    found: bool
+    fields: tuple[DisclosedField, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """The one answer to a request."""
+
+    request_id: str
+    agency: str
+    operation: str
+    status: ResponseStatus
+    answered_at: datetime
+    reason_code: str | None = None
+    message_vi: str | None = None
+    message_en: str | None = None
+    verify: VerifyResult | None = None
+    lookup: LookupResult | None = None
+
+    @property
+    def fields_disclosed(self) -> tuple[str, ...]:
+        """Names of the fields whose values this response carries."""
+        if self.lookup is None:
+            return ()
+        return tuple(f.name for f in self.lookup.fields if f.value is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a stored value came from and when it was last updated."""
+
+    source: str
+    updated_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Citizen:
+    """A person's record in the population store."""
+
+    personal_id: str
+    full_name: str
+    birth_date: date
+    sex: str
+    ethnic_group: str
+    religion: str
+    nationality: str
+    permanent_address: Address
+    household_id: str
+    household_relation: str
+    phone: str | None
+    status: str
+    provenance: Mapping[str, Provenance] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One exchange as the audit consumer witnessed it; names of disclosed fields, never values."""
+
+    request_id: str
+    received_at: datetime
+    agency: str
+    claimed_agency: str
+    officer_id: str
+    case_no: str
+    purpose_code: str
+    legal_basis: str
+    operation: str
+    personal_id: str | None
+    status: str
+    reason_code: str | None
+    fields_disclosed: tuple[str, ...]
+    answered_at: datetime
+    request_topic: str
+    request_partition: int
+    request_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Bytes nobody could decode, kept with their origin and the reason."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: datetime
+    original_key: bytes | None
+    original_value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    error_code: str
+    error: str
+    failed_by: str
+    failed_at: datetime

@@ -1,0 +1,101 @@
+"""The one settings tree, read from ``DANCU_...`` variables once, in the CLI, and passed down.
+
+Nested values use ``__``: ``DANCU_KAFKA__BOOTSTRAP_SERVERS``, ``DANCU_STORE__PATH``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "AuditSettings",
+    "BrokerSettings",
+    "KafkaSettings",
+    "ResolverSettings",
+    "SdkSettings",
+    "Settings",
+    "StoreSettings",
+]
+
+
+class KafkaSettings(BaseModel):
+    """How every client reaches the cluster."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    username: str | None = None
+    password: SecretStr | None = None
+    topic_prefix: str = Field(default="ndxp.dancu", description="prefix of every dancu-bus topic")
+
+
+class BrokerSettings(BaseModel):
+    """The local development broker started by ``dancu-bus dev broker``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    home: Path | None = Field(default=None, description="jar cache and broker state; default .cache/broker")
+    port: int = 9092
+    controller_port: int = 9093
+    heap: str = "1g"
+    start_timeout_s: float = 90.0
+
+
+class StoreSettings(BaseModel):
+    """Where the population store lives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backend: Literal["sqlite"] = "sqlite"
+    path: Path = Path("data/population.sqlite3")
+
+
+class ResolverSettings(BaseModel):
+    """The resolver worker."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group_id: str = "dancu.resolver"
+    agencies_file: Path = Path("deploy/agencies.yaml")
+    max_batch: int = Field(default=500, ge=1, description="records fetched and answered together")
+    metrics_port: int = 9401
+
+
+class AuditSettings(BaseModel):
+    """The audit consumer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group_id: str = "dancu.audit"
+    max_batch: int = Field(default=500, ge=1)
+    metrics_port: int = 9402
+
+
+class SdkSettings(BaseModel):
+    """Defaults of the agency SDK when built from settings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agency: str = "demo-bank"
+    timeout_s: float = 10.0
+    max_in_flight: int = Field(default=10_000, ge=1)
+
+
+class Settings(BaseSettings):
+    """Root of the settings tree."""
+
+    model_config = SettingsConfigDict(env_prefix="DANCU_", env_nested_delimiter="__", frozen=True)
+
+    kafka: KafkaSettings = KafkaSettings()
+    broker: BrokerSettings = BrokerSettings()
+    store: StoreSettings = StoreSettings()
+    resolver: ResolverSettings = ResolverSettings()
+    audit: AuditSettings = AuditSettings()
+    sdk: SdkSettings = SdkSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

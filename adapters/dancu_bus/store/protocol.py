@@ -1,0 +1,41 @@
+"""The seam between the resolver and where citizens are kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from dancu_bus.contracts import Citizen
+
+__all__ = ["PopulationStore"]
+
+
+class PopulationStore(Protocol):
+    """A population store; backends only translate these calls to their database."""
+
+    async def __aenter__(self) -> Self:
+        """Open connections; nothing connects before this."""
+        ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close connections."""
+        ...
+
+    async def get_many(self, personal_ids: Sequence[str]) -> Mapping[str, Citizen]:
+        """The citizens with these ids, in one query; missing ids are absent from the result."""
+        ...
+
+    async def put_many(self, citizens: Iterable[Citizen]) -> int:
+        """Insert or replace citizens; return how many were written."""
+        ...
+
+    async def count(self) -> int:
+        """How many citizens the store holds."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise StoreError if the store cannot answer now."""
+        ...
