@@ -32,6 +32,10 @@ class PopulationStore(Protocol):
         """Insert or replace citizens; return how many were written."""
         ...
 
+    async def sample(self, limit: int, *, offset: int = 0) -> Sequence[Citizen]:
+        """Up to ``limit`` citizens in personal-id order, for demonstrations and benchmarks."""
+        ...
+
     async def count(self) -> int:
         """How many citizens the store holds."""
         ...
