@@ -15,11 +15,11 @@ __all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; each area module adds its own subcommands."""
-    from dancu_bus.cli import broker, store, topics  # noqa: PLC0415 - keeps start-up light
+    from dancu_bus.cli import broker, demo, services, store, topics  # noqa: PLC0415 - keeps start-up light
 
     parser = argparse.ArgumentParser(prog="dancu-bus", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for area in (broker, topics, store):
+    for area in (demo, services, broker, topics, store):
         area.register(commands)
     return parser
 

@@ -1,0 +1,44 @@
+"""``dancu-bus resolver`` and ``dancu-bus audit``: the long-running services."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+from dancu_bus.agencies import load_directory
+from dancu_bus.audit import run_audit
+from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.resolver import run_resolver
+from dancu_bus.settings import Settings
+from dancu_bus.store import open_store
+
+__all__ = ["register", "stop_on_signals"]
+
+
+def register(commands: Any) -> None:
+    """Add the service subcommands."""
+    resolver = commands.add_parser("resolver", help="answer agencies' requests from the population store")
+    resolver.set_defaults(run=lambda _args, settings: asyncio.run(_resolver(settings)) or 0)
+    audit = commands.add_parser("audit", help="record every exchange in the audit topic")
+    audit.set_defaults(run=lambda _args, settings: asyncio.run(_audit(settings)) or 0)
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, so the service drains and commits before it exits."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _resolver(settings: Settings) -> None:
+    stop = stop_on_signals()
+    directory = load_directory(settings.resolver.agencies_file)
+    async with open_store(settings.store) as store:
+        await run_resolver(settings, directory, store, Codec(load_schemas()), stop)
+
+
+async def _audit(settings: Settings) -> None:
+    await run_audit(settings, Codec(load_schemas()), stop_on_signals())

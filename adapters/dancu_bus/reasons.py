@@ -1,0 +1,104 @@
+"""Why a request is refused (Art. 14.1.a: a refusal states its reason), in Vietnamese and English."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
+
+__all__ = ["MESSAGES", "Message", "Reason"]
+
+
+class Reason(StrEnum):
+    """Reason codes of REJECTED responses."""
+
+    UNKNOWN_AGENCY = "UNKNOWN_AGENCY"
+    AGENCY_MISMATCH = "AGENCY_MISMATCH"
+    SUSPENDED = "SUSPENDED"
+    TERMINATED = "TERMINATED"
+    UNKNOWN_OPERATION = "UNKNOWN_OPERATION"
+    OPERATION_NOT_ALLOWED = "OPERATION_NOT_ALLOWED"
+    OPERATION_NOT_SUPPORTED = "OPERATION_NOT_SUPPORTED"
+    PURPOSE_MISSING = "PURPOSE_MISSING"
+    PURPOSE_NOT_REGISTERED = "PURPOSE_NOT_REGISTERED"
+    FIELD_OUT_OF_SCOPE = "FIELD_OUT_OF_SCOPE"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
+    INVALID_PERSONAL_ID = "INVALID_PERSONAL_ID"
+    INVALID_CODE = "INVALID_CODE"
+    EXPIRED = "EXPIRED"
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    MALFORMED_REQUEST = "MALFORMED_REQUEST"
+
+
+class Message(NamedTuple):
+    """A reason's text in Vietnamese and English."""
+
+    vi: str
+    en: str
+
+
+MESSAGES: dict[Reason, Message] = {
+    Reason.UNKNOWN_AGENCY: Message(
+        "Cơ quan, tổ chức chưa được kết nối với Cơ sở dữ liệu quốc gia về dân cư.",
+        "The agency is not connected to the National Population Database.",
+    ),
+    Reason.AGENCY_MISMATCH: Message(
+        "Cơ quan ghi trong yêu cầu không trùng với cơ quan của kênh kết nối.",
+        "The agency named in the request is not the agency of the topic it arrived on.",
+    ),
+    Reason.SUSPENDED: Message(
+        "Kết nối của cơ quan đang bị tạm dừng.",
+        "The agency's connection is suspended.",
+    ),
+    Reason.TERMINATED: Message(
+        "Kết nối của cơ quan đã bị chấm dứt.",
+        "The agency's connection has been terminated.",
+    ),
+    Reason.UNKNOWN_OPERATION: Message(
+        "Loại yêu cầu không được hỗ trợ.",
+        "The operation is unknown.",
+    ),
+    Reason.OPERATION_NOT_ALLOWED: Message(
+        "Cơ quan không được phép thực hiện loại yêu cầu này.",
+        "The agency is not allowed this operation.",
+    ),
+    Reason.OPERATION_NOT_SUPPORTED: Message(
+        "Loại yêu cầu này chưa được cung cấp qua kênh này.",
+        "This operation is not yet served on this channel.",
+    ),
+    Reason.PURPOSE_MISSING: Message(
+        "Yêu cầu thiếu mục đích khai thác dữ liệu.",
+        "The request does not state its purpose.",
+    ),
+    Reason.PURPOSE_NOT_REGISTERED: Message(
+        "Mục đích khai thác chưa được đăng ký cho cơ quan và loại yêu cầu này.",
+        "The purpose is not registered for this agency and operation.",
+    ),
+    Reason.FIELD_OUT_OF_SCOPE: Message(
+        "Yêu cầu có trường thông tin ngoài phạm vi được phép khai thác.",
+        "The request names a field outside the purpose's scope.",
+    ),
+    Reason.UNKNOWN_FIELD: Message(
+        "Yêu cầu có trường thông tin không tồn tại.",
+        "The request names a field that does not exist.",
+    ),
+    Reason.INVALID_PERSONAL_ID: Message(
+        "Số định danh cá nhân không đúng cấu trúc.",
+        "The personal identification number is malformed.",
+    ),
+    Reason.INVALID_CODE: Message(
+        "Mã danh mục không hợp lệ.",
+        "A catalogue code is not valid.",
+    ),
+    Reason.EXPIRED: Message(
+        "Yêu cầu đã quá thời hạn xử lý.",
+        "The request expired before it was processed.",
+    ),
+    Reason.QUOTA_EXCEEDED: Message(
+        "Cơ quan đã vượt hạn mức khai thác.",
+        "The agency has exceeded its quota.",
+    ),
+    Reason.MALFORMED_REQUEST: Message(
+        "Yêu cầu không đúng định dạng.",
+        "The request is malformed.",
+    ),
+}

@@ -1,0 +1,120 @@
+"""What the answer says: VERIFY outcomes per field and LOOKUP values limited to scope. Pure."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+
+from dancu_bus.agencies import Purpose
+from dancu_bus.contracts import (
+    DISCLOSABLE_FIELDS,
+    VERIFIABLE_FIELDS,
+    Address,
+    Citizen,
+    DisclosedField,
+    FieldMatch,
+    LookupQuery,
+    LookupResult,
+    MatchOutcome,
+    Request,
+    Response,
+    ResponseStatus,
+    Verdict,
+    VerifyQuery,
+    VerifyResult,
+)
+from dancu_bus.reasons import MESSAGES
+from dancu_bus.resolver.policy import Admitted, Rejection
+
+__all__ = ["answer", "lookup", "reject", "verify"]
+
+
+def answer(request: Request, decision: Admitted | Rejection, citizen: Citizen | None, now: datetime) -> Response:
+    """The one response to a request, given its admission decision and the stored citizen."""
+    if isinstance(decision, Rejection):
+        return reject(request, decision, now)
+    query = decision.query
+    result = verify(query, citizen) if isinstance(query, VerifyQuery) else lookup(query, decision.purpose, citizen)
+    return Response(
+        request_id=request.request_id,
+        agency=request.agency,
+        operation=request.operation,
+        status=ResponseStatus.OK,
+        answered_at=now,
+        verify=result if isinstance(result, VerifyResult) else None,
+        lookup=result if isinstance(result, LookupResult) else None,
+    )
+
+
+def reject(request: Request, rejection: Rejection, now: datetime) -> Response:
+    """A REJECTED response stating the reason in Vietnamese and English."""
+    message = MESSAGES[rejection.reason]
+    suffix = f" ({rejection.detail})" if rejection.detail else ""
+    return Response(
+        request_id=request.request_id,
+        agency=request.agency,
+        operation=request.operation[:64],
+        status=ResponseStatus.REJECTED,
+        answered_at=now,
+        reason_code=rejection.reason.value,
+        message_vi=message.vi + suffix,
+        message_en=message.en + suffix,
+    )
+
+
+def verify(query: VerifyQuery, citizen: Citizen | None) -> VerifyResult:
+    """A match flag per verifiable field and an overall verdict; never a value."""
+    supplied = query.supplied()
+    outcomes = tuple(
+        FieldMatch(name, _outcome(name, supplied.get(name), citizen)) for name in VERIFIABLE_FIELDS
+    )
+    if citizen is None:
+        verdict = Verdict.NOT_FOUND
+    elif any(m.outcome is MatchOutcome.MISMATCH for m in outcomes):
+        verdict = Verdict.MISMATCH
+    else:
+        verdict = Verdict.MATCH
+    return VerifyResult(verdict, outcomes)
+
+
+def lookup(query: LookupQuery, purpose: Purpose, citizen: Citizen | None) -> LookupResult:
+    """The asked fields (all of the scope if none were asked), never one outside the purpose's scope."""
+    if citizen is None:
+        return LookupResult(found=False)
+    wanted = query.fields or DISCLOSABLE_FIELDS
+    names = [name for name in DISCLOSABLE_FIELDS if name in wanted and name in purpose.fields]
+    return LookupResult(found=True, fields=tuple(_disclose(citizen, name) for name in names))
+
+
+def _outcome(name: str, given: object, citizen: Citizen | None) -> MatchOutcome:
+    if given is None:
+        return MatchOutcome.NOT_SUPPLIED
+    stored = getattr(citizen, name, None) if citizen is not None else None
+    if stored is None:
+        return MatchOutcome.NOT_ON_RECORD
+    if isinstance(given, Address) and isinstance(stored, Address) and given.scheme != stored.scheme:
+        # Codes of different schemes cannot be compared without conversion.
+        return MatchOutcome.NOT_ON_RECORD
+    return MatchOutcome.MATCH if _same(given, stored) else MatchOutcome.MISMATCH
+
+
+def _same(given: object, stored: object) -> bool:
+    if isinstance(given, str) and isinstance(stored, str):
+        return _normal(given) == _normal(stored)
+    if isinstance(given, Address) and isinstance(stored, Address):
+        return (given.province_code, given.district_code, given.commune_code) == (
+            stored.province_code, stored.district_code, stored.commune_code,
+        )
+    return given == stored
+
+
+def _normal(text: str) -> str:
+    # Names match whatever the Unicode form, letter case or spacing the agency typed them in.
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def _disclose(citizen: Citizen, name: str) -> DisclosedField:
+    value = getattr(citizen, name)
+    provenance = citizen.provenance[name]
+    text = value.isoformat() if hasattr(value, "isoformat") else value
+    return DisclosedField(name=name, value=text, source=provenance.source, updated_on=provenance.updated_on)

@@ -1,0 +1,31 @@
+"""The agency SDK: build, send and await VERIFY and LOOKUP requests, one by one or in bulk.
+
+    from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
+
+    with Client(ClientConfig("my-bank")) as client:
+        answer = client.verify(VerifyQuery("001090012345", full_name="Nguyễn Văn An"),
+                               Context("officer-7", "HS-2026-001", "KYC", "Luật PCRT 2022"))
+"""
+
+from dancu_bus.contracts import Address, LookupQuery, MatchOutcome, Verdict, VerifyQuery
+from dancu_bus.errors import RequestTimeout
+from dancu_bus.sdk.aio import AsyncClient
+from dancu_bus.sdk.client import Client
+from dancu_bus.sdk.exchange import ClientConfig
+from dancu_bus.sdk.requests import Context
+from dancu_bus.sdk.results import LookupAnswer, VerifyAnswer
+
+__all__ = [
+    "Address",
+    "AsyncClient",
+    "Client",
+    "ClientConfig",
+    "Context",
+    "LookupAnswer",
+    "LookupQuery",
+    "MatchOutcome",
+    "RequestTimeout",
+    "Verdict",
+    "VerifyAnswer",
+    "VerifyQuery",
+]

@@ -1,0 +1,155 @@
+"""The SDK's Kafka core: produce requests, read the agency's response topic, settle futures by request id.
+
+Every client reads all partitions of its agency's response topic from the end, without committing,
+and keeps only the responses to its own requests: several application servers of one agency can
+run clients at once and each gets exactly its own answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from dancu_bus.admin.config import client_config
+from dancu_bus.codec import Codec
+from dancu_bus.contracts import Request, Response
+from dancu_bus.errors import BrokerError, CodecError
+from dancu_bus.settings import KafkaSettings
+from dancu_bus.topic_names import TopicNames
+
+__all__ = ["ClientConfig", "Exchange"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """What an agency's client needs: its id, the cluster, and how long to wait."""
+
+    agency: str
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    timeout_s: float = 10.0
+    max_in_flight: int = 10_000
+
+    @property
+    def names(self) -> TopicNames:
+        """Topic names under the cluster's prefix."""
+        return TopicNames(self.kafka.topic_prefix)
+
+
+class Exchange:
+    """Sends requests and settles one future per request when its response arrives."""
+
+    def __init__(self, config: ClientConfig, codec: Codec) -> None:
+        self._config = config
+        self._codec = codec
+        self._pending: dict[str, Future[Response]] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._producer: Any = None
+        self._consumer: Any = None
+        self._reader: threading.Thread | None = None
+
+    def open(self) -> None:
+        """Connect, position on the end of the response topic, start reading. Blocks until positioned."""
+        base = client_config(self._config.kafka)
+        self._consumer = Consumer({
+            **base,
+            "group.id": f"{self._config.agency}.sdk.{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "fetch.wait.max.ms": 10,
+        })
+        self._assign_from_end()
+        self._producer = Producer({**base, "enable.idempotence": True, "linger.ms": 2, "acks": "all"})
+        self._reader = threading.Thread(target=self._read, name=f"dancu-sdk-{self._config.agency}", daemon=True)
+        self._reader.start()
+
+    def close(self) -> None:
+        """Deliver what is queued, stop reading, disconnect."""
+        self._stopping.set()
+        if self._producer is not None:
+            self._producer.flush(self._config.timeout_s)
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        if self._consumer is not None:
+            self._consumer.close()
+
+    def submit(self, request: Request) -> Future[Response]:
+        """Send a request; the future holds its response."""
+        future: Future[Response] = Future()
+        with self._lock:
+            self._pending[request.request_id] = future
+        value = self._codec.encode_request(request)
+        self._produce(request, value, future)
+        return future
+
+    def forget(self, request_id: str) -> None:
+        """Stop waiting for a request's response (after a timeout)."""
+        with self._lock:
+            self._pending.pop(request_id, None)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered."""
+        return len(self._pending)
+
+    def _produce(self, request: Request, value: bytes, future: Future[Response]) -> None:
+        def delivered(err: Any, _msg: Any) -> None:
+            if err is not None:
+                self.forget(request.request_id)
+                future.set_exception(BrokerError(f"request {request.request_id} not delivered: {err}"))
+
+        topic = self._config.names.request(self._config.agency)
+        while True:
+            try:
+                self._producer.produce(topic, value, key=request.request_id.encode(), on_delivery=delivered,
+                                       headers=[("correlation_id", request.request_id.encode())])
+                break
+            except BufferError:
+                # The local queue is full: serve delivery reports until there is room.
+                self._producer.poll(0.05)
+        self._producer.poll(0)
+
+    def _assign_from_end(self) -> None:
+        topic = self._config.names.response(self._config.agency)
+        timeout = self._config.timeout_s
+        try:
+            metadata = self._consumer.list_topics(topic, timeout=timeout)
+            partitions = metadata.topics[topic].partitions
+            if metadata.topics[topic].error is not None or not partitions:
+                raise BrokerError(f"response topic {topic} is not available: {metadata.topics[topic].error}")
+            ends = [self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
+                    for p in partitions]
+        except KafkaException as exc:
+            raise BrokerError(f"cannot reach the response topic {topic}: {exc}") from exc
+        self._consumer.assign([TopicPartition(topic, p, end) for p, end in zip(partitions, ends, strict=True)])
+
+    def _read(self) -> None:
+        while not self._stopping.is_set():
+            self._producer.poll(0)
+            for message in self._consumer.consume(num_messages=1000, timeout=0.05):
+                self._settle(message)
+
+    def _settle(self, message: Any) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("response topic: %s", error)
+            return
+        try:
+            response = self._codec.decode_response(message.value())
+        except CodecError as exc:
+            log.warning("undecodable response at offset %d: %s", message.offset(), exc)
+            return
+        with self._lock:
+            future = self._pending.pop(response.request_id, None)
+        if future is not None and not future.done():
+            future.set_result(response)
+

@@ -1,0 +1,64 @@
+"""Typed answers of the SDK, read from a response."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dancu_bus.contracts import DisclosedField, MatchOutcome, Response, ResponseStatus, Verdict
+
+__all__ = ["LookupAnswer", "VerifyAnswer"]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyAnswer:
+    """A VERIFY answer: the verdict and an outcome per field, or the reason it was refused."""
+
+    request_id: str
+    ok: bool
+    verdict: Verdict | None
+    fields: Mapping[str, MatchOutcome]
+    reason_code: str | None
+    message_vi: str | None
+    message_en: str | None
+
+    @classmethod
+    def of(cls, response: Response) -> VerifyAnswer:
+        """Read a VERIFY response."""
+        result = response.verify
+        return cls(
+            request_id=response.request_id,
+            ok=response.status is ResponseStatus.OK,
+            verdict=result.verdict if result else None,
+            fields={m.field: m.outcome for m in result.fields} if result else {},
+            reason_code=response.reason_code,
+            message_vi=response.message_vi,
+            message_en=response.message_en,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LookupAnswer:
+    """A LOOKUP answer: the disclosed fields with source and date, or the reason it was refused."""
+
+    request_id: str
+    ok: bool
+    found: bool
+    fields: Mapping[str, DisclosedField]
+    reason_code: str | None
+    message_vi: str | None
+    message_en: str | None
+
+    @classmethod
+    def of(cls, response: Response) -> LookupAnswer:
+        """Read a LOOKUP response."""
+        result = response.lookup
+        return cls(
+            request_id=response.request_id,
+            ok=response.status is ResponseStatus.OK,
+            found=bool(result and result.found),
+            fields={f.name: f for f in result.fields} if result else {},
+            reason_code=response.reason_code,
+            message_vi=response.message_vi,
+            message_en=response.message_en,
+        )

@@ -1,0 +1,51 @@
+"""Names of dancu-bus topics under one prefix (``ndxp.dancu`` by default); the agency is part of the name."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["TopicNames"]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """Topic names derived from a prefix, so tests and deployments can run side by side."""
+
+    prefix: str = "ndxp.dancu"
+
+    def request(self, agency: str) -> str:
+        """The agency's request topic."""
+        return f"{self.prefix}.req.{agency}"
+
+    def response(self, agency: str) -> str:
+        """The agency's response topic."""
+        return f"{self.prefix}.res.{agency}"
+
+    @property
+    def audit(self) -> str:
+        """The compacted audit log."""
+        return f"{self.prefix}.audit"
+
+    @property
+    def dead_letters(self) -> str:
+        """Where undecodable records go."""
+        return f"{self.prefix}.dlq"
+
+    @property
+    def request_pattern(self) -> str:
+        """Regular expression of every agency's request topic."""
+        return rf"^{re.escape(self.prefix)}\.req\.[a-z0-9-]+$"
+
+    @property
+    def exchange_pattern(self) -> str:
+        """Regular expression of every request and response topic."""
+        return rf"^{re.escape(self.prefix)}\.(req|res)\.[a-z0-9-]+$"
+
+    def split(self, topic: str) -> tuple[str, str] | None:
+        """``("req" | "res", agency)`` for an exchange topic, else None."""
+        head = f"{self.prefix}."
+        if not topic.startswith(head):
+            return None
+        kind, _, agency = topic[len(head):].partition(".")
+        return (kind, agency) if kind in ("req", "res") and agency else None

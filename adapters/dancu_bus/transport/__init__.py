@@ -1,0 +1,20 @@
+"""Kafka I/O for the async services (aiokafka); nothing above this package imports aiokafka."""
+
+from dancu_bus.transport.dead_letters import dead_letter
+from dancu_bus.transport.kafka import consumer, kafka_options, producer
+from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
+from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions, running_worker
+
+__all__ = [
+    "BatchHandler",
+    "BatchWorker",
+    "Incoming",
+    "Outgoing",
+    "TopicPartition",
+    "WorkerOptions",
+    "consumer",
+    "dead_letter",
+    "kafka_options",
+    "producer",
+    "running_worker",
+]

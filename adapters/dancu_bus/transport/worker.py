@@ -1,0 +1,163 @@
+"""The consume → handle → produce → commit loop shared by the resolver and the audit consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import TopicPartition as KafkaTopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from dancu_bus.errors import DancuError
+from dancu_bus.settings import KafkaSettings
+from dancu_bus.transport.kafka import consumer, producer
+from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
+
+__all__ = ["BatchHandler", "BatchWorker", "WorkerOptions", "running_worker"]
+
+log = logging.getLogger(__name__)
+
+
+class BatchHandler(Protocol):
+    """What a service does with a batch; it answers bad input itself and never raises for it."""
+
+    async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
+        """Records to produce for this batch; raise a retriable DancuError to have it retried."""
+        ...
+
+    def committable(self, consumed: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
+        """The offsets that may be committed, given the next offset consumed per partition."""
+        ...
+
+    def on_revoked(self, partitions: Collection[TopicPartition]) -> None:
+        """Forget state of partitions this worker no longer owns."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """What to consume and how patiently."""
+
+    pattern: str
+    max_records: int = 500
+    poll_timeout_ms: int = 200
+    retry_initial_s: float = 0.1
+    retry_max_s: float = 5.0
+
+
+class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, handler: BatchHandler) -> None:
+        self._handler = handler
+
+    async def on_partitions_revoked(self, revoked: Collection[Any]) -> None:
+        self._handler.on_revoked([TopicPartition(tp.topic, tp.partition) for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: Collection[Any]) -> None:
+        log.info("assigned %d partitions", len(assigned))
+
+
+class BatchWorker:
+    """Runs a handler over a pattern subscription until told to stop, then drains and commits."""
+
+    def __init__(
+        self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, handler: BatchHandler, options: WorkerOptions
+    ) -> None:
+        self._consumer = consumer
+        self._producer = producer
+        self._handler = handler
+        self._options = options
+
+    @property
+    def assigned(self) -> bool:
+        """Whether this worker owns at least one partition now."""
+        return bool(self._consumer.assignment())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the batch in hand is finished and committed first."""
+        self._consumer.subscribe(pattern=self._options.pattern, listener=_Revocations(self._handler))
+        while not stop.is_set():
+            fetched = await self._consumer.getmany(
+                timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
+            )
+            batch = [_incoming(m) for messages in fetched.values() for m in messages]
+            if batch:
+                await self._process(batch, stop)
+
+    async def _process(self, batch: Sequence[Incoming], stop: asyncio.Event) -> None:
+        outgoing = await self._handle_with_retries(batch, stop)
+        await self._send(outgoing)
+        await self._commit(batch)
+
+    async def _handle_with_retries(self, batch: Sequence[Incoming], stop: asyncio.Event) -> Sequence[Outgoing]:
+        delay = self._options.retry_initial_s
+        while True:
+            try:
+                return await self._handler.handle(batch)
+            except DancuError as exc:
+                if not exc.retriable:
+                    raise
+                log.warning("retrying a batch of %d in %.1f s: %s", len(batch), delay, exc)
+            # The batch waits for the store to come back; a stop signal still ends the wait.
+            await _sleep_unless(stop, delay)
+            delay = min(delay * 2, self._options.retry_max_s)
+
+    async def _send(self, outgoing: Sequence[Outgoing]) -> None:
+        deliveries = [
+            await self._producer.send(o.topic, o.value, key=o.key, headers=list(o.headers)) for o in outgoing
+        ]
+        await asyncio.gather(*deliveries)
+
+    async def _commit(self, batch: Sequence[Incoming]) -> None:
+        consumed: dict[TopicPartition, int] = {}
+        for record in batch:
+            consumed[record.tp] = max(consumed.get(record.tp, 0), record.offset + 1)
+        offsets = self._handler.committable(consumed)
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit({KafkaTopicPartition(*tp): o for tp, o in offsets.items()})
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partitions; their new owner re-reads from the last commit.
+            log.warning("commit failed, records will be re-read by their new owner: %s", exc)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return
+
+
+def _incoming(message: Any) -> Incoming:
+    return Incoming(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=message.timestamp,
+        key=message.key,
+        value=message.value,
+        headers=tuple(message.headers or ()),
+    )
+
+
+@asynccontextmanager
+async def running_worker(
+    kafka: KafkaSettings, group_id: str, handler: BatchHandler, options: WorkerOptions
+) -> AsyncIterator[BatchWorker]:
+    """A worker whose consumer and producer are started, and stopped on the way out."""
+    kafka_producer = producer(kafka)
+    kafka_consumer = consumer(kafka, group_id, options.max_records)
+    await kafka_producer.start()
+    try:
+        await kafka_consumer.start()
+        try:
+            yield BatchWorker(kafka_consumer, kafka_producer, handler, options)
+        finally:
+            await kafka_consumer.stop()
+    finally:
+        await kafka_producer.stop()
