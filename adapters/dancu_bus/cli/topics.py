@@ -1,0 +1,89 @@
+"""``dancu-bus topics plan|apply``: show and apply the difference between topics.yaml and the cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dancu_bus.admin import apply, plan_topics, repo_root
+from dancu_bus.agencies import load_directory
+from dancu_bus.settings import Settings
+from dancu_bus.topics import Plan, load_topics, render
+
+__all__ = ["register", "run_apply", "run_plan"]
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``topics plan`` and ``topics apply``."""
+    topics = commands.add_parser("topics", help="align the cluster's topics with topics.yaml")
+    actions = topics.add_subparsers(dest="topics_command", required=True)
+    show = actions.add_parser("plan", help="show what apply would change, without changing anything")
+    show.set_defaults(run=run_plan)
+    change = actions.add_parser("apply", help="create and align the declared topics (idempotent)")
+    change.set_defaults(run=run_apply)
+    for parser in (show, change):
+        _add_options(parser)
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    """The options plan and apply share."""
+    parser.add_argument(
+        "--file", type=Path, default=None, help="topics file (default: ./topics.yaml, else the repo's)"
+    )
+    parser.add_argument(
+        "--replication-factor",
+        type=int,
+        default=None,
+        metavar="N",
+        help="override every topic's replication factor (1 on a single-node cluster); "
+        "min.insync.replicas is lowered to fit",
+    )
+    parser.add_argument(
+        "--delete-unknown",
+        action="store_true",
+        help="also delete topics under the prefix that topics.yaml does not declare",
+    )
+
+
+def _existing(path: Path) -> Path:
+    """A relative path as given if it exists here, else the same path inside the repository."""
+    if path.is_absolute() or path.exists():
+        return path
+    in_repo = repo_root() / path
+    return in_repo if in_repo.exists() else path
+
+
+def _plan(args: argparse.Namespace, settings: Settings) -> Plan:
+    """What would align the cluster with the topics file, for every agency of the agencies file."""
+    declared = load_topics(_existing(args.file or Path("topics.yaml")))
+    agency_ids = load_directory(_existing(settings.resolver.agencies_file)).ids()
+    return plan_topics(
+        settings.kafka,
+        declared,
+        agency_ids,
+        replication_factor=args.replication_factor,
+        delete_unknown=args.delete_unknown,
+    )
+
+
+def _report_problems(planned: Plan) -> int:
+    """Print what cannot be done; the exit code."""
+    for problem in planned.problems:
+        print(f"dancu-bus: {problem.topic} {problem.message}", file=sys.stderr)
+    return 1 if planned.problems else 0
+
+
+def run_plan(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the plan; exit 1 if part of it cannot be applied."""
+    planned = _plan(args, settings)
+    print(render(planned))
+    return 1 if planned.problems else 0
+
+
+def run_apply(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply the plan and print each action done, or ``no changes``; exit 1 if part of it cannot be."""
+    planned = _plan(args, settings)
+    done = apply(settings.kafka, planned)
+    print("\n".join(done) if done else "no changes")
+    return _report_problems(planned)

@@ -1,0 +1,286 @@
+"""The embedded population store: one SQLite file in WAL mode, used from one worker thread.
+
+sqlite3 blocks, so every call runs on a dedicated single-thread executor: the event loop never waits
+on the disk and the connection never changes threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from functools import lru_cache, partial
+from operator import itemgetter
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ParamSpec, Self, TypeVar
+
+from dancu_bus.contracts import Address, Citizen, Provenance
+from dancu_bus.errors import StoreError
+
+__all__ = ["PROVENANCE_FIELDS", "SqliteStore"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Bit i of a stored provenance mask names field i. Append only: reordering would misread stored rows.
+PROVENANCE_FIELDS: tuple[str, ...] = (
+    "full_name",
+    "birth_date",
+    "sex",
+    "ethnic_group",
+    "religion",
+    "nationality",
+    "permanent_address",
+    "household_id",
+    "household_relation",
+    "phone",
+    "status",
+)
+_BIT = {name: 1 << index for index, name in enumerate(PROVENANCE_FIELDS)}
+
+# The provenance column holds JSON [[source, "YYYY-MM-DD", mask of the fields it covers], ...]:
+# a citizen's eleven fields come from a handful of (source, date) pairs, so this stays short.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS citizens (
+    personal_id        TEXT PRIMARY KEY NOT NULL,
+    full_name          TEXT NOT NULL,
+    birth_date         TEXT NOT NULL,
+    sex                TEXT NOT NULL,
+    ethnic_group       TEXT NOT NULL,
+    religion           TEXT NOT NULL,
+    nationality        TEXT NOT NULL,
+    address_scheme     TEXT NOT NULL,
+    address_province   TEXT NOT NULL,
+    address_district   TEXT,
+    address_commune    TEXT NOT NULL,
+    address_detail     TEXT,
+    household_id       TEXT NOT NULL,
+    household_relation TEXT NOT NULL,
+    phone              TEXT,
+    status             TEXT NOT NULL,
+    provenance         TEXT NOT NULL
+) WITHOUT ROWID
+"""
+_COLUMNS = (
+    "personal_id, full_name, birth_date, sex, ethnic_group, religion, nationality, address_scheme, "
+    "address_province, address_district, address_commune, address_detail, household_id, "
+    "household_relation, phone, status, provenance"
+)
+_INSERT = f"INSERT OR REPLACE INTO citizens ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+# One parameter, a JSON array of ids, whatever the batch size: one prepared statement, one query.
+_SELECT_MANY = f"SELECT {_COLUMNS} FROM citizens WHERE personal_id IN (SELECT value FROM json_each(?))"
+_SELECT_PAGE = f"SELECT {_COLUMNS} FROM citizens ORDER BY personal_id LIMIT ? OFFSET ?"
+_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",  # durable at checkpoints; a crash loses at most the last commits
+    "PRAGMA cache_size = -65536",  # 64 MiB of page cache per connection
+)
+_RETRIABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN})
+_RETRIABLE_TEXT = ("database is locked", "busy", "unable to open")
+
+
+class SqliteStore:
+    """The population store in one SQLite file: ``async with SqliteStore(path) as store``."""
+
+    def __init__(self, path: Path | str, *, timeout_s: float = 5.0) -> None:
+        self._path = Path(path)
+        self._timeout_s = timeout_s
+        self._executor: ThreadPoolExecutor | None = None
+        self._db: sqlite3.Connection | None = None
+
+    async def __aenter__(self) -> Self:
+        """Start the worker thread, create the file and table if needed, and connect."""
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        try:
+            self._db = await self._run(_connect, self._path, self._timeout_s)
+        except BaseException:
+            self._stop_worker()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the connection and stop the worker thread."""
+        try:
+            if self._db is not None:
+                await self._run(self._db.close)
+        finally:
+            self._db = None
+            self._stop_worker()
+
+    async def get_many(self, personal_ids: Sequence[str]) -> Mapping[str, Citizen]:
+        """The citizens with these ids, in one query; missing ids are absent from the result."""
+        if not personal_ids:
+            return {}
+        return await self._run(_get_many, self._connection(), json.dumps(list(personal_ids)))
+
+    async def put_many(self, citizens: Iterable[Citizen]) -> int:
+        """Insert or replace citizens in one transaction; return how many were written."""
+        batch = list(citizens)
+        if not batch:
+            return 0
+        return await self._run(_put_many, self._connection(), batch)
+
+    async def sample(self, limit: int, *, offset: int = 0) -> Sequence[Citizen]:
+        """Up to ``limit`` citizens in personal-id order, skipping the first ``offset``."""
+        if limit < 0 or offset < 0:
+            raise ValueError(f"limit and offset must not be negative, got {limit} and {offset}")
+        return await self._run(_sample, self._connection(), limit, offset)
+
+    async def count(self) -> int:
+        """How many citizens the store holds."""
+        return await self._run(_count, self._connection())
+
+    async def ping(self) -> None:
+        """Raise StoreError if the database cannot answer a trivial query now."""
+        await self._run(_ping, self._connection())
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("SqliteStore used outside `async with`")
+        return self._db
+
+    async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        if self._executor is None:
+            raise RuntimeError("SqliteStore used outside `async with`")
+        call = partial(_translated, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def _stop_worker(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+# -- everything below runs on the worker thread
+
+
+def _translated(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call ``fn``, turning sqlite3 errors into StoreError."""
+    try:
+        return fn(*args, **kwargs)
+    except sqlite3.Error as exc:
+        raise _store_error(exc) from exc
+
+
+def _store_error(exc: sqlite3.Error) -> StoreError:
+    """A StoreError that is retriable when the database is only busy, locked or not reachable now."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc)
+    primary = code & 0xFF if isinstance(code, int) else None
+    retriable = primary in _RETRIABLE_CODES or any(part in text for part in _RETRIABLE_TEXT)
+    return StoreError(f"sqlite: {text}", retriable=retriable)
+
+
+def _connect(path: Path, timeout_s: float) -> sqlite3.Connection:
+    """Open (creating if needed) the database file and its table; transactions are explicit."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {path.parent}: {exc}", retriable=False) from exc
+    db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+    try:
+        for pragma in _PRAGMAS:
+            db.execute(pragma)
+        db.execute(_SCHEMA)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _get_many(db: sqlite3.Connection, ids_json: str) -> dict[str, Citizen]:
+    rows = db.execute(_SELECT_MANY, (ids_json,)).fetchall()
+    return {row[0]: _citizen(row) for row in rows}
+
+
+def _put_many(db: sqlite3.Connection, citizens: Sequence[Citizen]) -> int:
+    rows = sorted((_row(citizen) for citizen in citizens), key=itemgetter(0))  # key order touches fewer pages
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.executemany(_INSERT, rows)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return len(rows)
+
+
+def _sample(db: sqlite3.Connection, limit: int, offset: int) -> list[Citizen]:
+    return [_citizen(row) for row in db.execute(_SELECT_PAGE, (limit, offset))]
+
+
+def _count(db: sqlite3.Connection) -> int:
+    (count,) = db.execute("SELECT count(*) FROM citizens").fetchone()
+    return int(count)
+
+
+def _ping(db: sqlite3.Connection) -> None:
+    db.execute("SELECT 1").fetchone()
+
+
+# -- rows
+
+
+def _row(c: Citizen) -> tuple[str | None, ...]:
+    """The column values of a citizen, in ``_COLUMNS`` order."""
+    a = c.permanent_address
+    return (
+        c.personal_id, c.full_name, c.birth_date.isoformat(), c.sex, c.ethnic_group, c.religion,
+        c.nationality, a.scheme, a.province_code, a.district_code, a.commune_code, a.detail,
+        c.household_id, c.household_relation, c.phone, c.status, _encode_provenance(c.provenance),
+    )  # fmt: skip
+
+
+def _citizen(row: Any) -> Citizen:
+    """The citizen a row of ``_COLUMNS`` describes."""
+    (pid, name, born, sex, ethnic, religion, nationality, scheme, province, district, commune, detail,
+     household, relation, phone, status, provenance) = row  # fmt: skip
+    return Citizen(
+        pid, name, date.fromisoformat(born), sex, ethnic, religion, nationality,
+        Address(scheme, province, commune, district, detail),
+        household, relation, phone, status, _decode_provenance(provenance),
+    )  # fmt: skip
+
+
+def _encode_provenance(provenance: Mapping[str, Provenance]) -> str:
+    """Group fields by their (source, date) and store each group once with a mask of its fields."""
+    groups: dict[
+        int, tuple[Provenance, int]
+    ] = {}  # keyed by identity: cheap, and shared objects are the rule
+    for name, origin in provenance.items():
+        bit = _BIT.get(name)
+        if bit is None:
+            raise StoreError(f"no provenance slot for field {name!r}", retriable=False)
+        mask = groups[id(origin)][1] if id(origin) in groups else 0
+        groups[id(origin)] = (origin, mask | bit)
+    items = (f'[{_quoted(p.source)},"{p.updated_on.isoformat()}",{mask}]' for p, mask in groups.values())
+    return f"[{','.join(items)}]"
+
+
+def _decode_provenance(text: str) -> dict[str, Provenance]:
+    """The field → provenance mapping that ``_encode_provenance`` stored."""
+    provenance: dict[str, Provenance] = {}
+    for source, day, mask in json.loads(text):
+        provenance.update(dict.fromkeys(_fields_of(mask), _provenance(source, day)))
+    return provenance
+
+
+@lru_cache(maxsize=1024)
+def _quoted(source: str) -> str:
+    return json.dumps(source, ensure_ascii=False)
+
+
+@lru_cache(maxsize=2048)
+def _fields_of(mask: int) -> tuple[str, ...]:
+    return tuple(name for name, bit in _BIT.items() if mask & bit)
+
+
+@lru_cache(maxsize=65536)
+def _provenance(source: str, day: str) -> Provenance:
+    return Provenance(source, date.fromisoformat(day))

@@ -1,0 +1,129 @@
+"""``topics plan|apply`` against a real broker, under a prefix only the test uses."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from dancu_bus.admin import apply, describe, repo_root, wait_ready
+from dancu_bus.cli.topics import run_apply
+from dancu_bus.errors import BrokerError
+from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.topics import (
+    AddPartitions,
+    AlterConfigs,
+    CreateTopic,
+    DeleteTopic,
+    Plan,
+    TopicSpec,
+    expand,
+    load_topics,
+    plan,
+)
+
+AGENCIES = ("agency-a", "agency-b")
+SEVEN_DAYS_MS = str(7 * 86_400_000)
+
+
+def declared(prefix: str) -> list[TopicSpec]:
+    """The repository's topics.yaml for two agencies, on one broker, renamed under ``prefix``."""
+    return expand(load_topics(repo_root() / "topics.yaml"), AGENCIES, replication_factor=1, prefix=prefix)
+
+
+def current_plan(kafka: KafkaSettings, prefix: str, desired: list[TopicSpec], delete: bool = False) -> Plan:
+    """What would align the broker's topics under ``prefix`` with ``desired`` now."""
+    return plan(desired, describe(kafka, prefix + "."), delete_unknown=delete, prefix=prefix)
+
+
+@pytest.mark.usefixtures("cleanup_topics")
+def test_apply_creates_every_declared_topic(kafka_settings: KafkaSettings, unique_prefix: str) -> None:
+    """Applying to an empty prefix creates each declared topic with its partition count."""
+    desired = declared(unique_prefix)
+    done = apply(kafka_settings, current_plan(kafka_settings, unique_prefix, desired))
+    assert len(done) == len(desired) == 2 * 2 + 3
+    topics = describe(kafka_settings, unique_prefix + ".")
+    assert {n: t.partitions for n, t in topics.items()} == {s.name: s.partitions for s in desired}
+
+
+@pytest.mark.usefixtures("cleanup_topics")
+def test_second_apply_changes_nothing(kafka_settings: KafkaSettings, unique_prefix: str) -> None:
+    """Once applied, the plan is empty and applying it again does nothing."""
+    desired = declared(unique_prefix)
+    apply(kafka_settings, current_plan(kafka_settings, unique_prefix, desired))
+    second = current_plan(kafka_settings, unique_prefix, desired, delete=True)
+    assert second.empty
+    assert apply(kafka_settings, second) == []
+
+
+@pytest.mark.usefixtures("cleanup_topics")
+def test_broker_reports_declared_configs(kafka_settings: KafkaSettings, unique_prefix: str) -> None:
+    """The broker reads back the audit topic's policy as exactly compact,delete, and the request retention."""
+    apply(kafka_settings, current_plan(kafka_settings, unique_prefix, declared(unique_prefix)))
+    topics = describe(kafka_settings, [f"{unique_prefix}.audit", f"{unique_prefix}.req.agency-a"])
+    audit, requests = topics[f"{unique_prefix}.audit"], topics[f"{unique_prefix}.req.agency-a"]
+    assert audit.configs["cleanup.policy"] == "compact,delete"
+    assert audit.configs["min.insync.replicas"] == "1"
+    assert (requests.configs["cleanup.policy"], requests.configs["retention.ms"]) == ("delete", SEVEN_DAYS_MS)
+
+
+@pytest.mark.usefixtures("cleanup_topics")
+def test_altered_config_is_realigned(kafka_settings: KafkaSettings, unique_prefix: str) -> None:
+    """A config changed behind the declaration's back is planned back to the declared value and reset."""
+    desired = declared(unique_prefix)
+    apply(kafka_settings, current_plan(kafka_settings, unique_prefix, desired))
+    topic = f"{unique_prefix}.res.agency-b"
+    apply(kafka_settings, Plan((AlterConfigs(topic, "retention.ms", None, "60000"),)))
+    drift = current_plan(kafka_settings, unique_prefix, desired)
+    assert drift.actions == (AlterConfigs(topic, "retention.ms", "60000", SEVEN_DAYS_MS),)
+    apply(kafka_settings, drift)
+    assert describe(kafka_settings, [topic])[topic].configs["retention.ms"] == SEVEN_DAYS_MS
+    assert current_plan(kafka_settings, unique_prefix, desired).empty
+
+
+@pytest.mark.usefixtures("cleanup_topics")
+def test_partitions_grow_but_never_shrink(kafka_settings: KafkaSettings, unique_prefix: str) -> None:
+    """More declared partitions are added; fewer are reported as a problem and left alone."""
+    desired = declared(unique_prefix)
+    apply(kafka_settings, current_plan(kafka_settings, unique_prefix, desired))
+    dlq = f"{unique_prefix}.dlq"
+    grown = [s.model_copy(update={"partitions": 5}) if s.name == dlq else s for s in desired]
+    growth = current_plan(kafka_settings, unique_prefix, grown)
+    assert growth.actions == (AddPartitions(dlq, 3, 5),)
+    apply(kafka_settings, growth)
+    assert describe(kafka_settings, [dlq])[dlq].partitions == 5
+    shrink = current_plan(kafka_settings, unique_prefix, desired)
+    assert (shrink.actions, [p.topic for p in shrink.problems]) == ((), [dlq])
+
+
+@pytest.mark.usefixtures("cleanup_topics")
+def test_delete_unknown_removes_only_undeclared(kafka_settings: KafkaSettings, unique_prefix: str) -> None:
+    """With delete_unknown, an undeclared topic under the prefix is deleted and declared ones stay."""
+    desired = declared(unique_prefix)
+    stray = desired[-1].model_copy(update={"name": f"{unique_prefix}.stray"})
+    apply(kafka_settings, Plan((CreateTopic(stray),)))
+    apply(kafka_settings, current_plan(kafka_settings, unique_prefix, desired))
+    cleanup = current_plan(kafka_settings, unique_prefix, desired, delete=True)
+    assert cleanup.actions == (DeleteTopic(stray.name),)
+    apply(kafka_settings, cleanup)
+    assert set(describe(kafka_settings, unique_prefix + ".")) == {s.name for s in desired}
+
+
+@pytest.mark.usefixtures("cleanup_topics")
+def test_cli_apply_twice(
+    kafka_settings: KafkaSettings, unique_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``topics apply`` prints each topic it creates, then ``no changes`` when run again."""
+    settings = Settings(kafka=kafka_settings.model_copy(update={"topic_prefix": unique_prefix}))
+    args = argparse.Namespace(file=None, replication_factor=1, delete_unknown=False)
+    assert run_apply(args, settings) == 0
+    first = capsys.readouterr().out.splitlines()
+    assert first
+    assert all(line.startswith(f"+ create {unique_prefix}.") for line in first)
+    assert run_apply(args, settings) == 0
+    assert capsys.readouterr().out.strip() == "no changes"
+
+
+def test_wait_ready_names_an_unreachable_cluster() -> None:
+    """Waiting for a cluster that never answers ends in a BrokerError naming its address."""
+    with pytest.raises(BrokerError, match=r"127\.0\.0\.1:9 did not answer within 1 s"):
+        wait_ready(KafkaSettings(bootstrap_servers="127.0.0.1:9"), 1.0)

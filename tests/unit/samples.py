@@ -1,0 +1,87 @@
+"""Fixed sample messages shared by unit tests (golden bytes depend on them: change with care)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from dancu_bus.contracts import (
+    Address,
+    AuditRecord,
+    DeadLetter,
+    DisclosedField,
+    FieldMatch,
+    LookupQuery,
+    LookupResult,
+    MatchOutcome,
+    Request,
+    Response,
+    ResponseStatus,
+    Verdict,
+    VerifyQuery,
+    VerifyResult,
+)
+
+SENT = datetime(2026, 11, 27, 8, 30, tzinfo=UTC)
+EXPIRES = datetime(2026, 11, 27, 8, 31, tzinfo=UTC)
+ADDRESS = Address("DVHC-2025", "01", "00004", None, "Số 12, phố Quán Thánh")
+
+VERIFY_REQUEST = Request(
+    request_id="5b0c1f7e-6a51-4d2b-9a7e-2f0a6f1c9d11",
+    agency="demo-bank",
+    officer_id="can-bo-0042",
+    case_no="HS-KYC-2026-0001",
+    purpose_code="KYC",
+    legal_basis="Luật Phòng, chống rửa tiền 2022, Điều 9",
+    operation="VERIFY",
+    sent_at=SENT,
+    expires_at=EXPIRES,
+    body=VerifyQuery("001090012345", "Nguyễn Thị Ánh", date(1990, 5, 17), "2", None, None, ADDRESS),
+)
+
+LOOKUP_REQUEST = Request(
+    request_id="0f8e2d4c-1b3a-4c5d-8e9f-a0b1c2d3e4f5",
+    agency="demo-province",
+    officer_id="can-bo-1107",
+    case_no="HS-DVC-2026-0815",
+    purpose_code="PUBLIC-SERVICE",
+    legal_basis="Nghị định 45/2020/NĐ-CP",
+    operation="LOOKUP",
+    sent_at=SENT,
+    expires_at=EXPIRES,
+    body=LookupQuery("079201000777", ("full_name", "permanent_address"), "DVHC-2025"),
+)
+
+OK_RESPONSE = Response(
+    request_id=VERIFY_REQUEST.request_id,
+    agency="demo-bank",
+    operation="VERIFY",
+    status=ResponseStatus.OK,
+    answered_at=SENT,
+    verify=VerifyResult(Verdict.MATCH, (FieldMatch("full_name", MatchOutcome.MATCH),
+                                        FieldMatch("phone", MatchOutcome.NOT_SUPPLIED))),
+)
+
+LOOKUP_RESPONSE = Response(
+    request_id=LOOKUP_REQUEST.request_id,
+    agency="demo-province",
+    operation="LOOKUP",
+    status=ResponseStatus.OK,
+    answered_at=SENT,
+    lookup=LookupResult(True, (
+        DisclosedField("full_name", "Lê Văn Bình", "BO-TU-PHAP-HO-TICH", date(2020, 1, 2)),
+        DisclosedField("permanent_address", ADDRESS, "BO-CONG-AN-CU-TRU", date(2025, 7, 1)),
+    )),
+)
+
+AUDIT = AuditRecord(
+    request_id=VERIFY_REQUEST.request_id, received_at=SENT, agency="demo-bank", claimed_agency="demo-bank",
+    officer_id="can-bo-0042", case_no="HS-KYC-2026-0001", purpose_code="KYC", legal_basis="Luật PCRT 2022",
+    operation="VERIFY", personal_id="001090012345", status="OK", reason_code=None, fields_disclosed=(),
+    answered_at=SENT, request_topic="ndxp.dancu.req.demo-bank", request_partition=2, request_offset=41,
+)
+
+DEAD = DeadLetter(
+    topic="ndxp.dancu.req.demo-bank", partition=0, offset=7, timestamp=SENT, original_key=b"k",
+    original_value=b"\x00\xffnot avro", headers=(("traceparent", b"00-abc"),), error_code="NOT_SINGLE_OBJECT",
+    error="does not start with C3 01", failed_by="resolver", failed_at=SENT,
+)

@@ -1,0 +1,138 @@
+"""The codec: single-object framing, round trips, golden bytes, errors, and the reference Avro library."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import avro.io
+import avro.schema
+import pytest
+from fastavro.schema import to_parsing_canonical_form
+
+from dancu_bus.codec import MAGIC, Codec, load_schemas
+from dancu_bus.errors import CodecError
+from tests.unit import samples
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+CODEC = Codec(load_schemas())
+
+
+def rabin_fingerprint(text: str) -> int:
+    """CRC-64-AVRO exactly as the Avro specification's reference algorithm computes it."""
+    empty = 0xC15D213AA4D7A795
+    table = []
+    for i in range(256):
+        fp = i
+        for _ in range(8):
+            fp = (fp >> 1) ^ (empty & -(fp & 1))
+        table.append(fp)
+    fp = empty
+    for byte in text.encode("utf-8"):
+        fp = (fp >> 8) ^ table[(fp ^ byte) & 0xFF]
+    return fp
+
+
+@pytest.mark.parametrize(
+    ("name", "message", "encode", "decode"),
+    [
+        ("request_verify", samples.VERIFY_REQUEST, CODEC.encode_request, CODEC.decode_request),
+        ("request_lookup", samples.LOOKUP_REQUEST, CODEC.encode_request, CODEC.decode_request),
+        ("response_verify", samples.OK_RESPONSE, CODEC.encode_response, CODEC.decode_response),
+        ("response_lookup", samples.LOOKUP_RESPONSE, CODEC.encode_response, CODEC.decode_response),
+        ("audit", samples.AUDIT, CODEC.encode_audit, CODEC.decode_audit),
+        ("dead_letter", samples.DEAD, CODEC.encode_dead_letter, CODEC.decode_dead_letter),
+    ],
+)
+def test_round_trip_and_golden_bytes(name: str, message: Any, encode: Any, decode: Any) -> None:
+    """Each message type encodes to the committed golden bytes and decodes back to an equal value."""
+    data = encode(message)
+    assert data == (GOLDEN / f"{name}.bin").read_bytes()
+    assert decode(data) == message
+
+
+def test_header_is_magic_and_little_endian_rabin_fingerprint() -> None:
+    """The 8 bytes after C3 01 are the spec's Rabin fingerprint of the canonical form, little-endian."""
+    schema = CODEC.schemas.by_name("vn.dancu.Request")
+    canonical = to_parsing_canonical_form(schema.parsed)
+    expected = MAGIC + rabin_fingerprint(canonical).to_bytes(8, "little")
+    assert CODEC.encode_request(samples.VERIFY_REQUEST)[:10] == expected
+
+
+def test_kafka_md_fingerprint_example() -> None:
+    """The test's Rabin implementation reproduces the documented example value."""
+    canonical = '{"name":"A","type":"record","fields":[{"name":"x","type":"long"}]}'
+    assert rabin_fingerprint(canonical) == 0x643A5D293AD17708
+
+
+def _reference_schema(file: str) -> avro.schema.Schema:
+    names = avro.schema.Names()
+    avro.schema.make_avsc_object(json.loads((SCHEMAS / "address.avsc").read_text()), names)
+    return avro.schema.make_avsc_object(json.loads((SCHEMAS / file).read_text()), names)
+
+
+def test_reference_avro_decodes_our_request() -> None:
+    """The Apache Avro reference implementation reads our bytes with the schema files alone."""
+    body = io.BytesIO(CODEC.encode_request(samples.VERIFY_REQUEST)[10:])
+    record = avro.io.DatumReader(_reference_schema("request.avsc")).read(avro.io.BinaryDecoder(body))
+    assert record["request_id"] == samples.VERIFY_REQUEST.request_id
+    assert record["body"]["full_name"] == "Nguyễn Thị Ánh"
+    assert record["body"]["permanent_address"]["commune_code"] == "00004"
+
+
+def test_reference_avro_decodes_our_lookup_response() -> None:
+    """Nested unions (an Address among string values) read the same in the reference implementation."""
+    body = io.BytesIO(CODEC.encode_response(samples.LOOKUP_RESPONSE)[10:])
+    record = avro.io.DatumReader(_reference_schema("response.avsc")).read(avro.io.BinaryDecoder(body))
+    values = [f["value"] for f in record["lookup"]["fields"]]
+    assert values[0] == "Lê Văn Bình"
+    assert values[1]["scheme"] == "DVHC-2025"
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (None, "EMPTY"),
+        (b"", "EMPTY"),
+        (b"\x00\x00\x00\x00\x01abc", "NOT_SINGLE_OBJECT"),
+        (b"\xc3\x01" + b"\x00" * 8 + b"\x02", "UNKNOWN_FINGERPRINT"),
+        (b"\xc3\x01abc", "NOT_SINGLE_OBJECT"),
+    ],
+)
+def test_bad_bytes_raise_codec_error(data: bytes | None, code: str) -> None:
+    """Bytes that are not a known single object raise CodecError with a specific code."""
+    with pytest.raises(CodecError) as caught:
+        CODEC.decode_request(data)
+    assert caught.value.code == code
+
+
+def test_truncated_body_is_bad_body() -> None:
+    """A valid header over a cut-off body is reported as BAD_BODY, not a crash."""
+    data = CODEC.encode_request(samples.VERIFY_REQUEST)
+    with pytest.raises(CodecError) as caught:
+        CODEC.decode_request(data[:40])
+    assert caught.value.code == "BAD_BODY"
+
+
+def test_trailing_bytes_are_refused() -> None:
+    """Extra bytes after a complete body are an error, not silently ignored."""
+    with pytest.raises(CodecError) as caught:
+        CODEC.decode_request(CODEC.encode_request(samples.VERIFY_REQUEST) + b"\x00")
+    assert caught.value.code == "TRAILING_BYTES"
+
+
+def test_other_schema_is_wrong_schema() -> None:
+    """A valid message of another schema is refused where a request is expected."""
+    with pytest.raises(CodecError) as caught:
+        CODEC.decode_request(CODEC.encode_audit(samples.AUDIT))
+    assert caught.value.code == "WRONG_SCHEMA"
+
+
+def test_value_that_does_not_fit_is_codec_error() -> None:
+    """Encoding a value of the wrong type raises CodecError naming the schema."""
+    with pytest.raises(CodecError) as caught:
+        CODEC.schemas.encode("vn.dancu.Address", {"scheme": 1})
+    assert caught.value.code == "DOES_NOT_FIT_SCHEMA"

@@ -1,0 +1,111 @@
+"""Admission of requests: every reason code, from a table of cases, with no broker."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from itertools import product
+
+import pytest
+
+from dancu_bus.agencies import Agency, AgencyStatus, FileAgencyDirectory, Purpose
+from dancu_bus.contracts import DISCLOSABLE_FIELDS, VERIFIABLE_FIELDS, LookupQuery, Operation, Request, VerifyQuery
+from dancu_bus.reasons import MESSAGES, Reason
+from dancu_bus.resolver import Admitted, Rejection, admit
+from tests.unit import samples
+
+NOW = samples.SENT + timedelta(seconds=1)
+PURPOSES = {
+    "KYC": Purpose(legal_basis="AML law", operations=frozenset({Operation.VERIFY}),
+                   fields=frozenset({"full_name", "birth_date", "sex", "permanent_address"})),
+    "NAME-ONLY": Purpose(legal_basis="x", operations=frozenset({Operation.LOOKUP}), fields=frozenset({"full_name"})),
+}
+
+
+def directory(status: AgencyStatus = AgencyStatus.ACTIVE) -> FileAgencyDirectory:
+    bank = Agency(id="demo-bank", name="Bank", status=status,
+                  operations=frozenset({Operation.VERIFY, Operation.LOOKUP, Operation.SEARCH}), purposes=PURPOSES)
+    return FileAgencyDirectory({"demo-bank": bank})
+
+
+def request(**changes: object) -> Request:
+    return dataclasses.replace(samples.VERIFY_REQUEST, **changes)  # type: ignore[arg-type]
+
+
+def lookup(fields: tuple[str, ...], purpose: str = "NAME-ONLY", **body: object) -> Request:
+    query = LookupQuery("001090012345", fields, **body)  # type: ignore[arg-type]
+    return request(operation="LOOKUP", purpose_code=purpose, body=query)
+
+
+CASES = [
+    ("unknown agency", request(agency="nobody"), "nobody", Reason.UNKNOWN_AGENCY),
+    ("body claims another agency", request(agency="other-bank"), "demo-bank", Reason.AGENCY_MISMATCH),
+    ("expired", request(expires_at=samples.SENT), "demo-bank", Reason.EXPIRED),
+    ("unknown operation", request(operation="TRANSFER"), "demo-bank", Reason.UNKNOWN_OPERATION),
+    ("operation not allowed", request(operation="SELF"), "demo-bank", Reason.OPERATION_NOT_ALLOWED),
+    ("operation not served yet", request(operation="SEARCH"), "demo-bank", Reason.OPERATION_NOT_SUPPORTED),
+    ("missing purpose", request(purpose_code=""), "demo-bank", Reason.PURPOSE_MISSING),
+    ("blank purpose", request(purpose_code="  "), "demo-bank", Reason.PURPOSE_MISSING),
+    ("purpose not registered", request(purpose_code="MARKETING"), "demo-bank", Reason.PURPOSE_NOT_REGISTERED),
+    ("purpose of another operation", request(purpose_code="NAME-ONLY"), "demo-bank", Reason.PURPOSE_NOT_REGISTERED),
+    ("no body", request(body=None), "demo-bank", Reason.MALFORMED_REQUEST),
+    ("lookup body on verify", request(body=LookupQuery("001090012345")), "demo-bank", Reason.MALFORMED_REQUEST),
+    ("short personal id", request(body=VerifyQuery("00109001234")), "demo-bank", Reason.INVALID_PERSONAL_ID),
+    ("letters in personal id", request(body=VerifyQuery("00109001234X")), "demo-bank", Reason.INVALID_PERSONAL_ID),
+    ("unknown province", request(body=VerifyQuery("003090012345")), "demo-bank", Reason.INVALID_PERSONAL_ID),
+    ("verify field out of scope", request(body=VerifyQuery("001090012345", phone="0912345678")), "demo-bank",
+     Reason.FIELD_OUT_OF_SCOPE),
+    ("lookup field out of scope", lookup(("religion",)), "demo-bank", Reason.FIELD_OUT_OF_SCOPE),
+    ("lookup unknown field", lookup(("salary",)), "demo-bank", Reason.UNKNOWN_FIELD),
+    ("lookup unserved scheme", lookup(("full_name",), address_scheme="DVHC-1999"), "demo-bank", Reason.INVALID_CODE),
+]
+
+
+@pytest.mark.parametrize(("case", "req", "topic_agency", "reason"), CASES, ids=[c[0] for c in CASES])
+def test_rejections(case: str, req: Request, topic_agency: str, reason: Reason) -> None:
+    """Each non-compliant request is rejected with its own reason code."""
+    decision = admit(req, topic_agency, directory(), NOW)
+    assert isinstance(decision, Rejection), case
+    assert decision.reason is reason
+
+
+@pytest.mark.parametrize(("status", "reason"), [(AgencyStatus.SUSPENDED, Reason.SUSPENDED),
+                                                (AgencyStatus.TERMINATED, Reason.TERMINATED)])
+def test_agency_status_rejects(status: AgencyStatus, reason: Reason) -> None:
+    """A suspended or terminated agency's requests are refused with that status."""
+    decision = admit(request(), "demo-bank", directory(status), NOW)
+    assert isinstance(decision, Rejection)
+    assert decision.reason is reason
+
+
+def test_compliant_verify_is_admitted_with_its_purpose() -> None:
+    """A request within its purpose is admitted and carries the purpose's scope."""
+    decision = admit(request(), "demo-bank", directory(), NOW)
+    assert isinstance(decision, Admitted)
+    assert decision.purpose is PURPOSES["KYC"]
+
+
+SCOPE_CASES = [
+    *product(["VERIFY"], list(PURPOSES), VERIFIABLE_FIELDS),
+    *product(["LOOKUP"], list(PURPOSES), DISCLOSABLE_FIELDS),
+]
+
+
+@pytest.mark.parametrize(("operation", "purpose", "field"), SCOPE_CASES)
+def test_scope_table(operation: str, purpose: str, field: str) -> None:
+    """Over operations × purposes × fields, a field is admitted only if the purpose covers both."""
+    if operation == "LOOKUP":
+        req = lookup((field,), purpose)
+    else:
+        value: object = samples.ADDRESS if field == "permanent_address" else "x"
+        req = request(purpose_code=purpose, body=VerifyQuery("001090012345", **{field: value}))  # type: ignore[arg-type]
+    decision = admit(req, "demo-bank", directory(), NOW)
+    registered = Operation(operation) in PURPOSES[purpose].operations
+    allowed = registered and field in PURPOSES[purpose].fields
+    assert isinstance(decision, Admitted) is allowed
+
+
+def test_every_reason_has_both_languages() -> None:
+    """Every reason code has a Vietnamese and an English message (Art. 14.1.a)."""
+    assert set(MESSAGES) == set(Reason)
+    assert all(m.vi and m.en and m.vi != m.en for m in MESSAGES.values())
