@@ -69,11 +69,25 @@ class MatchOutcome(StrEnum):
 
 # Fields a VERIFY can compare and a LOOKUP can disclose. Order is the order of answers.
 VERIFIABLE_FIELDS: tuple[str, ...] = (
-    "full_name", "birth_date", "sex", "ethnic_group", "phone", "permanent_address",
+    "full_name",
+    "birth_date",
+    "sex",
+    "ethnic_group",
+    "phone",
+    "permanent_address",
 )
 DISCLOSABLE_FIELDS: tuple[str, ...] = (
-    "full_name", "birth_date", "sex", "ethnic_group", "religion", "nationality",
-    "permanent_address", "household_id", "household_relation", "phone", "status",
+    "full_name",
+    "birth_date",
+    "sex",
+    "ethnic_group",
+    "religion",
+    "nationality",
+    "permanent_address",
+    "household_id",
+    "household_relation",
+    "phone",
+    "status",
 )
 
 

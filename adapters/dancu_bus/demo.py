@@ -31,7 +31,9 @@ __all__ = ["DEMO_CITIZENS", "run_demo"]
 
 DEMO_CITIZENS = 100_000
 _BANK = Context("can-bo-0042", "HS-KYC-2026-0001", "KYC", "Luật Phòng, chống rửa tiền 2022, Điều 9")
-_BANK_LOOKUP = Context("can-bo-0042", "HS-KYC-2026-0002", "KYC-LOOKUP", "Luật Các tổ chức tín dụng 2024, Điều 11")
+_BANK_LOOKUP = Context(
+    "can-bo-0042", "HS-KYC-2026-0002", "KYC-LOOKUP", "Luật Các tổ chức tín dụng 2024, Điều 11"
+)
 _PROVINCE = Context("can-bo-1107", "HS-DVC-2026-0815", "PUBLIC-SERVICE", "Nghị định 45/2020/NĐ-CP, Điều 11")
 
 
@@ -86,29 +88,51 @@ async def _exchange_and_audit(
                 await task
 
 
-async def _send_samples(settings: Settings, codec: Codec, people: Sequence[Citizen]) -> list[tuple[Request, Response]]:
+async def _send_samples(
+    settings: Settings, codec: Codec, people: Sequence[Citizen]
+) -> list[tuple[Request, Response]]:
     a, b, c = people
     bank = ClientConfig("demo-bank", settings.kafka, timeout_s=30)
     province = ClientConfig("demo-province", settings.kafka, timeout_s=30)
     async with AsyncClient(bank, codec) as bank_client, AsyncClient(province, codec) as province_client:
         samples: list[tuple[AsyncClient, Request]] = [
-            (bank_client, bank_client.build(VerifyQuery(a.personal_id, a.full_name, a.birth_date, a.sex), _BANK)),
-            (bank_client, bank_client.build(VerifyQuery(b.personal_id, "Nguyễn Văn Sai", b.birth_date), _BANK)),
-            (bank_client, bank_client.build(LookupQuery(c.personal_id, ("full_name", "permanent_address")),
-                                            _BANK_LOOKUP)),
+            (
+                bank_client,
+                bank_client.build(VerifyQuery(a.personal_id, a.full_name, a.birth_date, a.sex), _BANK),
+            ),
+            (
+                bank_client,
+                bank_client.build(VerifyQuery(b.personal_id, "Nguyễn Văn Sai", b.birth_date), _BANK),
+            ),
+            (
+                bank_client,
+                bank_client.build(
+                    LookupQuery(c.personal_id, ("full_name", "permanent_address")), _BANK_LOOKUP
+                ),
+            ),
             (bank_client, bank_client.build(LookupQuery(c.personal_id, ("religion",)), _BANK_LOOKUP)),
             (bank_client, bank_client.build(VerifyQuery("00109001234X", "Trần Thị B"), _BANK)),
-            (bank_client, dataclasses.replace(bank_client.build(VerifyQuery(a.personal_id), _BANK),
-                                              operation="TRANSFER")),
+            (
+                bank_client,
+                dataclasses.replace(
+                    bank_client.build(VerifyQuery(a.personal_id), _BANK), operation="TRANSFER"
+                ),
+            ),
             (province_client, province_client.build(LookupQuery(a.personal_id), _PROVINCE)),
-            (province_client, dataclasses.replace(province_client.build(VerifyQuery(b.personal_id), _PROVINCE),
-                                                  purpose_code="")),
+            (
+                province_client,
+                dataclasses.replace(
+                    province_client.build(VerifyQuery(b.personal_id), _PROVINCE), purpose_code=""
+                ),
+            ),
         ]
         answers = await asyncio.gather(*(client.request(req) for client, req in samples))
     return [(req, answer) for (_, req), answer in zip(samples, answers, strict=True)]
 
 
-def read_audit(settings: Settings, codec: Codec, request_ids: Sequence[str], timeout_s: float = 60) -> list[AuditRecord]:
+def read_audit(
+    settings: Settings, codec: Codec, request_ids: Sequence[str], timeout_s: float = 60
+) -> list[AuditRecord]:
     """The latest audit record of each request id, read back from the audit topic."""
     wanted = {rid.encode() for rid in request_ids}
     topic = TopicNames(settings.kafka.topic_prefix).audit
@@ -126,11 +150,18 @@ def describe_exchange(request: Request, response: Response) -> str:
     if response.reason_code is not None:
         return f"{head}\n    REJECTED {response.reason_code}: {response.message_vi} / {response.message_en}"
     if response.verify is not None:
-        fields = ", ".join(f"{m.field}={m.outcome.value}" for m in response.verify.fields if m.outcome.value != "NOT_SUPPLIED")
+        fields = ", ".join(
+            f"{m.field}={m.outcome.value}"
+            for m in response.verify.fields
+            if m.outcome.value != "NOT_SUPPLIED"
+        )
         return f"{head}\n    OK verdict={response.verify.verdict.value} [{fields}]"
     assert response.lookup is not None
     lines = [f"{head}\n    OK found={response.lookup.found}"]
-    lines += [f"      {f.name} = {f.value}  (source {f.source}, updated {f.updated_on})" for f in response.lookup.fields]
+    lines += [
+        f"      {f.name} = {f.value}  (source {f.source}, updated {f.updated_on})"
+        for f in response.lookup.fields
+    ]
     return "\n".join(lines)
 
 
@@ -139,7 +170,6 @@ def describe_audit(record: AuditRecord) -> str:
     disclosed = ",".join(record.fields_disclosed) or "-"
     return (
         f"audit {record.request_id[:8]} {record.agency} officer={record.officer_id} case={record.case_no} "
-        f"{record.operation} id={record.personal_id} {record.status} {record.reason_code or ''} disclosed={disclosed}"
+        f"{record.operation} id={record.personal_id} {record.status} {record.reason_code or ''} "
+        f"disclosed={disclosed}"
     )
-
-

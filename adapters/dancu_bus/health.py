@@ -21,7 +21,9 @@ ReadinessCheck = Callable[[], Awaitable[str | None]]
 class HealthServer:
     """Serves metrics and probes on 127.0.0.1 (or ``host``) while the service runs."""
 
-    def __init__(self, registry: CollectorRegistry, ready: ReadinessCheck, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, registry: CollectorRegistry, ready: ReadinessCheck, port: int, host: str = "127.0.0.1"
+    ) -> None:
         self._registry = registry
         self._ready = ready
         self._port = port

@@ -15,26 +15,40 @@ class ResolverMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
-            "dancu_resolver_requests", "Requests answered, by agency, operation and status",
-            ["agency", "operation", "status"], registry=registry,
+            "dancu_resolver_requests",
+            "Requests answered, by agency, operation and status",
+            ["agency", "operation", "status"],
+            registry=registry,
         )
         self.rejections = Counter(
-            "dancu_resolver_rejections", "Rejections by agency and reason", ["agency", "reason"], registry=registry,
+            "dancu_resolver_rejections",
+            "Rejections by agency and reason",
+            ["agency", "reason"],
+            registry=registry,
         )
         self.dead_letters = Counter(
-            "dancu_resolver_dead_letters", "Records sent to the dead-letter topic, by error code",
-            ["error_code"], registry=registry,
+            "dancu_resolver_dead_letters",
+            "Records sent to the dead-letter topic, by error code",
+            ["error_code"],
+            registry=registry,
         )
         self.batch_size = Histogram(
-            "dancu_resolver_batch_size", "Records per handled batch", buckets=_BATCH_BUCKETS, registry=registry,
+            "dancu_resolver_batch_size",
+            "Records per handled batch",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
         )
         self.store_seconds = Histogram(
-            "dancu_resolver_store_seconds", "Time of one batched store query", buckets=_LATENCY_BUCKETS,
+            "dancu_resolver_store_seconds",
+            "Time of one batched store query",
+            buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
         self.request_age = Histogram(
-            "dancu_resolver_request_age_seconds", "From the agency's sent_at to the answer",
-            buckets=_LATENCY_BUCKETS, registry=registry,
+            "dancu_resolver_request_age_seconds",
+            "From the agency's sent_at to the answer",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
         )
 
 
@@ -43,14 +57,19 @@ class AuditMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.records = Counter(
-            "dancu_audit_records", "Audit records written, by agency and status", ["agency", "status"],
+            "dancu_audit_records",
+            "Audit records written, by agency and status",
+            ["agency", "status"],
             registry=registry,
         )
         self.pending = Gauge(
-            "dancu_audit_pending", "Requests or responses seen whose other half has not arrived yet",
+            "dancu_audit_pending",
+            "Requests or responses seen whose other half has not arrived yet",
             registry=registry,
         )
         self.undecodable = Counter(
-            "dancu_audit_undecodable", "Records the audit consumer could not decode (the resolver dead-letters them)",
-            ["error_code"], registry=registry,
+            "dancu_audit_undecodable",
+            "Records the audit consumer could not decode (the resolver dead-letters them)",
+            ["error_code"],
+            registry=registry,
         )

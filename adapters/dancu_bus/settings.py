@@ -74,7 +74,9 @@ class AuditSettings(BaseModel):
 
     group_id: str = "dancu.audit"
     max_batch: int = Field(default=500, ge=1)
-    unanswered_after_s: float = Field(default=300.0, gt=0, description="record a request as UNANSWERED after this")
+    unanswered_after_s: float = Field(
+        default=300.0, gt=0, description="record a request as UNANSWERED after this"
+    )
     metrics_port: int = 9402
 
 

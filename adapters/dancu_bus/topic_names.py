@@ -47,5 +47,5 @@ class TopicNames:
         head = f"{self.prefix}."
         if not topic.startswith(head):
             return None
-        kind, _, agency = topic[len(head):].partition(".")
+        kind, _, agency = topic[len(head) :].partition(".")
         return (kind, agency) if kind in ("req", "res") and agency else None

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
+
 from dancu_bus.admin import (
     broker_kafka,
     broker_status,

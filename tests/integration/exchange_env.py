@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import load_directory
 from dancu_bus.audit import run_audit
@@ -49,8 +50,9 @@ def deployment_settings(kafka: KafkaSettings, data_dir: Path) -> Settings:
     return Settings(
         kafka=kafka.model_copy(update={"topic_prefix": prefix}),
         store=StoreSettings(path=data_dir / "population.sqlite3"),
-        resolver=ResolverSettings(group_id=f"{prefix}.resolver", agencies_file=AGENCIES_FILE,
-                                  metrics_port=free_port()),
+        resolver=ResolverSettings(
+            group_id=f"{prefix}.resolver", agencies_file=AGENCIES_FILE, metrics_port=free_port()
+        ),
         audit=AuditSettings(group_id=f"{prefix}.audit", metrics_port=free_port()),
     )
 
@@ -65,7 +67,9 @@ async def _serve(settings: Settings, codec: Codec, stop: asyncio.Event, started:
     directory = load_directory(settings.resolver.agencies_file)
     async with open_store(settings.store) as store:
         started.set()
-        await asyncio.gather(run_resolver(settings, directory, store, codec, stop), run_audit(settings, codec, stop))
+        await asyncio.gather(
+            run_resolver(settings, directory, store, codec, stop), run_audit(settings, codec, stop)
+        )
 
 
 @contextmanager
@@ -87,3 +91,4 @@ def running_deployment(kafka: KafkaSettings, data_dir: Path) -> Iterator[Deploym
         loop.call_soon_threadsafe(stop.set)
         thread.join(60)
         loop.close()
+        delete_topics(settings.kafka, describe(settings.kafka, settings.kafka.topic_prefix + "."))

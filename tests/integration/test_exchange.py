@@ -27,7 +27,9 @@ SIM = Context("can-bo-9", "SIM-2026", "SIM-OWNER", "Nghị định 163/2024")
 
 
 @pytest.fixture(scope="module")
-def deployment(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(
+    kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     """One running deployment shared by this module's tests."""
     with running_deployment(kafka_settings, tmp_path_factory.mktemp("exchange")) as running:
         yield running
@@ -41,7 +43,9 @@ def test_verify_match_and_mismatch(deployment: Deployment) -> None:
     """What the bank holds is confirmed field by field, and a wrong name is a MISMATCH of that field."""
     person = deployment.people[0]
     with client(deployment) as bank:
-        match = bank.verify(VerifyQuery(person.personal_id, person.full_name, person.birth_date, person.sex), KYC)
+        match = bank.verify(
+            VerifyQuery(person.personal_id, person.full_name, person.birth_date, person.sex), KYC
+        )
         wrong = bank.verify(VerifyQuery(person.personal_id, "Tên Sai", person.birth_date), KYC)
     assert match.ok and match.verdict is Verdict.MATCH
     assert match.fields["full_name"] is MatchOutcome.MATCH
@@ -77,8 +81,10 @@ def test_lookup_is_limited_to_the_agencys_fields(deployment: Deployment) -> None
         ({"agency": "demo-province"}, "AGENCY_MISMATCH"),
     ],
 )
-def test_rejections_have_their_own_reason(deployment: Deployment, change: dict[str, object], reason: str) -> None:
-    """Unknown operation, missing purpose, malformed id and a foreign agency claim are each rejected by code."""
+def test_rejections_have_their_own_reason(
+    deployment: Deployment, change: dict[str, object], reason: str
+) -> None:
+    """Unknown operation, missing purpose, malformed id and a foreign agency claim each get their own code."""
     person = deployment.people[2]
     with client(deployment) as bank:
         request = dataclasses.replace(bank.build(VerifyQuery(person.personal_id), KYC), **change)  # type: ignore[arg-type]
@@ -124,8 +130,12 @@ def test_ten_thousand_requests_get_exactly_ten_thousand_responses(deployment: De
     assert len(responses) == 10_000
     assert {r.request_id for r in responses} == sent
     assert all(r.verify is not None and r.verify.verdict is Verdict.MATCH for r in responses)
-    wire = read_topic(deployment.settings.kafka, deployment.names.response("demo-bank"),
-                      lambda got: len(sent & {r.key.decode() for r in got if r.key}) == len(sent), 120)
+    wire = read_topic(
+        deployment.settings.kafka,
+        deployment.names.response("demo-bank"),
+        lambda got: len(sent & {r.key.decode() for r in got if r.key}) == len(sent),
+        120,
+    )
     keys = [r.key.decode() for r in wire if r.key and r.key.decode() in sent]
     assert len(keys) == 10_000 and len(set(keys)) == 10_000
 
@@ -156,7 +166,9 @@ def test_audit_holds_one_record_per_exchange_with_final_status(deployment: Deplo
     person = deployment.people[3]
     with client(deployment) as bank, client(deployment, "demo-telecom") as telecom:
         ok = bank.request(bank.build(LookupQuery(person.personal_id, ("full_name",)), KYC_LOOKUP))
-        rejected = bank.request(dataclasses.replace(bank.build(VerifyQuery(person.personal_id), KYC), purpose_code=""))
+        rejected = bank.request(
+            dataclasses.replace(bank.build(VerifyQuery(person.personal_id), KYC), purpose_code="")
+        )
         sim = telecom.request(telecom.build(VerifyQuery(person.personal_id, person.full_name), SIM))
     ids = [ok.request_id, rejected.request_id, sim.request_id]
     audits = {a.request_id: a for a in read_audit(deployment.settings, deployment.codec, ids)}
@@ -164,11 +176,17 @@ def test_audit_holds_one_record_per_exchange_with_final_status(deployment: Deplo
     assert audits[ok.request_id].fields_disclosed == ("full_name",)
     assert audits[ok.request_id].personal_id == person.personal_id
     assert audits[ok.request_id].officer_id == "can-bo-1" and audits[ok.request_id].case_no == "HS-2"
-    assert (audits[rejected.request_id].status, audits[rejected.request_id].reason_code) == ("REJECTED",
-                                                                                             "PURPOSE_MISSING")
+    assert (audits[rejected.request_id].status, audits[rejected.request_id].reason_code) == (
+        "REJECTED",
+        "PURPOSE_MISSING",
+    )
     assert audits[sim.request_id].agency == "demo-telecom" and audits[sim.request_id].fields_disclosed == ()
-    raw = read_topic(deployment.settings.kafka, deployment.names.audit,
-                     lambda got: {i.encode() for i in ids} <= {r.key for r in got}, 60)
+    raw = read_topic(
+        deployment.settings.kafka,
+        deployment.names.audit,
+        lambda got: {i.encode() for i in ids} <= {r.key for r in got},
+        60,
+    )
     assert sorted(r.key for r in raw if r.key in {i.encode() for i in ids}) == sorted(i.encode() for i in ids)
 
 
@@ -183,4 +201,3 @@ def test_metrics_and_probes_are_served(deployment: Deployment) -> None:
     with urllib.request.urlopen(f"{base}/metrics", timeout=5) as metrics:
         text = metrics.read().decode()
     assert 'dancu_resolver_requests_total{agency="demo-bank",operation="VERIFY",status="OK"}' in text
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import pytest
+
 from dancu_bus.admin import apply, describe, repo_root, wait_ready
 from dancu_bus.cli.topics import run_apply
 from dancu_bus.errors import BrokerError

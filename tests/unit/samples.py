@@ -57,8 +57,10 @@ OK_RESPONSE = Response(
     operation="VERIFY",
     status=ResponseStatus.OK,
     answered_at=SENT,
-    verify=VerifyResult(Verdict.MATCH, (FieldMatch("full_name", MatchOutcome.MATCH),
-                                        FieldMatch("phone", MatchOutcome.NOT_SUPPLIED))),
+    verify=VerifyResult(
+        Verdict.MATCH,
+        (FieldMatch("full_name", MatchOutcome.MATCH), FieldMatch("phone", MatchOutcome.NOT_SUPPLIED)),
+    ),
 )
 
 LOOKUP_RESPONSE = Response(
@@ -67,21 +69,45 @@ LOOKUP_RESPONSE = Response(
     operation="LOOKUP",
     status=ResponseStatus.OK,
     answered_at=SENT,
-    lookup=LookupResult(True, (
-        DisclosedField("full_name", "Lê Văn Bình", "BO-TU-PHAP-HO-TICH", date(2020, 1, 2)),
-        DisclosedField("permanent_address", ADDRESS, "BO-CONG-AN-CU-TRU", date(2025, 7, 1)),
-    )),
+    lookup=LookupResult(
+        True,
+        (
+            DisclosedField("full_name", "Lê Văn Bình", "BO-TU-PHAP-HO-TICH", date(2020, 1, 2)),
+            DisclosedField("permanent_address", ADDRESS, "BO-CONG-AN-CU-TRU", date(2025, 7, 1)),
+        ),
+    ),
 )
 
 AUDIT = AuditRecord(
-    request_id=VERIFY_REQUEST.request_id, received_at=SENT, agency="demo-bank", claimed_agency="demo-bank",
-    officer_id="can-bo-0042", case_no="HS-KYC-2026-0001", purpose_code="KYC", legal_basis="Luật PCRT 2022",
-    operation="VERIFY", personal_id="001090012345", status="OK", reason_code=None, fields_disclosed=(),
-    answered_at=SENT, request_topic="ndxp.dancu.req.demo-bank", request_partition=2, request_offset=41,
+    request_id=VERIFY_REQUEST.request_id,
+    received_at=SENT,
+    agency="demo-bank",
+    claimed_agency="demo-bank",
+    officer_id="can-bo-0042",
+    case_no="HS-KYC-2026-0001",
+    purpose_code="KYC",
+    legal_basis="Luật PCRT 2022",
+    operation="VERIFY",
+    personal_id="001090012345",
+    status="OK",
+    reason_code=None,
+    fields_disclosed=(),
+    answered_at=SENT,
+    request_topic="ndxp.dancu.req.demo-bank",
+    request_partition=2,
+    request_offset=41,
 )
 
 DEAD = DeadLetter(
-    topic="ndxp.dancu.req.demo-bank", partition=0, offset=7, timestamp=SENT, original_key=b"k",
-    original_value=b"\x00\xffnot avro", headers=(("traceparent", b"00-abc"),), error_code="NOT_SINGLE_OBJECT",
-    error="does not start with C3 01", failed_by="resolver", failed_at=SENT,
+    topic="ndxp.dancu.req.demo-bank",
+    partition=0,
+    offset=7,
+    timestamp=SENT,
+    original_key=b"k",
+    original_value=b"\x00\xffnot avro",
+    headers=(("traceparent", b"00-abc"),),
+    error_code="NOT_SINGLE_OBJECT",
+    error="does not start with C3 01",
+    failed_by="resolver",
+    failed_at=SENT,
 )

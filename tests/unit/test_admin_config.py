@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
+
 from dancu_bus.admin.config import client_config
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import KafkaSettings
-from pydantic import SecretStr
 
 
 def test_plaintext_config_has_no_credentials() -> None:

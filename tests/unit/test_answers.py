@@ -25,9 +25,18 @@ from dancu_bus.resolver import Rejection, answer, lookup, reject, verify
 from tests.unit import samples
 
 CITIZEN = Citizen(
-    personal_id="001090012345", full_name="Nguyễn Thị Ánh", birth_date=date(1990, 5, 17), sex="2",
-    ethnic_group="01", religion="00", nationality="VN", permanent_address=samples.ADDRESS,
-    household_id="HH-1", household_relation="01", phone=None, status="ALIVE",
+    personal_id="001090012345",
+    full_name="Nguyễn Thị Ánh",
+    birth_date=date(1990, 5, 17),
+    sex="2",
+    ethnic_group="01",
+    religion="00",
+    nationality="VN",
+    permanent_address=samples.ADDRESS,
+    household_id="HH-1",
+    household_relation="01",
+    phone=None,
+    status="ALIVE",
     provenance={f: Provenance("CSDLQG-DC", date(2024, 1, 1)) for f in DISCLOSABLE_FIELDS},
 )
 ALL = Purpose(legal_basis="x", operations=frozenset({Operation.LOOKUP}), fields=frozenset(DISCLOSABLE_FIELDS))
@@ -50,8 +59,10 @@ def test_verify_mismatch_names_the_field_and_never_a_value() -> None:
     """A wrong birth date is a MISMATCH of that field only; the answer has no values."""
     result = verify(VerifyQuery("001090012345", "Nguyễn Thị Ánh", date(1990, 5, 18)), CITIZEN)
     assert result.verdict is Verdict.MISMATCH
-    assert outcomes(VerifyQuery("001090012345", "Nguyễn Thị Ánh", date(1990, 5, 18)))["birth_date"] is \
-        MatchOutcome.MISMATCH
+    assert (
+        outcomes(VerifyQuery("001090012345", "Nguyễn Thị Ánh", date(1990, 5, 18)))["birth_date"]
+        is MatchOutcome.MISMATCH
+    )
     assert "1990" not in repr(result)
 
 
@@ -61,10 +72,16 @@ def test_verify_mismatch_names_the_field_and_never_a_value() -> None:
         (VerifyQuery("001090012345"), "full_name", MatchOutcome.NOT_SUPPLIED),
         (VerifyQuery("001090012345", phone="0912345678"), "phone", MatchOutcome.NOT_ON_RECORD),
         (VerifyQuery("001090012345", sex="1"), "sex", MatchOutcome.MISMATCH),
-        (VerifyQuery("001090012345", permanent_address=Address("DVHC-2025", "01", "00004")), "permanent_address",
-         MatchOutcome.MATCH),
-        (VerifyQuery("001090012345", permanent_address=Address("DVHC-2004", "01", "00004", "001")),
-         "permanent_address", MatchOutcome.NOT_ON_RECORD),
+        (
+            VerifyQuery("001090012345", permanent_address=Address("DVHC-2025", "01", "00004")),
+            "permanent_address",
+            MatchOutcome.MATCH,
+        ),
+        (
+            VerifyQuery("001090012345", permanent_address=Address("DVHC-2004", "01", "00004", "001")),
+            "permanent_address",
+            MatchOutcome.NOT_ON_RECORD,
+        ),
     ],
 )
 def test_verify_field_outcomes(query: VerifyQuery, field: str, outcome: MatchOutcome) -> None:
@@ -87,8 +104,10 @@ def test_lookup_returns_only_scope_with_provenance() -> None:
 def test_lookup_returns_asked_fields_in_canonical_order() -> None:
     """Asked fields come back in the contract's order, dates as ISO text, addresses whole."""
     result = lookup(LookupQuery("001090012345", ("permanent_address", "birth_date")), ALL, CITIZEN)
-    assert [(f.name, f.value) for f in result.fields] == [("birth_date", "1990-05-17"),
-                                                          ("permanent_address", samples.ADDRESS)]
+    assert [(f.name, f.value) for f in result.fields] == [
+        ("birth_date", "1990-05-17"),
+        ("permanent_address", samples.ADDRESS),
+    ]
 
 
 def test_lookup_unknown_person() -> None:

@@ -9,22 +9,39 @@ from itertools import product
 import pytest
 
 from dancu_bus.agencies import Agency, AgencyStatus, FileAgencyDirectory, Purpose
-from dancu_bus.contracts import DISCLOSABLE_FIELDS, VERIFIABLE_FIELDS, LookupQuery, Operation, Request, VerifyQuery
+from dancu_bus.contracts import (
+    DISCLOSABLE_FIELDS,
+    VERIFIABLE_FIELDS,
+    LookupQuery,
+    Operation,
+    Request,
+    VerifyQuery,
+)
 from dancu_bus.reasons import MESSAGES, Reason
 from dancu_bus.resolver import Admitted, Rejection, admit
 from tests.unit import samples
 
 NOW = samples.SENT + timedelta(seconds=1)
 PURPOSES = {
-    "KYC": Purpose(legal_basis="AML law", operations=frozenset({Operation.VERIFY}),
-                   fields=frozenset({"full_name", "birth_date", "sex", "permanent_address"})),
-    "NAME-ONLY": Purpose(legal_basis="x", operations=frozenset({Operation.LOOKUP}), fields=frozenset({"full_name"})),
+    "KYC": Purpose(
+        legal_basis="AML law",
+        operations=frozenset({Operation.VERIFY}),
+        fields=frozenset({"full_name", "birth_date", "sex", "permanent_address"}),
+    ),
+    "NAME-ONLY": Purpose(
+        legal_basis="x", operations=frozenset({Operation.LOOKUP}), fields=frozenset({"full_name"})
+    ),
 }
 
 
 def directory(status: AgencyStatus = AgencyStatus.ACTIVE) -> FileAgencyDirectory:
-    bank = Agency(id="demo-bank", name="Bank", status=status,
-                  operations=frozenset({Operation.VERIFY, Operation.LOOKUP, Operation.SEARCH}), purposes=PURPOSES)
+    bank = Agency(
+        id="demo-bank",
+        name="Bank",
+        status=status,
+        operations=frozenset({Operation.VERIFY, Operation.LOOKUP, Operation.SEARCH}),
+        purposes=PURPOSES,
+    )
     return FileAgencyDirectory({"demo-bank": bank})
 
 
@@ -47,17 +64,41 @@ CASES = [
     ("missing purpose", request(purpose_code=""), "demo-bank", Reason.PURPOSE_MISSING),
     ("blank purpose", request(purpose_code="  "), "demo-bank", Reason.PURPOSE_MISSING),
     ("purpose not registered", request(purpose_code="MARKETING"), "demo-bank", Reason.PURPOSE_NOT_REGISTERED),
-    ("purpose of another operation", request(purpose_code="NAME-ONLY"), "demo-bank", Reason.PURPOSE_NOT_REGISTERED),
+    (
+        "purpose of another operation",
+        request(purpose_code="NAME-ONLY"),
+        "demo-bank",
+        Reason.PURPOSE_NOT_REGISTERED,
+    ),
     ("no body", request(body=None), "demo-bank", Reason.MALFORMED_REQUEST),
-    ("lookup body on verify", request(body=LookupQuery("001090012345")), "demo-bank", Reason.MALFORMED_REQUEST),
+    (
+        "lookup body on verify",
+        request(body=LookupQuery("001090012345")),
+        "demo-bank",
+        Reason.MALFORMED_REQUEST,
+    ),
     ("short personal id", request(body=VerifyQuery("00109001234")), "demo-bank", Reason.INVALID_PERSONAL_ID),
-    ("letters in personal id", request(body=VerifyQuery("00109001234X")), "demo-bank", Reason.INVALID_PERSONAL_ID),
+    (
+        "letters in personal id",
+        request(body=VerifyQuery("00109001234X")),
+        "demo-bank",
+        Reason.INVALID_PERSONAL_ID,
+    ),
     ("unknown province", request(body=VerifyQuery("003090012345")), "demo-bank", Reason.INVALID_PERSONAL_ID),
-    ("verify field out of scope", request(body=VerifyQuery("001090012345", phone="0912345678")), "demo-bank",
-     Reason.FIELD_OUT_OF_SCOPE),
+    (
+        "verify field out of scope",
+        request(body=VerifyQuery("001090012345", phone="0912345678")),
+        "demo-bank",
+        Reason.FIELD_OUT_OF_SCOPE,
+    ),
     ("lookup field out of scope", lookup(("religion",)), "demo-bank", Reason.FIELD_OUT_OF_SCOPE),
     ("lookup unknown field", lookup(("salary",)), "demo-bank", Reason.UNKNOWN_FIELD),
-    ("lookup unserved scheme", lookup(("full_name",), address_scheme="DVHC-1999"), "demo-bank", Reason.INVALID_CODE),
+    (
+        "lookup unserved scheme",
+        lookup(("full_name",), address_scheme="DVHC-1999"),
+        "demo-bank",
+        Reason.INVALID_CODE,
+    ),
 ]
 
 
@@ -69,8 +110,10 @@ def test_rejections(case: str, req: Request, topic_agency: str, reason: Reason) 
     assert decision.reason is reason
 
 
-@pytest.mark.parametrize(("status", "reason"), [(AgencyStatus.SUSPENDED, Reason.SUSPENDED),
-                                                (AgencyStatus.TERMINATED, Reason.TERMINATED)])
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(AgencyStatus.SUSPENDED, Reason.SUSPENDED), (AgencyStatus.TERMINATED, Reason.TERMINATED)],
+)
 def test_agency_status_rejects(status: AgencyStatus, reason: Reason) -> None:
     """A suspended or terminated agency's requests are refused with that status."""
     decision = admit(request(), "demo-bank", directory(status), NOW)

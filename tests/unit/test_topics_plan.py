@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dancu_bus.agencies import load_directory
 from dancu_bus.errors import ConfigError
 from dancu_bus.topics import (

@@ -13,7 +13,7 @@ from typing import TypeVar
 from confluent_kafka import KafkaError, KafkaException
 
 # The documented import path; the package re-exports these without an __all__, hence the ignore.
-from confluent_kafka.admin import (  # type: ignore[attr-defined]
+from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
     ClusterMetadata,

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer, KafkaError, Message
 
 from dancu_bus.admin.config import client_config
 from dancu_bus.errors import BrokerError
@@ -33,13 +33,15 @@ def read_topic(
     timeout_s: float,
 ) -> list[TopicRecord]:
     """Committed records of ``topic`` from the start, until ``done(records)`` or the timeout."""
-    consumer = Consumer({
-        **client_config(kafka),
-        "group.id": f"dancu.reader.{uuid.uuid4().hex[:12]}",
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "isolation.level": "read_committed",
-    })
+    consumer = Consumer(
+        {
+            **client_config(kafka),
+            "group.id": f"dancu.reader.{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
     records: list[TopicRecord] = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -48,9 +50,14 @@ def read_topic(
             for message in consumer.consume(num_messages=1000, timeout=0.2):
                 error = message.error()
                 if error is None:
-                    records.append(TopicRecord(message.partition(), message.offset(), message.key(), message.value()))
+                    records.append(_record(message))
                 elif error.code() != KafkaError._PARTITION_EOF:
                     raise BrokerError(f"reading {topic}: {error}")
     finally:
         consumer.close()
     return records
+
+
+def _record(message: Message) -> TopicRecord:
+    # A consumed message without an error always has its partition and offset.
+    return TopicRecord(message.partition() or 0, message.offset() or 0, message.key(), message.value())

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 class AuditHandler:
     """Witnesses exchanges and writes their records to the audit topic; never raises for input."""
 
-    def __init__(self, codec: Codec, names: TopicNames, metrics: AuditMetrics, unanswered_after_s: float) -> None:
+    def __init__(
+        self, codec: Codec, names: TopicNames, metrics: AuditMetrics, unanswered_after_s: float
+    ) -> None:
         self._codec = codec
         self._names = names
         self._metrics = metrics
@@ -61,13 +63,17 @@ class AuditHandler:
             return []
         kind, agency = split
         try:
-            audit = self._pair_request(record, agency, now) if kind == "req" else self._pair_response(
-                record, agency, now
+            audit = (
+                self._pair_request(record, agency, now)
+                if kind == "req"
+                else self._pair_response(record, agency, now)
             )
         except CodecError as exc:
             # The resolver dead-letters undecodable requests; a second copy here would only be noise.
             self._metrics.undecodable.labels(exc.code).inc()
-            log.warning("undecodable record %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
+            log.warning(
+                "undecodable record %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
+            )
             return []
         return [self._emit(audit)] if audit is not None else []
 

@@ -37,7 +37,9 @@ class SeenResponse:
 
 def audit_record(seen: SeenRequest, response: Response) -> AuditRecord:
     """The record of a whole exchange: who asked what about whom, and what was disclosed."""
-    return _record(seen, response.status.value, response.reason_code, response.fields_disclosed, response.answered_at)
+    return _record(
+        seen, response.status.value, response.reason_code, response.fields_disclosed, response.answered_at
+    )
 
 
 def unanswered_record(seen: SeenRequest, now: datetime) -> AuditRecord:
@@ -102,7 +104,7 @@ class Pairing:
         return None
 
     def expire(self, now: datetime, after_s: float) -> tuple[list[AuditRecord], int]:
-        """Give up on halves older than ``after_s``: unanswered requests get a record, lone responses a count."""
+        """Give up on halves older than ``after_s``; return UNANSWERED records and the count of lone responses."""
         old = [k for k, (_, at) in self._requests.items() if (now - at).total_seconds() > after_s]
         records = [unanswered_record(self._requests.pop(k)[0], now) for k in old]
         lone = [k for k, (_, at) in self._responses.items() if (now - at).total_seconds() > after_s]
@@ -113,9 +115,11 @@ class Pairing:
     def committable(self, consumed: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
         """Per partition, the next offset consumed, held back to the oldest half still waiting there."""
         floor = dict(consumed)
-        for seen, _ in (*self._requests.values(), *self._responses.values()):
-            if seen.tp in floor:
-                floor[seen.tp] = min(floor[seen.tp], seen.offset)
+        waiting = [(s.tp, s.offset) for s, _ in self._requests.values()]
+        waiting += [(s.tp, s.offset) for s, _ in self._responses.values()]
+        for tp, offset in waiting:
+            if tp in floor:
+                floor[tp] = min(floor[tp], offset)
         return floor
 
     def forget(self, partitions: Collection[TopicPartition]) -> None:

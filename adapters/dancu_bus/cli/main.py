@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from dancu_bus import __version__
 from dancu_bus.errors import DancuError
 from dancu_bus.settings import Settings
 
@@ -15,9 +16,12 @@ __all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; each area module adds its own subcommands."""
-    from dancu_bus.cli import broker, demo, services, store, topics  # noqa: PLC0415 - keeps start-up light
+    from dancu_bus.cli import broker, demo, services, store, topics
 
-    parser = argparse.ArgumentParser(prog="dancu-bus", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="dancu-bus", description="dancu-bus: population-data exchange on Kafka"
+    )
+    parser.add_argument("--version", action="version", version=f"dancu-bus {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for area in (demo, services, broker, topics, store):
         area.register(commands)

@@ -77,7 +77,9 @@ class SchemaSet:
         except (EOFError, ValueError, TypeError, IndexError, UnicodeDecodeError, OverflowError) as exc:
             raise CodecError("BAD_BODY", f"{schema.name}: {type(exc).__name__}: {exc}") from exc
         if stream.tell() != len(data):
-            raise CodecError("TRAILING_BYTES", f"{schema.name}: {len(data) - stream.tell()} bytes after the body")
+            raise CodecError(
+                "TRAILING_BYTES", f"{schema.name}: {len(data) - stream.tell()} bytes after the body"
+            )
         if not isinstance(record, dict):
             raise CodecError("BAD_BODY", f"{schema.name}: not a record")
         return schema.name, record
@@ -86,7 +88,9 @@ class SchemaSet:
         if not data:
             raise CodecError("EMPTY", "no bytes")
         if len(data) < HEADER_SIZE or data[:2] != MAGIC:
-            raise CodecError("NOT_SINGLE_OBJECT", f"does not start with C3 01 and a fingerprint: {data[:12].hex()}")
+            raise CodecError(
+                "NOT_SINGLE_OBJECT", f"does not start with C3 01 and a fingerprint: {data[:12].hex()}"
+            )
         header = bytes(data[:HEADER_SIZE])
         schema = self._by_header.get(header)
         if schema is None:
@@ -128,7 +132,9 @@ def _full_name(schema: Mapping[str, Any]) -> str:
     return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
-def _inline_foreign(source: dict[str, Any], defined: Mapping[str, dict[str, Any]], own: str) -> dict[str, Any]:
+def _inline_foreign(
+    source: dict[str, Any], defined: Mapping[str, dict[str, Any]], own: str
+) -> dict[str, Any]:
     """Replace the first reference to each type of another file by its definition (Avro's rule)."""
     seen: set[str] = {own}
 
@@ -141,8 +147,10 @@ def _inline_foreign(source: dict[str, Any], defined: Mapping[str, dict[str, Any]
         if isinstance(node, dict):
             if "name" in node and node.get("type") in ("record", "enum", "fixed"):
                 seen.add(_full_name(node) if "namespace" in node else _qualify(node["name"], own))
-            return {key: walk(value) if key in ("type", "items", "values", "fields") else value
-                    for key, value in node.items()}
+            return {
+                key: walk(value) if key in ("type", "items", "values", "fields") else value
+                for key, value in node.items()
+            }
         return node
 
     result = walk(source)

@@ -199,11 +199,15 @@ def _response_record(response: Response) -> dict[str, Any]:
         "message_vi": response.message_vi,
         "message_en": response.message_en,
         "answered_at": response.answered_at,
-        "verify": None if verify is None else {
+        "verify": None
+        if verify is None
+        else {
             "verdict": verify.verdict.value,
             "fields": [{"field": m.field, "outcome": m.outcome.value} for m in verify.fields],
         },
-        "lookup": None if lookup is None else {
+        "lookup": None
+        if lookup is None
+        else {
             "found": lookup.found,
             "fields": [_disclosed_record(f) for f in lookup.fields],
         },
@@ -232,11 +236,15 @@ def _response_from(record: Mapping[str, Any]) -> Response:
         reason_code=record["reason_code"],
         message_vi=record["message_vi"],
         message_en=record["message_en"],
-        verify=None if verify is None else VerifyResult(
+        verify=None
+        if verify is None
+        else VerifyResult(
             verdict=Verdict(verify["verdict"]),
             fields=tuple(FieldMatch(m["field"], MatchOutcome(m["outcome"])) for m in verify["fields"]),
         ),
-        lookup=None if lookup is None else LookupResult(
+        lookup=None
+        if lookup is None
+        else LookupResult(
             found=lookup["found"],
             fields=tuple(_disclosed_from(f) for f in lookup["fields"]),
         ),

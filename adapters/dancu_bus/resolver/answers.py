@@ -29,12 +29,16 @@ from dancu_bus.resolver.policy import Admitted, Rejection
 __all__ = ["answer", "lookup", "reject", "verify"]
 
 
-def answer(request: Request, decision: Admitted | Rejection, citizen: Citizen | None, now: datetime) -> Response:
+def answer(
+    request: Request, decision: Admitted | Rejection, citizen: Citizen | None, now: datetime
+) -> Response:
     """The one response to a request, given its admission decision and the stored citizen."""
     if isinstance(decision, Rejection):
         return reject(request, decision, now)
     query = decision.query
-    result = verify(query, citizen) if isinstance(query, VerifyQuery) else lookup(query, decision.purpose, citizen)
+    result = (
+        verify(query, citizen) if isinstance(query, VerifyQuery) else lookup(query, decision.purpose, citizen)
+    )
     return Response(
         request_id=request.request_id,
         agency=request.agency,
@@ -103,7 +107,9 @@ def _same(given: object, stored: object) -> bool:
         return _normal(given) == _normal(stored)
     if isinstance(given, Address) and isinstance(stored, Address):
         return (given.province_code, given.district_code, given.commune_code) == (
-            stored.province_code, stored.district_code, stored.commune_code,
+            stored.province_code,
+            stored.district_code,
+            stored.commune_code,
         )
     return given == stored
 

@@ -36,7 +36,9 @@ class Admitted:
     query: VerifyQuery | LookupQuery
 
 
-def admit(request: Request, topic_agency: str, directory: AgencyDirectory, now: datetime) -> Admitted | Rejection:
+def admit(
+    request: Request, topic_agency: str, directory: AgencyDirectory, now: datetime
+) -> Admitted | Rejection:
     """Admit or reject a request that arrived on ``topic_agency``'s request topic."""
     agency = directory.get(topic_agency)
     if agency is None:

@@ -47,7 +47,11 @@ class ResolverHandler:
     """Turns a batch of request records into responses and dead letters; never raises for input."""
 
     def __init__(
-        self, codec: Codec, directory: AgencyDirectory, store: PopulationStore, names: TopicNames,
+        self,
+        codec: Codec,
+        directory: AgencyDirectory,
+        store: PopulationStore,
+        names: TopicNames,
         metrics: ResolverMetrics,
     ) -> None:
         self._codec = codec
@@ -108,7 +112,11 @@ class ResolverHandler:
         return citizens
 
     def _respond(
-        self, decoded: _Decoded, decision: Admitted | Rejection, citizens: Mapping[str, Citizen], now: datetime
+        self,
+        decoded: _Decoded,
+        decision: Admitted | Rejection,
+        citizens: Mapping[str, Citizen],
+        now: datetime,
     ) -> Outgoing:
         request = decoded.request
         citizen = citizens.get(decision.query.personal_id) if isinstance(decision, Admitted) else None
@@ -128,7 +136,9 @@ class ResolverHandler:
             self._metrics.rejections.labels(agency, response.reason_code).inc()
 
 
-def response_headers(request_id: str, request_headers: Sequence[tuple[str, bytes]]) -> tuple[tuple[str, bytes], ...]:
+def response_headers(
+    request_id: str, request_headers: Sequence[tuple[str, bytes]]
+) -> tuple[tuple[str, bytes], ...]:
     """Correlation, content type, CloudEvents binary-mode attributes and the caller's trace context."""
     headers = [
         ("correlation_id", request_id.encode()),

@@ -1,10 +1,10 @@
 """The agency SDK: build, send and await VERIFY and LOOKUP requests, one by one or in bulk.
 
-    from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
+from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
 
-    with Client(ClientConfig("my-bank")) as client:
-        answer = client.verify(VerifyQuery("001090012345", full_name="Nguyễn Văn An"),
-                               Context("officer-7", "HS-2026-001", "KYC", "Luật PCRT 2022"))
+with Client(ClientConfig("my-bank")) as client:
+    answer = client.verify(VerifyQuery("001090012345", full_name="Nguyễn Văn An"),
+                           Context("officer-7", "HS-2026-001", "KYC", "Luật PCRT 2022"))
 """
 
 from dancu_bus.contracts import Address, LookupQuery, MatchOutcome, Verdict, VerifyQuery

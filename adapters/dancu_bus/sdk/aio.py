@@ -36,11 +36,15 @@ class AsyncClient:
     ) -> None:
         await asyncio.to_thread(self._exchange.close)
 
-    async def verify(self, query: VerifyQuery, context: Context, timeout_s: float | None = None) -> VerifyAnswer:
+    async def verify(
+        self, query: VerifyQuery, context: Context, timeout_s: float | None = None
+    ) -> VerifyAnswer:
         """Ask whether what the agency holds matches the record."""
         return VerifyAnswer.of(await self.request(self.build(query, context), timeout_s))
 
-    async def lookup(self, query: LookupQuery, context: Context, timeout_s: float | None = None) -> LookupAnswer:
+    async def lookup(
+        self, query: LookupQuery, context: Context, timeout_s: float | None = None
+    ) -> LookupAnswer:
         """Ask for a person's fields within the purpose's scope."""
         return LookupAnswer.of(await self.request(self.build(query, context), timeout_s))
 
@@ -71,7 +75,9 @@ class AsyncClient:
                 yield response
 
     async def _collect(self, waiting: set[asyncio.Future[Response]]) -> list[Response]:
-        done, _ = await asyncio.wait(waiting, timeout=self.config.timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            waiting, timeout=self.config.timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
         if not done:
             raise RequestTimeout("(bulk)", self.config.timeout_s)
         waiting.difference_update(done)

@@ -72,9 +72,13 @@ class Client:
         while waiting:
             yield from self._collect(waiting)
 
-    def _collect(self, waiting: deque[tuple[Request, concurrent.futures.Future[Response]]]) -> Iterator[Response]:
+    def _collect(
+        self, waiting: deque[tuple[Request, concurrent.futures.Future[Response]]]
+    ) -> Iterator[Response]:
         done, _ = concurrent.futures.wait(
-            [f for _, f in waiting], timeout=self.config.timeout_s, return_when=concurrent.futures.FIRST_COMPLETED
+            [f for _, f in waiting],
+            timeout=self.config.timeout_s,
+            return_when=concurrent.futures.FIRST_COMPLETED,
         )
         if not done:
             oldest = waiting[0][0].request_id

@@ -59,16 +59,20 @@ class Exchange:
     def open(self) -> None:
         """Connect, position on the end of the response topic, start reading. Blocks until positioned."""
         base = client_config(self._config.kafka)
-        self._consumer = Consumer({
-            **base,
-            "group.id": f"{self._config.agency}.sdk.{uuid.uuid4().hex[:12]}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "fetch.wait.max.ms": 10,
-        })
+        self._consumer = Consumer(
+            {
+                **base,
+                "group.id": f"{self._config.agency}.sdk.{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "fetch.wait.max.ms": 10,
+            }
+        )
         self._assign_from_end()
         self._producer = Producer({**base, "enable.idempotence": True, "linger.ms": 2, "acks": "all"})
-        self._reader = threading.Thread(target=self._read, name=f"dancu-sdk-{self._config.agency}", daemon=True)
+        self._reader = threading.Thread(
+            target=self._read, name=f"dancu-sdk-{self._config.agency}", daemon=True
+        )
         self._reader.start()
 
     def close(self) -> None:
@@ -109,8 +113,13 @@ class Exchange:
         topic = self._config.names.request(self._config.agency)
         while True:
             try:
-                self._producer.produce(topic, value, key=request.request_id.encode(), on_delivery=delivered,
-                                       headers=[("correlation_id", request.request_id.encode())])
+                self._producer.produce(
+                    topic,
+                    value,
+                    key=request.request_id.encode(),
+                    on_delivery=delivered,
+                    headers=[("correlation_id", request.request_id.encode())],
+                )
                 break
             except BufferError:
                 # The local queue is full: serve delivery reports until there is room.
@@ -125,11 +134,15 @@ class Exchange:
             partitions = metadata.topics[topic].partitions
             if metadata.topics[topic].error is not None or not partitions:
                 raise BrokerError(f"response topic {topic} is not available: {metadata.topics[topic].error}")
-            ends = [self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
-                    for p in partitions]
+            ends = [
+                self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
+                for p in partitions
+            ]
         except KafkaException as exc:
             raise BrokerError(f"cannot reach the response topic {topic}: {exc}") from exc
-        self._consumer.assign([TopicPartition(topic, p, end) for p, end in zip(partitions, ends, strict=True)])
+        self._consumer.assign(
+            [TopicPartition(topic, p, end) for p, end in zip(partitions, ends, strict=True)]
+        )
 
     def _read(self) -> None:
         while not self._stopping.is_set():
@@ -152,4 +165,3 @@ class Exchange:
             future = self._pending.pop(response.request_id, None)
         if future is not None and not future.done():
             future.set_result(response)
-

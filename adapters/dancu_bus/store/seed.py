@@ -48,6 +48,11 @@ _DATABASE_LIVE = date(2021, 7, 1).toordinal()  # the population database went in
 _SCHEME_2025 = date(2025, 7, 1).toordinal()  # addresses were converted to DVHC-2025 from this day
 _PHONES_REGISTERED = date(2018, 1, 1).toordinal()
 _DAYS_14_YEARS = 14 * 365 + 4
+# (first day as an ordinal, number of days) of each birth year
+_YEARS = {
+    year: (date(year, 1, 1).toordinal(), date(year + 1, 1, 1).toordinal() - date(year, 1, 1).toordinal())
+    for year in range(FIRST_BIRTH_YEAR, LAST_BIRTH_YEAR + 1)
+}
 _LAST_DAY = REFERENCE_DAY.toordinal()
 
 # Which registry vouches for each disclosable field.
@@ -375,8 +380,8 @@ class _Population:
         )
 
     def _birth_day(self, year: int) -> int:
-        start = date(year, 1, 1).toordinal()
-        return start + self._below(date(year + 1, 1, 1).toordinal() - start)
+        start, days = _YEARS[year]
+        return start + self._below(days)
 
     def _personal_id(self, residence: str, member: _Member) -> str:
         natives = self._t.born_in[residence] if self._rng.random() < 0.8 else self._t.born_anywhere

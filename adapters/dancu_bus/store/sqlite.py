@@ -77,7 +77,6 @@ _SELECT_PAGE = f"SELECT {_COLUMNS} FROM citizens ORDER BY personal_id LIMIT ? OF
 _PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",  # durable at checkpoints; a crash loses at most the last commits
-    "PRAGMA cache_size = -65536",  # 64 MiB of page cache per connection
 )
 _RETRIABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN})
 _RETRIABLE_TEXT = ("database is locked", "busy", "unable to open")
@@ -86,9 +85,10 @@ _RETRIABLE_TEXT = ("database is locked", "busy", "unable to open")
 class SqliteStore:
     """The population store in one SQLite file: ``async with SqliteStore(path) as store``."""
 
-    def __init__(self, path: Path | str, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, path: Path | str, *, timeout_s: float = 5.0, cache_mib: int = 256) -> None:
         self._path = Path(path)
         self._timeout_s = timeout_s
+        self._cache_mib = cache_mib
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
 
@@ -96,7 +96,7 @@ class SqliteStore:
         """Start the worker thread, create the file and table if needed, and connect."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         try:
-            self._db = await self._run(_connect, self._path, self._timeout_s)
+            self._db = await self._run(_connect, self._path, self._timeout_s, self._cache_mib)
         except BaseException:
             self._stop_worker()
             raise
@@ -177,7 +177,7 @@ def _store_error(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"sqlite: {text}", retriable=retriable)
 
 
-def _connect(path: Path, timeout_s: float) -> sqlite3.Connection:
+def _connect(path: Path, timeout_s: float, cache_mib: int) -> sqlite3.Connection:
     """Open (creating if needed) the database file and its table; transactions are explicit."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +185,7 @@ def _connect(path: Path, timeout_s: float) -> sqlite3.Connection:
         raise StoreError(f"cannot create {path.parent}: {exc}", retriable=False) from exc
     db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
     try:
-        for pragma in _PRAGMAS:
+        for pragma in (*_PRAGMAS, f"PRAGMA cache_size = {-1024 * int(cache_mib)}"):  # negative: KiB
             db.execute(pragma)
         db.execute(_SCHEMA)
     except BaseException:

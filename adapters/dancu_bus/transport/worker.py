@@ -65,7 +65,11 @@ class BatchWorker:
     """Runs a handler over a pattern subscription until told to stop, then drains and commits."""
 
     def __init__(
-        self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, handler: BatchHandler, options: WorkerOptions
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        handler: BatchHandler,
+        options: WorkerOptions,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -93,7 +97,9 @@ class BatchWorker:
         await self._send(outgoing)
         await self._commit(batch)
 
-    async def _handle_with_retries(self, batch: Sequence[Incoming], stop: asyncio.Event) -> Sequence[Outgoing]:
+    async def _handle_with_retries(
+        self, batch: Sequence[Incoming], stop: asyncio.Event
+    ) -> Sequence[Outgoing]:
         delay = self._options.retry_initial_s
         while True:
             try:

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# README command 2: the whole test suite — lint, types, import layers, then unit, component and
+# integration tests (the latter on a real Kafka broker the test setup starts, or DANCU_TEST_BOOTSTRAP).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+deploy/local/install.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/lint-imports
+exec .venv/bin/pytest "$@"
