@@ -104,7 +104,7 @@ class Pairing:
         return None
 
     def expire(self, now: datetime, after_s: float) -> tuple[list[AuditRecord], int]:
-        """Give up on halves older than ``after_s``; return UNANSWERED records and the count of lone responses."""
+        """Drop halves older than ``after_s``: UNANSWERED records, and how many lone responses went."""
         old = [k for k, (_, at) in self._requests.items() if (now - at).total_seconds() > after_s]
         records = [unanswered_record(self._requests.pop(k)[0], now) for k in old]
         lone = [k for k, (_, at) in self._responses.items() if (now - at).total_seconds() > after_s]

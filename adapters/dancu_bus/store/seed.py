@@ -131,10 +131,12 @@ class _Weighted(Generic[T]):
 
     @classmethod
     def of(cls, weights: Mapping[T, float]) -> _Weighted[T]:
+        """The distribution of these relative weights."""
         cumulative = tuple(accumulate(weights.values()))
         return cls(tuple(weights), cumulative[:-1], cumulative[-1])
 
     def draw(self, rng: Random) -> T:
+        """One value, drawn with one random number."""
         return self.values[bisect(self.bounds, rng.random() * self.total)]
 
 
@@ -259,6 +261,11 @@ def _clip_year(year: int) -> int:
     return min(max(year, FIRST_BIRTH_YEAR), LAST_BIRTH_YEAR)
 
 
+def _adult_year(year: int) -> int:
+    """A birth year inside the generated range, of someone old enough to marry by the reference day."""
+    return min(max(year, FIRST_BIRTH_YEAR), REFERENCE_DAY.year - 18)
+
+
 class _Population:
     """The running state of one generation: its random stream and the counters that keep ids unique."""
 
@@ -267,6 +274,7 @@ class _Population:
         self._t = tables
         self._serials: dict[tuple[str, int, bool], int] = {}
         self._households = 0
+        self._records: dict[tuple[str, int], Provenance] = {}
 
     def households(self) -> Iterator[list[Citizen]]:
         """An endless stream of households, head first."""
@@ -294,7 +302,7 @@ class _Population:
             address=Address("DVHC-2025", province, commune, None, detail),
             ethnic_group=self._t.ethnic.draw(self._rng),
             religion=self._t.religion.draw(self._rng),
-            registered=Provenance(RESIDENCE, date.fromordinal(self._between(_SCHEME_2025, _LAST_DAY))),
+            registered=self._record(RESIDENCE, self._between(_SCHEME_2025, _LAST_DAY)),
         )
 
     def _detail(self, province: str, urban: bool) -> str:
@@ -324,10 +332,10 @@ class _Population:
         return self._t.surnames.draw(self._rng)
 
     def _spouse(self, head: _Member) -> _Member:
-        gap = self._between(-2, 7)
+        gap = self._between(-2, 7)  # husbands are usually a few years older
         if head.male:
-            return _Member(_WIFE, False, _clip_year(head.birth_year + gap), self._surname())
-        return _Member(_HUSBAND, True, _clip_year(head.birth_year - gap), self._surname())
+            return _Member(_WIFE, False, _adult_year(head.birth_year + gap), self._surname())
+        return _Member(_HUSBAND, True, _adult_year(head.birth_year - gap), self._surname())
 
     def _relative(self, head: _Member, family: str) -> _Member:
         roll = self._rng.random()
@@ -407,7 +415,7 @@ class _Population:
     ) -> dict[str, Provenance]:
         collected = self._since_database(POPULATION_DB, born)
         groups = {
-            "civil": Provenance(CIVIL_STATUS, date.fromordinal(born + self._between(1, 60))),
+            "civil": self._record(CIVIL_STATUS, born + self._between(1, 60)),
             "population": collected,
             "residence": registered,
             "phone": self._phone_provenance(born) if has_phone else collected,
@@ -417,8 +425,16 @@ class _Population:
 
     def _since_database(self, source: str, born: int) -> Provenance:
         """A record updated after both the birth and the population database going live."""
-        return Provenance(source, date.fromordinal(self._between(max(born + 1, _DATABASE_LIVE), _LAST_DAY)))
+        return self._record(source, self._between(max(born + 1, _DATABASE_LIVE), _LAST_DAY))
 
     def _phone_provenance(self, born: int) -> Provenance:
         first = min(max(born + _DAYS_14_YEARS, _PHONES_REGISTERED), _LAST_DAY)
-        return Provenance(TELECOM, date.fromordinal(self._between(first, _LAST_DAY)))
+        return self._record(TELECOM, self._between(first, _LAST_DAY))
+
+    def _record(self, source: str, day: int) -> Provenance:
+        """One shared Provenance per (source, day): saves time and memory, and they are immutable."""
+        key = (source, day)
+        record = self._records.get(key)
+        if record is None:
+            record = self._records[key] = Provenance(source, date.fromordinal(day))
+        return record

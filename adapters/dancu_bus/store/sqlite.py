@@ -42,8 +42,8 @@ PROVENANCE_FIELDS: tuple[str, ...] = (
 )
 _BIT = {name: 1 << index for index, name in enumerate(PROVENANCE_FIELDS)}
 
-# The provenance column holds JSON [[source, "YYYY-MM-DD", mask of the fields it covers], ...]:
-# a citizen's eleven fields come from a handful of (source, date) pairs, so this stays short.
+# The provenance column holds "SOURCE|YYYY-MM-DD|mask;..." where the hex mask names the fields that
+# (source, date) pair covers: a citizen's eleven fields come from a handful of pairs, so this stays short.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS citizens (
     personal_id        TEXT PRIMARY KEY NOT NULL,
@@ -249,7 +249,7 @@ def _citizen(row: Any) -> Citizen:
 
 
 def _encode_provenance(provenance: Mapping[str, Provenance]) -> str:
-    """Group fields by their (source, date) and store each group once with a mask of its fields."""
+    """Group fields by their (source, date): ``SOURCE|YYYY-MM-DD|hex mask of the fields`` joined by ``;``."""
     groups: dict[
         int, tuple[Provenance, int]
     ] = {}  # keyed by identity: cheap, and shared objects are the rule
@@ -259,28 +259,28 @@ def _encode_provenance(provenance: Mapping[str, Provenance]) -> str:
             raise StoreError(f"no provenance slot for field {name!r}", retriable=False)
         mask = groups[id(origin)][1] if id(origin) in groups else 0
         groups[id(origin)] = (origin, mask | bit)
-    items = (f'[{_quoted(p.source)},"{p.updated_on.isoformat()}",{mask}]' for p, mask in groups.values())
-    return f"[{','.join(items)}]"
+    return ";".join(
+        f"{_checked(p.source)}|{p.updated_on.isoformat()}|{mask:x}" for p, mask in groups.values()
+    )
 
 
 def _decode_provenance(text: str) -> dict[str, Provenance]:
     """The field → provenance mapping that ``_encode_provenance`` stored."""
     provenance: dict[str, Provenance] = {}
-    for source, day, mask in json.loads(text):
-        provenance.update(dict.fromkeys(_fields_of(mask), _provenance(source, day)))
+    for group in text.split(";") if text else ():
+        provenance.update(_decode_group(group))
     return provenance
 
 
+@lru_cache(maxsize=65536)  # groups repeat across citizens (a household's registration, a day's births)
+def _decode_group(group: str) -> tuple[tuple[str, Provenance], ...]:
+    source, day, mask = group.split("|")
+    origin = Provenance(source, date.fromisoformat(day))
+    return tuple((name, origin) for name, bit in _BIT.items() if int(mask, 16) & bit)
+
+
 @lru_cache(maxsize=1024)
-def _quoted(source: str) -> str:
-    return json.dumps(source, ensure_ascii=False)
-
-
-@lru_cache(maxsize=2048)
-def _fields_of(mask: int) -> tuple[str, ...]:
-    return tuple(name for name, bit in _BIT.items() if mask & bit)
-
-
-@lru_cache(maxsize=65536)
-def _provenance(source: str, day: str) -> Provenance:
-    return Provenance(source, date.fromisoformat(day))
+def _checked(source: str) -> str:
+    if not source or ";" in source or "|" in source:
+        raise StoreError(f"provenance source {source!r} is empty or contains ';' or '|'", retriable=False)
+    return source
