@@ -19,7 +19,7 @@ from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import load_directory
 from dancu_bus.audit import run_audit
 from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.contracts import AuditRecord, Citizen, LookupQuery, Request, Response, VerifyQuery
+from dancu_bus.contracts import Address, AuditRecord, Citizen, LookupQuery, Request, Response, VerifyQuery
 from dancu_bus.resolver import run_resolver
 from dancu_bus.sdk import AsyncClient, ClientConfig, Context
 from dancu_bus.settings import Settings
@@ -159,10 +159,17 @@ def describe_exchange(request: Request, response: Response) -> str:
     assert response.lookup is not None
     lines = [f"{head}\n    OK found={response.lookup.found}"]
     lines += [
-        f"      {f.name} = {f.value}  (source {f.source}, updated {f.updated_on})"
+        f"      {f.name} = {_text(f.value)}  (source {f.source}, updated {f.updated_on})"
         for f in response.lookup.fields
     ]
     return "\n".join(lines)
+
+
+def _text(value: str | Address | None) -> str:
+    if isinstance(value, Address):
+        district = f"/{value.district_code}" if value.district_code else ""
+        return f"{value.detail}, {value.scheme} {value.province_code}{district}/{value.commune_code}"
+    return "∅" if value is None else value
 
 
 def describe_audit(record: AuditRecord) -> str:

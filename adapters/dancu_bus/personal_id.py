@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-__all__ = ["PersonalIdError", "PersonalIdParts", "century_sex_digit", "compose", "parse"]
+__all__ = ["PROVINCES_2004", "PersonalIdError", "PersonalIdParts", "century_sex_digit", "compose", "parse"]
 
 # DVHC-2004 province codes (01 Hà Nội … 96 Cà Mau); the gaps are codes never assigned.
 PROVINCES_2004 = frozenset(
