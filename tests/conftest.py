@@ -8,6 +8,9 @@ import pytest
 
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 
+# The PostgreSQL server and per-test databases of the store's contract suite.
+pytest_plugins = ["tests.postgres_fixture"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test under tests/integration ``integration``, so ``-m "not integration"`` skips them."""

@@ -174,6 +174,10 @@ class DisclosedField:
     value: str | Address | None
     source: str
     updated_on: date
+    # An address given in another scheme than stored: what it was converted from, and the other
+    # addresses of the asked scheme the stored one corresponds to when the conversion is 1→N.
+    converted_from: Address | None = None
+    alternatives: tuple[Address, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

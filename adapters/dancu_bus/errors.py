@@ -7,6 +7,8 @@ __all__ = [
     "CodecError",
     "ConfigError",
     "DancuError",
+    "InvalidCode",
+    "RefusedChange",
     "RequestTimeout",
     "StoreError",
 ]
@@ -47,6 +49,16 @@ class BrokerError(DancuError):
         self.retriable = retriable
 
 
+class InvalidCode(DancuError):
+    """A catalogue code that its catalogue does not have, named with its field and scheme."""
+
+    def __init__(self, field: str, detail: str, scheme: str | None = None) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+        self.scheme = scheme
+
+
 class RequestTimeout(DancuError):
     """No response arrived for a request before the caller's deadline."""
 
@@ -56,3 +68,7 @@ class RequestTimeout(DancuError):
         super().__init__(f"no response to request {request_id} within {seconds:g} s")
         self.request_id = request_id
         self.seconds = seconds
+
+
+class RefusedChange(DancuError):
+    """A registry change the rules do not allow now (e.g. issuing an account before steps 1–9)."""

@@ -26,6 +26,9 @@ class ResolverMetrics:
             ["agency", "reason"],
             registry=registry,
         )
+        self.quota_used = Counter(
+            "dancu_resolver_quota_used", "Requests admitted within each agency's quota", ["agency"], registry=registry,
+        )
         self.dead_letters = Counter(
             "dancu_resolver_dead_letters",
             "Records sent to the dead-letter topic, by error code",

@@ -45,6 +45,10 @@ class BrokerSettings(BaseModel):
     controller_port: int = 9093
     heap: str = "1g"
     start_timeout_s: float = 90.0
+    secure: bool = Field(default=False, description="SCRAM-SHA-512 logins and ACLs, no anonymous port")
+    admin_password: SecretStr | None = Field(
+        default=None, description="secured: the super user's password; default generated into <home>"
+    )
 
 
 class StoreSettings(BaseModel):
@@ -52,8 +56,11 @@ class StoreSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    backend: Literal["sqlite"] = "sqlite"
+    backend: Literal["sqlite", "postgres"] = "sqlite"
     path: Path = Path("data/population.sqlite3")
+    dsn: SecretStr | None = Field(
+        default=None, description="postgres: libpq URI, e.g. postgresql://user:password@host:5432/dancu"
+    )
 
 
 class ResolverSettings(BaseModel):
@@ -62,7 +69,13 @@ class ResolverSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     group_id: str = "dancu.resolver"
+    agencies_source: Literal["registry", "file"] = Field(
+        default="registry", description="the registry topic's live view, or agencies_file (experiments only)"
+    )
     agencies_file: Path = Path("deploy/agencies.yaml")
+    catalogues_source: Literal["topics", "packaged"] = Field(
+        default="topics", description="the catalogue topics' live view, or the packaged CSVs (experiments only)"
+    )
     max_batch: int = Field(default=500, ge=1, description="records fetched and answered together")
     metrics_port: int = 9401
 

@@ -28,6 +28,15 @@ class TopicNames:
         return f"{self.prefix}.audit"
 
     @property
+    def registry(self) -> str:
+        """The compacted registry of agencies (key = agency id)."""
+        return f"{self.prefix}.registry"
+
+    def catalogue(self, name: str) -> str:
+        """The compacted topic of one shared catalogue (key = scheme:code), e.g. ``catalogue.commune``."""
+        return f"{self.prefix}.catalogue.{name}"
+
+    @property
     def dead_letters(self) -> str:
         """Where undecodable records go."""
         return f"{self.prefix}.dlq"

@@ -12,11 +12,25 @@
 #   DANCU_BROKER_CONTROLLER_PORT  controller listener port (default 9093)
 #   DANCU_BROKER_HEAP   Java heap (default 1g)
 #   DANCU_BROKER_WAIT   seconds to wait for the broker to start (default 90)
+#   DANCU_BROKER_SECURE 1: the secured broker (SASL_PLAINTEXT + SCRAM-SHA-512, ACLs); default 0, plain
+#   DANCU_BROKER_ADMIN_PASSWORD  secured only: the super user's password; default: generated once and
+#                       kept in <home>/admin.password (mode 600)
+#
+# Secured mode (DANCU_BROKER_SECURE=1) has no anonymous listener: clients authenticate with
+# SCRAM-SHA-512 on 127.0.0.1:<port>, the broker talks to its controller with SASL/PLAIN on
+# 127.0.0.1:<controller port>, the StandardAuthorizer denies whatever no ACL allows, and the super
+# user dancu-admin is created when the storage is formatted. Its home defaults to
+# <repo>/.cache/secure-broker: a home formatted for one mode is refused in the other.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-home=${DANCU_BROKER_HOME:-$repo/.cache/broker}
+secure=${DANCU_BROKER_SECURE:-0}
+case "$secure" in
+  1 | true) secure=1 mode=secure default_home=$repo/.cache/secure-broker ;;
+  *) secure=0 mode=plain default_home=$repo/.cache/broker ;;
+esac
+home=${DANCU_BROKER_HOME:-$default_home}
 port=${DANCU_BROKER_PORT:-9092}
 ctrl=${DANCU_BROKER_CONTROLLER_PORT:-9093}
 heap=${DANCU_BROKER_HEAP:-1g}
@@ -27,6 +41,9 @@ data=$home/data
 conf=$home/server.properties
 pidfile=$home/broker.pid
 log=$home/broker.log
+modefile=$home/mode
+admin_user=dancu-admin
+admin_file=$home/admin.password
 
 say() { printf 'broker: %s\n' "$*"; }
 die() { printf 'broker: error: %s\n' "$*" >&2; exit 1; }
@@ -63,17 +80,53 @@ running_pid() {
   return 1
 }
 
-write_config() {
-  cat >"$conf" <<EOF
-# Written by deploy/local/broker.sh; regenerated on every start.
-process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:$ctrl
+plain_listeners() {
+  cat <<EOF
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctrl
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
+EOF
+}
+
+# Clients use SCRAM-SHA-512 on CLIENT, and the broker reaches itself there as the admin. The controller
+# listener uses SASL/PLAIN with a static user instead: KRaft controllers cannot check SCRAM
+# credentials (they live in the metadata the controller serves), and a PLAINTEXT controller listener
+# would need User:ANONYMOUS as a super user, i.e. an anonymous port with every right.
+secure_listeners() {
+  local scram="org.apache.kafka.common.security.scram.ScramLoginModule required"
+  local plain="org.apache.kafka.common.security.plain.PlainLoginModule required"
+  cat <<EOF
+listeners=CLIENT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctrl
+advertised.listeners=CLIENT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT
+inter.broker.listener.name=CLIENT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.client.scram-sha-512.sasl.jaas.config=$scram username="$admin_user" password="$admin_pw";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=$plain username="$admin_user" password="$admin_pw" user_$admin_user="$admin_pw";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:$admin_user
+allow.everyone.if.no.acl.found=false
+EOF
+}
+
+write_config() {
+  if [ "$secure" = 1 ]; then
+    # The secured config holds the admin password: readable by this user only, from the first byte.
+    install -m 600 /dev/null "$conf"
+  fi
+  cat >"$conf" <<EOF
+# Written by deploy/local/broker.sh; regenerated on every start.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$ctrl
+$(if [ "$secure" = 1 ]; then secure_listeners; else plain_listeners; fi)
 log.dirs=$data
 num.partitions=3
 offsets.topic.replication.factor=1
@@ -109,16 +162,54 @@ Configuration:
 EOF
 }
 
+formatted() { [ -f "$data/meta.properties" ]; }
+
+# A home formatted plain has no mode file; a secured one says "secure". Reusing one in the other mode
+# would give a broker without the admin user, or a secured storage served to anonymous clients.
+check_mode() {
+  formatted || return 0
+  local was=plain
+  if [ -f "$modefile" ]; then was=$(cat "$modefile"); fi
+  [ "$was" = "$mode" ] || die "$home holds storage formatted for a $was broker, not a $mode one;" \
+    "use another DANCU_BROKER_HOME (the default for the secured broker is $repo/.cache/secure-broker)"
+}
+
+generate_password() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }
+
+# The admin password: given, or the one kept from an earlier start, or a new one. The storage is
+# formatted with it once, so a different one later could never log in.
+resolve_admin_password() {
+  local given=${DANCU_BROKER_ADMIN_PASSWORD:-} kept=
+  if [ -f "$admin_file" ]; then kept=$(cat "$admin_file"); fi
+  if formatted && [ -z "$kept" ] && [ -z "$given" ]; then
+    die "$admin_file is missing: set DANCU_BROKER_ADMIN_PASSWORD to the password $data was formatted with"
+  fi
+  if formatted && [ -n "$kept" ] && [ -n "$given" ] && [ "$given" != "$kept" ]; then
+    die "DANCU_BROKER_ADMIN_PASSWORD is not the password $data was formatted with (kept in $admin_file)"
+  fi
+  admin_pw=${given:-${kept:-$(generate_password)}}
+  # It goes into JAAS and StorageTool syntax, where quotes, commas and brackets would break it.
+  case "$admin_pw" in
+    *[!A-Za-z0-9._~-]*) die "the admin password may hold only letters, digits and . _ ~ -" ;;
+  esac
+  (umask 077 && printf '%s\n' "$admin_pw" >"$admin_file")
+  chmod 600 "$admin_file"
+}
+
 format_storage() {
-  if [ -f "$data/meta.properties" ]; then
+  if formatted; then
     return 0
   fi
-  local cluster_id
+  local cluster_id scram=()
   cluster_id=$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  if [ "$secure" = 1 ]; then
+    scram=(--add-scram "SCRAM-SHA-512=[name=$admin_user,password=$admin_pw]")
+  fi
   say "formatting KRaft storage in $data (cluster $cluster_id)"
   java -cp "$libs/*" kafka.tools.StorageTool format --standalone --ignore-formatted \
-    --cluster-id "$cluster_id" --config "$conf" >>"$log" 2>&1 \
+    --cluster-id "$cluster_id" --config "$conf" "${scram[@]}" >>"$log" 2>&1 \
     || die "formatting failed; see $log"
+  if [ "$secure" = 1 ]; then echo secure >"$modefile"; fi
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -127,6 +218,7 @@ start() {
   require_tools
   mkdir -p "$home"
   fetch
+  check_mode
   local pid
   if pid=$(running_pid); then
     say "already running (pid $pid) on 127.0.0.1:$port"
@@ -135,11 +227,14 @@ start() {
   if port_open "$port"; then
     die "port $port on 127.0.0.1 is taken by another process; set DANCU_BROKER_PORT"
   fi
+  if [ "$secure" = 1 ]; then resolve_admin_password; fi
   write_config
   format_storage
   # The start marker we wait for must come from this run, not from an earlier one.
   if [ -f "$home/server.log" ]; then mv "$home/server.log" "$home/server.log.prev"; fi
-  say "starting Kafka $kafka_version on 127.0.0.1:$port (controller $ctrl)"
+  local how=
+  if [ "$secure" = 1 ]; then how=", SASL_PLAINTEXT + SCRAM-SHA-512, super user $admin_user"; fi
+  say "starting Kafka $kafka_version on 127.0.0.1:$port (controller $ctrl$how)"
   nohup java "-Xmx$heap" "-Xms256m" -XX:+UseG1GC \
     "-Dlog4j2.configurationFile=$home/log4j2.yaml" \
     -cp "$libs/*" kafka.Kafka "$conf" >>"$log" 2>&1 </dev/null &

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv in the repository root and installs dancu-bus with its development tools.
-# Checks for what the local broker needs (Java 17+, Maven) and says exactly what to install.
+# Checks for what the local broker needs (Java 17+, Maven) and says exactly what to install; names
+# PostgreSQL too when the store's PostgreSQL tests would be skipped for want of it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -11,6 +12,10 @@ command -v mvn >/dev/null || missing+=("Maven: apt-get install -y maven")
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'install: missing %s\n' "${missing[@]}" >&2
   exit 1
+fi
+# Only the store's PostgreSQL tests need it: they are skipped without it locally (and fail under CI=true).
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && [ -z "${DANCU_TEST_POSTGRES_DSN:-}" ]; then
+  echo "install: for the PostgreSQL store tests: apt-get install -y postgresql (or set DANCU_TEST_POSTGRES_DSN)" >&2
 fi
 python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
   || { echo "install: Python 3.11 or newer is needed (found $(python3 --version))" >&2; exit 1; }

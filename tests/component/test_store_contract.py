@@ -1,31 +1,38 @@
 """One contract for every PopulationStore backend; add a backend by adding a param to ``make_store``.
 
-The last tests pin SQLite-only behaviour: the file's lifecycle and how its errors are reported.
+The PostgreSQL runs use a database of their own per test on the session's server (tests/postgres_fixture.py).
+The last tests pin backend-specific behaviour: connecting, and how each backend's errors are reported.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
+import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from dancu_bus.contracts import DISCLOSABLE_FIELDS, Address, Citizen, Provenance
 from dancu_bus.errors import StoreError
 from dancu_bus.store import PopulationStore, SqliteStore
+from dancu_bus.store.postgres import PostgresStore
 from dancu_bus.store.seed import generate
 
 MakeStore = Callable[[], PopulationStore]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> MakeStore:
     """Unopened stores of one backend, every one over the same fresh database."""
     if request.param == "sqlite":
         return lambda: SqliteStore(tmp_path / "population.sqlite3")
+    if request.param == "postgres":
+        dsn: str = request.getfixturevalue("postgres_dsn")  # only now: SQLite runs need no server
+        return lambda: PostgresStore(dsn, pool_size=2)
     raise AssertionError(f"no such backend {request.param}")
 
 
@@ -164,6 +171,26 @@ async def test_citizens_survive_closing_and_reopening(make_store: MakeStore) -> 
         assert await second.get_many([citizen.personal_id]) == {citizen.personal_id: citizen}
 
 
+async def test_unknown_provenance_field_is_refused(store: PopulationStore) -> None:
+    """Provenance for a field the store has no slot for is a permanent StoreError, and nothing is written."""
+    citizen = dataclasses.replace(_handmade(), provenance={"shoe_size": Provenance("X", date(2022, 1, 1))})
+    with pytest.raises(StoreError, match="shoe_size") as caught:
+        await store.put_many([_handmade("079300000001"), citizen])
+    assert not caught.value.retriable
+    assert await store.count() == 0
+
+
+async def test_store_refuses_use_outside_async_with(make_store: MakeStore) -> None:
+    """Calls before entering or after leaving the context fail loudly instead of connecting lazily."""
+    store = make_store()
+    with pytest.raises(RuntimeError, match="async with"):
+        await store.count()
+    async with store:
+        await store.ping()
+    with pytest.raises(RuntimeError, match="async with"):
+        await store.ping()
+
+
 # -- SQLite only
 
 
@@ -194,22 +221,37 @@ async def test_sqlite_parent_that_is_a_file_is_a_permanent_store_error(tmp_path:
     assert not caught.value.retriable
 
 
-async def test_sqlite_unknown_provenance_field_is_refused(tmp_path: Path) -> None:
-    """Provenance for a field the store has no slot for is a permanent StoreError, and nothing is written."""
-    citizen = dataclasses.replace(_handmade(), provenance={"shoe_size": Provenance("X", date(2022, 1, 1))})
-    async with SqliteStore(tmp_path / "population.sqlite3") as store:
-        with pytest.raises(StoreError, match="shoe_size") as caught:
-            await store.put_many([_handmade("079300000001"), citizen])
-        assert not caught.value.retriable
-        assert await store.count() == 0
+# -- PostgreSQL only
 
 
-async def test_sqlite_store_refuses_use_outside_async_with(tmp_path: Path) -> None:
-    """Calls before entering or after leaving the context fail loudly instead of connecting lazily."""
-    store = SqliteStore(tmp_path / "population.sqlite3")
-    with pytest.raises(RuntimeError, match="async with"):
-        await store.count()
-    async with store:
-        await store.ping()
-    with pytest.raises(RuntimeError, match="async with"):
-        await store.ping()
+async def test_postgres_connects_only_when_entered() -> None:
+    """Constructing a store connects to nothing; entering it with no server is a retriable StoreError."""
+    store = PostgresStore(f"postgresql://nobody:secret@127.0.0.1:{_closed_port()}/none", connect_timeout_s=5)
+    with pytest.raises(StoreError) as caught:
+        async with store:
+            pass
+    assert caught.value.retriable
+
+
+async def test_postgres_missing_database_is_a_permanent_store_error(postgres_server: str) -> None:
+    """A database that does not exist is a StoreError that retrying will not fix."""
+    missing = urlunsplit(urlsplit(postgres_server)._replace(path="/dancu_no_such_database"))
+    with pytest.raises(StoreError, match="does not exist") as caught:
+        async with PostgresStore(missing):
+            pass
+    assert not caught.value.retriable
+
+
+async def test_postgres_creates_the_table_in_an_empty_database(postgres_dsn: str) -> None:
+    """Two stores entering the same empty database at once both find one citizens table."""
+    async with PostgresStore(postgres_dsn) as first, PostgresStore(postgres_dsn) as second:
+        await first.put_many([_handmade()])
+        assert await second.count() == 1
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dancu_bus.admin import delete_topics, describe
+from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import load_directory
 from dancu_bus.audit import run_audit
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
-from dancu_bus.resolver import run_resolver
+from dancu_bus.registry import RegistryCodec
+from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import AuditSettings, KafkaSettings, ResolverSettings, Settings, StoreSettings
 from dancu_bus.store import open_store
 from dancu_bus.store.seeding import seed_store
@@ -64,8 +66,7 @@ async def _prepare(settings: Settings) -> list[Citizen]:
 
 
 async def _serve(settings: Settings, codec: Codec, stop: asyncio.Event, started: threading.Event) -> None:
-    directory = load_directory(settings.resolver.agencies_file)
-    async with open_store(settings.store) as store:
+    async with agency_directory(settings, codec.schemas) as directory, open_store(settings.store) as store:
         started.set()
         await asyncio.gather(
             run_resolver(settings, directory, store, codec, stop), run_audit(settings, codec, stop)
@@ -76,7 +77,9 @@ async def _serve(settings: Settings, codec: Codec, stop: asyncio.Event, started:
 def running_deployment(kafka: KafkaSettings, data_dir: Path) -> Iterator[Deployment]:
     """Topics applied, store seeded, resolver and audit running in a background event loop."""
     settings = deployment_settings(kafka, data_dir)
-    apply_topics(settings.kafka, load_directory(AGENCIES_FILE).ids(), replication_factor=1)
+    agencies = load_directory(AGENCIES_FILE).agencies()
+    apply_topics(settings.kafka, [a.id for a in agencies], replication_factor=1)
+    AgencyAdmin(settings.kafka, RegistryCodec(load_schemas())).import_agencies(agencies, by="integration-tests")
     people = asyncio.run(_prepare(settings))
     codec = Codec(load_schemas())
     loop = asyncio.new_event_loop()

@@ -7,12 +7,16 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from dancu_bus.admin.cluster import wait_ready
 from dancu_bus.errors import BrokerError, ConfigError
 from dancu_bus.settings import BrokerSettings, KafkaSettings
 
 __all__ = [
+    "ADMIN_USER",
     "BrokerStatus",
+    "admin_password",
     "broker_home",
     "broker_kafka",
     "broker_script",
@@ -25,6 +29,8 @@ __all__ = [
 
 # Exit code of ``broker.sh status`` when the broker is not running.
 _NOT_RUNNING = 3
+# The secured broker's super user, created when its storage is formatted (broker.sh).
+ADMIN_USER = "dancu-admin"
 
 
 @dataclass(frozen=True)
@@ -49,25 +55,54 @@ def broker_script() -> Path:
 
 
 def broker_home(broker: BrokerSettings) -> Path:
-    """Where the broker keeps its jars and state; ``<repo>/.cache/broker`` unless set."""
-    return (broker.home or repo_root() / ".cache" / "broker").resolve()
+    """Where the broker keeps its jars and state; ``<repo>/.cache/broker`` or ``secure-broker`` unless set."""
+    # A secured broker never shares a home with a plain one: broker.sh refuses storage of the other mode.
+    default = "secure-broker" if broker.secure else "broker"
+    return (broker.home or repo_root() / ".cache" / default).resolve()
+
+
+def admin_password(broker: BrokerSettings) -> SecretStr:
+    """The secured broker's super-user password: from the settings, else the one broker.sh generated."""
+    if broker.admin_password is not None:
+        return broker.admin_password
+    kept = broker_home(broker) / "admin.password"
+    try:
+        return SecretStr(kept.read_text().strip())
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"no {kept}: start the secured broker once, or set DANCU_BROKER__ADMIN_PASSWORD"
+        ) from exc
 
 
 def broker_kafka(broker: BrokerSettings) -> KafkaSettings:
-    """Client settings that reach this broker."""
-    return KafkaSettings(bootstrap_servers=f"127.0.0.1:{broker.port}")
+    """Client settings that reach this broker; as its super user when it is secured."""
+    bootstrap = f"127.0.0.1:{broker.port}"
+    if not broker.secure:
+        return KafkaSettings(bootstrap_servers=bootstrap)
+    return KafkaSettings(
+        bootstrap_servers=bootstrap,
+        security_protocol="SASL_PLAINTEXT",
+        username=ADMIN_USER,
+        password=admin_password(broker),
+    )
 
 
 def _environment(broker: BrokerSettings) -> dict[str, str]:
     """The process environment plus the script's DANCU_BROKER_* variables from the settings."""
-    return {
-        **os.environ,
+    # The settings decide the admin password: a stray variable of the script's own must not.
+    inherited = {k: v for k, v in os.environ.items() if k != "DANCU_BROKER_ADMIN_PASSWORD"}
+    env = {
+        **inherited,
         "DANCU_BROKER_HOME": str(broker_home(broker)),
         "DANCU_BROKER_PORT": str(broker.port),
         "DANCU_BROKER_CONTROLLER_PORT": str(broker.controller_port),
         "DANCU_BROKER_HEAP": broker.heap,
         "DANCU_BROKER_WAIT": str(round(broker.start_timeout_s)),
+        "DANCU_BROKER_SECURE": "1" if broker.secure else "0",
     }
+    if broker.admin_password is not None:
+        env["DANCU_BROKER_ADMIN_PASSWORD"] = broker.admin_password.get_secret_value()
+    return env
 
 
 def _run(broker: BrokerSettings, action: str, echo: bool = False) -> subprocess.CompletedProcess[str]:

@@ -7,13 +7,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from dancu_bus.admin.config import client_config
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import KafkaSettings
 
-__all__ = ["TopicRecord", "read_topic"]
+__all__ = ["TopicRecord", "read_to_end", "read_topic"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +61,47 @@ def read_topic(
 def _record(message: Message) -> TopicRecord:
     # A consumed message without an error always has its partition and offset.
     return TopicRecord(message.partition() or 0, message.offset() or 0, message.key(), message.value())
+
+
+def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> list[TopicRecord]:
+    """Every committed record of ``topic`` up to its end as of the call (no consumer group involved)."""
+    consumer = Consumer({
+        **client_config(kafka),
+        "group.id": f"dancu.reader.{uuid.uuid4().hex[:12]}",
+        "enable.auto.commit": False,
+        "isolation.level": "read_committed",
+    })
+    try:
+        ends = _assign_from_start(consumer, topic, timeout_s)
+        return _consume_until(consumer, ends, time.monotonic() + timeout_s)
+    finally:
+        consumer.close()
+
+
+def _assign_from_start(consumer: Consumer, topic: str, timeout_s: float) -> dict[int, int]:
+    metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+    if metadata.error is not None:
+        raise BrokerError(f"cannot read {topic}: {metadata.error}")
+    ends: dict[int, int] = {}
+    for partition in metadata.partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+        if high > low:
+            ends[partition] = high
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+    return ends
+
+
+def _consume_until(consumer: Consumer, ends: dict[int, int], deadline: float) -> list[TopicRecord]:
+    records: list[TopicRecord] = []
+    remaining = dict(ends)
+    while remaining:
+        if time.monotonic() > deadline:
+            raise BrokerError(f"partitions {sorted(remaining)} not read to their end in time")
+        for message in consumer.consume(num_messages=1000, timeout=0.2):
+            if message.error() is None:
+                records.append(_record(message))
+        # The position passes the end even when the last offsets are compacted away or are markers.
+        for position in consumer.position([tp for tp in consumer.assignment() if tp.partition in remaining]):
+            if position.offset >= remaining[position.partition]:
+                remaining.pop(position.partition, None)
+    return records

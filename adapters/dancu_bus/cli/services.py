@@ -6,10 +6,9 @@ import asyncio
 import signal
 from typing import Any
 
-from dancu_bus.agencies import load_directory
 from dancu_bus.audit import run_audit
 from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.resolver import run_resolver
+from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import Settings
 from dancu_bus.store import open_store
 
@@ -35,9 +34,9 @@ def stop_on_signals() -> asyncio.Event:
 
 async def _resolver(settings: Settings) -> None:
     stop = stop_on_signals()
-    directory = load_directory(settings.resolver.agencies_file)
-    async with open_store(settings.store) as store:
-        await run_resolver(settings, directory, store, Codec(load_schemas()), stop)
+    schemas = load_schemas()
+    async with agency_directory(settings, schemas) as directory, open_store(settings.store) as store:
+        await run_resolver(settings, directory, store, Codec(schemas), stop)
 
 
 async def _audit(settings: Settings) -> None:

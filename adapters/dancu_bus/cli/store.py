@@ -28,7 +28,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     count.set_defaults(run=run_count)
     for parser in (seed, count):
         parser.add_argument(
-            "--path", type=Path, default=None, help="SQLite file (default: settings store.path)"
+            "--path", type=Path, default=None, help="SQLite file (default: settings store.path; sqlite only)"
         )
 
 
@@ -39,7 +39,8 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
     written, held = asyncio.run(_seed(target, args.citizens, args.seed, args.batch))
     elapsed = time.perf_counter() - started
     rate = written / elapsed if elapsed > 0 else 0.0
-    print(f"seeded {written:,} citizens into {target.path} in {elapsed:.1f} s ({rate:,.0f} citizens/s)")
+    where = target.path if target.backend == "sqlite" else "PostgreSQL"  # a DSN may hold a password
+    print(f"seeded {written:,} citizens into {where} in {elapsed:.1f} s ({rate:,.0f} citizens/s)")
     print(f"the store holds {held:,} citizens")
     return 0
 

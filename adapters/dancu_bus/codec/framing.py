@@ -101,7 +101,9 @@ class SchemaSet:
 def load_schemas(directory: Path | None = None) -> SchemaSet:
     """Parse every ``*.avsc`` in ``directory`` once and compute its fingerprint."""
     sources = _read_sources(directory or DEFAULT_SCHEMA_DIR)
-    defined = {name: source for name, source in sources.items()}
+    defined: dict[str, dict[str, Any]] = {}
+    for source in sources.values():
+        defined.update(_named_types(source, ""))
     schemas: dict[str, WireSchema] = {}
     for name, source in sources.items():
         standalone = _inline_foreign(source, defined, own=name)
@@ -130,6 +132,23 @@ def _full_name(schema: Mapping[str, Any]) -> str:
     name = str(schema["name"])
     namespace = schema.get("namespace")
     return name if "." in name or not namespace else f"{namespace}.{name}"
+
+
+def _named_types(node: Any, namespace: str) -> dict[str, dict[str, Any]]:
+    """Every named type defined in ``node``, by full name, each carrying its namespace explicitly."""
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(node, list):
+        for item in node:
+            found.update(_named_types(item, namespace))
+    elif isinstance(node, dict):
+        if node.get("type") in ("record", "enum", "fixed") and "name" in node:
+            namespace = node.get("namespace", namespace)
+            full = _qualify(node["name"], f"{namespace}.x" if namespace else "x")
+            found[full] = {**node, "namespace": full.rpartition(".")[0]} if "." in full else node
+        for key in ("type", "items", "values", "fields"):
+            if key in node:
+                found.update(_named_types(node[key], namespace))
+    return found
 
 
 def _inline_foreign(

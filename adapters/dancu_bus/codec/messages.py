@@ -221,6 +221,8 @@ def _disclosed_record(disclosed: DisclosedField) -> dict[str, Any]:
         "value": _address_record(value) if isinstance(value, Address) else value,
         "source": disclosed.source,
         "updated_on": disclosed.updated_on,
+        "converted_from": _address_record(origin) if (origin := disclosed.converted_from) else None,
+        "alternatives": [_address_record(a) for a in disclosed.alternatives],
     }
 
 
@@ -259,6 +261,8 @@ def _disclosed_from(record: Mapping[str, Any]) -> DisclosedField:
         value=_address_from(value) if isinstance(value, dict) else value,
         source=record["source"],
         updated_on=updated,
+        converted_from=_address_from(origin) if (origin := record["converted_from"]) else None,
+        alternatives=tuple(_address_from(a) for a in record["alternatives"]),
     )
 
 

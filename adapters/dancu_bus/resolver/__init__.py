@@ -1,6 +1,7 @@
 """The resolver: admits each request against its agency, answers it from the population store."""
 
 from dancu_bus.resolver.answers import answer, lookup, reject, verify
+from dancu_bus.resolver.directory import agency_directory
 from dancu_bus.resolver.policy import Admitted, Rejection, admit
 from dancu_bus.resolver.service import ResolverHandler, run_resolver
 
@@ -9,6 +10,7 @@ __all__ = [
     "Rejection",
     "ResolverHandler",
     "admit",
+    "agency_directory",
     "answer",
     "lookup",
     "reject",

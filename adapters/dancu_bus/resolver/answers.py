@@ -6,6 +6,7 @@ import unicodedata
 from datetime import datetime
 
 from dancu_bus.agencies import Purpose
+from dancu_bus.catalogues import DVHC_2025, CatalogueView, convert_address, packaged_view
 from dancu_bus.contracts import (
     DISCLOSABLE_FIELDS,
     VERIFIABLE_FIELDS,
@@ -30,14 +31,20 @@ __all__ = ["answer", "lookup", "reject", "verify"]
 
 
 def answer(
-    request: Request, decision: Admitted | Rejection, citizen: Citizen | None, now: datetime
+    request: Request,
+    decision: Admitted | Rejection,
+    citizen: Citizen | None,
+    now: datetime,
+    catalogues: CatalogueView | None = None,
 ) -> Response:
     """The one response to a request, given its admission decision and the stored citizen."""
     if isinstance(decision, Rejection):
         return reject(request, decision, now)
     query = decision.query
     result = (
-        verify(query, citizen) if isinstance(query, VerifyQuery) else lookup(query, decision.purpose, citizen)
+        verify(query, citizen)
+        if isinstance(query, VerifyQuery)
+        else lookup(query, decision.purpose, citizen, catalogues)
     )
     return Response(
         request_id=request.request_id,
@@ -81,13 +88,21 @@ def verify(query: VerifyQuery, citizen: Citizen | None) -> VerifyResult:
     return VerifyResult(verdict, outcomes)
 
 
-def lookup(query: LookupQuery, purpose: Purpose, citizen: Citizen | None) -> LookupResult:
-    """The asked fields (all of the scope if none were asked), never one outside the purpose's scope."""
+def lookup(
+    query: LookupQuery, purpose: Purpose, citizen: Citizen | None, catalogues: CatalogueView | None = None
+) -> LookupResult:
+    """The asked fields (all of the scope if none were asked), never one outside the purpose's scope.
+
+    Addresses are given in the scheme the query asks for (DVHC-2025 by default), converted with
+    ``catalogues`` (the packaged catalogues when none are given) where stored in the other one.
+    """
     if citizen is None:
         return LookupResult(found=False)
     wanted = query.fields or DISCLOSABLE_FIELDS
     names = [name for name in DISCLOSABLE_FIELDS if name in wanted and name in purpose.fields]
-    return LookupResult(found=True, fields=tuple(_disclose(citizen, name) for name in names))
+    codes = catalogues if catalogues is not None else packaged_view()
+    scheme = query.address_scheme or DVHC_2025
+    return LookupResult(found=True, fields=tuple(_disclose(citizen, name, scheme, codes) for name in names))
 
 
 def _outcome(name: str, given: object, citizen: Citizen | None) -> MatchOutcome:
@@ -119,8 +134,13 @@ def _normal(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
-def _disclose(citizen: Citizen, name: str) -> DisclosedField:
+def _disclose(citizen: Citizen, name: str, scheme: str, catalogues: CatalogueView) -> DisclosedField:
     value = getattr(citizen, name)
     provenance = citizen.provenance[name]
+    if isinstance(value, Address):
+        moved = convert_address(value, scheme, catalogues)
+        return DisclosedField(
+            name, moved.address, provenance.source, provenance.updated_on, moved.converted_from, moved.alternatives
+        )
     text = value.isoformat() if hasattr(value, "isoformat") else value
     return DisclosedField(name=name, value=text, source=provenance.source, updated_on=provenance.updated_on)

@@ -7,18 +7,22 @@ import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from prometheus_client import CollectorRegistry
 
 from dancu_bus.agencies import AgencyDirectory
+from dancu_bus.catalogues import Catalogue, CatalogueSource, packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Citizen, Request, Response
 from dancu_bus.errors import CodecError, StoreError
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import ResolverMetrics
 from dancu_bus.resolver.answers import answer
+from dancu_bus.resolver.catalogues import catalogue_source
+from dancu_bus.reasons import Reason
 from dancu_bus.resolver.policy import Admitted, Rejection, admit
+from dancu_bus.resolver.quota import QuotaBook
 from dancu_bus.settings import Settings
 from dancu_bus.store import PopulationStore
 from dancu_bus.topic_names import TopicNames
@@ -34,6 +38,8 @@ from dancu_bus.transport import (
 __all__ = ["ResolverHandler", "response_headers", "run_resolver"]
 
 log = logging.getLogger(__name__)
+# Daily quotas reset at midnight in Vietnam (UTC+7, no daylight saving).
+_VIETNAM = timezone(timedelta(hours=7))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,24 +59,40 @@ class ResolverHandler:
         store: PopulationStore,
         names: TopicNames,
         metrics: ResolverMetrics,
+        catalogues: CatalogueSource | None = None,
     ) -> None:
         self._codec = codec
+        self._catalogues = catalogues if catalogues is not None else packaged_view()
         self._directory = directory
         self._store = store
         self._names = names
         self._metrics = metrics
+        self._quotas = QuotaBook()
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """One response per decodable request, one dead letter per undecodable record."""
         self._metrics.batch_size.observe(len(batch))
         decoded, dead = self._decode_all(batch)
         now = datetime.now(UTC)
-        decisions = [admit(d.request, d.agency, self._directory, now) for d in decoded]
+        view = self._catalogues.view  # one snapshot for the batch, however the topics change meanwhile
+        decisions = [
+            self._within_quota(admit(d.request, d.agency, self._directory, now, view), now) for d in decoded
+        ]
         citizens = await self._citizens(decisions)
         responses = [
             self._respond(d, decision, citizens, now) for d, decision in zip(decoded, decisions, strict=True)
         ]
         return dead + responses
+
+    def _within_quota(self, decision: Admitted | Rejection, now: datetime) -> Admitted | Rejection:
+        if isinstance(decision, Rejection):
+            return decision
+        agency = decision.agency
+        exceeded = self._quotas.take(agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date())
+        if exceeded is not None:
+            return Rejection(Reason.QUOTA_EXCEEDED, exceeded)
+        self._metrics.quota_used.labels(agency.id).inc()
+        return decision
 
     def committable(self, consumed: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
         """Everything consumed is answered by the time offsets are committed."""
@@ -120,7 +142,7 @@ class ResolverHandler:
     ) -> Outgoing:
         request = decoded.request
         citizen = citizens.get(decision.query.personal_id) if isinstance(decision, Admitted) else None
-        response = answer(request, decision, citizen, now)
+        response = answer(request, decision, citizen, now, self._catalogues.view)
         self._count(decoded.agency, response, now)
         return Outgoing(
             # The identity is the topic's: answer on the response topic of the agency that sent it.
@@ -153,25 +175,39 @@ def response_headers(
 
 
 async def run_resolver(
-    settings: Settings, directory: AgencyDirectory, store: PopulationStore, codec: Codec, stop: asyncio.Event
+    settings: Settings,
+    directory: AgencyDirectory,
+    store: PopulationStore,
+    codec: Codec,
+    stop: asyncio.Event,
+    catalogues: CatalogueSource | None = None,
 ) -> None:
-    """Serve requests until ``stop`` is set, with health and metrics on the configured port."""
+    """Serve requests until ``stop`` is set, with health and metrics on the configured port.
+
+    Without ``catalogues`` the resolver follows the catalogue topics (``catalogue_source``).
+    """
+    if catalogues is None:
+        async with catalogue_source(settings, codec.schemas) as source:
+            await run_resolver(settings, directory, store, codec, stop, source)
+        return
     registry = CollectorRegistry()
     names = TopicNames(settings.kafka.topic_prefix)
-    handler = ResolverHandler(codec, directory, store, names, ResolverMetrics(registry))
+    handler = ResolverHandler(codec, directory, store, names, ResolverMetrics(registry), catalogues)
     options = WorkerOptions(names.request_pattern, max_records=settings.resolver.max_batch)
     async with running_worker(settings.kafka, settings.resolver.group_id, handler, options) as worker:
 
         async def ready() -> str | None:
-            return await _readiness(worker.assigned, store)
+            return await _readiness(worker.assigned, store, catalogues)
 
         async with HealthServer(registry, ready, settings.resolver.metrics_port):
             await worker.run(stop)
 
 
-async def _readiness(assigned: bool, store: PopulationStore) -> str | None:
+async def _readiness(assigned: bool, store: PopulationStore, catalogues: CatalogueSource) -> str | None:
     if not assigned:
         return "no partitions assigned yet"
+    if not catalogues.view.count(Catalogue.COMMUNE):
+        return "the catalogue topics are empty: run `dancu-bus catalogue load`"
     try:
         await store.ping()
     except StoreError as exc:

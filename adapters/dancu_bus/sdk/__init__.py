@@ -7,9 +7,11 @@ with Client(ClientConfig("my-bank")) as client:
                            Context("officer-7", "HS-2026-001", "KYC", "Luật PCRT 2022"))
 """
 
+from dancu_bus.catalogues import Catalogue, CommuneConversion, Label
 from dancu_bus.contracts import Address, LookupQuery, MatchOutcome, Verdict, VerifyQuery
-from dancu_bus.errors import RequestTimeout
+from dancu_bus.errors import InvalidCode, RequestTimeout
 from dancu_bus.sdk.aio import AsyncClient
+from dancu_bus.sdk.catalogues import convert_commune, label
 from dancu_bus.sdk.client import Client
 from dancu_bus.sdk.exchange import ClientConfig
 from dancu_bus.sdk.requests import Context
@@ -18,9 +20,13 @@ from dancu_bus.sdk.results import LookupAnswer, VerifyAnswer
 __all__ = [
     "Address",
     "AsyncClient",
+    "Catalogue",
     "Client",
     "ClientConfig",
+    "CommuneConversion",
     "Context",
+    "InvalidCode",
+    "Label",
     "LookupAnswer",
     "LookupQuery",
     "MatchOutcome",
@@ -28,4 +34,6 @@ __all__ = [
     "Verdict",
     "VerifyAnswer",
     "VerifyQuery",
+    "convert_commune",
+    "label",
 ]

@@ -17,9 +17,10 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from dancu_bus.admin.config import client_config
+from dancu_bus.catalogues import check_query, packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Request, Response
-from dancu_bus.errors import BrokerError, CodecError
+from dancu_bus.errors import BrokerError, CodecError, InvalidCode
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
 
@@ -36,6 +37,8 @@ class ClientConfig:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     timeout_s: float = 10.0
     max_in_flight: int = 10_000
+    # Refuse requests with codes the catalogues lack before producing them; off only to test the resolver.
+    check_codes: bool = True
 
     @property
     def names(self) -> TopicNames:
@@ -86,7 +89,11 @@ class Exchange:
             self._consumer.close()
 
     def submit(self, request: Request) -> Future[Response]:
-        """Send a request; the future holds its response."""
+        """Send a request; the future holds its response. InvalidCode, before producing, for a bad code."""
+        if self._config.check_codes and request.body is not None:
+            problem = check_query(request.body, packaged_view())
+            if problem is not None:
+                raise InvalidCode(problem.field, problem.detail, problem.scheme)
         future: Future[Response] = Future()
         with self._lock:
             self._pending[request.request_id] = future

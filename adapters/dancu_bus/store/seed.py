@@ -1,24 +1,22 @@
 """A deterministic synthetic population: households of citizens with plausible names, codes and ids.
 
 Pure: the same ``count`` and ``seed`` give the same citizens in the same order, and a shorter run is a
-prefix of a longer one. The only input besides the seed is the shared catalogues, read once.
+prefix of a longer one. The only input besides the seed is the shared catalogues (``dancu_bus.catalogues``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from bisect import bisect
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from importlib.resources import files
 from itertools import accumulate, islice
 from random import Random
 from typing import Generic, TypeVar
 
+from dancu_bus.catalogues import DVHC_2004, DVHC_2025, Catalogue, CatalogueView, packaged_view
 from dancu_bus.contracts import DISCLOSABLE_FIELDS, Address, Citizen, Provenance
 from dancu_bus.personal_id import compose
 from dancu_bus.store import names
@@ -177,38 +175,37 @@ class _Home:
 
 
 @cache
-def _catalogue(name: str) -> tuple[dict[str, str], ...]:
-    """The rows of one shared catalogue CSV."""
-    text = (files("dancu_bus") / "data" / "catalogues" / name).read_text(encoding="utf-8")
-    return tuple(csv.DictReader(io.StringIO(text)))
-
-
-@cache
 def _tables() -> _Tables:
     """Build the distributions from the catalogues and the name data."""
     if set(_FIELD_GROUP) != set(DISCLOSABLE_FIELDS):
         raise RuntimeError("every disclosable field needs a provenance group")
-    new_of = _new_province_of()
+    view = packaged_view()
+    new_of = _new_province_of(view)
     return _Tables(
         residence=_Weighted.of(_residence_weights(new_of)),
         born_in=_born_in(new_of),
         born_anywhere=_Weighted.of(PROVINCE_POPULATION_2004),
-        communes=_communes(),
-        ethnic=_Weighted.of(_code_weights("ethnic_groups.csv", _ETHNIC_PER_MILLE, official_only=True)),
-        religion=_Weighted.of(_code_weights("religions.csv", _RELIGION_PER_MILLE, official_only=False)),
+        communes=_communes(view),
+        ethnic=_Weighted.of(_code_weights(view, Catalogue.ETHNIC_GROUP, _ETHNIC_PER_MILLE, official_only=True)),
+        religion=_Weighted.of(_code_weights(view, Catalogue.RELIGION, _RELIGION_PER_MILLE, official_only=False)),
         surnames=_Weighted.of(dict(names.SURNAMES)),
         middle=_middle_names(),
         household_size=_Weighted.of(_HOUSEHOLD_SIZES),
     )
 
 
-def _new_province_of() -> dict[str, str]:
+def _new_province_of(view: CatalogueView) -> dict[str, str]:
     """Each DVHC-2004 province's DVHC-2025 province: the one most of its communes went to."""
-    rows = _catalogue("admin_units_2004_to_2025.csv")
-    votes = Counter((r["old_province_code"], r["new_province_code"]) for r in rows)
+    votes = Counter(
+        (old.province_code, new.province_code)
+        for old in (*view.entries(Catalogue.DISTRICT), *view.entries(Catalogue.COMMUNE, DVHC_2004))
+        for link in old.successors
+        if (new := view.get(Catalogue.COMMUNE, link.code, link.scheme)) is not None
+    )
     best: dict[str, str] = {}
     for (old, new), _ in votes.most_common():
-        best.setdefault(old, new)
+        if old is not None and new is not None:
+            best.setdefault(old, new)
     return best
 
 
@@ -229,21 +226,23 @@ def _born_in(new_of: Mapping[str, str]) -> dict[str, _Weighted[str]]:
     return {new: _Weighted.of(olds) for new, olds in groups.items()}
 
 
-def _communes() -> dict[str, tuple[tuple[str, bool], ...]]:
+def _communes(view: CatalogueView) -> dict[str, tuple[tuple[str, bool], ...]]:
     """Each DVHC-2025 province's communes as (code, urban) pairs."""
     communes: dict[str, list[tuple[str, bool]]] = {}
-    for row in _catalogue("admin_units_2025.csv"):
-        urban = row["ward_type"] == "Phường"
-        communes.setdefault(row["province_code"], []).append((row["ward_code"], urban))
+    for entry in view.entries(Catalogue.COMMUNE, DVHC_2025):
+        urban = entry.unit_type == "Phường"
+        communes.setdefault(entry.province_code or "", []).append((entry.code, urban))
     return {province: tuple(units) for province, units in communes.items()}
 
 
-def _code_weights(name: str, known: Mapping[str, float], *, official_only: bool) -> dict[str, float]:
+def _code_weights(
+    view: CatalogueView, catalogue: Catalogue, known: Mapping[str, float], *, official_only: bool
+) -> dict[str, float]:
     """Weights for every code of a catalogue: known shares, the remainder spread over the rest."""
-    rows = [r for r in _catalogue(name) if not official_only or r["official"] == "yes"]
-    others = [r["code"] for r in rows if r["code"] not in known]
+    codes = [e.code for e in view.entries(catalogue) if not official_only or e.official]
+    others = [code for code in codes if code not in known]
     rest = max(1000.0 - sum(known.values()), 0.0) / max(len(others), 1)
-    return {r["code"]: known.get(r["code"], rest) for r in rows}
+    return {code: known.get(code, rest) for code in codes}
 
 
 def _middle_names() -> dict[tuple[bool, bool], _Weighted[str]]:

@@ -12,38 +12,22 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from functools import lru_cache, partial
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
 
-from dancu_bus.contracts import Address, Citizen, Provenance
+from dancu_bus.contracts import Citizen
 from dancu_bus.errors import StoreError
+from dancu_bus.store.rows import COLUMNS, from_row, to_row
 
-__all__ = ["PROVENANCE_FIELDS", "SqliteStore"]
+__all__ = ["SqliteStore"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Bit i of a stored provenance mask names field i. Append only: reordering would misread stored rows.
-PROVENANCE_FIELDS: tuple[str, ...] = (
-    "full_name",
-    "birth_date",
-    "sex",
-    "ethnic_group",
-    "religion",
-    "nationality",
-    "permanent_address",
-    "household_id",
-    "household_relation",
-    "phone",
-    "status",
-)
-_BIT = {name: 1 << index for index, name in enumerate(PROVENANCE_FIELDS)}
-
-# The provenance column holds "SOURCE|YYYY-MM-DD|mask;..." where the hex mask names the fields that
-# (source, date) pair covers: a citizen's eleven fields come from a handful of pairs, so this stays short.
+# The provenance column holds provenance packed by ``rows.encode_provenance``; birth_date is ISO text.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS citizens (
     personal_id        TEXT PRIMARY KEY NOT NULL,
@@ -65,12 +49,8 @@ CREATE TABLE IF NOT EXISTS citizens (
     provenance         TEXT NOT NULL
 ) WITHOUT ROWID
 """
-_COLUMNS = (
-    "personal_id, full_name, birth_date, sex, ethnic_group, religion, nationality, address_scheme, "
-    "address_province, address_district, address_commune, address_detail, household_id, "
-    "household_relation, phone, status, provenance"
-)
-_INSERT = f"INSERT OR REPLACE INTO citizens ({_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+_COLUMNS = ", ".join(COLUMNS)
+_INSERT = f"INSERT OR REPLACE INTO citizens ({_COLUMNS}) VALUES ({', '.join('?' * len(COLUMNS))})"
 # One parameter, a JSON array of ids, whatever the batch size: one prepared statement, one query.
 _SELECT_MANY = f"SELECT {_COLUMNS} FROM citizens WHERE personal_id IN (SELECT value FROM json_each(?))"
 _SELECT_PAGE = f"SELECT {_COLUMNS} FROM citizens ORDER BY personal_id LIMIT ? OFFSET ?"
@@ -227,60 +207,11 @@ def _ping(db: sqlite3.Connection) -> None:
 # -- rows
 
 
-def _row(c: Citizen) -> tuple[str | None, ...]:
-    """The column values of a citizen, in ``_COLUMNS`` order."""
-    a = c.permanent_address
-    return (
-        c.personal_id, c.full_name, c.birth_date.isoformat(), c.sex, c.ethnic_group, c.religion,
-        c.nationality, a.scheme, a.province_code, a.district_code, a.commune_code, a.detail,
-        c.household_id, c.household_relation, c.phone, c.status, _encode_provenance(c.provenance),
-    )  # fmt: skip
+def _row(citizen: Citizen) -> tuple[Any, ...]:
+    """The column values of a citizen, the birth date as ISO text."""
+    return to_row(citizen, date.isoformat)
 
 
 def _citizen(row: Any) -> Citizen:
-    """The citizen a row of ``_COLUMNS`` describes."""
-    (pid, name, born, sex, ethnic, religion, nationality, scheme, province, district, commune, detail,
-     household, relation, phone, status, provenance) = row  # fmt: skip
-    return Citizen(
-        pid, name, date.fromisoformat(born), sex, ethnic, religion, nationality,
-        Address(scheme, province, commune, district, detail),
-        household, relation, phone, status, _decode_provenance(provenance),
-    )  # fmt: skip
-
-
-def _encode_provenance(provenance: Mapping[str, Provenance]) -> str:
-    """Group fields by their (source, date): ``SOURCE|YYYY-MM-DD|hex mask of the fields`` joined by ``;``."""
-    groups: dict[
-        int, tuple[Provenance, int]
-    ] = {}  # keyed by identity: cheap, and shared objects are the rule
-    for name, origin in provenance.items():
-        bit = _BIT.get(name)
-        if bit is None:
-            raise StoreError(f"no provenance slot for field {name!r}", retriable=False)
-        mask = groups[id(origin)][1] if id(origin) in groups else 0
-        groups[id(origin)] = (origin, mask | bit)
-    return ";".join(
-        f"{_checked(p.source)}|{p.updated_on.isoformat()}|{mask:x}" for p, mask in groups.values()
-    )
-
-
-def _decode_provenance(text: str) -> dict[str, Provenance]:
-    """The field → provenance mapping that ``_encode_provenance`` stored."""
-    provenance: dict[str, Provenance] = {}
-    for group in text.split(";") if text else ():
-        provenance.update(_decode_group(group))
-    return provenance
-
-
-@lru_cache(maxsize=65536)  # groups repeat across citizens (a household's registration, a day's births)
-def _decode_group(group: str) -> tuple[tuple[str, Provenance], ...]:
-    source, day, mask = group.split("|")
-    origin = Provenance(source, date.fromisoformat(day))
-    return tuple((name, origin) for name, bit in _BIT.items() if int(mask, 16) & bit)
-
-
-@lru_cache(maxsize=1024)
-def _checked(source: str) -> str:
-    if not source or ";" in source or "|" in source:
-        raise StoreError(f"provenance source {source!r} is empty or contains ';' or '|'", retriable=False)
-    return source
+    """The citizen a row describes."""
+    return from_row(row, date.fromisoformat)

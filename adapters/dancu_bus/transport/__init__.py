@@ -1,6 +1,7 @@
 """Kafka I/O for the async services (aiokafka); nothing above this package imports aiokafka."""
 
 from dancu_bus.transport.dead_letters import dead_letter
+from dancu_bus.transport.follower import following
 from dancu_bus.transport.kafka import consumer, kafka_options, producer
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions, running_worker
@@ -14,6 +15,7 @@ __all__ = [
     "WorkerOptions",
     "consumer",
     "dead_letter",
+    "following",
     "kafka_options",
     "producer",
     "running_worker",

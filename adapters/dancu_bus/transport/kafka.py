@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.helpers import create_ssl_context
 
+from dancu_bus.errors import ConfigError
 from dancu_bus.settings import KafkaSettings
 
 __all__ = ["consumer", "kafka_options", "producer"]
@@ -17,10 +19,20 @@ def kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": kafka.bootstrap_servers,
         "security_protocol": kafka.security_protocol,
     }
-    if kafka.security_protocol != "PLAINTEXT":
-        options["sasl_mechanism"] = kafka.sasl_mechanism
-        options["sasl_plain_username"] = kafka.username
-        options["sasl_plain_password"] = kafka.password.get_secret_value() if kafka.password else None
+    if kafka.security_protocol == "PLAINTEXT":
+        return options
+    if kafka.username is None or kafka.password is None:
+        raise ConfigError(
+            f"security protocol {kafka.security_protocol} needs a username and a password"
+            " (DANCU_KAFKA__USERNAME, DANCU_KAFKA__PASSWORD)"
+        )
+    # aiokafka names every SASL login "sasl_plain_*", SCRAM included.
+    options["sasl_mechanism"] = kafka.sasl_mechanism
+    options["sasl_plain_username"] = kafka.username
+    options["sasl_plain_password"] = kafka.password.get_secret_value()
+    if kafka.security_protocol == "SASL_SSL":
+        # aiokafka has no default TLS context; this one trusts the system's CAs, as librdkafka does.
+        options["ssl_context"] = create_ssl_context()
     return options
 
 

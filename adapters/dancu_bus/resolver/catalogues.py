@@ -1,0 +1,30 @@
+"""Where the resolver reads catalogues from: the catalogue topics' live view, or the packaged data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from dancu_bus.catalogues import Catalogue, CatalogueSource, packaged_view
+from dancu_bus.catalogues.live import LiveCatalogues
+from dancu_bus.codec import Codec, SchemaSet
+from dancu_bus.settings import Settings
+from dancu_bus.topic_names import TopicNames
+from dancu_bus.transport import following
+
+__all__ = ["catalogue_source"]
+
+
+@asynccontextmanager
+async def catalogue_source(settings: Settings, schemas: SchemaSet) -> AsyncIterator[CatalogueSource]:
+    """The catalogues the settings name; the topics are read to their end before this yields."""
+    if settings.resolver.catalogues_source == "packaged":
+        yield packaged_view()
+        return
+    live = LiveCatalogues(Codec(schemas))
+    names = TopicNames(settings.kafka.topic_prefix)
+    async with AsyncExitStack() as followers:
+        for catalogue in Catalogue:
+            topic = names.catalogue(catalogue.value)
+            await followers.enter_async_context(following(settings.kafka, topic, live.applier(catalogue)))
+        yield live

@@ -1,0 +1,48 @@
+"""Per-agency quotas: a token bucket per second and a ceiling per day. Pure apart from its own state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from dancu_bus.agencies import Quota
+
+__all__ = ["QuotaBook"]
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    refilled_at: float
+    day: date
+    used_today: int
+
+
+class QuotaBook:
+    """Remembers each agency's bucket; ``take`` spends one request or says which limit stops it."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, _Bucket] = {}
+
+    def take(self, agency_id: str, quota: Quota, now_s: float, today: date) -> str | None:
+        """None if the request may go, else which limit it exceeds (with the limit's value)."""
+        bucket = self._refilled(agency_id, quota, now_s, today)
+        if bucket.used_today >= quota.per_day:
+            return f"{quota.per_day} requests per day"
+        if bucket.tokens < 1:
+            return f"{quota.per_second:g} requests per second"
+        bucket.tokens -= 1
+        bucket.used_today += 1
+        return None
+
+    def _refilled(self, agency_id: str, quota: Quota, now_s: float, today: date) -> _Bucket:
+        bucket = self._buckets.get(agency_id)
+        if bucket is None:
+            # A new bucket starts full: one second's worth of burst.
+            bucket = self._buckets[agency_id] = _Bucket(quota.per_second, now_s, today, 0)
+        elapsed = max(0.0, now_s - bucket.refilled_at)
+        bucket.tokens = min(quota.per_second, bucket.tokens + elapsed * quota.per_second)
+        bucket.refilled_at = now_s
+        if bucket.day != today:
+            bucket.day, bucket.used_today = today, 0
+        return bucket

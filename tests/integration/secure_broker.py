@@ -1,0 +1,90 @@
+"""A secured Kafka broker (SASL_PLAINTEXT, SCRAM-SHA-512, StandardAuthorizer) for the ``security`` tests.
+
+``DANCU_TEST_SECURE_BOOTSTRAP=host:port`` with ``DANCU_TEST_SECURE_ADMIN_PASSWORD`` (and optionally
+``DANCU_TEST_SECURE_ADMIN_USER``, default ``dancu-admin``) points the tests at a running secured
+cluster. Otherwise the session starts a dedicated secured broker (``.cache/test-secure-broker``, ports
+19192/19193) and stops it at the end, unless it was already running. As for the plain broker, the
+tests skip locally and fail under ``CI=true`` when no secured broker can be had.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import NoReturn
+
+import pytest
+from pydantic import SecretStr
+
+from dancu_bus.admin import broker_kafka, broker_status, repo_root, start_broker, stop_broker, wait_ready
+from dancu_bus.admin.devbroker import ADMIN_USER
+from dancu_bus.errors import DancuError
+from dancu_bus.settings import BrokerSettings, KafkaSettings
+
+__all__ = ["SECURE_TEST_BROKER", "secure_kafka"]
+
+SECURE_TEST_BROKER = BrokerSettings(
+    home=repo_root() / ".cache" / "test-secure-broker",
+    port=19192,
+    controller_port=19193,
+    heap="512m",
+    start_timeout_s=90.0,
+    secure=True,
+)
+_HINT = "set DANCU_TEST_SECURE_BOOTSTRAP and DANCU_TEST_SECURE_ADMIN_PASSWORD to use a running secured cluster"
+
+
+def _give_up(reason: str) -> NoReturn:
+    """Fail under CI, skip elsewhere."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: security tests must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _external(bootstrap: str) -> KafkaSettings:
+    """The secured cluster the environment names, as its super user, once it answers."""
+    password = os.environ.get("DANCU_TEST_SECURE_ADMIN_PASSWORD")
+    if not password:
+        _give_up(f"DANCU_TEST_SECURE_BOOTSTRAP is set but not DANCU_TEST_SECURE_ADMIN_PASSWORD; {_HINT}")
+    kafka = KafkaSettings(
+        bootstrap_servers=bootstrap,
+        security_protocol="SASL_PLAINTEXT",
+        username=os.environ.get("DANCU_TEST_SECURE_ADMIN_USER", ADMIN_USER),
+        password=SecretStr(password),
+    )
+    try:
+        wait_ready(kafka, 30.0)
+    except DancuError as exc:
+        _give_up(f"DANCU_TEST_SECURE_BOOTSTRAP={bootstrap} does not answer its super user: {exc}")
+    return kafka
+
+
+def _start() -> bool:
+    """Start the secured test broker unless it runs; True when this session started it."""
+    try:
+        already_running = broker_status(SECURE_TEST_BROKER).running
+    except DancuError as exc:
+        _give_up(f"cannot run the secured test broker's script: {exc}; {_HINT}")
+    try:
+        return start_broker(SECURE_TEST_BROKER)
+    except DancuError as exc:
+        if not already_running:
+            with contextlib.suppress(DancuError):  # the start failure is the one worth reporting
+                stop_broker(SECURE_TEST_BROKER)
+        _give_up(f"cannot start a secured Kafka broker for the security tests: {exc}; {_HINT}")
+
+
+@pytest.fixture(scope="session")
+def secure_kafka() -> Iterator[KafkaSettings]:
+    """Super-user client settings of a secured broker for the whole session."""
+    bootstrap = os.environ.get("DANCU_TEST_SECURE_BOOTSTRAP")
+    if bootstrap:
+        yield _external(bootstrap)
+        return
+    started = _start()
+    try:
+        yield broker_kafka(SECURE_TEST_BROKER)
+    finally:
+        if started:
+            stop_broker(SECURE_TEST_BROKER)

@@ -1,0 +1,68 @@
+"""The registry on a real broker: changes reach the running resolver without a restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from dancu_bus.admin.agencies import AgencyAdmin
+from dancu_bus.codec import load_schemas
+from dancu_bus.contracts import Response, ResponseStatus
+from dancu_bus.demo import read_audit
+from dancu_bus.registry import RegistryCodec
+from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
+from dancu_bus.settings import KafkaSettings
+from tests.integration.exchange_env import Deployment, running_deployment
+
+pytestmark = pytest.mark.timeout(300)
+
+SERVICE = Context("can-bo-2", "HS-9", "PUBLIC-SERVICE", "Nghị định 45/2020")
+NOTARY = Context("ccv-1", "CC-1", "NOTARISATION", "Luật Công chứng 2024")
+# The issue's bound for a registry change to reach running resolvers.
+PROPAGATION_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def deployment(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One running deployment (registry-backed) for this module."""
+    with running_deployment(kafka_settings, tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+def ask(client: Client, deployment: Deployment, context: Context, count: int = 3) -> list[Response]:
+    person = deployment.people[5]
+    requests = [client.build(VerifyQuery(person.personal_id, person.full_name), context) for _ in range(count)]
+    return list(client.send_many(requests))
+
+
+def test_suspension_takes_effect_without_restart_and_is_audited(deployment: Deployment) -> None:
+    """Requests made a second after a suspension are answered SUSPENDED and audited; after resume, served."""
+    admin = AgencyAdmin(deployment.settings.kafka, RegistryCodec(load_schemas()))
+    config = ClientConfig("demo-province", deployment.settings.kafka, timeout_s=30)
+    with Client(config, deployment.codec) as province:
+        assert {r.status for r in ask(province, deployment, SERVICE)} == {ResponseStatus.OK}
+        admin.suspend("demo-province", "kiểm tra tuân thủ", "QD-SUSPEND-1", "integration-tests")
+        time.sleep(PROPAGATION_S)
+        suspended = ask(province, deployment, SERVICE)
+        admin.resume("demo-province", "QD-RESUME-1", "integration-tests")
+        time.sleep(PROPAGATION_S)
+        served = ask(province, deployment, SERVICE)
+    assert {(r.status, r.reason_code) for r in suspended} == {(ResponseStatus.REJECTED, "SUSPENDED")}
+    assert all(r.message_en and "kiểm tra tuân thủ" in r.message_en for r in suspended)
+    assert {r.status for r in served} == {ResponseStatus.OK}
+    audits = read_audit(deployment.settings, deployment.codec, [r.request_id for r in suspended])
+    assert [(a.status, a.reason_code) for a in audits] == [("REJECTED", "SUSPENDED")] * len(suspended)
+    history = [c.action for c in admin.get("demo-province").history]
+    assert history[-2:] == ["SUSPEND", "RESUME"]
+
+
+def test_quota_exceeded_beyond_the_agencys_rate(deployment: Deployment) -> None:
+    """An agency allowed 5 requests per second gets QUOTA_EXCEEDED for a burst of 20, and some are served."""
+    config = ClientConfig("demo-notary", deployment.settings.kafka, timeout_s=30)
+    with Client(config, deployment.codec) as notary:
+        responses = ask(notary, deployment, NOTARY, count=20)
+    reasons = [r.reason_code for r in responses]
+    assert reasons.count(None) >= 5
+    assert reasons.count("QUOTA_EXCEEDED") >= 10
