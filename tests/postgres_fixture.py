@@ -62,11 +62,13 @@ def postgres_server() -> Iterator[str]:
         yield external
         return
     binaries = find_binaries()
-    if binaries is None or not _owner_exists():
+    if binaries is None:
         _give_up(
-            "PostgreSQL binaries (initdb, pg_ctl) or, as root, the postgres OS user not found: "
-            "`apt-get install -y postgresql`, or set DANCU_TEST_POSTGRES_DSN"
+            "PostgreSQL binaries (initdb, pg_ctl) not found: `apt-get install -y postgresql`, "
+            "or set DANCU_TEST_POSTGRES_DSN"
         )
+    if not _owner_exists():
+        _give_up(f"running as root, but there is no {_OWNER!r} OS user to run PostgreSQL as")
     cluster = LocalCluster.create(binaries)
     try:
         cluster.start()
@@ -98,7 +100,7 @@ def find_binaries() -> Path | None:
     if versions:
         return max(versions, key=lambda bin_dir: int(bin_dir.parent.name))
     on_path = shutil.which("initdb")
-    return Path(on_path).parent if on_path else None
+    return Path(on_path).resolve().parent if on_path else None
 
 
 @dataclass(frozen=True)

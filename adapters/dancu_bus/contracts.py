@@ -259,6 +259,10 @@ class AuditRecord:
     request_topic: str
     request_partition: int
     request_offset: int
+    # The hash chain of the record's audit partition (dancu_bus.audit.chain); empty until sealed.
+    prev_request_id: str | None = None
+    prev_hash: str = ""
+    hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,25 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TextIO
 
+from dancu_bus.admin.catalogues import load_catalogues
 from dancu_bus.admin.cluster import wait_ready
 from dancu_bus.admin.devbroker import start_broker, stop_broker
 from dancu_bus.admin.reader import TopicRecord, read_topic
 from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import load_directory
 from dancu_bus.audit import run_audit
+from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.contracts import Address, AuditRecord, Citizen, LookupQuery, Request, Response, VerifyQuery
+from dancu_bus.contracts import (
+    Address,
+    AuditRecord,
+    Citizen,
+    DisclosedField,
+    LookupQuery,
+    Request,
+    Response,
+    VerifyQuery,
+)
 from dancu_bus.resolver import run_resolver
 from dancu_bus.sdk import AsyncClient, ClientConfig, Context
 from dancu_bus.settings import Settings
@@ -45,6 +56,12 @@ async def run_demo(settings: Settings, out: TextIO) -> int:
         directory = load_directory(settings.resolver.agencies_file)
         for line in apply_topics(settings.kafka, directory.ids(), replication_factor=1):
             print(f"topics: {line}", file=out)
+        loads = load_catalogues(settings.kafka, Codec(load_schemas()), load_entries())
+        produced = sum(done.produced for done in loads)
+        print(
+            f"catalogues: {sum(d.entries for d in loads):,} entries on {len(loads)} topics, {produced:,} new",
+            file=out,
+        )
         async with open_store(settings.store) as store:
             await _seed(store, out)
             people = list(await store.sample(3, offset=1234))
@@ -121,6 +138,12 @@ async def _send_samples(
             (province_client, province_client.build(LookupQuery(a.personal_id), _PROVINCE)),
             (
                 province_client,
+                province_client.build(
+                    LookupQuery(c.personal_id, ("permanent_address",), "DVHC-2004"), _PROVINCE
+                ),
+            ),
+            (
+                province_client,
                 dataclasses.replace(
                     province_client.build(VerifyQuery(b.personal_id), _PROVINCE), purpose_code=""
                 ),
@@ -159,10 +182,17 @@ def describe_exchange(request: Request, response: Response) -> str:
     assert response.lookup is not None
     lines = [f"{head}\n    OK found={response.lookup.found}"]
     lines += [
-        f"      {f.name} = {_text(f.value)}  (source {f.source}, updated {f.updated_on})"
+        f"      {f.name} = {_text(f.value)}  (source {f.source}, updated {f.updated_on}){_conversion(f)}"
         for f in response.lookup.fields
     ]
     return "\n".join(lines)
+
+
+def _conversion(field: DisclosedField) -> str:
+    if field.converted_from is None:
+        return ""
+    others = f", {len(field.alternatives)} other candidate(s)" if field.alternatives else ""
+    return f"\n        converted from {_text(field.converted_from)}{others}"
 
 
 def _text(value: str | Address | None) -> str:

@@ -74,7 +74,8 @@ class ResolverSettings(BaseModel):
     )
     agencies_file: Path = Path("deploy/agencies.yaml")
     catalogues_source: Literal["topics", "packaged"] = Field(
-        default="topics", description="the catalogue topics' live view, or the packaged CSVs (experiments only)"
+        default="topics",
+        description="the catalogue topics' live view, or the packaged CSVs (experiments only)",
     )
     max_batch: int = Field(default=500, ge=1, description="records fetched and answered together")
     metrics_port: int = 9401

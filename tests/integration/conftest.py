@@ -29,6 +29,7 @@ from dancu_bus.admin import (
 )
 from dancu_bus.errors import DancuError
 from dancu_bus.settings import BrokerSettings, KafkaSettings
+from tests.integration.secure_broker import secure_kafka  # noqa: F401 (the secured broker's fixture)
 
 TEST_BROKER = BrokerSettings(
     home=repo_root() / ".cache" / "test-broker",

@@ -13,9 +13,11 @@ from pathlib import Path
 
 from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.agencies import AgencyAdmin
+from dancu_bus.admin.catalogues import load_catalogues
 from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import load_directory
 from dancu_bus.audit import run_audit
+from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
 from dancu_bus.registry import RegistryCodec
@@ -79,6 +81,7 @@ def running_deployment(kafka: KafkaSettings, data_dir: Path) -> Iterator[Deploym
     settings = deployment_settings(kafka, data_dir)
     agencies = load_directory(AGENCIES_FILE).agencies()
     apply_topics(settings.kafka, [a.id for a in agencies], replication_factor=1)
+    load_catalogues(settings.kafka, Codec(load_schemas()), load_entries())  # the resolver validates codes
     AgencyAdmin(settings.kafka, RegistryCodec(load_schemas())).import_agencies(agencies, by="integration-tests")
     people = asyncio.run(_prepare(settings))
     codec = Codec(load_schemas())

@@ -32,7 +32,9 @@ SECURE_TEST_BROKER = BrokerSettings(
     start_timeout_s=90.0,
     secure=True,
 )
-_HINT = "set DANCU_TEST_SECURE_BOOTSTRAP and DANCU_TEST_SECURE_ADMIN_PASSWORD to use a running secured cluster"
+_HINT = (
+    "set DANCU_TEST_SECURE_BOOTSTRAP and DANCU_TEST_SECURE_ADMIN_PASSWORD to use a running secured cluster"
+)
 
 
 def _give_up(reason: str) -> NoReturn:

@@ -25,7 +25,9 @@ PROPAGATION_S = 1.0
 
 
 @pytest.fixture(scope="module")
-def deployment(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(
+    kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     """One running deployment (registry-backed) for this module."""
     with running_deployment(kafka_settings, tmp_path_factory.mktemp("registry")) as running:
         yield running
@@ -33,7 +35,9 @@ def deployment(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathF
 
 def ask(client: Client, deployment: Deployment, context: Context, count: int = 3) -> list[Response]:
     person = deployment.people[5]
-    requests = [client.build(VerifyQuery(person.personal_id, person.full_name), context) for _ in range(count)]
+    requests = [
+        client.build(VerifyQuery(person.personal_id, person.full_name), context) for _ in range(count)
+    ]
     return list(client.send_many(requests))
 
 

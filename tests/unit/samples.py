@@ -96,6 +96,9 @@ AUDIT = AuditRecord(
     request_topic="ndxp.dancu.req.demo-bank",
     request_partition=2,
     request_offset=41,
+    prev_request_id=None,
+    prev_hash="0" * 64,
+    hash="a40351c96ecf2e312a0680317f9c0964903d213ade16a0422eda242a0b04d73f",
 )
 
 DEAD = DeadLetter(

@@ -140,7 +140,10 @@ def test_scope_table(operation: str, purpose: str, field: str) -> None:
     if operation == "LOOKUP":
         req = lookup((field,), purpose)
     else:
-        value: object = samples.ADDRESS if field == "permanent_address" else "x"
+        # Valid catalogue codes, so that only the scope decides.
+        value: object = {"permanent_address": samples.ADDRESS, "sex": "1", "ethnic_group": "01"}.get(
+            field, "x"
+        )
         req = request(purpose_code=purpose, body=VerifyQuery("001090012345", **{field: value}))  # type: ignore[arg-type]
     decision = admit(req, "demo-bank", directory(), NOW)
     registered = Operation(operation) in PURPOSES[purpose].operations

@@ -51,7 +51,9 @@ def topic_contents(kafka: KafkaSettings, catalogue: Catalogue, timeout_s: float 
     try:
         records = read_to_end(kafka, topic, timeout_s)
     except BrokerError as exc:
-        raise BrokerError(f"{exc} (does the topic exist? run `dancu-bus topics apply`)", retriable=False) from exc
+        raise BrokerError(
+            f"{exc} (does the topic exist? run `dancu-bus topics apply`)", retriable=False
+        ) from exc
     latest: dict[str, bytes | None] = {}
     for record in records:
         latest[(record.key or b"").decode("utf-8", "replace")] = record.value

@@ -54,6 +54,7 @@ __all__ = [
     "issue_agency_credentials",
     "revoke_agency_credentials",
     "scram_users",
+    "withdraw_platform_grants",
 ]
 
 _log = logging.getLogger(__name__)
@@ -230,6 +231,19 @@ def ensure_platform_principals(
             # Only adds: the same users may serve deployments under other prefixes on this cluster.
             _add(admin, principal(user), grants, timeout_s)
     _log.info("platform principals %s ready under %s", ", ".join(PLATFORM_PRINCIPALS), names.prefix)
+
+
+def withdraw_platform_grants(
+    admin_kafka: KafkaSettings,
+    names: TopicNames,
+    ids: PlatformIds = PLATFORM_IDS,
+    *,
+    timeout_s: float = _TIMEOUT_S,
+) -> None:
+    """Delete the platform users' ACLs of one deployment (prefix and ids); the users themselves stay."""
+    grants = [grant for grants in platform_grants(names, ids).values() for grant in grants]
+    with _admin(admin_kafka) as admin:
+        _delete(admin, [_exactly(g) for g in sorted(grants)], timeout_s)
 
 
 def issue_agency_credentials(

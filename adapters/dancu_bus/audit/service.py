@@ -1,4 +1,4 @@
-"""The audit consumer: its own group over request and response topics, one record per exchange."""
+"""The audit consumer: its own group over request and response topics, one chained record per exchange."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
+from dancu_bus.audit.chain import START, ChainHead, audit_partition, head_of, is_intact, seal
 from dancu_bus.audit.witness import Pairing, SeenRequest, SeenResponse
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import AuditRecord
@@ -17,7 +18,14 @@ from dancu_bus.health import HealthServer
 from dancu_bus.metrics import AuditMetrics
 from dancu_bus.settings import Settings
 from dancu_bus.topic_names import TopicNames
-from dancu_bus.transport import Incoming, Outgoing, TopicPartition, WorkerOptions, running_worker
+from dancu_bus.transport import (
+    Incoming,
+    Outgoing,
+    TopicPartition,
+    WorkerOptions,
+    partition_count,
+    running_fenced_worker,
+)
 
 __all__ = ["AuditHandler", "run_audit"]
 
@@ -25,16 +33,46 @@ log = logging.getLogger(__name__)
 
 
 class AuditHandler:
-    """Witnesses exchanges and writes their records to the audit topic; never raises for input."""
+    """Witnesses exchanges and writes their sealed records to the audit topic; never raises for input."""
 
     def __init__(
-        self, codec: Codec, names: TopicNames, metrics: AuditMetrics, unanswered_after_s: float
+        self,
+        codec: Codec,
+        names: TopicNames,
+        metrics: AuditMetrics,
+        unanswered_after_s: float,
+        partitions: int,
     ) -> None:
         self._codec = codec
         self._names = names
         self._metrics = metrics
         self._unanswered_after_s = unanswered_after_s
+        self._partitions = partitions
         self._pairing = Pairing()
+        self._heads: dict[int, ChainHead] = {}
+
+    def output_partition(self, topic: str) -> int:
+        """The audit partition of an exchange topic: its agency's, so both halves meet in one member."""
+        split = self._names.split(topic)
+        return audit_partition(split[1] if split is not None else topic, self._partitions)
+
+    def resume(self, partition: int, last: Incoming | None) -> bool:
+        """Chain ``partition`` on from ``last`` if it is an intact audit record; from the start if None."""
+        if last is None:
+            self._heads[partition] = START
+            return True
+        try:
+            record = self._codec.decode_audit(last.value)
+        except CodecError as exc:
+            log.error("audit partition %d: offset %d is not an audit record: %s", partition, last.offset, exc)
+            return False
+        if not is_intact(record):
+            log.error(
+                "audit partition %d: offset %d fails its hash, chaining past it", partition, last.offset
+            )
+            return False
+        self._heads[partition] = head_of(record)
+        return True
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """Audit records of the exchanges this batch completes (and of requests left unanswered too long)."""
@@ -45,7 +83,8 @@ class AuditHandler:
         expired, lone = self._pairing.expire(now, self._unanswered_after_s)
         if lone:
             log.warning("%d responses had no request within %.0f s", lone, self._unanswered_after_s)
-        outgoing.extend(self._emit(r) for r in expired)
+        for audit in expired:
+            outgoing.extend(self._emit(audit))
         self._metrics.pending.set(len(self._pairing))
         return outgoing
 
@@ -75,7 +114,7 @@ class AuditHandler:
                 "undecodable record %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
             )
             return []
-        return [self._emit(audit)] if audit is not None else []
+        return self._emit(audit) if audit is not None else []
 
     def _pair_request(self, record: Incoming, agency: str, now: datetime) -> AuditRecord | None:
         request = self._codec.decode_request(record.value)
@@ -86,19 +125,31 @@ class AuditHandler:
         response = self._codec.decode_response(record.value)
         return self._pairing.add_response(SeenResponse(agency, response, record.tp, record.offset), now)
 
-    def _emit(self, audit: AuditRecord) -> Outgoing:
+    def _emit(self, audit: AuditRecord) -> list[Outgoing]:
+        partition = audit_partition(audit.agency, self._partitions)
+        # The worker resumes every partition a batch can write to before handing the batch over.
+        sealed = seal(audit, self._heads[partition])
+        try:
+            value = self._codec.encode_audit(sealed)
+        except CodecError as exc:
+            # The head moves only with records that reach the topic, or the next would chain from nothing.
+            log.error("cannot encode the audit record of %s: %s", audit.request_id, exc)
+            return []
+        self._heads[partition] = head_of(sealed)
         self._metrics.records.labels(audit.agency, audit.status).inc()
-        return Outgoing(self._names.audit, audit.request_id.encode(), self._codec.encode_audit(audit))
+        return [Outgoing(self._names.audit, audit.request_id.encode(), value, partition=partition)]
 
 
 async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> None:
     """Witness exchanges until ``stop`` is set, with health and metrics on the configured port."""
     registry = CollectorRegistry()
     names = TopicNames(settings.kafka.topic_prefix)
+    partitions = await partition_count(settings.kafka, names.audit)
     metrics = AuditMetrics(registry)
-    handler = AuditHandler(codec, names, metrics, settings.audit.unanswered_after_s)
+    handler = AuditHandler(codec, names, metrics, settings.audit.unanswered_after_s, partitions)
     options = WorkerOptions(names.exchange_pattern, max_records=settings.audit.max_batch)
-    async with running_worker(settings.kafka, settings.audit.group_id, handler, options) as worker:
+    group = settings.audit.group_id
+    async with running_fenced_worker(settings.kafka, group, names.audit, handler, options) as worker:
 
         async def ready() -> str | None:
             return None if worker.assigned else "no partitions assigned yet"

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dancu_bus.contracts import AuditRecord, Request, Response
 from dancu_bus.transport.records import TopicPartition
 
-__all__ = ["Pairing", "SeenRequest", "SeenResponse", "audit_record", "unanswered_record"]
+__all__ = ["Pairing", "SeenRequest", "SeenResponse", "audit_record", "broker_time", "unanswered_record"]
 
 UNANSWERED = "UNANSWERED"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A producer sets a record's timestamp freely; beyond these a datetime cannot hold it.
+_EARLIEST_MS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+_LATEST_MS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,7 @@ def _record(
     request = seen.request
     return AuditRecord(
         request_id=request.request_id,
-        received_at=datetime.fromtimestamp(seen.timestamp_ms / 1000, UTC),
+        received_at=broker_time(seen.timestamp_ms),
         agency=seen.agency,
         claimed_agency=request.agency,
         officer_id=request.officer_id,
@@ -70,6 +74,11 @@ def _record(
         request_partition=seen.tp.partition,
         request_offset=seen.offset,
     )
+
+
+def broker_time(timestamp_ms: int) -> datetime:
+    """A record's broker timestamp as a datetime, clamped to what a datetime can hold."""
+    return _EPOCH + timedelta(milliseconds=min(max(timestamp_ms, _EARLIEST_MS), _LATEST_MS))
 
 
 _Key = tuple[str, str]

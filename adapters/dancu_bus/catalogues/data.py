@@ -169,7 +169,7 @@ def _nationality_additions() -> Iterator[CatalogueEntry]:
 def _successors(rows: Rows) -> dict[str, list[Successor]]:
     """DVHC-2025 successors keyed by DVHC-2004 commune code, or by district code for whole districts.
 
-    Rows with neither a commune nor a district name are island districts that had no communes and
+    Rows with neither a commune code nor a name are island districts that had no communes and
     became special zones; the one row naming an area but no code (Kim Sơn's coastal land) is not an
     administrative unit and has nothing to attach to, so it is left out. The table's old province
     codes are not used (two are wrong); a unit's province is the one of the DVHC-2004 list.
@@ -179,8 +179,13 @@ def _successors(rows: Rows) -> dict[str, list[Successor]]:
         code = row["old_ward_code"]
         if not code and row["old_ward_name"]:
             continue
-        old = CONVERSION_FIXES.get((code, row["old_ward_name"], row["new_ward_code"]), code) or row["old_district_code"]
-        successor = Successor(DVHC_2025, row["new_ward_code"], Relation(row["relation"]), row["relation_text"])
+        old = (
+            CONVERSION_FIXES.get((code, row["old_ward_name"], row["new_ward_code"]), code)
+            or row["old_district_code"]
+        )
+        successor = Successor(
+            DVHC_2025, row["new_ward_code"], Relation(row["relation"]), row["relation_text"]
+        )
         found.setdefault(old, []).append(successor)
     return found
 
@@ -189,7 +194,12 @@ def _provinces(units_2004: Rows, units_2025: Rows) -> Iterator[CatalogueEntry]:
     """The 63 DVHC-2004 provinces, then the 34 DVHC-2025 provinces with their 2026 names."""
     for code, name in _unique((r["province_code"], r["province_name"]) for r in units_2004):
         yield CatalogueEntry(
-            Catalogue.PROVINCE, DVHC_2004, code, name, effective_from=DVHC_2004_FROM, effective_to=DVHC_2004_TO
+            Catalogue.PROVINCE,
+            DVHC_2004,
+            code,
+            name,
+            effective_from=DVHC_2004_FROM,
+            effective_to=DVHC_2004_TO,
         )
     for code, name in _unique((r["province_code"], r["province_name"]) for r in units_2025):
         renamed = PROVINCE_RENAMES_2026.get(code)

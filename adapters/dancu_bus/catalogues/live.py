@@ -53,7 +53,13 @@ class LiveCatalogues:
             log.error("catalogue record %s %r is unreadable and was skipped: %s", catalogue, name, exc)
             return
         if entry.catalogue is not catalogue or entry.key != name:
-            log.error("catalogue record %r on the %s topic is %s %s; skipped", name, catalogue, entry.catalogue, entry.key)
+            log.error(
+                "catalogue record %r on the %s topic is %s %s; skipped",
+                name,
+                catalogue,
+                entry.catalogue,
+                entry.key,
+            )
             return
         self._entries[catalogue, name] = entry
         self._stale = True

@@ -57,7 +57,7 @@ class Catalogue(StrEnum):
     HOUSEHOLD_RELATION = "household-relation"
 
     @property
-    def title(self) -> str:
+    def noun(self) -> str:
         """The catalogue's name in an English sentence, e.g. ``ethnic group``."""
         return self.value.replace("-", " ")
 

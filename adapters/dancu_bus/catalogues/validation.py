@@ -45,7 +45,7 @@ def check_code(view: CatalogueView, field: str, catalogue: Catalogue, code: str)
     scheme = DEFAULT_SCHEME[catalogue]
     if view.get(catalogue, code, scheme) is not None:
         return None
-    return CodeProblem(field, scheme, f"{code} is not a {scheme} code of the {catalogue.title} catalogue")
+    return CodeProblem(field, scheme, f"{code} is not a {scheme} code of the {catalogue.noun} catalogue")
 
 
 def check_address(view: CatalogueView, field: str, address: Address) -> CodeProblem | None:
@@ -93,7 +93,7 @@ def _outside(
     """A problem when ``entry`` lies in another ``level`` than the address says."""
     if actual == given:
         return None
-    unit = entry.catalogue.title
+    unit = entry.catalogue.noun
     detail = f"{entry.code} is a {entry.scheme} {unit} of {level} {actual}, not of {level} {given}"
     return CodeProblem(where, entry.scheme, detail)
 
@@ -128,6 +128,9 @@ def _verify_problems(query: VerifyQuery, view: CatalogueView) -> Iterator[CodePr
 
 def check_citizen(citizen: Citizen, view: CatalogueView) -> list[CodeProblem]:
     """Every code problem of a stored record (the synthetic population must have none)."""
-    problems = [check_code(view, field, catalogue, getattr(citizen, field)) for field, catalogue in _CITIZEN_CODES.items()]
+    problems = [
+        check_code(view, field, catalogue, getattr(citizen, field))
+        for field, catalogue in _CITIZEN_CODES.items()
+    ]
     problems.append(check_address(view, "permanent_address", citizen.permanent_address))
     return [p for p in problems if p is not None]

@@ -72,6 +72,7 @@ def _entry(record: Mapping[str, Any]) -> CatalogueEntry:
         official=record["official"],
         replaced_by=record["replaced_by"],
         successors=tuple(
-            Successor(s["scheme"], s["code"], Relation(s["relation"]), s["note"]) for s in record["successors"]
+            Successor(s["scheme"], s["code"], Relation(s["relation"]), s["note"])
+            for s in record["successors"]
         ),
     )

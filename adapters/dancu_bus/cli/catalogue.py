@@ -33,7 +33,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add ``catalogue load``, ``catalogue convert`` and ``catalogue show``."""
     catalogue = commands.add_parser("catalogue", help="the shared catalogues of Art. 6")
     actions = catalogue.add_subparsers(dest="catalogue_command", required=True)
-    load = actions.add_parser("load", help="publish the catalogues to their topics (only new or changed entries)")
+    load = actions.add_parser(
+        "load", help="publish the catalogues to their topics (only new or changed entries)"
+    )
     load.add_argument(
         "--remaps", type=Path, default=None, metavar="CSV", help="remap provisional codes to national ones"
     )
@@ -62,7 +64,8 @@ def run_load(args: argparse.Namespace, settings: Settings) -> int:
     for done in loads:
         print(_load_line(done))
     produced = sum(d.produced for d in loads)
-    print(f"{len(entries):,} entries, {produced:,} produced, {len(entries) - produced:,} unchanged, {elapsed:.1f} s")
+    unchanged = len(entries) - produced
+    print(f"{len(entries):,} entries, {produced:,} produced, {unchanged:,} unchanged, {elapsed:.1f} s")
     return 0
 
 
@@ -77,7 +80,8 @@ def _read(path: Path) -> str:
 def _load_line(done: CatalogueLoad) -> str:
     """One topic's result."""
     extra = f", {done.only_on_topic:,} kept that the data no longer has" if done.only_on_topic else ""
-    return f"{done.topic}: {done.entries:,} entries, {done.produced:,} produced, {done.unchanged:,} unchanged{extra}"
+    counts = f"{done.entries:,} entries, {done.produced:,} produced, {done.unchanged:,} unchanged"
+    return f"{done.topic}: {counts}{extra}"
 
 
 def run_convert(args: argparse.Namespace, _settings: Settings) -> int:
@@ -97,7 +101,9 @@ def describe_unconvertible(view: CatalogueView) -> list[str]:
     orphans = unconvertible_communes(view)
     lines = [f"{DVHC_2004} communes with no DVHC-2025 commune in the conversion table: {len(orphans)}"]
     lines += [f"  {describe_unit(entry, view)}" for entry in orphans]
-    lines.append(f"conversion table rows whose old code is another commune's, corrected: {len(CONVERSION_FIXES)}")
+    lines.append(
+        f"conversion table rows whose old code is another commune's, corrected: {len(CONVERSION_FIXES)}"
+    )
     lines += [
         f"  {printed} {name} → {new}: read as {fixed}"
         for (printed, name, new), fixed in sorted(CONVERSION_FIXES.items())
@@ -127,13 +133,13 @@ def describe_unit(entry: CatalogueEntry, view: CatalogueView) -> str:
     if entry.province_code is not None:
         parents.append(_parent(view, Catalogue.PROVINCE, entry.province_code, entry.scheme))
     where = f" ({', '.join(parents)})" if parents else ""
-    return f"{entry.scheme} {entry.catalogue.title} {entry.code} {entry.name_vi}{where}"
+    return f"{entry.scheme} {entry.catalogue.noun} {entry.code} {entry.name_vi}{where}"
 
 
 def _parent(view: CatalogueView, catalogue: Catalogue, code: str, scheme: str) -> str:
     """``district 001 Quận Ba Đình``."""
     label = view.label(catalogue, code, scheme)
-    return f"{catalogue.title} {code} {label.vi if label else '?'}"
+    return f"{catalogue.noun} {code} {label.vi if label else '?'}"
 
 
 def run_show(args: argparse.Namespace, _settings: Settings) -> int:
@@ -145,7 +151,7 @@ def run_show(args: argparse.Namespace, _settings: Settings) -> int:
     view = packaged_view()
     entry = view.get(catalogue, args.code, args.scheme)
     if entry is None:
-        raise InvalidCode(catalogue.value, f"{args.code} is not a code of the {catalogue.title} catalogue")
+        raise InvalidCode(catalogue.value, f"{args.code} is not a code of the {catalogue.noun} catalogue")
     print(describe_unit(entry, view))
     for name in ("name_en", "unit_type", "alternate_codes", "former_names", "effective_from", "effective_to"):
         value = getattr(entry, name)

@@ -1,4 +1,4 @@
-"""``dancu-bus resolver`` and ``dancu-bus audit``: the long-running services."""
+"""``dancu-bus resolver``: the long-running resolver (``dancu-bus audit run`` lives in ``cli.audit``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import signal
 from typing import Any
 
-from dancu_bus.audit import run_audit
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import Settings
@@ -19,8 +18,6 @@ def register(commands: Any) -> None:
     """Add the service subcommands."""
     resolver = commands.add_parser("resolver", help="answer agencies' requests from the population store")
     resolver.set_defaults(run=lambda _args, settings: asyncio.run(_resolver(settings)) or 0)
-    audit = commands.add_parser("audit", help="record every exchange in the audit topic")
-    audit.set_defaults(run=lambda _args, settings: asyncio.run(_audit(settings)) or 0)
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -37,7 +34,3 @@ async def _resolver(settings: Settings) -> None:
     schemas = load_schemas()
     async with agency_directory(settings, schemas) as directory, open_store(settings.store) as store:
         await run_resolver(settings, directory, store, Codec(schemas), stop)
-
-
-async def _audit(settings: Settings) -> None:
-    await run_audit(settings, Codec(load_schemas()), stop_on_signals())

@@ -285,6 +285,9 @@ def _audit_record(audit: AuditRecord) -> dict[str, Any]:
         "request_topic": audit.request_topic,
         "request_partition": audit.request_partition,
         "request_offset": audit.request_offset,
+        "prev_request_id": audit.prev_request_id,
+        "prev_hash": audit.prev_hash,
+        "hash": audit.hash,
     }
 
 
@@ -307,6 +310,9 @@ def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
         request_topic=record["request_topic"],
         request_partition=record["request_partition"],
         request_offset=record["request_offset"],
+        prev_request_id=record["prev_request_id"],
+        prev_hash=record["prev_hash"],
+        hash=record["hash"],
     )
 
 

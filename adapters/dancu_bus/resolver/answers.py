@@ -140,7 +140,12 @@ def _disclose(citizen: Citizen, name: str, scheme: str, catalogues: CatalogueVie
     if isinstance(value, Address):
         moved = convert_address(value, scheme, catalogues)
         return DisclosedField(
-            name, moved.address, provenance.source, provenance.updated_on, moved.converted_from, moved.alternatives
+            name,
+            moved.address,
+            provenance.source,
+            provenance.updated_on,
+            moved.converted_from,
+            moved.alternatives,
         )
     text = value.isoformat() if hasattr(value, "isoformat") else value
     return DisclosedField(name=name, value=text, source=provenance.source, updated_on=provenance.updated_on)

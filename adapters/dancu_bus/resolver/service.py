@@ -18,9 +18,9 @@ from dancu_bus.contracts import Citizen, Request, Response
 from dancu_bus.errors import CodecError, StoreError
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import ResolverMetrics
+from dancu_bus.reasons import Reason
 from dancu_bus.resolver.answers import answer
 from dancu_bus.resolver.catalogues import catalogue_source
-from dancu_bus.reasons import Reason
 from dancu_bus.resolver.policy import Admitted, Rejection, admit
 from dancu_bus.resolver.quota import QuotaBook
 from dancu_bus.settings import Settings

@@ -1,11 +1,11 @@
 """The population store in PostgreSQL, through asyncpg and a small connection pool.
 
-Driver chosen by measurement (PostgreSQL 15 on 127.0.0.1, 100,000 seeded citizens, 2 CPUs, medians of
-7 interleaved rounds in two runs): get_many of 500 random ids fetched 117–120k ids/s with asyncpg
-against 89–101k with psycopg 3 (44.6–48.1k against 39.3–44.4k once rows become Citizens); put_many by
-COPY into a staging table then upsert wrote 36–45k citizens/s with asyncpg against 35–42k with
-psycopg's text COPY and 43k with its binary COPY. Seeding 1,000,000 with ``dancu-bus store seed``:
-about 37k citizens/s.
+asyncpg was chosen over psycopg 3 by measurement (PostgreSQL 15 on 127.0.0.1, 2 CPUs, 100,000 seeded
+citizens, medians of 7 interleaved rounds, two runs): get_many of 500 random ids fetched 117–120k ids/s
+with asyncpg against 89–101k with psycopg (44.6–48.1k against 39.3–44.4k once rows become Citizens);
+put_many (COPY into a staging table, then upsert) wrote 36–45k citizens/s against 35–42k with psycopg's
+text COPY and 43k with its binary COPY. With asyncpg, put_many of 1,000,000 pre-generated citizens ran
+at 36k/s; ``dancu-bus store seed --citizens 1000000`` at 19k/s, bound by the generator (36k/s alone).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class PostgresStore:
             async with _translated(), pool.acquire() as connection:
                 await _create_schema(connection)
         except BaseException:
-            await pool.close()
+            pool.terminate()  # not close(): it waits, and the error being raised is the news
             raise
         self._pool = pool
         return self

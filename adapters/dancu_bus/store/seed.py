@@ -186,8 +186,12 @@ def _tables() -> _Tables:
         born_in=_born_in(new_of),
         born_anywhere=_Weighted.of(PROVINCE_POPULATION_2004),
         communes=_communes(view),
-        ethnic=_Weighted.of(_code_weights(view, Catalogue.ETHNIC_GROUP, _ETHNIC_PER_MILLE, official_only=True)),
-        religion=_Weighted.of(_code_weights(view, Catalogue.RELIGION, _RELIGION_PER_MILLE, official_only=False)),
+        ethnic=_Weighted.of(
+            _code_weights(view, Catalogue.ETHNIC_GROUP, _ETHNIC_PER_MILLE, official_only=True)
+        ),
+        religion=_Weighted.of(
+            _code_weights(view, Catalogue.RELIGION, _RELIGION_PER_MILLE, official_only=False)
+        ),
         surnames=_Weighted.of(dict(names.SURNAMES)),
         middle=_middle_names(),
         household_size=_Weighted.of(_HOUSEHOLD_SIZES),
@@ -197,10 +201,10 @@ def _tables() -> _Tables:
 def _new_province_of(view: CatalogueView) -> dict[str, str]:
     """Each DVHC-2004 province's DVHC-2025 province: the one most of its communes went to."""
     votes = Counter(
-        (old.province_code, new.province_code)
-        for old in (*view.entries(Catalogue.DISTRICT), *view.entries(Catalogue.COMMUNE, DVHC_2004))
-        for link in old.successors
-        if (new := view.get(Catalogue.COMMUNE, link.code, link.scheme)) is not None
+        (unit.province_code, successor.province_code)
+        for unit in (*view.entries(Catalogue.DISTRICT), *view.entries(Catalogue.COMMUNE, DVHC_2004))
+        for link in unit.successors
+        if (successor := view.get(Catalogue.COMMUNE, link.code, link.scheme)) is not None
     )
     best: dict[str, str] = {}
     for (old, new), _ in votes.most_common():

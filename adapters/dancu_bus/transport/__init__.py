@@ -1,14 +1,18 @@
 """Kafka I/O for the async services (aiokafka); nothing above this package imports aiokafka."""
 
 from dancu_bus.transport.dead_letters import dead_letter
+from dancu_bus.transport.fenced import FencedHandler, FencedWorker, running_fenced_worker
 from dancu_bus.transport.follower import following
 from dancu_bus.transport.kafka import consumer, kafka_options, producer
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
+from dancu_bus.transport.tail import partition_count
 from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions, running_worker
 
 __all__ = [
     "BatchHandler",
     "BatchWorker",
+    "FencedHandler",
+    "FencedWorker",
     "Incoming",
     "Outgoing",
     "TopicPartition",
@@ -17,6 +21,8 @@ __all__ = [
     "dead_letter",
     "following",
     "kafka_options",
+    "partition_count",
     "producer",
+    "running_fenced_worker",
     "running_worker",
 ]

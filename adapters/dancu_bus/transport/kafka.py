@@ -36,10 +36,13 @@ def kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
     return options
 
 
-def consumer(kafka: KafkaSettings, group_id: str, max_records: int) -> AIOKafkaConsumer:
+def consumer(
+    kafka: KafkaSettings, group_id: str, max_records: int, assignors: tuple[type[Any], ...] = ()
+) -> AIOKafkaConsumer:
     """A manually committing, read_committed consumer of a group (not yet started)."""
     return AIOKafkaConsumer(
         **kafka_options(kafka),
+        **({"partition_assignment_strategy": assignors} if assignors else {}),
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -52,10 +55,11 @@ def consumer(kafka: KafkaSettings, group_id: str, max_records: int) -> AIOKafkaC
     )
 
 
-def producer(kafka: KafkaSettings) -> AIOKafkaProducer:
-    """An idempotent producer that batches briefly (not yet started)."""
+def producer(kafka: KafkaSettings, transactional_id: str | None = None) -> AIOKafkaProducer:
+    """An idempotent producer that batches briefly, transactional when given an id (not yet started)."""
     return AIOKafkaProducer(
         **kafka_options(kafka),
+        transactional_id=transactional_id,
         enable_idempotence=True,
         acks="all",
         linger_ms=5,

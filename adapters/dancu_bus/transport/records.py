@@ -41,3 +41,4 @@ class Outgoing:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None  # None: the producer's partitioner picks one from the key

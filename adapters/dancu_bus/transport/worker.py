@@ -88,33 +88,21 @@ class BatchWorker:
             fetched = await self._consumer.getmany(
                 timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
             )
-            batch = [_incoming(m) for messages in fetched.values() for m in messages]
+            batch = [incoming(m) for messages in fetched.values() for m in messages]
             if batch:
                 await self._process(batch, stop)
 
     async def _process(self, batch: Sequence[Incoming], stop: asyncio.Event) -> None:
-        outgoing = await self._handle_with_retries(batch, stop)
+        outgoing = await handle_with_retries(self._handler, batch, stop, self._options)
         await self._send(outgoing)
         await self._commit(batch)
 
-    async def _handle_with_retries(
-        self, batch: Sequence[Incoming], stop: asyncio.Event
-    ) -> Sequence[Outgoing]:
-        delay = self._options.retry_initial_s
-        while True:
-            try:
-                return await self._handler.handle(batch)
-            except DancuError as exc:
-                if not exc.retriable:
-                    raise
-                log.warning("retrying a batch of %d in %.1f s: %s", len(batch), delay, exc)
-            # The batch waits for the store to come back; a stop signal still ends the wait.
-            await _sleep_unless(stop, delay)
-            delay = min(delay * 2, self._options.retry_max_s)
-
     async def _send(self, outgoing: Sequence[Outgoing]) -> None:
         deliveries = [
-            await self._producer.send(o.topic, o.value, key=o.key, headers=list(o.headers)) for o in outgoing
+            await self._producer.send(
+                o.topic, o.value, key=o.key, partition=o.partition, headers=list(o.headers)
+            )
+            for o in outgoing
         ]
         await asyncio.gather(*deliveries)
 
@@ -132,14 +120,37 @@ class BatchWorker:
             log.warning("commit failed, records will be re-read by their new owner: %s", exc)
 
 
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+class _Handles(Protocol):
+    async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]: ...
+
+
+async def handle_with_retries(
+    handler: _Handles, batch: Sequence[Incoming], stop: asyncio.Event, options: WorkerOptions
+) -> Sequence[Outgoing]:
+    """The handler's output for ``batch``, retried with backoff while it raises retriable errors."""
+    delay = options.retry_initial_s
+    while True:
+        try:
+            return await handler.handle(batch)
+        except DancuError as exc:
+            if not exc.retriable:
+                raise
+            log.warning("retrying a batch of %d in %.1f s: %s", len(batch), delay, exc)
+        # The batch waits for the store to come back; a stop signal still ends the wait.
+        await sleep_unless(stop, delay)
+        delay = min(delay * 2, options.retry_max_s)
+
+
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:
         return
 
 
-def _incoming(message: Any) -> Incoming:
+def incoming(message: Any) -> Incoming:
+    """The plain record of an aiokafka message."""
     return Incoming(
         topic=message.topic,
         partition=message.partition,

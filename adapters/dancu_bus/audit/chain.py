@@ -1,0 +1,110 @@
+"""The audit topic's hash chain: where a record goes, what its hash covers, how it is sealed. Pure.
+
+A record's hash is the hex SHA-256 of ``b"dancu-bus audit v1\\n"`` followed by the canonical JSON of
+every field of the record except ``hash`` itself, ``prev_request_id`` and ``prev_hash`` included:
+keys sorted, no spaces, UTF-8 (not ASCII-escaped), timestamps as integer milliseconds since the
+epoch (what the Avro ``timestamp-millis`` long holds), the disclosed field names as a list. An
+inspector can recompute it from the Avro record alone, in any language.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from dancu_bus.contracts import AuditRecord
+
+__all__ = [
+    "GENESIS",
+    "START",
+    "ChainHead",
+    "audit_partition",
+    "canonical_content",
+    "head_of",
+    "is_intact",
+    "record_hash",
+    "seal",
+]
+
+GENESIS = "0" * 64
+_DOMAIN = b"dancu-bus audit v1\n"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """What the next record of a partition chains from: the last record's request id and hash."""
+
+    request_id: str | None
+    hash: str
+
+
+START = ChainHead(None, GENESIS)
+
+
+def audit_partition(agency: str, partitions: int) -> int:
+    """The audit partition of every exchange of ``agency``, the same in every process and release."""
+    # Python's hash() is salted per process; the placement must outlive processes, so it is SHA-256.
+    digest = hashlib.sha256(agency.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % partitions
+
+
+def canonical_content(record: AuditRecord) -> bytes:
+    """The bytes a record's hash covers after the domain tag: JSON of every field but ``hash``."""
+    content = {
+        field.name: _plain(getattr(record, field.name))
+        for field in dataclasses.fields(record)
+        if field.name != "hash"
+    }
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def record_hash(record: AuditRecord) -> str:
+    """The hash ``record`` should carry, computed from its other fields."""
+    return hashlib.sha256(_DOMAIN + canonical_content(record)).hexdigest()
+
+
+def seal(record: AuditRecord, head: ChainHead) -> AuditRecord:
+    """``record`` as the link after ``head``, with its timestamps cut to what the wire keeps."""
+    # The hash covers milliseconds either way; cutting here makes the sealed record equal its decoding.
+    linked = dataclasses.replace(
+        record,
+        received_at=_whole_milliseconds(record.received_at),
+        answered_at=_whole_milliseconds(record.answered_at),
+        prev_request_id=head.request_id,
+        prev_hash=head.hash,
+        hash="",
+    )
+    return dataclasses.replace(linked, hash=record_hash(linked))
+
+
+def head_of(record: AuditRecord) -> ChainHead:
+    """The head a partition has once ``record`` is its last link."""
+    return ChainHead(record.request_id, record.hash)
+
+
+def is_intact(record: AuditRecord) -> bool:
+    """Whether the record's fields still hash to the hash it carries."""
+    return record.hash == record_hash(record)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return _milliseconds(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _milliseconds(value: datetime) -> int:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    # Integer floor division, as the Avro writer does: float seconds would round differently.
+    return (aware - _EPOCH) // _MILLISECOND
+
+
+def _whole_milliseconds(value: datetime) -> datetime:
+    return _EPOCH + _milliseconds(value) * _MILLISECOND

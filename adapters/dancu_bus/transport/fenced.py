@@ -1,0 +1,274 @@
+"""A worker whose every output partition has exactly one writer, fenced, writing in one order.
+
+A consumer group gives each input partition to one member, but a member the group gave up on (a
+long pause, a network split) may still be finishing its batch. Where an output partition must be
+written by one writer in one order (the audit's hash chain), ownership is not enough, so:
+
+- the group uses the co-locating assignor: all input topics of one output partition go to one member;
+- each output partition is written by its own transactional producer, with the transactional id
+  ``<group>.<topic>.<partition>``. The member taking a partition over initialises that id first,
+  which finishes or aborts the previous writer's open transaction and fences it for good; only then
+  does it read the partition's last committed record, so it continues exactly where the chain stands;
+- output records and the consumed offsets of their input partitions commit in one transaction. A
+  write that fails closes that writer and rewinds its inputs to the last commit, and the next batch
+  opens a new writer, which reads the tail again: a failure never leaves a fork or a hole behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import TopicPartition as KafkaTopicPartition
+from aiokafka.errors import IllegalOperation, KafkaError
+
+from dancu_bus.errors import BrokerError
+from dancu_bus.settings import KafkaSettings
+from dancu_bus.transport.assignor import colocating_assignor
+from dancu_bus.transport.kafka import consumer, producer
+from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
+from dancu_bus.transport.tail import offer_tail
+from dancu_bus.transport.worker import WorkerOptions, handle_with_retries, incoming, sleep_unless
+
+__all__ = ["FencedHandler", "FencedWorker", "PartitionWriters", "running_fenced_worker"]
+
+log = logging.getLogger(__name__)
+
+_WRITE_ERRORS = (KafkaError, IllegalOperation, BrokerError)
+
+
+class FencedHandler(Protocol):
+    """What a service does when each output partition has one writer; never raises for bad input."""
+
+    def output_partition(self, topic: str) -> int:
+        """The output partition of everything read from ``topic``."""
+        ...
+
+    def resume(self, partition: int, last: Incoming | None) -> bool:
+        """Continue ``partition`` after ``last``, its newest record (None if empty); False: offer older."""
+        ...
+
+    async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
+        """Records to write, each naming its output partition; raise a retriable DancuError to retry."""
+        ...
+
+    def committable(self, consumed: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
+        """The offsets that may be committed, given the next offset consumed per partition."""
+        ...
+
+    def on_revoked(self, partitions: Collection[TopicPartition]) -> None:
+        """Forget state of input partitions this worker no longer reads from where it stood."""
+        ...
+
+
+class PartitionWriters:
+    """One transactional producer per output partition this member writes."""
+
+    def __init__(self, kafka: KafkaSettings, group_id: str, topic: str) -> None:
+        self._kafka = kafka
+        self._group_id = group_id
+        self._topic = topic
+        self._producers: dict[int, AIOKafkaProducer] = {}
+        self._stale: set[int] = set()
+
+    def ready(self, partition: int) -> bool:
+        """Whether ``partition`` has a writer opened since this member last lost it."""
+        return partition in self._producers and partition not in self._stale
+
+    def mark_stale(self, partitions: Iterable[int]) -> None:
+        """These partitions may have been written by another member: reopen before the next batch."""
+        self._stale.update(partitions)
+
+    async def open(self, partition: int, resume: Callable[[Incoming | None], bool]) -> None:
+        """Fence every older writer of ``partition``, then offer its tail to ``resume``."""
+        await self.drop(partition)
+        writer = producer(self._kafka, transactional_id=f"{self._group_id}.{self._topic}.{partition}")
+        opened = False
+        try:
+            await writer.start()
+            async with writer.transaction():
+                pass  # beginning waits for the id's initialisation, which is what fences the others
+            await offer_tail(self._kafka, TopicPartition(self._topic, partition), resume)
+            opened = True
+        finally:
+            if not opened:
+                await _stop_quietly(writer)
+        self._producers[partition] = writer
+        self._stale.discard(partition)
+
+    async def write(
+        self, partition: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
+    ) -> None:
+        """Write ``records`` to ``partition`` and commit ``offsets`` for the group, all or nothing."""
+        writer = self._producers.get(partition)
+        if writer is None:
+            raise BrokerError(f"no writer is open for {self._topic}[{partition}]")
+        async with writer.transaction():
+            deliveries = [
+                await writer.send(
+                    self._topic, r.value, key=r.key, partition=partition, headers=list(r.headers)
+                )
+                for r in records
+            ]
+            if offsets:
+                committed = {KafkaTopicPartition(*tp): offset for tp, offset in offsets.items()}
+                await writer.send_offsets_to_transaction(committed, self._group_id)
+            await asyncio.gather(*deliveries)
+
+    async def drop(self, partition: int) -> None:
+        """Close the writer of ``partition``, if any."""
+        writer = self._producers.pop(partition, None)
+        if writer is not None:
+            await _stop_quietly(writer)
+
+    async def close(self) -> None:
+        """Close every writer."""
+        for partition in list(self._producers):
+            await self.drop(partition)
+
+
+class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: FencedWorker) -> None:
+        self._worker = worker
+
+    async def on_partitions_revoked(self, revoked: Collection[Any]) -> None:
+        self._worker.lost([TopicPartition(tp.topic, tp.partition) for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: Collection[Any]) -> None:
+        log.info("assigned %d partitions", len(assigned))
+
+
+class FencedWorker:
+    """Runs a FencedHandler over a pattern subscription until told to stop."""
+
+    def __init__(
+        self, consumer: AIOKafkaConsumer, writers: PartitionWriters, handler: FencedHandler, options: WorkerOptions
+    ) -> None:
+        self._consumer = consumer
+        self._writers = writers
+        self._handler = handler
+        self._options = options
+        # Per input partition, where a rewind goes: the last committed offset, or the first one read.
+        self._floors: dict[TopicPartition, int] = {}
+
+    @property
+    def assigned(self) -> bool:
+        """Whether this worker owns at least one partition now."""
+        return bool(self._consumer.assignment())
+
+    def lost(self, partitions: Collection[TopicPartition]) -> None:
+        """Partitions taken away by a rebalance: forget them and reopen their writers if they return."""
+        self._handler.on_revoked(partitions)
+        for tp in partitions:
+            self._floors.pop(tp, None)
+        self._writers.mark_stale({self._handler.output_partition(tp.topic) for tp in partitions})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the batch in hand is written and committed first."""
+        self._consumer.subscribe(pattern=self._options.pattern, listener=_Rebalances(self))
+        while not stop.is_set():
+            fetched = await self._consumer.getmany(
+                timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
+            )
+            batch = [incoming(m) for messages in fetched.values() for m in messages]
+            if batch:
+                await self._process(batch, stop)
+
+    async def _process(self, batch: Sequence[Incoming], stop: asyncio.Event) -> None:
+        for record in batch:
+            self._floors.setdefault(record.tp, record.offset)
+        owned = {self._handler.output_partition(tp.topic) for tp in self._consumer.assignment()}
+        if not await self._open_writers(
+            owned | {self._handler.output_partition(r.topic) for r in batch}, stop
+        ):
+            return  # stopping: the batch was not written, so its offsets are not committed either
+        outgoing = await handle_with_retries(self._handler, batch, stop, self._options)
+        consumed: dict[TopicPartition, int] = {}
+        for record in batch:
+            consumed[record.tp] = max(consumed.get(record.tp, 0), record.offset + 1)
+        plan = self._plan(outgoing, self._handler.committable(consumed))
+        written = await asyncio.gather(*(self._write(p, *work) for p, work in plan.items()))
+        for partition, ok in zip(plan, written, strict=True):
+            if not ok:
+                await self._rewind(partition)
+
+    async def _open_writers(self, partitions: Collection[int], stop: asyncio.Event) -> bool:
+        delay = self._options.retry_initial_s
+        while not stop.is_set():
+            try:
+                for partition in sorted(p for p in partitions if not self._writers.ready(p)):
+                    await self._writers.open(partition, functools.partial(self._handler.resume, partition))
+                return True
+            except _WRITE_ERRORS as exc:
+                log.warning("cannot open the writers yet, retrying in %.1f s: %s", delay, exc)
+            await sleep_unless(stop, delay)
+            delay = min(delay * 2, self._options.retry_max_s)
+        return False
+
+    def _plan(
+        self, outgoing: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
+    ) -> dict[int, tuple[list[Outgoing], dict[TopicPartition, int]]]:
+        plan: dict[int, tuple[list[Outgoing], dict[TopicPartition, int]]] = {}
+        for record in outgoing:
+            partition = record.partition if record.partition is not None else -1
+            plan.setdefault(partition, ([], {}))[0].append(record)
+        for tp, offset in offsets.items():
+            plan.setdefault(self._handler.output_partition(tp.topic), ([], {}))[1][tp] = offset
+        return plan
+
+    async def _write(
+        self, partition: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
+    ) -> bool:
+        try:
+            await self._writers.write(partition, records, offsets)
+        except _WRITE_ERRORS as exc:
+            log.warning(
+                "writing %d records to partition %d failed, rewinding: %s", len(records), partition, exc
+            )
+            return False
+        assigned = {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        self._floors.update({tp: offset for tp, offset in offsets.items() if tp in assigned})
+        return True
+
+    async def _rewind(self, partition: int) -> None:
+        """Close the partition's writer and re-read its inputs from the last commit, state forgotten."""
+        await self._writers.drop(partition)
+        inputs = [
+            tp
+            for tp in self._floors
+            if self._handler.output_partition(tp.topic) == partition
+            and KafkaTopicPartition(*tp) in self._consumer.assignment()
+        ]
+        self._handler.on_revoked(inputs)
+        for tp in inputs:
+            self._consumer.seek(KafkaTopicPartition(*tp), self._floors[tp])
+
+
+async def _stop_quietly(writer: AIOKafkaProducer) -> None:
+    # A fenced or disconnected producer may fail to stop cleanly; it is being discarded either way.
+    with contextlib.suppress(KafkaError, IllegalOperation):
+        await writer.stop()
+
+
+@asynccontextmanager
+async def running_fenced_worker(
+    kafka: KafkaSettings, group_id: str, output_topic: str, handler: FencedHandler, options: WorkerOptions
+) -> AsyncIterator[FencedWorker]:
+    """A fenced worker whose consumer is started, and whose consumer and writers stop on the way out."""
+    assignor = colocating_assignor(handler.output_partition)
+    group_consumer = consumer(kafka, group_id, options.max_records, assignors=(assignor,))
+    writers = PartitionWriters(kafka, group_id, output_topic)
+    await group_consumer.start()
+    try:
+        yield FencedWorker(group_consumer, writers, handler, options)
+    finally:
+        try:
+            await group_consumer.stop()
+        finally:
+            await writers.close()

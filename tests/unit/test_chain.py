@@ -1,0 +1,104 @@
+"""The audit hash chain: what a hash covers, sealing, and where each agency's records go."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import avro.io
+import avro.schema
+import pytest
+
+from dancu_bus.audit.chain import (
+    GENESIS,
+    START,
+    ChainHead,
+    audit_partition,
+    head_of,
+    is_intact,
+    record_hash,
+    seal,
+)
+from dancu_bus.codec import Codec, load_schemas
+from tests.unit import samples
+
+CODEC = Codec(load_schemas())
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+
+
+def _reference_record(data: bytes) -> dict[str, Any]:
+    """The golden audit record as the reference Apache Avro implementation reads it."""
+    schema = avro.schema.parse((SCHEMAS / "audit_record.avsc").read_text())
+    record = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(data[10:])))
+    assert isinstance(record, dict)
+    return record
+
+
+def _as_avro_long(value: object) -> object:
+    """What a timestamp-millis field holds on the wire."""
+    if isinstance(value, datetime):
+        return (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    return value
+
+
+def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone() -> None:
+    """The documented rule (tag, then sorted compact JSON of all fields but hash) reproduces the hash."""
+    record = _reference_record((GOLDEN / "audit.bin").read_bytes())
+    content = {k: _as_avro_long(v) for k, v in record.items() if k != "hash"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert hashlib.sha256(b"dancu-bus audit v1\n" + text.encode()).hexdigest() == record["hash"]
+    assert record["hash"] == samples.AUDIT.hash == record_hash(samples.AUDIT)
+
+
+def test_sealing_links_to_the_head_and_survives_the_wire() -> None:
+    """A sealed record names its predecessor, hashes intact, and decodes to an equal record."""
+    unsealed = dataclasses.replace(
+        samples.AUDIT, answered_at=samples.SENT + timedelta(microseconds=1_234_567)
+    )
+    head = ChainHead("0f8e2d4c-1b3a-4c5d-8e9f-a0b1c2d3e4f5", "ab" * 32)
+    sealed = seal(unsealed, head)
+    assert (sealed.prev_request_id, sealed.prev_hash) == (head.request_id, head.hash)
+    assert is_intact(sealed)
+    assert sealed.answered_at == samples.SENT + timedelta(milliseconds=1_234)
+    assert CODEC.decode_audit(CODEC.encode_audit(sealed)) == sealed
+    assert head_of(sealed) == ChainHead(sealed.request_id, sealed.hash)
+
+
+def test_the_first_record_chains_from_genesis() -> None:
+    """The first record of a partition chains from 64 zeros and names no predecessor."""
+    sealed = seal(samples.AUDIT, START)
+    assert (sealed.prev_request_id, sealed.prev_hash) == (None, GENESIS) and GENESIS == "0" * 64
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": "REJECTED"},
+        {"fields_disclosed": ("full_name",)},
+        {"received_at": samples.SENT + timedelta(milliseconds=1)},
+        {"personal_id": None},
+        {"prev_hash": "1" * 64},
+        {"prev_request_id": "another-request"},
+        {"request_offset": 42},
+    ],
+)
+def test_every_field_is_covered_by_the_hash(change: dict[str, Any]) -> None:
+    """Changing any field, the chain fields included, breaks the record's hash."""
+    assert is_intact(samples.AUDIT)
+    assert not is_intact(dataclasses.replace(samples.AUDIT, **change))
+
+
+def test_agency_placement_is_stable_and_in_range() -> None:
+    """An agency's audit partition is fixed across processes and releases, whatever the hash seed."""
+    assert (
+        audit_partition("demo-bank", 6)
+        == int.from_bytes(hashlib.sha256(b"demo-bank").digest()[:8], "big") % 6
+    )
+    assert {audit_partition(f"agency-{i}", 6) for i in range(200)} == set(range(6))
+    assert audit_partition("demo-bank", 1) == 0
