@@ -27,7 +27,10 @@ class ResolverMetrics:
             registry=registry,
         )
         self.quota_used = Counter(
-            "dancu_resolver_quota_used", "Requests admitted within each agency's quota", ["agency"], registry=registry,
+            "dancu_resolver_quota_used",
+            "Requests admitted within each agency's quota",
+            ["agency"],
+            registry=registry,
         )
         self.dead_letters = Counter(
             "dancu_resolver_dead_letters",

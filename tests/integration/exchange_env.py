@@ -82,7 +82,9 @@ def running_deployment(kafka: KafkaSettings, data_dir: Path) -> Iterator[Deploym
     agencies = load_directory(AGENCIES_FILE).agencies()
     apply_topics(settings.kafka, [a.id for a in agencies], replication_factor=1)
     load_catalogues(settings.kafka, Codec(load_schemas()), load_entries())  # the resolver validates codes
-    AgencyAdmin(settings.kafka, RegistryCodec(load_schemas())).import_agencies(agencies, by="integration-tests")
+    AgencyAdmin(settings.kafka, RegistryCodec(load_schemas())).import_agencies(
+        agencies, by="integration-tests"
+    )
     people = asyncio.run(_prepare(settings))
     codec = Codec(load_schemas())
     loop = asyncio.new_event_loop()

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from dancu_bus.agencies import Agency, AgencyStatus, Channel, FocalPoint, Purpose, SecurityReview
-from dancu_bus.contracts import Operation
 from dancu_bus.codec import load_schemas
+from dancu_bus.contracts import Operation
 from dancu_bus.errors import RefusedChange
 from dancu_bus.registry import (
     PLATFORM_KEY,
@@ -34,17 +34,28 @@ BOTH = ("INFOSEC_LEVEL", "PERSONAL_DATA_PROTECTION")
 
 def new_agency(channel: Channel = Channel.NDXP) -> Agency:
     return Agency(
-        id="new-bank", name="Ngân hàng Mới", code="000.00.00.H09", channel=channel, status=AgencyStatus.ONBOARDING,
-        focal_point=FocalPoint(name="Ngô Thu", position="CIO", phone="+84 24 1234 5678", email="thu@new-bank.vn"),
+        id="new-bank",
+        name="Ngân hàng Mới",
+        code="000.00.00.H09",
+        channel=channel,
+        status=AgencyStatus.ONBOARDING,
+        focal_point=FocalPoint(
+            name="Ngô Thu", position="CIO", phone="+84 24 1234 5678", email="thu@new-bank.vn"
+        ),
         operations=frozenset({Operation.VERIFY}),
-        purposes={"KYC": Purpose(legal_basis="AML", operations=frozenset({Operation.VERIFY}),
-                                 fields=frozenset({"full_name"}))},
+        purposes={
+            "KYC": Purpose(
+                legal_basis="AML", operations=frozenset({Operation.VERIFY}), fields=frozenset({"full_name"})
+            )
+        },
     )
 
 
 def onboarded(agency: Agency, steps: range = range(1, 10)) -> Agency:
     for step in steps:
-        agency = record_step(agency, step, f"CV-{step}", date(2026, 11, step), "officer", BOTH if step == 6 else (), NOW)
+        agency = record_step(
+            agency, step, f"CV-{step}", date(2026, 11, step), "officer", BOTH if step == 6 else (), NOW
+        )
     return agency
 
 
@@ -83,11 +94,17 @@ def test_other_platform_needs_an_approved_security_review() -> None:
     """An "other platform" channel is refused step 10 until a security review approves it (Art. 5.3)."""
     agency = onboarded(new_agency(Channel.OTHER_PLATFORM))
     assert missing_for_account(agency) == ["security review and approval of the other platform (Art. 5.3)"]
-    rejected = record_security_review(agency, SecurityReview(document_ref="BC-1", approved=False,
-                                                             approved_by="c06", on=date(2026, 11, 20)), NOW)
+    rejected = record_security_review(
+        agency,
+        SecurityReview(document_ref="BC-1", approved=False, approved_by="c06", on=date(2026, 11, 20)),
+        NOW,
+    )
     assert missing_for_account(rejected)
-    approved = record_security_review(agency, SecurityReview(document_ref="BC-2", approved=True,
-                                                             approved_by="c06", on=date(2026, 11, 21)), NOW)
+    approved = record_security_review(
+        agency,
+        SecurityReview(document_ref="BC-2", approved=True, approved_by="c06", on=date(2026, 11, 21)),
+        NOW,
+    )
     assert issue_account(approved, "QD-10", "director", NOW).status is AgencyStatus.ACTIVE
 
 
@@ -106,9 +123,9 @@ def test_suspend_resume_terminate_are_recorded_in_history() -> None:
 @pytest.mark.parametrize(
     ("after", "until", "days"),
     [
-        (date(2026, 11, 27), date(2026, 12, 8), 6),   # Fri → the Tuesday after next
+        (date(2026, 11, 27), date(2026, 12, 8), 6),  # Fri → the Tuesday after next
         (date(2026, 11, 27), date(2026, 12, 9), 7),
-        (date(2026, 8, 28), date(2026, 9, 9), 5),    # 1 and 2 September are holidays
+        (date(2026, 8, 28), date(2026, 9, 9), 5),  # 1 and 2 September are holidays
         (date(2026, 11, 27), date(2026, 11, 28), 0),
     ],
 )
@@ -119,9 +136,11 @@ def test_working_days(after: date, until: date, days: int) -> None:
 
 def test_maintenance_needs_seven_working_days_notice() -> None:
     """A maintenance window starting 6 working days ahead is refused; 7 is accepted."""
+
     def window(start: datetime) -> MaintenanceWindow:
-        return MaintenanceWindow(starts_at=start, ends_at=start + timedelta(hours=4), reason="nâng cấp",
-                                 document_ref="TB-1")
+        return MaintenanceWindow(
+            starts_at=start, ends_at=start + timedelta(hours=4), reason="nâng cấp", document_ref="TB-1"
+        )
 
     with pytest.raises(RefusedChange, match="7 working days"):
         schedule_maintenance(Platform(), window(datetime(2026, 12, 8, 22, tzinfo=UTC)), "ops", NOW)
@@ -136,13 +155,19 @@ def test_view_applies_records_and_maintenance_windows() -> None:
     active = issue_account(onboarded(new_agency()), "QD-10", "director", NOW)
     view.apply(b"new-bank", CODEC.encode_agency(new_agency()))
     view.apply(b"new-bank", CODEC.encode_agency(active))
-    window = MaintenanceWindow(starts_at=NOW + timedelta(days=20), ends_at=NOW + timedelta(days=21),
-                               reason="bảo trì", document_ref="TB-2")
+    window = MaintenanceWindow(
+        starts_at=NOW + timedelta(days=20),
+        ends_at=NOW + timedelta(days=21),
+        reason="bảo trì",
+        document_ref="TB-2",
+    )
     view.apply(PLATFORM_KEY.encode(), CODEC.encode_platform(Platform(maintenance=(window,))))
     assert view.get("new-bank") == active
     clock[0] = NOW + timedelta(days=20, hours=1)
     during = view.get("new-bank")
-    assert during is not None and during.status is AgencyStatus.SUSPENDED and during.status_reason == "bảo trì"
+    assert (
+        during is not None and during.status is AgencyStatus.SUSPENDED and during.status_reason == "bảo trì"
+    )
     view.apply(b"new-bank", None)
     assert view.get("new-bank") is None
 
@@ -165,5 +190,5 @@ def test_agency_record_round_trips_through_avro() -> None:
 
 def test_official_code_format_is_checked() -> None:
     """The official electronic agency code must read NNN.NN.NN.XNN."""
-    with pytest.raises(ValueError, match="NNN.NN.NN.XNN"):
+    with pytest.raises(ValueError, match=r"NNN\.NN\.NN\.XNN"):
         new_agency().model_validate({**new_agency().model_dump(), "code": "G01-000"})

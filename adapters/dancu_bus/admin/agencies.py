@@ -66,16 +66,28 @@ class AgencyAdmin:
         """Enter a new agency in the registry, ONBOARDING until its account is issued."""
         if self._registry.read().record(agency.id) is not None:
             raise RefusedChange(f"agency {agency.id!r} is already registered")
-        change = Change(at=self._clock(), by=by, document_ref=document_ref, action="REGISTER", detail=agency.name)
-        record = agency.model_copy(update={"status": AgencyStatus.ONBOARDING, "onboarding": (), "history": (change,)})
+        change = Change(
+            at=self._clock(), by=by, document_ref=document_ref, action="REGISTER", detail=agency.name
+        )
+        record = agency.model_copy(
+            update={"status": AgencyStatus.ONBOARDING, "onboarding": (), "history": (change,)}
+        )
         self._registry.write_agency(record)
         return record
 
     def record_step(
-        self, agency_id: str, step: int, document_ref: str, on: date, by: str, confirmations: Iterable[str] = ()
+        self,
+        agency_id: str,
+        step: int,
+        document_ref: str,
+        on: date,
+        by: str,
+        confirmations: Iterable[str] = (),
     ) -> Agency:
         """Record onboarding step 1–9."""
-        agency = record_step(self.get(agency_id), step, document_ref, on, by, tuple(confirmations), self._clock())
+        agency = record_step(
+            self.get(agency_id), step, document_ref, on, by, tuple(confirmations), self._clock()
+        )
         self._registry.write_agency(agency)
         return agency
 
@@ -91,7 +103,7 @@ class AgencyAdmin:
         apply_topics(self._kafka, [agency_id], replication_factor=_single_node_factor(self._kafka))
         secret = None
         if self._kafka.security_protocol != "PLAINTEXT":
-            from dancu_bus.admin.security import issue_agency_credentials  # noqa: PLC0415
+            from dancu_bus.admin.security import issue_agency_credentials
 
             secret = issue_agency_credentials(self._kafka, self._names, agency_id)
         self._registry.write_agency(agency)
@@ -109,7 +121,7 @@ class AgencyAdmin:
         """End the connection (Art. 12): credentials and ACLs removed, so the broker refuses the agency."""
         agency = terminate(self.get(agency_id), reason, document_ref, by, self._clock())
         if self._kafka.security_protocol != "PLAINTEXT":
-            from dancu_bus.admin.security import revoke_agency_credentials  # noqa: PLC0415
+            from dancu_bus.admin.security import revoke_agency_credentials
 
             revoke_agency_credentials(self._kafka, self._names, agency_id)
         return self._write(agency)
@@ -124,7 +136,9 @@ class AgencyAdmin:
         now = self._clock()
         written = []
         for agency in agencies:
-            change = Change(at=now, by=by, document_ref="DEV-IMPORT", action="IMPORT", detail="development import")
+            change = Change(
+                at=now, by=by, document_ref="DEV-IMPORT", action="IMPORT", detail="development import"
+            )
             self._registry.write_agency(agency.model_copy(update={"history": (*agency.history, change)}))
             written.append(agency.id)
         return written

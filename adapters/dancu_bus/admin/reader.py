@@ -65,12 +65,14 @@ def _record(message: Message) -> TopicRecord:
 
 def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> list[TopicRecord]:
     """Every committed record of ``topic`` up to its end as of the call (no consumer group involved)."""
-    consumer = Consumer({
-        **client_config(kafka),
-        "group.id": f"dancu.reader.{uuid.uuid4().hex[:12]}",
-        "enable.auto.commit": False,
-        "isolation.level": "read_committed",
-    })
+    consumer = Consumer(
+        {
+            **client_config(kafka),
+            "group.id": f"dancu.reader.{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
     try:
         ends = _assign_from_start(consumer, topic, timeout_s)
         return _consume_until(consumer, ends, time.monotonic() + timeout_s)

@@ -43,25 +43,41 @@ def _signed(parser: argparse.ArgumentParser, document: bool = True) -> None:
 
 
 def _add_register(actions: Any) -> None:
-    new = actions.add_parser("register", help="enter a new agency from a YAML description (status ONBOARDING)")
-    new.add_argument("file", type=Path, help="YAML: id, name, code, category, channel, focal_point, purposes, …")
+    new = actions.add_parser(
+        "register", help="enter a new agency from a YAML description (status ONBOARDING)"
+    )
+    new.add_argument(
+        "file", type=Path, help="YAML: id, name, code, category, channel, focal_point, purposes, …"
+    )
     _signed(new)
     new.set_defaults(run=_run_register)
-    dev = actions.add_parser("import", help="development and tests only: write agencies as given, no onboarding")
+    dev = actions.add_parser(
+        "import", help="development and tests only: write agencies as given, no onboarding"
+    )
     dev.add_argument("file", type=Path, help="an agencies file like deploy/agencies.yaml")
     _signed(dev, document=False)
     dev.set_defaults(run=_run_import)
 
 
 def _add_onboarding(actions: Any) -> None:
-    step = actions.add_parser("onboard", help="record an onboarding step 1–9 (Art. 7)",
-                              description="\n".join(f"{n}. {t}" for n, t in STEPS.items()),
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    step = actions.add_parser(
+        "onboard",
+        help="record an onboarding step 1–9 (Art. 7)",
+        description="\n".join(f"{n}. {t}" for n, t in STEPS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     step.add_argument("agency")
     step.add_argument("--step", type=int, required=True, choices=range(1, 10))
-    step.add_argument("--date", type=date.fromisoformat, required=True, help="date of the document (YYYY-MM-DD)")
-    step.add_argument("--confirm", action="append", default=[], choices=sorted(SECURITY_CONFIRMATIONS),
-                      help="a security confirmation (step 6 needs both)")
+    step.add_argument(
+        "--date", type=date.fromisoformat, required=True, help="date of the document (YYYY-MM-DD)"
+    )
+    step.add_argument(
+        "--confirm",
+        action="append",
+        default=[],
+        choices=sorted(SECURITY_CONFIRMATIONS),
+        help="a security confirmation (step 6 needs both)",
+    )
     _signed(step)
     step.set_defaults(run=_run_step)
     review = actions.add_parser("review", help="record the security review of an 'other platform' (Art. 5.3)")
@@ -77,7 +93,9 @@ def _add_onboarding(actions: Any) -> None:
 
 
 def _add_listing(actions: Any) -> None:
-    listing = actions.add_parser("list", help="list agencies; --public: focal points and readiness (Art. 4.2)")
+    listing = actions.add_parser(
+        "list", help="list agencies; --public: focal points and readiness (Art. 4.2)"
+    )
     listing.add_argument("--public", action="store_true")
     listing.add_argument("--json", action="store_true", help="JSON instead of a table")
     listing.set_defaults(run=_run_list)
@@ -94,7 +112,9 @@ def _add_lifecycle(actions: Any) -> None:
             parser.add_argument("--reason", required=True)
         _signed(parser)
         parser.set_defaults(run=_run_lifecycle, verb=verb)
-    window = actions.add_parser("maintenance", help="suspend every agency for maintenance (7 working days' notice)")
+    window = actions.add_parser(
+        "maintenance", help="suspend every agency for maintenance (7 working days' notice)"
+    )
     window.add_argument("--start", type=datetime.fromisoformat, required=True, help="ISO time with offset")
     window.add_argument("--end", type=datetime.fromisoformat, required=True, help="ISO time with offset")
     window.add_argument("--reason", required=True)
@@ -119,15 +139,18 @@ def _run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_step(args: argparse.Namespace, settings: Settings) -> int:
-    agency = _admin(settings).record_step(args.agency, args.step, args.document, args.date, args.by, args.confirm)
+    agency = _admin(settings).record_step(
+        args.agency, args.step, args.document, args.date, args.by, args.confirm
+    )
     done = sorted(s.step for s in agency.onboarding)
     print(f"{agency.id}: step {args.step} recorded; steps done: {done}")
     return 0
 
 
 def _run_review(args: argparse.Namespace, settings: Settings) -> int:
-    review = SecurityReview(document_ref=args.document, approved=not args.rejected, approved_by=args.by,
-                            on=args.date)
+    review = SecurityReview(
+        document_ref=args.document, approved=not args.rejected, approved_by=args.by, on=args.date
+    )
     _admin(settings).review(args.agency, review)
     print(f"{args.agency}: security review recorded ({'approved' if review.approved else 'not approved'})")
     return 0
@@ -170,7 +193,9 @@ def _run_lifecycle(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_maintenance(args: argparse.Namespace, settings: Settings) -> int:
-    window = MaintenanceWindow(starts_at=args.start, ends_at=args.end, reason=args.reason, document_ref=args.document)
+    window = MaintenanceWindow(
+        starts_at=args.start, ends_at=args.end, reason=args.reason, document_ref=args.document
+    )
     _admin(settings).schedule_maintenance(window, args.by)
     print(f"maintenance scheduled: every agency suspended {args.start.isoformat()} – {args.end.isoformat()}")
     return 0
@@ -181,20 +206,31 @@ def public_rows(agencies: tuple[Agency, ...]) -> list[dict[str, str]]:
     rows = []
     for agency in agencies:
         focal = agency.focal_point
-        rows.append({
-            "id": agency.id, "code": agency.code or "", "name": agency.name, "status": agency.status.value,
-            "focal_point": focal.name if focal else "", "position": focal.position if focal else "",
-            "phone": focal.phone if focal else "", "email": focal.email if focal else "",
-            "readiness": agency.readiness,
-        })
+        rows.append(
+            {
+                "id": agency.id,
+                "code": agency.code or "",
+                "name": agency.name,
+                "status": agency.status.value,
+                "focal_point": focal.name if focal else "",
+                "position": focal.position if focal else "",
+                "phone": focal.phone if focal else "",
+                "email": focal.email if focal else "",
+                "readiness": agency.readiness,
+            }
+        )
     return rows
 
 
 def _summary(agency: Agency) -> dict[str, str]:
     return {
-        "id": agency.id, "status": agency.status.value, "category": agency.category.value,
-        "channel": agency.channel.value, "operations": ",".join(sorted(agency.operations)),
-        "purposes": ",".join(sorted(agency.purposes)), "steps": ",".join(str(s.step) for s in agency.onboarding),
+        "id": agency.id,
+        "status": agency.status.value,
+        "category": agency.category.value,
+        "channel": agency.channel.value,
+        "operations": ",".join(sorted(agency.operations)),
+        "purposes": ",".join(sorted(agency.purposes)),
+        "steps": ",".join(str(s.step) for s in agency.onboarding),
     }
 
 

@@ -13,7 +13,14 @@ from dancu_bus.agencies import Agency, AgencyStatus, Change
 from dancu_bus.errors import RefusedChange
 from dancu_bus.registry.platform import MaintenanceWindow, Platform
 
-__all__ = ["MAINTENANCE_NOTICE_WORKING_DAYS", "resume", "schedule_maintenance", "suspend", "terminate", "working_days"]
+__all__ = [
+    "MAINTENANCE_NOTICE_WORKING_DAYS",
+    "resume",
+    "schedule_maintenance",
+    "suspend",
+    "terminate",
+    "working_days",
+]
 
 MAINTENANCE_NOTICE_WORKING_DAYS = 7
 # Fixed-date public holidays (Labour Code 2019, Art. 112). Lunar New Year and the Hùng Kings'
@@ -34,36 +41,51 @@ def working_days(after: date, until: date) -> int:
 def suspend(agency: Agency, reason: str, document_ref: str, by: str, now: datetime) -> Agency:
     """The agency suspended: its requests are answered REJECTED/SUSPENDED until resumed."""
     _require(agency, {AgencyStatus.ACTIVE}, "suspend")
-    return _moved(agency, AgencyStatus.SUSPENDED, reason, Change(
-        at=now, by=by, document_ref=document_ref, action="SUSPEND", detail=reason))
+    return _moved(
+        agency,
+        AgencyStatus.SUSPENDED,
+        reason,
+        Change(at=now, by=by, document_ref=document_ref, action="SUSPEND", detail=reason),
+    )
 
 
 def resume(agency: Agency, document_ref: str, by: str, now: datetime) -> Agency:
     """The suspended agency served again."""
     _require(agency, {AgencyStatus.SUSPENDED}, "resume")
-    return _moved(agency, AgencyStatus.ACTIVE, None, Change(
-        at=now, by=by, document_ref=document_ref, action="RESUME"))
+    return _moved(
+        agency, AgencyStatus.ACTIVE, None, Change(at=now, by=by, document_ref=document_ref, action="RESUME")
+    )
 
 
 def terminate(agency: Agency, reason: str, document_ref: str, by: str, now: datetime) -> Agency:
     """The agency's connection ended for good; its credentials are revoked by the caller."""
     _require(agency, {AgencyStatus.ONBOARDING, AgencyStatus.ACTIVE, AgencyStatus.SUSPENDED}, "terminate")
-    return _moved(agency, AgencyStatus.TERMINATED, reason, Change(
-        at=now, by=by, document_ref=document_ref, action="TERMINATE", detail=reason))
+    return _moved(
+        agency,
+        AgencyStatus.TERMINATED,
+        reason,
+        Change(at=now, by=by, document_ref=document_ref, action="TERMINATE", detail=reason),
+    )
 
 
 def schedule_maintenance(platform: Platform, window: MaintenanceWindow, by: str, now: datetime) -> Platform:
-    """The platform with a maintenance suspension of every agency; refused with under 7 working days' notice."""
+    """The platform with every agency suspended during ``window``; needs 7 working days' notice."""
     notice = working_days(now.date(), window.starts_at.date())
     if notice < MAINTENANCE_NOTICE_WORKING_DAYS:
         raise RefusedChange(
             f"a maintenance suspension needs {MAINTENANCE_NOTICE_WORKING_DAYS} working days' notice; "
             f"{window.starts_at.date()} is only {notice} working days after {now.date()}"
         )
-    change = Change(at=now, by=by, document_ref=window.document_ref, action="SCHEDULE_MAINTENANCE",
-                    detail=f"{window.starts_at.isoformat()} – {window.ends_at.isoformat()}: {window.reason}")
-    return platform.model_copy(update={"maintenance": (*platform.maintenance, window),
-                                       "history": (*platform.history, change)})
+    change = Change(
+        at=now,
+        by=by,
+        document_ref=window.document_ref,
+        action="SCHEDULE_MAINTENANCE",
+        detail=f"{window.starts_at.isoformat()} – {window.ends_at.isoformat()}: {window.reason}",
+    )
+    return platform.model_copy(
+        update={"maintenance": (*platform.maintenance, window), "history": (*platform.history, change)}
+    )
 
 
 def _require(agency: Agency, allowed: set[AgencyStatus], verb: str) -> None:
@@ -72,5 +94,6 @@ def _require(agency: Agency, allowed: set[AgencyStatus], verb: str) -> None:
 
 
 def _moved(agency: Agency, status: AgencyStatus, reason: str | None, change: Change) -> Agency:
-    return agency.model_copy(update={"status": status, "status_reason": reason,
-                                     "history": (*agency.history, change)})
+    return agency.model_copy(
+        update={"status": status, "status_reason": reason, "history": (*agency.history, change)}
+    )

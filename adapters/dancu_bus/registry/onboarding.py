@@ -23,7 +23,7 @@ STEPS: dict[int, str] = {
     3: "mục đích và căn cứ pháp lý — purposes and legal basis declared",
     4: "phạm vi dữ liệu — field scope per purpose",
     5: "phương án kết nối — connection plan and channel",
-    6: "xác nhận an toàn — security confirmations (information-system security level; personal-data protection)",
+    6: "xác nhận an toàn — security confirmations (system security level; personal-data protection)",
     7: "kết nối thử nghiệm — test connection passed",
     8: "thẩm định — appraisal by the database's managing unit",
     9: "phê duyệt — approval of the connection",
@@ -36,25 +36,41 @@ SECURITY_CONFIRMATIONS = frozenset({"INFOSEC_LEVEL", "PERSONAL_DATA_PROTECTION"}
 
 
 def record_step(
-    agency: Agency, step: int, document_ref: str, on: date, by: str, confirmations: tuple[str, ...], now: datetime
+    agency: Agency,
+    step: int,
+    document_ref: str,
+    on: date,
+    by: str,
+    confirmations: tuple[str, ...],
+    now: datetime,
 ) -> Agency:
     """The agency with step ``step`` (1–9) recorded; step 6 needs both security confirmations."""
     if step not in STEPS or step == ACCOUNT_STEP:
-        raise RefusedChange(f"step {step} cannot be recorded this way: steps 1–9 are recorded, step 10 is issued")
+        raise RefusedChange(
+            f"step {step} cannot be recorded this way: steps 1–9 are recorded, step 10 is issued"
+        )
     if agency.status is AgencyStatus.TERMINATED:
         raise RefusedChange(f"{agency.id} is terminated")
     _check_confirmations(step, confirmations)
-    record = StepRecord(step=step, document_ref=document_ref, on=on, by=by, confirmations=tuple(sorted(confirmations)))
-    steps = tuple(s for s in agency.onboarding if s.step != step) + (record,)
+    record = StepRecord(
+        step=step, document_ref=document_ref, on=on, by=by, confirmations=tuple(sorted(confirmations))
+    )
+    steps = (*(s for s in agency.onboarding if s.step != step), record)
     change = Change(at=now, by=by, document_ref=document_ref, action=f"STEP_{step}", detail=STEPS[step])
-    return agency.model_copy(update={"onboarding": tuple(sorted(steps, key=lambda s: s.step)),
-                                     "history": (*agency.history, change)})
+    return agency.model_copy(
+        update={
+            "onboarding": tuple(sorted(steps, key=lambda s: s.step)),
+            "history": (*agency.history, change),
+        }
+    )
 
 
 def _check_confirmations(step: int, confirmations: tuple[str, ...]) -> None:
     unknown = set(confirmations) - SECURITY_CONFIRMATIONS
     if unknown:
-        raise RefusedChange(f"unknown confirmations {sorted(unknown)}; known: {sorted(SECURITY_CONFIRMATIONS)}")
+        raise RefusedChange(
+            f"unknown confirmations {sorted(unknown)}; known: {sorted(SECURITY_CONFIRMATIONS)}"
+        )
     if step == 6 and set(confirmations) != SECURITY_CONFIRMATIONS:
         missing = sorted(SECURITY_CONFIRMATIONS - set(confirmations))
         raise RefusedChange(f"step 6 needs both security confirmations; missing: {', '.join(missing)}")
@@ -62,8 +78,13 @@ def _check_confirmations(step: int, confirmations: tuple[str, ...]) -> None:
 
 def record_security_review(agency: Agency, review: SecurityReview, now: datetime) -> Agency:
     """The agency with the security review its "other platform" channel needs (Art. 5.3)."""
-    change = Change(at=now, by=review.approved_by, document_ref=review.document_ref, action="SECURITY_REVIEW",
-                    detail="approved" if review.approved else "not approved")
+    change = Change(
+        at=now,
+        by=review.approved_by,
+        document_ref=review.document_ref,
+        action="SECURITY_REVIEW",
+        detail="approved" if review.approved else "not approved",
+    )
     return agency.model_copy(update={"security_review": review, "history": (*agency.history, change)})
 
 
@@ -71,7 +92,9 @@ def missing_for_account(agency: Agency) -> list[str]:
     """What still stands between the agency and its account, one line each; empty when nothing."""
     done = {s.step for s in agency.onboarding}
     missing = [f"step {n}: {STEPS[n]}" for n in range(1, ACCOUNT_STEP) if n not in done]
-    if agency.channel is Channel.OTHER_PLATFORM and not (agency.security_review and agency.security_review.approved):
+    if agency.channel is Channel.OTHER_PLATFORM and not (
+        agency.security_review and agency.security_review.approved
+    ):
         missing.append("security review and approval of the other platform (Art. 5.3)")
     if agency.focal_point is None:
         missing.append("focal point (name, position, phone, email) in the record (Art. 4)")
@@ -81,13 +104,19 @@ def missing_for_account(agency: Agency) -> list[str]:
 def issue_account(agency: Agency, document_ref: str, by: str, now: datetime) -> Agency:
     """The agency with step 10 recorded and its connection active; refused, listing what is missing."""
     if agency.status is not AgencyStatus.ONBOARDING:
-        raise RefusedChange(f"{agency.id} is {agency.status.value}, not ONBOARDING: its account was already issued")
+        raise RefusedChange(
+            f"{agency.id} is {agency.status.value}, not ONBOARDING: its account was already issued"
+        )
     missing = missing_for_account(agency)
     if missing:
         raise RefusedChange(f"step 10 refused for {agency.id}; missing:\n  " + "\n  ".join(missing))
     record = StepRecord(step=ACCOUNT_STEP, document_ref=document_ref, on=now.date(), by=by)
     change = Change(at=now, by=by, document_ref=document_ref, action="STEP_10", detail=STEPS[ACCOUNT_STEP])
-    return agency.model_copy(update={
-        "onboarding": (*agency.onboarding, record), "status": AgencyStatus.ACTIVE, "status_reason": None,
-        "history": (*agency.history, change),
-    })
+    return agency.model_copy(
+        update={
+            "onboarding": (*agency.onboarding, record),
+            "status": AgencyStatus.ACTIVE,
+            "status_reason": None,
+            "history": (*agency.history, change),
+        }
+    )

@@ -88,7 +88,9 @@ class ResolverHandler:
         if isinstance(decision, Rejection):
             return decision
         agency = decision.agency
-        exceeded = self._quotas.take(agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date())
+        exceeded = self._quotas.take(
+            agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date()
+        )
         if exceeded is not None:
             return Rejection(Reason.QUOTA_EXCEEDED, exceeded)
         self._metrics.quota_used.labels(agency.id).inc()

@@ -26,7 +26,9 @@ Apply = Callable[[bytes | None, bytes | None], None]
 
 
 @asynccontextmanager
-async def following(kafka: KafkaSettings, topic: str, apply: Apply, timeout_s: float = 30.0) -> AsyncIterator[None]:
+async def following(
+    kafka: KafkaSettings, topic: str, apply: Apply, timeout_s: float = 30.0
+) -> AsyncIterator[None]:
     """Replay ``topic`` into ``apply`` up to its current end, then keep applying new records until exit."""
     consumer = AIOKafkaConsumer(
         **kafka_options(kafka),

@@ -1,0 +1,140 @@
+"""A dancu-bus deployment for one benchmark run: unique topics, agencies, catalogues, a resolver process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from dancu_bus.admin import delete_topics, describe, repo_root
+from dancu_bus.admin.agencies import AgencyAdmin
+from dancu_bus.admin.catalogues import load_catalogues
+from dancu_bus.admin.topics import apply_topics
+from dancu_bus.agencies import Quota, load_directory
+from dancu_bus.catalogues import load_entries
+from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.registry import RegistryCodec
+from dancu_bus.settings import KafkaSettings
+
+__all__ = ["AGENCIES_FILE", "ResolverProcess", "bench_topics", "resolver_process"]
+
+AGENCIES_FILE = repo_root() / "deploy" / "agencies.yaml"
+# A bulk run is not a quota test: each agency may ask as much as the run sends.
+_UNLIMITED = Quota(per_second=10_000_000, per_day=10_000_000_000)
+
+
+@contextmanager
+def bench_topics(kafka: KafkaSettings, baseline: tuple[str, str], partitions: int) -> Iterator[None]:
+    """The deployment's topics, registry and catalogues under ``kafka.topic_prefix``, deleted afterwards."""
+    try:
+        _create_baseline_topics(kafka.bootstrap_servers, baseline, partitions)
+        agencies = [
+            a.model_copy(update={"quota": _UNLIMITED}) for a in load_directory(AGENCIES_FILE).agencies()
+        ]
+        apply_topics(kafka, [a.id for a in agencies], replication_factor=1)
+        schemas = load_schemas()
+        load_catalogues(kafka, Codec(schemas), load_entries())
+        AgencyAdmin(kafka, RegistryCodec(schemas)).import_agencies(agencies, by="bench")
+        yield
+    finally:
+        delete_topics(kafka, describe(kafka, kafka.topic_prefix + "."))
+
+
+def _create_baseline_topics(bootstrap: str, names: tuple[str, str], partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics(
+        [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
+    )
+    for future in futures.values():
+        future.result(30)
+
+
+@dataclass
+class ResolverProcess:
+    """A running ``dancu-bus resolver``: its pid and health port."""
+
+    process: subprocess.Popen[bytes]
+    metrics_port: int
+
+    def peak_rss_mb(self) -> float:
+        """The process's peak resident set size (VmHWM) so far, in MiB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def metric(self, name: str) -> float:
+        """The sum of a metric's samples on /metrics (e.g. a histogram's ``_count``)."""
+        text = _get(f"http://127.0.0.1:{self.metrics_port}/metrics")[1]
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+@contextmanager
+def resolver_process(env: dict[str, str], profile: Path | None) -> Iterator[ResolverProcess]:
+    """``dancu-bus resolver`` in a process of its own (under pyinstrument when ``profile``), once ready."""
+    port = _free_port()
+    settings = {**os.environ, **env, "DANCU_RESOLVER__METRICS_PORT": str(port), "DANCU_LOG_LEVEL": "WARNING"}
+    program = ["-m", "dancu_bus.cli.main", "resolver"]
+    if profile is not None:
+        program = ["-m", "pyinstrument", "-r", "html", "-o", str(profile), *program]
+    process = subprocess.Popen([_python(), *program], env=settings)
+    resolver = ResolverProcess(process, port)
+    try:
+        _await_ready(resolver)
+        yield resolver
+    finally:
+        _stop(process)
+
+
+def _python() -> str:
+    return str(repo_root() / ".venv" / "bin" / "python")
+
+
+def _await_ready(resolver: ResolverProcess, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if resolver.process.poll() is not None:
+            raise RuntimeError(f"the resolver exited with {resolver.process.returncode}")
+        try:
+            if _get(f"http://127.0.0.1:{resolver.metrics_port}/readyz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the resolver was not ready within {timeout_s:g} s")
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return int(answer.status), answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: the resolver drains and commits (and pyinstrument writes its profile); SIGKILL if stuck."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -1,0 +1,189 @@
+"""Benchmark: N requests through dancu-bus against a bare Kafka round trip measured in the same run.
+
+    .venv/bin/python bench/exchange.py --requests 200000                 # bulk VERIFY, SQLite, 1M citizens
+    .venv/bin/python bench/exchange.py --workload lookup --store postgres
+    .venv/bin/python bench/exchange.py --workload steady --rate 1000 --duration 60
+
+It seeds (once, cached in .cache/bench) the population, creates topics under a prefix of its own,
+runs the baseline (``baseline.py``), then the same number of requests through the SDK, a resolver
+process and the store; prints a table and, as its last line, one JSON object. It deletes its topics,
+stops its processes and its PostgreSQL server before it exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from baseline import BareRoundTrip
+from deployment import bench_topics, resolver_process
+from population import Person, Population, ensure_sqlite, postgres_store, read_sample
+from report import Report, print_report
+from workloads import WORKLOADS, SdkRun, Workload, sdk_round_trip
+
+from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.sdk.requests import build_request
+from dancu_bus.settings import KafkaSettings
+
+_PARTITIONS = 6  # as the request and response topics in topics.yaml
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What this run measures."""
+
+    workload: str
+    store: str
+    population: Population
+    n: int
+    rate: float | None
+    bootstrap: str
+    profile: Path | None
+
+
+def main() -> int:
+    """Run the benchmark the arguments describe; the JSON summary is the last line printed."""
+    plan = _plan(_arguments())
+    with ExitStack() as stack:
+        store_env = stack.enter_context(_store(plan))
+        people = read_sample(plan.population)
+        report = _measure(plan, store_env, people)
+    print_report(report)
+    return 0
+
+
+def _measure(plan: Plan, store_env: dict[str, str], people: list[Person]) -> Report:
+    workload = WORKLOADS["verify" if plan.workload == "steady" else plan.workload]
+    prefix = f"bench{uuid.uuid4().hex[:8]}.dancu"
+    kafka = KafkaSettings(bootstrap_servers=plan.bootstrap, topic_prefix=prefix)
+    baseline_topics = (f"{prefix}.baseline.req", f"{prefix}.baseline.res")
+    env = {**store_env, **_resolver_env(kafka)}
+    with bench_topics(kafka, baseline_topics, _PARTITIONS):
+        bare = BareRoundTrip(plan.bootstrap, *baseline_topics, _payload(workload, people[0]))
+        _log(f"baseline: {plan.n:,} bare round trips")
+        baseline = bare.run(plan.n, plan.rate, window=10_000)
+        _log(f"baseline: {baseline.rps:,.0f}/s; dancu-bus: {plan.n:,} requests")
+        with resolver_process(env, _profile_file(plan, "resolver")) as resolver:
+            run = _sdk(plan, kafka, workload, people)
+            rss = resolver.peak_rss_mb()
+            batches = resolver.metric("dancu_resolver_batch_size_count")
+    return Report(
+        plan.workload, workload.name, plan.store, plan.population.citizens, baseline, run, rss, batches
+    )
+
+
+def _sdk(plan: Plan, kafka: KafkaSettings, workload: Workload, people: list[Person]) -> SdkRun:
+    """The SDK side, under pyinstrument when profiling (its main thread: the produce loop)."""
+    if plan.profile is None:
+        return sdk_round_trip(kafka, workload, people, plan.n, plan.rate)
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001)
+    with profiler:
+        run = sdk_round_trip(kafka, workload, people, plan.n, plan.rate)
+    target = _profile_file(plan, "sdk")
+    assert target is not None
+    target.write_text(profiler.output_html())
+    target.with_suffix(".txt").write_text(profiler.output_text(show_all=False))
+    return run
+
+
+def _payload(workload: Workload, person: Person) -> bytes:
+    """An encoded request of the workload: the baseline sends bytes of exactly this size."""
+    query = next(workload.queries([person], 1))
+    return Codec(load_schemas()).encode_request(
+        build_request(workload.agency, workload.context, query, 120.0)
+    )
+
+
+def _resolver_env(kafka: KafkaSettings) -> dict[str, str]:
+    return {
+        "DANCU_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "DANCU_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+        "DANCU_RESOLVER__GROUP_ID": f"{kafka.topic_prefix}.resolver",
+    }
+
+
+@contextmanager
+def _store(plan: Plan) -> Iterator[dict[str, str]]:
+    """The seeded store for the run (seeding it first if it is not cached) as resolver settings."""
+    if plan.store == "sqlite":
+        path, seconds = ensure_sqlite(plan.population, _Progress(plan.population.citizens))
+        _seeded(seconds, plan)
+        yield {"DANCU_STORE__BACKEND": "sqlite", "DANCU_STORE__PATH": str(path)}
+        return
+    with postgres_store(plan.population, _Progress(plan.population.citizens)) as (dsn, seconds):
+        _seeded(seconds, plan)
+        yield {"DANCU_STORE__BACKEND": "postgres", "DANCU_STORE__DSN": dsn}
+
+
+def _seeded(seconds: float | None, plan: Plan) -> None:
+    if seconds is not None:
+        _log(f"seeded {plan.population.citizens:,} citizens into {plan.store} in {seconds:.0f} s")
+
+
+def _profile_file(plan: Plan, side: str) -> Path | None:
+    if plan.profile is None:
+        return None
+    plan.profile.mkdir(parents=True, exist_ok=True)
+    return plan.profile / f"{plan.workload}-{plan.store}-{side}.html"
+
+
+class _Progress:
+    """Seeding progress on stderr, every tenth."""
+
+    def __init__(self, total: int) -> None:
+        self._total, self._shown = total, 0
+
+    def __call__(self, written: int) -> None:
+        tenths = written * 10 // max(self._total, 1)
+        if tenths > self._shown:
+            self._shown = tenths
+            _log(f"seeding: {written:,} / {self._total:,}")
+
+
+def _log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def _plan(args: argparse.Namespace) -> Plan:
+    steady = args.workload == "steady"
+    n = round(args.rate * args.duration) if steady else args.requests
+    return Plan(
+        args.workload,
+        args.store,
+        Population(args.citizens),
+        n,
+        args.rate if steady else None,
+        args.bootstrap,
+        args.profile,
+    )
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workload", choices=("verify", "lookup", "steady"), default="verify")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--citizens", type=int, default=1_000_000, help="population size (seeded once, cached)"
+    )
+    parser.add_argument("--requests", type=int, default=200_000, help="requests of a bulk workload")
+    parser.add_argument("--rate", type=float, default=1000.0, help="steady: requests per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="steady: seconds")
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="the local broker (plaintext)")
+    parser.add_argument(
+        "--profile", type=Path, default=None, metavar="DIR", help="pyinstrument profiles here"
+    )
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
