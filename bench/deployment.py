@@ -85,8 +85,9 @@ def resolver_process(env: dict[str, str], profile: Path | None) -> Iterator[Reso
     port = _free_port()
     settings = {**os.environ, **env, "DANCU_RESOLVER__METRICS_PORT": str(port), "DANCU_LOG_LEVEL": "WARNING"}
     program = ["-m", "dancu_bus.cli.main", "resolver"]
-    if profile is not None:
-        program = ["-m", "pyinstrument", "-r", "html", "-o", str(profile), *program]
+    session = profile.with_suffix(".pyisession") if profile is not None else None
+    if session is not None:
+        program = ["-m", "pyinstrument", "-i", "0.001", "-r", "session", "-o", str(session), *program]
     process = subprocess.Popen([_python(), *program], env=settings)
     resolver = ResolverProcess(process, port)
     try:
@@ -94,6 +95,24 @@ def resolver_process(env: dict[str, str], profile: Path | None) -> Iterator[Reso
         yield resolver
     finally:
         _stop(process)
+        if session is not None:
+            _render(session)
+
+
+def _render(session: Path) -> None:
+    """The saved profile as text and HTML beside it."""
+    for renderer, suffix in (("text", ".txt"), ("html", ".html")):
+        load = [
+            "-m",
+            "pyinstrument",
+            "--load",
+            str(session),
+            "-r",
+            renderer,
+            "-o",
+            str(session.with_suffix(suffix)),
+        ]
+        subprocess.run([_python(), *load], check=False)
 
 
 def _python() -> str:

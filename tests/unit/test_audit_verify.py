@@ -10,6 +10,8 @@ import pytest
 
 from dancu_bus.audit import Problem, verify_log
 from dancu_bus.audit.chain import START, ChainHead, head_of, seal
+from dancu_bus.cli.audit import describe_check
+from dancu_bus.cli.main import build_parser
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import AuditRecord
 from tests.unit import samples
@@ -156,3 +158,19 @@ def test_partitions_are_checked_apart_and_in_order() -> None:
 def test_an_empty_topic_has_nothing_to_report() -> None:
     """No records, no partitions to report."""
     assert verify_log([], CODEC) == []
+
+
+def test_the_cli_has_audit_run_and_audit_verify() -> None:
+    """`dancu-bus audit` takes a verb: run (the consumer) or verify (with --expired-head)."""
+    parser = build_parser()
+    assert parser.parse_args(["audit", "run"]).audit_command == "run"
+    verify = parser.parse_args(["audit", "verify", "--expired-head"])
+    assert (verify.audit_command, verify.expired_head, callable(verify.run)) == ("verify", True, True)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["audit"])
+
+
+def test_a_broken_partition_is_described_in_one_line() -> None:
+    """The report line names partition, problem, offset, request id and what is wrong."""
+    (check,) = verify_log(log([ABCD[0], *ABCD[2:]], [0, 2, 3]), CODEC)
+    assert describe_check(check).startswith("partition 0: MISSING at offset 2 (request c): ")

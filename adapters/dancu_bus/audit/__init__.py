@@ -9,7 +9,9 @@ How the chain stays well defined (issue 5, DESIGN.md section 5):
   agencies of one audit partition goes to the same member. That member is the partition's only
   writer, and it also sees both halves of each exchange, whichever partitions the agency's client
   and the resolver picked, which the witness needs to pair them without trusting either party.
-  Scaling out therefore works up to one member per audit partition; the unit of work is an agency.
+  Scaling out therefore works up to one member per audit partition in use (more members stand by);
+  the unit of work is an agency. Every member must run this assignor, so a group that ran an older
+  audit consumer is stopped entirely before the first of these joins it.
 - **Taking a partition over.** Each audit partition is written through its own transactional
   producer (``transport.fenced``), id ``<group>.<audit topic>.<partition>``. A member that is assigned
   the partition initialises that id before writing, which aborts or completes any transaction of the
@@ -27,7 +29,8 @@ How the chain stays well defined (issue 5, DESIGN.md section 5):
   (``prev_request_id``), and ``verify`` accepts a vanished predecessor only when a record with that
   request id still follows at or after the one chaining from it: exactly what compaction may remove.
   A vanished record whose request id appears nowhere later is a gap; tombstones are never written, so
-  one is reported as a deletion.
+  one is reported as a deletion. Where compaction removed several records in a row, only the last
+  one's request id is checked: the links between the removed records are gone with them.
 - **Limits.** The hash is keyless: someone able to write the audit topic and to rewrite every later
   record can forge a consistent chain. ``dancu-bus audit verify`` prints each partition's last hash so
   inspectors can anchor it elsewhere (Art. 10); ``--expired-head`` accepts a partition whose oldest

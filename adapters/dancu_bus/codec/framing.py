@@ -33,6 +33,9 @@ class WireSchema:
     parsed: Any
     header: bytes
     standalone: Mapping[str, Any]
+    # The same schema parsed with fastavro's "already parsed" marker: without it fastavro parses the
+    # schema again on every encode and decode, which took three quarters of the time of each.
+    compiled: Any
 
 
 class SchemaSet:
@@ -59,7 +62,7 @@ class SchemaSet:
         buffer = io.BytesIO()
         buffer.write(schema.header)
         try:
-            fastavro.schemaless_writer(buffer, schema.parsed, record)
+            fastavro.schemaless_writer(buffer, schema.compiled, record)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             raise CodecError("DOES_NOT_FIT_SCHEMA", f"{name}: {exc}") from exc
         return buffer.getvalue()
@@ -72,7 +75,7 @@ class SchemaSet:
         stream.seek(HEADER_SIZE)
         try:
             record = fastavro.schemaless_reader(
-                stream, schema.parsed, None, return_record_name=True, return_record_name_override=True
+                stream, schema.compiled, None, return_record_name=True, return_record_name_override=True
             )
         except (EOFError, ValueError, TypeError, IndexError, UnicodeDecodeError, OverflowError) as exc:
             raise CodecError("BAD_BODY", f"{schema.name}: {type(exc).__name__}: {exc}") from exc
@@ -113,7 +116,8 @@ def load_schemas(directory: Path | None = None) -> SchemaSet:
             raise CodecError("BAD_SCHEMA", f"{name}: {exc}") from exc
         canonical = to_parsing_canonical_form(parsed)
         header = MAGIC + bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
-        schemas[name] = WireSchema(name, parsed, header, standalone)
+        compiled = fastavro.parse_schema(standalone, named_schemas={})
+        schemas[name] = WireSchema(name, parsed, header, standalone, compiled)
     return SchemaSet(schemas)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -68,6 +69,9 @@ class ResolverHandler:
         self._names = names
         self._metrics = metrics
         self._quotas = QuotaBook()
+        self._admitted: Counter[str] = Counter()
+        self._answered: Counter[tuple[str, str, str]] = Counter()
+        self._rejected: Counter[tuple[str, str]] = Counter()
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """One response per decodable request, one dead letter per undecodable record."""
@@ -82,6 +86,7 @@ class ResolverHandler:
         responses = [
             self._respond(d, decision, citizens, now) for d, decision in zip(decoded, decisions, strict=True)
         ]
+        self._flush_counts()
         return dead + responses
 
     def _within_quota(self, decision: Admitted | Rejection, now: datetime) -> Admitted | Rejection:
@@ -93,7 +98,7 @@ class ResolverHandler:
         )
         if exceeded is not None:
             return Rejection(Reason.QUOTA_EXCEEDED, exceeded)
-        self._metrics.quota_used.labels(agency.id).inc()
+        self._admitted[agency.id] += 1
         return decision
 
     def committable(self, consumed: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
@@ -155,9 +160,21 @@ class ResolverHandler:
         )
 
     def _count(self, agency: str, response: Response, now: datetime) -> None:
-        self._metrics.requests.labels(agency, response.operation, response.status.value).inc()
+        self._answered[agency, response.operation, response.status.value] += 1
         if response.reason_code is not None:
-            self._metrics.rejections.labels(agency, response.reason_code).inc()
+            self._rejected[agency, response.reason_code] += 1
+
+    def _flush_counts(self) -> None:
+        """Add the batch's tallies to the metrics: one ``labels`` lookup per label set, not per request."""
+        for agency, count in self._admitted.items():
+            self._metrics.quota_used.labels(agency).inc(count)
+        for answered, count in self._answered.items():
+            self._metrics.requests.labels(*answered).inc(count)
+        for rejected, count in self._rejected.items():
+            self._metrics.rejections.labels(*rejected).inc(count)
+        self._admitted.clear()
+        self._answered.clear()
+        self._rejected.clear()
 
 
 def response_headers(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
-from collections import deque
+import queue
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Self
@@ -62,31 +62,63 @@ class Client:
     def send_many(self, requests: Iterable[Request]) -> Iterator[Response]:
         """Send many requests, at most ``max_in_flight`` unanswered at once; yield responses as they come.
 
-        Raises RequestTimeout when no response at all arrives for ``timeout_s``.
+        The next request is taken from ``requests`` only when there is room for it. Raises
+        RequestTimeout when no response at all arrives for ``timeout_s``.
         """
-        waiting: deque[tuple[Request, concurrent.futures.Future[Response]]] = deque()
-        for request in requests:
-            while len(waiting) >= self.config.max_in_flight:
-                yield from self._collect(waiting)
-            waiting.append((request, self._exchange.submit(request)))
-        while waiting:
-            yield from self._collect(waiting)
+        bulk = _Bulk(self._exchange, self.config.timeout_s)
+        source = iter(requests)
+        while True:
+            while bulk.in_flight >= self.config.max_in_flight:
+                yield bulk.next_response()
+            request = next(source, None)
+            if request is None:
+                break
+            bulk.submit(request)
+            yield from bulk.ready()
+        while bulk.in_flight:
+            yield bulk.next_response()
 
-    def _collect(
-        self, waiting: deque[tuple[Request, concurrent.futures.Future[Response]]]
-    ) -> Iterator[Response]:
-        done, _ = concurrent.futures.wait(
-            [f for _, f in waiting],
-            timeout=self.config.timeout_s,
-            return_when=concurrent.futures.FIRST_COMPLETED,
-        )
-        if not done:
-            oldest = waiting[0][0].request_id
-            for request, _ in waiting:
-                self._exchange.forget(request.request_id)
-            raise RequestTimeout(oldest, self.config.timeout_s)
-        remaining = [(r, f) for r, f in waiting if f not in done]
-        waiting.clear()
-        waiting.extend(remaining)
-        for future in done:
-            yield future.result()
+
+class _Bulk:
+    """The requests of one ``send_many`` in flight; each future reports its completion to one queue.
+
+    Waiting on the queue costs the same however many requests are in flight, where waiting on all
+    their futures at once cost time in proportion to the window for every response.
+    """
+
+    def __init__(self, exchange: Exchange, timeout_s: float) -> None:
+        self._exchange = exchange
+        self._timeout_s = timeout_s
+        self._done: queue.SimpleQueue[concurrent.futures.Future[Response]] = queue.SimpleQueue()
+        self._waiting: dict[concurrent.futures.Future[Response], str] = {}
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet yielded."""
+        return len(self._waiting)
+
+    def submit(self, request: Request) -> None:
+        """Send one request."""
+        future = self._exchange.submit(request)
+        self._waiting[future] = request.request_id
+        future.add_done_callback(self._done.put)
+
+    def ready(self) -> Iterator[Response]:
+        """The responses already in, without waiting."""
+        while not self._done.empty():
+            yield self._take(self._done.get_nowait())
+
+    def next_response(self) -> Response:
+        """The next response to arrive; RequestTimeout (and every request forgotten) after ``timeout_s``."""
+        try:
+            future = self._done.get(timeout=self._timeout_s)
+        except queue.Empty:
+            oldest = next(iter(self._waiting.values()))
+            for request_id in self._waiting.values():
+                self._exchange.forget(request_id)
+            raise RequestTimeout(oldest, self._timeout_s) from None
+        return self._take(future)
+
+    def _take(self, future: concurrent.futures.Future[Response]) -> Response:
+        del self._waiting[future]
+        return future.result()

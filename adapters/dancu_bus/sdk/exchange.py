@@ -53,7 +53,6 @@ class Exchange:
         self._config = config
         self._codec = codec
         self._pending: dict[str, Future[Response]] = {}
-        self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._producer: Any = None
         self._consumer: Any = None
@@ -72,7 +71,17 @@ class Exchange:
             }
         )
         self._assign_from_end()
-        self._producer = Producer({**base, "enable.idempotence": True, "linger.ms": 2, "acks": "all"})
+        self._producer = Producer(
+            {
+                **base,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                # Only failures call back into Python: a callback per delivered request cost as much
+                # as producing it.
+                "delivery.report.only.error": True,
+            }
+        )
         self._reader = threading.Thread(
             target=self._read, name=f"dancu-sdk-{self._config.agency}", daemon=True
         )
@@ -95,37 +104,36 @@ class Exchange:
             if problem is not None:
                 raise InvalidCode(problem.field, problem.detail, problem.scheme)
         future: Future[Response] = Future()
-        with self._lock:
-            self._pending[request.request_id] = future
-        value = self._codec.encode_request(request)
-        self._produce(request, value, future)
+        # No lock: one dict store or pop is atomic under the GIL, and each id has one writer and one reader.
+        self._pending[request.request_id] = future
+        self._produce(request, self._codec.encode_request(request))
         return future
 
     def forget(self, request_id: str) -> None:
         """Stop waiting for a request's response (after a timeout)."""
-        with self._lock:
-            self._pending.pop(request_id, None)
+        self._pending.pop(request_id, None)
 
     @property
     def in_flight(self) -> int:
         """Requests sent and not yet answered."""
         return len(self._pending)
 
-    def _produce(self, request: Request, value: bytes, future: Future[Response]) -> None:
-        def delivered(err: Any, _msg: Any) -> None:
-            if err is not None:
-                self.forget(request.request_id)
-                future.set_exception(BrokerError(f"request {request.request_id} not delivered: {err}"))
+    def _delivered(self, err: Any, message: Any) -> None:
+        """Fail the request a delivery report says was not delivered (only failures are reported)."""
+        if err is None:
+            return
+        request_id = message.key().decode()
+        future = self._pending.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_exception(BrokerError(f"request {request_id} not delivered: {err}"))
 
+    def _produce(self, request: Request, value: bytes) -> None:
         topic = self._config.names.request(self._config.agency)
+        key = request.request_id.encode()
         while True:
             try:
                 self._producer.produce(
-                    topic,
-                    value,
-                    key=request.request_id.encode(),
-                    on_delivery=delivered,
-                    headers=[("correlation_id", request.request_id.encode())],
+                    topic, value, key=key, on_delivery=self._delivered, headers=[("correlation_id", key)]
                 )
                 break
             except BufferError:
@@ -168,7 +176,6 @@ class Exchange:
         except CodecError as exc:
             log.warning("undecodable response at offset %d: %s", message.offset(), exc)
             return
-        with self._lock:
-            future = self._pending.pop(response.request_id, None)
+        future = self._pending.pop(response.request_id, None)
         if future is not None and not future.done():
             future.set_result(response)

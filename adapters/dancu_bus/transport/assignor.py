@@ -47,6 +47,7 @@ def colocating_assignor(group_of: GroupOf) -> type[Any]:
 
         @classmethod
         def assign(cls, cluster: Any, members: Mapping[str, Any]) -> dict[str, Any]:
+            """The leader's assignment of every member."""
             subscriptions = {member: set(metadata.subscription) for member, metadata in members.items()}
             partitions = _partitions(cluster, {t for topics in subscriptions.values() for t in topics})
             plan = colocated(subscriptions, partitions, group_of)
@@ -57,11 +58,12 @@ def colocating_assignor(group_of: GroupOf) -> type[Any]:
 
         @classmethod
         def metadata(cls, topics: Iterable[str]) -> Any:
+            """What this member tells the leader: the topics its pattern matched."""
             return ConsumerProtocolMemberMetadata(cls.version, list(topics), b"")
 
         @classmethod
         def on_assignment(cls, assignment: Any) -> None:
-            return None
+            """Nothing to remember: the assignment is a pure function of the group."""
 
     return CoLocatingAssignor
 

@@ -148,7 +148,11 @@ class FencedWorker:
     """Runs a FencedHandler over a pattern subscription until told to stop."""
 
     def __init__(
-        self, consumer: AIOKafkaConsumer, writers: PartitionWriters, handler: FencedHandler, options: WorkerOptions
+        self,
+        consumer: AIOKafkaConsumer,
+        writers: PartitionWriters,
+        handler: FencedHandler,
+        options: WorkerOptions,
     ) -> None:
         self._consumer = consumer
         self._writers = writers
@@ -156,6 +160,7 @@ class FencedWorker:
         self._options = options
         # Per input partition, where a rewind goes: the last committed offset, or the first one read.
         self._floors: dict[TopicPartition, int] = {}
+        self._rebalances = 0
 
     @property
     def assigned(self) -> bool:
@@ -164,6 +169,7 @@ class FencedWorker:
 
     def lost(self, partitions: Collection[TopicPartition]) -> None:
         """Partitions taken away by a rebalance: forget them and reopen their writers if they return."""
+        self._rebalances += 1
         self._handler.on_revoked(partitions)
         for tp in partitions:
             self._floors.pop(tp, None)
@@ -181,13 +187,15 @@ class FencedWorker:
                 await self._process(batch, stop)
 
     async def _process(self, batch: Sequence[Incoming], stop: asyncio.Event) -> None:
+        rebalances = self._rebalances
+        owned = {self._handler.output_partition(tp.topic) for tp in self._consumer.assignment()}
+        groups = owned | {self._handler.output_partition(r.topic) for r in batch}
+        if not await self._open_writers(groups, stop):
+            return  # stopping: the batch was not written, so its offsets are not committed either
+        if self._rebalances != rebalances:
+            return  # the new assignment starts again from the last commit, these records included
         for record in batch:
             self._floors.setdefault(record.tp, record.offset)
-        owned = {self._handler.output_partition(tp.topic) for tp in self._consumer.assignment()}
-        if not await self._open_writers(
-            owned | {self._handler.output_partition(r.topic) for r in batch}, stop
-        ):
-            return  # stopping: the batch was not written, so its offsets are not committed either
         outgoing = await handle_with_retries(self._handler, batch, stop, self._options)
         consumed: dict[TopicPartition, int] = {}
         for record in batch:

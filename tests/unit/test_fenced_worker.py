@@ -1,0 +1,144 @@
+"""The fenced worker's loop with fake Kafka clients: writers opened first, failed writes rewound."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection, Mapping, Sequence
+from types import SimpleNamespace
+from typing import Any, cast
+
+from aiokafka.errors import ProducerFenced
+
+from dancu_bus.transport import Incoming, Outgoing, TopicPartition, WorkerOptions
+from dancu_bus.transport.fenced import FencedWorker, PartitionWriters
+
+GROUP_OF = {"req.a": 0, "res.a": 0, "req.b": 1, "res.b": 1}
+
+
+class Consumer:
+    """Hands out prepared batches, then sets ``stop``; remembers seeks."""
+
+    def __init__(self, batches: list[list[Incoming]], stop: asyncio.Event) -> None:
+        self._batches = batches
+        self._stop = stop
+        self.seeks: dict[TopicPartition, int] = {}
+
+    def subscribe(self, pattern: str, listener: Any) -> None:
+        self.listener = listener
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(topic, 0) for topic in GROUP_OF}
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
+        if not self._batches:
+            self._stop.set()
+            return {}
+        return {TopicPartition("all", 0): [_message(r) for r in self._batches.pop(0)]}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks[TopicPartition(tp.topic, tp.partition)] = offset
+
+
+def _message(record: Incoming) -> SimpleNamespace:
+    """What aiokafka would hand out for ``record``."""
+    return SimpleNamespace(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp=record.timestamp_ms,
+        key=record.key,
+        value=record.value,
+        headers=list(record.headers),
+    )
+
+
+class Writers:
+    """Output partitions' writers; the first write to ``failing`` is fenced."""
+
+    def __init__(self, failing: int) -> None:
+        self.opened: list[int] = []
+        self.written: dict[int, list[bytes | None]] = {0: [], 1: []}
+        self._open: set[int] = set()
+        self._failing = failing
+
+    def ready(self, partition: int) -> bool:
+        return partition in self._open
+
+    def mark_stale(self, partitions: Collection[int]) -> None:
+        self._open -= set(partitions)
+
+    async def open(self, partition: int, resume: Callable[[Incoming | None], bool]) -> None:
+        resume(None)
+        self.opened.append(partition)
+        self._open.add(partition)
+
+    async def write(
+        self, partition: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
+    ) -> None:
+        if partition == self._failing:
+            self._failing = -1
+            raise ProducerFenced()
+        self.written[partition] += [r.value for r in records]
+
+    async def drop(self, partition: int) -> None:
+        self._open.discard(partition)
+
+
+class Handler:
+    """Echoes each record to the output partition of its topic; remembers resumes and forgets."""
+
+    def __init__(self) -> None:
+        self.resumed: list[int] = []
+        self.forgotten: list[TopicPartition] = []
+
+    def output_partition(self, topic: str) -> int:
+        return GROUP_OF[topic]
+
+    def resume(self, partition: int, last: Incoming | None) -> bool:
+        self.resumed.append(partition)
+        return True
+
+    async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
+        return [Outgoing("out", r.key, r.value, partition=GROUP_OF[r.topic]) for r in batch]
+
+    def committable(self, consumed: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
+        return consumed
+
+    def on_revoked(self, partitions: Collection[TopicPartition]) -> None:
+        self.forgotten += partitions
+
+
+def record(topic: str, offset: int) -> Incoming:
+    """A consumed record whose value names where it came from."""
+    return Incoming(topic, 0, offset, 0, b"k", f"{topic}@{offset}".encode(), ())
+
+
+async def test_a_failed_write_rewinds_its_inputs_and_reopens_from_the_tail() -> None:
+    """Group 1's fenced write drops its writer, forgets and re-reads its inputs; group 0 is untouched."""
+    stop = asyncio.Event()
+    first = [record("req.a", 5), record("req.b", 7), record("res.b", 2)]
+    again = [record("req.b", 7), record("res.b", 2)]
+    consumer, writers, handler = Consumer([first, again], stop), Writers(failing=1), Handler()
+    worker = FencedWorker(consumer, cast(PartitionWriters, writers), handler, WorkerOptions("x"))
+    await worker.run(stop)
+    assert consumer.seeks == {TopicPartition("req.b", 0): 7, TopicPartition("res.b", 0): 2}
+    assert set(handler.forgotten) == {TopicPartition("req.b", 0), TopicPartition("res.b", 0)}
+    assert writers.opened == [0, 1, 1] and handler.resumed == [0, 1, 1]
+    assert writers.written == {0: [b"req.a@5"], 1: [b"req.b@7", b"res.b@2"]}
+
+
+async def test_a_rebalance_while_opening_writers_drops_the_batch() -> None:
+    """Records fetched before partitions moved are not written: the new assignment re-reads them."""
+    stop = asyncio.Event()
+    consumer, writers, handler = Consumer([[record("req.a", 5)]], stop), Writers(failing=-1), Handler()
+    worker = FencedWorker(consumer, cast(PartitionWriters, writers), handler, WorkerOptions("x"))
+    original_open = writers.open
+
+    async def open_during_rebalance(partition: int, resume: Callable[[Incoming | None], bool]) -> None:
+        await original_open(partition, resume)
+        worker.lost([TopicPartition("req.a", 0)])
+
+    writers.open = open_during_rebalance  # type: ignore[method-assign]
+    await worker.run(stop)
+    assert writers.written == {0: [], 1: []}
+    assert TopicPartition("req.a", 0) in handler.forgotten
