@@ -98,8 +98,9 @@ class _Replies(threading.Thread):
         deadline = time.monotonic() + 600
         while self.received < self._n and time.monotonic() < deadline:
             for message in self._consumer.consume(num_messages=1000, timeout=0.05):
-                if message.error() is None:
-                    self._settle(message.key())
+                key = message.key()
+                if message.error() is None and key is not None:
+                    self._settle(key)
         self._consumer.close()
 
     def _settle(self, key: bytes) -> None:

@@ -73,6 +73,11 @@ class ResolverProcess:
                 return int(line.split()[1]) / 1024
         return 0.0
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def metric(self, name: str) -> float:
         """The sum of a metric's samples on /metrics (e.g. a histogram's ``_count``)."""
         text = _get(f"http://127.0.0.1:{self.metrics_port}/metrics")[1]

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from baseline import BareRoundTrip
+from cpu import CpuMeter
 from deployment import bench_topics, resolver_process
 from population import Person, Population, ensure_sqlite, postgres_store, read_sample
-from report import Report, print_report
+from report import Report, Resolver, print_report
 from workloads import WORKLOADS, SdkRun, Workload, sdk_round_trip
 
 from dancu_bus.codec import Codec, load_schemas
@@ -67,15 +68,17 @@ def _measure(plan: Plan, store_env: dict[str, str], people: list[Person]) -> Rep
     with bench_topics(kafka, baseline_topics, _PARTITIONS):
         bare = BareRoundTrip(plan.bootstrap, *baseline_topics, _payload(workload, people[0]))
         _log(f"baseline: {plan.n:,} bare round trips")
+        meter = CpuMeter(0.0)
         baseline = bare.run(plan.n, plan.rate, window=10_000)
+        baseline_cpu = meter.stop(0.0)
         _log(f"baseline: {baseline.rps:,.0f}/s; dancu-bus: {plan.n:,} requests")
         with resolver_process(env, _profile_file(plan, "resolver")) as resolver:
+            meter = CpuMeter(resolver.cpu_seconds())
             run = _sdk(plan, kafka, workload, people)
-            rss = resolver.peak_rss_mb()
-            batches = resolver.metric("dancu_resolver_batch_size_count")
-    return Report(
-        plan.workload, workload.name, plan.store, plan.population.citizens, baseline, run, rss, batches
-    )
+            cpu = meter.stop(resolver.cpu_seconds())
+            used = Resolver(resolver.peak_rss_mb(), resolver.metric("dancu_resolver_batch_size_count"))
+    size = plan.population.citizens
+    return Report(plan.workload, workload.name, plan.store, size, baseline, run, used, (baseline_cpu, cpu))
 
 
 def _sdk(plan: Plan, kafka: KafkaSettings, workload: Workload, people: list[Person]) -> SdkRun:

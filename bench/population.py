@@ -12,12 +12,12 @@ import asyncio
 import csv
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from pgcluster import BenchCluster, find_binaries
 
@@ -25,7 +25,7 @@ from dancu_bus.admin import repo_root
 from dancu_bus.contracts import Citizen
 from dancu_bus.settings import StoreSettings
 from dancu_bus.store import PopulationStore, open_store
-from dancu_bus.store.seed import generate
+from dancu_bus.store.seeding import seed_store
 
 __all__ = ["CACHE", "SAMPLE_SIZE", "Person", "Population", "postgres_store", "read_sample", "seed_into"]
 
@@ -72,21 +72,29 @@ class Population:
 
 
 async def seed_into(store: PopulationStore, population: Population, progress: Callable[[int], None]) -> float:
-    """Seed an open store as ``seed_store`` does, writing the sample on the way; the seconds it took."""
+    """Seed an open store with ``seed_store``, writing the sample on the way; the seconds it took."""
     partial = population.sample_path.with_suffix(".partial")
-    started = time.perf_counter()
     with partial.open("w", newline="", encoding="utf-8") as out:
-        sample = csv.writer(out, delimiter="\t")
-        written = 0
-        for chunk in _chunks(generate(population.citizens, population.seed), _BATCH):
-            sample.writerows(
-                (c.personal_id, c.full_name, c.birth_date.isoformat()) for c in chunk[:: population.stride]
-            )
-            written += await store.put_many(chunk)
-            progress(written)
-    elapsed = time.perf_counter() - started
+        sampling = _Sampling(store, csv.writer(out, delimiter="\t"), population.stride)
+        started = time.perf_counter()
+        await seed_store(sampling, population.citizens, population.seed, _BATCH, progress)  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - started
     os.replace(partial, population.sample_path)
     return elapsed
+
+
+class _Sampling:
+    """Passes batches on to the store, keeping every ``stride``-th citizen's id, name and birth date."""
+
+    def __init__(self, store: PopulationStore, sample: Any, stride: int) -> None:
+        self._store, self._sample, self._stride = store, sample, stride
+
+    async def put_many(self, citizens: Iterable[Citizen]) -> int:
+        """Write a batch (``seed_store`` calls nothing else)."""
+        batch = list(citizens)
+        rows = ((c.personal_id, c.full_name, c.birth_date.isoformat()) for c in batch[:: self._stride])
+        self._sample.writerows(rows)
+        return await self._store.put_many(batch)
 
 
 def read_sample(population: Population) -> list[Person]:
@@ -166,8 +174,3 @@ async def _seed_postgres(
 ) -> float:
     async with open_store(settings) as store:
         return await seed_into(store, population, progress)
-
-
-def _chunks(items: Iterator[Citizen], size: int) -> Iterator[list[Citizen]]:
-    while chunk := list(islice(items, size)):
-        yield chunk

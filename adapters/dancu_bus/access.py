@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dancu_bus.errors import ConfigError
+from dancu_bus.settings import Settings
 from dancu_bus.topic_names import TopicNames
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "agency_grants",
     "check_agency_id",
     "platform_grants",
+    "platform_ids",
     "principal",
 ]
 
@@ -111,6 +113,17 @@ class PlatformIds:
 
 # The ids the services use unless their settings say otherwise.
 PLATFORM_IDS = PlatformIds()
+
+
+def platform_ids(settings: Settings) -> PlatformIds:
+    """The ids the services use with these settings; each group id also starts its transactional ids."""
+    resolver, audit = settings.resolver.group_id, settings.audit.group_id
+    return PlatformIds(
+        resolver_group=resolver,
+        resolver_transactional_id=resolver,
+        audit_group=audit,
+        audit_transactional_id=audit,
+    )
 
 
 def principal(user: str) -> str:

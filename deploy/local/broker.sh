@@ -171,7 +171,7 @@ check_mode() {
   local was=plain
   if [ -f "$modefile" ]; then was=$(cat "$modefile"); fi
   [ "$was" = "$mode" ] || die "$home holds storage formatted for a $was broker, not a $mode one;" \
-    "use another DANCU_BROKER_HOME (the default for the secured broker is $repo/.cache/secure-broker)"
+    "use another DANCU_BROKER_HOME (defaults: $repo/.cache/broker plain, $repo/.cache/secure-broker secured)"
 }
 
 generate_password() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }

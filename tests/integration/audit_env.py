@@ -40,7 +40,7 @@ def exchange_all(deployment: Deployment, start: int = 0) -> list[str]:
     ids = exchange(deployment, "demo-bank", KYC, 150, start)
     ids += exchange(deployment, "demo-telecom", SIM, 60, start)
     ids += exchange(deployment, "demo-province", PROVINCE, 40, start)
-    assert len(read_audit(deployment.settings, deployment.codec, ids, timeout_s=120)) == len(ids)
+    assert len(read_audit(deployment.settings.kafka, deployment.codec, ids, timeout_s=120)) == len(ids)
     return ids
 
 

@@ -3,14 +3,16 @@
 ``DANCU_TEST_SECURE_BOOTSTRAP=host:port`` with ``DANCU_TEST_SECURE_ADMIN_PASSWORD`` (and optionally
 ``DANCU_TEST_SECURE_ADMIN_USER``, default ``dancu-admin``) points the tests at a running secured
 cluster. Otherwise the session starts a dedicated secured broker (``.cache/test-secure-broker``, ports
-19192/19193) and stops it at the end, unless it was already running. As for the plain broker, the
-tests skip locally and fail under ``CI=true`` when no secured broker can be had.
+19192/19193) on freshly formatted storage, so no users or ACLs of an earlier session linger, and stops
+it at the end; a broker already running is used as it is. As for the plain broker, the tests skip
+locally and fail under ``CI=true`` when no secured broker can be had.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from typing import NoReturn
 
@@ -18,7 +20,7 @@ import pytest
 from pydantic import SecretStr
 
 from dancu_bus.admin import broker_kafka, broker_status, repo_root, start_broker, stop_broker, wait_ready
-from dancu_bus.admin.devbroker import ADMIN_USER
+from dancu_bus.admin.devbroker import ADMIN_USER, broker_home
 from dancu_bus.errors import DancuError
 from dancu_bus.settings import BrokerSettings, KafkaSettings
 
@@ -62,12 +64,22 @@ def _external(bootstrap: str) -> KafkaSettings:
     return kafka
 
 
+def _forget_storage() -> None:
+    """Remove the secured test broker's storage and admin password; the jars stay."""
+    home = broker_home(SECURE_TEST_BROKER)
+    shutil.rmtree(home / "data", ignore_errors=True)
+    for name in ("mode", "admin.password"):
+        (home / name).unlink(missing_ok=True)
+
+
 def _start() -> bool:
     """Start the secured test broker unless it runs; True when this session started it."""
     try:
         already_running = broker_status(SECURE_TEST_BROKER).running
     except DancuError as exc:
         _give_up(f"cannot run the secured test broker's script: {exc}; {_HINT}")
+    if not already_running:
+        _forget_storage()
     try:
         return start_broker(SECURE_TEST_BROKER)
     except DancuError as exc:

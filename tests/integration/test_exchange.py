@@ -171,7 +171,7 @@ def test_audit_holds_one_record_per_exchange_with_final_status(deployment: Deplo
         )
         sim = telecom.request(telecom.build(VerifyQuery(person.personal_id, person.full_name), SIM))
     ids = [ok.request_id, rejected.request_id, sim.request_id]
-    audits = {a.request_id: a for a in read_audit(deployment.settings, deployment.codec, ids)}
+    audits = {a.request_id: a for a in read_audit(deployment.settings.kafka, deployment.codec, ids)}
     assert audits[ok.request_id].status == "OK"
     assert audits[ok.request_id].fields_disclosed == ("full_name",)
     assert audits[ok.request_id].personal_id == person.personal_id

@@ -56,7 +56,7 @@ def test_suspension_takes_effect_without_restart_and_is_audited(deployment: Depl
     assert {(r.status, r.reason_code) for r in suspended} == {(ResponseStatus.REJECTED, "SUSPENDED")}
     assert all(r.message_en and "kiểm tra tuân thủ" in r.message_en for r in suspended)
     assert {r.status for r in served} == {ResponseStatus.OK}
-    audits = read_audit(deployment.settings, deployment.codec, [r.request_id for r in suspended])
+    audits = read_audit(deployment.settings.kafka, deployment.codec, [r.request_id for r in suspended])
     assert [(a.status, a.reason_code) for a in audits] == [("REJECTED", "SUSPENDED")] * len(suspended)
     history = [c.action for c in admin.get("demo-province").history]
     assert history[-2:] == ["SUSPEND", "RESUME"]

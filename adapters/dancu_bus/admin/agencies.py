@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 
+from dancu_bus.access import check_agency_id
 from dancu_bus.admin.cluster import broker_count
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.admin.topics import apply_topics
@@ -64,6 +65,7 @@ class AgencyAdmin:
 
     def register(self, agency: Agency, document_ref: str, by: str) -> Agency:
         """Enter a new agency in the registry, ONBOARDING until its account is issued."""
+        check_agency_id(agency.id)  # e.g. no "dancu-…" ids that would collide with platform principals
         if self._registry.read().record(agency.id) is not None:
             raise RefusedChange(f"agency {agency.id!r} is already registered")
         change = Change(

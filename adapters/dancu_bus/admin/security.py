@@ -12,8 +12,6 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
-
 # The documented import path; the package re-exports these without an __all__.
 from confluent_kafka.admin import (
     AclBinding,
@@ -25,7 +23,6 @@ from confluent_kafka.admin import (
     ResourceType,
     ScramCredentialInfo,
     ScramMechanism,
-    UserScramCredentialDeletion,
     UserScramCredentialUpsertion,
 )
 
@@ -42,8 +39,8 @@ from dancu_bus.access import (
     platform_grants,
     principal,
 )
-from dancu_bus.admin.cluster import _admin, _await, _reason, _wait
-from dancu_bus.errors import BrokerError, ConfigError
+from dancu_bus.admin.cluster import _admin, _await, _wait
+from dancu_bus.errors import ConfigError
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
 
@@ -159,22 +156,6 @@ def _set_passwords(admin: AdminClient, passwords: Mapping[str, str], timeout_s: 
     )
 
 
-def _delete_user(admin: AdminClient, user: str, timeout_s: float) -> None:
-    """Delete the user's SCRAM-SHA-512 credentials; a user without any is left as it is."""
-    deletion = UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)
-    future = admin.alter_user_scram_credentials([deletion], request_timeout=timeout_s)[user]
-    try:
-        future.result(timeout=timeout_s)
-    except KafkaException as exc:
-        error = exc.args[0] if exc.args else None
-        if isinstance(error, KafkaError) and error.code() == KafkaError.RESOURCE_NOT_FOUND:
-            return
-        message, retriable = _reason(exc)
-        raise BrokerError(
-            f"cannot delete the SCRAM credentials of {user}: {message}", retriable=retriable
-        ) from exc
-
-
 def _add(admin: AdminClient, who: str, grants: frozenset[Grant], timeout_s: float) -> None:
     """Give ``who`` the grants it lacks, keeping the others; wait until the broker shows them."""
     _create(admin, grants - _describe(admin, who, timeout_s), timeout_s)
@@ -206,7 +187,7 @@ def describe_agency_acls(
 
 
 def scram_users(admin_kafka: KafkaSettings, *, timeout_s: float = _TIMEOUT_S) -> frozenset[str]:
-    """The users that can log in with SCRAM."""
+    """Users with SCRAM credentials; a revoked agency stays listed, with a secret nobody holds."""
     with _admin(admin_kafka) as admin:
         return _users(admin, timeout_s)
 
@@ -241,6 +222,7 @@ def withdraw_platform_grants(
     timeout_s: float = _TIMEOUT_S,
 ) -> None:
     """Delete the platform users' ACLs of one deployment (prefix and ids); the users themselves stay."""
+    # Group and transactional-id grants go too: deployments that share these ids lose them as well.
     grants = [grant for grants in platform_grants(names, ids).values() for grant in grants]
     with _admin(admin_kafka) as admin:
         _delete(admin, [_exactly(g) for g in sorted(grants)], timeout_s)
@@ -267,17 +249,16 @@ def issue_agency_credentials(
 def revoke_agency_credentials(
     admin_kafka: KafkaSettings, names: TopicNames, agency_id: str, *, timeout_s: float = _TIMEOUT_S
 ) -> None:
-    """Delete the agency's SCRAM user and every ACL of ``User:<agency_id>``; idempotent."""
+    """End the agency's access: a secret nobody holds, and no ACL of ``User:<agency_id>``; idempotent."""
     check_agency_id(agency_id)
     who = principal(agency_id)
     with _admin(admin_kafka) as admin:
-        _delete_user(admin, agency_id, timeout_s)
+        if agency_id in _users(admin, timeout_s):
+            # Replaced, never deleted: on Kafka 4.1 (KRaft) deleting a SCRAM credential can make the
+            # broker lose every SCRAM credential, the super user's too, at its next restart.
+            _set_passwords(admin, {agency_id: secrets.token_urlsafe(_SECRET_BYTES)}, timeout_s)
         # Every ACL of the principal, under any prefix: a terminated agency keeps no right anywhere.
-        # Deleting the ACLs also cuts off sessions that authenticated before the user was deleted.
+        # Deleting the ACLs also cuts off sessions that logged in before the secret was replaced.
         _delete(admin, [_of_principal(who)], timeout_s)
-
-        def gone() -> bool:
-            return not _describe(admin, who, timeout_s) and agency_id not in _users(admin, timeout_s)
-
-        _await(gone, f"credentials of {agency_id} are still in force", timeout_s)
+        _await(lambda: not _describe(admin, who, timeout_s), f"ACLs of {who} are still in force", timeout_s)
     _log.info("revoked the credentials and ACLs of agency %s (%s)", agency_id, names.prefix)

@@ -6,7 +6,8 @@ import argparse
 import time
 
 from dancu_bus.admin import broker_kafka, broker_status, fetch_broker, start_broker, stop_broker
-from dancu_bus.settings import Settings
+from dancu_bus.admin.devbroker import ADMIN_USER, broker_home
+from dancu_bus.settings import BrokerSettings, Settings
 
 __all__ = ["register"]
 
@@ -43,4 +44,12 @@ def run_broker(args: argparse.Namespace, settings: Settings) -> int:
             print(broker_status(broker).detail)
         where = broker_kafka(broker).bootstrap_servers
         print(f"broker: ready at {where} ({time.monotonic() - began:.1f} s)")
+        if broker.secure:
+            print(_secured_login(broker))
     return 0
+
+
+def _secured_login(broker: BrokerSettings) -> str:
+    """How to log in to the secured broker as its super user."""
+    kept = "DANCU_BROKER__ADMIN_PASSWORD" if broker.admin_password else broker_home(broker) / "admin.password"
+    return f"broker: SASL_PLAINTEXT + SCRAM-SHA-512; super user {ADMIN_USER}, password in {kept}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from functools import cache
 
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import DVHC_2025, CatalogueView, convert_address, packaged_view
@@ -76,9 +77,7 @@ def reject(request: Request, rejection: Rejection, now: datetime) -> Response:
 def verify(query: VerifyQuery, citizen: Citizen | None) -> VerifyResult:
     """A match flag per verifiable field and an overall verdict; never a value."""
     supplied = query.supplied()
-    outcomes = tuple(
-        FieldMatch(name, _outcome(name, supplied.get(name), citizen)) for name in VERIFIABLE_FIELDS
-    )
+    outcomes = tuple(_match(name, _outcome(name, supplied.get(name), citizen)) for name in VERIFIABLE_FIELDS)
     if citizen is None:
         verdict = Verdict.NOT_FOUND
     elif any(m.outcome is MatchOutcome.MISMATCH for m in outcomes):
@@ -103,6 +102,12 @@ def lookup(
     codes = catalogues if catalogues is not None else packaged_view()
     scheme = query.address_scheme or DVHC_2025
     return LookupResult(found=True, fields=tuple(_disclose(citizen, name, scheme, codes) for name in names))
+
+
+@cache
+def _match(name: str, outcome: MatchOutcome) -> FieldMatch:
+    # Immutable and few (fields × outcomes): one shared instance each instead of six per answer.
+    return FieldMatch(name, outcome)
 
 
 def _outcome(name: str, given: object, citizen: Citizen | None) -> MatchOutcome:

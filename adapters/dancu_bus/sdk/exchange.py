@@ -139,7 +139,8 @@ class Exchange:
             except BufferError:
                 # The local queue is full: serve delivery reports until there is room.
                 self._producer.poll(0.05)
-        self._producer.poll(0)
+        # No poll here: the reader thread polls between reads, and a poll per request handed the GIL
+        # to that thread once per request.
 
     def _assign_from_end(self) -> None:
         topic = self._config.names.response(self._config.agency)

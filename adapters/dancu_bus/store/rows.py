@@ -6,7 +6,7 @@ the mapping takes that conversion as an argument.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -17,6 +17,7 @@ from dancu_bus.errors import StoreError
 __all__ = [
     "COLUMNS",
     "PROVENANCE_FIELDS",
+    "PackedProvenance",
     "decode_provenance",
     "encode_provenance",
     "from_row",
@@ -84,8 +85,39 @@ def from_row(row: Iterable[Any], day: Callable[[Any], date]) -> Citizen:
     return Citizen(
         pid, name, day(born), sex, ethnic, religion, nationality,
         Address(scheme, province, commune, district, detail),
-        household, relation, phone, status, decode_provenance(provenance),
+        household, relation, phone, status, PackedProvenance(provenance),
     )  # fmt: skip
+
+
+class PackedProvenance(Mapping[str, Provenance]):
+    """A citizen's provenance as stored, unpacked on first use.
+
+    A VERIFY never reads it and a LOOKUP reads a few fields, while unpacking it for every row fetched
+    took as long as the query itself.
+    """
+
+    __slots__ = ("_fields", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._fields: dict[str, Provenance] | None = None
+
+    def __getitem__(self, name: str) -> Provenance:
+        return self._unpacked()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._unpacked())
+
+    def __len__(self) -> int:
+        return len(self._unpacked())
+
+    def __repr__(self) -> str:
+        return f"PackedProvenance({self._text!r})"
+
+    def _unpacked(self) -> dict[str, Provenance]:
+        if self._fields is None:
+            self._fields = decode_provenance(self._text)
+        return self._fields
 
 
 # Packed provenance is "SOURCE|YYYY-MM-DD|mask;..." where the hex mask names the fields that

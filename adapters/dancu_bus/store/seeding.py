@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from itertools import islice
 
 from dancu_bus.contracts import Citizen
@@ -19,19 +20,28 @@ async def seed_store(
     batch: int = 20_000,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write ``generate(count, seed)`` into an open store; return how many citizens were written."""
+    """Write ``generate(count, seed)`` into an open store; return how many citizens were written.
+
+    The next batch is generated on a worker thread while the store writes the last one (in its own
+    thread or server process), so seeding takes about as long as the slower of the two, not their sum.
+    """
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
+    citizens = generate(count, seed)
     written = 0
-    for chunk in _chunks(generate(count, seed), batch):
-        written += await store.put_many(chunk)
-        if progress is not None:
-            progress(written)
+    upcoming = asyncio.ensure_future(asyncio.to_thread(_take, citizens, batch))
+    try:
+        while chunk := await upcoming:
+            # One thread at a time advances the generator: the next take starts after this one ended.
+            upcoming = asyncio.ensure_future(asyncio.to_thread(_take, citizens, batch))
+            written += await store.put_many(chunk)
+            if progress is not None:
+                progress(written)
+    finally:
+        await asyncio.wait([upcoming])  # a failed write leaves no generating thread behind
     return written
 
 
-def _chunks(items: Iterable[Citizen], size: int) -> Iterator[list[Citizen]]:
-    """Consecutive lists of ``size`` items, the last one shorter."""
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
+def _take(citizens: Iterator[Citizen], size: int) -> list[Citizen]:
+    """The next ``size`` citizens (fewer at the end, none when exhausted)."""
+    return list(islice(citizens, size))

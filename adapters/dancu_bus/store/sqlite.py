@@ -65,7 +65,9 @@ _RETRIABLE_TEXT = ("database is locked", "busy", "unable to open")
 class SqliteStore:
     """The population store in one SQLite file: ``async with SqliteStore(path) as store``."""
 
-    def __init__(self, path: Path | str, *, timeout_s: float = 5.0, cache_mib: int = 256) -> None:
+    # 64 MiB of page cache: the operating system caches the file as well, and the resolver's memory
+    # stays under 300 MB; 256 MiB bought no measurable speed with 1 or 10 million citizens.
+    def __init__(self, path: Path | str, *, timeout_s: float = 5.0, cache_mib: int = 64) -> None:
         self._path = Path(path)
         self._timeout_s = timeout_s
         self._cache_mib = cache_mib

@@ -84,23 +84,41 @@ class BatchWorker:
         return bool(self._consumer.assignment())
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; the batch in hand is finished and committed first."""
-        self._consumer.subscribe(pattern=self._options.pattern, listener=_Revocations(self._handler))
-        while not stop.is_set():
-            fetched = await self._consumer.getmany(
-                timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
-            )
-            batch = [incoming(m) for messages in fetched.values() for m in messages]
-            if batch:
-                await self._process(batch, stop)
+        """Consume until ``stop`` is set; the batch in hand is finished and committed first.
 
-    async def _process(self, batch: Sequence[Incoming], stop: asyncio.Event) -> None:
+        One batch is handled while the one before it is being acknowledged and committed, so the
+        broker's round trips do not leave the worker idle; commits stay in order.
+        """
+        self._consumer.subscribe(pattern=self._options.pattern, listener=_Revocations(self._handler))
+        settling: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                fetched = await self._consumer.getmany(
+                    timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
+                )
+                batch = [incoming(m) for messages in fetched.values() for m in messages]
+                if batch:
+                    settling = await self._process(batch, stop, settling)
+        finally:
+            if settling is not None:
+                await settling
+
+    async def _process(
+        self, batch: Sequence[Incoming], stop: asyncio.Event, previous: asyncio.Task[None] | None
+    ) -> asyncio.Task[None]:
+        """Handle and produce ``batch``; once ``previous`` is settled, settle this one in the background."""
         outgoing = await handle_with_retries(self._handler, batch, stop, self._options)
-        await self._send(outgoing)
+        delivered = await self._send(outgoing)
+        if previous is not None:
+            await previous
+        return asyncio.create_task(self._settle(delivered, batch))
+
+    async def _settle(self, delivered: asyncio.Future[Any], batch: Sequence[Incoming]) -> None:
+        await delivered
         await self._commit(batch)
 
-    async def _send(self, outgoing: Sequence[Outgoing]) -> None:
-        """Produce the records as one record batch per partition; return once all are acknowledged.
+    async def _send(self, outgoing: Sequence[Outgoing]) -> asyncio.Future[Any]:
+        """Produce the records as one record batch per partition; the future is done once all are acked.
 
         Filling aiokafka's batch builders directly skips its per-record ``send`` (a future, an
         accumulator lookup and a pure-Python murmur2 hash each), which cost more than encoding.
@@ -118,7 +136,7 @@ class BatchWorker:
                 _append(builder, record)
         for where, builder in builders.items():
             deliveries.append(await self._submit(builder, where))
-        await asyncio.gather(*deliveries)
+        return asyncio.gather(*deliveries)
 
     async def _partition(self, record: Outgoing, counts: dict[str, int]) -> int:
         if record.partition is not None:

@@ -1,0 +1,72 @@
+"""How the demo prints exchanges and audit records, and how it reads the audit topic back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dancu_bus.admin.reader import TopicRecord, read_topic
+from dancu_bus.codec import Codec
+from dancu_bus.contracts import Address, AuditRecord, DisclosedField, Request, Response
+from dancu_bus.settings import KafkaSettings
+from dancu_bus.topic_names import TopicNames
+
+__all__ = ["describe_audit", "describe_exchange", "read_audit"]
+
+
+def read_audit(
+    kafka: KafkaSettings, codec: Codec, request_ids: Sequence[str], timeout_s: float = 60
+) -> list[AuditRecord]:
+    """The latest audit record of each request id, read back from the audit topic."""
+    wanted = {rid.encode() for rid in request_ids}
+    topic = TopicNames(kafka.topic_prefix).audit
+
+    def done(records: Sequence[TopicRecord]) -> bool:
+        return wanted <= {r.key for r in records}
+
+    latest = {r.key: r.value for r in read_topic(kafka, topic, done, timeout_s) if r.key in wanted}
+    return [codec.decode_audit(latest[rid.encode()]) for rid in request_ids if rid.encode() in latest]
+
+
+def describe_exchange(request: Request, response: Response) -> str:
+    """One readable block per exchange."""
+    head = f"{request.agency} {request.operation} {request.personal_id} purpose={request.purpose_code or '∅'}"
+    if response.reason_code is not None:
+        return f"{head}\n    REJECTED {response.reason_code}: {response.message_vi} / {response.message_en}"
+    if response.verify is not None:
+        fields = ", ".join(
+            f"{m.field}={m.outcome.value}"
+            for m in response.verify.fields
+            if m.outcome.value != "NOT_SUPPLIED"
+        )
+        return f"{head}\n    OK verdict={response.verify.verdict.value} [{fields}]"
+    assert response.lookup is not None
+    lines = [f"{head}\n    OK found={response.lookup.found}"]
+    lines += [
+        f"      {f.name} = {_text(f.value)}  (source {f.source}, updated {f.updated_on}){_conversion(f)}"
+        for f in response.lookup.fields
+    ]
+    return "\n".join(lines)
+
+
+def _conversion(field: DisclosedField) -> str:
+    if field.converted_from is None:
+        return ""
+    others = f", {len(field.alternatives)} other candidate(s)" if field.alternatives else ""
+    return f"\n        converted from {_text(field.converted_from)}{others}"
+
+
+def _text(value: str | Address | None) -> str:
+    if isinstance(value, Address):
+        district = f"/{value.district_code}" if value.district_code else ""
+        return f"{value.detail}, {value.scheme} {value.province_code}{district}/{value.commune_code}"
+    return "∅" if value is None else value
+
+
+def describe_audit(record: AuditRecord) -> str:
+    """One line per audit record."""
+    disclosed = ",".join(record.fields_disclosed) or "-"
+    return (
+        f"audit {record.request_id[:8]} {record.agency} officer={record.officer_id} case={record.case_no} "
+        f"{record.operation} id={record.personal_id} {record.status} {record.reason_code or ''} "
+        f"disclosed={disclosed}"
+    )

@@ -1,0 +1,150 @@
+"""``dancu-bus demo``: a whole exchange on a secured local broker, start to finish, then stopped.
+
+Starts a SASL/SCRAM broker, applies topics, creates the services' principals, loads the catalogues,
+onboards the sample agencies through the ten steps of Art. 7, seeds the SQLite store, runs resolver
+and audit as their own principals, sends sample requests with each agency's new credentials, shows
+a suspension taking effect without a restart, prints answers and audit records and checks the
+audit chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import TextIO
+
+from dancu_bus.admin.agencies import AgencyAdmin
+from dancu_bus.admin.catalogues import load_catalogues
+from dancu_bus.admin.cluster import wait_ready
+from dancu_bus.admin.devbroker import broker_kafka, start_broker, stop_broker
+from dancu_bus.admin.reader import read_to_end
+from dancu_bus.admin.topics import apply_topics
+from dancu_bus.agencies import AgencyDirectory, load_directory
+from dancu_bus.audit import run_audit, verify_log
+from dancu_bus.catalogues import load_entries
+from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.contracts import Citizen
+from dancu_bus.demo.platform import Logins, onboard_agencies, service_logins, set_up_principals
+from dancu_bus.demo.report import describe_audit, describe_exchange, read_audit
+from dancu_bus.demo.samples import Exchange, send_samples, send_suspension_sample
+from dancu_bus.registry import RegistryCodec
+from dancu_bus.resolver import agency_directory, run_resolver
+from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.store import PopulationStore, open_store
+from dancu_bus.store.seeding import seed_store
+from dancu_bus.topic_names import TopicNames
+
+__all__ = ["DEMO_CITIZENS", "run_demo"]
+
+DEMO_CITIZENS = 100_000
+
+
+async def run_demo(settings: Settings, out: TextIO) -> int:
+    """Run the demonstration; return 0 when every step worked."""
+    broker = settings.broker.model_copy(update={"secure": True})
+    started = start_broker(broker)
+    print(f"broker: secured (SASL_PLAINTEXT, SCRAM-SHA-512, ACLs) on 127.0.0.1:{broker.port}", file=out)
+    try:
+        admin = broker_kafka(broker).model_copy(update={"topic_prefix": settings.kafka.topic_prefix})
+        wait_ready(admin, timeout_s=60)
+        logins, agency_logins = _prepare_cluster(settings, admin, out)
+        async with open_store(settings.store) as store:
+            people = await _seed(store, out)
+            return await _exchange_and_audit(settings, admin, {**logins, **agency_logins}, store, people, out)
+    finally:
+        if started:
+            stop_broker(broker)
+            print("broker: stopped", file=out)
+
+
+def _prepare_cluster(settings: Settings, admin: KafkaSettings, out: TextIO) -> tuple[Logins, Logins]:
+    agencies = load_directory(settings.resolver.agencies_file).agencies()
+    for line in apply_topics(admin, [a.id for a in agencies], replication_factor=1):
+        print(f"topics: {line}", file=out)
+    logins = set_up_principals(settings, admin, out)
+    _, _, registry = service_logins(logins)
+    loads = load_catalogues(registry, Codec(load_schemas()), load_entries())
+    produced = sum(done.produced for done in loads)
+    print(
+        f"catalogues: {sum(d.entries for d in loads):,} entries on {len(loads)} topics, {produced:,} new",
+        file=out,
+    )
+    return logins, onboard_agencies(admin, agencies, out)
+
+
+async def _seed(store: PopulationStore, out: TextIO) -> list[Citizen]:
+    count = await store.count()
+    if count >= DEMO_CITIZENS:
+        print(f"store: {count:,} citizens already seeded", file=out)
+    else:
+        print(f"store: seeded {await seed_store(store, DEMO_CITIZENS, seed=2026):,} citizens", file=out)
+    return list(await store.sample(3, offset=1234))
+
+
+async def _exchange_and_audit(
+    settings: Settings,
+    admin: KafkaSettings,
+    logins: Logins,
+    store: PopulationStore,
+    people: Sequence[Citizen],
+    out: TextIO,
+) -> int:
+    codec = Codec(load_schemas())
+    resolver, audit, _ = service_logins(logins)
+    stop = asyncio.Event()
+    async with agency_directory(settings.model_copy(update={"kafka": resolver}), codec.schemas) as directory:
+        services = [
+            asyncio.create_task(
+                _resolver(settings, resolver, directory, store, codec, stop), name="resolver"
+            ),
+            asyncio.create_task(
+                run_audit(settings.model_copy(update={"kafka": audit}), codec, stop), name="audit"
+            ),
+        ]
+        try:
+            exchanges = await _exchanges(admin, logins, codec, people)
+            return _report(admin, codec, exchanges, out)
+        finally:
+            stop.set()
+            for task in services:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+async def _resolver(
+    settings: Settings,
+    login: KafkaSettings,
+    directory: AgencyDirectory,
+    store: PopulationStore,
+    codec: Codec,
+    stop: asyncio.Event,
+) -> None:
+    await run_resolver(settings.model_copy(update={"kafka": login}), directory, store, codec, stop)
+
+
+async def _exchanges(
+    admin: KafkaSettings, logins: Logins, codec: Codec, people: Sequence[Citizen]
+) -> list[Exchange]:
+    registry = AgencyAdmin(admin, RegistryCodec(load_schemas()))
+    exchanges = await send_samples(logins, codec, people)
+    exchanges += await send_suspension_sample(
+        logins["demo-province"],
+        codec,
+        people[0],
+        suspend=lambda: registry.suspend("demo-province", "kiểm tra định kỳ", "DEMO-QD-11", "demo-operator"),
+        resume=lambda: registry.resume("demo-province", "DEMO-QD-12", "demo-operator"),
+    )
+    return exchanges
+
+
+def _report(admin: KafkaSettings, codec: Codec, exchanges: list[Exchange], out: TextIO) -> int:
+    for request, response in exchanges:
+        print(describe_exchange(request, response), file=out)
+    audits = read_audit(admin, codec, [request.request_id for request, _ in exchanges])
+    for record in audits:
+        print(describe_audit(record), file=out)
+    records = read_to_end(admin, TopicNames(admin.topic_prefix).audit)
+    broken = [check for check in verify_log(records, codec) if check.finding is not None]
+    print(f"audit verify: {len(records)} records, hash chains {'BROKEN' if broken else 'intact'}", file=out)
+    return 0 if len(audits) == len(exchanges) and not broken else 1
