@@ -3,7 +3,8 @@
 Kafka's own assignors spread each topic's partitions over the members independently. A service
 whose output partition is chosen per input *topic* (the audit writes all of an agency's exchanges
 to one audit partition) needs more: every partition of every topic of that output partition owned
-by the same member, so that the output partition has one writer.
+by the same member, so that the output partition has one writer. The resolver's lanes
+(``transport.lanes``) need the same with a finer unit: every partition of one lane with one member.
 """
 
 from __future__ import annotations
@@ -14,35 +15,64 @@ from typing import Any
 from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, ConsumerProtocolMemberMetadata
 
-__all__ = ["GroupOf", "colocated", "colocating_assignor"]
+__all__ = ["GroupOf", "LaneOf", "colocated", "colocating_assignor", "dealt", "lane_assignor"]
 
 GroupOf = Callable[[str], int]
 """The group (output partition) of a topic."""
+LaneOf = Callable[[str, int], int]
+"""The lane of a topic's partition."""
+Plan = dict[str, dict[str, list[int]]]
 
 
 def colocated(
     subscriptions: Mapping[str, Collection[str]], partitions: Mapping[str, Collection[int]], group_of: GroupOf
-) -> dict[str, dict[str, list[int]]]:
+) -> Plan:
     """Per member, topic → partitions: the groups in use dealt in turn to the members, sorted by id."""
+    return dealt(subscriptions, partitions, lambda topic, _partition: group_of(topic))
+
+
+def dealt(
+    subscriptions: Mapping[str, Collection[str]], partitions: Mapping[str, Collection[int]], lane_of: LaneOf
+) -> Plan:
+    """Per member, topic → partitions: the lanes in use dealt in turn to the members, sorted by id."""
     members = sorted(subscriptions)
     topics = sorted({t for subscribed in subscriptions.values() for t in subscribed if t in partitions})
-    groups = sorted({group_of(topic) for topic in topics})
-    owner = {group: members[rank % len(members)] for rank, group in enumerate(groups)}
-    plan: dict[str, dict[str, list[int]]] = {member: {} for member in members}
+    lanes = sorted({lane_of(topic, p) for topic in topics for p in partitions[topic]})
+    owner = {lane: members[rank % len(members)] for rank, lane in enumerate(lanes)}
+    plan: Plan = {member: {} for member in members}
     for topic in topics:
-        member = owner[group_of(topic)]
-        # A member that has not matched a new topic yet gets it at the rebalance its match triggers;
-        # handing it to another member meanwhile would give its group two writers.
-        if topic in subscriptions[member]:
-            plan[member][topic] = sorted(partitions[topic])
+        for partition in sorted(partitions[topic]):
+            member = owner[lane_of(topic, partition)]
+            # A member that has not matched a new topic yet gets it at the rebalance its match triggers;
+            # handing it to another member meanwhile would give its lane two writers.
+            if topic in subscriptions[member]:
+                plan[member].setdefault(topic, []).append(partition)
     return plan
 
 
 def colocating_assignor(group_of: GroupOf) -> type[Any]:
     """An aiokafka assignor class that assigns by ``colocated`` (every member must use it)."""
+    return _assignor(
+        "dancu-colocating", lambda subscriptions, found: colocated(subscriptions, found, group_of)
+    )
 
+
+def lane_assignor(lane_of: LaneOf, lanes: int) -> type[Any]:
+    """An aiokafka assignor class that assigns by ``dealt`` lanes (every member must use it).
+
+    The lane count is part of the protocol name: a member counting lanes differently cannot join
+    the group, instead of silently giving a lane two writers.
+    """
+    return _assignor(
+        f"dancu-lanes-{lanes}", lambda subscriptions, found: dealt(subscriptions, found, lane_of)
+    )
+
+
+def _assignor(
+    protocol: str, plan_of: Callable[[Mapping[str, Collection[str]], Mapping[str, Collection[int]]], Plan]
+) -> type[Any]:
     class CoLocatingAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
-        name = "dancu-colocating"
+        name = protocol
         version = 0
 
         @classmethod
@@ -50,7 +80,7 @@ def colocating_assignor(group_of: GroupOf) -> type[Any]:
             """The leader's assignment of every member."""
             subscriptions = {member: set(metadata.subscription) for member, metadata in members.items()}
             partitions = _partitions(cluster, {t for topics in subscriptions.values() for t in topics})
-            plan = colocated(subscriptions, partitions, group_of)
+            plan = plan_of(subscriptions, partitions)
             return {
                 member: ConsumerProtocolMemberAssignment(cls.version, sorted(plan[member].items()), b"")
                 for member in members
