@@ -46,6 +46,7 @@ class Plan:
     rate: float | None
     bootstrap: str
     profile: Path | None
+    max_batch: int | None = None
 
 
 def main() -> int:
@@ -65,6 +66,8 @@ def _measure(plan: Plan, store_env: dict[str, str], people: list[Person]) -> Rep
     kafka = KafkaSettings(bootstrap_servers=plan.bootstrap, topic_prefix=prefix)
     baseline_topics = (f"{prefix}.baseline.req", f"{prefix}.baseline.res")
     env = {**store_env, **_resolver_env(kafka)}
+    if plan.max_batch is not None:
+        env["DANCU_RESOLVER__MAX_BATCH"] = str(plan.max_batch)
     with bench_topics(kafka, baseline_topics, _PARTITIONS):
         bare = BareRoundTrip(plan.bootstrap, *baseline_topics, _payload(workload, people[0]))
         _log(f"baseline: {plan.n:,} bare round trips")
@@ -166,6 +169,7 @@ def _plan(args: argparse.Namespace) -> Plan:
         args.rate if steady else None,
         args.bootstrap,
         args.profile,
+        args.max_batch,
     )
 
 
@@ -181,6 +185,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200_000, help="requests of a bulk workload")
     parser.add_argument("--rate", type=float, default=1000.0, help="steady: requests per second")
     parser.add_argument("--duration", type=float, default=60.0, help="steady: seconds")
+    parser.add_argument(
+        "--max-batch", type=int, default=None, help="the resolver's max_batch (default: its own)"
+    )
     parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="the local broker (plaintext)")
     parser.add_argument(
         "--profile", type=Path, default=None, metavar="DIR", help="pyinstrument profiles here"

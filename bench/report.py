@@ -63,12 +63,15 @@ class Report:
     def _cores(self) -> dict[str, float]:
         """Cores busy during each run: this process, the resolver, the rest (broker, echo, anyone else)."""
         bare, e2e = self.cpu
+        n = max(self.e2e.outcome.n, 1)
         return {
             "baseline_cores_client": round(bare.cores_used(bare.sdk), 2),
             "baseline_cores_rest": round(bare.cores_used(bare.machine - bare.sdk), 2),
             "e2e_cores_sdk": round(e2e.cores_used(e2e.sdk), 2),
             "e2e_cores_resolver": round(e2e.cores_used(e2e.resolver), 2),
             "e2e_cores_rest": round(e2e.cores_used(e2e.machine - e2e.sdk - e2e.resolver), 2),
+            "sdk_cpu_us_per_request": round(e2e.sdk / n * 1e6, 1),
+            "resolver_cpu_us_per_request": round(e2e.resolver / n * 1e6, 1),
         }
 
 
@@ -86,6 +89,8 @@ def print_report(report: Report) -> None:
         ("cores: client / SDK", f"{s['baseline_cores_client']:.2f}", f"{s['e2e_cores_sdk']:.2f}", ""),
         ("cores: resolver", "", f"{s['e2e_cores_resolver']:.2f}", ""),
         ("cores: all the rest", f"{s['baseline_cores_rest']:.2f}", f"{s['e2e_cores_rest']:.2f}", ""),
+        ("CPU µs/request: SDK", "", f"{s['sdk_cpu_us_per_request']:.0f}", ""),
+        ("CPU µs/request: resolver", "", f"{s['resolver_cpu_us_per_request']:.0f}", ""),
     ]
     for row in rows:
         print(f"  {row[0]:<22}{row[1]:>14}{row[2]:>14}{row[3]:>8}")

@@ -56,6 +56,12 @@ class ResolverMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        self.worker_failures = Counter(
+            "dancu_resolver_worker_failures",
+            "Unexpected failures of the worker, which was started again from the last commit, by error type",
+            ["error"],
+            registry=registry,
+        )
 
 
 class AuditMetrics:
@@ -77,5 +83,11 @@ class AuditMetrics:
             "dancu_audit_undecodable",
             "Records the audit consumer could not decode (the resolver dead-letters them)",
             ["error_code"],
+            registry=registry,
+        )
+        self.worker_failures = Counter(
+            "dancu_audit_worker_failures",
+            "Unexpected failures of the worker, which was started again from the last commit, by error type",
+            ["error"],
             registry=registry,
         )

@@ -27,6 +27,7 @@ class Reason(StrEnum):
     EXPIRED = "EXPIRED"
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     MALFORMED_REQUEST = "MALFORMED_REQUEST"
+    DUPLICATE_REQUEST = "DUPLICATE_REQUEST"
 
 
 class Message(NamedTuple):
@@ -100,5 +101,9 @@ MESSAGES: dict[Reason, Message] = {
     Reason.MALFORMED_REQUEST: Message(
         "Yêu cầu không đúng định dạng.",
         "The request is malformed.",
+    ),
+    Reason.DUPLICATE_REQUEST: Message(
+        "Mã yêu cầu trùng với một yêu cầu đã nhận và còn hiệu lực.",
+        "The request id repeats a request already received and still valid.",
     ),
 }

@@ -79,6 +79,21 @@ class ResolverSettings(BaseModel):
     )
     max_batch: int = Field(default=500, ge=1, description="records fetched and answered together")
     metrics_port: int = 9401
+    lanes: int = Field(
+        default=8,
+        ge=1,
+        description="transactional lanes the request partitions are dealt into: at most this many resolvers"
+        " share the work; every resolver of a group must use the same number",
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="a larger request is rejected MALFORMED_REQUEST"
+    )
+    duplicate_window_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="a request id seen again from the same agency within its validity (at most this long)"
+        " is rejected DUPLICATE_REQUEST",
+    )
 
 
 class AuditSettings(BaseModel):

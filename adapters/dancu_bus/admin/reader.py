@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from dancu_bus.admin.config import client_config
 from dancu_bus.errors import BrokerError
@@ -74,22 +74,36 @@ def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> li
         }
     )
     try:
-        ends = _assign_from_start(consumer, topic, timeout_s)
-        return _consume_until(consumer, ends, time.monotonic() + timeout_s)
+        deadline = time.monotonic() + timeout_s
+        ends = _assign_from_start(consumer, topic, deadline)
+        return _consume_until(consumer, ends, deadline)
     finally:
         consumer.close()
 
 
-def _assign_from_start(consumer: Consumer, topic: str, timeout_s: float) -> dict[int, int]:
+def _assign_from_start(consumer: Consumer, topic: str, deadline: float) -> dict[int, int]:
+    while True:
+        try:
+            ends = _ends(consumer, topic, max(1.0, deadline - time.monotonic()))
+            break
+        except KafkaException as exc:
+            # Just after a topic is created or a broker restarts, leaders are still being elected.
+            if not exc.args[0].retriable() or time.monotonic() > deadline:
+                raise BrokerError(f"cannot read {topic}: {exc}") from exc
+            time.sleep(0.2)
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+    return ends
+
+
+def _ends(consumer: Consumer, topic: str, timeout_s: float) -> dict[int, int]:
     metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
     if metadata.error is not None:
-        raise BrokerError(f"cannot read {topic}: {metadata.error}")
+        raise KafkaException(metadata.error)
     ends: dict[int, int] = {}
     for partition in metadata.partitions:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
         if high > low:
             ends[partition] = high
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
     return ends
 
 

@@ -19,12 +19,14 @@ from dancu_bus.metrics import AuditMetrics
 from dancu_bus.settings import Settings
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import (
+    FencedWorker,
     Incoming,
     Outgoing,
     TopicPartition,
     WorkerOptions,
     partition_count,
     running_fenced_worker,
+    supervise,
 )
 
 __all__ = ["AuditHandler", "run_audit"]
@@ -141,7 +143,11 @@ class AuditHandler:
 
 
 async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> None:
-    """Witness exchanges until ``stop`` is set, with health and metrics on the configured port."""
+    """Witness exchanges until ``stop`` is set, with health and metrics on the configured port.
+
+    A worker that fails is logged, counted and started again from the last commit
+    (``transport.supervise``); only ``stop`` ends this.
+    """
     registry = CollectorRegistry()
     names = TopicNames(settings.kafka.topic_prefix)
     partitions = await partition_count(settings.kafka, names.audit)
@@ -149,10 +155,21 @@ async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> No
     handler = AuditHandler(codec, names, metrics, settings.audit.unanswered_after_s, partitions)
     options = WorkerOptions(names.exchange_pattern, max_records=settings.audit.max_batch)
     group = settings.audit.group_id
-    async with running_fenced_worker(settings.kafka, group, names.audit, handler, options) as worker:
+    running: list[FencedWorker] = []
 
-        async def ready() -> str | None:
-            return None if worker.assigned else "no partitions assigned yet"
+    async def run() -> None:
+        async with running_fenced_worker(settings.kafka, group, names.audit, handler, options) as worker:
+            running.append(worker)
+            try:
+                await worker.run(stop)
+            finally:
+                running.remove(worker)
 
-        async with HealthServer(registry, ready, settings.audit.metrics_port):
-            await worker.run(stop)
+    async def ready() -> str | None:
+        return None if running and running[0].assigned else "no partitions assigned yet"
+
+    def failed(exc: BaseException) -> None:
+        metrics.worker_failures.labels(type(exc).__name__).inc()
+
+    async with HealthServer(registry, ready, settings.audit.metrics_port):
+        await supervise(run, stop, failed)

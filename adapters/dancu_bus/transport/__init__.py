@@ -4,6 +4,8 @@ from dancu_bus.transport.dead_letters import dead_letter
 from dancu_bus.transport.fenced import FencedHandler, FencedWorker, running_fenced_worker
 from dancu_bus.transport.follower import following
 from dancu_bus.transport.kafka import consumer, kafka_options, producer
+from dancu_bus.transport.lanes import Lanes, LaneWorker, running_lane_worker
+from dancu_bus.transport.quarantine import Quarantine, supervise
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.tail import partition_count
 from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions, running_worker
@@ -14,7 +16,10 @@ __all__ = [
     "FencedHandler",
     "FencedWorker",
     "Incoming",
+    "LaneWorker",
+    "Lanes",
     "Outgoing",
+    "Quarantine",
     "TopicPartition",
     "WorkerOptions",
     "consumer",
@@ -24,5 +29,7 @@ __all__ = [
     "partition_count",
     "producer",
     "running_fenced_worker",
+    "running_lane_worker",
     "running_worker",
+    "supervise",
 ]

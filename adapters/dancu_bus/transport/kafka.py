@@ -64,4 +64,7 @@ def producer(kafka: KafkaSettings, transactional_id: str | None = None) -> AIOKa
         acks="all",
         linger_ms=5,
         max_batch_size=256 * 1024,
+        # As large as the local broker's message.max.bytes: the audit of a 5 MB request, or its dead
+        # letter, is refused by the broker if anyone, not silently by the client's 1 MiB default.
+        max_request_size=8 * 1024 * 1024,
     )

@@ -185,13 +185,16 @@ class _Handles(Protocol):
 async def handle_with_retries(
     handler: _Handles, batch: Sequence[Incoming], stop: asyncio.Event, options: WorkerOptions
 ) -> Sequence[Outgoing]:
-    """The handler's output for ``batch``, retried with backoff while it raises retriable errors."""
+    """The handler's output for ``batch``, retried with backoff while it raises retriable errors.
+
+    Once ``stop`` is set the error is raised instead: the batch stays uncommitted for the next start.
+    """
     delay = options.retry_initial_s
     while True:
         try:
             return await handler.handle(batch)
         except DancuError as exc:
-            if not exc.retriable:
+            if not exc.retriable or stop.is_set():
                 raise
             log.warning("retrying a batch of %d in %.1f s: %s", len(batch), delay, exc)
         # The batch waits for the store to come back; a stop signal still ends the wait.

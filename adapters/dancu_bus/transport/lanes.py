@@ -1,0 +1,357 @@
+"""Exactly-once batches: the records answering a batch and its offsets commit in one transaction per lane.
+
+Why lanes, and not one transactional id per process: aiokafka commits a transaction's offsets without
+the consumer group's generation (TxnOffsetCommit v0, no KIP-447), so the broker cannot tell a member
+the group already gave up on from the member that took its partitions over. What the broker can do
+is fence a transactional id: initialising an id finishes the open transaction of its previous holder
+and refuses that holder's producer from then on. So the transactional id follows the partitions:
+
+- input partitions are dealt into a fixed number of lanes (``lane_of``: CRC-32 of the topic name plus
+  the partition number, modulo the lane count), and the group's lane assignor gives every partition
+  of one lane to one member; scaling out works up to one member per lane in use;
+- each lane is written by its own transactional producer, id ``<prefix>.lane.<n>``. The member that
+  gets a lane initialises its id first, which fences any earlier writer and waits for its last
+  transaction to finish; only then does it read the lane's committed offsets and seek there, so it
+  starts exactly where the last commit left off, even one made by a member the group gave up on;
+- a batch's output records and its consumed offsets commit in one transaction per lane. A write that
+  fails closes the lane's writer and rewinds the lane's partitions to its last commit; the next
+  batch reopens the lane, which reads the committed offsets again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import TopicPartition as KafkaTopicPartition
+from aiokafka.errors import IllegalOperation, KafkaError, MessageSizeTooLargeError
+
+from dancu_bus.errors import BrokerError
+from dancu_bus.settings import KafkaSettings
+from dancu_bus.transport.assignor import lane_assignor
+from dancu_bus.transport.kafka import consumer, producer
+from dancu_bus.transport.quarantine import Quarantine
+from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
+from dancu_bus.transport.worker import (
+    WorkerOptions,
+    handle_with_retries,
+    incoming,
+    partition_of,
+    sleep_unless,
+)
+
+__all__ = ["LaneHandler", "LaneWorker", "LaneWriters", "Lanes", "running_lane_worker"]
+
+log = logging.getLogger(__name__)
+
+_WRITE_ERRORS = (KafkaError, IllegalOperation, BrokerError)
+
+
+@dataclass(frozen=True, slots=True)
+class Lanes:
+    """How many lanes the group's partitions are dealt into, and what their transactional ids start with."""
+
+    count: int
+    transactional_prefix: str
+
+    def of(self, tp: TopicPartition) -> int:
+        """The lane of an input partition: the same in every member and every run."""
+        return (zlib.crc32(tp.topic.encode()) + tp.partition) % self.count
+
+    def transactional_id(self, lane: int) -> str:
+        """The transactional id of a lane's writer."""
+        return f"{self.transactional_prefix}.lane.{lane}"
+
+
+class LaneHandler(Protocol):
+    """What a service does with a batch when every input record gets exactly one output record."""
+
+    async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
+        """One record to produce per input record, in order; raise a retriable DancuError to retry."""
+        ...
+
+    def set_aside(self, record: Incoming, detail: str) -> Outgoing:
+        """The record (a dead letter) produced instead of an answer when handling ``record`` alone failed."""
+        ...
+
+
+class LaneWriters:
+    """One transactional producer per lane this member writes."""
+
+    def __init__(self, kafka: KafkaSettings, lanes: Lanes, group_id: str) -> None:
+        self._kafka = kafka
+        self._lanes = lanes
+        self._group_id = group_id
+        self._producers: dict[int, AIOKafkaProducer] = {}
+        self._stale: set[int] = set()
+
+    def ready(self, lane: int) -> bool:
+        """Whether ``lane`` has a writer opened since this member last lost it."""
+        return lane in self._producers and lane not in self._stale
+
+    def mark_stale(self, lanes: Collection[int]) -> None:
+        """These lanes may be written by another member now: reopen them before writing again."""
+        self._stale.update(lanes)
+
+    async def open(self, lane: int) -> None:
+        """Fence every older writer of ``lane`` and wait until its last transaction is finished."""
+        await self.drop(lane)
+        writer = producer(self._kafka, transactional_id=self._lanes.transactional_id(lane))
+        try:
+            await writer.start()
+            async with writer.transaction():
+                pass  # beginning waits for the id's initialisation, which is what fences the others
+        except BaseException:
+            await _stop_quietly(writer)
+            raise
+        self._producers[lane] = writer
+        self._stale.discard(lane)
+
+    async def write(
+        self, lane: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
+    ) -> None:
+        """Produce ``records`` and commit ``offsets`` for the group, all or nothing."""
+        writer = self._producers.get(lane)
+        if writer is None:
+            raise BrokerError(f"no writer is open for lane {lane}")
+        async with writer.transaction():
+            delivered = await _send_batches(writer, records)
+            committed = {KafkaTopicPartition(*tp): offset for tp, offset in offsets.items()}
+            await writer.send_offsets_to_transaction(committed, self._group_id)
+            await delivered
+
+    async def drop(self, lane: int) -> None:
+        """Close the writer of ``lane``, if any."""
+        writer = self._producers.pop(lane, None)
+        if writer is not None:
+            await _stop_quietly(writer)
+
+    async def close(self) -> None:
+        """Close every writer."""
+        for lane in list(self._producers):
+            await self.drop(lane)
+
+
+async def _send_batches(writer: AIOKafkaProducer, records: Sequence[Outgoing]) -> asyncio.Future[Any]:
+    """Hand the records to the producer as one record batch per partition; the future is done once acked.
+
+    Partitions are chosen as librdkafka does (``partition_of``), so a response lands on the partition
+    number of its request's key, and aiokafka's per-record ``send`` is skipped for speed.
+    """
+    counts: dict[str, int] = {}
+    builders: dict[tuple[str, int], Any] = {}
+    deliveries = []
+    for record in records:
+        if record.topic not in counts:
+            counts[record.topic] = len(await writer.partitions_for(record.topic))
+        where = (record.topic, partition_of(record.key, counts[record.topic]))
+        builder = builders.get(where)
+        if builder is None or _append(builder, record) is None:
+            if builder is not None:
+                deliveries.append(await _submit(writer, builder, where))
+            builders[where] = builder = writer.create_batch()
+            _append(builder, record)  # an empty batch takes any first record, however large
+    for where, builder in builders.items():
+        deliveries.append(await _submit(writer, builder, where))
+    return asyncio.gather(*deliveries)
+
+
+def _append(builder: Any, record: Outgoing) -> Any:
+    return builder.append(timestamp=None, key=record.key, value=record.value, headers=list(record.headers))
+
+
+async def _submit(writer: AIOKafkaProducer, builder: Any, where: tuple[str, int]) -> Any:
+    builder.close()  # a closed batch is sent at once instead of lingering
+    return await writer.send_batch(builder, where[0], partition=where[1])
+
+
+class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: LaneWorker) -> None:
+        self._worker = worker
+
+    async def on_partitions_revoked(self, revoked: Collection[Any]) -> None:
+        self._worker.lost([TopicPartition(tp.topic, tp.partition) for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: Collection[Any]) -> None:
+        log.info("assigned %d partitions", len(assigned))
+
+
+class LaneWorker:
+    """Runs a LaneHandler over a pattern subscription until stopped; one transaction per lane and batch."""
+
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        writers: LaneWriters,
+        handler: LaneHandler,
+        options: WorkerOptions,
+        lanes: Lanes,
+        quarantine: Quarantine,
+    ) -> None:
+        self._consumer = consumer
+        self._writers = writers
+        self._handler = handler
+        self._options = options
+        self._lanes = lanes
+        self._quarantine = quarantine
+        # Per input partition, where a rewind goes: its last committed offset (None: the beginning).
+        self._floors: dict[TopicPartition, int | None] = {}
+        self._rebalances = 0
+
+    @property
+    def assigned(self) -> bool:
+        """Whether this worker owns at least one partition now."""
+        return bool(self._consumer.assignment())
+
+    def lost(self, partitions: Collection[TopicPartition]) -> None:
+        """Partitions taken away by a rebalance: their lanes are reopened before they are written again."""
+        self._rebalances += 1
+        # A write in progress may still commit: whoever opens the lane next waits for it, or fences it.
+        self._writers.mark_stale({self._lanes.of(tp) for tp in partitions})
+        for tp in partitions:
+            self._floors.pop(tp, None)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the batch in hand is answered and committed first."""
+        self._consumer.subscribe(pattern=self._options.pattern, listener=_Rebalances(self))
+        while not stop.is_set():
+            fetched = await self._consumer.getmany(
+                timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
+            )
+            batch = [incoming(m) for messages in fetched.values() for m in messages]
+            if batch:
+                await self._process(batch, stop)
+
+    async def _process(self, batch: Sequence[Incoming], stop: asyncio.Event) -> None:
+        rebalances = self._rebalances
+        opened = await self._open_lanes({self._lanes.of(r.tp) for r in batch}, stop)
+        if opened is None or self._rebalances != rebalances:
+            return  # stopping, or a new assignment starts again from the last commit, these records included
+        # A lane just opened was sought to its last commit: its records are fetched again from there.
+        kept = [r for r in batch if self._lanes.of(r.tp) not in opened]
+        for part in self._quarantine.split(kept):
+            await self._answer(part, stop)
+
+    async def _open_lanes(self, lanes: Collection[int], stop: asyncio.Event) -> set[int] | None:
+        """Open the lanes that have no writer; the ones opened, or None when stopped meanwhile."""
+        delay = self._options.retry_initial_s
+        opened: set[int] = set()
+        while not stop.is_set():
+            try:
+                for lane in sorted(lane for lane in lanes if not self._writers.ready(lane)):
+                    await self._open(lane)
+                    opened.add(lane)
+                return opened
+            except _WRITE_ERRORS as exc:
+                log.warning("cannot open the lanes yet, retrying in %.1f s: %s", delay, exc)
+            await sleep_unless(stop, delay)
+            delay = min(delay * 2, self._options.retry_max_s)
+        return None
+
+    async def _open(self, lane: int) -> None:
+        await self._writers.open(lane)
+        try:
+            await self._seek_to_committed(lane)
+        except _WRITE_ERRORS:
+            await self._writers.drop(lane)  # opened again, and sought again, on the next try
+            raise
+
+    async def _seek_to_committed(self, lane: int) -> None:
+        """Read the lane's committed offsets, final now that its earlier writers are fenced, and go there."""
+        for tp in self._assigned(lane):
+            committed = await self._consumer.committed(KafkaTopicPartition(*tp))
+            self._floors[tp] = committed
+            await self._seek(tp, committed)
+
+    async def _answer(self, records: Sequence[Incoming], stop: asyncio.Event) -> None:
+        """Handle ``records`` and write each lane's answers with its offsets; rewind lanes that fail."""
+        self._quarantine.hold(records)
+        outgoing = await self._outputs(records, stop)
+        plan: dict[int, tuple[list[Outgoing], dict[TopicPartition, int]]] = {}
+        for record, answer in zip(records, outgoing, strict=True):
+            answers, offsets = plan.setdefault(self._lanes.of(record.tp), ([], {}))
+            answers.append(answer)
+            offsets[record.tp] = max(offsets.get(record.tp, 0), record.offset + 1)
+        written = await asyncio.gather(*(self._write(lane, *work) for lane, work in plan.items()))
+        for lane, ok in zip(plan, written, strict=True):
+            if ok is not True:
+                await self._rewind(lane)
+        if any(isinstance(ok, MessageSizeTooLargeError) for ok in written):
+            # Writing it again would fail again: the quarantine takes the batch apart instead.
+            raise BrokerError("the broker refused a record of this batch as too large", retriable=False)
+        self._quarantine.release()
+
+    async def _outputs(self, records: Sequence[Incoming], stop: asyncio.Event) -> Sequence[Outgoing]:
+        """The handler's answers, or the dead letter of a record that already failed alone."""
+        detail = self._quarantine.poisoned(records[0]) if len(records) == 1 else None
+        if detail is not None:
+            return [self._handler.set_aside(records[0], detail)]
+        return await handle_with_retries(self._handler, records, stop, self._options)
+
+    async def _write(
+        self, lane: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
+    ) -> bool | MessageSizeTooLargeError:
+        """True once written; False, or the broker's size refusal, when the lane must be rewound."""
+        try:
+            await self._writers.write(lane, records, offsets)
+        except MessageSizeTooLargeError as exc:
+            log.warning("lane %d: the broker refused a record as too large: %s", lane, exc)
+            return exc
+        except _WRITE_ERRORS as exc:
+            log.warning("writing %d records of lane %d failed, rewinding: %s", len(records), lane, exc)
+            return False
+        self._floors.update(offsets)
+        return True
+
+    async def _rewind(self, lane: int) -> None:
+        """Close the lane's writer and re-read its partitions from their last commit."""
+        await self._writers.drop(lane)
+        for tp in self._assigned(lane):
+            if tp in self._floors:
+                await self._seek(tp, self._floors[tp])
+
+    def _assigned(self, lane: int) -> list[TopicPartition]:
+        owned = [TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()]
+        return sorted(tp for tp in owned if self._lanes.of(tp) == lane)
+
+    async def _seek(self, tp: TopicPartition, offset: int | None) -> None:
+        if offset is None:
+            await self._consumer.seek_to_beginning(KafkaTopicPartition(*tp))
+        else:
+            self._consumer.seek(KafkaTopicPartition(*tp), offset)
+
+
+async def _stop_quietly(writer: AIOKafkaProducer) -> None:
+    # A fenced or disconnected producer may fail to stop cleanly; it is being discarded either way.
+    with contextlib.suppress(KafkaError, IllegalOperation):
+        await writer.stop()
+
+
+@asynccontextmanager
+async def running_lane_worker(
+    kafka: KafkaSettings,
+    group_id: str,
+    handler: LaneHandler,
+    options: WorkerOptions,
+    lanes: Lanes,
+    quarantine: Quarantine,
+) -> AsyncIterator[LaneWorker]:
+    """A lane worker whose consumer is started, and whose consumer and writers stop on the way out."""
+    assignor = lane_assignor(lambda topic, partition: lanes.of(TopicPartition(topic, partition)), lanes.count)
+    group_consumer = consumer(kafka, group_id, options.max_records, assignors=(assignor,))
+    writers = LaneWriters(kafka, lanes, group_id)
+    await group_consumer.start()
+    try:
+        yield LaneWorker(group_consumer, writers, handler, options, lanes, quarantine)
+    finally:
+        try:
+            await group_consumer.stop()
+        finally:
+            await writers.close()

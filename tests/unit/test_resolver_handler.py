@@ -1,0 +1,145 @@
+"""The resolver's batch handler with a fake store: one output per record, in order, whatever comes in."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from dancu_bus.agencies import load_directory
+from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.contracts import Citizen, Request, VerifyQuery
+from dancu_bus.errors import StoreError
+from dancu_bus.metrics import ResolverMetrics
+from dancu_bus.resolver.service import HandlerLimits, ResolverHandler
+from dancu_bus.store import PopulationStore
+from dancu_bus.topic_names import TopicNames
+from dancu_bus.transport import Incoming, Outgoing
+from tests.unit import samples
+
+CODEC = Codec(load_schemas())
+NAMES = TopicNames("t.dancu")
+NAME = VerifyQuery("001090012345", "Nguyễn Thị Ánh")
+DIRECTORY = load_directory(Path(__file__).resolve().parents[2] / "deploy" / "agencies.yaml")
+
+
+class Store:
+    """Answers from nobody; raises ``error`` for the next ``failures`` calls."""
+
+    def __init__(self, error: StoreError | None = None, failures: int = 0) -> None:
+        self._error = error
+        self._failures = failures
+        self.calls = 0
+
+    async def get_many(self, personal_ids: Sequence[str]) -> Mapping[str, Citizen]:
+        self.calls += 1
+        if self._error is not None and self._failures > 0:
+            self._failures -= 1
+            raise self._error
+        return {}
+
+
+def handler(store: Store | None = None, limits: HandlerLimits | None = None) -> ResolverHandler:
+    """A handler over the demo agencies and the packaged catalogues."""
+    metrics = ResolverMetrics(CollectorRegistry())
+    population = cast(PopulationStore, store or Store())
+    return ResolverHandler(CODEC, DIRECTORY, population, NAMES, metrics, limits=limits or HandlerLimits())
+
+
+def request(agency: str = "demo-bank", **changes: Any) -> Request:
+    """A fresh, valid VERIFY of ``agency`` with a new request id."""
+    now = datetime.now(UTC)
+    base = dataclasses.replace(
+        samples.VERIFY_REQUEST,
+        request_id=str(uuid.uuid4()),
+        agency=agency,
+        sent_at=now,
+        expires_at=now + timedelta(minutes=1),
+        body=dataclasses.replace(samples.VERIFY_REQUEST.body, permanent_address=None),  # type: ignore[type-var]
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def incoming(value: bytes | None, offset: int = 0, agency: str = "demo-bank") -> Incoming:
+    """A record of ``agency``'s request topic."""
+    return Incoming(NAMES.request(agency), 0, offset, 0, b"key", value, ())
+
+
+def kinds(outgoing: Sequence[Outgoing]) -> list[str]:
+    """Per output: the reason code or status of a response, or the error code of a dead letter."""
+    found = []
+    for out in outgoing:
+        if out.topic == NAMES.dead_letters:
+            found.append(CODEC.decode_dead_letter(out.value).error_code)
+        else:
+            response = CODEC.decode_response(out.value)
+            found.append(response.reason_code or response.status.value)
+    return found
+
+
+async def test_outputs_follow_the_records_one_for_one() -> None:
+    """Dead letters stay in the place of their record among the responses, so each lane gets its own."""
+    batch = [
+        incoming(CODEC.encode_request(request()), 0),
+        incoming(b"\x00garbage", 1),
+        incoming(CODEC.encode_request(request(agency="demo-province")), 2),
+        incoming(CODEC.encode_request(request()), 3, agency="nobody"),
+    ]
+    assert kinds(await handler().handle(batch)) == [
+        "OK",
+        "NOT_SINGLE_OBJECT",
+        "AGENCY_MISMATCH",
+        "UNKNOWN_AGENCY",
+    ]
+
+
+async def test_a_repeated_request_id_is_rejected_but_a_replay_is_not() -> None:
+    """Another record with a still valid request id is DUPLICATE_REQUEST; the same one again is answered."""
+    value = CODEC.encode_request(request())
+    resolver = handler()
+    first = await resolver.handle([incoming(value, 7)])
+    again = await resolver.handle([incoming(value, 7), incoming(value, 8)])
+    assert kinds(first) == ["OK"] and kinds(again) == ["OK", "DUPLICATE_REQUEST"]
+
+
+async def test_an_oversized_request_is_malformed() -> None:
+    """A request larger than the limit is refused with its size, not served."""
+    value = CODEC.encode_request(request(officer_id="x" * 5000))
+    [out] = await handler(limits=HandlerLimits(max_request_bytes=4096)).handle([incoming(value)])
+    response = CODEC.decode_response(out.value)
+    assert response.reason_code == "MALFORMED_REQUEST" and "more than 4096" in (response.message_en or "")
+
+
+async def test_a_store_down_for_good_dead_letters_only_the_admitted() -> None:
+    """A non-retriable store error dead-letters the requests that needed it; refusals are still answered."""
+    store = Store(StoreError("corrupt", retriable=False), failures=1)
+    batch = [
+        incoming(CODEC.encode_request(request()), 0),
+        incoming(CODEC.encode_request(request(purpose_code="")), 1),
+    ]
+    assert kinds(await handler(store).handle(batch)) == ["STORE_FAILED", "PURPOSE_MISSING"]
+
+
+async def test_a_briefly_unavailable_store_raises_and_spends_no_quota() -> None:
+    """A retriable store error goes up for the worker to retry; the retry is not refused for quota."""
+    store = Store(StoreError("database is locked", retriable=True), failures=3)
+    resolver = handler(store)
+    notary = [request(agency="demo-notary", purpose_code="NOTARISATION", body=NAME) for _ in range(5)]
+    batch = [incoming(CODEC.encode_request(r), i, agency="demo-notary") for i, r in enumerate(notary)]
+    for _ in range(3):
+        with pytest.raises(StoreError):
+            await resolver.handle(batch)
+    assert kinds(await resolver.handle(batch)) == ["OK"] * 5  # the notary's quota is 5 per second
+
+
+async def test_a_set_aside_record_keeps_at_most_64_kib_of_its_value() -> None:
+    """A record set aside after failing alone is dead-lettered, a large value cut with its size and hash."""
+    letter = CODEC.decode_dead_letter(handler().set_aside(incoming(b"v" * 100_000), "ValueError: x").value)
+    assert letter.error_code == "HANDLER_FAILED" and len(letter.original_value or b"") == 64 * 1024
+    assert "cut from 100000 bytes" in letter.error
