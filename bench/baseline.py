@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
-from echo import CONSUMER, PRODUCER
+from echo import CONSUMER, PRODUCER, next_batch
 from timing import Outcome, paced
 
 __all__ = ["BareRoundTrip"]
@@ -97,7 +97,7 @@ class _Replies(threading.Thread):
         """Consume in batches of up to 1,000 until every reply is in."""
         deadline = time.monotonic() + 600
         while self.received < self._n and time.monotonic() < deadline:
-            for message in self._consumer.consume(num_messages=1000, timeout=0.05):
+            for message in next_batch(self._consumer):
                 key = message.key()
                 if message.error() is None and key is not None:
                     self._settle(key)

@@ -81,7 +81,8 @@ def _measure(plan: Plan, store_env: dict[str, str], people: list[Person]) -> Rep
             cpu = meter.stop(resolver.cpu_seconds())
             used = Resolver(resolver.peak_rss_mb(), resolver.metric("dancu_resolver_batch_size_count"))
     size = plan.population.citizens
-    return Report(plan.workload, workload.name, plan.store, size, baseline, run, used, (baseline_cpu, cpu))
+    title = workload.name if plan.rate is None else f"steady VERIFY at {plan.rate:,.0f}/s"
+    return Report(plan.workload, title, plan.store, size, baseline, run, used, (baseline_cpu, cpu))
 
 
 def _sdk(plan: Plan, kafka: KafkaSettings, workload: Workload, people: list[Person]) -> SdkRun:

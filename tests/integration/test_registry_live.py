@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from dancu_bus.admin.agencies import AgencyAdmin
+from dancu_bus.cli.audit import run_trail
 from dancu_bus.codec import load_schemas
 from dancu_bus.contracts import Response, ResponseStatus
 from dancu_bus.demo import read_audit
@@ -70,3 +73,22 @@ def test_quota_exceeded_beyond_the_agencys_rate(deployment: Deployment) -> None:
     reasons = [r.reason_code for r in responses]
     assert reasons.count(None) >= 5
     assert reasons.count("QUOTA_EXCEEDED") >= 10
+
+
+def test_agency_trail_merges_registry_changes_and_exchanges(deployment: Deployment) -> None:
+    """`audit trail` shows an agency's suspension, its SUSPENDED refusals and the resumption, in order."""
+    admin = AgencyAdmin(deployment.settings.kafka, RegistryCodec(load_schemas()))
+    config = ClientConfig("demo-province", deployment.settings.kafka, timeout_s=30)
+    with Client(config, deployment.codec) as province:
+        admin.suspend("demo-province", "thanh tra", "QD-SUSPEND-2", "thanh-tra")
+        time.sleep(PROPAGATION_S)
+        refused = ask(province, deployment, SERVICE, count=1)[0]
+        admin.resume("demo-province", "QD-RESUME-2", "thanh-tra")
+    read_audit(deployment.settings.kafka, deployment.codec, [refused.request_id])  # waits until it is audited
+    out = io.StringIO()
+    run_trail(argparse.Namespace(agency="demo-province", timeout=60.0), deployment.settings, out)
+    lines = out.getvalue().splitlines()
+    suspended = next(i for i, line in enumerate(lines) if "SUSPEND by thanh-tra under QD-SUSPEND-2" in line)
+    refusal = next(i for i, line in enumerate(lines) if "REJECTED SUSPENDED" in line and i > suspended)
+    resumed = next(i for i, line in enumerate(lines) if "RESUME by thanh-tra under QD-RESUME-2" in line)
+    assert suspended < refusal < resumed

@@ -1,4 +1,4 @@
-"""``dancu-bus audit run|verify``: the audit consumer, and the check of the audit topic's hash chains.
+"""``dancu-bus audit run|verify|trail``: the audit consumer, the hash-chain check, an agency's trail.
 
 Both are verbs of ``audit``, like ``topics plan|apply``: the audit area now has two, and a bare
 ``dancu-bus audit`` asks which one rather than guessing.
@@ -12,13 +12,17 @@ import sys
 from typing import TextIO
 
 from dancu_bus.admin.reader import read_to_end
+from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.audit import PartitionCheck, run_audit, verify_log
+from dancu_bus.audit.trail import trail
 from dancu_bus.cli.services import stop_on_signals
 from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.errors import ConfigError
+from dancu_bus.registry import RegistryCodec
 from dancu_bus.settings import Settings
 from dancu_bus.topic_names import TopicNames
 
-__all__ = ["describe_check", "register", "run_verify"]
+__all__ = ["describe_check", "register", "run_trail", "run_verify"]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +42,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     verify.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topic")
     verify.set_defaults(run=lambda args, settings: run_verify(args, settings, sys.stdout))
+    history = verbs.add_parser("trail", help="one agency's registry changes and exchanges, in time order")
+    history.add_argument("agency")
+    history.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topics")
+    history.set_defaults(run=lambda args, settings: run_trail(args, settings, sys.stdout))
 
 
 async def _run(settings: Settings) -> None:
@@ -55,6 +63,21 @@ def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     verdict = f"{len(broken)} broken" if broken else "intact"
     print(f"{topic}: {len(records)} records in {len(checks)} partitions: {verdict}", file=out)
     return 1 if broken else 0
+
+
+def run_trail(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Print an agency's registry history merged with its audited exchanges."""
+    codec = Codec(load_schemas())
+    agency = (
+        RegistryClient(settings.kafka, RegistryCodec(codec.schemas)).read(args.timeout).record(args.agency)
+    )
+    if agency is None:
+        raise ConfigError(f"no agency {args.agency!r} in the registry")
+    records = read_to_end(settings.kafka, TopicNames(settings.kafka.topic_prefix).audit, args.timeout)
+    exchanges = [codec.decode_audit(r.value) for r in records if r.value is not None]
+    for line in trail(agency.history, exchanges, args.agency):
+        print(f"{line.at.isoformat()}  {line.kind:<8}  {line.text}", file=out)
+    return 0
 
 
 def describe_check(check: PartitionCheck) -> str:

@@ -16,14 +16,14 @@ __all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; each area module adds its own subcommands."""
-    from dancu_bus.cli import agency, audit, broker, catalogue, demo, services, store, topics
+    from dancu_bus.cli import agency, audit, broker, catalogue, check, demo, services, store, topics
 
     parser = argparse.ArgumentParser(
         prog="dancu-bus", description="dancu-bus: population-data exchange on Kafka"
     )
     parser.add_argument("--version", action="version", version=f"dancu-bus {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for area in (demo, services, audit, agency, broker, topics, catalogue, store):
+    for area in (demo, services, audit, check, agency, broker, topics, catalogue, store):
         area.register(commands)
     return parser
 

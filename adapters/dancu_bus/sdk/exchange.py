@@ -163,8 +163,17 @@ class Exchange:
     def _read(self) -> None:
         while not self._stopping.is_set():
             self._producer.poll(0)
-            for message in self._consumer.consume(num_messages=1000, timeout=0.05):
+            for message in self._next_responses():
                 self._settle(message)
+
+    def _next_responses(self) -> list[Any]:
+        """The responses already here (up to 1,000), else the next one to arrive within 50 ms.
+
+        ``consume`` returns early only once it has ``num_messages``: waiting for 1,000 held each
+        response back for up to the whole timeout whenever fewer than 1,000 were coming.
+        """
+        here: list[Any] = self._consumer.consume(num_messages=1000, timeout=0)
+        return here or self._consumer.consume(num_messages=1, timeout=0.05)
 
     def _settle(self, message: Any) -> None:
         error = message.error()

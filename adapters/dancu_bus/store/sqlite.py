@@ -58,8 +58,11 @@ _PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",  # durable at checkpoints; a crash loses at most the last commits
 )
-_RETRIABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN})
-_RETRIABLE_TEXT = ("database is locked", "busy", "unable to open")
+# PROTOCOL: another process held the WAL-index locks longer than SQLite's own retries (about 10 s).
+_RETRIABLE_CODES = frozenset(
+    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL}
+)
+_RETRIABLE_TEXT = ("database is locked", "busy", "unable to open", "locking protocol")
 
 
 class SqliteStore:
@@ -67,9 +70,14 @@ class SqliteStore:
 
     # 64 MiB of page cache: the operating system caches the file as well, and the resolver's memory
     # stays under 300 MB; 256 MiB bought no measurable speed with 1 or 10 million citizens.
-    def __init__(self, path: Path | str, *, timeout_s: float = 5.0, cache_mib: int = 64) -> None:
+    # Reads that wait longer than read_timeout_s fail as retriable: a reader blocked by another
+    # process's locks would otherwise hang inside SQLite for up to 10 s, and /readyz with it.
+    def __init__(
+        self, path: Path | str, *, timeout_s: float = 5.0, cache_mib: int = 64, read_timeout_s: float = 2.0
+    ) -> None:
         self._path = Path(path)
         self._timeout_s = timeout_s
+        self._read_timeout_s = read_timeout_s
         self._cache_mib = cache_mib
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
@@ -99,7 +107,7 @@ class SqliteStore:
         """The citizens with these ids, in one query; missing ids are absent from the result."""
         if not personal_ids:
             return {}
-        return await self._run(_get_many, self._connection(), json.dumps(list(personal_ids)))
+        return await self._read(_get_many, self._connection(), json.dumps(list(personal_ids)))
 
     async def put_many(self, citizens: Iterable[Citizen]) -> int:
         """Insert or replace citizens in one transaction; return how many were written."""
@@ -120,12 +128,21 @@ class SqliteStore:
 
     async def ping(self) -> None:
         """Raise StoreError if the database cannot answer a trivial query now."""
-        await self._run(_ping, self._connection())
+        await self._read(_ping, self._connection())
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             raise RuntimeError("SqliteStore used outside `async with`")
         return self._db
+
+    async def _read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """``_run`` for a read: a retriable StoreError when the database does not answer in time."""
+        try:
+            return await asyncio.wait_for(self._run(fn, *args, **kwargs), self._read_timeout_s)
+        except TimeoutError:
+            # The call still finishes on the worker thread; later calls queue behind it.
+            detail = f"sqlite: no answer within {self._read_timeout_s:g} s (locked by another process?)"
+            raise StoreError(detail, retriable=True) from None
 
     async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         if self._executor is None:

@@ -1,0 +1,191 @@
+"""Runs fault scenarios on a broker of the harness's own and counts, on the wire, what came out.
+
+Per scenario: a fresh topic prefix, a seeded SQLite store, one ``dancu-bus resolver`` and one
+``dancu-bus audit run`` process; requests produced at a steady rate by an idempotent producer while
+the fault is injected; then, once every request is answered and audited (or nothing moves for a
+while), every service is stopped with SIGTERM and the topics are read to their end ``read_committed``:
+responses counted per request id (duplicates: more than one committed response; missing: none),
+audit records counted per request id after the replays compaction will merge, and the audit
+topic's hash chains checked with ``audit verify``'s own function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+from dancu_bus.admin import broker_kafka, start_broker, stop_broker
+from dancu_bus.admin.reader import TopicRecord, read_to_end
+from dancu_bus.admin.traffic import KeyTally, PacedProducer
+from dancu_bus.audit import verify_log
+from dancu_bus.faults.scenarios import Progress, Scenario
+from dancu_bus.faults.stage import AGENCIES, Stage, prepare_stage
+from dancu_bus.settings import BrokerSettings, Settings
+
+__all__ = ["FaultOptions", "Harness", "Row", "render"]
+
+
+@dataclass(frozen=True)
+class FaultOptions:
+    """How much traffic each scenario sends, how fast, and how long a stalled stream is waited for."""
+
+    requests: int = 50_000
+    # Production is spread over this long, so that every fault lands while requests still arrive.
+    seconds: float = 15.0
+    stall_s: float = 90.0
+    keep_workdirs: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    """One scenario's outcome, as counted on the wire."""
+
+    scenario: str
+    fault_at: int
+    sent: int
+    received: int
+    duplicates: int
+    missing: int
+    audit_records: int
+    chain_intact: bool
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        """No duplicate, nothing missing, every exchange audited once, every chain intact."""
+        return (
+            not self.duplicates and not self.missing and self.audit_records == self.sent and self.chain_intact
+        )
+
+
+class Harness:
+    """A broker of its own (started on entry, stopped on exit if it started it) and the scenarios on it."""
+
+    def __init__(
+        self, broker: BrokerSettings, settings: Settings, workdir: Path, options: FaultOptions
+    ) -> None:
+        self._broker = broker
+        self._settings = settings
+        self._workdir = workdir
+        self._options = options
+        self._started = False
+
+    def __enter__(self) -> Self:
+        self._started = start_broker(self._broker)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._started:
+            stop_broker(self._broker)
+
+    def run(self, scenario: Scenario) -> Row:
+        """Run one scenario from a clean stage; its row, counted after every service stopped."""
+        began = time.monotonic()
+        stage = prepare_stage(self._settings, broker_kafka(self._broker), self._workdir)
+        passed = False
+        try:
+            stage.start("resolver")
+            stage.start("audit")
+            ids, fault_at = self._stream(stage, scenario)
+            stage.stop_all()
+            row = _count(stage, scenario.title, ids, time.monotonic() - began)
+            row = dataclasses.replace(row, fault_at=fault_at)
+            passed = row.passed
+            return row
+        finally:
+            stage.tear_down(keep_workdir=self._options.keep_workdirs or not passed)
+
+    def _stream(self, stage: Stage, scenario: Scenario) -> tuple[list[bytes], int]:
+        """Produce the requests, inject the fault meanwhile, wait for the answers; ids sent, fault time."""
+        records = stage.requests(self._options.requests)
+        ids = [key for _, key, _ in records]
+        responses = [stage.names.response(agency) for agency in AGENCIES]
+        with (
+            KeyTally(stage.kafka, responses) as answered,
+            KeyTally(stage.kafka, [stage.names.audit]) as audited,
+        ):
+            progress = Progress(ids, answered, audited)
+            rate = len(records) / self._options.seconds
+            with PacedProducer(stage.kafka, records, rate) as producer:
+                scenario.inject(stage, progress, self._broker)
+                producer.wait(900)
+            _settle(progress, self._options.stall_s)
+        return ids, progress.fault_at or 0
+
+
+def _settle(progress: Progress, stall_s: float) -> None:
+    """Wait until every request is answered and audited, or until nothing moved for ``stall_s``."""
+    total = len(progress.ids)
+    last, moved = (-1, -1), time.monotonic()
+    while time.monotonic() - moved < stall_s:
+        now = (progress.answered.seen(progress.ids), progress.audited.seen(progress.ids))
+        if now == (total, total):
+            return
+        if now != last:
+            last, moved = now, time.monotonic()
+        time.sleep(0.5)
+
+
+def _count(stage: Stage, title: str, ids: Sequence[bytes], seconds: float) -> Row:
+    """The row of a finished scenario, from the topics read to their end."""
+    sent = set(ids)
+    responses: Counter[bytes | None] = Counter()
+    for agency in AGENCIES:
+        responses.update(r.key for r in read_to_end(stage.kafka, stage.names.response(agency), 300))
+    audit = read_to_end(stage.kafka, stage.names.audit, 300)
+    return Row(
+        scenario=title,
+        fault_at=0,
+        sent=len(sent),
+        received=sum(responses[key] for key in sent),
+        duplicates=sum(1 for key in sent if responses[key] > 1),
+        missing=sum(1 for key in sent if not responses[key]),
+        audit_records=len({r.key for r in audit} & sent),
+        chain_intact=_intact(stage, audit),
+        seconds=seconds,
+    )
+
+
+def _intact(stage: Stage, audit: Sequence[TopicRecord]) -> bool:
+    return all(check.finding is None for check in verify_log(audit, stage.codec))
+
+
+_HEADINGS = (
+    "scenario",
+    "fault at",
+    "requests",
+    "responses",
+    "duplicates",
+    "missing",
+    "audit records",
+    "audit chain",
+    "s",
+)
+
+
+def render(rows: Sequence[Row]) -> Iterator[str]:
+    """The table, one line per scenario."""
+    cells = [_HEADINGS] + [
+        (
+            row.scenario,
+            f"{row.fault_at:,}",
+            f"{row.sent:,}",
+            f"{row.received:,}",
+            f"{row.duplicates:,}",
+            f"{row.missing:,}",
+            f"{row.audit_records:,}",
+            "intact" if row.chain_intact else "BROKEN",
+            f"{row.seconds:.0f}",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(_HEADINGS))]
+    for line in cells:
+        yield "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )

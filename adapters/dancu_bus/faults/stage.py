@@ -1,0 +1,158 @@
+"""One scenario's own deployment: topics under a fresh prefix, a seeded store, services as processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dancu_bus.admin import delete_topics, describe, repo_root
+from dancu_bus.admin.agencies import AgencyAdmin
+from dancu_bus.admin.topics import apply_topics
+from dancu_bus.agencies import load_directory
+from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.contracts import Citizen
+from dancu_bus.errors import BrokerError
+from dancu_bus.faults.services import Service, start_service
+from dancu_bus.registry import RegistryCodec
+from dancu_bus.sdk import Context, VerifyQuery
+from dancu_bus.sdk.requests import build_request
+from dancu_bus.settings import BrokerSettings, KafkaSettings, Settings
+from dancu_bus.store import open_store
+from dancu_bus.store.seeding import seed_store
+from dancu_bus.topic_names import TopicNames
+
+__all__ = ["AGENCIES", "Stage", "fault_broker", "prepare_stage"]
+
+# Two agencies, so requests spread over two topics, twelve partitions, lanes and audit partitions.
+AGENCIES = {
+    "demo-bank": Context("can-bo-0042", "HS-FAULTS", "KYC", "Luật Phòng, chống rửa tiền 2022, Điều 9"),
+    "demo-telecom": Context("can-bo-0077", "SIM-FAULTS", "SIM-OWNER", "Nghị định 163/2024/NĐ-CP, Điều 17"),
+}
+_CITIZENS = 2_000
+
+
+def fault_broker(port: int = 19392, controller_port: int = 19393) -> BrokerSettings:
+    """The harness's own broker: its home under ``.cache/fault-broker``, apart from the development one."""
+    return BrokerSettings(
+        home=repo_root() / ".cache" / "fault-broker", port=port, controller_port=controller_port, heap="768m"
+    )
+
+
+@dataclass
+class Stage:
+    """Where one scenario runs: its settings, work directory, seeded people and running services."""
+
+    settings: Settings
+    workdir: Path
+    people: list[Citizen]
+    codec: Codec
+    services: list[Service] = field(default_factory=list)
+
+    @property
+    def names(self) -> TopicNames:
+        """Topic names under the scenario's prefix."""
+        return TopicNames(self.settings.kafka.topic_prefix)
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        """How the harness reaches the scenario's broker."""
+        return self.settings.kafka
+
+    def start(self, kind: str) -> Service:
+        """Start one more ``dancu-bus resolver`` or ``dancu-bus audit run`` and wait until it is ready."""
+        port = _free_port()
+        number = sum(s.name == kind for s in self.services) + 1
+        service = start_service(kind, self._environment(port), port, self.workdir / f"{kind}-{number}.log")
+        self.services.append(service)
+        service.wait_ready()
+        return service
+
+    def running(self, kind: str) -> list[Service]:
+        """The services of this kind still running."""
+        return [s for s in self.services if s.name == kind and s.process.poll() is None]
+
+    def requests(self, count: int) -> list[tuple[str, bytes, bytes]]:
+        """``count`` VERIFY requests of the seeded people, alternating agencies, valid for an hour."""
+        records = []
+        agencies = list(AGENCIES.items())
+        for n in range(count):
+            agency, context = agencies[n % len(agencies)]
+            person = self.people[n % len(self.people)]
+            query = VerifyQuery(person.personal_id, person.full_name, person.birth_date)
+            request = build_request(agency, context, query, ttl_s=3600)
+            records.append(
+                (self.names.request(agency), request.request_id.encode(), self.codec.encode_request(request))
+            )
+        return records
+
+    def stop_all(self) -> None:
+        """SIGTERM every service still running, as an operator would; each drains and commits first."""
+        for service in self.services:
+            service.terminate()
+
+    def tear_down(self, keep_workdir: bool) -> None:
+        """Kill what still runs, delete the scenario's topics, and its work directory unless kept."""
+        for service in self.services:
+            if service.process.poll() is None:
+                service.kill()
+        with contextlib.suppress(BrokerError):  # the broker may be down after a failed restart
+            delete_topics(self.kafka, describe(self.kafka, self.kafka.topic_prefix + "."))
+        if not keep_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _environment(self, port: int) -> dict[str, str]:
+        """The ``DANCU_*`` settings of a service process of this stage."""
+        settings = self.settings
+        return {
+            "DANCU_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "DANCU_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "DANCU_STORE__BACKEND": "sqlite",
+            "DANCU_STORE__PATH": str(settings.store.path),
+            "DANCU_RESOLVER__GROUP_ID": settings.resolver.group_id,
+            "DANCU_RESOLVER__AGENCIES_SOURCE": "registry",
+            "DANCU_RESOLVER__CATALOGUES_SOURCE": "packaged",
+            "DANCU_RESOLVER__LANES": str(settings.resolver.lanes),
+            "DANCU_RESOLVER__METRICS_PORT": str(port),
+            "DANCU_AUDIT__GROUP_ID": settings.audit.group_id,
+            "DANCU_AUDIT__METRICS_PORT": str(port),
+            "DANCU_LOG_LEVEL": "INFO",
+        }
+
+
+def prepare_stage(settings: Settings, kafka: KafkaSettings, workdir: Path) -> Stage:
+    """Topics, registry and a seeded SQLite store under a fresh prefix; no service started yet."""
+    prefix = f"faults{uuid.uuid4().hex[:8]}.dancu"
+    home = workdir / prefix
+    home.mkdir(parents=True)
+    own = settings.model_copy(
+        update={
+            "kafka": kafka.model_copy(update={"topic_prefix": prefix}),
+            "store": settings.store.model_copy(
+                update={"backend": "sqlite", "path": home / "population.sqlite3"}
+            ),
+            "resolver": settings.resolver.model_copy(update={"group_id": f"{prefix}.resolver"}),
+            "audit": settings.audit.model_copy(update={"group_id": f"{prefix}.audit"}),
+        }
+    )
+    agencies = load_directory(repo_root() / "deploy" / "agencies.yaml").agencies()
+    apply_topics(own.kafka, [a.id for a in agencies], replication_factor=1)
+    codec = Codec(load_schemas())
+    AgencyAdmin(own.kafka, RegistryCodec(codec.schemas)).import_agencies(agencies, by="fault-harness")
+    return Stage(own, home, asyncio.run(_seed(own)), codec)
+
+
+async def _seed(settings: Settings) -> list[Citizen]:
+    async with open_store(settings.store) as store:
+        await seed_store(store, _CITIZENS, seed=5)
+        return list(await store.sample(_CITIZENS))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
