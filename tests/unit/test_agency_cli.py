@@ -11,7 +11,7 @@ AGENCIES = Path(__file__).resolve().parents[2] / "deploy" / "agencies.yaml"
 
 
 def test_public_rows_carry_focal_point_and_readiness_only() -> None:
-    """Each agency's published row names its focal point and readiness, and nothing about purposes or quotas."""
+    """Each published row names the focal point and readiness, and nothing of purposes or quotas."""
     rows = {row["id"]: row for row in public_rows(load_directory(AGENCIES).agencies())}
     bank = rows["demo-bank"]
     assert (bank["focal_point"], bank["position"], bank["email"]) == (
