@@ -286,7 +286,10 @@ def test_unknown_user_is_refused(secured: Secured) -> None:
 def test_client_without_credentials_gets_no_metadata(secured: Secured) -> None:
     """A PLAINTEXT client on the SASL port is cut off before any metadata: no anonymous access."""
     errors = login_errors({"bootstrap.servers": secured.admin.bootstrap_servers})
-    assert errors and errors[-1].code() == KafkaError._TRANSPORT, errors
+    codes = {error.code() for error in errors}
+    # The broker drops the connection; on a loaded machine the metadata call may time out after that.
+    assert codes & {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}, errors
+    assert errors[-1].code() in {KafkaError._TRANSPORT, KafkaError._TIMED_OUT}, errors
 
 
 def test_plain_mechanism_is_refused_on_the_client_port(secured: Secured) -> None:

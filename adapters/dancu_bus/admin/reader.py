@@ -13,7 +13,7 @@ from dancu_bus.admin.config import client_config
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import KafkaSettings
 
-__all__ = ["TopicRecord", "read_to_end", "read_topic"]
+__all__ = ["TopicRecord", "read_to_end", "read_topic", "watermarks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,29 +82,47 @@ def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> li
 
 
 def _assign_from_start(consumer: Consumer, topic: str, deadline: float) -> dict[int, int]:
-    while True:
-        try:
-            ends = _ends(consumer, topic, max(1.0, deadline - time.monotonic()))
-            break
-        except KafkaException as exc:
-            # Just after a topic is created or a broker restarts, leaders are still being elected.
-            if not exc.args[0].retriable() or time.monotonic() > deadline:
-                raise BrokerError(f"cannot read {topic}: {exc}") from exc
-            time.sleep(0.2)
+    ends = {p: high for p, (low, high) in watermarks(consumer, topic, deadline).items() if high > low}
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
     return ends
 
 
-def _ends(consumer: Consumer, topic: str, timeout_s: float) -> dict[int, int]:
+# Errors that only mean "not yet": leaders are still being elected just after a topic is created or
+# a broker restarts, or the broker is slow to answer on a loaded machine.
+_NOT_YET = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._UNKNOWN_PARTITION,
+    }
+)
+
+
+def watermarks(consumer: Consumer, topic: str, deadline: float) -> dict[int, tuple[int, int]]:
+    """Low and high offsets of every partition of ``topic``, retrying what only means "not yet"."""
+    while True:
+        try:
+            return _watermarks(consumer, topic, max(1.0, deadline - time.monotonic()))
+        except KafkaException as exc:
+            error = exc.args[0]
+            if time.monotonic() > deadline or not (error.retriable() or error.code() in _NOT_YET):
+                raise BrokerError(f"cannot read {topic}: {exc}") from exc
+            time.sleep(0.2)
+
+
+def _watermarks(consumer: Consumer, topic: str, timeout_s: float) -> dict[int, tuple[int, int]]:
     metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
     if metadata.error is not None:
         raise KafkaException(metadata.error)
-    ends: dict[int, int] = {}
-    for partition in metadata.partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
-        if high > low:
-            ends[partition] = high
-    return ends
+    if not metadata.partitions:
+        raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART))
+    return {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+        for p in metadata.partitions
+    }
 
 
 def _consume_until(consumer: Consumer, ends: dict[int, int], deadline: float) -> list[TopicRecord]:

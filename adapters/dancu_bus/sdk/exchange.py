@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from dancu_bus.admin.config import client_config
+from dancu_bus.admin.reader import watermarks
 from dancu_bus.catalogues import check_query, packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Request, Response
@@ -144,21 +146,8 @@ class Exchange:
 
     def _assign_from_end(self) -> None:
         topic = self._config.names.response(self._config.agency)
-        timeout = self._config.timeout_s
-        try:
-            metadata = self._consumer.list_topics(topic, timeout=timeout)
-            partitions = metadata.topics[topic].partitions
-            if metadata.topics[topic].error is not None or not partitions:
-                raise BrokerError(f"response topic {topic} is not available: {metadata.topics[topic].error}")
-            ends = [
-                self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
-                for p in partitions
-            ]
-        except KafkaException as exc:
-            raise BrokerError(f"cannot reach the response topic {topic}: {exc}") from exc
-        self._consumer.assign(
-            [TopicPartition(topic, p, end) for p, end in zip(partitions, ends, strict=True)]
-        )
+        marks = watermarks(self._consumer, topic, time.monotonic() + self._config.timeout_s)
+        self._consumer.assign([TopicPartition(topic, p, high) for p, (_, high) in marks.items()])
 
     def _read(self) -> None:
         while not self._stopping.is_set():
