@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from dancu_bus.admin import delete_topics, describe, repo_root
@@ -48,6 +50,19 @@ def bench_topics(kafka: KafkaSettings, baseline: tuple[str, str], partitions: in
         yield
     finally:
         delete_topics(kafka, describe(kafka, kafka.topic_prefix + "."))
+        _delete_groups(kafka.bootstrap_servers, kafka.topic_prefix)
+
+
+def _delete_groups(bootstrap: str, prefix: str) -> None:
+    """Delete the consumer groups the run's resolver left (their topics are gone already)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    listed = admin.list_consumer_groups().result(30)
+    ours = [g.group_id for g in listed.valid if g.group_id.startswith(prefix + ".")]
+    for future in admin.delete_consumer_groups(ours).values() if ours else ():
+        try:
+            future.result(30)
+        except KafkaException as exc:  # a group still shutting down: the broker expires it later
+            print(f"bench: consumer group not deleted: {exc}", file=sys.stderr)
 
 
 def _create_baseline_topics(bootstrap: str, names: tuple[str, str], partitions: int) -> None:
@@ -121,7 +136,7 @@ def _render(session: Path) -> None:
 
 
 def _python() -> str:
-    return str(repo_root() / ".venv" / "bin" / "python")
+    return sys.executable  # the interpreter running the benchmark has dancu-bus installed
 
 
 def _await_ready(resolver: ResolverProcess, timeout_s: float = 120.0) -> None:

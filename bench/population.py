@@ -12,8 +12,8 @@ import asyncio
 import csv
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,6 +25,7 @@ from dancu_bus.admin import repo_root
 from dancu_bus.contracts import Citizen
 from dancu_bus.settings import StoreSettings
 from dancu_bus.store import PopulationStore, open_store
+from dancu_bus.store.protocol import BulkLoading
 from dancu_bus.store.seeding import seed_store
 
 __all__ = ["CACHE", "SAMPLE_SIZE", "Person", "Population", "postgres_store", "read_sample", "seed_into"]
@@ -89,12 +90,21 @@ class _Sampling:
     def __init__(self, store: PopulationStore, sample: Any, stride: int) -> None:
         self._store, self._sample, self._stride = store, sample, stride
 
-    async def put_many(self, citizens: Iterable[Citizen]) -> int:
-        """Write a batch (``seed_store`` calls nothing else)."""
-        batch = list(citizens)
-        rows = ((c.personal_id, c.full_name, c.birth_date.isoformat()) for c in batch[:: self._stride])
-        self._sample.writerows(rows)
-        return await self._store.put_many(batch)
+    @asynccontextmanager
+    async def loading(self) -> AsyncIterator[Callable[[Sequence[Citizen]], Awaitable[int]]]:
+        """The store's own writer (its bulk load, or ``put_many``), sampling each batch on the way."""
+        store = self._store
+        inner = store.loading() if isinstance(store, BulkLoading) else nullcontext(store.put_many)
+        async with inner as write:
+
+            async def sampled(batch: Sequence[Citizen]) -> int:
+                rows = (
+                    (c.personal_id, c.full_name, c.birth_date.isoformat()) for c in batch[:: self._stride]
+                )
+                self._sample.writerows(rows)
+                return await write(batch)
+
+            yield sampled
 
 
 def read_sample(population: Population) -> list[Person]:

@@ -241,7 +241,8 @@ start() {
   echo $! >"$pidfile"
   local deadline=$((SECONDS + wait_s))
   until grep -q 'Kafka Server started' "$home/server.log" 2>/dev/null && port_open "$port"; do
-    if ! running_pid >/dev/null; then
+    # Only whether it still lives: until the child has exec'd java, its command line is this script's.
+    if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       tail -n 30 "$log" "$home/server.log" 2>/dev/null >&2 || true
       die "the broker exited during start; see $log and $home/server.log"
     fi

@@ -165,7 +165,7 @@ async def test_each_lane_commits_its_answers_with_its_offsets() -> None:
 async def test_a_failed_write_rewinds_only_its_lane_to_the_last_commit() -> None:
     """Lane 1's fenced write drops its writer and seeks its partition back; lane 0 is committed."""
     stop = asyncio.Event()
-    batches = [[record(B, 5), record(D, 0)], [record(B, 6), record(D, 0)], [record(D, 0)], [record(D, 0)]]
+    batches = [[record(B, 5), record(D, 0)], [record(B, 6), record(D, 0)], *([[record(D, 0)]] * 3)]
     consumer, writers = Consumer(batches, stop), Writers(failing=1)
     await worker(consumer, writers, Handler()).run(stop)
     assert writers.written == {0: [b"req.b@6"], 1: [b"req.d@0"]}

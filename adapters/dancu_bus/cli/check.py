@@ -7,12 +7,14 @@ import sys
 from typing import TextIO
 
 from dancu_bus.admin import repo_root
+from dancu_bus.errors import DancuError
 from dancu_bus.faults import SCENARIOS, FaultOptions, Harness, Row, fault_broker, render
 from dancu_bus.settings import Settings
 
 __all__ = ["register", "run_faults"]
 
 SHORT_REQUESTS = 3_000
+SHORT_SECONDS = 8.0
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,34 +26,45 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="kill, restart and starve the services on a broker of its own; exit 1 on any duplicate or loss",
     )
     faults.add_argument("--requests", type=int, default=50_000, help="requests per scenario (default 50,000)")
-    faults.add_argument("--short", action="store_true", help=f"{SHORT_REQUESTS:,} requests per scenario (CI)")
+    faults.add_argument(
+        "--short",
+        action="store_true",
+        help=f"{SHORT_REQUESTS:,} requests over {SHORT_SECONDS:g} s per scenario (CI)",
+    )
     faults.add_argument(
         "--seconds", type=float, default=15.0, help="production of each scenario's requests takes this long"
     )
     faults.add_argument(
         "--scenario", action="append", choices=sorted(SCENARIOS), help="run only these (repeatable)"
     )
-    faults.add_argument("--port", type=int, default=19392, help="the harness broker's client port")
+    faults.add_argument(
+        "--port",
+        type=int,
+        help="the harness broker's client port (the next one is its controller's); default: free",
+    )
     faults.add_argument("--keep", action="store_true", help="keep every scenario's logs and store")
     faults.set_defaults(run=lambda args, settings: run_faults(args, settings, sys.stdout))
 
 
 def run_faults(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Run the chosen scenarios, print the table; 0 when every row passed."""
-    options = FaultOptions(
-        requests=SHORT_REQUESTS if args.short else args.requests,
-        seconds=args.seconds,
-        keep_workdirs=args.keep,
-    )
+    requests, seconds = (SHORT_REQUESTS, SHORT_SECONDS) if args.short else (args.requests, args.seconds)
+    options = FaultOptions(requests=requests, seconds=seconds, keep_workdirs=args.keep)
     workdir = repo_root() / ".cache" / "faults"
     rows: list[Row] = []
-    with Harness(fault_broker(args.port, args.port + 1), settings, workdir, options) as harness:
+    errors: list[str] = []
+    with Harness(fault_broker(args.port), settings, workdir, options) as harness:
         for name in args.scenario or list(SCENARIOS):
-            rows.append(harness.run(SCENARIOS[name]))
+            try:
+                rows.append(harness.run(SCENARIOS[name]))
+            except DancuError as exc:
+                errors.append(name)
+                print(f"{name}: ERROR {exc}", file=out, flush=True)
+                continue
             print(f"{name}: {'passed' if rows[-1].passed else 'FAILED'}", file=out, flush=True)
     for line in render(rows):
         print(line, file=out)
-    failed = [row.scenario for row in rows if not row.passed]
+    failed = [row.scenario for row in rows if not row.passed] + errors
     if failed:
         print(f"failed: {', '.join(failed)} (logs and stores kept under {workdir})", file=out)
     return 1 if failed else 0

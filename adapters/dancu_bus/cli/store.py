@@ -22,7 +22,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     seed = actions.add_parser("seed", help="write a deterministic synthetic population (replaces same ids)")
     seed.add_argument("--citizens", type=_non_negative, required=True, metavar="N", help="how many")
     seed.add_argument("--seed", type=int, default=2026, metavar="S", help="same seed, same citizens")
-    seed.add_argument("--batch", type=_positive, default=20_000, metavar="B", help="citizens per transaction")
+    seed.add_argument("--batch", type=_positive, default=20_000, metavar="B", help="citizens per batch")
     seed.set_defaults(run=run_seed)
     count = actions.add_parser("count", help="print how many citizens the store holds")
     count.set_defaults(run=run_count)

@@ -3,12 +3,13 @@
 Scenarios (``SCENARIOS``): the resolver killed with SIGKILL and restarted; the broker stopped and
 restarted; a second resolver joining and the first leaving (a rebalance); the SQLite store made
 unavailable for 5 s by another process's locks; the audit consumer killed and restarted. Each runs
-on a broker the harness starts itself (``FAULT_BROKER``: its own home and ports, never the
-development broker), with the resolver and the audit consumer as ``dancu-bus`` child processes.
+on a broker the harness starts itself (``fault_broker``: free ports and a home of its own under
+``.cache/fault-broker``, never the development broker), with the resolver and the audit consumer as
+``dancu-bus`` child processes.
 """
 
+from dancu_bus.faults.broker import fault_broker
 from dancu_bus.faults.harness import FaultOptions, Harness, Row, render
 from dancu_bus.faults.scenarios import SCENARIOS, Scenario
-from dancu_bus.faults.stage import fault_broker
 
 __all__ = ["SCENARIOS", "FaultOptions", "Harness", "Row", "Scenario", "fault_broker", "render"]

@@ -23,6 +23,8 @@ from dancu_bus.admin import broker_kafka, start_broker, stop_broker
 from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.traffic import KeyTally, PacedProducer
 from dancu_bus.audit import verify_log
+from dancu_bus.errors import DancuError
+from dancu_bus.faults.broker import prepare_home, remove_home
 from dancu_bus.faults.scenarios import Progress, Scenario
 from dancu_bus.faults.stage import AGENCIES, Stage, prepare_stage
 from dancu_bus.settings import BrokerSettings, Settings
@@ -76,12 +78,28 @@ class Harness:
         self._started = False
 
     def __enter__(self) -> Self:
-        self._started = start_broker(self._broker)
+        self.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the harness's broker on fresh storage (BrokerError when it cannot)."""
+        prepare_home(self._broker)
+        try:
+            self._started = start_broker(self._broker)
+        except DancuError:
+            stop_broker(self._broker)  # in case it started after all: no broker outlives the harness
+            remove_home(self._broker)
+            raise
+
+    def stop(self) -> None:
+        """Stop the broker ``start`` started and delete its storage."""
         if self._started:
             stop_broker(self._broker)
+            self._started = False
+            remove_home(self._broker)
 
     def run(self, scenario: Scenario) -> Row:
         """Run one scenario from a clean stage; its row, counted after every service stopped."""

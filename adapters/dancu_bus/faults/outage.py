@@ -30,7 +30,7 @@ time.sleep(float(sys.argv[2]))
 
 
 def lock_store(database: Path, seconds: float) -> subprocess.Popen[str]:
-    """Lock every reader out of the SQLite ``database`` for ``seconds`` (from now); wait() on the process."""
+    """Lock every reader out of the SQLite ``database`` for ``seconds`` from now: ``with`` it and wait()."""
     shm = Path(f"{database}-shm")
     if not shm.exists():
         raise ConfigError(f"{shm} does not exist: the store is not open in WAL mode")
@@ -39,6 +39,7 @@ def lock_store(database: Path, seconds: float) -> subprocess.Popen[str]:
     )
     assert locker.stdout is not None
     if locker.stdout.readline().strip() != "locked":
-        locker.kill()
+        with locker:
+            locker.kill()
         raise ConfigError(f"could not lock {shm}")
     return locker

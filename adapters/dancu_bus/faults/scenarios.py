@@ -83,13 +83,14 @@ def _rebalance(stage: Stage, progress: Progress, broker: BrokerSettings) -> None
     progress.mark()
     stage.start("resolver")
     progress.wait_answered(1 / 2)
-    first.terminate()
+    first.stop()
 
 
 def _store_outage(stage: Stage, progress: Progress, broker: BrokerSettings) -> None:
     progress.wait_answered(1 / 3)
     progress.mark()
-    lock_store(stage.settings.store.path, STORE_OUTAGE_S).wait(STORE_OUTAGE_S + 30)
+    with lock_store(stage.settings.store.path, STORE_OUTAGE_S) as locker:
+        locker.wait(STORE_OUTAGE_S + 30)
 
 
 def _kill_audit(stage: Stage, progress: Progress, broker: BrokerSettings) -> None:

@@ -49,6 +49,14 @@ class Service:
             self.kill()
             raise BrokerError(f"{self.name} (pid {self.pid}) did not stop within {timeout_s:g} s") from None
 
+    def stop(self) -> None:
+        """SIGTERM and a clean exit, or BrokerError naming the exit code and the log."""
+        code = self.terminate()
+        if code != 0:
+            raise BrokerError(
+                f"{self.name} (pid {self.pid}) exited with {code} after SIGTERM; see {self.log}"
+            )
+
     def wait_ready(self, timeout_s: float = 90) -> None:
         """Wait until ``/readyz`` says it serves (owns partitions, store reachable)."""
         deadline = time.monotonic() + timeout_s

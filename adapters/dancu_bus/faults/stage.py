@@ -21,12 +21,12 @@ from dancu_bus.faults.services import Service, start_service
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Context, VerifyQuery
 from dancu_bus.sdk.requests import build_request
-from dancu_bus.settings import BrokerSettings, KafkaSettings, Settings
+from dancu_bus.settings import KafkaSettings, Settings
 from dancu_bus.store import open_store
 from dancu_bus.store.seeding import seed_store
 from dancu_bus.topic_names import TopicNames
 
-__all__ = ["AGENCIES", "Stage", "fault_broker", "prepare_stage"]
+__all__ = ["AGENCIES", "Stage", "prepare_stage"]
 
 # Two agencies, so requests spread over two topics, twelve partitions, lanes and audit partitions.
 AGENCIES = {
@@ -34,13 +34,6 @@ AGENCIES = {
     "demo-telecom": Context("can-bo-0077", "SIM-FAULTS", "SIM-OWNER", "Nghị định 163/2024/NĐ-CP, Điều 17"),
 }
 _CITIZENS = 2_000
-
-
-def fault_broker(port: int = 19392, controller_port: int = 19393) -> BrokerSettings:
-    """The harness's own broker: its home under ``.cache/fault-broker``, apart from the development one."""
-    return BrokerSettings(
-        home=repo_root() / ".cache" / "fault-broker", port=port, controller_port=controller_port, heap="768m"
-    )
 
 
 @dataclass
@@ -91,9 +84,9 @@ class Stage:
         return records
 
     def stop_all(self) -> None:
-        """SIGTERM every service still running, as an operator would; each drains and commits first."""
-        for service in self.services:
-            service.terminate()
+        """SIGTERM every service still running, as an operator would: each drains, commits and exits 0."""
+        for service in self.running("resolver") + self.running("audit"):
+            service.stop()
 
     def tear_down(self, keep_workdir: bool) -> None:
         """Kill what still runs, delete the scenario's topics, and its work directory unless kept."""

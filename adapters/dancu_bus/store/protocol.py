@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from dancu_bus.contracts import Citizen
 
-__all__ = ["PopulationStore"]
+__all__ = ["BulkLoading", "PopulationStore"]
 
 
 class PopulationStore(Protocol):
@@ -42,4 +43,13 @@ class PopulationStore(Protocol):
 
     async def ping(self) -> None:
         """Raise StoreError if the store cannot answer now."""
+        ...
+
+
+@runtime_checkable
+class BulkLoading(Protocol):
+    """A store that writes a whole population faster through a staging area than batch by batch."""
+
+    def loading(self) -> AbstractAsyncContextManager[Callable[[Sequence[Citizen]], Awaitable[int]]]:
+        """A context whose writer stages batches; the batches take effect together when it exits."""
         ...

@@ -1,13 +1,14 @@
-"""Fill a population store with the synthetic population, one batch per transaction."""
+"""Fill a population store with the synthetic population: bulk load if it has one, else batch by batch."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from itertools import islice
 
 from dancu_bus.contracts import Citizen
-from dancu_bus.store.protocol import PopulationStore
+from dancu_bus.store.protocol import BulkLoading, PopulationStore
 from dancu_bus.store.seed import generate
 
 __all__ = ["seed_store"]
@@ -31,15 +32,25 @@ async def seed_store(
     written = 0
     upcoming = asyncio.ensure_future(asyncio.to_thread(_take, citizens, batch))
     try:
-        while chunk := await upcoming:
-            # One thread at a time advances the generator: the next take starts after this one ended.
-            upcoming = asyncio.ensure_future(asyncio.to_thread(_take, citizens, batch))
-            written += await store.put_many(chunk)
-            if progress is not None:
-                progress(written)
+        async with _writer(store) as write:
+            while chunk := await upcoming:
+                # One thread at a time advances the generator: the next take starts after this one ended.
+                upcoming = asyncio.ensure_future(asyncio.to_thread(_take, citizens, batch))
+                written += await write(chunk)
+                if progress is not None:
+                    progress(written)
     finally:
         await asyncio.wait([upcoming])  # a failed write leaves no generating thread behind
     return written
+
+
+def _writer(
+    store: PopulationStore,
+) -> AbstractAsyncContextManager[Callable[[Sequence[Citizen]], Awaitable[int]]]:
+    """The store's bulk loader if it has one (SQLite), else its ``put_many``, one transaction per batch."""
+    if isinstance(store, BulkLoading):
+        return store.loading()
+    return nullcontext(store.put_many)
 
 
 def _take(citizens: Iterator[Citizen], size: int) -> list[Citizen]:

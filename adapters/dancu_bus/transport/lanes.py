@@ -27,7 +27,7 @@ import zlib
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka import TopicPartition as KafkaTopicPartition
@@ -52,6 +52,9 @@ __all__ = ["LaneHandler", "LaneWorker", "LaneWriters", "Lanes", "running_lane_wo
 log = logging.getLogger(__name__)
 
 _WRITE_ERRORS = (KafkaError, IllegalOperation, BrokerError)
+
+_Outcome: TypeAlias = bool | Exception
+"""A lane write's end: True when committed; False, or the broker's size refusal, when rewound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,8 @@ class LaneWriters:
             raise BrokerError(f"no writer is open for lane {lane}")
         async with writer.transaction():
             delivered = await _send_batches(writer, records)
+            # If committing the offsets fails, the deliveries' own failure is the same story, told once.
+            delivered.add_done_callback(_retrieved)
             committed = {KafkaTopicPartition(*tp): offset for tp, offset in offsets.items()}
             await writer.send_offsets_to_transaction(committed, self._group_id)
             await delivered
@@ -161,6 +166,11 @@ async def _send_batches(writer: AIOKafkaProducer, records: Sequence[Outgoing]) -
     for where, builder in builders.items():
         deliveries.append(await _submit(writer, builder, where))
     return asyncio.gather(*deliveries)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _append(builder: Any, record: Outgoing) -> Any:
@@ -204,6 +214,10 @@ class LaneWorker:
         # Per input partition, where a rewind goes: its last committed offset (None: the beginning).
         self._floors: dict[TopicPartition, int | None] = {}
         self._rebalances = 0
+        # Per lane its latest write (a lane's writes run one after the other), and the writes of the
+        # batch before the one in hand, each with the records it answers.
+        self._writes: dict[int, asyncio.Task[_Outcome]] = {}
+        self._settling: list[tuple[asyncio.Task[_Outcome], Sequence[Incoming]]] = []
 
     @property
     def assigned(self) -> bool:
@@ -219,15 +233,23 @@ class LaneWorker:
             self._floors.pop(tp, None)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; the batch in hand is answered and committed first."""
+        """Consume until ``stop`` is set; the batch in hand is answered and committed first.
+
+        A batch is handled while the one before it commits, so the broker's round trips do not leave
+        the worker idle; each lane still commits its batches one after the other, in order.
+        """
         self._consumer.subscribe(pattern=self._options.pattern, listener=_Rebalances(self))
-        while not stop.is_set():
-            fetched = await self._consumer.getmany(
-                timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
-            )
-            batch = [incoming(m) for messages in fetched.values() for m in messages]
-            if batch:
-                await self._process(batch, stop)
+        try:
+            while not stop.is_set():
+                fetched = await self._consumer.getmany(
+                    timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
+                )
+                batch = [incoming(m) for messages in fetched.values() for m in messages]
+                if batch:
+                    await self._process(batch, stop)
+        finally:
+            writes, self._settling = self._settling, []
+            await self._settle(writes)
 
     async def _process(self, batch: Sequence[Incoming], stop: asyncio.Event) -> None:
         rebalances = self._rebalances
@@ -256,6 +278,9 @@ class LaneWorker:
         return None
 
     async def _open(self, lane: int) -> None:
+        earlier = self._writes.pop(lane, None)
+        if earlier is not None:
+            await asyncio.wait([earlier])  # a late failure of the old writer must not close the new one
         await self._writers.open(lane)
         try:
             await self._seek_to_committed(lane)
@@ -271,22 +296,49 @@ class LaneWorker:
             await self._seek(tp, committed)
 
     async def _answer(self, records: Sequence[Incoming], stop: asyncio.Event) -> None:
-        """Handle ``records`` and write each lane's answers with its offsets; rewind lanes that fail."""
+        """Handle ``records``, start each lane's write, then wait for the writes of the batch before."""
         self._quarantine.hold(records)
         outgoing = await self._outputs(records, stop)
-        plan: dict[int, tuple[list[Outgoing], dict[TopicPartition, int]]] = {}
+        self._quarantine.release()
+        plan: dict[int, tuple[list[Outgoing], dict[TopicPartition, int], list[Incoming]]] = {}
         for record, answer in zip(records, outgoing, strict=True):
-            answers, offsets = plan.setdefault(self._lanes.of(record.tp), ([], {}))
+            answers, offsets, inputs = plan.setdefault(self._lanes.of(record.tp), ([], {}, []))
             answers.append(answer)
             offsets[record.tp] = max(offsets.get(record.tp, 0), record.offset + 1)
-        written = await asyncio.gather(*(self._write(lane, *work) for lane, work in plan.items()))
-        for lane, ok in zip(plan, written, strict=True):
-            if ok is not True:
-                await self._rewind(lane)
-        if any(isinstance(ok, MessageSizeTooLargeError) for ok in written):
-            # Writing it again would fail again: the quarantine takes the batch apart instead.
-            raise BrokerError("the broker refused a record of this batch as too large", retriable=False)
-        self._quarantine.release()
+            inputs.append(record)
+        started: list[tuple[asyncio.Task[_Outcome], Sequence[Incoming]]] = []
+        for lane, (answers, offsets, inputs) in plan.items():
+            write = asyncio.create_task(self._write_after(self._writes.get(lane), lane, answers, offsets))
+            self._writes[lane] = write
+            started.append((write, inputs))
+        earlier, self._settling = self._settling, started
+        await self._settle(earlier)
+
+    async def _write_after(
+        self,
+        earlier: asyncio.Task[_Outcome] | None,
+        lane: int,
+        answers: Sequence[Outgoing],
+        offsets: Mapping[TopicPartition, int],
+    ) -> _Outcome:
+        """Write once the lane's earlier write is done; skip it if that one failed (the lane is re-read)."""
+        if earlier is not None and await earlier is not True:
+            return False
+        outcome = await self._write(lane, answers, offsets)
+        if outcome is not True:
+            await self._rewind(lane)
+        return outcome
+
+    async def _settle(self, writes: Sequence[tuple[asyncio.Task[_Outcome], Sequence[Incoming]]]) -> None:
+        """Wait for ``writes``; a record the broker refused as too large fails its records' batch."""
+        if not writes:
+            return
+        await asyncio.wait([write for write, _ in writes])
+        for write, inputs in writes:
+            if isinstance(write.result(), MessageSizeTooLargeError):
+                # Writing it again would fail again: the quarantine takes these records apart instead.
+                self._quarantine.hold(inputs)
+                raise BrokerError("the broker refused a record of this batch as too large", retriable=False)
 
     async def _outputs(self, records: Sequence[Incoming], stop: asyncio.Event) -> Sequence[Outgoing]:
         """The handler's answers, or the dead letter of a record that already failed alone."""
@@ -297,13 +349,14 @@ class LaneWorker:
 
     async def _write(
         self, lane: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
-    ) -> bool | MessageSizeTooLargeError:
+    ) -> _Outcome:
         """True once written; False, or the broker's size refusal, when the lane must be rewound."""
         try:
             await self._writers.write(lane, records, offsets)
         except MessageSizeTooLargeError as exc:
             log.warning("lane %d: the broker refused a record as too large: %s", lane, exc)
-            return exc
+            refused: Exception = exc
+            return refused
         except _WRITE_ERRORS as exc:
             log.warning("writing %d records of lane %d failed, rewinding: %s", len(records), lane, exc)
             return False

@@ -1,0 +1,128 @@
+"""Benchmark: CPU time per record of each stage of a request's way, in one process, with no Kafka.
+
+    .venv/bin/python bench/stages.py [--workload verify|lookup] [--citizens 1000000]
+
+The SDK's stages (build, encode the request, decode the response) and the resolver's (decode,
+admit, store, answer, encode), each over the same 20,000 requests about people of the cached
+population (``exchange.py`` seeds it), then the resolver's whole handler in batches of 500. It shows
+where the CPU of a round trip goes without the broker, the network or another process in the way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from population import Population, read_sample
+from prometheus_client import CollectorRegistry
+from workloads import WORKLOADS
+
+from dancu_bus.admin import repo_root
+from dancu_bus.agencies import FileAgencyDirectory, Quota, load_directory
+from dancu_bus.catalogues import packaged_view
+from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.contracts import Request
+from dancu_bus.metrics import ResolverMetrics
+from dancu_bus.resolver.answers import answer
+from dancu_bus.resolver.policy import admit
+from dancu_bus.resolver.service import ResolverHandler
+from dancu_bus.sdk.requests import build_request
+from dancu_bus.store import SqliteStore
+from dancu_bus.topic_names import TopicNames
+from dancu_bus.transport import Incoming
+
+T = TypeVar("T")
+_N = 20_000
+_BATCH = 500
+
+
+def main() -> int:
+    """Time each stage and print CPU µs per record."""
+    args = _arguments()
+    workload = WORKLOADS[args.workload]
+    population = Population(args.citizens)
+    codec = Codec(load_schemas())
+    queries = list(workload.queries(read_sample(population), _N))
+    requests = _stage(
+        "SDK: build request",
+        lambda: [build_request(workload.agency, workload.context, q, 600) for q in queries],
+    )
+    values = _stage("SDK: encode request", lambda: [codec.encode_request(r) for r in requests])
+    decoded = _stage("resolver: decode request", lambda: [codec.decode_request(v) for v in values])
+    directory, now, view = _directory(), datetime.now(UTC), packaged_view()
+    decisions = _stage(
+        "resolver: admit", lambda: [admit(r, workload.agency, directory, now, view) for r in decoded]
+    )
+    citizens = asyncio.run(_store(population, requests))
+    responses = _stage(
+        "resolver: answer",
+        lambda: [
+            answer(r, d, citizens.get(_pid(r)), now, view) for r, d in zip(decoded, decisions, strict=True)
+        ],
+    )
+    encoded = _stage("resolver: encode response", lambda: [codec.encode_response(r) for r in responses])
+    _stage("SDK: decode response", lambda: [codec.decode_response(e) for e in encoded])
+    asyncio.run(_handler(population, codec, directory, workload.agency, values))
+    return 0
+
+
+def _stage(label: str, work: Callable[[], T]) -> T:
+    started = time.process_time()
+    result = work()
+    print(f"  {label:<28}{(time.process_time() - started) / _N * 1e6:8.1f} µs/record")
+    return result
+
+
+def _pid(request: Request) -> str:
+    assert request.body is not None
+    return request.body.personal_id
+
+
+async def _store(population: Population, requests: list[Request]) -> dict[str, Any]:
+    """Fetch the batches' citizens as the resolver does, one query per batch."""
+    found: dict[str, Any] = {}
+    async with SqliteStore(population.sqlite_path) as store:
+        started = time.process_time()
+        for first in range(0, _N, _BATCH):
+            found.update(await store.get_many(sorted({_pid(r) for r in requests[first : first + _BATCH]})))
+        print(
+            f"  {'resolver: store (SQLite)':<28}{(time.process_time() - started) / _N * 1e6:8.1f} µs/record"
+        )
+    return found
+
+
+async def _handler(
+    population: Population, codec: Codec, directory: Any, agency: str, values: list[bytes]
+) -> None:
+    names = TopicNames("bench.dancu")
+    records = [Incoming(names.request(agency), 0, i, 0, None, v, ()) for i, v in enumerate(values)]
+    async with SqliteStore(population.sqlite_path) as store:
+        handler = ResolverHandler(codec, directory, store, names, ResolverMetrics(CollectorRegistry()))
+        started = time.process_time()
+        for first in range(0, _N, _BATCH):
+            await handler.handle(records[first : first + _BATCH])
+        print(f"  {'resolver: whole handler':<28}{(time.process_time() - started) / _N * 1e6:8.1f} µs/record")
+
+
+def _directory() -> FileAgencyDirectory:
+    agencies = load_directory(repo_root() / "deploy" / "agencies.yaml").agencies()
+    unlimited = Quota(per_second=10_000_000, per_day=10_000_000_000)
+    return FileAgencyDirectory({a.id: a.model_copy(update={"quota": unlimited}) for a in agencies})
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workload", choices=("verify", "lookup"), default="verify")
+    parser.add_argument("--citizens", type=int, default=1_000_000)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
