@@ -1,9 +1,12 @@
-"""Client.send_many over a fake exchange: the window, the order of yields, timeouts, and the partitioner."""
+"""send_many of both clients over a fake exchange: the window, slow sources, timeouts, and the partitioner."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime
 
@@ -11,7 +14,7 @@ import pytest
 
 from dancu_bus.contracts import Request, Response, ResponseStatus, VerifyQuery
 from dancu_bus.errors import RequestTimeout
-from dancu_bus.sdk import Client, ClientConfig
+from dancu_bus.sdk import AsyncClient, Client, ClientConfig
 from dancu_bus.sdk.requests import Context, build_request
 from dancu_bus.transport.worker import partition_of
 
@@ -96,3 +99,134 @@ def test_keyed_partition_is_librdkafkas_crc32(count: int) -> None:
     key = b"6f1c7c2e-8a51-4c1a-9bb1-0d6f4d0c6a11"
     assert partition_of(key, count) == zlib.crc32(key) % count
     assert 0 <= partition_of(None, count) < count
+
+
+def _answering(exchange: FakeExchange, after_s: float = 0.0) -> FakeExchange:
+    """The exchange answers every request when submitted, or from another thread ``after_s`` later."""
+    original = exchange.submit
+
+    def submit_and_answer(request: Request) -> Future[Response]:
+        future = original(request)
+        if after_s:
+            threading.Timer(after_s, exchange.answer, [request.request_id]).start()
+        else:
+            exchange.answer(request.request_id)
+        return future
+
+    exchange.submit = submit_and_answer  # type: ignore[method-assign]
+    return exchange
+
+
+def test_a_response_is_yielded_while_the_source_waits_for_its_next_request() -> None:
+    """The first response reaches the caller while the source is still blocked before its second request."""
+    exchange = _answering(FakeExchange(), after_s=0.05)  # answered once the source is already waiting
+    first, second = _requests(2)
+    seen_first = threading.Event()
+
+    def slow_source() -> Iterator[Request]:
+        yield first
+        # Only the caller, having received the first response, lets the source go on.
+        assert seen_first.wait(timeout=5), "the first response was held back until the next request"
+        yield second
+
+    got = []
+    for response in _client(exchange, max_in_flight=10).send_many(slow_source()):
+        got.append(response.request_id)
+        seen_first.set()
+    assert got == [first.request_id, second.request_id]
+
+
+def test_a_slow_source_with_nothing_in_flight_is_no_timeout() -> None:
+    """Time the source takes while every request is answered does not count toward timeout_s."""
+    exchange = _answering(FakeExchange())
+    requests = _requests(3)
+
+    def slow_source() -> Iterator[Request]:
+        for request in requests:
+            time.sleep(0.15)
+            yield request
+
+    got = [r.request_id for r in _client(exchange, max_in_flight=10, timeout_s=0.05).send_many(slow_source())]
+    assert got == [r.request_id for r in requests]
+
+
+def test_an_error_of_the_source_is_raised_to_the_caller_and_requests_forgotten() -> None:
+    """An exception inside the iterable comes out of send_many; unanswered requests are forgotten."""
+    exchange = FakeExchange()
+    requests = _requests(2)
+
+    def failing_source() -> Iterator[Request]:
+        yield from requests
+        raise ValueError("the customer file ended mid-line")
+
+    with pytest.raises(ValueError, match="mid-line"):
+        list(_client(exchange, max_in_flight=10).send_many(failing_source()))
+    assert sorted(exchange.forgotten) == sorted(r.request_id for r in requests)
+
+
+def test_leaving_the_loop_early_forgets_what_is_still_in_flight() -> None:
+    """A caller that stops after one response leaves nothing pending in the exchange."""
+    exchange = FakeExchange()
+    requests = _requests(3)
+    original = exchange.submit
+
+    def answer_the_first(request: Request) -> Future[Response]:
+        future = original(request)
+        if request is requests[0]:
+            exchange.answer(request.request_id)
+        return future
+
+    exchange.submit = answer_the_first  # type: ignore[method-assign]
+    stream = _client(exchange, max_in_flight=10).send_many(requests)
+    assert next(stream).request_id == requests[0].request_id
+    deadline = time.monotonic() + 5
+    while len(exchange.futures) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the feeder submits the other two on its own thread
+    stream.close()  # type: ignore[attr-defined]
+    assert sorted(exchange.forgotten) == sorted(r.request_id for r in requests[1:])
+
+
+def _async_client(exchange: FakeExchange, max_in_flight: int, timeout_s: float = 5.0) -> AsyncClient:
+    client = AsyncClient(
+        ClientConfig("bank", timeout_s=timeout_s, max_in_flight=max_in_flight, check_codes=False)
+    )
+    client._exchange = exchange  # type: ignore[assignment]
+    return client
+
+
+async def test_async_responses_come_while_an_async_source_is_slow() -> None:
+    """AsyncClient.send_many reads an async source and yields each response before the next request."""
+    exchange = _answering(FakeExchange())
+    requests = _requests(3)
+    yielded: list[str] = []
+
+    async def slow_source() -> AsyncIterator[Request]:
+        for request in requests:
+            # Every earlier response was yielded before this request is even made.
+            assert yielded == [r.request_id for r in requests[: len(yielded)]]
+            assert len(yielded) == requests.index(request)
+            yield request
+            await asyncio.sleep(0.05)
+
+    async for response in _async_client(exchange, max_in_flight=10, timeout_s=0.02).send_many(slow_source()):
+        yielded.append(response.request_id)
+    assert yielded == [r.request_id for r in requests]
+
+
+async def test_async_window_and_timeout() -> None:
+    """With a window of two and no answers, the third request is never taken, and silence times out."""
+    exchange = FakeExchange()
+    requests = _requests(3)
+    taken: list[str] = []
+
+    def source() -> Iterator[Request]:
+        for request in requests:
+            taken.append(request.request_id)
+            yield request
+
+    with pytest.raises(RequestTimeout) as raised:
+        async for _ in _async_client(exchange, max_in_flight=2, timeout_s=0.05).send_many(source()):
+            pass
+    assert taken == [r.request_id for r in requests[:2]]
+    assert requests[0].request_id in str(raised.value)
+    assert sorted(exchange.forgotten) == sorted(taken)

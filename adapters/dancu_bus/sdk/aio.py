@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from types import TracebackType
 from typing import Self
 
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import LookupQuery, Request, Response, VerifyQuery
 from dancu_bus.errors import RequestTimeout
+from dancu_bus.sdk.bulk import stream_async
 from dancu_bus.sdk.exchange import ClientConfig, Exchange
 from dancu_bus.sdk.requests import Context, build_request
 from dancu_bus.sdk.results import LookupAnswer, VerifyAnswer
@@ -62,23 +63,10 @@ class AsyncClient:
             self._exchange.forget(request.request_id)
             raise RequestTimeout(request.request_id, seconds) from None
 
-    async def send_many(self, requests: Iterable[Request]) -> AsyncIterator[Response]:
-        """Send many requests, at most ``max_in_flight`` unanswered at once; yield responses as they come."""
-        waiting: set[asyncio.Future[Response]] = set()
-        for request in requests:
-            if len(waiting) >= self.config.max_in_flight:
-                for response in await self._collect(waiting):
-                    yield response
-            waiting.add(asyncio.wrap_future(self._exchange.submit(request)))
-        while waiting:
-            for response in await self._collect(waiting):
-                yield response
+    def send_many(self, requests: Iterable[Request] | AsyncIterable[Request]) -> AsyncIterator[Response]:
+        """Send many requests, at most ``max_in_flight`` unanswered at once; yield responses as they come.
 
-    async def _collect(self, waiting: set[asyncio.Future[Response]]) -> list[Response]:
-        done, _ = await asyncio.wait(
-            waiting, timeout=self.config.timeout_s, return_when=asyncio.FIRST_COMPLETED
-        )
-        if not done:
-            raise RequestTimeout("(bulk)", self.config.timeout_s)
-        waiting.difference_update(done)
-        return [f.result() for f in done]
+        ``requests`` may be an async iterable; a feeder task takes the next request only when there is
+        room, so responses are yielded while the source is slow. RequestTimeout as ``Client.send_many``.
+        """
+        return stream_async(self._exchange, requests, self.config.max_in_flight, self.config.timeout_s)

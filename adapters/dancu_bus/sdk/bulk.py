@@ -1,0 +1,216 @@
+"""``send_many``: a feeder takes requests from the caller's iterable while responses are yielded.
+
+Why a feeder: when requests come from a slow source (a database cursor, a file being written), a
+response that arrived must not wait for the next request to be produced before the caller sees it.
+So a feeder thread (sync) or task (asyncio) takes a request only when there is room in the window,
+submits it, and every response goes to one completion queue the caller's loop reads.
+
+Why ``RequestTimeout`` counts from the last progress: "no response for ``timeout_s``" means nothing
+came back while something was in flight. A slow source with nothing in flight is not a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import threading
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from dancu_bus.contracts import Request, Response
+from dancu_bus.errors import RequestTimeout
+
+__all__ = ["Submitter", "stream_async", "stream_sync"]
+
+
+class Submitter(Protocol):
+    """What send_many needs of the exchange."""
+
+    def submit(self, request: Request) -> concurrent.futures.Future[Response]:
+        """Send a request; the future holds its response."""
+        ...
+
+    def forget(self, request_id: str) -> None:
+        """Stop waiting for a request's response."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Fed:
+    """The feeder's last word: every request taken, or the exception the source or a submit raised."""
+
+    error: BaseException | None
+
+
+class _InFlight:
+    """Requests submitted and not yet yielded, and when the stream last made progress."""
+
+    def __init__(self, exchange: Submitter, timeout_s: float) -> None:
+        self._exchange = exchange
+        self._timeout_s = timeout_s
+        self._ids: dict[object, str] = {}
+        self._lock = threading.Lock()
+        self._progress = time.monotonic()
+
+    def add(self, future: object, request_id: str) -> None:
+        with self._lock:
+            if not self._ids:
+                self._progress = time.monotonic()  # the clock starts when something is in flight
+            self._ids[future] = request_id
+
+    def remove(self, future: object) -> None:
+        with self._lock:
+            del self._ids[future]
+            self._progress = time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def wait_s(self) -> float:
+        """How long to wait for the next event before checking for a timeout again."""
+        with self._lock:
+            if not self._ids:
+                return self._timeout_s
+            return max(0.0, self._timeout_s - (time.monotonic() - self._progress))
+
+    def check(self) -> None:
+        """RequestTimeout, every request forgotten, when nothing came back for ``timeout_s``."""
+        with self._lock:
+            late = bool(self._ids) and time.monotonic() - self._progress >= self._timeout_s
+            oldest = next(iter(self._ids.values()), "")
+        if late:
+            self.forget_all()
+            raise RequestTimeout(oldest, self._timeout_s)
+
+    def forget_all(self) -> None:
+        with self._lock:
+            ids, self._ids = list(self._ids.values()), {}
+        for request_id in ids:
+            self._exchange.forget(request_id)
+
+
+def stream_sync(
+    exchange: Submitter, requests: Iterable[Request], max_in_flight: int, timeout_s: float
+) -> Iterator[Response]:
+    """Submit ``requests`` from a feeder thread, at most ``max_in_flight`` unanswered; yield responses."""
+    done: queue.SimpleQueue[concurrent.futures.Future[Response] | _Fed] = queue.SimpleQueue()
+    slots = threading.Semaphore(max_in_flight)
+    stop = threading.Event()
+    in_flight = _InFlight(exchange, timeout_s)
+
+    def feed() -> None:
+        source = iter(requests)
+        try:
+            while _take_slot(slots, stop):
+                request = next(source, None)
+                if request is None or stop.is_set():  # the caller may have stopped while we waited
+                    break
+                future = exchange.submit(request)
+                in_flight.add(future, request.request_id)
+                future.add_done_callback(done.put)
+        except Exception as exc:  # noqa: BLE001 (any failure of the source: raised in the caller's thread)
+            done.put(_Fed(exc))
+            return
+        done.put(_Fed(None))
+
+    feeder = threading.Thread(target=feed, name="dancu-sdk-feeder", daemon=True)
+    feeder.start()
+    fed = False
+    try:
+        while not fed or len(in_flight):
+            try:
+                item = done.get(timeout=in_flight.wait_s())
+            except queue.Empty:
+                in_flight.check()
+                continue
+            if isinstance(item, _Fed):
+                if item.error is not None:
+                    raise item.error
+                fed = True
+                continue
+            in_flight.remove(item)
+            slots.release()
+            yield item.result()
+    finally:
+        stop.set()
+        in_flight.forget_all()  # nothing left on a normal end; what was abandoned otherwise
+
+
+def _take_slot(slots: threading.Semaphore, stop: threading.Event) -> bool:
+    """Wait for room in the window; False once the caller stopped reading."""
+    while not slots.acquire(timeout=0.1):
+        if stop.is_set():
+            return False
+    if stop.is_set():
+        slots.release()
+        return False
+    return True
+
+
+async def stream_async(
+    exchange: Submitter,
+    requests: Iterable[Request] | AsyncIterable[Request],
+    max_in_flight: int,
+    timeout_s: float,
+) -> AsyncIterator[Response]:
+    """``stream_sync`` for asyncio: the feeder is a task, and the source may be an async iterable."""
+    done: asyncio.Queue[asyncio.Future[Response] | _Fed] = asyncio.Queue()
+    slots = asyncio.Semaphore(max_in_flight)
+    in_flight = _InFlight(exchange, timeout_s)
+    take = _taker(requests)
+
+    async def feed() -> None:
+        try:
+            while True:
+                await slots.acquire()
+                request = await take()
+                if request is None:
+                    break
+                future = asyncio.wrap_future(exchange.submit(request))
+                in_flight.add(future, request.request_id)
+                future.add_done_callback(done.put_nowait)
+        except Exception as exc:  # noqa: BLE001 (any failure of the source: raised in the caller's loop)
+            done.put_nowait(_Fed(exc))
+            return
+        done.put_nowait(_Fed(None))
+
+    feeder = asyncio.create_task(feed())
+    fed = False
+    try:
+        while not fed or len(in_flight):
+            try:
+                item = await asyncio.wait_for(done.get(), in_flight.wait_s())
+            except TimeoutError:
+                in_flight.check()
+                continue
+            if isinstance(item, _Fed):
+                if item.error is not None:
+                    raise item.error
+                fed = True
+                continue
+            in_flight.remove(item)
+            slots.release()
+            yield item.result()
+    finally:
+        feeder.cancel()
+        in_flight.forget_all()
+
+
+def _taker(requests: Iterable[Request] | AsyncIterable[Request]) -> Callable[[], Awaitable[Request | None]]:
+    """The next request of either kind of source, None at its end."""
+    if isinstance(requests, AsyncIterable):
+        source = aiter(requests)
+
+        async def take_async() -> Request | None:
+            return await anext(source, None)
+
+        return take_async
+    plain = iter(requests)
+
+    async def take() -> Request | None:
+        return next(plain, None)
+
+    return take
