@@ -1,6 +1,8 @@
-"""Fenced partition writers on a real broker: a takeover fences the old writer and resumes from its tail."""
+"""Fenced writers as audit partitions on a real broker: a takeover fences the old one, resumes at the tail."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiokafka.errors import KafkaError
@@ -10,7 +12,9 @@ from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport import Incoming, Outgoing
-from dancu_bus.transport.fenced import PartitionWriters
+from dancu_bus.transport.records import TopicPartition
+from dancu_bus.transport.tail import offer_tail
+from dancu_bus.transport.writers import FencedWriters
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -26,6 +30,16 @@ def topic(kafka_settings: KafkaSettings, unique_name: str, cleanup_topics: None)
 def record(topic: str, value: bytes) -> Outgoing:
     """A record for partition 0."""
     return Outgoing(topic, b"k", value, partition=0)
+
+
+def writers(kafka: KafkaSettings, group: str, topic: str) -> FencedWriters:
+    """Writers of ``topic``'s partitions, one transactional id each, as the audit consumer's."""
+    return FencedWriters(kafka, group, lambda partition: f"{group}.{topic}.{partition}")
+
+
+def tail_of(kafka: KafkaSettings, topic: str, partition: int, tail: Tail) -> Callable[[], Awaitable[None]]:
+    """What a new writer does once the old ones are fenced: offer its partition's tail to ``tail``."""
+    return lambda: offer_tail(kafka, TopicPartition(topic, partition), tail)
 
 
 class Tail:
@@ -44,12 +58,12 @@ async def test_a_takeover_fences_the_old_writer_and_continues_after_its_last_com
     kafka_settings: KafkaSettings, topic: str, unique_prefix: str
 ) -> None:
     """The new writer sees the old one's committed record as the tail; the old one can no longer write."""
-    old, new = (PartitionWriters(kafka_settings, f"{unique_prefix}.group", topic) for _ in range(2))
+    old, new = (writers(kafka_settings, f"{unique_prefix}.group", topic) for _ in range(2))
     try:
-        await old.open(0, Tail())
+        await old.open(0, tail_of(kafka_settings, topic, 0, Tail()))
         await old.write(0, [record(topic, b"first")], {})
         tail = Tail()
-        await new.open(0, tail)
+        await new.open(0, tail_of(kafka_settings, topic, 0, tail))
         assert tail.offered == [b"first"]
         with pytest.raises(KafkaError):
             await old.write(0, [record(topic, b"from a zombie")], {})
@@ -64,15 +78,15 @@ async def test_a_refused_tail_record_offers_the_one_before(
     kafka_settings: KafkaSettings, topic: str, unique_prefix: str
 ) -> None:
     """Records the handler cannot chain from are passed over, newest first, down to an acceptable one."""
-    writers = PartitionWriters(kafka_settings, f"{unique_prefix}.group", topic)
+    partitions = writers(kafka_settings, f"{unique_prefix}.group", topic)
     try:
-        await writers.open(0, Tail())
-        await writers.write(0, [record(topic, v) for v in (b"good", b"junk-1", b"junk-2")], {})
+        await partitions.open(0, tail_of(kafka_settings, topic, 0, Tail()))
+        await partitions.write(0, [record(topic, v) for v in (b"good", b"junk-1", b"junk-2")], {})
         tail = Tail(wanted=b"good")
-        await writers.open(0, tail)
+        await partitions.open(0, tail_of(kafka_settings, topic, 0, tail))
         empty = Tail()
-        await writers.open(1, empty)
+        await partitions.open(1, tail_of(kafka_settings, topic, 1, empty))
     finally:
-        await writers.close()
+        await partitions.close()
     assert tail.offered == [b"junk-2", b"junk-1", b"good"]
     assert empty.offered == [None]

@@ -1,4 +1,4 @@
-"""Lane writers on a real broker: answers and offsets commit together, and a takeover fences a zombie."""
+"""Fenced writers as lanes on a real broker: answers and offsets commit together; takeovers fence zombies."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport import Lanes, Outgoing, TopicPartition, kafka_options, producer
-from dancu_bus.transport.lanes import LaneWriters
+from dancu_bus.transport.writers import FencedWriters
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,7 +57,7 @@ async def test_answers_and_offsets_commit_together_and_a_takeover_aborts_the_zom
     """The zombie's open transaction (answer and offset) is aborted by the new writer; neither is seen."""
     source, out = topics
     tp, group, lanes = TopicPartition(source, 0), f"{unique_prefix}.group", Lanes(2, f"{unique_prefix}.txn")
-    old, new = LaneWriters(kafka_settings, lanes, group), LaneWriters(kafka_settings, lanes, group)
+    old, new = (FencedWriters(kafka_settings, group, lanes.transactional_id) for _ in range(2))
     zombie = producer(kafka_settings, transactional_id=lanes.transactional_id(0))
     try:
         await old.open(0)
@@ -87,7 +87,9 @@ async def test_a_new_writer_of_one_lane_leaves_the_other_lanes_alone(
     """Fencing is per lane: taking lane 1 over does not stop the writer of lane 0."""
     source, out = topics
     lanes = Lanes(2, f"{unique_prefix}.txn")
-    first, second = (LaneWriters(kafka_settings, lanes, f"{unique_prefix}.group") for _ in range(2))
+    first, second = (
+        FencedWriters(kafka_settings, f"{unique_prefix}.group", lanes.transactional_id) for _ in range(2)
+    )
     try:
         await first.open(0)
         await first.open(1)

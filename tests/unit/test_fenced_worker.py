@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
 from aiokafka.errors import ProducerFenced
 
 from dancu_bus.transport import Incoming, Outgoing, TopicPartition, WorkerOptions
-from dancu_bus.transport.fenced import FencedWorker, PartitionWriters
+from dancu_bus.transport.fenced import FencedWorker
+from dancu_bus.transport.writers import FencedWriters
 
 GROUP_OF = {"req.a": 0, "res.a": 0, "req.b": 1, "res.b": 1}
 
@@ -67,8 +68,9 @@ class Writers:
     def mark_stale(self, partitions: Collection[int]) -> None:
         self._open -= set(partitions)
 
-    async def open(self, partition: int, resume: Callable[[Incoming | None], bool]) -> None:
-        resume(None)
+    async def open(self, partition: int, then: Callable[[], Awaitable[None]] | None = None) -> None:
+        if then is not None:
+            await then()
         self.opened.append(partition)
         self._open.add(partition)
 
@@ -108,6 +110,11 @@ class Handler:
         self.forgotten += partitions
 
 
+async def empty_tail(partition: int, resume: Callable[[Incoming | None], bool]) -> None:
+    """Every output partition is empty: the handler resumes from nothing."""
+    resume(None)
+
+
 def record(topic: str, offset: int) -> Incoming:
     """A consumed record whose value names where it came from."""
     return Incoming(topic, 0, offset, 0, b"k", f"{topic}@{offset}".encode(), ())
@@ -119,7 +126,7 @@ async def test_a_failed_write_rewinds_its_inputs_and_reopens_from_the_tail() -> 
     first = [record("req.a", 5), record("req.b", 7), record("res.b", 2)]
     again = [record("req.b", 7), record("res.b", 2)]
     consumer, writers, handler = Consumer([first, again], stop), Writers(failing=1), Handler()
-    worker = FencedWorker(consumer, cast(PartitionWriters, writers), handler, WorkerOptions("x"))
+    worker = FencedWorker(consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), empty_tail)
     await worker.run(stop)
     assert consumer.seeks == {TopicPartition("req.b", 0): 7, TopicPartition("res.b", 0): 2}
     assert set(handler.forgotten) == {TopicPartition("req.b", 0), TopicPartition("res.b", 0)}
@@ -131,11 +138,13 @@ async def test_a_rebalance_while_opening_writers_drops_the_batch() -> None:
     """Records fetched before partitions moved are not written: the new assignment re-reads them."""
     stop = asyncio.Event()
     consumer, writers, handler = Consumer([[record("req.a", 5)]], stop), Writers(failing=-1), Handler()
-    worker = FencedWorker(consumer, cast(PartitionWriters, writers), handler, WorkerOptions("x"))
+    worker = FencedWorker(consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), empty_tail)
     original_open = writers.open
 
-    async def open_during_rebalance(partition: int, resume: Callable[[Incoming | None], bool]) -> None:
-        await original_open(partition, resume)
+    async def open_during_rebalance(
+        partition: int, then: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        await original_open(partition, then)
         worker.lost([TopicPartition("req.a", 0)])
 
     writers.open = open_during_rebalance  # type: ignore[method-assign]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -12,7 +12,8 @@ from aiokafka.errors import MessageSizeTooLargeError, ProducerFenced
 
 from dancu_bus.errors import BrokerError
 from dancu_bus.transport import Incoming, Lanes, Outgoing, Quarantine, TopicPartition, WorkerOptions
-from dancu_bus.transport.lanes import LaneWorker, LaneWriters
+from dancu_bus.transport.lanes import LaneWorker
+from dancu_bus.transport.writers import FencedWriters
 
 LANES = Lanes(2, "dancu.resolver")
 # CRC-32 puts "req.b" in lane 0 and "req.d" in lane 1 (partition 0 each).
@@ -80,8 +81,10 @@ class Writers:
     def mark_stale(self, lanes: Collection[int]) -> None:
         self._open -= set(lanes)
 
-    async def open(self, lane: int) -> None:
+    async def open(self, lane: int, then: Callable[[], Awaitable[None]] | None = None) -> None:
         self.opened.append(lane)
+        if then is not None:
+            await then()
         self._open.add(lane)
 
     async def write(
@@ -125,7 +128,7 @@ def worker(
     """A lane worker over the fakes."""
     return LaneWorker(
         cast(Any, consumer),
-        cast(LaneWriters, writers),
+        cast(FencedWriters, writers),
         handler,
         WorkerOptions("x"),
         LANES,
@@ -180,8 +183,8 @@ async def test_a_rebalance_while_opening_drops_the_batch() -> None:
     lanes = worker(consumer, writers, Handler())
     original_open = writers.open
 
-    async def open_during_rebalance(lane: int) -> None:
-        await original_open(lane)
+    async def open_during_rebalance(lane: int, then: Callable[[], Awaitable[None]] | None = None) -> None:
+        await original_open(lane, then)
         lanes.lost([B])
 
     writers.open = open_during_rebalance  # type: ignore[method-assign]

@@ -17,30 +17,26 @@ written by one writer in one order (the audit's hash chain), ownership is not en
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTopicPartition
-from aiokafka.errors import IllegalOperation, KafkaError
 
-from dancu_bus.errors import BrokerError
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.assignor import colocating_assignor
-from dancu_bus.transport.kafka import consumer, producer
+from dancu_bus.transport.kafka import consumer
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.tail import offer_tail
-from dancu_bus.transport.worker import WorkerOptions, handle_with_retries, incoming, sleep_unless
+from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, incoming
+from dancu_bus.transport.writers import WRITE_ERRORS, FencedWriters, open_with_retries
 
-__all__ = ["FencedHandler", "FencedWorker", "PartitionWriters", "running_fenced_worker"]
+__all__ = ["FencedHandler", "FencedWorker", "running_fenced_worker"]
 
 log = logging.getLogger(__name__)
-
-_WRITE_ERRORS = (KafkaError, IllegalOperation, BrokerError)
 
 
 class FencedHandler(Protocol):
@@ -67,95 +63,21 @@ class FencedHandler(Protocol):
         ...
 
 
-class PartitionWriters:
-    """One transactional producer per output partition this member writes."""
-
-    def __init__(self, kafka: KafkaSettings, group_id: str, topic: str) -> None:
-        self._kafka = kafka
-        self._group_id = group_id
-        self._topic = topic
-        self._producers: dict[int, AIOKafkaProducer] = {}
-        self._stale: set[int] = set()
-
-    def ready(self, partition: int) -> bool:
-        """Whether ``partition`` has a writer opened since this member last lost it."""
-        return partition in self._producers and partition not in self._stale
-
-    def mark_stale(self, partitions: Iterable[int]) -> None:
-        """These partitions may have been written by another member: reopen before the next batch."""
-        self._stale.update(partitions)
-
-    async def open(self, partition: int, resume: Callable[[Incoming | None], bool]) -> None:
-        """Fence every older writer of ``partition``, then offer its tail to ``resume``."""
-        await self.drop(partition)
-        writer = producer(self._kafka, transactional_id=f"{self._group_id}.{self._topic}.{partition}")
-        opened = False
-        try:
-            await writer.start()
-            async with writer.transaction():
-                pass  # beginning waits for the id's initialisation, which is what fences the others
-            await offer_tail(self._kafka, TopicPartition(self._topic, partition), resume)
-            opened = True
-        finally:
-            if not opened:
-                await _stop_quietly(writer)
-        self._producers[partition] = writer
-        self._stale.discard(partition)
-
-    async def write(
-        self, partition: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
-    ) -> None:
-        """Write ``records`` to ``partition`` and commit ``offsets`` for the group, all or nothing."""
-        writer = self._producers.get(partition)
-        if writer is None:
-            raise BrokerError(f"no writer is open for {self._topic}[{partition}]")
-        async with writer.transaction():
-            deliveries = [
-                await writer.send(
-                    self._topic, r.value, key=r.key, partition=partition, headers=list(r.headers)
-                )
-                for r in records
-            ]
-            if offsets:
-                committed = {KafkaTopicPartition(*tp): offset for tp, offset in offsets.items()}
-                await writer.send_offsets_to_transaction(committed, self._group_id)
-            await asyncio.gather(*deliveries)
-
-    async def drop(self, partition: int) -> None:
-        """Close the writer of ``partition``, if any."""
-        writer = self._producers.pop(partition, None)
-        if writer is not None:
-            await _stop_quietly(writer)
-
-    async def close(self) -> None:
-        """Close every writer."""
-        for partition in list(self._producers):
-            await self.drop(partition)
-
-
-class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, worker: FencedWorker) -> None:
-        self._worker = worker
-
-    async def on_partitions_revoked(self, revoked: Collection[Any]) -> None:
-        self._worker.lost([TopicPartition(tp.topic, tp.partition) for tp in revoked])
-
-    async def on_partitions_assigned(self, assigned: Collection[Any]) -> None:
-        log.info("assigned %d partitions", len(assigned))
-
-
 class FencedWorker:
     """Runs a FencedHandler over a pattern subscription until told to stop."""
 
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
-        writers: PartitionWriters,
+        writers: FencedWriters,
         handler: FencedHandler,
         options: WorkerOptions,
+        tail: Callable[[int, Callable[[Incoming | None], bool]], Awaitable[None]],
     ) -> None:
         self._consumer = consumer
         self._writers = writers
+        # Offers an output partition's committed records, newest first, until one is taken.
+        self._tail = tail
         self._handler = handler
         self._options = options
         # Per input partition, where a rewind goes: the last committed offset, or the first one read.
@@ -177,7 +99,7 @@ class FencedWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is written and committed first."""
-        self._consumer.subscribe(pattern=self._options.pattern, listener=_Rebalances(self))
+        self._consumer.subscribe(pattern=self._options.pattern, listener=Revocations(self.lost))
         while not stop.is_set():
             fetched = await self._consumer.getmany(
                 timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
@@ -207,17 +129,12 @@ class FencedWorker:
                 await self._rewind(partition)
 
     async def _open_writers(self, partitions: Collection[int], stop: asyncio.Event) -> bool:
-        delay = self._options.retry_initial_s
-        while not stop.is_set():
-            try:
-                for partition in sorted(p for p in partitions if not self._writers.ready(p)):
-                    await self._writers.open(partition, functools.partial(self._handler.resume, partition))
-                return True
-            except _WRITE_ERRORS as exc:
-                log.warning("cannot open the writers yet, retrying in %.1f s: %s", delay, exc)
-            await sleep_unless(stop, delay)
-            delay = min(delay * 2, self._options.retry_max_s)
-        return False
+        opened = await open_with_retries(self._writers, partitions, self._open, stop, self._options)
+        return opened is not None
+
+    async def _open(self, partition: int) -> None:
+        resume = functools.partial(self._handler.resume, partition)
+        await self._writers.open(partition, then=functools.partial(self._tail, partition, resume))
 
     def _plan(
         self, outgoing: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
@@ -235,7 +152,7 @@ class FencedWorker:
     ) -> bool:
         try:
             await self._writers.write(partition, records, offsets)
-        except _WRITE_ERRORS as exc:
+        except WRITE_ERRORS as exc:
             log.warning(
                 "writing %d records to partition %d failed, rewinding: %s", len(records), partition, exc
             )
@@ -258,12 +175,6 @@ class FencedWorker:
             self._consumer.seek(KafkaTopicPartition(*tp), self._floors[tp])
 
 
-async def _stop_quietly(writer: AIOKafkaProducer) -> None:
-    # A fenced or disconnected producer may fail to stop cleanly; it is being discarded either way.
-    with contextlib.suppress(KafkaError, IllegalOperation):
-        await writer.stop()
-
-
 @asynccontextmanager
 async def running_fenced_worker(
     kafka: KafkaSettings, group_id: str, output_topic: str, handler: FencedHandler, options: WorkerOptions
@@ -271,10 +182,14 @@ async def running_fenced_worker(
     """A fenced worker whose consumer is started, and whose consumer and writers stop on the way out."""
     assignor = colocating_assignor(handler.output_partition)
     group_consumer = consumer(kafka, group_id, options.max_records, assignors=(assignor,))
-    writers = PartitionWriters(kafka, group_id, output_topic)
+    writers = FencedWriters(kafka, group_id, lambda partition: f"{group_id}.{output_topic}.{partition}")
+
+    async def tail(partition: int, resume: Callable[[Incoming | None], bool]) -> None:
+        await offer_tail(kafka, TopicPartition(output_topic, partition), resume)
+
     await group_consumer.start()
     try:
-        yield FencedWorker(group_consumer, writers, handler, options)
+        yield FencedWorker(group_consumer, writers, handler, options, tail)
     finally:
         try:
             await group_consumer.stop()

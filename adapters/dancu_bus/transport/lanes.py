@@ -21,37 +21,30 @@ and refuses that holder's producer from then on. So the transactional id follows
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import zlib
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias
+from typing import Protocol, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTopicPartition
-from aiokafka.errors import IllegalOperation, KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import MessageSizeTooLargeError
 
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.assignor import lane_assignor
-from dancu_bus.transport.kafka import consumer, producer
+from dancu_bus.transport.kafka import consumer
 from dancu_bus.transport.quarantine import Quarantine
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
-from dancu_bus.transport.worker import (
-    WorkerOptions,
-    handle_with_retries,
-    incoming,
-    partition_of,
-    sleep_unless,
-)
+from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, incoming
+from dancu_bus.transport.writers import WRITE_ERRORS, FencedWriters, open_with_retries
 
-__all__ = ["LaneHandler", "LaneWorker", "LaneWriters", "Lanes", "running_lane_worker"]
+__all__ = ["LaneHandler", "LaneWorker", "Lanes", "running_lane_worker"]
 
 log = logging.getLogger(__name__)
-
-_WRITE_ERRORS = (KafkaError, IllegalOperation, BrokerError)
 
 _Outcome: TypeAlias = bool | Exception
 """A lane write's end: True when committed; False, or the broker's size refusal, when rewound."""
@@ -85,121 +78,13 @@ class LaneHandler(Protocol):
         ...
 
 
-class LaneWriters:
-    """One transactional producer per lane this member writes."""
-
-    def __init__(self, kafka: KafkaSettings, lanes: Lanes, group_id: str) -> None:
-        self._kafka = kafka
-        self._lanes = lanes
-        self._group_id = group_id
-        self._producers: dict[int, AIOKafkaProducer] = {}
-        self._stale: set[int] = set()
-
-    def ready(self, lane: int) -> bool:
-        """Whether ``lane`` has a writer opened since this member last lost it."""
-        return lane in self._producers and lane not in self._stale
-
-    def mark_stale(self, lanes: Collection[int]) -> None:
-        """These lanes may be written by another member now: reopen them before writing again."""
-        self._stale.update(lanes)
-
-    async def open(self, lane: int) -> None:
-        """Fence every older writer of ``lane`` and wait until its last transaction is finished."""
-        await self.drop(lane)
-        writer = producer(self._kafka, transactional_id=self._lanes.transactional_id(lane))
-        try:
-            await writer.start()
-            async with writer.transaction():
-                pass  # beginning waits for the id's initialisation, which is what fences the others
-        except BaseException:
-            await _stop_quietly(writer)
-            raise
-        self._producers[lane] = writer
-        self._stale.discard(lane)
-
-    async def write(
-        self, lane: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
-    ) -> None:
-        """Produce ``records`` and commit ``offsets`` for the group, all or nothing."""
-        writer = self._producers.get(lane)
-        if writer is None:
-            raise BrokerError(f"no writer is open for lane {lane}")
-        async with writer.transaction():
-            delivered = await _send_batches(writer, records)
-            # If committing the offsets fails, the deliveries' own failure is the same story, told once.
-            delivered.add_done_callback(_retrieved)
-            committed = {KafkaTopicPartition(*tp): offset for tp, offset in offsets.items()}
-            await writer.send_offsets_to_transaction(committed, self._group_id)
-            await delivered
-
-    async def drop(self, lane: int) -> None:
-        """Close the writer of ``lane``, if any."""
-        writer = self._producers.pop(lane, None)
-        if writer is not None:
-            await _stop_quietly(writer)
-
-    async def close(self) -> None:
-        """Close every writer."""
-        for lane in list(self._producers):
-            await self.drop(lane)
-
-
-async def _send_batches(writer: AIOKafkaProducer, records: Sequence[Outgoing]) -> asyncio.Future[Any]:
-    """Hand the records to the producer as one record batch per partition; the future is done once acked.
-
-    Partitions are chosen as librdkafka does (``partition_of``), so a response lands on the partition
-    number of its request's key, and aiokafka's per-record ``send`` is skipped for speed.
-    """
-    counts: dict[str, int] = {}
-    builders: dict[tuple[str, int], Any] = {}
-    deliveries = []
-    for record in records:
-        if record.topic not in counts:
-            counts[record.topic] = len(await writer.partitions_for(record.topic))
-        where = (record.topic, partition_of(record.key, counts[record.topic]))
-        builder = builders.get(where)
-        if builder is None or _append(builder, record) is None:
-            if builder is not None:
-                deliveries.append(await _submit(writer, builder, where))
-            builders[where] = builder = writer.create_batch()
-            _append(builder, record)  # an empty batch takes any first record, however large
-    for where, builder in builders.items():
-        deliveries.append(await _submit(writer, builder, where))
-    return asyncio.gather(*deliveries)
-
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
-def _append(builder: Any, record: Outgoing) -> Any:
-    return builder.append(timestamp=None, key=record.key, value=record.value, headers=list(record.headers))
-
-
-async def _submit(writer: AIOKafkaProducer, builder: Any, where: tuple[str, int]) -> Any:
-    builder.close()  # a closed batch is sent at once instead of lingering
-    return await writer.send_batch(builder, where[0], partition=where[1])
-
-
-class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, worker: LaneWorker) -> None:
-        self._worker = worker
-
-    async def on_partitions_revoked(self, revoked: Collection[Any]) -> None:
-        self._worker.lost([TopicPartition(tp.topic, tp.partition) for tp in revoked])
-
-    async def on_partitions_assigned(self, assigned: Collection[Any]) -> None:
-        log.info("assigned %d partitions", len(assigned))
-
-
 class LaneWorker:
     """Runs a LaneHandler over a pattern subscription until stopped; one transaction per lane and batch."""
 
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
-        writers: LaneWriters,
+        writers: FencedWriters,
         handler: LaneHandler,
         options: WorkerOptions,
         lanes: Lanes,
@@ -238,7 +123,7 @@ class LaneWorker:
         A batch is handled while the one before it commits, so the broker's round trips do not leave
         the worker idle; each lane still commits its batches one after the other, in order.
         """
-        self._consumer.subscribe(pattern=self._options.pattern, listener=_Rebalances(self))
+        self._consumer.subscribe(pattern=self._options.pattern, listener=Revocations(self.lost))
         try:
             while not stop.is_set():
                 fetched = await self._consumer.getmany(
@@ -263,30 +148,13 @@ class LaneWorker:
 
     async def _open_lanes(self, lanes: Collection[int], stop: asyncio.Event) -> set[int] | None:
         """Open the lanes that have no writer; the ones opened, or None when stopped meanwhile."""
-        delay = self._options.retry_initial_s
-        opened: set[int] = set()
-        while not stop.is_set():
-            try:
-                for lane in sorted(lane for lane in lanes if not self._writers.ready(lane)):
-                    await self._open(lane)
-                    opened.add(lane)
-                return opened
-            except _WRITE_ERRORS as exc:
-                log.warning("cannot open the lanes yet, retrying in %.1f s: %s", delay, exc)
-            await sleep_unless(stop, delay)
-            delay = min(delay * 2, self._options.retry_max_s)
-        return None
+        return await open_with_retries(self._writers, lanes, self._open, stop, self._options)
 
     async def _open(self, lane: int) -> None:
         earlier = self._writes.pop(lane, None)
         if earlier is not None:
             await asyncio.wait([earlier])  # a late failure of the old writer must not close the new one
-        await self._writers.open(lane)
-        try:
-            await self._seek_to_committed(lane)
-        except _WRITE_ERRORS:
-            await self._writers.drop(lane)  # opened again, and sought again, on the next try
-            raise
+        await self._writers.open(lane, then=functools.partial(self._seek_to_committed, lane))
 
     async def _seek_to_committed(self, lane: int) -> None:
         """Read the lane's committed offsets, final now that its earlier writers are fenced, and go there."""
@@ -357,7 +225,7 @@ class LaneWorker:
             log.warning("lane %d: the broker refused a record as too large: %s", lane, exc)
             refused: Exception = exc
             return refused
-        except _WRITE_ERRORS as exc:
+        except WRITE_ERRORS as exc:
             log.warning("writing %d records of lane %d failed, rewinding: %s", len(records), lane, exc)
             return False
         self._floors.update(offsets)
@@ -381,12 +249,6 @@ class LaneWorker:
             self._consumer.seek(KafkaTopicPartition(*tp), offset)
 
 
-async def _stop_quietly(writer: AIOKafkaProducer) -> None:
-    # A fenced or disconnected producer may fail to stop cleanly; it is being discarded either way.
-    with contextlib.suppress(KafkaError, IllegalOperation):
-        await writer.stop()
-
-
 @asynccontextmanager
 async def running_lane_worker(
     kafka: KafkaSettings,
@@ -399,7 +261,7 @@ async def running_lane_worker(
     """A lane worker whose consumer is started, and whose consumer and writers stop on the way out."""
     assignor = lane_assignor(lambda topic, partition: lanes.of(TopicPartition(topic, partition)), lanes.count)
     group_consumer = consumer(kafka, group_id, options.max_records, assignors=(assignor,))
-    writers = LaneWriters(kafka, lanes, group_id)
+    writers = FencedWriters(kafka, group_id, lanes.transactional_id)
     await group_consumer.start()
     try:
         yield LaneWorker(group_consumer, writers, handler, options, lanes, quarantine)

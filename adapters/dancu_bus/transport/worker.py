@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import zlib
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,7 +20,7 @@ from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.kafka import consumer, producer
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 
-__all__ = ["BatchHandler", "BatchWorker", "WorkerOptions", "running_worker"]
+__all__ = ["BatchHandler", "BatchWorker", "Revocations", "WorkerOptions", "running_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,14 @@ class WorkerOptions:
     retry_max_s: float = 5.0
 
 
-class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, handler: BatchHandler) -> None:
-        self._handler = handler
+class Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells ``revoked`` which partitions a rebalance took away, as plain TopicPartitions."""
+
+    def __init__(self, revoked: Callable[[list[TopicPartition]], None]) -> None:
+        self._revoked = revoked
 
     async def on_partitions_revoked(self, revoked: Collection[Any]) -> None:
-        self._handler.on_revoked([TopicPartition(tp.topic, tp.partition) for tp in revoked])
+        self._revoked([TopicPartition(tp.topic, tp.partition) for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: Collection[Any]) -> None:
         log.info("assigned %d partitions", len(assigned))
@@ -89,7 +91,9 @@ class BatchWorker:
         One batch is handled while the one before it is being acknowledged and committed, so the
         broker's round trips do not leave the worker idle; commits stay in order.
         """
-        self._consumer.subscribe(pattern=self._options.pattern, listener=_Revocations(self._handler))
+        self._consumer.subscribe(
+            pattern=self._options.pattern, listener=Revocations(self._handler.on_revoked)
+        )
         settling: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
