@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Every benchmark of bench/README.md, one after the other, on the dev broker at 127.0.0.1:9092.
+# Every benchmark of bench/README.md, one after the other, on the dev broker at 127.0.0.1:9092
+# (started here if it is not running, and left running).
 # Populations are seeded once into .cache/bench and reused; the last line of each run is its JSON.
-# `bench/all.sh` takes about 30 minutes once the 1M and 10M populations are cached (seeding them:
+# `bench/all.sh` takes about 10 minutes once the 1M and 10M populations are cached (seeding them:
 # about 30 more, see bench/seed.py); `bench/all.sh quick` runs the 1 million citizen part only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python=.venv/bin/python
 out=".cache/bench/results-$(date -u +%Y%m%dT%H%M%SZ).txt"
 mkdir -p .cache/bench
+.venv/bin/dancu-bus dev broker start  # once for every run below, instead of once per run
 
 run() {
   echo "### bench/exchange.py $*" | tee -a "$out"

@@ -28,9 +28,10 @@ from population import Person, Population, ensure_sqlite, postgres_store, read_s
 from report import Report, Resolver, print_report
 from workloads import WORKLOADS, SdkRun, Workload, sdk_round_trip
 
+from dancu_bus.admin import broker_kafka, start_broker, stop_broker
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.sdk.requests import build_request
-from dancu_bus.settings import KafkaSettings
+from dancu_bus.settings import BrokerSettings, KafkaSettings
 
 _PARTITIONS = 6  # as the request and response topics in topics.yaml
 
@@ -51,8 +52,10 @@ class Plan:
 
 def main() -> int:
     """Run the benchmark the arguments describe; the JSON summary is the last line printed."""
-    plan = _plan(_arguments())
+    args = _arguments()
     with ExitStack() as stack:
+        bootstrap = args.bootstrap or stack.enter_context(_development_broker())
+        plan = _plan(args, bootstrap)
         store_env = stack.enter_context(_store(plan))
         people = read_sample(plan.population)
         report = _measure(plan, store_env, people)
@@ -159,7 +162,23 @@ def _log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def _plan(args: argparse.Namespace) -> Plan:
+@contextmanager
+def _development_broker() -> Iterator[str]:
+    """The development broker's address (``dancu-bus dev broker``), started for this run if need be.
+
+    The README's set-up stops its broker when the demo ends; one started here is stopped afterwards.
+    """
+    broker = BrokerSettings()
+    _log("broker: starting the development broker if it is not running")
+    started = start_broker(broker)
+    try:
+        yield broker_kafka(broker).bootstrap_servers
+    finally:
+        if started:
+            stop_broker(broker)
+
+
+def _plan(args: argparse.Namespace, bootstrap: str) -> Plan:
     steady = args.workload == "steady"
     n = round(args.rate * args.duration) if steady else args.requests
     return Plan(
@@ -168,7 +187,7 @@ def _plan(args: argparse.Namespace) -> Plan:
         Population(args.citizens),
         n,
         args.rate if steady else None,
-        args.bootstrap,
+        bootstrap,
         args.profile,
         args.max_batch,
     )
@@ -189,7 +208,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--max-batch", type=int, default=None, help="the resolver's max_batch (default: its own)"
     )
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="the local broker (plaintext)")
+    parser.add_argument(
+        "--bootstrap",
+        default=None,
+        help="a plaintext broker to use (default: the development broker, started if not running)",
+    )
     parser.add_argument(
         "--profile", type=Path, default=None, metavar="DIR", help="pyinstrument profiles here"
     )
