@@ -51,34 +51,45 @@ def _requests(count: int) -> list[Request]:
     return [build_request("bank", CONTEXT, VerifyQuery(f"00109001234{i}"), 60) for i in range(count)]
 
 
+def _noting(requests: list[Request], taken: list[str]) -> Iterator[Request]:
+    """``requests``, noting in ``taken`` the id of each one the consumer of this iterable takes."""
+    for request in requests:
+        taken.append(request.request_id)
+        yield request
+
+
+def _answering(exchange: FakeExchange, after_s: float = 0.0, only: str | None = None) -> FakeExchange:
+    """The exchange answers each request (or ``only`` that one) when submitted, or ``after_s`` later."""
+    original = exchange.submit
+
+    def submit_and_answer(request: Request) -> Future[Response]:
+        future = original(request)
+        if only is not None and request.request_id != only:
+            return future
+        if after_s:
+            threading.Timer(after_s, exchange.answer, [request.request_id]).start()
+        else:
+            exchange.answer(request.request_id)
+        return future
+
+    exchange.submit = submit_and_answer  # type: ignore[method-assign]
+    return exchange
+
+
 def test_next_request_is_taken_only_when_there_is_room() -> None:
     """With a window of two and no answers, the third request is never taken from the iterable."""
     exchange = FakeExchange()
     requests = _requests(3)
     taken: list[str] = []
-
-    def source() -> Iterator[Request]:
-        for request in requests:
-            taken.append(request.request_id)
-            yield request
-
     with pytest.raises(RequestTimeout):
-        list(_client(exchange, max_in_flight=2, timeout_s=0.05).send_many(source()))
+        list(_client(exchange, max_in_flight=2, timeout_s=0.05).send_many(_noting(requests, taken)))
     assert taken == [r.request_id for r in requests[:2]]
 
 
 def test_every_response_is_yielded_once_whatever_the_order() -> None:
     """Responses come out in the order they arrive, each once, and the stream ends after the last."""
-    exchange = FakeExchange()
+    exchange = _answering(FakeExchange())
     requests = _requests(5)
-    original = exchange.submit
-
-    def submit_and_answer(request: Request) -> Future[Response]:
-        future = original(request)
-        exchange.answer(request.request_id)
-        return future
-
-    exchange.submit = submit_and_answer  # type: ignore[method-assign]
     got = [r.request_id for r in _client(exchange, max_in_flight=2).send_many(requests)]
     assert sorted(got) == sorted(r.request_id for r in requests) and len(got) == 5
 
@@ -99,22 +110,6 @@ def test_keyed_partition_is_librdkafkas_crc32(count: int) -> None:
     key = b"6f1c7c2e-8a51-4c1a-9bb1-0d6f4d0c6a11"
     assert partition_of(key, count) == zlib.crc32(key) % count
     assert 0 <= partition_of(None, count) < count
-
-
-def _answering(exchange: FakeExchange, after_s: float = 0.0) -> FakeExchange:
-    """The exchange answers every request when submitted, or from another thread ``after_s`` later."""
-    original = exchange.submit
-
-    def submit_and_answer(request: Request) -> Future[Response]:
-        future = original(request)
-        if after_s:
-            threading.Timer(after_s, exchange.answer, [request.request_id]).start()
-        else:
-            exchange.answer(request.request_id)
-        return future
-
-    exchange.submit = submit_and_answer  # type: ignore[method-assign]
-    return exchange
 
 
 def test_a_response_is_yielded_while_the_source_waits_for_its_next_request() -> None:
@@ -166,17 +161,8 @@ def test_an_error_of_the_source_is_raised_to_the_caller_and_requests_forgotten()
 
 def test_leaving_the_loop_early_forgets_what_is_still_in_flight() -> None:
     """A caller that stops after one response leaves nothing pending in the exchange."""
-    exchange = FakeExchange()
     requests = _requests(3)
-    original = exchange.submit
-
-    def answer_the_first(request: Request) -> Future[Response]:
-        future = original(request)
-        if request is requests[0]:
-            exchange.answer(request.request_id)
-        return future
-
-    exchange.submit = answer_the_first  # type: ignore[method-assign]
+    exchange = _answering(FakeExchange(), only=requests[0].request_id)
     stream = _client(exchange, max_in_flight=10).send_many(requests)
     assert next(stream).request_id == requests[0].request_id
     deadline = time.monotonic() + 5
@@ -184,6 +170,11 @@ def test_leaving_the_loop_early_forgets_what_is_still_in_flight() -> None:
         time.sleep(0.01)  # the feeder submits the other two on its own thread
     stream.close()  # type: ignore[attr-defined]
     assert sorted(exchange.forgotten) == sorted(r.request_id for r in requests[1:])
+
+
+async def _drain(responses: AsyncIterator[Response]) -> None:
+    async for _ in responses:
+        pass
 
 
 def _async_client(exchange: FakeExchange, max_in_flight: int, timeout_s: float = 5.0) -> AsyncClient:
@@ -218,15 +209,9 @@ async def test_async_window_and_timeout() -> None:
     exchange = FakeExchange()
     requests = _requests(3)
     taken: list[str] = []
-
-    def source() -> Iterator[Request]:
-        for request in requests:
-            taken.append(request.request_id)
-            yield request
-
+    client = _async_client(exchange, max_in_flight=2, timeout_s=0.05)
     with pytest.raises(RequestTimeout) as raised:
-        async for _ in _async_client(exchange, max_in_flight=2, timeout_s=0.05).send_many(source()):
-            pass
+        await _drain(client.send_many(_noting(requests, taken)))
     assert taken == [r.request_id for r in requests[:2]]
     assert requests[0].request_id in str(raised.value)
     assert sorted(exchange.forgotten) == sorted(taken)

@@ -46,28 +46,46 @@ class _Fed:
 
 
 class _InFlight:
-    """Requests submitted and not yet yielded, and when the stream last made progress."""
+    """Requests submitted and not yet yielded, when the stream last made progress, and whether it ended."""
 
-    def __init__(self, exchange: Submitter, timeout_s: float) -> None:
+    def __init__(self, exchange: Submitter, timeout_s: float, release: Callable[[], object]) -> None:
         self._exchange = exchange
         self._timeout_s = timeout_s
+        self._release = release  # frees a slot of the window
         self._ids: dict[object, str] = {}
         self._lock = threading.Lock()
         self._progress = time.monotonic()
+        self._fed = False
+
+    @property
+    def running(self) -> bool:
+        """Whether the feeder may still submit, or a submitted request is not yet yielded."""
+        return not self._fed or bool(self._ids)
+
+    def settle(
+        self, item: concurrent.futures.Future[Response] | asyncio.Future[Response] | _Fed
+    ) -> Response | None:
+        """The response a done future brings; None for the feeder's end; the source's error raised."""
+        if isinstance(item, _Fed):
+            if item.error is not None:
+                raise item.error
+            self._fed = True
+            return None
+        self._remove(item)
+        self._release()
+        return item.result()
 
     def add(self, future: object, request_id: str) -> None:
+        """A request just submitted, ``future`` holding its response."""
         with self._lock:
             if not self._ids:
                 self._progress = time.monotonic()  # the clock starts when something is in flight
             self._ids[future] = request_id
 
-    def remove(self, future: object) -> None:
+    def _remove(self, future: object) -> None:
         with self._lock:
             del self._ids[future]
             self._progress = time.monotonic()
-
-    def __len__(self) -> int:
-        return len(self._ids)
 
     def wait_s(self) -> float:
         """How long to wait for the next event before checking for a timeout again."""
@@ -99,7 +117,7 @@ def stream_sync(
     done: queue.SimpleQueue[concurrent.futures.Future[Response] | _Fed] = queue.SimpleQueue()
     slots = threading.Semaphore(max_in_flight)
     stop = threading.Event()
-    in_flight = _InFlight(exchange, timeout_s)
+    in_flight = _InFlight(exchange, timeout_s, slots.release)
 
     def feed() -> None:
         source = iter(requests)
@@ -116,24 +134,16 @@ def stream_sync(
             return
         done.put(_Fed(None))
 
-    feeder = threading.Thread(target=feed, name="dancu-sdk-feeder", daemon=True)
-    feeder.start()
-    fed = False
+    threading.Thread(target=feed, name="dancu-sdk-feeder", daemon=True).start()
     try:
-        while not fed or len(in_flight):
+        while in_flight.running:
             try:
-                item = done.get(timeout=in_flight.wait_s())
+                response = in_flight.settle(done.get(timeout=in_flight.wait_s()))
             except queue.Empty:
                 in_flight.check()
                 continue
-            if isinstance(item, _Fed):
-                if item.error is not None:
-                    raise item.error
-                fed = True
-                continue
-            in_flight.remove(item)
-            slots.release()
-            yield item.result()
+            if response is not None:
+                yield response
     finally:
         stop.set()
         in_flight.forget_all()  # nothing left on a normal end; what was abandoned otherwise
@@ -159,7 +169,7 @@ async def stream_async(
     """``stream_sync`` for asyncio: the feeder is a task, and the source may be an async iterable."""
     done: asyncio.Queue[asyncio.Future[Response] | _Fed] = asyncio.Queue()
     slots = asyncio.Semaphore(max_in_flight)
-    in_flight = _InFlight(exchange, timeout_s)
+    in_flight = _InFlight(exchange, timeout_s, slots.release)
     take = _taker(requests)
 
     async def feed() -> None:
@@ -178,22 +188,15 @@ async def stream_async(
         done.put_nowait(_Fed(None))
 
     feeder = asyncio.create_task(feed())
-    fed = False
     try:
-        while not fed or len(in_flight):
+        while in_flight.running:
             try:
-                item = await asyncio.wait_for(done.get(), in_flight.wait_s())
+                response = in_flight.settle(await asyncio.wait_for(done.get(), in_flight.wait_s()))
             except TimeoutError:
                 in_flight.check()
                 continue
-            if isinstance(item, _Fed):
-                if item.error is not None:
-                    raise item.error
-                fed = True
-                continue
-            in_flight.remove(item)
-            slots.release()
-            yield item.result()
+            if response is not None:
+                yield response
     finally:
         feeder.cancel()
         in_flight.forget_all()
