@@ -7,7 +7,6 @@ from typing import Any
 
 from dancu_bus.catalogues.model import Catalogue, CatalogueEntry, Relation, Successor
 from dancu_bus.codec import Codec
-from dancu_bus.errors import CodecError
 
 __all__ = ["CATALOGUE_ENTRY", "decode_entry", "encode_entry"]
 
@@ -21,13 +20,7 @@ def encode_entry(codec: Codec, entry: CatalogueEntry) -> bytes:
 
 def decode_entry(codec: Codec, data: bytes | None) -> CatalogueEntry:
     """Single-object bytes → CatalogueEntry, or CodecError."""
-    name, record = codec.schemas.decode(data)
-    if name != CATALOGUE_ENTRY:
-        raise CodecError("WRONG_SCHEMA", f"expected {CATALOGUE_ENTRY}, got {name}")
-    try:
-        return _entry(record)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CodecError("BAD_VALUE", f"{type(exc).__name__}: {exc}") from exc
+    return codec.schemas.decode_as(CATALOGUE_ENTRY, data, _entry)
 
 
 def _record(entry: CatalogueEntry) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -23,6 +23,7 @@ __all__ = ["HEADER_SIZE", "MAGIC", "SchemaSet", "WireSchema", "load_schemas"]
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
 DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,20 @@ class SchemaSet:
         if not isinstance(record, dict):
             raise CodecError("BAD_BODY", f"{schema.name}: not a record")
         return schema.name, record
+
+    def decode_as(self, name: str, data: bytes | None, build: Callable[[dict[str, Any]], T]) -> T:
+        """Read a single object of schema ``name`` and ``build`` the value it is; CodecError otherwise.
+
+        Avro guarantees the record's shape; what ``build`` may still refuse are values its types do
+        not take (a bad UUID string, an unknown enum symbol): BAD_VALUE.
+        """
+        found, record = self.decode(data)
+        if found != name:
+            raise CodecError("WRONG_SCHEMA", f"expected {name}, got {found}")
+        try:
+            return build(record)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CodecError("BAD_VALUE", f"{name}: {type(exc).__name__}: {exc}") from exc
 
     def _schema_of(self, data: bytes | None) -> WireSchema:
         if not data:

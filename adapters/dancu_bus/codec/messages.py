@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from dancu_bus.codec.framing import SchemaSet
 from dancu_bus.contracts import (
@@ -24,7 +24,6 @@ from dancu_bus.contracts import (
     VerifyQuery,
     VerifyResult,
 )
-from dancu_bus.errors import CodecError
 
 __all__ = ["AUDIT", "DEAD_LETTER", "REQUEST", "RESPONSE", "Codec"]
 
@@ -37,7 +36,6 @@ _LOOKUP_BODY = "vn.dancu.LookupBody"
 _VERIFY_RESULT = "vn.dancu.VerifyResult"
 _LOOKUP_RESULT = "vn.dancu.LookupResult"
 _ADDRESS = "vn.dancu.Address"
-_T = TypeVar("_T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -53,7 +51,7 @@ class Codec:
 
     def decode_request(self, data: bytes | None) -> Request:
         """Bytes → Request, or CodecError."""
-        return _from_record(self._expect(data, REQUEST), _request_from)
+        return self.schemas.decode_as(REQUEST, data, _request_from)
 
     def encode_response(self, response: Response) -> bytes:
         """Response → bytes."""
@@ -61,7 +59,7 @@ class Codec:
 
     def decode_response(self, data: bytes | None) -> Response:
         """Bytes → Response, or CodecError."""
-        return _from_record(self._expect(data, RESPONSE), _response_from)
+        return self.schemas.decode_as(RESPONSE, data, _response_from)
 
     def encode_audit(self, record: AuditRecord) -> bytes:
         """AuditRecord → bytes."""
@@ -69,7 +67,7 @@ class Codec:
 
     def decode_audit(self, data: bytes | None) -> AuditRecord:
         """Bytes → AuditRecord, or CodecError."""
-        return _from_record(self._expect(data, AUDIT), _audit_from)
+        return self.schemas.decode_as(AUDIT, data, _audit_from)
 
     def encode_dead_letter(self, letter: DeadLetter) -> bytes:
         """DeadLetter → bytes."""
@@ -77,22 +75,7 @@ class Codec:
 
     def decode_dead_letter(self, data: bytes | None) -> DeadLetter:
         """Bytes → DeadLetter, or CodecError."""
-        return _from_record(self._expect(data, DEAD_LETTER), _dead_letter_from)
-
-    def _expect(self, data: bytes | None, name: str) -> dict[str, Any]:
-        found, record = self.schemas.decode(data)
-        if found != name:
-            raise CodecError("WRONG_SCHEMA", f"expected {name}, got {found}")
-        return record
-
-
-def _from_record(record: dict[str, Any], build: Callable[[Mapping[str, Any]], _T]) -> _T:
-    # Avro guarantees the shape; what remains is values our types refuse (e.g. a bad UUID string).
-    try:
-        result = build(record)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CodecError("BAD_VALUE", f"{type(exc).__name__}: {exc}") from exc
-    return result
+        return self.schemas.decode_as(DEAD_LETTER, data, _dead_letter_from)
 
 
 def _utc(value: datetime) -> datetime:

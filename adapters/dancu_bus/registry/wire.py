@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
-from pydantic import BaseModel, ValidationError
-
 from dancu_bus.agencies import Agency
 from dancu_bus.codec import SchemaSet
-from dancu_bus.errors import CodecError
 from dancu_bus.registry.platform import Platform
 
 __all__ = ["RegistryCodec"]
 
 _AGENCY = "vn.dancu.Agency"
 _PLATFORM = "vn.dancu.Platform"
-_M = TypeVar("_M", bound=BaseModel)
 
 
 class RegistryCodec:
@@ -30,7 +24,7 @@ class RegistryCodec:
 
     def decode_agency(self, data: bytes | None) -> Agency:
         """Bytes → Agency, or CodecError."""
-        return _model(self._schemas, data, _AGENCY, Agency)
+        return self._schemas.decode_as(_AGENCY, data, Agency.model_validate)
 
     def encode_platform(self, platform: Platform) -> bytes:
         """Platform → bytes."""
@@ -38,14 +32,4 @@ class RegistryCodec:
 
     def decode_platform(self, data: bytes | None) -> Platform:
         """Bytes → Platform, or CodecError."""
-        return _model(self._schemas, data, _PLATFORM, Platform)
-
-
-def _model(schemas: SchemaSet, data: bytes | None, name: str, model: type[_M]) -> _M:
-    found, record = schemas.decode(data)
-    if found != name:
-        raise CodecError("WRONG_SCHEMA", f"expected {name}, got {found}")
-    try:
-        return model.model_validate(record)
-    except ValidationError as exc:
-        raise CodecError("BAD_VALUE", f"{name}: {exc}") from exc
+        return self._schemas.decode_as(_PLATFORM, data, Platform.model_validate)
