@@ -205,11 +205,9 @@ class AgencyDirectory(Protocol):
 
     def get(self, agency_id: str) -> Agency | None:
         """The agency with this id as it stands now, or None."""
-        ...
 
     def ids(self) -> tuple[str, ...]:
         """Every known agency id."""
-        ...
 
 
 class _AgenciesFile(BaseModel):

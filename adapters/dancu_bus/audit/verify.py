@@ -30,22 +30,18 @@ class LoggedRecord(Protocol):
     @property
     def partition(self) -> int:
         """Its partition."""
-        ...
 
     @property
     def offset(self) -> int:
         """Its offset in the partition."""
-        ...
 
     @property
     def key(self) -> bytes | None:
         """Its key: the request id."""
-        ...
 
     @property
     def value(self) -> bytes | None:
         """Its value: an encoded AuditRecord."""
-        ...
 
 
 class Problem(StrEnum):

@@ -20,7 +20,6 @@ class CatalogueSource(Protocol):
     @property
     def view(self) -> CatalogueView:
         """The catalogues as they are now."""
-        ...
 
 
 class CatalogueView:

@@ -31,11 +31,9 @@ class Submitter(Protocol):
 
     def submit(self, request: Request) -> concurrent.futures.Future[Response]:
         """Send a request; the future holds its response."""
-        ...
 
     def forget(self, request_id: str) -> None:
         """Stop waiting for a request's response."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

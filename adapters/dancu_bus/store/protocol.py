@@ -17,33 +17,26 @@ class PopulationStore(Protocol):
 
     async def __aenter__(self) -> Self:
         """Open connections; nothing connects before this."""
-        ...
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         """Close connections."""
-        ...
 
     async def get_many(self, personal_ids: Sequence[str]) -> Mapping[str, Citizen]:
         """The citizens with these ids, in one query; missing ids are absent from the result."""
-        ...
 
     async def put_many(self, citizens: Iterable[Citizen]) -> int:
         """Insert or replace citizens; return how many were written."""
-        ...
 
     async def sample(self, limit: int, *, offset: int = 0) -> Sequence[Citizen]:
         """Up to ``limit`` citizens in personal-id order, for demonstrations and benchmarks."""
-        ...
 
     async def count(self) -> int:
         """How many citizens the store holds."""
-        ...
 
     async def ping(self) -> None:
         """Raise StoreError if the store cannot answer now."""
-        ...
 
 
 @runtime_checkable
@@ -52,4 +45,3 @@ class BulkLoading(Protocol):
 
     def loading(self) -> AbstractAsyncContextManager[Callable[[Sequence[Citizen]], Awaitable[int]]]:
         """A context whose writer stages batches; the batches take effect together when it exits."""
-        ...

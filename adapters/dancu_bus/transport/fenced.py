@@ -44,23 +44,18 @@ class FencedHandler(Protocol):
 
     def output_partition(self, topic: str) -> int:
         """The output partition of everything read from ``topic``."""
-        ...
 
     def resume(self, partition: int, last: Incoming | None) -> bool:
         """Continue ``partition`` after ``last``, its newest record (None if empty); False: offer older."""
-        ...
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """Records to write, each naming its output partition; raise a retriable DancuError to retry."""
-        ...
 
     def committable(self, consumed: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
         """The offsets that may be committed, given the next offset consumed per partition."""
-        ...
 
     def on_revoked(self, partitions: Collection[TopicPartition]) -> None:
         """Forget state of input partitions this worker no longer reads from where it stood."""
-        ...
 
 
 class FencedWorker:

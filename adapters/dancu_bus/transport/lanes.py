@@ -71,11 +71,9 @@ class LaneHandler(Protocol):
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """One record to produce per input record, in order; raise a retriable DancuError to retry."""
-        ...
 
     def set_aside(self, record: Incoming, detail: str) -> Outgoing:
         """The record (a dead letter) produced instead of an answer when handling ``record`` alone failed."""
-        ...
 
 
 class LaneWorker:

@@ -30,15 +30,12 @@ class BatchHandler(Protocol):
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """Records to produce for this batch; raise a retriable DancuError to have it retried."""
-        ...
 
     def committable(self, consumed: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
         """The offsets that may be committed, given the next offset consumed per partition."""
-        ...
 
     def on_revoked(self, partitions: Collection[TopicPartition]) -> None:
         """Forget state of partitions this worker no longer owns."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
