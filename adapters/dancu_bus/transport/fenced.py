@@ -31,7 +31,7 @@ from dancu_bus.transport.assignor import colocating_assignor
 from dancu_bus.transport.kafka import consumer
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.tail import offer_tail
-from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, incoming
+from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, next_batch
 from dancu_bus.transport.writers import WRITE_ERRORS, FencedWriters, open_with_retries
 
 __all__ = ["FencedHandler", "FencedWorker", "running_fenced_worker"]
@@ -96,10 +96,7 @@ class FencedWorker:
         """Consume until ``stop`` is set; the batch in hand is written and committed first."""
         self._consumer.subscribe(pattern=self._options.pattern, listener=Revocations(self.lost))
         while not stop.is_set():
-            fetched = await self._consumer.getmany(
-                timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
-            )
-            batch = [incoming(m) for messages in fetched.values() for m in messages]
+            batch = await next_batch(self._consumer, self._options)
             if batch:
                 await self._process(batch, stop)
 

@@ -39,7 +39,7 @@ from dancu_bus.transport.assignor import lane_assignor
 from dancu_bus.transport.kafka import consumer
 from dancu_bus.transport.quarantine import Quarantine
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
-from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, incoming
+from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, next_batch
 from dancu_bus.transport.writers import WRITE_ERRORS, FencedWriters, open_with_retries
 
 __all__ = ["LaneHandler", "LaneWorker", "Lanes", "running_lane_worker"]
@@ -124,10 +124,7 @@ class LaneWorker:
         self._consumer.subscribe(pattern=self._options.pattern, listener=Revocations(self.lost))
         try:
             while not stop.is_set():
-                fetched = await self._consumer.getmany(
-                    timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
-                )
-                batch = [incoming(m) for messages in fetched.values() for m in messages]
+                batch = await next_batch(self._consumer, self._options)
                 if batch:
                     await self._process(batch, stop)
         finally:

@@ -94,10 +94,7 @@ class BatchWorker:
         settling: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
-                fetched = await self._consumer.getmany(
-                    timeout_ms=self._options.poll_timeout_ms, max_records=self._options.max_records
-                )
-                batch = [incoming(m) for messages in fetched.values() for m in messages]
+                batch = await next_batch(self._consumer, self._options)
                 if batch:
                     settling = await self._process(batch, stop, settling)
         finally:
@@ -209,6 +206,12 @@ async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:
         return
+
+
+async def next_batch(consumer: AIOKafkaConsumer, options: WorkerOptions) -> list[Incoming]:
+    """The records fetched within the poll timeout (up to ``max_records``), in one list; maybe none."""
+    fetched = await consumer.getmany(timeout_ms=options.poll_timeout_ms, max_records=options.max_records)
+    return [incoming(m) for messages in fetched.values() for m in messages]
 
 
 def incoming(message: Any) -> Incoming:
