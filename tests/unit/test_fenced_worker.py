@@ -4,53 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 from aiokafka.errors import ProducerFenced
 
 from dancu_bus.transport import Incoming, Outgoing, TopicPartition, WorkerOptions
 from dancu_bus.transport.fenced import FencedWorker
 from dancu_bus.transport.writers import FencedWriters
+from tests.unit.fake_kafka import FakeConsumer
 
 GROUP_OF = {"req.a": 0, "res.a": 0, "req.b": 1, "res.b": 1}
 
 
-class Consumer:
-    """Hands out prepared batches, then sets ``stop``; remembers seeks."""
+class Consumer(FakeConsumer):
+    """The group gave this member one partition of every topic of GROUP_OF."""
 
-    def __init__(self, batches: list[list[Incoming]], stop: asyncio.Event) -> None:
-        self._batches = batches
-        self._stop = stop
-        self.seeks: dict[TopicPartition, int] = {}
-
-    def subscribe(self, pattern: str, listener: Any) -> None:
-        self.listener = listener
-
-    def assignment(self) -> set[TopicPartition]:
-        return {TopicPartition(topic, 0) for topic in GROUP_OF}
-
-    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
-        if not self._batches:
-            self._stop.set()
-            return {}
-        return {TopicPartition("all", 0): [_message(r) for r in self._batches.pop(0)]}
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.seeks[TopicPartition(tp.topic, tp.partition)] = offset
-
-
-def _message(record: Incoming) -> SimpleNamespace:
-    """What aiokafka would hand out for ``record``."""
-    return SimpleNamespace(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        timestamp=record.timestamp_ms,
-        key=record.key,
-        value=record.value,
-        headers=list(record.headers),
-    )
+    assigned = frozenset(TopicPartition(topic, 0) for topic in GROUP_OF)
 
 
 class Writers:

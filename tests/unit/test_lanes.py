@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -14,54 +13,21 @@ from dancu_bus.errors import BrokerError
 from dancu_bus.transport import Incoming, Lanes, Outgoing, Quarantine, TopicPartition, WorkerOptions
 from dancu_bus.transport.lanes import LaneWorker
 from dancu_bus.transport.writers import FencedWriters
+from tests.unit.fake_kafka import FakeConsumer
 
 LANES = Lanes(2, "dancu.resolver")
 # CRC-32 puts "req.b" in lane 0 and "req.d" in lane 1 (partition 0 each).
 B, D = TopicPartition("req.b", 0), TopicPartition("req.d", 0)
 
 
-class Consumer:
-    """Hands out prepared batches, then sets ``stop``; remembers seeks; committed offsets from a table."""
+class Consumer(FakeConsumer):
+    """Owns B and D; B's group committed offset 5, D's nothing yet."""
+
+    assigned = frozenset({B, D})
 
     def __init__(self, batches: list[list[Incoming]], stop: asyncio.Event) -> None:
-        self._batches = batches
-        self._stop = stop
-        self.seeks: dict[TopicPartition, int | None] = {}
-        self.committed_offsets: dict[TopicPartition, int | None] = {B: 5, D: None}
-
-    def subscribe(self, pattern: str, listener: Any) -> None:
-        self.listener = listener
-
-    def assignment(self) -> set[TopicPartition]:
-        return {B, D}
-
-    async def getmany(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
-        if not self._batches:
-            self._stop.set()
-            return {}
-        return {TopicPartition("all", 0): [_message(r) for r in self._batches.pop(0)]}
-
-    async def committed(self, tp: Any) -> int | None:
-        return self.committed_offsets[TopicPartition(tp.topic, tp.partition)]
-
-    def seek(self, tp: Any, offset: int) -> None:
-        self.seeks[TopicPartition(tp.topic, tp.partition)] = offset
-
-    async def seek_to_beginning(self, tp: Any) -> None:
-        self.seeks[TopicPartition(tp.topic, tp.partition)] = None
-
-
-def _message(record: Incoming) -> SimpleNamespace:
-    """What aiokafka would hand out for ``record``."""
-    return SimpleNamespace(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        timestamp=record.timestamp_ms,
-        key=record.key,
-        value=record.value,
-        headers=list(record.headers),
-    )
+        super().__init__(batches, stop)
+        self.committed_offsets = {B: 5, D: None}
 
 
 class Writers:
