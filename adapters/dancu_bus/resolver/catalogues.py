@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from dancu_bus.catalogues import Catalogue, CatalogueSource, packaged_view
 from dancu_bus.catalogues.live import LiveCatalogues
@@ -23,8 +23,6 @@ async def catalogue_source(settings: Settings, schemas: SchemaSet) -> AsyncItera
         return
     live = LiveCatalogues(Codec(schemas))
     names = TopicNames(settings.kafka.topic_prefix)
-    async with AsyncExitStack() as followers:
-        for catalogue in Catalogue:
-            topic = names.catalogue(catalogue.value)
-            await followers.enter_async_context(following(settings.kafka, topic, live.applier(catalogue)))
+    appliers = {names.catalogue(catalogue.value): live.applier(catalogue) for catalogue in Catalogue}
+    async with following(settings.kafka, appliers):
         yield live

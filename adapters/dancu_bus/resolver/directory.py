@@ -22,5 +22,5 @@ async def agency_directory(settings: Settings, schemas: SchemaSet) -> AsyncItera
         yield load_directory(settings.resolver.agencies_file)
         return
     view = RegistryView(RegistryCodec(schemas))
-    async with following(settings.kafka, TopicNames(settings.kafka.topic_prefix).registry, view.apply):
+    async with following(settings.kafka, {TopicNames(settings.kafka.topic_prefix).registry: view.apply}):
         yield view
