@@ -62,7 +62,8 @@ def main() -> int:
     responses = _stage(
         "resolver: answer",
         lambda: [
-            answer(r, d, citizens.get(_pid(r)), now, view) for r, d in zip(decoded, decisions, strict=True)
+            answer(r, d, citizens.get(_pid(r)), now, view, exchange_id=r.request_id, agency=workload.agency)
+            for r, d in zip(decoded, decisions, strict=True)
         ],
     )
     encoded = _stage("resolver: encode response", lambda: [codec.encode_response(r) for r in responses])

@@ -163,6 +163,8 @@ def _audit(names: TopicNames, ids: PlatformIds) -> list[Grant]:
         *_grants(AUDIT, topic, f"{p}.res.", prefixed, read),
         # Read too: after a restart the hash chain resumes from the last record of each partition.
         *_grants(AUDIT, topic, names.audit, literal, write, read),
+        # Its own state: the halves of exchanges still waiting, read back when it takes a partition over.
+        *_grants(AUDIT, topic, names.audit_pending, literal, write, read),
         *_grants(AUDIT, topic, f"{p}.registry", literal, read),
         *_grants(AUDIT, topic, names.dead_letters, literal, write),
         *_grants(AUDIT, Resource.GROUP, ids.audit_group, prefixed, read),

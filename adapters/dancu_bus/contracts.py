@@ -14,6 +14,7 @@ __all__ = [
     "DISCLOSABLE_FIELDS",
     "VERIFIABLE_FIELDS",
     "Address",
+    "AuditPending",
     "AuditRecord",
     "Citizen",
     "DeadLetter",
@@ -26,6 +27,7 @@ __all__ = [
     "Provenance",
     "Request",
     "Response",
+    "ResponseHalf",
     "ResponseStatus",
     "Verdict",
     "VerifyQuery",
@@ -51,11 +53,12 @@ class ResponseStatus(StrEnum):
 
 
 class Verdict(StrEnum):
-    """The overall answer to a VERIFY."""
+    """The overall answer to a VERIFY (the verdict table is in ``resolver.answers.verdict``)."""
 
     MATCH = "MATCH"
     MISMATCH = "MISMATCH"
     NOT_FOUND = "NOT_FOUND"
+    INCONCLUSIVE = "INCONCLUSIVE"
 
 
 class MatchOutcome(StrEnum):
@@ -190,9 +193,10 @@ class LookupResult:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """The one answer to a request."""
+    """The one answer to a request record (an exchange)."""
 
     request_id: str
+    exchange_id: str
     agency: str
     operation: str
     status: ResponseStatus
@@ -242,6 +246,7 @@ class Citizen:
 class AuditRecord:
     """One exchange as the audit consumer witnessed it; names of disclosed fields, never values."""
 
+    exchange_id: str
     request_id: str
     received_at: datetime
     agency: str
@@ -260,22 +265,49 @@ class AuditRecord:
     request_partition: int
     request_offset: int
     # The hash chain of the record's audit partition (dancu_bus.audit.chain); empty until sealed.
-    prev_request_id: str | None = None
+    prev_exchange_id: str | None = None
     prev_hash: str = ""
     hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseHalf:
+    """What an exchange's audit record takes from its response."""
+
+    agency: str
+    request_id: str
+    status: str
+    reason_code: str | None
+    fields_disclosed: tuple[str, ...]
+    answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPending:
+    """Half of an exchange the audit has read and not yet recorded whole: its request or its response."""
+
+    exchange_id: str
+    seen_at: datetime
+    request: AuditRecord | None = None
+    response: ResponseHalf | None = None
+    unanswered_recorded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """Bytes nobody could decode, kept with their origin and the reason."""
+    """A record (or a batch) nobody could use, kept with its origin and the reason, within bounds."""
 
     topic: str
     partition: int
     offset: int
+    last_offset: int
     timestamp: datetime
     original_key: bytes | None
     original_value: bytes | None
+    value_size: int
+    value_sha256: str | None
     headers: tuple[tuple[str, bytes | None], ...]
+    headers_dropped: int
     error_code: str
     error: str
     failed_by: str

@@ -7,6 +7,7 @@ __all__ = [
     "CodecError",
     "ConfigError",
     "DancuError",
+    "DuplicateRequest",
     "InvalidCode",
     "RefusedChange",
     "RequestTimeout",
@@ -68,6 +69,18 @@ class RequestTimeout(DancuError):
         super().__init__(f"no response to request {request_id} within {seconds:g} s")
         self.request_id = request_id
         self.seconds = seconds
+
+
+class DuplicateRequest(DancuError):
+    """A request id already used: the resolver refused this record, and its answer is the earlier one's.
+
+    Not an answer to the request: the exchange that has the answer is named in ``detail``.
+    """
+
+    def __init__(self, request_id: str, detail: str) -> None:
+        super().__init__(f"request id {request_id} was already used: {detail}")
+        self.request_id = request_id
+        self.detail = detail
 
 
 class RefusedChange(DancuError):

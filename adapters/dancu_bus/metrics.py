@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import re
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["AuditMetrics", "ResolverMetrics"]
+from dancu_bus.contracts import Operation
+
+__all__ = ["OTHER", "AuditMetrics", "ResolverMetrics", "agency_label", "operation_label"]
+
+OTHER = "other"
+"""The label value of anything outside a label's closed set."""
+_AGENCY_ID = re.compile(r"[a-z0-9-]{2,40}")
+
+
+def operation_label(operation: str) -> str:
+    """An operation as a label value: a known operation, else ``other`` (never the agency's text)."""
+    return operation if operation in Operation.__members__ else OTHER
+
+
+def agency_label(agency: str) -> str:
+    """An agency id (a topic's, so one the platform created) as a label value; ``other`` if no slug."""
+    return agency if _AGENCY_ID.fullmatch(agency) else OTHER
+
 
 _BATCH_BUCKETS = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000)
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -77,6 +96,16 @@ class AuditMetrics:
         self.pending = Gauge(
             "dancu_audit_pending",
             "Requests or responses seen whose other half has not arrived yet",
+            registry=registry,
+        )
+        self.pending_oldest = Gauge(
+            "dancu_audit_pending_oldest_seconds",
+            "Age of the oldest half of an exchange still waiting for its other half",
+            registry=registry,
+        )
+        self.held = Gauge(
+            "dancu_audit_requests_held",
+            "1 while request topics are paused because too many requests wait for their responses",
             registry=registry,
         )
         self.undecodable = Counter(

@@ -27,7 +27,15 @@ class Reason(StrEnum):
     EXPIRED = "EXPIRED"
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     MALFORMED_REQUEST = "MALFORMED_REQUEST"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
     DUPLICATE_REQUEST = "DUPLICATE_REQUEST"
+    INVALID_OFFICER_ID = "INVALID_OFFICER_ID"
+    INVALID_CASE_NO = "INVALID_CASE_NO"
+    INVALID_PURPOSE_CODE = "INVALID_PURPOSE_CODE"
+    LEGAL_BASIS_MISMATCH = "LEGAL_BASIS_MISMATCH"
+    CLOCK_SKEW = "CLOCK_SKEW"
+    LIFETIME_TOO_LONG = "LIFETIME_TOO_LONG"
+    NOTHING_TO_VERIFY = "NOTHING_TO_VERIFY"
 
 
 class Message(NamedTuple):
@@ -102,8 +110,40 @@ MESSAGES: dict[Reason, Message] = {
         "Yêu cầu không đúng định dạng.",
         "The request is malformed.",
     ),
+    Reason.REQUEST_TOO_LARGE: Message(
+        "Yêu cầu vượt quá kích thước cho phép.",
+        "The request record (key, value and headers) is larger than allowed.",
+    ),
     Reason.DUPLICATE_REQUEST: Message(
         "Mã yêu cầu trùng với một yêu cầu đã nhận và còn hiệu lực.",
         "The request id repeats a request already received and still valid.",
+    ),
+    Reason.INVALID_OFFICER_ID: Message(
+        "Mã cán bộ thực hiện không hợp lệ (trống, quá dài hoặc có ký tự không được phép).",
+        "The officer id is empty, too long or has characters that are not allowed.",
+    ),
+    Reason.INVALID_CASE_NO: Message(
+        "Số hồ sơ không hợp lệ (trống, quá dài hoặc có ký tự không được phép).",
+        "The case number is empty, too long or has characters that are not allowed.",
+    ),
+    Reason.INVALID_PURPOSE_CODE: Message(
+        "Mã mục đích khai thác không hợp lệ (quá dài hoặc có ký tự không được phép).",
+        "The purpose code is too long or has characters that are not allowed.",
+    ),
+    Reason.LEGAL_BASIS_MISMATCH: Message(
+        "Căn cứ pháp lý không đúng với căn cứ đã đăng ký cho mục đích khai thác.",
+        "The legal basis is not the one registered for the purpose.",
+    ),
+    Reason.CLOCK_SKEW: Message(
+        "Thời điểm gửi yêu cầu lệch quá nhiều so với thời điểm hệ thống nhận được.",
+        "The request's sent_at is too far from the time the broker received it.",
+    ),
+    Reason.LIFETIME_TOO_LONG: Message(
+        "Thời hạn hiệu lực của yêu cầu dài hơn mức cho phép.",
+        "The request's lifetime (expires_at) is longer than allowed.",
+    ),
+    Reason.NOTHING_TO_VERIFY: Message(
+        "Yêu cầu xác thực không có trường thông tin nào để đối chiếu.",
+        "The VERIFY request supplies no field to compare.",
     ),
 }

@@ -86,7 +86,22 @@ class ResolverSettings(BaseModel):
         " share the work; every resolver of a group must use the same number",
     )
     max_request_bytes: int = Field(
-        default=1024 * 1024, ge=1024, description="a larger request is rejected MALFORMED_REQUEST"
+        default=1024 * 1024,
+        ge=1024,
+        description="a request record larger than this (key, value and headers) is rejected"
+        " REQUEST_TOO_LARGE",
+    )
+    max_clock_skew_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="a request whose sent_at is further than this from the broker's time of it is rejected"
+        " CLOCK_SKEW",
+    )
+    max_lifetime_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="a request valid for longer than this (expires_at after arrival) is rejected"
+        " LIFETIME_TOO_LONG",
     )
     duplicate_window_s: float = Field(
         default=300.0,
@@ -104,8 +119,20 @@ class AuditSettings(BaseModel):
     group_id: str = "dancu.audit"
     max_batch: int = Field(default=500, ge=1)
     unanswered_after_s: float = Field(
-        default=300.0, gt=0, description="record a request as UNANSWERED after this"
+        default=300.0,
+        gt=0,
+        description="record a request still without its response as UNANSWERED after this",
     )
+    lone_response_after_s: float = Field(
+        default=86_400.0, gt=0, description="forget a response whose request never came after this"
+    )
+    max_pending: int = Field(
+        default=100_000,
+        ge=1,
+        description="halves of exchanges held at once: past it, request topics are paused until responses"
+        " catch up",
+    )
+    tick_s: float = Field(default=1.0, gt=0, description="how often waiting halves are checked when idle")
     metrics_port: int = 9402
 
 

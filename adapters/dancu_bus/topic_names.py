@@ -28,6 +28,11 @@ class TopicNames:
         return f"{self.prefix}.audit"
 
     @property
+    def audit_pending(self) -> str:
+        """The audit consumer's compacted state: halves of exchanges waiting for their other half."""
+        return f"{self.prefix}.audit.pending"
+
+    @property
     def registry(self) -> str:
         """The compacted registry of agencies (key = agency id)."""
         return f"{self.prefix}.registry"

@@ -7,7 +7,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_LOG_APPEND_TIME,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from dancu_bus.admin.config import client_config
 from dancu_bus.errors import BrokerError
@@ -24,6 +32,9 @@ class TopicRecord:
     offset: int
     key: bytes | None
     value: bytes | None
+    topic: str = ""
+    timestamp_ms: int = 0
+    log_append_time: bool = False  # the timestamp is the broker's, not the producer's
 
 
 def read_topic(
@@ -60,7 +71,16 @@ def read_topic(
 
 def _record(message: Message) -> TopicRecord:
     # A consumed message without an error always has its partition and offset.
-    return TopicRecord(message.partition() or 0, message.offset() or 0, message.key(), message.value())
+    kind, timestamp = message.timestamp()
+    return TopicRecord(
+        message.partition() or 0,
+        message.offset() or 0,
+        message.key(),
+        message.value(),
+        message.topic() or "",
+        timestamp,
+        kind == TIMESTAMP_LOG_APPEND_TIME,
+    )
 
 
 def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> list[TopicRecord]:

@@ -39,8 +39,8 @@ How the chain stays well defined (issue 5, DESIGN.md section 5):
 
 from dancu_bus.audit.chain import GENESIS, ChainHead, audit_partition, record_hash, seal
 from dancu_bus.audit.service import AuditHandler, run_audit
-from dancu_bus.audit.verify import Finding, PartitionCheck, Problem, verify_log
-from dancu_bus.audit.witness import Pairing, SeenRequest, SeenResponse, audit_record
+from dancu_bus.audit.verify import Finding, PartitionCheck, Problem, Unaudited, unaudited, verify_log
+from dancu_bus.audit.witness import Pairing, SeenRequest, audit_record, request_half, response_half
 
 __all__ = [
     "GENESIS",
@@ -51,11 +51,14 @@ __all__ = [
     "PartitionCheck",
     "Problem",
     "SeenRequest",
-    "SeenResponse",
+    "Unaudited",
     "audit_partition",
     "audit_record",
     "record_hash",
+    "request_half",
+    "response_half",
     "run_audit",
     "seal",
+    "unaudited",
     "verify_log",
 ]

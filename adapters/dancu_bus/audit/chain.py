@@ -1,7 +1,7 @@
 """The audit topic's hash chain: where a record goes, what its hash covers, how it is sealed. Pure.
 
-A record's hash is the hex SHA-256 of ``b"dancu-bus audit v1\\n"`` followed by the canonical JSON of
-every field of the record except ``hash`` itself, ``prev_request_id`` and ``prev_hash`` included:
+A record's hash is the hex SHA-256 of ``b"dancu-bus audit v2\\n"`` followed by the canonical JSON of
+every field of the record except ``hash`` itself, ``prev_exchange_id`` and ``prev_hash`` included:
 keys sorted, no spaces, UTF-8 (not ASCII-escaped), timestamps as integer milliseconds since the
 epoch (what the Avro ``timestamp-millis`` long holds), the disclosed field names as a list. An
 inspector can recompute it from the Avro record alone, in any language.
@@ -30,16 +30,16 @@ __all__ = [
 ]
 
 GENESIS = "0" * 64
-_DOMAIN = b"dancu-bus audit v1\n"
+_DOMAIN = b"dancu-bus audit v2\n"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
 class ChainHead:
-    """What the next record of a partition chains from: the last record's request id and hash."""
+    """What the next record of a partition chains from: the last record's exchange id (its key) and hash."""
 
-    request_id: str | None
+    exchange_id: str | None
     hash: str
 
 
@@ -75,7 +75,7 @@ def seal(record: AuditRecord, head: ChainHead) -> AuditRecord:
         record,
         received_at=_whole_milliseconds(record.received_at),
         answered_at=_whole_milliseconds(record.answered_at),
-        prev_request_id=head.request_id,
+        prev_exchange_id=head.exchange_id,
         prev_hash=head.hash,
         hash="",
     )
@@ -84,7 +84,7 @@ def seal(record: AuditRecord, head: ChainHead) -> AuditRecord:
 
 def head_of(record: AuditRecord) -> ChainHead:
     """The head a partition has once ``record`` is its last link."""
-    return ChainHead(record.request_id, record.hash)
+    return ChainHead(record.exchange_id, record.hash)
 
 
 def is_intact(record: AuditRecord) -> bool:

@@ -4,54 +4,68 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
 from dancu_bus.audit.chain import START, ChainHead, audit_partition, head_of, is_intact, seal
-from dancu_bus.audit.witness import Pairing, SeenRequest, SeenResponse
+from dancu_bus.audit.witness import Pairing, SeenRequest, request_half, response_half
 from dancu_bus.codec import Codec
-from dancu_bus.contracts import AuditRecord
+from dancu_bus.contracts import AuditPending, AuditRecord
 from dancu_bus.errors import CodecError
+from dancu_bus.exchanges import exchange_id
 from dancu_bus.health import HealthServer
-from dancu_bus.metrics import AuditMetrics
-from dancu_bus.settings import Settings
+from dancu_bus.metrics import AuditMetrics, agency_label
+from dancu_bus.settings import AuditSettings, Settings
+from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import (
+    FencedTopics,
     FencedWorker,
     Incoming,
     Outgoing,
-    TopicPartition,
     WorkerOptions,
+    dead_letter,
     partition_count,
     running_fenced_worker,
     supervise,
 )
 
-__all__ = ["AuditHandler", "run_audit"]
+__all__ = ["AuditHandler", "AuditLimits", "run_audit"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLimits:
+    """When a waiting half is recorded UNANSWERED or forgotten; how many may wait before reading pauses."""
+
+    unanswered_after_s: float = 300.0
+    forget_after_s: float = 86_400.0
+    max_pending: int = 100_000
+
+    @classmethod
+    def of(cls, audit: AuditSettings) -> AuditLimits:
+        """The limits the settings give."""
+        return cls(audit.unanswered_after_s, audit.lone_response_after_s, audit.max_pending)
 
 
 class AuditHandler:
     """Witnesses exchanges and writes their sealed records to the audit topic; never raises for input."""
 
     def __init__(
-        self,
-        codec: Codec,
-        names: TopicNames,
-        metrics: AuditMetrics,
-        unanswered_after_s: float,
-        partitions: int,
+        self, codec: Codec, names: TopicNames, metrics: AuditMetrics, limits: AuditLimits, partitions: int
     ) -> None:
         self._codec = codec
         self._names = names
         self._metrics = metrics
-        self._unanswered_after_s = unanswered_after_s
+        self._limits = limits
         self._partitions = partitions
-        self._pairing = Pairing()
+        self._pairings: dict[int, Pairing] = {}
         self._heads: dict[int, ChainHead] = {}
+        self._held = False
 
     def output_partition(self, topic: str) -> int:
         """The audit partition of an exchange topic: its agency's, so both halves meet in one member."""
@@ -76,38 +90,53 @@ class AuditHandler:
         self._heads[partition] = head_of(record)
         return True
 
+    def restore(self, partition: int, state: Sequence[Incoming]) -> None:
+        """The halves of ``partition`` still waiting when its last writer committed."""
+        pairing = Pairing()
+        pairing.restore(self._pending_of(record) for record in state)
+        self._pairings[partition] = pairing
+        log.info("audit partition %d: %d halves of exchanges waiting", partition, len(pairing))
+
+    def forget(self, partitions: Collection[int]) -> None:
+        """Drop the waiting halves and chain heads of partitions this consumer no longer writes."""
+        for partition in partitions:
+            self._pairings.pop(partition, None)
+            self._heads.pop(partition, None)
+
+    def held(self, topic: str) -> bool:
+        """Request topics wait while too many halves wait; responses are always read (they finish them)."""
+        split = self._names.split(topic)
+        return self._held and split is not None and split[0] == "req"
+
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
-        """Audit records of the exchanges this batch completes (and of requests left unanswered too long)."""
+        """Audit records of the exchanges this batch completes (and of requests left unanswered too long).
+
+        Besides them: the state changes of every waiting half and the dead letters of unreadable batches.
+        """
         now = datetime.now(UTC)
         outgoing: list[Outgoing] = []
         for record in batch:
             outgoing.extend(self._witness(record, now))
-        expired, lone = self._pairing.expire(now, self._unanswered_after_s)
-        if lone:
-            log.warning("%d responses had no request within %.0f s", lone, self._unanswered_after_s)
-        for audit in expired:
-            outgoing.extend(self._emit(audit))
-        self._metrics.pending.set(len(self._pairing))
+        for partition, pairing in self._pairings.items():
+            for audit in pairing.expire(now, self._limits.unanswered_after_s, self._limits.forget_after_s):
+                outgoing.extend(self._emit(partition, audit))
+            outgoing.extend(self._state_changes(partition, pairing))
+        self._measure(now)
         return outgoing
-
-    def committable(self, consumed: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
-        """Offsets held back to the oldest exchange still waiting for its other half."""
-        return self._pairing.committable(consumed)
-
-    def on_revoked(self, partitions: Collection[TopicPartition]) -> None:
-        """Forget halves of partitions that moved to another audit consumer."""
-        self._pairing.forget(partitions)
 
     def _witness(self, record: Incoming, now: datetime) -> list[Outgoing]:
         split = self._names.split(record.topic)
         if split is None:
             return []
         kind, agency = split
+        partition = self.output_partition(record.topic)
+        if record.unreadable is not None:
+            return [self._unreadable(record, partition)]
         try:
             audit = (
-                self._pair_request(record, agency, now)
+                self._pair_request(record, agency, partition, now)
                 if kind == "req"
-                else self._pair_response(record, agency, now)
+                else self._pair_response(record, agency, partition, now)
             )
         except CodecError as exc:
             # The resolver dead-letters undecodable requests; a second copy here would only be noise.
@@ -116,30 +145,77 @@ class AuditHandler:
                 "undecodable record %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
             )
             return []
-        return self._emit(audit) if audit is not None else []
+        return self._emit(partition, audit) if audit is not None else []
 
-    def _pair_request(self, record: Incoming, agency: str, now: datetime) -> AuditRecord | None:
+    def _pair_request(
+        self, record: Incoming, agency: str, partition: int, now: datetime
+    ) -> AuditRecord | None:
         request = self._codec.decode_request(record.value)
-        seen = SeenRequest(agency, request, record.tp, record.offset, record.timestamp_ms)
-        return self._pairing.add_request(seen, now)
+        exchange = exchange_id(record.topic, record.partition, record.offset, record.timestamp_ms)
+        # The log's clock is the broker's; a topic that keeps producers' times gets ours instead.
+        received_at = from_epoch_ms(record.timestamp_ms) if record.log_append_time else now
+        seen = SeenRequest(agency, exchange, request, record.tp, record.offset, received_at)
+        return self._pairings[partition].add_request(request_half(seen), now)
 
-    def _pair_response(self, record: Incoming, agency: str, now: datetime) -> AuditRecord | None:
+    def _pair_response(
+        self, record: Incoming, agency: str, partition: int, now: datetime
+    ) -> AuditRecord | None:
         response = self._codec.decode_response(record.value)
-        return self._pairing.add_response(SeenResponse(agency, response, record.tp, record.offset), now)
+        half = response_half(agency, response)
+        return self._pairings[partition].add_response(response.exchange_id, half, now)
 
-    def _emit(self, audit: AuditRecord) -> list[Outgoing]:
-        partition = audit_partition(audit.agency, self._partitions)
+    def _unreadable(self, record: Incoming, partition: int) -> Outgoing:
+        assert record.unreadable is not None
+        unreadable = record.unreadable
+        detail = f"offsets {unreadable.first_offset}–{unreadable.last_offset}: {unreadable.detail}"
+        self._metrics.undecodable.labels("UNREADABLE_BATCH").inc()
+        letter = self._codec.encode_dead_letter(dead_letter(record, "UNREADABLE_BATCH", detail, "audit"))
+        return Outgoing(self._names.dead_letters, record.key, letter, writer=partition)
+
+    def _emit(self, partition: int, audit: AuditRecord) -> list[Outgoing]:
         # The worker resumes every partition a batch can write to before handing the batch over.
         sealed = seal(audit, self._heads[partition])
         try:
             value = self._codec.encode_audit(sealed)
         except CodecError as exc:
             # The head moves only with records that reach the topic, or the next would chain from nothing.
-            log.error("cannot encode the audit record of %s: %s", audit.request_id, exc)
+            log.error("cannot encode the audit record of exchange %s: %s", audit.exchange_id, exc)
             return []
         self._heads[partition] = head_of(sealed)
-        self._metrics.records.labels(audit.agency, audit.status).inc()
-        return [Outgoing(self._names.audit, audit.request_id.encode(), value, partition=partition)]
+        self._metrics.records.labels(agency_label(audit.agency), audit.status).inc()
+        return [Outgoing(self._names.audit, audit.exchange_id.encode(), value, partition=partition)]
+
+    def _state_changes(self, partition: int, pairing: Pairing) -> list[Outgoing]:
+        upserts, deletes = pairing.changes()
+        topic = self._names.audit_pending
+        records = [
+            Outgoing(topic, half.exchange_id.encode(), self._codec.encode_pending(half), partition=partition)
+            for half in upserts
+        ]
+        return records + [Outgoing(topic, e.encode(), None, partition=partition) for e in deletes]
+
+    def _pending_of(self, record: Incoming) -> AuditPending | str:
+        """A state record: the waiting half, or the exchange id a tombstone finished."""
+        key = (record.key or b"").decode("utf-8", errors="replace")
+        if record.value is None:
+            return key
+        try:
+            return self._codec.decode_pending(record.value)
+        except CodecError as exc:
+            log.error("audit state record %s@%d is unreadable, dropped: %s", key, record.offset, exc)
+            return key
+
+    def _measure(self, now: datetime) -> None:
+        waiting = sum(len(p) for p in self._pairings.values())
+        requests = sum(p.requests_waiting() for p in self._pairings.values())
+        oldest = min((o for p in self._pairings.values() if (o := p.oldest()) is not None), default=now)
+        self._metrics.pending.set(waiting)
+        self._metrics.pending_oldest.set((now - oldest).total_seconds())
+        # Pause reading requests past the bound, read them again once half of it is left.
+        self._held = requests >= self._limits.max_pending or (
+            self._held and requests > self._limits.max_pending // 2
+        )
+        self._metrics.held.set(1 if self._held else 0)
 
 
 async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> None:
@@ -152,13 +228,16 @@ async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> No
     names = TopicNames(settings.kafka.topic_prefix)
     partitions = await partition_count(settings.kafka, names.audit)
     metrics = AuditMetrics(registry)
-    handler = AuditHandler(codec, names, metrics, settings.audit.unanswered_after_s, partitions)
-    options = WorkerOptions(names.exchange_pattern, max_records=settings.audit.max_batch)
+    handler = AuditHandler(codec, names, metrics, AuditLimits.of(settings.audit), partitions)
+    options = WorkerOptions(
+        names.exchange_pattern, max_records=settings.audit.max_batch, tick_s=settings.audit.tick_s
+    )
+    topics = FencedTopics(names.audit, names.audit_pending)
     group = settings.audit.group_id
     running: list[FencedWorker] = []
 
     async def run() -> None:
-        async with running_fenced_worker(settings.kafka, group, names.audit, handler, options) as worker:
+        async with running_fenced_worker(settings.kafka, group, topics, handler, options) as worker:
             running.append(worker)
             try:
                 await worker.run(stop)

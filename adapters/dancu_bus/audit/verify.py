@@ -1,18 +1,21 @@
 """Walks the audit topic's hash chains and names the first changed, missing or reordered record. Pure.
 
 Each partition is read in offset order. A record is *changed* when it is not an intact audit record
-(undecodable, a tombstone, a key that is not its request id, fields that no longer hash to its hash);
+(undecodable, a tombstone, a key that is not its exchange id, fields that no longer hash to its hash);
 *reordered* when it chains from a record that is in the partition but not right before it; *missing*
 is reported at the record whose predecessor is gone. Compaction legitimately removes a record once
-a newer record with the same key (a replay) follows it, so a predecessor that is gone while its
-request id appears again at or after the record chaining from it is a compacted link, not a gap.
+a newer record with the same key follows it (the same exchange recorded again: its late answer after
+an UNANSWERED record), so a predecessor that is gone while its exchange id appears again at or after
+the record chaining from it is a compacted link, not a gap. Keys are exchange ids, which no agency
+chooses, so compaction can only ever merge records of one exchange.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -20,8 +23,19 @@ from dancu_bus.audit.chain import GENESIS, START, ChainHead, head_of, is_intact
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import CodecError
+from dancu_bus.exchanges import exchange_id
+from dancu_bus.timestamps import from_epoch_ms
 
-__all__ = ["Finding", "LoggedRecord", "PartitionCheck", "Problem", "verify_log"]
+__all__ = [
+    "Finding",
+    "LoggedRecord",
+    "PartitionCheck",
+    "Problem",
+    "RequestRecord",
+    "Unaudited",
+    "unaudited",
+    "verify_log",
+]
 
 
 class LoggedRecord(Protocol):
@@ -37,11 +51,34 @@ class LoggedRecord(Protocol):
 
     @property
     def key(self) -> bytes | None:
-        """Its key: the request id."""
+        """Its key: the exchange id."""
 
     @property
     def value(self) -> bytes | None:
         """Its value: an encoded AuditRecord."""
+
+
+class RequestRecord(LoggedRecord, Protocol):
+    """A record as read back from an agency's request topic."""
+
+    @property
+    def topic(self) -> str:
+        """The request topic."""
+
+    @property
+    def timestamp_ms(self) -> int:
+        """Its timestamp (the broker's on request topics)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unaudited:
+    """A request record the audit has no record of: which exchange, where it is, when it came."""
+
+    exchange_id: str
+    topic: str
+    partition: int
+    offset: int
+    received_at: datetime
 
 
 class Problem(StrEnum):
@@ -54,11 +91,11 @@ class Problem(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """The first thing wrong in a partition: where, which request, what."""
+    """The first thing wrong in a partition: where, which exchange, what."""
 
     partition: int
     offset: int
-    request_id: str | None
+    exchange_id: str | None
     problem: Problem
     detail: str
 
@@ -98,7 +135,7 @@ class _Partition:
         for record, audit in zip(records, self.decoded, strict=True):
             if isinstance(audit, AuditRecord):
                 self.offset_of_hash.setdefault(audit.hash, record.offset)
-                self.last_offset_of_key[audit.request_id] = record.offset
+                self.last_offset_of_key[audit.exchange_id] = record.offset
 
     def verify(self, expired_head_ok: bool) -> PartitionCheck:
         """The partition's check, stopping at its first finding."""
@@ -118,12 +155,12 @@ class _Partition:
     def _finding(
         self, record: LoggedRecord, audit: AuditRecord | None, problem: Problem, detail: str
     ) -> Finding:
-        request_id = audit.request_id if audit is not None else _key_text(record.key)
-        return Finding(self.number, record.offset, request_id, problem, detail)
+        exchange = audit.exchange_id if audit is not None else _key_text(record.key)
+        return Finding(self.number, record.offset, exchange, problem, detail)
 
     def _content(self, record: LoggedRecord, audit: AuditRecord) -> Finding | None:
-        if record.key != audit.request_id.encode("utf-8"):
-            detail = f"its key {_key_text(record.key)!r} is not its request id"
+        if record.key != audit.exchange_id.encode("utf-8"):
+            detail = f"its key {_key_text(record.key)!r} is not its exchange id"
             return self._finding(record, audit, Problem.CHANGED, detail)
         if not is_intact(audit):
             return self._finding(record, audit, Problem.CHANGED, "its fields no longer match its hash")
@@ -146,22 +183,22 @@ class _Partition:
             return self._finding(record, audit, Problem.REORDERED, detail)
         if self._compacted(record, audit) or (before is None and expired_head_ok):
             return None
-        if before is not None and audit.prev_request_id == head.request_id:
+        if before is not None and audit.prev_exchange_id == head.exchange_id:
             detail = f"the record after it (offset {record.offset}) chains from another version of it"
-            return Finding(self.number, before.offset, head.request_id, Problem.CHANGED, detail)
-        gone = f"the record it chains from (request {audit.prev_request_id}) is gone"
+            return Finding(self.number, before.offset, head.exchange_id, Problem.CHANGED, detail)
+        gone = f"the record it chains from (exchange {audit.prev_exchange_id}) is gone"
         return self._finding(record, audit, Problem.MISSING, f"{gone}; it follows {_place(before)}")
 
     def _compacted(self, record: LoggedRecord, audit: AuditRecord) -> bool:
         # The predecessor may be gone only because a newer record with its key superseded it.
-        previous = audit.prev_request_id
+        previous = audit.prev_exchange_id
         return previous is not None and self.last_offset_of_key.get(previous, -1) >= record.offset
 
 
 def _decode(record: LoggedRecord, codec: Codec) -> AuditRecord | str:
     """The audit record, or why the bytes are not one."""
     if record.value is None:
-        return "a tombstone: a deletion of this request's audit record"
+        return "a tombstone: a deletion of this exchange's audit record"
     try:
         return codec.decode_audit(record.value)
     except CodecError as exc:
@@ -174,3 +211,29 @@ def _place(before: LoggedRecord | None) -> str:
 
 def _key_text(key: bytes | None) -> str | None:
     return None if key is None else key.decode("utf-8", errors="replace")
+
+
+def unaudited(
+    requests: Iterable[RequestRecord], audited: Collection[str], codec: Codec, before: datetime
+) -> list[Unaudited]:
+    """Decodable request records that arrived before ``before`` and whose exchange id is not ``audited``.
+
+    Every decodable request record is an exchange and must have its audit record; undecodable ones are
+    dead letters. Records newer than ``before`` may still be waiting for their answer in the audit.
+    """
+    missing: list[Unaudited] = []
+    for record in requests:
+        exchange = exchange_id(record.topic, record.partition, record.offset, record.timestamp_ms)
+        received_at = from_epoch_ms(record.timestamp_ms)
+        if exchange in audited or received_at >= before or not _decodable(record, codec):
+            continue
+        missing.append(Unaudited(exchange, record.topic, record.partition, record.offset, received_at))
+    return missing
+
+
+def _decodable(record: LoggedRecord, codec: Codec) -> bool:
+    try:
+        codec.decode_request(record.value)
+    except CodecError:
+        return False
+    return True

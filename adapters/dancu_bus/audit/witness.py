@@ -1,140 +1,185 @@
-"""Pairs each request with its response and makes the audit record of the exchange. Pure."""
+"""Pairs each request record with its response and makes the audit record of the exchange. Pure.
+
+An exchange is one request record (``dancu_bus.exchanges``): the audit pairs by exchange id, which
+the response carries, never by the request id the agency chose. What waits for its other half is
+an ``AuditPending``; ``Pairing`` keeps those of one audit partition and says which changed since the
+last batch, so that the worker writes them (and tombstones the finished ones) in the batch's
+transaction: after a restart the halves still waiting are exactly those the committed offsets left.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from dancu_bus.contracts import AuditRecord, Request, Response
+from dancu_bus.contracts import AuditPending, AuditRecord, Request, Response, ResponseHalf
+from dancu_bus.text import bounded
 from dancu_bus.transport.records import TopicPartition
 
-__all__ = ["Pairing", "SeenRequest", "SeenResponse", "audit_record", "broker_time", "unanswered_record"]
+__all__ = [
+    "PENDING",
+    "UNANSWERED",
+    "Pairing",
+    "SeenRequest",
+    "audit_record",
+    "request_half",
+    "response_half",
+]
 
+PENDING = "PENDING"
 UNANSWERED = "UNANSWERED"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# A producer sets a record's timestamp freely; beyond these a datetime cannot hold it.
-_EARLIEST_MS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
-_LATEST_MS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+# Text the agency sent is kept whole up to this many characters (more than the resolver accepts),
+# then cut with its length and hash: an audit record stays small whatever the request held.
+_TEXT = 256
+_ID = 64
 
 
 @dataclass(frozen=True, slots=True)
 class SeenRequest:
-    """A request as read from its agency's topic, with where it was."""
+    """A request record as read from its agency's topic: the exchange it is, and when it arrived."""
 
     agency: str
+    exchange_id: str
     request: Request
     tp: TopicPartition
     offset: int
-    timestamp_ms: int
+    received_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class SeenResponse:
-    """A response as read from its agency's topic, with where it was."""
-
-    agency: str
-    response: Response
-    tp: TopicPartition
-    offset: int
-
-
-def audit_record(seen: SeenRequest, response: Response) -> AuditRecord:
-    """The record of a whole exchange: who asked what about whom, and what was disclosed."""
-    return _record(
-        seen, response.status.value, response.reason_code, response.fields_disclosed, response.answered_at
-    )
-
-
-def unanswered_record(seen: SeenRequest, now: datetime) -> AuditRecord:
-    """The record of a request that got no response in time; a later response replaces it."""
-    return _record(seen, UNANSWERED, None, (), now)
-
-
-def _record(
-    seen: SeenRequest, status: str, reason: str | None, disclosed: tuple[str, ...], answered_at: datetime
-) -> AuditRecord:
+def request_half(seen: SeenRequest) -> AuditRecord:
+    """The exchange's record as far as its request tells it (status PENDING), every text bounded."""
     request = seen.request
+    personal_id = request.personal_id
     return AuditRecord(
+        exchange_id=seen.exchange_id,
         request_id=request.request_id,
-        received_at=broker_time(seen.timestamp_ms),
+        received_at=seen.received_at,
         agency=seen.agency,
-        claimed_agency=request.agency,
-        officer_id=request.officer_id,
-        case_no=request.case_no,
-        purpose_code=request.purpose_code,
-        legal_basis=request.legal_basis,
-        operation=request.operation,
-        personal_id=request.personal_id,
-        status=status,
-        reason_code=reason,
-        fields_disclosed=disclosed,
-        answered_at=answered_at,
+        claimed_agency=bounded(request.agency, _ID),
+        officer_id=bounded(request.officer_id, _TEXT),
+        case_no=bounded(request.case_no, _TEXT),
+        purpose_code=bounded(request.purpose_code, _TEXT),
+        legal_basis=bounded(request.legal_basis, _TEXT),
+        operation=bounded(request.operation, _ID),
+        personal_id=None if personal_id is None else bounded(personal_id, _ID),
+        status=PENDING,
+        reason_code=None,
+        fields_disclosed=(),
+        answered_at=seen.received_at,
         request_topic=seen.tp.topic,
         request_partition=seen.tp.partition,
         request_offset=seen.offset,
     )
 
 
-def broker_time(timestamp_ms: int) -> datetime:
-    """A record's broker timestamp as a datetime, clamped to what a datetime can hold."""
-    return _EPOCH + timedelta(milliseconds=min(max(timestamp_ms, _EARLIEST_MS), _LATEST_MS))
+def response_half(agency: str, response: Response) -> ResponseHalf:
+    """What the exchange's record takes from ``response``, read on ``agency``'s response topic."""
+    return ResponseHalf(
+        agency=agency,
+        request_id=response.request_id,
+        status=response.status.value,
+        reason_code=response.reason_code,
+        fields_disclosed=response.fields_disclosed,
+        answered_at=response.answered_at,
+    )
 
 
-_Key = tuple[str, str]
+def audit_record(request: AuditRecord, response: ResponseHalf) -> AuditRecord:
+    """The record of a whole exchange: who asked what about whom, and what was disclosed."""
+    return dataclasses.replace(
+        request,
+        status=response.status,
+        reason_code=response.reason_code,
+        fields_disclosed=response.fields_disclosed,
+        answered_at=response.answered_at,
+    )
+
+
+def _unanswered(request: AuditRecord, now: datetime) -> AuditRecord:
+    return dataclasses.replace(request, status=UNANSWERED, answered_at=now)
 
 
 class Pairing:
-    """Halves of exchanges waiting for each other, keyed by (agency, request id), with when they came."""
+    """The halves of one audit partition's exchanges waiting for each other, by exchange id."""
 
     def __init__(self) -> None:
-        self._requests: dict[_Key, tuple[SeenRequest, datetime]] = {}
-        self._responses: dict[_Key, tuple[SeenResponse, datetime]] = {}
+        self._waiting: dict[str, AuditPending] = {}
+        self._stored: set[str] = set()  # exchange ids whose half is in the state topic
+        self._changed: set[str] = set()
 
     def __len__(self) -> int:
-        return len(self._requests) + len(self._responses)
+        return len(self._waiting)
 
-    def add_request(self, seen: SeenRequest, now: datetime) -> AuditRecord | None:
-        """The exchange's record if its response was already seen; else remember the request."""
-        key = (seen.agency, seen.request.request_id)
-        waiting = self._responses.pop(key, None)
-        if waiting is not None:
-            return audit_record(seen, waiting[0].response)
-        self._requests[key] = (seen, now)
+    def restore(self, halves: Iterable[AuditPending | str]) -> None:
+        """Take up the state topic's records in order: a half, or (a tombstone) the id of a finished one."""
+        for half in halves:
+            if isinstance(half, str):
+                self._waiting.pop(half, None)
+                self._stored.discard(half)
+            else:
+                self._waiting[half.exchange_id] = half
+                self._stored.add(half.exchange_id)
+
+    def add_request(self, record: AuditRecord, now: datetime) -> AuditRecord | None:
+        """The whole exchange's record if its response was waiting; else the request waits."""
+        waiting = self._waiting.get(record.exchange_id)
+        if waiting is not None and waiting.response is not None:
+            self._finish(record.exchange_id)
+            return audit_record(record, waiting.response)
+        if waiting is None:  # a request half already waiting is this very record, read again
+            self._put(AuditPending(record.exchange_id, now, request=record))
         return None
 
-    def add_response(self, seen: SeenResponse, now: datetime) -> AuditRecord | None:
-        """The exchange's record if its request was already seen; else remember the response."""
-        key = (seen.agency, seen.response.request_id)
-        waiting = self._requests.pop(key, None)
-        if waiting is not None:
-            return audit_record(waiting[0], seen.response)
-        self._responses[key] = (seen, now)
+    def add_response(self, exchange_id: str, half: ResponseHalf, now: datetime) -> AuditRecord | None:
+        """The whole exchange's record if its request was waiting (or already recorded UNANSWERED)."""
+        waiting = self._waiting.get(exchange_id)
+        if waiting is not None and waiting.request is not None:
+            self._finish(exchange_id)
+            return audit_record(waiting.request, half)
+        if waiting is None:
+            self._put(AuditPending(exchange_id, now, response=half))
         return None
 
-    def expire(self, now: datetime, after_s: float) -> tuple[list[AuditRecord], int]:
-        """Drop halves older than ``after_s``: UNANSWERED records, and how many lone responses went."""
-        old = [k for k, (_, at) in self._requests.items() if (now - at).total_seconds() > after_s]
-        records = [unanswered_record(self._requests.pop(k)[0], now) for k in old]
-        lone = [k for k, (_, at) in self._responses.items() if (now - at).total_seconds() > after_s]
-        for key in lone:
-            del self._responses[key]
-        return records, len(lone)
+    def expire(self, now: datetime, unanswered_after_s: float, forget_after_s: float) -> list[AuditRecord]:
+        """UNANSWERED records of requests waiting too long (each kept for a late answer); halves forgotten.
 
-    def committable(self, consumed: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
-        """Per partition, the next offset consumed, held back to the oldest half still waiting there."""
-        floor = dict(consumed)
-        waiting = [(s.tp, s.offset) for s, _ in self._requests.values()]
-        waiting += [(s.tp, s.offset) for s, _ in self._responses.values()]
-        for tp, offset in waiting:
-            if tp in floor:
-                floor[tp] = min(floor[tp], offset)
-        return floor
+        A request half whose UNANSWERED record is written waits on, until ``forget_after_s``: a late
+        response still gives the exchange its true record, which then supersedes the UNANSWERED one.
+        """
+        unanswered, forget = timedelta(seconds=unanswered_after_s), timedelta(seconds=forget_after_s)
+        records: list[AuditRecord] = []
+        for exchange, half in list(self._waiting.items()):
+            age = now - half.seen_at
+            if age > forget:
+                self._finish(exchange)
+            elif half.request is not None and not half.unanswered_recorded and age > unanswered:
+                records.append(_unanswered(half.request, now))
+                self._put(dataclasses.replace(half, unanswered_recorded=True))
+        return records
 
-    def forget(self, partitions: Collection[TopicPartition]) -> None:
-        """Drop halves from partitions no longer ours; their new owner re-reads them."""
-        gone = set(partitions)
-        for key in [k for k, (seen, _) in self._requests.items() if seen.tp in gone]:
-            del self._requests[key]
-        for key in [k for k, (seen, _) in self._responses.items() if seen.tp in gone]:
-            del self._responses[key]
+    def changes(self) -> tuple[list[AuditPending], list[str]]:
+        """Since the last call: halves to write to the state topic, and exchange ids to tombstone there."""
+        upserts = [self._waiting[e] for e in sorted(self._changed) if e in self._waiting]
+        deletes = [e for e in sorted(self._changed) if e not in self._waiting and e in self._stored]
+        self._stored.update(h.exchange_id for h in upserts)
+        self._stored.difference_update(deletes)
+        self._changed.clear()
+        return upserts, deletes
+
+    def requests_waiting(self) -> int:
+        """Request halves not yet recorded at all."""
+        return sum(1 for h in self._waiting.values() if h.request is not None and not h.unanswered_recorded)
+
+    def oldest(self) -> datetime | None:
+        """When the oldest half still waiting was first read."""
+        return min((h.seen_at for h in self._waiting.values()), default=None)
+
+    def _put(self, half: AuditPending) -> None:
+        self._waiting[half.exchange_id] = half
+        self._changed.add(half.exchange_id)
+
+    def _finish(self, exchange_id: str) -> None:
+        self._waiting.pop(exchange_id, None)
+        self._changed.add(exchange_id)

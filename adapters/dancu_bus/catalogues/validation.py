@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dancu_bus.catalogues.model import ADDRESS_SCHEMES, DEFAULT_SCHEME, DVHC_2004, Catalogue, CatalogueEntry
 from dancu_bus.catalogues.view import CatalogueView
 from dancu_bus.contracts import Address, Citizen, LookupQuery, VerifyQuery
+from dancu_bus.text import quoted, shown
 
 __all__ = ["CodeProblem", "check_address", "check_citizen", "check_code", "check_query"]
 
@@ -45,7 +46,9 @@ def check_code(view: CatalogueView, field: str, catalogue: Catalogue, code: str)
     scheme = DEFAULT_SCHEME[catalogue]
     if view.get(catalogue, code, scheme) is not None:
         return None
-    return CodeProblem(field, scheme, f"{code} is not a {scheme} code of the {catalogue.noun} catalogue")
+    return CodeProblem(
+        field, scheme, f"{shown(code)} is not a {scheme} code of the {catalogue.noun} catalogue"
+    )
 
 
 def check_address(view: CatalogueView, field: str, address: Address) -> CodeProblem | None:
@@ -53,10 +56,12 @@ def check_address(view: CatalogueView, field: str, address: Address) -> CodeProb
     scheme = address.scheme
     if scheme not in ADDRESS_SCHEMES:
         known = " or ".join(ADDRESS_SCHEMES)
-        return CodeProblem(f"{field}.scheme", None, f"{scheme!r} is not an address scheme ({known})")
+        return CodeProblem(
+            f"{field}.scheme", None, f"{quoted(scheme, 32)} is not an address scheme ({known})"
+        )
     if view.get(Catalogue.PROVINCE, address.province_code, scheme) is None:
         return CodeProblem(
-            f"{field}.province_code", scheme, f"{address.province_code} is not a {scheme} province"
+            f"{field}.province_code", scheme, f"{shown(address.province_code)} is not a {scheme} province"
         )
     return _check_district(view, field, address) or _check_commune(view, field, address)
 
@@ -71,7 +76,7 @@ def _check_district(view: CatalogueView, field: str, address: Address) -> CodePr
         return CodeProblem(where, scheme, f"{scheme} has no districts")
     district = view.get(Catalogue.DISTRICT, code, scheme)
     if district is None:
-        return CodeProblem(where, scheme, f"{code} is not a {scheme} district")
+        return CodeProblem(where, scheme, f"{shown(code)} is not a {scheme} district")
     return _outside(where, district, "province", district.province_code, address.province_code)
 
 
@@ -80,7 +85,7 @@ def _check_commune(view: CatalogueView, field: str, address: Address) -> CodePro
     code, scheme, where = address.commune_code, address.scheme, f"{field}.commune_code"
     commune = view.get(Catalogue.COMMUNE, code, scheme)
     if commune is None:
-        return CodeProblem(where, scheme, f"{code} is not a {scheme} commune")
+        return CodeProblem(where, scheme, f"{shown(code)} is not a {scheme} commune")
     outside = _outside(where, commune, "province", commune.province_code, address.province_code)
     if outside is None and address.district_code is not None:
         outside = _outside(where, commune, "district", commune.district_code, address.district_code)
@@ -94,7 +99,7 @@ def _outside(
     if actual == given:
         return None
     unit = entry.catalogue.noun
-    detail = f"{entry.code} is a {entry.scheme} {unit} of {level} {actual}, not of {level} {given}"
+    detail = f"{entry.code} is a {entry.scheme} {unit} of {level} {actual}, not of {level} {shown(given)}"
     return CodeProblem(where, entry.scheme, detail)
 
 
@@ -110,7 +115,7 @@ def _check_scheme_wanted(scheme: str | None) -> CodeProblem | None:
     if scheme is None or scheme in ADDRESS_SCHEMES:
         return None
     known = " or ".join(ADDRESS_SCHEMES)
-    return CodeProblem("address_scheme", None, f"{scheme!r} is not an address scheme ({known})")
+    return CodeProblem("address_scheme", None, f"{quoted(scheme, 32)} is not an address scheme ({known})")
 
 
 def _verify_problems(query: VerifyQuery, view: CatalogueView) -> Iterator[CodeProblem]:

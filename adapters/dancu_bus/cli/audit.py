@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from dancu_bus.admin.reader import read_to_end
+from dancu_bus.admin import describe
+from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.registry import RegistryClient
-from dancu_bus.audit import PartitionCheck, run_audit, verify_log
+from dancu_bus.audit import PartitionCheck, Unaudited, run_audit, unaudited, verify_log
 from dancu_bus.audit.trail import trail
 from dancu_bus.cli.services import stop_on_signals
 from dancu_bus.codec import Codec, load_schemas
@@ -40,6 +43,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="accept that retention deleted a partition's oldest records (its first record then "
         "chains from one no longer there)",
     )
+    verify.add_argument(
+        "--chain-only",
+        action="store_true",
+        help="check only the hash chains, not that every request record on the request topics is audited",
+    )
     verify.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topic")
     verify.set_defaults(run=lambda args, settings: run_verify(args, settings, sys.stdout))
     history = verbs.add_parser("trail", help="one agency's registry changes and exchanges, in time order")
@@ -53,16 +61,45 @@ async def _run(settings: Settings) -> None:
 
 
 def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    """Read the audit topic to its end and check it: 0 when every chain is intact, else 1."""
-    topic = TopicNames(settings.kafka.topic_prefix).audit
-    records = read_to_end(settings.kafka, topic, args.timeout)
-    checks = verify_log(records, Codec(load_schemas()), expired_head_ok=args.expired_head)
+    """Check every chain of the audit topic, then that every request record has its audit record.
+
+    0 when every chain is intact and no request record older than the audit's UNANSWERED bound
+    lacks its record; else 1.
+    """
+    names, codec = TopicNames(settings.kafka.topic_prefix), Codec(load_schemas())
+    records = read_to_end(settings.kafka, names.audit, args.timeout)
+    checks = verify_log(records, codec, expired_head_ok=args.expired_head)
     for check in checks:
         print(describe_check(check), file=out)
     broken = [c for c in checks if c.finding is not None]
     verdict = f"{len(broken)} broken" if broken else "intact"
-    print(f"{topic}: {len(records)} records in {len(checks)} partitions: {verdict}", file=out)
-    return 1 if broken else 0
+    print(f"{names.audit}: {len(records)} records in {len(checks)} partitions: {verdict}", file=out)
+    missing = (
+        [] if getattr(args, "chain_only", False) else _unaudited(settings, records, codec, args.timeout, out)
+    )
+    return 1 if broken or missing else 0
+
+
+def _unaudited(
+    settings: Settings, audit: Sequence[TopicRecord], codec: Codec, timeout_s: float, out: TextIO
+) -> list[Unaudited]:
+    """The request records with no audit record, each printed; records still within the bound are not."""
+    names = TopicNames(settings.kafka.topic_prefix)
+    audited = {r.key.decode("utf-8", errors="replace") for r in audit if r.key is not None}
+    topics = sorted(describe(settings.kafka, f"{names.prefix}.req."))
+    requests = [r for topic in topics for r in read_to_end(settings.kafka, topic, timeout_s)]
+    # A request may wait for its answer until the audit records it UNANSWERED; a minute of margin.
+    bound = timedelta(seconds=settings.audit.unanswered_after_s + 60)
+    missing = unaudited(requests, audited, codec, datetime.now(UTC) - bound)
+    for gone in missing:
+        print(
+            f"{gone.topic}[{gone.partition}] offset {gone.offset}: MISSING, no audit record of exchange "
+            f"{gone.exchange_id} (received {gone.received_at.isoformat()})",
+            file=out,
+        )
+    verdict = f"{len(missing)} not audited" if missing else "every one audited"
+    print(f"request topics: {len(requests)} records in {len(topics)} topics: {verdict}", file=out)
+    return missing
 
 
 def run_trail(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -87,5 +124,5 @@ def describe_check(check: PartitionCheck) -> str:
         return f"partition {check.partition}: intact, {check.records} records, last hash {check.head.hash}"
     return (
         f"partition {finding.partition}: {finding.problem.value} at offset {finding.offset} "
-        f"(request {finding.request_id}): {finding.detail}"
+        f"(exchange {finding.exchange_id}): {finding.detail}"
     )

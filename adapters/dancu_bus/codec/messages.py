@@ -10,6 +10,7 @@ from typing import Any
 from dancu_bus.codec.framing import SchemaSet
 from dancu_bus.contracts import (
     Address,
+    AuditPending,
     AuditRecord,
     DeadLetter,
     DisclosedField,
@@ -19,23 +20,26 @@ from dancu_bus.contracts import (
     MatchOutcome,
     Request,
     Response,
+    ResponseHalf,
     ResponseStatus,
     Verdict,
     VerifyQuery,
     VerifyResult,
 )
 
-__all__ = ["AUDIT", "DEAD_LETTER", "REQUEST", "RESPONSE", "Codec"]
+__all__ = ["AUDIT", "AUDIT_PENDING", "DEAD_LETTER", "REQUEST", "RESPONSE", "Codec"]
 
 REQUEST = "vn.dancu.Request"
 RESPONSE = "vn.dancu.Response"
 AUDIT = "vn.dancu.AuditRecord"
+AUDIT_PENDING = "vn.dancu.AuditPending"
 DEAD_LETTER = "vn.dancu.DeadLetter"
 _VERIFY_BODY = "vn.dancu.VerifyBody"
 _LOOKUP_BODY = "vn.dancu.LookupBody"
 _VERIFY_RESULT = "vn.dancu.VerifyResult"
 _LOOKUP_RESULT = "vn.dancu.LookupResult"
 _ADDRESS = "vn.dancu.Address"
+_RESPONSE_HALF = "vn.dancu.ResponseHalf"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -68,6 +72,14 @@ class Codec:
     def decode_audit(self, data: bytes | None) -> AuditRecord:
         """Bytes → AuditRecord, or CodecError."""
         return self.schemas.decode_as(AUDIT, data, _audit_from)
+
+    def encode_pending(self, pending: AuditPending) -> bytes:
+        """AuditPending → bytes."""
+        return self.schemas.encode(AUDIT_PENDING, _pending_record(pending))
+
+    def decode_pending(self, data: bytes | None) -> AuditPending:
+        """Bytes → AuditPending, or CodecError."""
+        return self.schemas.decode_as(AUDIT_PENDING, data, _pending_from)
 
     def encode_dead_letter(self, letter: DeadLetter) -> bytes:
         """DeadLetter → bytes."""
@@ -191,6 +203,7 @@ def _response_record(response: Response) -> dict[str, Any]:
     lookup = response.lookup
     return {
         "request_id": response.request_id,
+        "exchange_id": response.exchange_id,
         "agency": response.agency,
         "operation": response.operation,
         "status": response.status.value,
@@ -237,6 +250,7 @@ def _response_from(record: Mapping[str, Any]) -> Response:
     lookup = record["lookup"]
     return Response(
         request_id=str(record["request_id"]),
+        exchange_id=str(record["exchange_id"]),
         agency=record["agency"],
         operation=record["operation"],
         status=ResponseStatus(record["status"]),
@@ -280,6 +294,7 @@ def _disclosed_from(record: Mapping[str, Any]) -> DisclosedField:
 
 def _audit_record(audit: AuditRecord) -> dict[str, Any]:
     return {
+        "exchange_id": audit.exchange_id,
         "request_id": audit.request_id,
         "received_at": audit.received_at,
         "agency": audit.agency,
@@ -297,7 +312,7 @@ def _audit_record(audit: AuditRecord) -> dict[str, Any]:
         "request_topic": audit.request_topic,
         "request_partition": audit.request_partition,
         "request_offset": audit.request_offset,
-        "prev_request_id": audit.prev_request_id,
+        "prev_exchange_id": audit.prev_exchange_id,
         "prev_hash": audit.prev_hash,
         "hash": audit.hash,
     }
@@ -305,6 +320,7 @@ def _audit_record(audit: AuditRecord) -> dict[str, Any]:
 
 def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
     return AuditRecord(
+        exchange_id=record["exchange_id"],
         request_id=record["request_id"],
         received_at=_utc(record["received_at"]),
         agency=record["agency"],
@@ -322,7 +338,7 @@ def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
         request_topic=record["request_topic"],
         request_partition=record["request_partition"],
         request_offset=record["request_offset"],
-        prev_request_id=record["prev_request_id"],
+        prev_exchange_id=record["prev_exchange_id"],
         prev_hash=record["prev_hash"],
         hash=record["hash"],
     )
@@ -333,10 +349,14 @@ def _dead_letter_record(letter: DeadLetter) -> dict[str, Any]:
         "topic": letter.topic,
         "partition": letter.partition,
         "offset": letter.offset,
+        "last_offset": letter.last_offset,
         "timestamp": letter.timestamp,
         "original_key": letter.original_key,
         "original_value": letter.original_value,
+        "value_size": letter.value_size,
+        "value_sha256": letter.value_sha256,
         "headers": [{"key": k, "value": v} for k, v in letter.headers],
+        "headers_dropped": letter.headers_dropped,
         "error_code": letter.error_code,
         "error": letter.error,
         "failed_by": letter.failed_by,
@@ -349,12 +369,59 @@ def _dead_letter_from(record: Mapping[str, Any]) -> DeadLetter:
         topic=record["topic"],
         partition=record["partition"],
         offset=record["offset"],
+        last_offset=record["last_offset"],
         timestamp=_utc(record["timestamp"]),
         original_key=record["original_key"],
         original_value=record["original_value"],
+        value_size=record["value_size"],
+        value_sha256=record["value_sha256"],
         headers=tuple((h["key"], h["value"]) for h in record["headers"]),
+        headers_dropped=record["headers_dropped"],
         error_code=record["error_code"],
         error=record["error"],
         failed_by=record["failed_by"],
         failed_at=_utc(record["failed_at"]),
+    )
+
+
+def _pending_record(pending: AuditPending) -> dict[str, Any]:
+    request, response = pending.request, pending.response
+    return {
+        "exchange_id": pending.exchange_id,
+        "seen_at": _millis(pending.seen_at),
+        "request": None if request is None else (AUDIT, _audit_record(request)),
+        "response": None
+        if response is None
+        else (
+            _RESPONSE_HALF,
+            {
+                "agency": response.agency,
+                "request_id": response.request_id,
+                "status": response.status,
+                "reason_code": response.reason_code,
+                "fields_disclosed": list(response.fields_disclosed),
+                "answered_at": _millis(response.answered_at),
+            },
+        ),
+        "unanswered_recorded": pending.unanswered_recorded,
+    }
+
+
+def _pending_from(record: Mapping[str, Any]) -> AuditPending:
+    request, response = record["request"], record["response"]
+    return AuditPending(
+        exchange_id=record["exchange_id"],
+        seen_at=_utc(record["seen_at"]),
+        request=None if request is None else _audit_from(request),
+        response=None
+        if response is None
+        else ResponseHalf(
+            agency=response["agency"],
+            request_id=response["request_id"],
+            status=response["status"],
+            reason_code=response["reason_code"],
+            fields_disclosed=tuple(response["fields_disclosed"]),
+            answered_at=_utc(response["answered_at"]),
+        ),
+        unanswered_recorded=record["unanswered_recorded"],
     )

@@ -16,15 +16,26 @@ __all__ = ["describe_audit", "describe_exchange", "read_audit"]
 def read_audit(
     kafka: KafkaSettings, codec: Codec, request_ids: Sequence[str], timeout_s: float = 60
 ) -> list[AuditRecord]:
-    """The latest audit record of each request id, read back from the audit topic."""
-    wanted = {rid.encode() for rid in request_ids}
-    topic = TopicNames(kafka.topic_prefix).audit
+    """The latest audit record of each request id, read back from the audit topic.
+
+    The audit is keyed by exchange id; a request id the agency used for several request records has
+    several exchanges, and this gives the last one recorded.
+    """
+    wanted = set(request_ids)
+    latest: dict[str, AuditRecord] = {}
+    read = 0
 
     def done(records: Sequence[TopicRecord]) -> bool:
-        return wanted <= {r.key for r in records}
+        nonlocal read
+        for record in records[read:]:
+            audit = codec.decode_audit(record.value) if record.value is not None else None
+            if audit is not None and audit.request_id in wanted:
+                latest[audit.request_id] = audit
+        read = len(records)
+        return wanted <= latest.keys()
 
-    latest = {r.key: r.value for r in read_topic(kafka, topic, done, timeout_s) if r.key in wanted}
-    return [codec.decode_audit(latest[rid.encode()]) for rid in request_ids if rid.encode() in latest]
+    read_topic(kafka, TopicNames(kafka.topic_prefix).audit, done, timeout_s)
+    return [latest[rid] for rid in request_ids if rid in latest]
 
 
 def describe_exchange(request: Request, response: Response) -> str:
@@ -66,7 +77,7 @@ def describe_audit(record: AuditRecord) -> str:
     """One line per audit record."""
     disclosed = ",".join(record.fields_disclosed) or "-"
     return (
-        f"audit {record.request_id[:8]} {record.agency} officer={record.officer_id} case={record.case_no} "
+        f"audit {record.exchange_id[:8]} {record.agency} officer={record.officer_id} case={record.case_no} "
         f"{record.operation} id={record.personal_id} {record.status} {record.reason_code or ''} "
         f"disclosed={disclosed}"
     )

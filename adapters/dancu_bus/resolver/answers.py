@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
 
@@ -26,9 +26,10 @@ from dancu_bus.contracts import (
     VerifyResult,
 )
 from dancu_bus.reasons import MESSAGES
-from dancu_bus.resolver.policy import Admitted, Rejection
+from dancu_bus.resolver.policy import TEXT_LIMITS, Admitted, Rejection
+from dancu_bus.text import folded, shown
 
-__all__ = ["answer", "lookup", "reject", "verify"]
+__all__ = ["answer", "lookup", "reject", "verdict", "verify"]
 
 
 def answer(
@@ -37,10 +38,16 @@ def answer(
     citizen: Citizen | None,
     now: datetime,
     catalogues: CatalogueView | None = None,
+    *,
+    exchange_id: str,
+    agency: str,
 ) -> Response:
-    """The one response to a request, given its admission decision and the stored citizen."""
+    """The one response to exchange ``exchange_id``, a request on ``agency``'s topic.
+
+    It names the agency of the topic, never the one the body claims.
+    """
     if isinstance(decision, Rejection):
-        return reject(request, decision, now)
+        return reject(request, decision, now, exchange_id=exchange_id, agency=agency)
     query = decision.query
     result = (
         verify(query, citizen)
@@ -49,7 +56,8 @@ def answer(
     )
     return Response(
         request_id=request.request_id,
-        agency=request.agency,
+        exchange_id=exchange_id,
+        agency=agency,
         operation=request.operation,
         status=ResponseStatus.OK,
         answered_at=now,
@@ -58,14 +66,17 @@ def answer(
     )
 
 
-def reject(request: Request, rejection: Rejection, now: datetime) -> Response:
+def reject(
+    request: Request, rejection: Rejection, now: datetime, *, exchange_id: str, agency: str
+) -> Response:
     """A REJECTED response stating the reason in Vietnamese and English."""
     message = MESSAGES[rejection.reason]
     suffix = f" ({rejection.detail})" if rejection.detail else ""
     return Response(
         request_id=request.request_id,
-        agency=request.agency,
-        operation=request.operation[:64],
+        exchange_id=exchange_id,
+        agency=agency,
+        operation=shown(request.operation, TEXT_LIMITS["operation"]),
         status=ResponseStatus.REJECTED,
         answered_at=now,
         reason_code=rejection.reason.value,
@@ -78,13 +89,27 @@ def verify(query: VerifyQuery, citizen: Citizen | None) -> VerifyResult:
     """A match flag per verifiable field and an overall verdict; never a value."""
     supplied = query.supplied()
     outcomes = tuple(_match(name, _outcome(name, supplied.get(name), citizen)) for name in VERIFIABLE_FIELDS)
-    if citizen is None:
-        verdict = Verdict.NOT_FOUND
-    elif any(m.outcome is MatchOutcome.MISMATCH for m in outcomes):
-        verdict = Verdict.MISMATCH
-    else:
-        verdict = Verdict.MATCH
-    return VerifyResult(verdict, outcomes)
+    return VerifyResult(verdict(citizen is not None, (m.outcome for m in outcomes)), outcomes)
+
+
+def verdict(found: bool, outcomes: Iterable[MatchOutcome]) -> Verdict:
+    """The verdict table: what the per-field outcomes of a VERIFY add up to.
+
+    | person on record | field outcomes                            | verdict      |
+    |------------------|-------------------------------------------|--------------|
+    | no               | (all NOT_ON_RECORD or NOT_SUPPLIED)       | NOT_FOUND    |
+    | yes              | at least one MISMATCH                     | MISMATCH     |
+    | yes              | no MISMATCH, at least one MATCH           | MATCH        |
+    | yes              | none compared: NOT_ON_RECORD/NOT_SUPPLIED | INCONCLUSIVE |
+
+    MATCH thus always means that something was compared and everything compared agreed.
+    """
+    if not found:
+        return Verdict.NOT_FOUND
+    seen = set(outcomes)
+    if MatchOutcome.MISMATCH in seen:
+        return Verdict.MISMATCH
+    return Verdict.MATCH if MatchOutcome.MATCH in seen else Verdict.INCONCLUSIVE
 
 
 def lookup(
@@ -124,7 +149,7 @@ def _outcome(name: str, given: object, citizen: Citizen | None) -> MatchOutcome:
 
 def _same(given: object, stored: object) -> bool:
     if isinstance(given, str) and isinstance(stored, str):
-        return _normal(given) == _normal(stored)
+        return folded(given) == folded(stored)
     if isinstance(given, Address) and isinstance(stored, Address):
         return (given.province_code, given.district_code, given.commune_code) == (
             stored.province_code,
@@ -132,11 +157,6 @@ def _same(given: object, stored: object) -> bool:
             stored.commune_code,
         )
     return given == stored
-
-
-def _normal(text: str) -> str:
-    # Names match whatever the Unicode form, letter case or spacing the agency typed them in.
-    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
 def _disclose(citizen: Citizen, name: str, scheme: str, catalogues: CatalogueView) -> DisclosedField:

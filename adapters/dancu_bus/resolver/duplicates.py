@@ -14,12 +14,7 @@ from __future__ import annotations
 import heapq
 from datetime import datetime, timedelta
 
-from dancu_bus.transport.records import TopicPartition
-
 __all__ = ["DuplicateWindow"]
-
-Where = tuple[TopicPartition, int]
-"""A record's partition and offset."""
 
 
 class DuplicateWindow:
@@ -28,23 +23,23 @@ class DuplicateWindow:
     def __init__(self, window_s: float, capacity: int = 500_000) -> None:
         self._window = timedelta(seconds=window_s)
         self._capacity = capacity
-        self._seen: dict[tuple[str, str], tuple[Where, datetime]] = {}
+        self._seen: dict[tuple[str, str], tuple[str, datetime]] = {}
         self._expiry: list[tuple[datetime, str, str]] = []
 
-    def is_duplicate(
-        self, agency: str, request_id: str, where: Where, expires_at: datetime, now: datetime
-    ) -> bool:
-        """Whether this record repeats a valid request id of ``agency`` from another record; remember it."""
+    def first_of(
+        self, agency: str, request_id: str, exchange: str, expires_at: datetime, now: datetime
+    ) -> str | None:
+        """The earlier exchange of a still valid request id of ``agency``, if another; remember this one."""
         self._forget_until(now)
         key = (agency, request_id)
         earlier = self._seen.get(key)
         if earlier is not None:
-            return earlier[0] != where
+            return earlier[0] if earlier[0] != exchange else None
         forget_at = min(expires_at, now + self._window)
         if forget_at > now:
-            self._seen[key] = (where, forget_at)
+            self._seen[key] = (exchange, forget_at)
             heapq.heappush(self._expiry, (forget_at, agency, request_id))
-        return False
+        return None
 
     def __len__(self) -> int:
         """How many request ids are remembered."""

@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
 from prometheus_client import CollectorRegistry
 
 from dancu_bus.access import platform_ids
 from dancu_bus.agencies import AgencyDirectory
-from dancu_bus.catalogues import Catalogue, CatalogueSource, packaged_view
+from dancu_bus.catalogues import Catalogue, CatalogueSource, CatalogueView, packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Citizen, Request, Response
 from dancu_bus.errors import CodecError, StoreError
+from dancu_bus.exchanges import exchange_id
 from dancu_bus.health import HealthServer
-from dancu_bus.metrics import ResolverMetrics
+from dancu_bus.metrics import ResolverMetrics, operation_label
 from dancu_bus.reasons import Reason
 from dancu_bus.resolver.answers import answer
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.resolver.duplicates import DuplicateWindow
-from dancu_bus.resolver.policy import Admitted, Rejection, admit
+from dancu_bus.resolver.policy import AdmissionLimits, Admitted, Rejection, admit
 from dancu_bus.resolver.quota import QuotaBook
 from dancu_bus.settings import Settings
 from dancu_bus.store import PopulationStore
+from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import (
     Incoming,
@@ -43,18 +44,19 @@ from dancu_bus.transport import (
     supervise,
 )
 
-__all__ = ["HandlerLimits", "ResolverHandler", "response_headers", "run_resolver"]
+__all__ = ["HandlerLimits", "ResolverHandler", "response_headers", "run_resolver", "trace_context"]
 
 log = logging.getLogger(__name__)
 # Daily quotas reset at midnight in Vietnam (UTC+7, no daylight saving).
 _VIETNAM = timezone(timedelta(hours=7))
-_SET_ASIDE_KEEPS = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class _Decoded:
     record: Incoming
     agency: str
+    exchange_id: str
+    received_at: datetime  # the broker's time of the record (the resolver's when the topic keeps producers')
     request: Request
     refusal: Rejection | None  # decided before admission: a duplicate id or an oversized request
 
@@ -71,10 +73,11 @@ _Decision = Admitted | Rejection | _StoreFailed
 
 @dataclass(frozen=True, slots=True)
 class HandlerLimits:
-    """What the handler refuses before admission: oversized requests and repeated request ids."""
+    """What the handler refuses before admission (oversized records, repeated ids) and admission's limits."""
 
     max_request_bytes: int = 1024 * 1024
     duplicate_window_s: float = 300.0
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
 
 
 class ResolverHandler:
@@ -114,9 +117,7 @@ class ResolverHandler:
         slots = [self._decode(record, now) for record in batch]
         decoded = [slot for slot in slots if isinstance(slot, _Decoded)]
         view = self._catalogues.view  # one snapshot for the batch, however the topics change meanwhile
-        decisions: list[_Decision] = [
-            d.refusal or admit(d.request, d.agency, self._directory, now, view) for d in decoded
-        ]
+        decisions: list[_Decision] = [d.refusal or self._admit(d, now, view) for d in decoded]
         try:
             citizens = await self._citizens(decisions)
         except StoreError as exc:
@@ -133,20 +134,14 @@ class ResolverHandler:
         return outgoing
 
     def set_aside(self, record: Incoming, detail: str) -> Outgoing:
-        """The dead letter of a record whose handling failed alone too (our fault, not the agency's).
-
-        A large value is cut to its first 64 KiB, so that this record at least fits the broker
-        (the failure may have been the broker refusing a record as too large).
-        """
-        value = record.value or b""
-        if len(value) > _SET_ASIDE_KEEPS:
-            digest = hashlib.sha256(value).hexdigest()
-            detail = f"{detail}; value cut from {len(value)} bytes (sha256 {digest}) to {_SET_ASIDE_KEEPS}"
-            record = dataclasses.replace(record, value=value[:_SET_ASIDE_KEEPS])
+        """The dead letter of a record whose handling failed alone too (our fault, not the agency's)."""
         return self._dead(record, "HANDLER_FAILED", detail)
 
     def _decode(self, record: Incoming, now: datetime) -> _Decoded | Outgoing:
         """The decoded request, or the dead letter of bytes that are no request of a connected agency."""
+        if record.unreadable is not None:
+            where = f"offsets {record.unreadable.first_offset}–{record.unreadable.last_offset}"
+            return self._dead(record, "UNREADABLE_BATCH", f"{where}: {record.unreadable.detail}")
         split = self._names.split(record.topic)
         agency = split[1] if split else ""
         try:
@@ -156,18 +151,35 @@ class ResolverHandler:
         if self._directory.get(agency) is None:
             # No agency, so no response topic to answer on: keep the bytes for operators.
             return self._dead(record, "UNKNOWN_AGENCY", f"no connected agency {agency!r}")
-        return _Decoded(record, agency, request, self._refusal(record, agency, request, now))
+        exchange = exchange_id(record.topic, record.partition, record.offset, record.timestamp_ms)
+        received_at = from_epoch_ms(record.timestamp_ms) if record.log_append_time else now
+        refusal = self._refusal(record, agency, exchange, request, now)
+        return _Decoded(record, agency, exchange, received_at, request, refusal)
 
-    def _refusal(self, record: Incoming, agency: str, request: Request, now: datetime) -> Rejection | None:
-        size = len(record.value or b"")
+    def _refusal(
+        self, record: Incoming, agency: str, exchange: str, request: Request, now: datetime
+    ) -> Rejection | None:
+        size = record.size
         if size > self._limits.max_request_bytes:
+            limit = self._limits.max_request_bytes
+            return Rejection(Reason.REQUEST_TOO_LARGE, f"{size} bytes with key and headers, at most {limit}")
+        first = self._duplicates.first_of(agency, request.request_id, exchange, request.expires_at, now)
+        if first is not None:
             return Rejection(
-                Reason.MALFORMED_REQUEST, f"{size} bytes, more than {self._limits.max_request_bytes}"
+                Reason.DUPLICATE_REQUEST, f"request id {request.request_id} was exchange {first}"
             )
-        where = (record.tp, record.offset)
-        if self._duplicates.is_duplicate(agency, request.request_id, where, request.expires_at, now):
-            return Rejection(Reason.DUPLICATE_REQUEST, request.request_id)
         return None
+
+    def _admit(self, decoded: _Decoded, now: datetime, view: CatalogueView) -> Admitted | Rejection:
+        return admit(
+            decoded.request,
+            decoded.agency,
+            self._directory,
+            now,
+            view,
+            received_at=decoded.received_at,
+            limits=self._limits.admission,
+        )
 
     def _within_quota(self, decision: _Decision, now: datetime) -> _Decision:
         if not isinstance(decision, Admitted):
@@ -206,18 +218,27 @@ class ResolverHandler:
             return self._dead(decoded.record, "STORE_FAILED", decision.detail)
         request = decoded.request
         citizen = citizens.get(decision.query.personal_id) if isinstance(decision, Admitted) else None
-        response = answer(request, decision, citizen, now, self._catalogues.view)
-        self._count(decoded.agency, response, now)
+        response = answer(
+            request,
+            decision,
+            citizen,
+            now,
+            self._catalogues.view,
+            exchange_id=decoded.exchange_id,
+            agency=decoded.agency,
+        )
+        self._count(decoded.agency, response)
         return Outgoing(
             # The identity is the topic's: answer on the response topic of the agency that sent it.
             self._names.response(decoded.agency),
             request.request_id.encode(),
             self._codec.encode_response(response),
-            response_headers(request.request_id, decoded.record.headers),
+            response_headers(response, decoded.record.headers),
         )
 
-    def _count(self, agency: str, response: Response, now: datetime) -> None:
-        self._answered[agency, response.operation, response.status.value] += 1
+    def _count(self, agency: str, response: Response) -> None:
+        # Label values come from closed sets only: registered agencies, known operations, our codes.
+        self._answered[agency, operation_label(response.operation), response.status.value] += 1
         if response.reason_code is not None:
             self._rejected[agency, response.reason_code] += 1
 
@@ -235,19 +256,38 @@ class ResolverHandler:
 
 
 def response_headers(
-    request_id: str, request_headers: Sequence[tuple[str, bytes]]
+    response: Response, request_headers: Sequence[tuple[str, bytes]]
 ) -> tuple[tuple[str, bytes], ...]:
-    """Correlation, content type, CloudEvents binary-mode attributes and the caller's trace context."""
+    """Correlation, content type, CloudEvents binary-mode attributes and the caller's trace context.
+
+    Of the request's headers only a well-formed W3C ``traceparent`` (and a small ``tracestate`` beside
+    it) is carried over: nothing else the agency sent, whatever its size, reaches the response.
+    """
     headers = [
-        ("correlation_id", request_id.encode()),
+        ("correlation_id", response.request_id.encode()),
         ("content-type", b"application/vnd.apache.avro+binary; single-object"),
         ("ce_specversion", b"1.0"),
-        ("ce_id", request_id.encode()),
+        ("ce_id", response.exchange_id.encode()),
         ("ce_type", b"vn.dancu.Response"),
         ("ce_source", b"dancu-bus/resolver"),
     ]
-    headers += [(k, v) for k, v in request_headers if k == "traceparent"]
-    return tuple(headers)
+    return tuple(headers + trace_context(request_headers))
+
+
+_TRACEPARENT = re.compile(rb"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+_TRACESTATE = re.compile(rb"[\x20-\x7e]{1,512}")
+
+
+def trace_context(headers: Sequence[tuple[str, bytes | None]]) -> list[tuple[str, bytes]]:
+    """The request's W3C trace context when well formed (the first ``traceparent``, its ``tracestate``)."""
+    parent = next((v for k, v in headers if k == "traceparent"), None)
+    if parent is None or not _TRACEPARENT.fullmatch(parent):
+        return []
+    state = next((v for k, v in headers if k == "tracestate"), None)
+    kept = [("traceparent", parent)]
+    if state is not None and _TRACESTATE.fullmatch(state):
+        kept.append(("tracestate", state))
+    return kept
 
 
 async def run_resolver(
@@ -269,7 +309,9 @@ async def run_resolver(
         return
     registry = CollectorRegistry()
     metrics = ResolverMetrics(registry)
-    limits = HandlerLimits(settings.resolver.max_request_bytes, settings.resolver.duplicate_window_s)
+    resolver = settings.resolver
+    admission = AdmissionLimits(resolver.max_clock_skew_s, resolver.max_lifetime_s)
+    limits = HandlerLimits(resolver.max_request_bytes, resolver.duplicate_window_s, admission)
     names = TopicNames(settings.kafka.topic_prefix)
     handler = ResolverHandler(codec, directory, store, names, metrics, catalogues, limits)
     serving = _Serving(settings, handler, Quarantine())

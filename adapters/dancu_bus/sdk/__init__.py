@@ -9,7 +9,7 @@ with Client(ClientConfig("my-bank")) as client:
 
 from dancu_bus.catalogues import Catalogue, CommuneConversion, Label
 from dancu_bus.contracts import Address, LookupQuery, MatchOutcome, Verdict, VerifyQuery
-from dancu_bus.errors import InvalidCode, RequestTimeout
+from dancu_bus.errors import DuplicateRequest, InvalidCode, RequestTimeout
 from dancu_bus.sdk.aio import AsyncClient
 from dancu_bus.sdk.catalogues import convert_commune, label
 from dancu_bus.sdk.client import Client
@@ -25,6 +25,7 @@ __all__ = [
     "ClientConfig",
     "CommuneConversion",
     "Context",
+    "DuplicateRequest",
     "InvalidCode",
     "Label",
     "LookupAnswer",

@@ -22,7 +22,8 @@ from dancu_bus.admin.reader import watermarks
 from dancu_bus.catalogues import check_query, packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Request, Response
-from dancu_bus.errors import BrokerError, CodecError, InvalidCode
+from dancu_bus.errors import BrokerError, CodecError, DuplicateRequest, InvalidCode
+from dancu_bus.reasons import Reason
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
 
@@ -107,7 +108,8 @@ class Exchange:
                 raise InvalidCode(problem.field, problem.detail, problem.scheme)
         future: Future[Response] = Future()
         # No lock: one dict store or pop is atomic under the GIL, and each id has one writer and one reader.
-        self._pending[request.request_id] = future
+        if self._pending.setdefault(request.request_id, future) is not future:
+            raise DuplicateRequest(request.request_id, "a request with this id is in flight from this client")
         self._produce(request, self._codec.encode_request(request))
         return future
 
@@ -176,5 +178,10 @@ class Exchange:
             log.warning("undecodable response at offset %d: %s", message.offset(), exc)
             return
         future = self._pending.pop(response.request_id, None)
-        if future is not None and not future.done():
+        if future is None or future.done():
+            return
+        if response.reason_code == Reason.DUPLICATE_REQUEST:
+            # The refusal of a resent id is not the answer: that is the earlier exchange's, named here.
+            future.set_exception(DuplicateRequest(response.request_id, response.message_en or ""))
+        else:
             future.set_result(response)

@@ -30,7 +30,16 @@ AGENCY_ID = re.compile(r"[a-z0-9-]{2,40}")
 AVRO_FULL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 PRINCIPAL = re.compile(r"User:[A-Za-z0-9._@{}-]+")
 CLEANUP_POLICIES = frozenset({"delete", "compact", "compact,delete", "delete,compact"})
-INTEGER_CONFIGS = frozenset({"retention.ms", "retention.bytes", "segment.ms", "min.compaction.lag.ms"})
+INTEGER_CONFIGS = frozenset(
+    {
+        "retention.ms",
+        "retention.bytes",
+        "segment.ms",
+        "min.compaction.lag.ms",
+        "delete.retention.ms",
+        "max.message.bytes",
+    }
+)
 # Declared as fields of their own, not as free configs.
 RESERVED_CONFIGS = {"min.insync.replicas": "min_insync_replicas", "replication.factor": "replication_factor"}
 

@@ -1,12 +1,12 @@
 """Kafka I/O for the async services (aiokafka); nothing above this package imports aiokafka."""
 
 from dancu_bus.transport.dead_letters import dead_letter
-from dancu_bus.transport.fenced import FencedHandler, FencedWorker, running_fenced_worker
+from dancu_bus.transport.fenced import FencedHandler, FencedTopics, FencedWorker, running_fenced_worker
 from dancu_bus.transport.follower import following
 from dancu_bus.transport.kafka import consumer, kafka_options, producer
 from dancu_bus.transport.lanes import Lanes, LaneWorker, running_lane_worker
 from dancu_bus.transport.quarantine import Quarantine, supervise
-from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
+from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition, Unreadable
 from dancu_bus.transport.tail import partition_count
 from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions, running_worker
 
@@ -14,6 +14,7 @@ __all__ = [
     "BatchHandler",
     "BatchWorker",
     "FencedHandler",
+    "FencedTopics",
     "FencedWorker",
     "Incoming",
     "LaneWorker",
@@ -21,6 +22,7 @@ __all__ = [
     "Outgoing",
     "Quarantine",
     "TopicPartition",
+    "Unreadable",
     "WorkerOptions",
     "consumer",
     "dead_letter",

@@ -8,10 +8,16 @@ written by one writer in one order (the audit's hash chain), ownership is not en
 - each output partition is written by its own transactional producer, with the transactional id
   ``<group>.<topic>.<partition>``. The member taking a partition over initialises that id first,
   which finishes or aborts the previous writer's open transaction and fences it for good; only then
-  does it read the partition's last committed record, so it continues exactly where the chain stands;
-- output records and the consumed offsets of their input partitions commit in one transaction. A
-  write that fails closes that writer and rewinds its inputs to the last commit, and the next batch
-  opens a new writer, which reads the tail again: a failure never leaves a fork or a hole behind.
+  does it read what the previous writer left: the partition's last record (where the chain stands),
+  the handler's state partition (``state_topic``, the same partition number: what was waiting), and
+  the committed offsets of the partition's inputs, where it starts reading;
+- output records, state changes and the consumed offsets commit in one transaction. A write that
+  fails closes that writer and forgets the partition; the next batch opens it again from the topics:
+  a failure never leaves a fork, a hole or a record written twice behind.
+
+The handler is also called with no records every ``tick_s`` when nothing arrives (to act on time,
+e.g. record a request that got no answer), and may hold topics back (``held``) while it has too much
+waiting: their partitions are paused until it has not.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer
@@ -30,11 +38,11 @@ from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.assignor import colocating_assignor
 from dancu_bus.transport.kafka import consumer
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
-from dancu_bus.transport.tail import offer_tail
+from dancu_bus.transport.tail import offer_tail, read_partition
 from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, next_batch
 from dancu_bus.transport.writers import WRITE_ERRORS, FencedWriters, open_with_retries
 
-__all__ = ["FencedHandler", "FencedWorker", "running_fenced_worker"]
+__all__ = ["FencedHandler", "FencedTopics", "FencedWorker", "running_fenced_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +56,25 @@ class FencedHandler(Protocol):
     def resume(self, partition: int, last: Incoming | None) -> bool:
         """Continue ``partition`` after ``last``, its newest record (None if empty); False: offer older."""
 
+    def restore(self, partition: int, state: Sequence[Incoming]) -> None:
+        """Take up ``partition`` with its state records, oldest first (compacted: the last per key counts)."""
+
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
-        """Records to write, each naming its output partition; raise a retriable DancuError to retry."""
+        """Records to write, each naming its writer; raise a retriable DancuError to retry. May be empty."""
 
-    def committable(self, consumed: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
-        """The offsets that may be committed, given the next offset consumed per partition."""
+    def forget(self, partitions: Collection[int]) -> None:
+        """Drop the state of output partitions this worker no longer writes (or must reload)."""
 
-    def on_revoked(self, partitions: Collection[TopicPartition]) -> None:
-        """Forget state of input partitions this worker no longer reads from where it stood."""
+    def held(self, topic: str) -> bool:
+        """Whether reading ``topic`` waits for now (too much is waiting for its other half)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FencedTopics:
+    """Where a fenced worker writes: its output topic and the topic of its handler's state."""
+
+    output: str
+    state: str
 
 
 class FencedWorker:
@@ -67,17 +86,16 @@ class FencedWorker:
         writers: FencedWriters,
         handler: FencedHandler,
         options: WorkerOptions,
-        tail: Callable[[int, Callable[[Incoming | None], bool]], Awaitable[None]],
+        take_over: Callable[[int], Awaitable[Collection[TopicPartition]]],
     ) -> None:
         self._consumer = consumer
         self._writers = writers
-        # Offers an output partition's committed records, newest first, until one is taken.
-        self._tail = tail
         self._handler = handler
         self._options = options
-        # Per input partition, where a rewind goes: the last committed offset, or the first one read.
-        self._floors: dict[TopicPartition, int] = {}
+        # Reads what the last writer of an output partition left (chain head, state); its inputs then.
+        self._take_over = take_over
         self._rebalances = 0
+        self._last_tick = time.monotonic()
 
     @property
     def assigned(self) -> bool:
@@ -85,56 +103,63 @@ class FencedWorker:
         return bool(self._consumer.assignment())
 
     def lost(self, partitions: Collection[TopicPartition]) -> None:
-        """Partitions taken away by a rebalance: forget them and reopen their writers if they return."""
+        """Partitions taken away by a rebalance: forget their outputs and reopen them if they return."""
         self._rebalances += 1
-        self._handler.on_revoked(partitions)
-        for tp in partitions:
-            self._floors.pop(tp, None)
-        self._writers.mark_stale({self._handler.output_partition(tp.topic) for tp in partitions})
+        outputs = {self._handler.output_partition(tp.topic) for tp in partitions}
+        self._handler.forget(outputs)
+        self._writers.mark_stale(outputs)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is written and committed first."""
         self._consumer.subscribe(pattern=self._options.pattern, listener=Revocations(self.lost))
         while not stop.is_set():
             batch = await next_batch(self._consumer, self._options)
-            if batch:
+            if batch or self._tick_due():
                 await self._process(batch, stop)
+            self._hold_back()
+
+    def _tick_due(self) -> bool:
+        return time.monotonic() - self._last_tick >= self._options.tick_s
 
     async def _process(self, batch: Sequence[Incoming], stop: asyncio.Event) -> None:
+        self._last_tick = time.monotonic()
         rebalances = self._rebalances
         owned = {self._handler.output_partition(tp.topic) for tp in self._consumer.assignment()}
         groups = owned | {self._handler.output_partition(r.topic) for r in batch}
-        if not await self._open_writers(groups, stop):
-            return  # stopping: the batch was not written, so its offsets are not committed either
-        if self._rebalances != rebalances:
-            return  # the new assignment starts again from the last commit, these records included
-        for record in batch:
-            self._floors.setdefault(record.tp, record.offset)
-        outgoing = await handle_with_retries(self._handler, batch, stop, self._options)
+        opened = await open_with_retries(self._writers, groups, self._open, stop, self._options)
+        if opened is None or self._rebalances != rebalances:
+            return  # stopping, or a new assignment starts again from the last commit, these records included
+        # An output partition just opened sought its inputs to their last commit: fetched again from there.
+        kept = [r for r in batch if self._handler.output_partition(r.topic) not in opened]
+        outgoing = await handle_with_retries(self._handler, kept, stop, self._options)
         consumed: dict[TopicPartition, int] = {}
-        for record in batch:
+        for record in kept:
             consumed[record.tp] = max(consumed.get(record.tp, 0), record.offset + 1)
-        plan = self._plan(outgoing, self._handler.committable(consumed))
+        plan = self._plan(outgoing, consumed)
         written = await asyncio.gather(*(self._write(p, *work) for p, work in plan.items()))
         for partition, ok in zip(plan, written, strict=True):
             if not ok:
                 await self._rewind(partition)
 
-    async def _open_writers(self, partitions: Collection[int], stop: asyncio.Event) -> bool:
-        opened = await open_with_retries(self._writers, partitions, self._open, stop, self._options)
-        return opened is not None
-
     async def _open(self, partition: int) -> None:
-        resume = functools.partial(self._handler.resume, partition)
-        await self._writers.open(partition, then=functools.partial(self._tail, partition, resume))
+        await self._writers.open(partition, then=functools.partial(self._took_over, partition))
+
+    async def _took_over(self, partition: int) -> None:
+        """The previous writer is fenced: its last state is final. Start the inputs at their last commit."""
+        for tp in await self._take_over(partition):
+            committed = await self._consumer.committed(KafkaTopicPartition(*tp))
+            if committed is None:
+                await self._consumer.seek_to_beginning(KafkaTopicPartition(*tp))
+            else:
+                self._consumer.seek(KafkaTopicPartition(*tp), committed)
 
     def _plan(
         self, outgoing: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
     ) -> dict[int, tuple[list[Outgoing], dict[TopicPartition, int]]]:
         plan: dict[int, tuple[list[Outgoing], dict[TopicPartition, int]]] = {}
         for record in outgoing:
-            partition = record.partition if record.partition is not None else -1
-            plan.setdefault(partition, ([], {}))[0].append(record)
+            writer = record.writer if record.writer is not None else record.partition
+            plan.setdefault(-1 if writer is None else writer, ([], {}))[0].append(record)
         for tp, offset in offsets.items():
             plan.setdefault(self._handler.output_partition(tp.topic), ([], {}))[1][tp] = offset
         return plan
@@ -149,39 +174,46 @@ class FencedWorker:
                 "writing %d records to partition %d failed, rewinding: %s", len(records), partition, exc
             )
             return False
-        assigned = {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
-        self._floors.update({tp: offset for tp, offset in offsets.items() if tp in assigned})
         return True
 
     async def _rewind(self, partition: int) -> None:
-        """Close the partition's writer and re-read its inputs from the last commit, state forgotten."""
+        """Close the partition's writer and forget it: reopening reads its state and inputs again."""
         await self._writers.drop(partition)
-        inputs = [
-            tp
-            for tp in self._floors
-            if self._handler.output_partition(tp.topic) == partition
-            and KafkaTopicPartition(*tp) in self._consumer.assignment()
-        ]
-        self._handler.on_revoked(inputs)
-        for tp in inputs:
-            self._consumer.seek(KafkaTopicPartition(*tp), self._floors[tp])
+        self._handler.forget({partition})
+
+    def _hold_back(self) -> None:
+        """Pause the partitions of held topics, resume the others."""
+        assignment = self._consumer.assignment()
+        held = {tp for tp in assignment if self._handler.held(tp.topic)}
+        paused = self._consumer.paused()
+        if held - paused:
+            self._consumer.pause(*(held - paused))
+        if paused - held:
+            self._consumer.resume(*(paused - held))
 
 
 @asynccontextmanager
 async def running_fenced_worker(
-    kafka: KafkaSettings, group_id: str, output_topic: str, handler: FencedHandler, options: WorkerOptions
+    kafka: KafkaSettings, group_id: str, topics: FencedTopics, handler: FencedHandler, options: WorkerOptions
 ) -> AsyncIterator[FencedWorker]:
     """A fenced worker whose consumer is started, and whose consumer and writers stop on the way out."""
     assignor = colocating_assignor(handler.output_partition)
     group_consumer = consumer(kafka, group_id, options.max_records, assignors=(assignor,))
-    writers = FencedWriters(kafka, group_id, lambda partition: f"{group_id}.{output_topic}.{partition}")
+    writers = FencedWriters(kafka, group_id, lambda partition: f"{group_id}.{topics.output}.{partition}")
 
-    async def tail(partition: int, resume: Callable[[Incoming | None], bool]) -> None:
-        await offer_tail(kafka, TopicPartition(output_topic, partition), resume)
+    def inputs(partition: int) -> list[TopicPartition]:
+        owned = [TopicPartition(tp.topic, tp.partition) for tp in group_consumer.assignment()]
+        return sorted(tp for tp in owned if handler.output_partition(tp.topic) == partition)
+
+    async def take_over(partition: int) -> Collection[TopicPartition]:
+        resume = functools.partial(handler.resume, partition)
+        await offer_tail(kafka, TopicPartition(topics.output, partition), resume)
+        handler.restore(partition, await read_partition(kafka, TopicPartition(topics.state, partition)))
+        return inputs(partition)
 
     await group_consumer.start()
     try:
-        yield FencedWorker(group_consumer, writers, handler, options, tail)
+        yield FencedWorker(group_consumer, writers, handler, options, take_over)
     finally:
         try:
             await group_consumer.stop()

@@ -10,6 +10,7 @@ from aiokafka.producer import sender as _aiokafka_sender
 
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import KafkaSettings
+from dancu_bus.transport.unreadable import install as _guard_unreadable_batches
 
 __all__ = ["consumer", "kafka_options", "producer"]
 
@@ -18,6 +19,8 @@ __all__ = ["consumer", "kafka_options", "producer"]
 # fixed 20 ms before asking again, which made every lane write of a steady stream take 25 ms (measured
 # back to back: 25 ms per transaction at 20 ms, 5 ms at 2 ms). It has no setting for it.
 _aiokafka_sender.BACKOFF_OVERRIDE = 0.002
+# Every consumer built here steps over record batches it cannot unpack instead of fetching them for ever.
+_guard_unreadable_batches()
 
 
 def kafka_options(kafka: KafkaSettings) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dancu_bus.transport.kafka import kafka_options, producer
 from dancu_bus.transport.records import Incoming, TopicPartition
 from dancu_bus.transport.worker import incoming
 
-__all__ = ["offer_tail", "partition_count"]
+__all__ = ["offer_tail", "partition_count", "read_partition"]
 
 _FIRST_WINDOW = 16
 
@@ -43,6 +43,24 @@ async def offer_tail(
                     return
             end, window = start, window * 4
         accept(None)
+    finally:
+        await reader.stop()
+
+
+async def read_partition(kafka: KafkaSettings, tp: TopicPartition, timeout_s: float = 60) -> list[Incoming]:
+    """Every committed record of ``tp``, from its beginning to its end now."""
+    reader = AIOKafkaConsumer(
+        **kafka_options(kafka), group_id=None, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await reader.start()
+    try:
+        partition = KafkaTopicPartition(*tp)
+        reader.assign([partition])
+        begin = (await reader.beginning_offsets([partition]))[partition]
+        end = (await reader.end_offsets([partition]))[partition]
+        if end <= begin:
+            return []
+        return await _read_range(reader, partition, begin, end, time.monotonic() + timeout_s)
     finally:
         await reader.stop()
 

@@ -19,10 +19,13 @@ from dancu_bus.errors import DancuError
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.kafka import consumer, producer
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
+from dancu_bus.transport.unreadable import unreadable_of
 
 __all__ = ["BatchHandler", "BatchWorker", "Revocations", "WorkerOptions", "running_worker"]
 
 log = logging.getLogger(__name__)
+
+_LOG_APPEND_TIME = 1  # a record's timestamp_type: 0 the producer's time, 1 the broker's
 
 
 class BatchHandler(Protocol):
@@ -47,6 +50,8 @@ class WorkerOptions:
     poll_timeout_ms: int = 200
     retry_initial_s: float = 0.1
     retry_max_s: float = 5.0
+    # How often a worker that acts on time (the audit) is called without records when none arrive.
+    tick_s: float = 1.0
 
 
 class Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -215,7 +220,7 @@ async def next_batch(consumer: AIOKafkaConsumer, options: WorkerOptions) -> list
 
 
 def incoming(message: Any) -> Incoming:
-    """The plain record of an aiokafka message."""
+    """The plain record of an aiokafka message (or of the stand-in for a batch that could not be read)."""
     return Incoming(
         topic=message.topic,
         partition=message.partition,
@@ -224,6 +229,8 @@ def incoming(message: Any) -> Incoming:
         key=message.key,
         value=message.value,
         headers=tuple(message.headers or ()),
+        log_append_time=message.timestamp_type == _LOG_APPEND_TIME,
+        unreadable=unreadable_of(message),
     )
 
 

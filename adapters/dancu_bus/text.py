@@ -1,0 +1,55 @@
+"""Text an agency sent, made safe to check, to quote in an answer and to keep in the log. Pure.
+
+An agency controls every string of its request; none may reach a response, a log line or the audit
+unbounded or with characters that rewrite what a reader sees (control characters, bidirectional
+overrides). ``printable`` says whether a value may be accepted at all; ``bounded`` keeps a value
+that must be recorded whatever it is (the audit records what was asked) to a fixed length that
+still identifies it; ``quoted`` shows a value inside a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+
+__all__ = ["bounded", "folded", "printable", "quoted", "shown"]
+
+# Unicode general categories that never belong in an identifier or a legal reference: controls,
+# format characters (bidirectional overrides among them), surrogates, private use, unassigned,
+# and separators other than the ordinary space.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def printable(text: str) -> bool:
+    """Whether ``text`` has only letters, marks, digits, punctuation, symbols and spaces."""
+    return not any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in text)
+
+
+def folded(text: str) -> str:
+    """``text`` as compared: Unicode NFC, case-folded, runs of white space made one space, trimmed.
+
+    So a name or a legal reference matches whatever Unicode form, letter case or spacing it was typed in.
+    """
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` itself when at most ``limit`` characters; else its start, its length and its SHA-256.
+
+    The result is at most ``limit`` + 96 characters, and two different long values stay different.
+    """
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+    return f"{text[:limit]}…[{len(text)} characters, sha256 {digest}]"
+
+
+def quoted(text: str, limit: int = 64) -> str:
+    """``text`` for a message: escaped like a Python literal (controls visible), cut to ``limit``."""
+    shown = repr(text[:limit])
+    return shown if len(text) <= limit else f"{shown}… ({len(text)} characters)"
+
+
+def shown(text: str, limit: int = 32) -> str:
+    """``text`` as it is when short and printable (a code, an id), else ``quoted``."""
+    return text if len(text) <= limit and printable(text) else quoted(text, limit)
