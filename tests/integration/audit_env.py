@@ -18,11 +18,9 @@ from dancu_bus.codec import Codec
 from dancu_bus.demo import read_audit
 from dancu_bus.sdk import Client, ClientConfig, Context, LookupQuery, VerifyQuery
 from dancu_bus.settings import Settings
+from tests.contexts import KYC, SIM
+from tests.contexts import PUBLIC_SERVICE as PROVINCE
 from tests.integration.exchange_env import Deployment, free_port
-
-KYC = Context("can-bo-1", "HS-1", "KYC", "Luật PCRT 2022")
-SIM = Context("can-bo-9", "SIM-2026", "SIM-OWNER", "Nghị định 163/2024")
-PROVINCE = Context("can-bo-1107", "HS-DVC-1", "PUBLIC-SERVICE", "Nghị định 45/2020/NĐ-CP")
 
 
 def exchange(deployment: Deployment, agency: str, context: Context, count: int, start: int) -> list[str]:

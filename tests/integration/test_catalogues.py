@@ -30,15 +30,15 @@ from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Address, Citizen, LookupQuery, VerifyQuery
 from dancu_bus.errors import InvalidCode
 from dancu_bus.resolver.catalogues import catalogue_source
-from dancu_bus.sdk import Client, ClientConfig, Context, MatchOutcome
+from dancu_bus.sdk import Client, ClientConfig, MatchOutcome
 from dancu_bus.settings import KafkaSettings, ResolverSettings, Settings
 from dancu_bus.store import open_store
+from tests.contexts import PUBLIC_SERVICE as SERVICE
 from tests.integration.exchange_env import Deployment, running_deployment
 
 pytestmark = [pytest.mark.catalogues, pytest.mark.timeout(300)]
 
 CODEC = Codec(load_schemas())
-SERVICE = Context("can-bo-7", "HS-DM-1", "PUBLIC-SERVICE", "Nghị định 45/2020/NĐ-CP")
 # Rows of the data per catalogue and scheme (the acceptance numbers of issue 4).
 EXPECTED: dict[Catalogue, dict[str, int]] = {
     Catalogue.PROVINCE: {DVHC_2004: 63, DVHC_2025: 34},

@@ -15,15 +15,12 @@ from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import TopicRecord, read_topic
 from dancu_bus.contracts import Request, ResponseStatus
 from dancu_bus.demo import read_audit
-from dancu_bus.sdk import Client, ClientConfig, Context, LookupQuery, MatchOutcome, Verdict, VerifyQuery
+from dancu_bus.sdk import Client, ClientConfig, LookupQuery, MatchOutcome, Verdict, VerifyQuery
 from dancu_bus.settings import KafkaSettings
+from tests.contexts import KYC, KYC_LOOKUP, SIM
 from tests.integration.exchange_env import Deployment, running_deployment
 
 pytestmark = pytest.mark.timeout(300)
-
-KYC = Context("can-bo-1", "HS-1", "KYC", "Luật PCRT 2022")
-KYC_LOOKUP = Context("can-bo-1", "HS-2", "KYC-LOOKUP", "Luật TCTD 2024")
-SIM = Context("can-bo-9", "SIM-2026", "SIM-OWNER", "Nghị định 163/2024")
 
 
 @pytest.fixture(scope="module")

@@ -24,16 +24,15 @@ from dancu_bus.admin.reader import TopicRecord, read_topic
 from dancu_bus.contracts import DeadLetter, Request, Response, ResponseStatus
 from dancu_bus.demo import read_audit
 from dancu_bus.errors import CodecError
-from dancu_bus.sdk import Client, ClientConfig, Context, MatchOutcome, Verdict, VerifyQuery
+from dancu_bus.sdk import Client, ClientConfig, MatchOutcome, Verdict, VerifyQuery
 from dancu_bus.settings import KafkaSettings
+from tests.contexts import KYC, NOTARY
 from tests.integration.exchange_env import Deployment, running_deployment
 from tests.unit import samples
 
 pytestmark = [pytest.mark.hostile, pytest.mark.timeout(300)]
 
 BANK = "demo-bank"
-KYC = Context("can-bo-1", "HS-1", "KYC", "Luật PCRT 2022")
-NOTARY = Context("cong-chung-vien-1", "CC-1", "NOTARISATION", "Luật Công chứng 2024")
 FIVE_MB = 5 * 1024 * 1024
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

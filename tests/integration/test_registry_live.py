@@ -17,12 +17,12 @@ from dancu_bus.demo import read_audit
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
 from dancu_bus.settings import KafkaSettings
+from tests.contexts import NOTARY
+from tests.contexts import PUBLIC_SERVICE as SERVICE
 from tests.integration.exchange_env import Deployment, running_deployment
 
 pytestmark = pytest.mark.timeout(300)
 
-SERVICE = Context("can-bo-2", "HS-9", "PUBLIC-SERVICE", "Nghị định 45/2020")
-NOTARY = Context("ccv-1", "CC-1", "NOTARISATION", "Luật Công chứng 2024")
 # The bound for a registry change to reach running resolvers.
 PROPAGATION_S = 1.0
 

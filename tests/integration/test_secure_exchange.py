@@ -22,17 +22,17 @@ from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import read_topic
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Response, ResponseStatus, Verdict, VerifyQuery, VerifyResult
-from dancu_bus.sdk import Client, ClientConfig, Context
+from dancu_bus.exchanges import exchange_id
+from dancu_bus.sdk import Client, ClientConfig
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport.kafka import consumer, kafka_options
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.worker import WorkerOptions, running_worker
+from tests.contexts import KYC
 from tests.integration.secured_env import QUIET, Secured, secured_deployment
 
 pytestmark = [pytest.mark.security, pytest.mark.timeout(180)]
-
-KYC = Context("can-bo-1", "HS-1", "KYC", "Luật PCRT 2022")
 
 
 class _Answerer:
@@ -50,6 +50,7 @@ class _Answerer:
         _, agency = self._names.split(record.topic) or ("req", request.agency)
         response = Response(
             request.request_id,
+            exchange_id(record.topic, record.partition, record.offset, record.timestamp_ms),
             agency,
             request.operation,
             ResponseStatus.OK,

@@ -44,12 +44,12 @@ from dancu_bus.settings import KafkaSettings, Settings
 from dancu_bus.store import open_store
 from dancu_bus.store.seeding import seed_store
 from dancu_bus.topic_names import TopicNames
+from tests.contexts import KYC
 from tests.integration.exchange_env import AGENCIES_FILE, deployment_settings
 
 pytestmark = [pytest.mark.security, pytest.mark.timeout(240)]
 
 BANK = "demo-bank"
-KYC = Context("can-bo-1", "HS-1", "KYC", "Luật PCRT 2022")
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def test_step_ten_refused_until_steps_one_to_nine_then_the_new_agency_verifies(s
     with Client(ClientConfig("new-notary", login, timeout_s=60)) as notary:
         answer = notary.verify(
             VerifyQuery(person.personal_id, person.full_name, person.birth_date),
-            Context("ccv-1", "CC-2026-1", "NOTARISATION", "Luật Công chứng 2024"),
+            Context("ccv-1", "CC-2026-1", "NOTARISATION", "Luật Công chứng 2024, Điều 42"),
         )
     assert answer.ok and answer.verdict is Verdict.MATCH
     revoke_agency_credentials(

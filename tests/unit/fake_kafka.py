@@ -44,6 +44,15 @@ class FakeConsumer:
     async def seek_to_beginning(self, tp: Any) -> None:
         self.seeks[TopicPartition(tp.topic, tp.partition)] = None
 
+    def paused(self) -> set[Any]:
+        return set()
+
+    def pause(self, *partitions: Any) -> None:
+        """Pausing is not exercised by these tests."""
+
+    def resume(self, *partitions: Any) -> None:
+        """Resuming is not exercised by these tests."""
+
 
 def _message(record: Incoming) -> SimpleNamespace:
     """What aiokafka would hand out for ``record``."""
@@ -55,4 +64,6 @@ def _message(record: Incoming) -> SimpleNamespace:
         key=record.key,
         value=record.value,
         headers=list(record.headers),
+        timestamp_type=1 if record.log_append_time else 0,
+        checksum=None,
     )

@@ -51,8 +51,12 @@ LOOKUP_REQUEST = Request(
     body=LookupQuery("079201000777", ("full_name", "permanent_address"), "DVHC-2025"),
 )
 
+VERIFY_EXCHANGE = "7d1f0e3a-2c4b-5a6d-9e8f-1a2b3c4d5e6f"
+LOOKUP_EXCHANGE = "3e9a8b7c-6d5e-5f4a-8b3c-2d1e0f9a8b7c"
+
 OK_RESPONSE = Response(
     request_id=VERIFY_REQUEST.request_id,
+    exchange_id=VERIFY_EXCHANGE,
     agency="demo-bank",
     operation="VERIFY",
     status=ResponseStatus.OK,
@@ -65,6 +69,7 @@ OK_RESPONSE = Response(
 
 LOOKUP_RESPONSE = Response(
     request_id=LOOKUP_REQUEST.request_id,
+    exchange_id=LOOKUP_EXCHANGE,
     agency="demo-province",
     operation="LOOKUP",
     status=ResponseStatus.OK,
@@ -79,6 +84,7 @@ LOOKUP_RESPONSE = Response(
 )
 
 AUDIT = AuditRecord(
+    exchange_id=VERIFY_EXCHANGE,
     request_id=VERIFY_REQUEST.request_id,
     received_at=SENT,
     agency="demo-bank",
@@ -86,7 +92,7 @@ AUDIT = AuditRecord(
     officer_id="can-bo-0042",
     case_no="HS-KYC-2026-0001",
     purpose_code="KYC",
-    legal_basis="Luật PCRT 2022",
+    legal_basis="Luật Phòng, chống rửa tiền 2022, Điều 9",
     operation="VERIFY",
     personal_id="001090012345",
     status="OK",
@@ -96,19 +102,23 @@ AUDIT = AuditRecord(
     request_topic="ndxp.dancu.req.demo-bank",
     request_partition=2,
     request_offset=41,
-    prev_request_id=None,
+    prev_exchange_id=None,
     prev_hash="0" * 64,
-    hash="a40351c96ecf2e312a0680317f9c0964903d213ade16a0422eda242a0b04d73f",
+    hash="8d989a6a197bb29b983851974a8a9fe64ea6139d3f2e3852ebf4ad0d8fada7fc",
 )
 
 DEAD = DeadLetter(
     topic="ndxp.dancu.req.demo-bank",
     partition=0,
     offset=7,
+    last_offset=7,
     timestamp=SENT,
     original_key=b"k",
     original_value=b"\x00\xffnot avro",
+    value_size=10,
+    value_sha256="562dc71d3ec440cdc851da2b78990208a3de38294870fabf604010289d703d77",
     headers=(("traceparent", b"00-abc"),),
+    headers_dropped=0,
     error_code="NOT_SINGLE_OBJECT",
     error="does not start with C3 01",
     failed_by="resolver",

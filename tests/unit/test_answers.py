@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from datetime import date
 
@@ -22,7 +23,10 @@ from dancu_bus.contracts import (
 )
 from dancu_bus.reasons import Reason
 from dancu_bus.resolver import Rejection, answer, lookup, reject, verify
+from dancu_bus.resolver.answers import verdict
 from tests.unit import samples
+
+EXCHANGE = samples.VERIFY_EXCHANGE
 
 CITIZEN = Citizen(
     personal_id="001090012345",
@@ -117,8 +121,9 @@ def test_lookup_unknown_person() -> None:
 
 def test_reject_states_reason_in_both_languages_with_detail() -> None:
     """A rejection carries its code and both messages with the specific detail."""
-    response = reject(samples.VERIFY_REQUEST, Rejection(Reason.FIELD_OUT_OF_SCOPE, "phone"), samples.SENT)
-    assert response.status is ResponseStatus.REJECTED
+    refusal = Rejection(Reason.FIELD_OUT_OF_SCOPE, "phone")
+    response = reject(samples.VERIFY_REQUEST, refusal, samples.SENT, exchange_id=EXCHANGE, agency="demo-bank")
+    assert response.status is ResponseStatus.REJECTED and response.exchange_id == EXCHANGE
     assert response.reason_code == "FIELD_OUT_OF_SCOPE"
     assert response.message_vi is not None and "phone" in response.message_vi
     assert response.message_en is not None and response.message_en.startswith("The request names a field")
@@ -126,5 +131,38 @@ def test_reject_states_reason_in_both_languages_with_detail() -> None:
 
 def test_answer_of_rejection_has_no_result() -> None:
     """A rejected request never carries a verify or lookup result."""
-    response = answer(samples.VERIFY_REQUEST, Rejection(Reason.EXPIRED), CITIZEN, samples.SENT)
+    expired = Rejection(Reason.EXPIRED)
+    response = answer(
+        samples.VERIFY_REQUEST, expired, CITIZEN, samples.SENT, exchange_id=EXCHANGE, agency="demo-bank"
+    )
     assert response.verify is None and response.lookup is None
+
+
+def test_the_answer_names_the_topics_agency_and_a_bounded_printable_operation() -> None:
+    """Whatever the body claims, the response names the topic's agency; a hostile operation is escaped."""
+    claimed = dataclasses.replace(samples.VERIFY_REQUEST, agency="other-bank", operation="X\x1b[31m" * 10_000)
+    response = reject(
+        claimed, Rejection(Reason.UNKNOWN_OPERATION), samples.SENT, exchange_id=EXCHANGE, agency="demo-bank"
+    )
+    assert response.agency == "demo-bank"
+    assert len(response.operation) < 120 and "\x1b" not in response.operation
+
+
+@pytest.mark.parametrize(
+    ("found", "outcomes", "expected"),
+    [
+        (False, [MatchOutcome.NOT_ON_RECORD], Verdict.NOT_FOUND),
+        (True, [MatchOutcome.MATCH, MatchOutcome.MISMATCH], Verdict.MISMATCH),
+        (True, [MatchOutcome.MATCH, MatchOutcome.NOT_ON_RECORD, MatchOutcome.NOT_SUPPLIED], Verdict.MATCH),
+        (True, [MatchOutcome.NOT_ON_RECORD, MatchOutcome.NOT_SUPPLIED], Verdict.INCONCLUSIVE),
+        (True, [MatchOutcome.NOT_SUPPLIED], Verdict.INCONCLUSIVE),
+    ],
+)
+def test_the_verdict_table(found: bool, outcomes: list[MatchOutcome], expected: Verdict) -> None:
+    """MATCH only when something was compared and all of it matched; nothing compared is INCONCLUSIVE."""
+    assert verdict(found, outcomes) is expected
+
+
+def test_a_verify_whose_fields_are_all_not_on_record_is_inconclusive() -> None:
+    """Only a phone, which the record lacks: nothing was compared, so the verdict is not MATCH."""
+    assert verify(VerifyQuery("001090012345", phone="0912345678"), CITIZEN).verdict is Verdict.INCONCLUSIVE

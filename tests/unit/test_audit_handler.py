@@ -1,4 +1,4 @@
-"""The audit handler without a broker: placement, chaining from the partition's tail, hostile input."""
+"""The audit handler without a broker: placement, chaining from the partition's tail, state, hostile input."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import dataclasses
 
 from prometheus_client import CollectorRegistry
 
-from dancu_bus.audit import AuditHandler, audit_partition
+from dancu_bus.audit import AuditHandler, AuditLimits, audit_partition
 from dancu_bus.audit.chain import GENESIS, START, is_intact, seal
 from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.exchanges import exchange_id
 from dancu_bus.metrics import AuditMetrics
 from dancu_bus.topic_names import TopicNames
-from dancu_bus.transport import Incoming
+from dancu_bus.transport import Incoming, Outgoing, Unreadable
 from tests.unit import samples
 
 CODEC = Codec(load_schemas())
@@ -25,20 +26,31 @@ def rid(n: int) -> str:
     return f"00000000-0000-4000-8000-{n:012d}"
 
 
-def handler() -> AuditHandler:
-    """A handler over six audit partitions, with its own metrics registry."""
-    return AuditHandler(CODEC, NAMES, AuditMetrics(CollectorRegistry()), 300, partitions=6)
+def handler(max_pending: int = 100_000) -> AuditHandler:
+    """A handler over six audit partitions, the bank's taken up empty, with its own metrics registry."""
+    witness = AuditHandler(
+        CODEC, NAMES, AuditMetrics(CollectorRegistry()), AuditLimits(300, 86_400, max_pending), 6
+    )
+    witness.restore(BANK, [])
+    return witness
 
 
 def request(request_id: str, offset: int = 10, timestamp_ms: int = SENT_MS) -> Incoming:
-    """The bank's VERIFY request as read from its request topic."""
+    """The bank's VERIFY request as read from its request topic (partition 0, broker timestamps)."""
     value = CODEC.encode_request(dataclasses.replace(samples.VERIFY_REQUEST, request_id=request_id))
-    return Incoming(NAMES.request("demo-bank"), 0, offset, timestamp_ms, request_id.encode(), value, ())
+    topic = NAMES.request("demo-bank")
+    return Incoming(topic, 0, offset, timestamp_ms, request_id.encode(), value, (), log_append_time=True)
 
 
-def response(request_id: str, offset: int = 5) -> Incoming:
+def exchange_of(offset: int, timestamp_ms: int = SENT_MS) -> str:
+    """The exchange id of the bank's request record at ``offset``."""
+    return exchange_id(NAMES.request("demo-bank"), 0, offset, timestamp_ms)
+
+
+def response(request_id: str, exchange: str, offset: int = 5) -> Incoming:
     """Its answer as read from the bank's response topic (another partition)."""
-    value = CODEC.encode_response(dataclasses.replace(samples.OK_RESPONSE, request_id=request_id))
+    answer = dataclasses.replace(samples.OK_RESPONSE, request_id=request_id, exchange_id=exchange)
+    value = CODEC.encode_response(answer)
     return Incoming(NAMES.response("demo-bank"), 3, offset, SENT_MS, request_id.encode(), value, ())
 
 
@@ -47,21 +59,74 @@ def audit_tail(offset: int, value: bytes | None) -> Incoming:
     return Incoming(NAMES.audit, BANK, offset, SENT_MS, b"k", value, ())
 
 
+def audits(written: list[Outgoing]) -> list[Outgoing]:
+    """The audit records among what the handler wrote."""
+    return [o for o in written if o.topic == NAMES.audit]
+
+
 async def test_exchanges_chain_in_their_agencys_partition() -> None:
     """Both halves map to the agency's partition; the first record chains from genesis, the next from it."""
     witness = handler()
     assert witness.output_partition(NAMES.request("demo-bank")) == BANK
     assert witness.output_partition(NAMES.response("demo-bank")) == BANK
     assert witness.resume(BANK, None)
-    first, second = await witness.handle(
-        [request(rid(1)), response(rid(1)), response(rid(2), 6), request(rid(2), 11)]
-    )
+    batch = [request(rid(1)), response(rid(1), exchange_of(10)), response(rid(2), exchange_of(11), 6)]
+    first, second = audits([*await witness.handle([*batch, request(rid(2), 11)])])
     records = [CODEC.decode_audit(o.value) for o in (first, second)]
     assert [o.partition for o in (first, second)] == [BANK, BANK]
-    assert [o.key for o in (first, second)] == [rid(1).encode(), rid(2).encode()]
-    assert records[0].prev_hash == GENESIS and records[0].prev_request_id is None
-    assert (records[1].prev_request_id, records[1].prev_hash) == (rid(1), records[0].hash)
+    assert [o.key for o in (first, second)] == [exchange_of(10).encode(), exchange_of(11).encode()]
+    assert records[0].prev_hash == GENESIS and records[0].prev_exchange_id is None
+    assert (records[1].prev_exchange_id, records[1].prev_hash) == (exchange_of(10), records[0].hash)
     assert all(is_intact(r) for r in records)
+
+
+async def test_one_request_id_twice_is_two_exchanges_each_with_its_own_facts() -> None:
+    """A LOOKUP and a VERIFY under one request id each get their own record, their own personal id."""
+    witness = handler()
+    witness.resume(BANK, None)
+    lookup = dataclasses.replace(samples.LOOKUP_REQUEST, request_id=rid(7), agency="demo-bank")
+    first = dataclasses.replace(request(rid(7), 20), value=CODEC.encode_request(lookup))
+    second = request(rid(7), 21)
+    written = audits(
+        [
+            *await witness.handle(
+                [first, second, response(rid(7), exchange_of(20)), response(rid(7), exchange_of(21), 6)]
+            )
+        ]
+    )
+    records = [CODEC.decode_audit(o.value) for o in written]
+    assert [(r.operation, r.personal_id) for r in records] == [
+        ("LOOKUP", "079201000777"),
+        ("VERIFY", "001090012345"),
+    ]
+    assert len({r.exchange_id for r in records}) == 2
+
+
+async def test_waiting_halves_are_written_to_the_state_topic_and_tombstoned_when_done() -> None:
+    """A request waiting across batches is stored in its partition of the state topic, then tombstoned."""
+    witness = handler()
+    witness.resume(BANK, None)
+    (stored,) = await witness.handle([request(rid(3))])
+    assert (stored.topic, stored.partition, stored.key) == (
+        NAMES.audit_pending,
+        BANK,
+        exchange_of(10).encode(),
+    )
+    assert CODEC.decode_pending(stored.value).request is not None
+    done = await witness.handle([response(rid(3), exchange_of(10))])
+    assert {(o.topic, o.value is None) for o in done} == {(NAMES.audit, False), (NAMES.audit_pending, True)}
+
+
+async def test_a_restarted_handler_pairs_what_its_predecessor_left_waiting() -> None:
+    """The state records given back at take-over complete with the response: one record, not two."""
+    first = handler()
+    first.resume(BANK, None)
+    (stored,) = await first.handle([request(rid(4))])
+    again = handler()
+    again.resume(BANK, None)
+    again.restore(BANK, [Incoming(NAMES.audit_pending, BANK, 0, SENT_MS, stored.key, stored.value, ())])
+    (record,) = audits([*await again.handle([response(rid(4), exchange_of(10))])])
+    assert CODEC.decode_audit(record.value).request_id == rid(4)
 
 
 async def test_resume_continues_from_the_newest_intact_record() -> None:
@@ -72,18 +137,46 @@ async def test_resume_continues_from_the_newest_intact_record() -> None:
     assert not witness.resume(BANK, audit_tail(9, b"\xc3\x01 not an audit record"))
     assert not witness.resume(BANK, audit_tail(8, CODEC.encode_audit(tampered)))
     assert witness.resume(BANK, audit_tail(7, CODEC.encode_audit(intact)))
-    (written,) = await witness.handle([request(rid(3)), response(rid(3))])
+    (written,) = audits([*await witness.handle([request(rid(3)), response(rid(3), exchange_of(10))])])
     record = CODEC.decode_audit(written.value)
-    assert (record.prev_request_id, record.prev_hash) == (intact.request_id, intact.hash)
+    assert (record.prev_exchange_id, record.prev_hash) == (intact.exchange_id, intact.hash)
+
+
+async def test_the_logs_clock_is_the_brokers_never_the_producers() -> None:
+    """received_at is the LogAppendTime; on a topic that keeps producer times it is the audit's own clock."""
+    witness = handler()
+    witness.resume(BANK, None)
+    created = dataclasses.replace(request(rid(6), 30, timestamp_ms=0), log_append_time=False)
+    written = await witness.handle(
+        [created, response(rid(6), exchange_id(NAMES.request("demo-bank"), 0, 30, 0))]
+    )
+    (record,) = [CODEC.decode_audit(o.value) for o in audits([*written])]
+    assert record.received_at.year >= 2026
 
 
 async def test_hostile_input_never_raises() -> None:
-    """Garbage, empty values, lone responses and absurd broker timestamps are survived, not fatal."""
+    """Garbage, empty values, lone responses, unreadable batches and absurd timestamps are survived."""
     witness = handler()
     witness.resume(BANK, None)
     garbage = Incoming(NAMES.request("demo-bank"), 0, 1, SENT_MS, None, b"\x00\xff", ())
-    empty = dataclasses.replace(response(rid(9)), value=None)
+    empty = dataclasses.replace(response(rid(9), exchange_of(9)), value=None)
     late = request(rid(4), offset=12, timestamp_ms=2**63 - 1)
-    written = await witness.handle([garbage, empty, response(rid(5)), late, response(rid(4), 7)])
-    (record,) = [CODEC.decode_audit(o.value) for o in written]
+    unreadable = Incoming(
+        NAMES.request("demo-bank"), 0, 40, -1, None, None, (), unreadable=Unreadable(35, 40, "zstd")
+    )
+    batch = [garbage, empty, response(rid(5), exchange_of(99)), late, unreadable]
+    written = await witness.handle([*batch, response(rid(4), exchange_of(12, 2**63 - 1), 7)])
+    (record,) = [CODEC.decode_audit(o.value) for o in audits([*written])]
     assert record.request_id == rid(4) and record.received_at.year == 9999 and is_intact(record)
+    (letter,) = [CODEC.decode_dead_letter(o.value) for o in written if o.topic == NAMES.dead_letters]
+    assert (letter.offset, letter.last_offset, letter.error_code) == (35, 40, "UNREADABLE_BATCH")
+
+
+async def test_request_topics_are_held_while_too_many_requests_wait() -> None:
+    """Past ``max_pending`` waiting requests, request topics are held; responses never are."""
+    witness = handler(max_pending=2)
+    witness.resume(BANK, None)
+    await witness.handle([request(rid(10), 50), request(rid(11), 51)])
+    assert witness.held(NAMES.request("demo-bank")) and not witness.held(NAMES.response("demo-bank"))
+    await witness.handle([response(rid(10), exchange_of(50)), response(rid(11), exchange_of(51), 6)])
+    assert not witness.held(NAMES.request("demo-bank"))

@@ -31,7 +31,9 @@ class Entry:
 
 def exchange(request_id: str) -> AuditRecord:
     """An unsealed audit record of one exchange."""
-    return dataclasses.replace(samples.AUDIT, request_id=request_id, case_no=f"HS-{request_id}")
+    return dataclasses.replace(
+        samples.AUDIT, exchange_id=request_id, request_id=request_id, case_no=f"HS-{request_id}"
+    )
 
 
 def chain(request_ids: str, head: ChainHead = START) -> list[AuditRecord]:
@@ -44,8 +46,8 @@ def chain(request_ids: str, head: ChainHead = START) -> list[AuditRecord]:
 
 
 def entry(offset: int, record: AuditRecord, partition: int = 0) -> Entry:
-    """The record at ``offset``, keyed by its request id."""
-    return Entry(partition, offset, record.request_id.encode(), CODEC.encode_audit(record))
+    """The record at ``offset``, keyed by its exchange id."""
+    return Entry(partition, offset, record.exchange_id.encode(), CODEC.encode_audit(record))
 
 
 def log(records: Sequence[AuditRecord], offsets: Sequence[int] | None = None) -> list[Entry]:
@@ -128,13 +130,13 @@ def test_first_finding_of_a_partition(
     """Each tampering is reported at the exact record, and legitimate replays and compaction are not."""
     (check,) = verify_log(build(), CODEC)
     finding = check.finding
-    assert (None if finding is None else (finding.offset, finding.request_id, finding.problem)) == expected
+    assert (None if finding is None else (finding.offset, finding.exchange_id, finding.problem)) == expected
 
 
 def test_a_removed_record_is_named_by_its_successor() -> None:
     """The gap's report says which request's record the next one chained from."""
     (check,) = verify_log(log([ABCD[0], *ABCD[2:]], [0, 2, 3]), CODEC)
-    assert check.finding is not None and "request b" in check.finding.detail
+    assert check.finding is not None and "exchange b" in check.finding.detail
 
 
 def test_retention_may_be_accepted_at_the_head_only() -> None:
@@ -173,4 +175,4 @@ def test_the_cli_has_audit_run_and_audit_verify() -> None:
 def test_a_broken_partition_is_described_in_one_line() -> None:
     """The report line names partition, problem, offset, request id and what is wrong."""
     (check,) = verify_log(log([ABCD[0], *ABCD[2:]], [0, 2, 3]), CODEC)
-    assert describe_check(check).startswith("partition 0: MISSING at offset 2 (request c): ")
+    assert describe_check(check).startswith("partition 0: MISSING at offset 2 (exchange c): ")

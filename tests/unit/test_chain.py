@@ -52,7 +52,7 @@ def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone() -> None:
     record = _reference_record((GOLDEN / "audit.bin").read_bytes())
     content = {k: _as_avro_long(v) for k, v in record.items() if k != "hash"}
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert hashlib.sha256(b"dancu-bus audit v1\n" + text.encode()).hexdigest() == record["hash"]
+    assert hashlib.sha256(b"dancu-bus audit v2\n" + text.encode()).hexdigest() == record["hash"]
     assert record["hash"] == samples.AUDIT.hash == record_hash(samples.AUDIT)
 
 
@@ -63,17 +63,17 @@ def test_sealing_links_to_the_head_and_survives_the_wire() -> None:
     )
     head = ChainHead("0f8e2d4c-1b3a-4c5d-8e9f-a0b1c2d3e4f5", "ab" * 32)
     sealed = seal(unsealed, head)
-    assert (sealed.prev_request_id, sealed.prev_hash) == (head.request_id, head.hash)
+    assert (sealed.prev_exchange_id, sealed.prev_hash) == (head.exchange_id, head.hash)
     assert is_intact(sealed)
     assert sealed.answered_at == samples.SENT + timedelta(milliseconds=1_234)
     assert CODEC.decode_audit(CODEC.encode_audit(sealed)) == sealed
-    assert head_of(sealed) == ChainHead(sealed.request_id, sealed.hash)
+    assert head_of(sealed) == ChainHead(sealed.exchange_id, sealed.hash)
 
 
 def test_the_first_record_chains_from_genesis() -> None:
     """The first record of a partition chains from 64 zeros and names no predecessor."""
     sealed = seal(samples.AUDIT, START)
-    assert (sealed.prev_request_id, sealed.prev_hash) == (None, GENESIS) and GENESIS == "0" * 64
+    assert (sealed.prev_exchange_id, sealed.prev_hash) == (None, GENESIS) and GENESIS == "0" * 64
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_the_first_record_chains_from_genesis() -> None:
         {"received_at": samples.SENT + timedelta(milliseconds=1)},
         {"personal_id": None},
         {"prev_hash": "1" * 64},
-        {"prev_request_id": "another-request"},
+        {"prev_exchange_id": "another-request"},
         {"request_offset": 42},
     ],
 )

@@ -32,8 +32,9 @@ pytestmark = pytest.mark.catalogues
 VIEW = packaged_view()
 NOW = samples.SENT + timedelta(seconds=1)
 ID = "001090012345"
+EXCHANGE = samples.VERIFY_EXCHANGE
 EVERYTHING = Purpose(
-    legal_basis="x",
+    legal_basis=samples.VERIFY_REQUEST.legal_basis,
     operations=frozenset({Operation.VERIFY, Operation.LOOKUP}),
     fields=frozenset(DISCLOSABLE_FIELDS),
 )
@@ -138,7 +139,7 @@ def test_resolver_rejects_with_invalid_code(query: VerifyQuery, message: str) ->
     """admit() refuses an unknown code with INVALID_CODE, the detail naming field and scheme."""
     decision = admit(request(query), "demo-province", DIRECTORY, NOW, VIEW)
     assert isinstance(decision, Rejection) and decision.reason is Reason.INVALID_CODE
-    response = answer(request(query), decision, None, NOW)
+    response = answer(request(query), decision, None, NOW, exchange_id=EXCHANGE, agency="demo-province")
     assert response.message_en == f"A catalogue code is not valid. ({message})"
 
 
@@ -184,7 +185,9 @@ def disclosed_address(scheme: str | None) -> tuple[object, ...]:
     body = LookupQuery(ID, ("permanent_address",), scheme)
     decision = admit(request(body), "demo-province", DIRECTORY, NOW, VIEW)
     assert isinstance(decision, Admitted)
-    response = answer(request(body), decision, CITIZEN, NOW, VIEW)
+    response = answer(
+        request(body), decision, CITIZEN, NOW, VIEW, exchange_id=EXCHANGE, agency="demo-province"
+    )
     assert response.lookup is not None
     (field,) = response.lookup.fields
     return field.value, field.converted_from, field.alternatives
@@ -209,7 +212,9 @@ def test_lookup_response_with_conversion_survives_the_wire() -> None:
     body = LookupQuery(ID, ("permanent_address",), DVHC_2004)
     decision = admit(request(body), "demo-province", DIRECTORY, NOW, VIEW)
     assert isinstance(decision, Admitted)
-    response = answer(request(body), decision, CITIZEN, NOW, VIEW)
+    response = answer(
+        request(body), decision, CITIZEN, NOW, VIEW, exchange_id=EXCHANGE, agency="demo-province"
+    )
     assert codec.decode_response(codec.encode_response(response)) == response
 
 
@@ -217,7 +222,7 @@ def test_sdk_refuses_an_unknown_code_before_producing() -> None:
     """The client raises InvalidCode naming the field and scheme; nothing is sent or awaited."""
     config = ClientConfig("demo-province")
     client = Client(config)  # never opened: the check comes before any Kafka call
-    context = Context("can-bo-1", "HS-1", "PUBLIC-SERVICE", "Nghị định 45/2020")
+    context = Context("can-bo-1", "HS-1", "PUBLIC-SERVICE", "Nghị định 45/2020/NĐ-CP, Điều 11")
     with pytest.raises(InvalidCode) as caught:
         client.verify(VerifyQuery(ID, ethnic_group="99"), context)
     assert (caught.value.field, caught.value.scheme) == ("ethnic_group", "TCTK-1979")

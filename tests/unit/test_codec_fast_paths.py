@@ -64,6 +64,7 @@ def _response(moment: datetime, verify: VerifyResult | None, lookup: LookupResul
     status = ResponseStatus.OK
     return Response(
         "6f1c7c2e-8a51-4c1a-9bb1-0d6f4d0c6a11",
+        "0a1b2c3d-4e5f-5a6b-8c7d-9e0f1a2b3c4d",
         "demo-bank",
         "VERIFY",
         status,

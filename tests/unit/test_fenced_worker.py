@@ -56,32 +56,40 @@ class Writers:
 
 
 class Handler:
-    """Echoes each record to the output partition of its topic; remembers resumes and forgets."""
+    """Echoes each record to the output partition of its topic; remembers take-overs and forgets."""
 
     def __init__(self) -> None:
-        self.resumed: list[int] = []
-        self.forgotten: list[TopicPartition] = []
+        self.forgotten: list[int] = []
 
     def output_partition(self, topic: str) -> int:
         return GROUP_OF[topic]
 
     def resume(self, partition: int, last: Incoming | None) -> bool:
-        self.resumed.append(partition)
         return True
+
+    def restore(self, partition: int, state: Sequence[Incoming]) -> None:
+        """Nothing to restore here: take-overs are counted by ``TakeOver``."""
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         return [Outgoing("out", r.key, r.value, partition=GROUP_OF[r.topic]) for r in batch]
 
-    def committable(self, consumed: Mapping[TopicPartition, int]) -> Mapping[TopicPartition, int]:
-        return consumed
-
-    def on_revoked(self, partitions: Collection[TopicPartition]) -> None:
+    def forget(self, partitions: Collection[int]) -> None:
         self.forgotten += partitions
 
+    def held(self, topic: str) -> bool:
+        return False
 
-async def empty_tail(partition: int, resume: Callable[[Incoming | None], bool]) -> None:
-    """Every output partition is empty: the handler resumes from nothing."""
-    resume(None)
+
+class TakeOver:
+    """What the worker learns when it opens an output partition: the inputs to start at their commit."""
+
+    def __init__(self, consumer: Consumer) -> None:
+        self.taken: list[int] = []
+        self._consumer = consumer
+
+    async def __call__(self, partition: int) -> Collection[TopicPartition]:
+        self.taken.append(partition)
+        return sorted(tp for tp in self._consumer.assigned if GROUP_OF[tp.topic] == partition)
 
 
 def record(topic: str, offset: int) -> Incoming:
@@ -89,17 +97,39 @@ def record(topic: str, offset: int) -> Incoming:
     return Incoming(topic, 0, offset, 0, b"k", f"{topic}@{offset}".encode(), ())
 
 
-async def test_a_failed_write_rewinds_its_inputs_and_reopens_from_the_tail() -> None:
-    """Group 1's fenced write drops its writer, forgets and re-reads its inputs; group 0 is untouched."""
+def committed_at(consumer: Consumer, offsets: dict[str, int]) -> None:
+    """The group's committed offsets of every input partition."""
+    consumer.committed_offsets = {TopicPartition(t, 0): offsets.get(t) for t in GROUP_OF}
+
+
+async def test_opening_seeks_inputs_to_their_commit_and_refetches_the_batch() -> None:
+    """Records fetched before an output partition was opened are dropped: its inputs restart at the commit."""
     stop = asyncio.Event()
-    first = [record("req.a", 5), record("req.b", 7), record("res.b", 2)]
-    again = [record("req.b", 7), record("res.b", 2)]
-    consumer, writers, handler = Consumer([first, again], stop), Writers(failing=1), Handler()
-    worker = FencedWorker(consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), empty_tail)
+    consumer, writers, handler = (
+        Consumer([[record("req.a", 5)], [record("req.a", 5)]], stop),
+        Writers(-1),
+        Handler(),
+    )
+    committed_at(consumer, {"req.a": 5})
+    take_over = TakeOver(consumer)
+    worker = FencedWorker(consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), take_over)
     await worker.run(stop)
-    assert consumer.seeks == {TopicPartition("req.b", 0): 7, TopicPartition("res.b", 0): 2}
-    assert set(handler.forgotten) == {TopicPartition("req.b", 0), TopicPartition("res.b", 0)}
-    assert writers.opened == [0, 1, 1] and handler.resumed == [0, 1, 1]
+    assert sorted(take_over.taken) == [0, 1] and consumer.seeks[TopicPartition("req.a", 0)] == 5
+    assert consumer.seeks[TopicPartition("req.b", 0)] is None  # nothing committed: from the beginning
+    assert writers.written == {0: [b"req.a@5"], 1: []}
+
+
+async def test_a_failed_write_forgets_its_partition_and_reopens_it_from_the_topics() -> None:
+    """Group 1's fenced write drops its writer and state; it is taken over again, group 0 is untouched."""
+    stop = asyncio.Event()
+    both = [record("req.a", 5), record("req.b", 7), record("res.b", 2)]
+    again = [record("req.b", 7), record("res.b", 2)]
+    consumer, writers, handler = Consumer([both, both, again, again], stop), Writers(failing=1), Handler()
+    committed_at(consumer, {"req.a": 5, "req.b": 7, "res.b": 2})
+    take_over = TakeOver(consumer)
+    worker = FencedWorker(consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), take_over)
+    await worker.run(stop)
+    assert handler.forgotten == [1] and sorted(take_over.taken) == [0, 1, 1]
     assert writers.written == {0: [b"req.a@5"], 1: [b"req.b@7", b"res.b@2"]}
 
 
@@ -107,7 +137,10 @@ async def test_a_rebalance_while_opening_writers_drops_the_batch() -> None:
     """Records fetched before partitions moved are not written: the new assignment re-reads them."""
     stop = asyncio.Event()
     consumer, writers, handler = Consumer([[record("req.a", 5)]], stop), Writers(failing=-1), Handler()
-    worker = FencedWorker(consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), empty_tail)
+    committed_at(consumer, {})
+    worker = FencedWorker(
+        consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), TakeOver(consumer)
+    )
     original_open = writers.open
 
     async def open_during_rebalance(
@@ -119,4 +152,4 @@ async def test_a_rebalance_while_opening_writers_drops_the_batch() -> None:
     writers.open = open_during_rebalance  # type: ignore[method-assign]
     await worker.run(stop)
     assert writers.written == {0: [], 1: []}
-    assert TopicPartition("req.a", 0) in handler.forgotten
+    assert 0 in handler.forgotten

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from datetime import timedelta
 from itertools import product
 
@@ -22,14 +23,15 @@ from dancu_bus.resolver import Admitted, Rejection, admit
 from tests.unit import samples
 
 NOW = samples.SENT + timedelta(seconds=1)
+BASIS = samples.VERIFY_REQUEST.legal_basis
 PURPOSES = {
     "KYC": Purpose(
-        legal_basis="AML law",
+        legal_basis=BASIS,
         operations=frozenset({Operation.VERIFY}),
         fields=frozenset({"full_name", "birth_date", "sex", "permanent_address"}),
     ),
     "NAME-ONLY": Purpose(
-        legal_basis="x", operations=frozenset({Operation.LOOKUP}), fields=frozenset({"full_name"})
+        legal_basis=BASIS, operations=frozenset({Operation.LOOKUP}), fields=frozenset({"full_name"})
     ),
 }
 
@@ -70,6 +72,39 @@ CASES = [
         "demo-bank",
         Reason.PURPOSE_NOT_REGISTERED,
     ),
+    (
+        "legal basis not the registered one",
+        request(legal_basis="x"),
+        "demo-bank",
+        Reason.LEGAL_BASIS_MISMATCH,
+    ),
+    ("legal basis empty", request(legal_basis=""), "demo-bank", Reason.LEGAL_BASIS_MISMATCH),
+    ("officer empty", request(officer_id=" "), "demo-bank", Reason.INVALID_OFFICER_ID),
+    ("officer too long", request(officer_id="x" * 65), "demo-bank", Reason.INVALID_OFFICER_ID),
+    (
+        "officer with a control character",
+        request(officer_id="a\x1bb"),
+        "demo-bank",
+        Reason.INVALID_OFFICER_ID,
+    ),
+    ("case with a bidi override", request(case_no="HS-\u202e1"), "demo-bank", Reason.INVALID_CASE_NO),
+    ("case of a megabyte", request(case_no="9" * 1_000_000), "demo-bank", Reason.INVALID_CASE_NO),
+    ("purpose code with a newline", request(purpose_code="KYC\n"), "demo-bank", Reason.INVALID_PURPOSE_CODE),
+    ("operation of a megabyte", request(operation="V" * 1_000_000), "demo-bank", Reason.UNKNOWN_OPERATION),
+    (
+        "sent long before it arrived",
+        request(sent_at=NOW - timedelta(hours=1)),
+        "demo-bank",
+        Reason.CLOCK_SKEW,
+    ),
+    ("sent in the future", request(sent_at=NOW + timedelta(hours=1)), "demo-bank", Reason.CLOCK_SKEW),
+    (
+        "valid for a year",
+        request(expires_at=NOW + timedelta(days=365)),
+        "demo-bank",
+        Reason.LIFETIME_TOO_LONG,
+    ),
+    ("nothing to verify", request(body=VerifyQuery("001090012345")), "demo-bank", Reason.NOTHING_TO_VERIFY),
     ("no body", request(body=None), "demo-bank", Reason.MALFORMED_REQUEST),
     (
         "lookup body on verify",
@@ -77,14 +112,24 @@ CASES = [
         "demo-bank",
         Reason.MALFORMED_REQUEST,
     ),
-    ("short personal id", request(body=VerifyQuery("00109001234")), "demo-bank", Reason.INVALID_PERSONAL_ID),
     (
-        "letters in personal id",
-        request(body=VerifyQuery("00109001234X")),
+        "short personal id",
+        request(body=VerifyQuery("00109001234", "A")),
         "demo-bank",
         Reason.INVALID_PERSONAL_ID,
     ),
-    ("unknown province", request(body=VerifyQuery("003090012345")), "demo-bank", Reason.INVALID_PERSONAL_ID),
+    (
+        "letters in personal id",
+        request(body=VerifyQuery("00109001234X", "A")),
+        "demo-bank",
+        Reason.INVALID_PERSONAL_ID,
+    ),
+    (
+        "unknown province",
+        request(body=VerifyQuery("003090012345", "A")),
+        "demo-bank",
+        Reason.INVALID_PERSONAL_ID,
+    ),
     (
         "verify field out of scope",
         request(body=VerifyQuery("001090012345", phone="0912345678")),
@@ -119,6 +164,29 @@ def test_agency_status_rejects(status: AgencyStatus, reason: Reason) -> None:
     decision = admit(request(), "demo-bank", directory(status), NOW)
     assert isinstance(decision, Rejection)
     assert decision.reason is reason
+
+
+def test_rejection_details_never_echo_hostile_text_unbounded() -> None:
+    """A refusal quotes a hostile value escaped and cut: no control characters, bounded length."""
+    for field, reason in (("officer_id", "INVALID_OFFICER_ID"), ("operation", "UNKNOWN_OPERATION")):
+        decision = admit(request(**{field: "\x1b[2J" * 100_000}), "demo-bank", directory(), NOW)
+        assert isinstance(decision, Rejection) and decision.reason == reason
+        assert len(decision.detail) < 300 and "\x1b" not in decision.detail
+
+
+def test_the_legal_basis_matches_whatever_its_case_spacing_and_unicode_form() -> None:
+    """The registered legal basis typed in capitals, decomposed, with extra spaces, is the same one."""
+    typed = unicodedata.normalize("NFD", "  " + BASIS.upper().replace(" ", "   "))
+    assert isinstance(admit(request(legal_basis=typed), "demo-bank", directory(), NOW), Admitted)
+
+
+def test_the_clock_is_the_brokers_time_of_the_record() -> None:
+    """sent_at is compared with when the broker received the record, not with when it is handled."""
+    late = NOW + timedelta(minutes=30)
+    decision = admit(
+        request(expires_at=late + timedelta(minutes=1)), "demo-bank", directory(), late, received_at=NOW
+    )
+    assert isinstance(decision, Admitted)
 
 
 def test_compliant_verify_is_admitted_with_its_purpose() -> None:

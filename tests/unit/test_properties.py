@@ -107,6 +107,7 @@ disclosed = st.builds(
 responses = st.builds(
     Response,
     request_id=st.uuids().map(str),
+    exchange_id=st.uuids().map(str),
     agency=text,
     operation=text,
     status=st.sampled_from(ResponseStatus),

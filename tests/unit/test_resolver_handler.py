@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from dancu_bus.metrics import ResolverMetrics
 from dancu_bus.resolver.service import HandlerLimits, ResolverHandler
 from dancu_bus.store import PopulationStore
 from dancu_bus.topic_names import TopicNames
-from dancu_bus.transport import Incoming, Outgoing
+from dancu_bus.transport import Incoming, Outgoing, Unreadable
 from tests.unit import samples
 
 CODEC = Codec(load_schemas())
@@ -108,12 +109,56 @@ async def test_a_repeated_request_id_is_rejected_but_a_replay_is_not() -> None:
     assert kinds(first) == ["OK"] and kinds(again) == ["OK", "DUPLICATE_REQUEST"]
 
 
-async def test_an_oversized_request_is_malformed() -> None:
-    """A request larger than the limit is refused with its size, not served."""
-    value = CODEC.encode_request(request(officer_id="x" * 5000))
-    [out] = await handler(limits=HandlerLimits(max_request_bytes=4096)).handle([incoming(value)])
-    response = CODEC.decode_response(out.value)
-    assert response.reason_code == "MALFORMED_REQUEST" and "more than 4096" in (response.message_en or "")
+async def test_an_oversized_request_is_refused_counting_key_value_and_headers() -> None:
+    """A record over the limit, by its value or by its headers alone, is refused with its size."""
+    small = CODEC.encode_request(request())
+    large_value = incoming(CODEC.encode_request(request(officer_id="x" * 5000)))
+    large_header = dataclasses.replace(incoming(small, 1), headers=(("traceparent", b"0" * 5000),))
+    outs = await handler(limits=HandlerLimits(max_request_bytes=4096)).handle([large_value, large_header])
+    for out in outs:
+        response = CODEC.decode_response(out.value)
+        assert response.reason_code == "REQUEST_TOO_LARGE" and "at most 4096" in (response.message_en or "")
+        assert dict(out.headers).get("traceparent") is None
+
+
+async def test_only_a_well_formed_trace_context_is_carried_into_the_response() -> None:
+    """A valid traceparent is echoed; a malformed one and every other header of the agency are not."""
+    parent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    good = dataclasses.replace(
+        incoming(CODEC.encode_request(request()), 0), headers=(("traceparent", parent), ("x-evil", b"1"))
+    )
+    bad = dataclasses.replace(
+        incoming(CODEC.encode_request(request()), 1), headers=(("traceparent", b"00-zz"),)
+    )
+    first, second = await handler().handle([good, bad])
+    assert dict(first.headers)["traceparent"] == parent and "x-evil" not in dict(first.headers)
+    assert "traceparent" not in dict(second.headers)
+
+
+async def test_every_answer_carries_the_exchange_of_its_record() -> None:
+    """Two records with one request id are two exchanges; the refusal names the first one's."""
+    value = CODEC.encode_request(request())
+    first, second = [
+        CODEC.decode_response(o.value)
+        for o in await handler().handle([incoming(value, 3), incoming(value, 4)])
+    ]
+    assert first.exchange_id != second.exchange_id
+    assert second.reason_code == "DUPLICATE_REQUEST" and first.exchange_id in (second.message_en or "")
+
+
+async def test_an_unreadable_batch_is_dead_lettered_with_its_offset_range() -> None:
+    """The stand-in for a batch the client could not unpack becomes one dead letter naming its offsets."""
+    marker = Incoming(
+        NAMES.request("demo-bank"), 2, 40, -1, None, None, (), unreadable=Unreadable(31, 40, "codec")
+    )
+    [out] = await handler().handle([marker])
+    letter = CODEC.decode_dead_letter(out.value)
+    assert (letter.error_code, letter.partition, letter.offset, letter.last_offset) == (
+        "UNREADABLE_BATCH",
+        2,
+        31,
+        40,
+    )
 
 
 async def test_a_store_down_for_good_dead_letters_only_the_admitted() -> None:
@@ -130,7 +175,11 @@ async def test_a_briefly_unavailable_store_raises_and_spends_no_quota() -> None:
     """A retriable store error goes up for the worker to retry; the retry is not refused for quota."""
     store = Store(StoreError("database is locked", retriable=True), failures=3)
     resolver = handler(store)
-    notary = [request(agency="demo-notary", purpose_code="NOTARISATION", body=NAME) for _ in range(5)]
+    basis = "Luật Công chứng 2024, Điều 42"
+    notary = [
+        request(agency="demo-notary", purpose_code="NOTARISATION", legal_basis=basis, body=NAME)
+        for _ in range(5)
+    ]
     batch = [incoming(CODEC.encode_request(r), i, agency="demo-notary") for i, r in enumerate(notary)]
     for _ in range(3):
         with pytest.raises(StoreError):
@@ -139,7 +188,9 @@ async def test_a_briefly_unavailable_store_raises_and_spends_no_quota() -> None:
 
 
 async def test_a_set_aside_record_keeps_at_most_64_kib_of_its_value() -> None:
-    """A record set aside after failing alone is dead-lettered, a large value cut with its size and hash."""
-    letter = CODEC.decode_dead_letter(handler().set_aside(incoming(b"v" * 100_000), "ValueError: x").value)
+    """A record set aside after failing alone is dead-lettered, a large value cut, with its size and hash."""
+    record = dataclasses.replace(incoming(b"v" * 100_000), headers=(("big", b"h" * 10_000), ("small", b"s")))
+    letter = CODEC.decode_dead_letter(handler().set_aside(record, "ValueError: x").value)
     assert letter.error_code == "HANDLER_FAILED" and len(letter.original_value or b"") == 64 * 1024
-    assert "cut from 100000 bytes" in letter.error
+    assert letter.value_size == 100_000 and letter.value_sha256 == hashlib.sha256(b"v" * 100_000).hexdigest()
+    assert letter.headers == (("small", b"s"),) and letter.headers_dropped == 1

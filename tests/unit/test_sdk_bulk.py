@@ -38,7 +38,9 @@ class FakeExchange:
 
     def answer(self, request_id: str) -> None:
         now = datetime.now(UTC)
-        self.futures[request_id].set_result(Response(request_id, "bank", "VERIFY", ResponseStatus.OK, now))
+        self.futures[request_id].set_result(
+            Response(request_id, request_id, "bank", "VERIFY", ResponseStatus.OK, now)
+        )
 
 
 def _client(exchange: FakeExchange, max_in_flight: int, timeout_s: float = 5.0) -> Client:

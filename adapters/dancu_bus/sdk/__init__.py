@@ -2,9 +2,9 @@
 
 from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
 
+kyc = Context("officer-7", "HS-2026-001", "KYC", "Luật Phòng, chống rửa tiền 2022, Điều 9")
 with Client(ClientConfig("my-bank")) as client:
-    answer = client.verify(VerifyQuery("001090012345", full_name="Nguyễn Văn An"),
-                           Context("officer-7", "HS-2026-001", "KYC", "Luật PCRT 2022"))
+    answer = client.verify(VerifyQuery("001090012345", full_name="Nguyễn Văn An"), kyc)
 """
 
 from dancu_bus.catalogues import Catalogue, CommuneConversion, Label
