@@ -109,7 +109,7 @@ def test_verify_passes_untouched_then_names_an_altered_record(audited: Audited) 
     exchange_all(audited.deployment, start=500)  # the writer goes on after the forgery
     code, out = verify(settings)
     assert code == 1
-    assert f"partition {original.partition}: CHANGED at offset {offset} (request {key(original)})" in out
+    assert f"partition {original.partition}: CHANGED at offset {offset} (exchange {key(original)})" in out
 
 
 def test_verify_reports_a_removed_record_at_the_gap(audited: Audited) -> None:
@@ -120,8 +120,8 @@ def test_verify_reports_a_removed_record_at_the_gap(audited: Audited) -> None:
     (moved,) = [r for r in copied if r.key == successor.key]
     code, out = verify(settings)
     assert code == 1
-    assert f"partition {moved.partition}: MISSING at offset {moved.offset} (request {key(successor)})" in out
-    assert f"(request {key(removed)}) is gone" in out
+    assert f"partition {moved.partition}: MISSING at offset {moved.offset} (exchange {key(successor)})" in out
+    assert f"(exchange {key(removed)}) is gone" in out
 
 
 def test_verify_reports_records_deleted_from_the_head(audited: Audited) -> None:

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -92,9 +92,18 @@ class PacedProducer:
 
 
 class KeyTally:
-    """Counts the keys of every committed record of some topics, from their beginning, in a thread."""
+    """Counts the keys of every committed record of some topics, from their beginning, in a thread.
 
-    def __init__(self, kafka: KafkaSettings, topics: Sequence[str]) -> None:
+    ``key_of`` may count another key taken from each record (its key and value) instead.
+    """
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        topics: Sequence[str],
+        key_of: Callable[[bytes | None, bytes | None], bytes | None] | None = None,
+    ) -> None:
+        self._key_of = key_of
         self._consumer = Consumer(
             {
                 **client_config(kafka),
@@ -135,7 +144,12 @@ class KeyTally:
     def _run(self) -> None:
         while not self._stopping.is_set():
             messages = self._consumer.consume(num_messages=2000, timeout=0.2)
-            keys = [m.key() for m in messages if m.error() is None]
+            found = [m for m in messages if m.error() is None]
+            keys = (
+                [self._key_of(m.key(), m.value()) for m in found]
+                if self._key_of
+                else [m.key() for m in found]
+            )
             with self._lock:
                 self._counts.update(keys)
             for message in messages:

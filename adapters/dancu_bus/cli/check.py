@@ -1,17 +1,20 @@
-"""``dancu-bus check faults``: break the running system on purpose and count what survives (issue 5)."""
+"""``dancu-bus check faults|hostile``: break the system on purpose, or attack it as an agency."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from dancu_bus.admin import repo_root
 from dancu_bus.errors import DancuError
 from dancu_bus.faults import SCENARIOS, FaultOptions, Harness, Row, fault_broker, render
+from dancu_bus.hostile import ProbeResult, describe_results
+from dancu_bus.hostile.check import HostileCheck
 from dancu_bus.settings import Settings
 
-__all__ = ["register", "run_faults"]
+__all__ = ["register", "run_faults", "run_hostile"]
 
 SHORT_REQUESTS = 3_000
 SHORT_SECONDS = 8.0
@@ -44,6 +47,44 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     faults.add_argument("--keep", action="store_true", help="keep every scenario's logs and store")
     faults.set_defaults(run=lambda args, settings: run_faults(args, settings, sys.stdout))
+    _register_hostile(verbs)
+
+
+def _register_hostile(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    hostile = verbs.add_parser(
+        "hostile",
+        help="attack a running stack as a connected agency (its own login and topic only); exit 1 on any"
+        " wrong answer, untruthful audit record, or another agency not served meanwhile",
+        description="DANCU_KAFKA__* are the operator's login (reads the dead letters, the audit topic and"
+        " the registry); DANCU_STORE__* the population store the people asked about come from.",
+    )
+    hostile.add_argument("--agency", required=True, help="the connected agency to act as")
+    hostile.add_argument("--witness", required=True, help="another connected agency, served meanwhile")
+    hostile.add_argument(
+        "--agency-password-file", type=Path, help="the agency's SCRAM secret (secured clusters)"
+    )
+    hostile.add_argument("--witness-password-file", type=Path, help="the witness agency's SCRAM secret")
+    hostile.add_argument("--probe", action="append", help="run only the probes so named (repeatable)")
+    hostile.add_argument(
+        "--resolver-metrics",
+        help="a resolver's /metrics URL: also fail if any label value came from an agency's text",
+    )
+    hostile.set_defaults(run=lambda args, settings: run_hostile(args, settings, sys.stdout))
+
+
+def _progress(result: ProbeResult, out: TextIO) -> None:
+    print(f"{result.probe.name}: {'ok' if result.passed else 'FAILED'}", file=out, flush=True)
+
+
+def run_hostile(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Run the battery against the stack ``settings`` reach; print its table; 0 when every probe passed."""
+    check = HostileCheck.of(settings, args)
+    results = check.run(args.probe, lambda result: _progress(result, out))
+    print(describe_results(results), file=out)
+    foreign = check.foreign_labels(args.resolver_metrics) if args.resolver_metrics else []
+    for label in foreign:
+        print(f"metric label from an agency's text: {label}", file=out)
+    return 0 if results and all(r.passed for r in results) and not foreign else 1
 
 
 def run_faults(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

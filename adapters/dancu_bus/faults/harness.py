@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -54,15 +54,15 @@ class Row:
     duplicates: int
     missing: int
     audit_records: int
+    audited_twice: int
     chain_intact: bool
     seconds: float
 
     @property
     def passed(self) -> bool:
-        """No duplicate, nothing missing, every exchange audited once, every chain intact."""
-        return (
-            not self.duplicates and not self.missing and self.audit_records == self.sent and self.chain_intact
-        )
+        """No duplicate, nothing missing, every exchange audited exactly once, every chain intact."""
+        audited_once = self.audit_records == self.sent and not self.audited_twice
+        return not self.duplicates and not self.missing and audited_once and self.chain_intact
 
 
 class Harness:
@@ -118,6 +118,15 @@ class Harness:
         finally:
             stage.tear_down(keep_workdir=self._options.keep_workdirs or not passed)
 
+    @staticmethod
+    def _audited_request(stage: Stage) -> Callable[[bytes | None, bytes | None], bytes | None]:
+        """The request id an audit record is of (its key is the exchange's, not the request's)."""
+
+        def request_of(_key: bytes | None, value: bytes | None) -> bytes | None:
+            return None if value is None else stage.codec.decode_audit(value).request_id.encode()
+
+        return request_of
+
     def _stream(self, stage: Stage, scenario: Scenario) -> tuple[list[bytes], int]:
         """Produce the requests, inject the fault meanwhile, wait for the answers; ids sent, fault time."""
         records = stage.requests(self._options.requests)
@@ -125,7 +134,7 @@ class Harness:
         responses = [stage.names.response(agency) for agency in AGENCIES]
         with (
             KeyTally(stage.kafka, responses) as answered,
-            KeyTally(stage.kafka, [stage.names.audit]) as audited,
+            KeyTally(stage.kafka, [stage.names.audit], key_of=self._audited_request(stage)) as audited,
         ):
             progress = Progress(ids, answered, audited)
             rate = len(records) / self._options.seconds
@@ -156,6 +165,9 @@ def _count(stage: Stage, title: str, ids: Sequence[bytes], seconds: float) -> Ro
     for agency in AGENCIES:
         responses.update(r.key for r in read_to_end(stage.kafka, stage.names.response(agency), 300))
     audit = read_to_end(stage.kafka, stage.names.audit, 300)
+    audited = Counter(
+        stage.codec.decode_audit(r.value).request_id.encode() for r in audit if r.value is not None
+    )
     return Row(
         scenario=title,
         fault_at=0,
@@ -163,7 +175,8 @@ def _count(stage: Stage, title: str, ids: Sequence[bytes], seconds: float) -> Ro
         received=sum(responses[key] for key in sent),
         duplicates=sum(1 for key in sent if responses[key] > 1),
         missing=sum(1 for key in sent if not responses[key]),
-        audit_records=len({r.key for r in audit} & sent),
+        audit_records=sum(1 for key in sent if audited[key]),
+        audited_twice=sum(1 for key in sent if audited[key] > 1),
         chain_intact=_intact(stage, audit),
         seconds=seconds,
     )
@@ -181,6 +194,7 @@ _HEADINGS = (
     "duplicates",
     "missing",
     "audit records",
+    "audited twice",
     "audit chain",
     "s",
 )
@@ -197,6 +211,7 @@ def render(rows: Sequence[Row]) -> Iterator[str]:
             f"{row.duplicates:,}",
             f"{row.missing:,}",
             f"{row.audit_records:,}",
+            f"{row.audited_twice:,}",
             "intact" if row.chain_intact else "BROKEN",
             f"{row.seconds:.0f}",
         )

@@ -1,0 +1,458 @@
+"""The hostile battery: what a connected agency can put on its own request topic, and the one right answer.
+
+Each probe is a few records as the agency's producer would send them (value, key, headers, codec,
+the timestamp it claims) and, per record, what must come of it: a response with a given reason code
+or verdict, or a dead letter with a given error code. ``judge`` compares what came back (responses,
+dead letters, audit records) with that, and with the facts of each record's own request. Pure.
+
+Think like the attacker when adding one: every value an agency controls (ids, strings, headers, sizes,
+timestamps, codecs, order and repetition) at its worst, and what it must not do to others or the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from dancu_bus.codec import Codec
+from dancu_bus.contracts import AuditRecord, Citizen, DeadLetter, LookupQuery, Request, Response, VerifyQuery
+from dancu_bus.sdk.requests import Context, build_request
+from dancu_bus.text import bounded
+from dancu_bus.timestamps import from_epoch_ms
+
+__all__ = ["Arrival", "Asking", "Expected", "Outcome", "Probe", "Sent", "battery", "judge"]
+
+_LIFETIME_S = 60.0
+_MB = 1024 * 1024
+_KEPT_VALUE = 64 * 1024  # what a dead letter keeps of a value (transport.dead_letters)
+TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One record as the agency produces it."""
+
+    value: bytes | None
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    codec: str = "none"
+    timestamp_ms: int | None = None  # the CreateTime the producer claims (the broker replaces it)
+    pause_before_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What must come of one record: a response (OK, or REJECTED with ``reason``) or a dead letter."""
+
+    reason: str | None = None
+    verdict: str | None = None
+    dead_letter: str | None = None
+    disclosed: bool = False  # an OK LOOKUP: its answer carries fields
+
+    @property
+    def answered(self) -> bool:
+        """Whether a response (and so an audit record) is expected, not a dead letter."""
+        return self.dead_letter is None
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A named attack: records sent in order, and the expected end of each."""
+
+    name: str
+    doc: str
+    sent: tuple[Sent, ...]
+    expected: tuple[Expected, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """Where the broker put a produced record: partition, offset and its (LogAppendTime) timestamp."""
+
+    partition: int
+    offset: int
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What came of one record: its arrival, and its response, dead letter and audit record if any."""
+
+    arrival: Arrival | None
+    response: Response | None = None
+    response_headers: tuple[tuple[str, bytes], ...] = ()
+    dead_letter: DeadLetter | None = None
+    audit: AuditRecord | None = None
+    error: str | None = None  # the producer's, when the broker refused the record
+
+
+@dataclass(frozen=True, slots=True)
+class Asking:
+    """Who the probes ask as, and about whom: the agency, its purposes, two people on record."""
+
+    codec: Codec = field(repr=False)
+    agency: str
+    other_agency: str
+    verify: Context
+    lookup: Context | None
+    person: Citizen
+    other: Citizen
+    without_phone: Citizen | None = None
+
+
+def battery(asking: Asking) -> Iterator[Probe]:
+    """Every probe, in the order they run, each built only when asked for (its requests are fresh)."""
+    yield from _codecs(asking)
+    for build in _BUILDERS:
+        yield build(asking)
+    yield from _nothing_compared(asking)
+
+
+def _verify(asking: Asking, person: Citizen | None = None, **changes: object) -> Request:
+    who = person or asking.person
+    query = VerifyQuery(who.personal_id, who.full_name, who.birth_date)
+    request = build_request(asking.agency, asking.verify, query, _LIFETIME_S)
+    return dataclasses.replace(request, **changes)  # type: ignore[arg-type]
+
+
+def _send(asking: Asking, request: Request, **options: object) -> Sent:
+    value = asking.codec.encode_request(request)
+    return Sent(value, request.request_id.encode(), **options)  # type: ignore[arg-type]
+
+
+def _codecs(asking: Asking) -> list[Probe]:
+    return [
+        Probe(
+            f"codec-{codec}",
+            f"a valid VERIFY in a {codec} batch is answered (no consumer may stop on a codec)",
+            (_send(asking, _verify(asking), codec=codec),),
+            (Expected(verdict="MATCH"),),
+        )
+        for codec in ("zstd", "lz4", "snappy", "gzip")
+    ]
+
+
+def _large_header(asking: Asking) -> Probe:
+    headers = (("traceparent", b"0" * (3 * _MB)),)
+    return Probe(
+        "large-header",
+        "a 3 MB header (compressed to pass the broker) counts towards the size limit and is not echoed",
+        (_send(asking, _verify(asking), headers=headers, codec="zstd"),),
+        (Expected(reason="REQUEST_TOO_LARGE"),),
+    )
+
+
+def _many_headers(asking: Asking) -> Probe:
+    headers = (("traceparent", TRACEPARENT), *((f"x-{n}", b"v" * 8) for n in range(2000)))
+    return Probe(
+        "many-headers",
+        "two thousand small headers: answered, and only the trace context reaches the response",
+        (_send(asking, _verify(asking), headers=headers),),
+        (Expected(verdict="MATCH"),),
+    )
+
+
+def _id_reused_back_to_back(asking: Asking) -> Probe:
+    first = _lookup(asking, asking.person) if asking.lookup is not None else _verify(asking, asking.person)
+    second = _verify(asking, asking.other, request_id=first.request_id)
+    return Probe(
+        "id-reused-back-to-back",
+        "a LOOKUP of A then a VERIFY of B under one request id: two exchanges, each audited as itself",
+        (_send(asking, first), _send(asking, second)),
+        (Expected(disclosed=asking.lookup is not None, verdict=None if asking.lookup else "MATCH"),
+         Expected(reason="DUPLICATE_REQUEST")),
+    )  # fmt: skip
+
+
+def _lookup(asking: Asking, person: Citizen) -> Request:
+    assert asking.lookup is not None
+    return build_request(asking.agency, asking.lookup, LookupQuery(person.personal_id), _LIFETIME_S)
+
+
+def _id_reused_after_expiry(asking: Asking) -> Probe:
+    now = datetime.now(UTC)
+    first = _verify(asking, expires_at=now + timedelta(seconds=2))
+    second = _verify(asking, asking.other, request_id=first.request_id)
+    return Probe(
+        "id-reused-after-expiry",
+        "a request id used again once the first request expired: both answered, both audited",
+        (_send(asking, first), _send(asking, second, pause_before_s=3.0)),
+        (Expected(verdict="MATCH"), Expected(verdict="MATCH")),
+    )
+
+
+def _exact_resend(asking: Asking) -> Probe:
+    sent = _send(asking, _verify(asking))
+    return Probe(
+        "exact-resend",
+        "the same record resent (a client restarted after a crash): the resend is refused, both audited",
+        (sent, sent),
+        (Expected(verdict="MATCH"), Expected(reason="DUPLICATE_REQUEST")),
+    )
+
+
+HOSTILE_OPERATIONS = (
+    "VERIFY ",
+    "verify",
+    "Nguyễn Văn An 001090012345 1990-01-01",
+    "\x1b[31mRED\x1b[0m",
+    "LOOKUP\u202e",
+    "x" * 10_000,
+    *(f"OP-{n}" for n in range(40)),
+)
+
+
+def _operation_labels(asking: Asking) -> Probe:
+    requests = [_verify(asking, operation=operation) for operation in HOSTILE_OPERATIONS]
+    return Probe(
+        "operation-labels",
+        "unknown operations (a name, an id, control characters, 10,000 characters) are refused and never"
+        " become metric labels",
+        tuple(_send(asking, r) for r in requests),
+        tuple(Expected(reason="UNKNOWN_OPERATION") for _ in requests),
+    )
+
+
+def _producer_timestamps(asking: Asking) -> Probe:
+    year_2001 = int(datetime(2001, 9, 9, tzinfo=UTC).timestamp() * 1000)
+    return Probe(
+        "producer-timestamps",
+        "records claiming 1970 and 2001: the log's time is the broker's",
+        (
+            _send(asking, _verify(asking), timestamp_ms=1),
+            _send(asking, _verify(asking), timestamp_ms=year_2001),
+        ),
+        (Expected(verdict="MATCH"), Expected(verdict="MATCH")),
+    )
+
+
+def _clock_skew(asking: Asking) -> Probe:
+    now = datetime.now(UTC)
+    return Probe(
+        "sent-at-skew",
+        "a sent_at a day before the broker received it is refused with its own reason",
+        (_send(asking, _verify(asking, sent_at=now - timedelta(days=1))),),
+        (Expected(reason="CLOCK_SKEW"),),
+    )
+
+
+def _nothing_to_verify(asking: Asking) -> Probe:
+    request = _verify(asking)
+    bare = dataclasses.replace(request, body=VerifyQuery(asking.person.personal_id))
+    return Probe(
+        "verify-nothing",
+        "a VERIFY with no field to compare (an existence oracle) is refused",
+        (_send(asking, bare),),
+        (Expected(reason="NOTHING_TO_VERIFY"),),
+    )
+
+
+def _nothing_compared(asking: Asking) -> list[Probe]:
+    person = asking.without_phone
+    if person is None or "phone" not in _fields_of(asking):
+        return []
+    request = _verify(asking, person)
+    only_phone = dataclasses.replace(request, body=VerifyQuery(person.personal_id, phone="0912345678"))
+    return [
+        Probe(
+            "verify-not-on-record",
+            "a VERIFY whose only field is not on record compares nothing: INCONCLUSIVE, never MATCH",
+            (_send(asking, only_phone),),
+            (Expected(verdict="INCONCLUSIVE"),),
+        )
+    ]
+
+
+def _fields_of(asking: Asking) -> frozenset[str]:
+    # The battery does not know the agency's scopes; the phone probe runs for purposes named for KYC.
+    return frozenset({"phone"}) if asking.verify.purpose_code == "KYC" else frozenset()
+
+
+def _legal_basis(asking: Asking) -> Probe:
+    return Probe(
+        "legal-basis",
+        "a legal basis other than the registered one is refused",
+        (_send(asking, _verify(asking, legal_basis="x")),),
+        (Expected(reason="LEGAL_BASIS_MISMATCH"),),
+    )
+
+
+def _envelope_text(asking: Asking) -> Probe:
+    return Probe(
+        "envelope-text",
+        "an officer id of a million characters and a case number with control and bidi characters",
+        (
+            _send(asking, _verify(asking, officer_id="o" * 1_000_000), codec="zstd"),
+            _send(asking, _verify(asking, case_no="HS-\x1b[2J\u202e1")),
+        ),
+        (Expected(reason="INVALID_OFFICER_ID"), Expected(reason="INVALID_CASE_NO")),
+    )
+
+
+def _claims_another_agency(asking: Asking) -> Probe:
+    return Probe(
+        "claims-another-agency",
+        "a body naming another agency is refused, and the answer names the topic's agency",
+        (_send(asking, _verify(asking, agency=asking.other_agency)),),
+        (Expected(reason="AGENCY_MISMATCH"),),
+    )
+
+
+def _expired(asking: Asking) -> Probe:
+    now = datetime.now(UTC)
+    request = _verify(asking, sent_at=now - timedelta(seconds=2), expires_at=now - timedelta(seconds=1))
+    return Probe(
+        "expired",
+        "a request past its deadline is EXPIRED",
+        (_send(asking, request),),
+        (Expected(reason="EXPIRED"),),
+    )
+
+
+def _undecodable(asking: Asking) -> Probe:
+    return Probe(
+        "undecodable",
+        "bytes that are no request go to the dead-letter topic with the reason",
+        (Sent(b"\x00\xffnot avro", _key("undecodable")),),
+        (Expected(dead_letter="NOT_SINGLE_OBJECT"),),
+    )
+
+
+def _large_noise(asking: Asking) -> Probe:
+    return Probe(
+        "large-noise",
+        "5 MB of noise: its dead letter fits the broker (the first 64 KiB, the size and the SHA-256)",
+        (Sent(b"\x00" * (5 * _MB), _key("noise"), codec="zstd"),),
+        (Expected(dead_letter="NOT_SINGLE_OBJECT"),),
+    )
+
+
+def _tombstone(asking: Asking) -> Probe:
+    return Probe(
+        "tombstone",
+        "a record with no value is a dead letter, not a crash",
+        (Sent(None, _key("tombstone")),),
+        (Expected(dead_letter="EMPTY"),),
+    )
+
+
+def _decompression_bomb(asking: Asking) -> Probe:
+    return Probe(
+        "decompression-bomb",
+        "32 MB of zeros in a few kilobytes of zstd: read once, dead-lettered within bounds",
+        (Sent(b"\x00" * (32 * _MB), _key("bomb"), codec="zstd"),),
+        (Expected(dead_letter="NOT_SINGLE_OBJECT"),),
+    )
+
+
+def _key(kind: str) -> bytes:
+    return f"hostile-{kind}-{uuid.uuid4()}".encode()
+
+
+_BUILDERS: tuple[Callable[[Asking], Probe], ...] = (
+    _large_header,
+    _many_headers,
+    _id_reused_back_to_back,
+    _id_reused_after_expiry,
+    _exact_resend,
+    _operation_labels,
+    _producer_timestamps,
+    _clock_skew,
+    _nothing_to_verify,
+    _legal_basis,
+    _envelope_text,
+    _claims_another_agency,
+    _expired,
+    _undecodable,
+    _large_noise,
+    _tombstone,
+    _decompression_bomb,
+)
+
+
+def judge(probe: Probe, outcomes: Sequence[Outcome], codec: Codec) -> list[str]:
+    """What is wrong with ``outcomes`` for ``probe``: one line per failure, none when all is right."""
+    failures: list[str] = []
+    for number, (sent, expected, outcome) in enumerate(
+        zip(probe.sent, probe.expected, outcomes, strict=True)
+    ):
+        where = f"record {number + 1}"
+        if outcome.arrival is None:
+            failures.append(f"{where}: the broker refused it: {outcome.error}")
+            continue
+        found = (
+            _dead_letter_problems(sent, expected, outcome)
+            if expected.dead_letter
+            else _answer_problems(sent, expected, outcome, codec)
+        )
+        failures += [f"{where}: {problem}" for problem in found]
+    return failures
+
+
+def _answer_problems(sent: Sent, expected: Expected, outcome: Outcome, codec: Codec) -> list[str]:
+    response = outcome.response
+    if response is None:
+        return ["no response"]
+    problems = []
+    if response.reason_code != expected.reason:
+        problems.append(f"answered {response.reason_code or 'OK'}, expected {expected.reason or 'OK'}")
+    verdict = response.verify.verdict.value if response.verify is not None else None
+    if expected.verdict is not None and verdict != expected.verdict:
+        problems.append(f"verdict {verdict}, expected {expected.verdict}")
+    if expected.disclosed and not response.fields_disclosed:
+        problems.append("no field disclosed")
+    headers = dict(outcome.response_headers)
+    allowed = {
+        "correlation_id",
+        "content-type",
+        "ce_specversion",
+        "ce_id",
+        "ce_type",
+        "ce_source",
+        "traceparent",
+    }
+    if set(headers) - allowed or len(headers.get("traceparent", b"")) > len(TRACEPARENT):
+        problems.append(f"the response carries agency headers: {sorted(set(headers) - allowed)[:3]}")
+    return problems + _audit_problems(sent, outcome, codec)
+
+
+def _audit_problems(sent: Sent, outcome: Outcome, codec: Codec) -> list[str]:
+    audit, response, arrival = outcome.audit, outcome.response, outcome.arrival
+    assert response is not None and arrival is not None
+    if audit is None:
+        return ["no audit record of its exchange"]
+    request = codec.decode_request(sent.value)
+    facts = {
+        "exchange_id": (audit.exchange_id, response.exchange_id),
+        "request_id": (audit.request_id, request.request_id),
+        "operation": (audit.operation, bounded(request.operation, 64)),
+        "personal_id": (audit.personal_id, request.personal_id),
+        "status": (audit.status, response.status.value),
+        "reason_code": (audit.reason_code, response.reason_code),
+        "fields_disclosed": (audit.fields_disclosed, response.fields_disclosed),
+        "request_offset": (audit.request_offset, arrival.offset),
+        "received_at": (audit.received_at, from_epoch_ms(arrival.timestamp_ms)),
+    }
+    return [f"audit {name} is {got!r}, not {want!r}" for name, (got, want) in facts.items() if got != want]
+
+
+def _dead_letter_problems(sent: Sent, expected: Expected, outcome: Outcome) -> list[str]:
+    letter = outcome.dead_letter
+    if letter is None:
+        return [f"no dead letter (expected {expected.dead_letter})"]
+    problems = []
+    if letter.error_code != expected.dead_letter:
+        problems.append(f"dead letter {letter.error_code}, expected {expected.dead_letter}")
+    value = sent.value
+    kept = (letter.original_value or b"") if value is not None else None
+    if value is not None and (kept != value[:_KEPT_VALUE] or letter.value_size != len(value)):
+        problems.append(f"dead letter keeps {len(kept or b'')} of {letter.value_size} bytes, not the bound")
+    if value is not None and letter.value_sha256 != hashlib.sha256(value).hexdigest():
+        problems.append("dead letter's SHA-256 is not the value's")
+    if outcome.response is not None or outcome.audit is not None:
+        problems.append("a dead-lettered record was also answered or audited")
+    return problems
