@@ -34,6 +34,7 @@ __all__ = ["Logins", "ProbeResult", "Served", "Witness", "run_battery"]
 
 _WAIT_S = 60.0
 _WITNESS_EVERY_S = 0.05
+_WARM_UP_REQUESTS = 10  # the first requests of a new client also wait for its connections
 _BASELINE_REQUESTS = 40
 # Another agency may be slowed while a probe runs, never stopped: at most ten times its own p99
 # before the battery, and never less than this.
@@ -102,7 +103,7 @@ def run_battery(
     served = _Trickle(logins.witness, witness, codec)
     served.start()
     try:
-        baseline = served.wait_for(_BASELINE_REQUESTS)
+        baseline = served.wait_for(_WARM_UP_REQUESTS, _BASELINE_REQUESTS)
         bound = max(10 * baseline.p99_ms, _FLOOR_MS)
         runner = _Runner(logins, names, codec, agency)
         results = []
@@ -140,12 +141,12 @@ class _Trickle:
         self._stopping.set()
         self._thread.join(60)
 
-    def wait_for(self, count: int) -> Served:
-        """How the first ``count`` requests went (the baseline), once they are done."""
+    def wait_for(self, skip: int, count: int) -> Served:
+        """How ``count`` requests after the first ``skip`` went (the baseline), once they are done."""
         deadline = time.monotonic() + _WAIT_S
-        while len(self._timings) < count and time.monotonic() < deadline and self._thread.is_alive():
+        while len(self._timings) < skip + count and time.monotonic() < deadline and self._thread.is_alive():
             time.sleep(0.1)
-        return _served(self._timings[:count])
+        return _served(self._timings[skip : skip + count])
 
     def since(self, started: float) -> Served:
         """How the requests started since ``started`` went, once one more has come back."""

@@ -56,12 +56,14 @@ class HostileCheck:
         agency = _agency(registry.record(args.agency), args.agency)
         other = _agency(registry.record(args.witness), args.witness)
         people = asyncio.run(_people(settings))
+        verify = _required(_context(agency, Operation.VERIFY), agency, Operation.VERIFY)
         asking = Asking(
             codec=codec,
             agency=agency.id,
             other_agency=other.id,
-            verify=_required(_context(agency, Operation.VERIFY), agency, Operation.VERIFY),
+            verify=verify,
             lookup=_context(agency, Operation.LOOKUP),
+            verify_fields=agency.purposes[verify.purpose_code].fields,
             person=people[0],
             other=people[1],
             without_phone=next((p for p in people if p.phone is None), None),

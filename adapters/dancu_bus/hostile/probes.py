@@ -99,6 +99,7 @@ class Asking:
     other_agency: str
     verify: Context
     lookup: Context | None
+    verify_fields: frozenset[str]  # the scope of the ``verify`` purpose
     person: Citizen
     other: Citizen
     without_phone: Citizen | None = None
@@ -253,7 +254,7 @@ def _nothing_to_verify(asking: Asking) -> Probe:
 
 def _nothing_compared(asking: Asking) -> list[Probe]:
     person = asking.without_phone
-    if person is None or "phone" not in _fields_of(asking):
+    if person is None or "phone" not in asking.verify_fields:
         return []
     request = _verify(asking, person)
     only_phone = dataclasses.replace(request, body=VerifyQuery(person.personal_id, phone="0912345678"))
@@ -265,11 +266,6 @@ def _nothing_compared(asking: Asking) -> list[Probe]:
             (Expected(verdict="INCONCLUSIVE"),),
         )
     ]
-
-
-def _fields_of(asking: Asking) -> frozenset[str]:
-    # The battery does not know the agency's scopes; the phone probe runs for purposes named for KYC.
-    return frozenset({"phone"}) if asking.verify.purpose_code == "KYC" else frozenset()
 
 
 def _legal_basis(asking: Asking) -> Probe:
