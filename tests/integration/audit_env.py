@@ -42,10 +42,11 @@ def exchange_all(deployment: Deployment, start: int = 0) -> list[str]:
     return ids
 
 
-def verify(settings: Settings, expired_head: bool = False) -> tuple[int, str]:
+def verify(settings: Settings, expired_head: bool = False, settle_s: float | None = None) -> tuple[int, str]:
     """Run `dancu-bus audit verify`; its exit code and output."""
     out = io.StringIO()
-    code = run_verify(argparse.Namespace(expired_head=expired_head, timeout=120.0), settings, out)
+    args = argparse.Namespace(expired_head=expired_head, timeout=120.0, chain_only=False, settle=settle_s)
+    code = run_verify(args, settings, out)
     return code, out.getvalue()
 
 

@@ -15,6 +15,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiokafka.codec
@@ -32,12 +33,12 @@ from dancu_bus.hostile.labels import closed_sets, foreign_labels
 from dancu_bus.sdk import Client, ClientConfig, VerifyQuery
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.settings import KafkaSettings, Settings
-from tests.contexts import KYC, KYC_LOOKUP, SIM
+from tests.contexts import KYC, KYC_LOOKUP, NOTARY, SIM
 from tests.integration.secured_stack import SecuredStack, running_secured_stack
 
 pytestmark = [pytest.mark.hostile, pytest.mark.security, pytest.mark.timeout(900)]
 
-BANK, TELECOM = "demo-bank", "demo-telecom"
+BANK, TELECOM, NOTARY_OFFICE = "demo-bank", "demo-telecom", "demo-notary"
 CODEC = Codec(load_schemas())
 UNANSWERED_AFTER_S = 4.0
 
@@ -52,7 +53,7 @@ def _tune(settings: Settings) -> Settings:
 def stack(secure_kafka: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredStack]:
     """The services as their principals; the bank and the telecom with their own logins."""
     data = tmp_path_factory.mktemp("hostile")
-    with running_secured_stack(secure_kafka, data, [BANK, TELECOM], tune=_tune) as running:
+    with running_secured_stack(secure_kafka, data, [BANK, TELECOM, NOTARY_OFFICE], tune=_tune) as running:
         yield running
 
 
@@ -193,6 +194,31 @@ def test_bytes_that_are_no_request_end_in_bounded_dead_letters(results: dict[str
     assert len(bomb.dead_letter.original_value or b"") == 64 * 1024 and bomb.audit is None
 
 
+def test_hostile_text_and_hand_written_bytes_get_their_own_answers(results: dict[str, ProbeResult]) -> None:
+    """SQL and control characters in names are mismatches, odd keys change nothing, bad Avro is dead."""
+    _passed(results, "hostile-names", "odd-keys", "hand-written-avro")
+    codes = [o.dead_letter.error_code for o in results["hand-written-avro"].outcomes if o.dead_letter]
+    assert codes == ["BAD_BODY"] * 6 + ["UNKNOWN_FINGERPRINT", "WRONG_SCHEMA"]
+
+
+def test_a_flooding_agency_is_held_to_its_quota_while_others_are_served(stack: SecuredStack) -> None:
+    """The notary (5/s) flooding gets QUOTA_EXCEEDED, and the bank's requests meanwhile are all served."""
+    people = stack.people
+    with (
+        Client(ClientConfig(NOTARY_OFFICE, stack.logins[NOTARY_OFFICE], timeout_s=60), CODEC) as notary,
+        Client(ClientConfig(BANK, stack.logins[BANK], timeout_s=60), CODEC) as bank,
+    ):
+        flood = [notary.build(VerifyQuery(p.personal_id, p.full_name), NOTARY) for p in people[:300]]
+        with ThreadPoolExecutor(1) as flooding:
+            answered = flooding.submit(lambda: list(notary.send_many(flood)))
+            served = list(
+                bank.send_many(bank.build(VerifyQuery(p.personal_id, p.full_name), KYC) for p in people[:100])
+            )
+            refused = [r.reason_code for r in answered.result(timeout=120)]
+    assert refused.count("QUOTA_EXCEEDED") >= 200 and set(refused) <= {None, "QUOTA_EXCEEDED"}
+    assert len(served) == 100 and all(r.status.value == "OK" for r in served)
+
+
 def test_the_audit_has_nothing_left_waiting_after_the_battery(
     results: dict[str, ProbeResult], stack: SecuredStack
 ) -> None:
@@ -321,3 +347,4 @@ def test_check_hostile_exits_0_on_a_clean_stack(stack: SecuredStack, tmp_path: P
     table = out.getvalue()
     print(table)  # the issue note quotes it
     assert "probes, 0 failed" in table and "codec-zstd" in table and "decompression-bomb" in table
+    assert "metric label" not in table

@@ -48,6 +48,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="check only the hash chains, not that every request record on the request topics is audited",
     )
+    verify.add_argument(
+        "--settle",
+        type=float,
+        help="seconds a request record may wait for its audit record before it counts as missing"
+        " (default: the audit's UNANSWERED bound plus a minute)",
+    )
     verify.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topic")
     verify.set_defaults(run=lambda args, settings: run_verify(args, settings, sys.stdout))
     history = verbs.add_parser("trail", help="one agency's registry changes and exchanges, in time order")
@@ -63,8 +69,8 @@ async def _run(settings: Settings) -> None:
 def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Check every chain of the audit topic, then that every request record has its audit record.
 
-    0 when every chain is intact and no request record older than the audit's UNANSWERED bound
-    lacks its record; else 1.
+    0 when every chain is intact and no request record older than ``--settle`` (the audit's
+    UNANSWERED bound and a minute) lacks its record; else 1.
     """
     names, codec = TopicNames(settings.kafka.topic_prefix), Codec(load_schemas())
     records = read_to_end(settings.kafka, names.audit, args.timeout)
@@ -74,23 +80,27 @@ def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     broken = [c for c in checks if c.finding is not None]
     verdict = f"{len(broken)} broken" if broken else "intact"
     print(f"{names.audit}: {len(records)} records in {len(checks)} partitions: {verdict}", file=out)
-    missing = (
-        [] if getattr(args, "chain_only", False) else _unaudited(settings, records, codec, args.timeout, out)
-    )
+    if args.chain_only:
+        return 1 if broken else 0
+    settle_s = settings.audit.unanswered_after_s + 60 if args.settle is None else args.settle
+    missing = _unaudited(settings, records, codec, (args.timeout, settle_s), out)
     return 1 if broken or missing else 0
 
 
 def _unaudited(
-    settings: Settings, audit: Sequence[TopicRecord], codec: Codec, timeout_s: float, out: TextIO
+    settings: Settings,
+    audit: Sequence[TopicRecord],
+    codec: Codec,
+    seconds: tuple[float, float],
+    out: TextIO,
 ) -> list[Unaudited]:
-    """The request records with no audit record, each printed; records still within the bound are not."""
+    """The request records with no audit record, each printed; those younger than ``settle_s`` are not."""
+    timeout_s, settle_s = seconds
     names = TopicNames(settings.kafka.topic_prefix)
-    audited = {r.key.decode("utf-8", errors="replace") for r in audit if r.key is not None}
+    audited = {r.key.decode("utf-8", errors="replace") for r in audit if r.key is not None and r.value}
     topics = sorted(describe(settings.kafka, f"{names.prefix}.req."))
     requests = [r for topic in topics for r in read_to_end(settings.kafka, topic, timeout_s)]
-    # A request may wait for its answer until the audit records it UNANSWERED; a minute of margin.
-    bound = timedelta(seconds=settings.audit.unanswered_after_s + 60)
-    missing = unaudited(requests, audited, codec, datetime.now(UTC) - bound)
+    missing = unaudited(requests, audited, codec, datetime.now(UTC) - timedelta(seconds=settle_s))
     for gone in missing:
         print(
             f"{gone.topic}[{gone.partition}] offset {gone.offset}: MISSING, no audit record of exchange "

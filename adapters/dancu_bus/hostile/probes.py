@@ -345,6 +345,108 @@ def _decompression_bomb(asking: Asking) -> Probe:
     )
 
 
+def _hostile_names(asking: Asking) -> Probe:
+    names = ("Robert'); DROP TABLE citizens;--", "' OR '1'='1", "x\x00y\x1b[31m\u202eredro\r\n\t")
+    requests = [_verify(asking, body=VerifyQuery(asking.person.personal_id, name)) for name in names]
+    return Probe(
+        "hostile-names",
+        "names with SQL and control characters are compared like any other: MISMATCH, the store untouched",
+        tuple(_send(asking, r) for r in requests),
+        tuple(Expected(verdict="MISMATCH") for _ in requests),
+    )
+
+
+def _odd_keys(asking: Asking) -> Probe:
+    keys = (b"", None, b"\x00\xff not the request id")
+    return Probe(
+        "odd-keys",
+        "the request id is in the value: an empty, null or foreign key changes nothing",
+        tuple(dataclasses.replace(_send(asking, _verify(asking)), key=key) for key in keys),
+        tuple(Expected(verdict="MATCH") for _ in keys),
+    )
+
+
+def _hand_written(asking: Asking) -> Probe:
+    """Bytes no well-behaved encoder produces, written field by field (schemas/request.avsc order)."""
+    header = asking.codec.schemas.by_name("vn.dancu.Request").header
+    valid = _request_bytes(asking, header)
+    variants = {
+        "BAD_BODY": (
+            valid[: len(valid) // 2],
+            _request_bytes(asking, header, name=b"Nguy\xff\xfe\xc3n"),
+            _request_bytes(asking, header, birth_days=3_000_000),
+            _request_bytes(asking, header, sent_ms=2**62),
+            _request_bytes(asking, header, body_branch=7),
+            _request_bytes(asking, header, request_id=b"not-a-uuid"),
+        ),
+        "UNKNOWN_FINGERPRINT": (valid[:2] + bytes(8) + valid[10:],),
+        "WRONG_SCHEMA": (asking.codec.encode_dead_letter(_sample_dead_letter()),),
+    }
+    sent = [
+        (Sent(value, _key(code)), Expected(dead_letter=code))
+        for code, values in variants.items()
+        for value in values
+    ]
+    return Probe(
+        "hand-written-avro",
+        "truncated bodies, invalid UTF-8, dates beyond any calendar, a union branch that does not exist,"
+        " a wrong fingerprint, a request id that is no UUID: each a dead letter with its reason",
+        tuple(s for s, _ in sent),
+        tuple(e for _, e in sent),
+    )
+
+
+def _request_bytes(
+    asking: Asking,
+    header: bytes,
+    *,
+    request_id: bytes | None = None,
+    name: bytes | None = None,
+    birth_days: int = 7305,
+    sent_ms: int | None = None,
+    body_branch: int = 1,
+) -> bytes:
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    context = asking.verify
+    texts = (
+        request_id or str(uuid.uuid4()).encode(),
+        asking.agency.encode(),
+        context.officer_id.encode(),
+        context.case_no.encode(),
+        context.purpose_code.encode(),
+        context.legal_basis.encode(),
+        b"VERIFY",
+    )
+    envelope = b"".join(_avro_string(text) for text in texts)
+    times = _zigzag(now_ms if sent_ms is None else sent_ms) + _zigzag(now_ms + 60_000)
+    person = asking.person.personal_id.encode()
+    full_name = name if name is not None else asking.person.full_name.encode()
+    body = _avro_string(person) + _zigzag(1) + _avro_string(full_name) + _zigzag(1) + _zigzag(birth_days)
+    return header + envelope + times + _zigzag(body_branch) + body + b"\x00" * 4
+
+
+def _sample_dead_letter() -> DeadLetter:
+    """A well-formed record of another schema than Request."""
+    now = datetime.now(UTC)
+    return DeadLetter("t", 0, 0, 0, now, None, None, -1, None, (), 0, "X", "x", "hostile", now)
+
+
+def _zigzag(number: int) -> bytes:
+    """An Avro int or long: zig-zag, then 7 bits per byte, low first."""
+    value = (number << 1) ^ (number >> 63)
+    out = bytearray()
+    while value & ~0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _avro_string(raw: bytes) -> bytes:
+    """An Avro string or bytes: its length, then the bytes as given (valid UTF-8 or not)."""
+    return _zigzag(len(raw)) + raw
+
+
 def _key(kind: str) -> bytes:
     return f"hostile-{kind}-{uuid.uuid4()}".encode()
 
@@ -363,7 +465,10 @@ _BUILDERS: tuple[Callable[[Asking], Probe], ...] = (
     _envelope_text,
     _claims_another_agency,
     _expired,
+    _hostile_names,
+    _odd_keys,
     _undecodable,
+    _hand_written,
     _large_noise,
     _tombstone,
     _decompression_bomb,
