@@ -16,23 +16,32 @@ How the chain stays well defined (issue 5, DESIGN.md section 5):
   producer (``transport.fenced``), id ``<group>.<audit topic>.<partition>``. A member that is assigned
   the partition initialises that id before writing, which aborts or completes any transaction of the
   previous writer (even one the group already gave up on) and fences it; only then does it read the
-  partition's newest intact record and chain on from its hash. Audit records and the consumed offsets
-  of their exchange topics commit in one transaction, so a crash leaves both or neither, and a failed
-  write closes the writer, rewinds its inputs to the last commit and reopens it from the tail.
-- **Replays.** Offsets are committed only up to the oldest exchange still waiting for its other half
-  (``witness.Pairing``), so after a restart or a rebalance some exchanges are paired again. Their records
-  are appended again, as new links with the same key: the log shows the replay, and compaction keeps
-  the newest record of each request id, as DESIGN.md promises. A request recorded ``UNANSWERED`` and
-  later paired is superseded in the same way.
+  partition's newest intact record (and chain on from its hash), the partition's waiting halves, and
+  its inputs' committed offsets, where it starts. Audit records, state and the consumed offsets commit
+  in one transaction, so a crash leaves all or none, and a failed write closes the writer, forgets the
+  partition and takes it over again from the topics.
+- **One record per exchange.** An exchange is one request record, identified by where it arrived
+  (``dancu_bus.exchanges``: topic, partition, offset, broker timestamp), never by the request id the
+  agency chose; the response carries the exchange id and the audit record is keyed by it. So two
+  records with one request id (a resend, a reuse) are two exchanges with two records, and no agency
+  can make compaction remove another exchange's record.
+- **What waits.** A request waiting for its response (or a response read before its request) is an
+  ``AuditPending`` in ``<prefix>.audit.pending`` (same partition number as the audit partition, key =
+  exchange id), written with the batch's audit records and consumed offsets in one transaction and
+  tombstoned once recorded. Offsets are therefore committed as consumed, and a member taking a
+  partition over reads its waiting halves back (``witness.Pairing``): nothing is paired twice, nothing
+  is lost. A request with no response after the UNANSWERED bound is recorded ``UNANSWERED`` (the
+  worker ticks when idle); its half waits on, and a late response gives the exchange its true record,
+  which supersedes the UNANSWERED one under compaction (the same key).
 - **Compaction.** Removing a superseded record leaves its successor chaining from a record that is no
-  longer there. Each record therefore names the request id of its predecessor too
-  (``prev_request_id``), and ``verify`` accepts a vanished predecessor only when a record with that
-  request id still follows at or after the one chaining from it: exactly what compaction may remove.
-  A vanished record whose request id appears nowhere later is a gap; tombstones are never written, so
-  one is reported as a deletion. Where compaction removed several records in a row, only the last
-  one's request id is checked: the links between the removed records are gone with them.
+  longer there. Each record therefore names the exchange id of its predecessor too
+  (``prev_exchange_id``), and ``verify`` accepts a vanished predecessor only when a record with that
+  exchange id still follows at or after the one chaining from it: exactly what compaction may remove.
+  A vanished record whose exchange id appears nowhere later is a gap; tombstones are never written, so
+  one is reported as a deletion. ``audit verify`` also reads the request topics and names every
+  decodable request record without an audit record.
 - **Limits.** The hash is keyless: someone able to write the audit topic and to rewrite every later
-  record can forge a consistent chain. ``dancu-bus audit verify`` prints each partition's last hash so
+  record can forge a consistent chain (signed checkpoints are the answer, issue 16). ``dancu-bus audit verify`` prints each partition's last hash so
   inspectors can anchor it elsewhere (Art. 10); ``--expired-head`` accepts a partition whose oldest
   records retention has deleted.
 """
