@@ -41,7 +41,7 @@ How the chain stays well defined (issue 5, DESIGN.md section 5):
   one is reported as a deletion. ``audit verify`` also reads the request topics and names every
   decodable request record without an audit record.
 - **Limits.** The hash is keyless: someone able to write the audit topic and to rewrite every later
-  record can forge a consistent chain (signed checkpoints are the answer, issue 16). ``dancu-bus audit verify`` prints each partition's last hash so
+  record can forge a consistent chain. ``dancu-bus audit verify`` prints each partition's last hash so
   inspectors can anchor it elsewhere (Art. 10); ``--expired-head`` accepts a partition whose oldest
   records retention has deleted.
 """
