@@ -84,7 +84,7 @@ def sdk_round_trip(
         sent_at: dict[str, float] = {}
         requests = _stamped(client, workload, people, n, rate, sent_at)
         started = time.perf_counter()
-        for response in client.send_many(requests):
+        for response in client.send_requests(requests):
             latencies.append((time.perf_counter() - sent_at.pop(response.request_id)) * 1000)
             answers[_answer(response)] += 1
         elapsed = time.perf_counter() - started

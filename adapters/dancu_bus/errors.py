@@ -12,6 +12,7 @@ __all__ = [
     "RefusedChange",
     "RequestTimeout",
     "StoreError",
+    "Undelivered",
 ]
 
 
@@ -50,6 +51,16 @@ class BrokerError(DancuError):
         self.retriable = retriable
 
 
+class Undelivered(BrokerError):
+    """Requests the SDK accepted but could not hand to the broker: each id, and why."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        shown = ", ".join(f"{request_id} ({why})" for request_id, why in list(reasons.items())[:5])
+        more = f" and {len(reasons) - 5} more" if len(reasons) > 5 else ""
+        super().__init__(f"{len(reasons)} requests were not delivered: {shown}{more}")
+        self.reasons = reasons
+
+
 class InvalidCode(DancuError):
     """A catalogue code that its catalogue does not have, named with its field and scheme."""
 
@@ -60,15 +71,23 @@ class InvalidCode(DancuError):
         self.scheme = scheme
 
 
-class RequestTimeout(DancuError):
-    """No response arrived for a request before the caller's deadline."""
+class RequestTimeout(DancuError, TimeoutError):
+    """No response arrived before the caller's deadline: for one request, or for each of ``request_ids``."""
 
     retriable = True
 
-    def __init__(self, request_id: str, seconds: float) -> None:
-        super().__init__(f"no response to request {request_id} within {seconds:g} s")
-        self.request_id = request_id
+    def __init__(self, request_ids: str | list[str], seconds: float) -> None:
+        ids = [request_ids] if isinstance(request_ids, str) else list(request_ids)
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        what = f"request {shown}" if len(ids) == 1 else f"{len(ids)} requests ({shown})"
+        super().__init__(f"no response to {what} within {seconds:g} s")
+        self.request_ids = ids
         self.seconds = seconds
+
+    @property
+    def request_id(self) -> str:
+        """The first request not answered."""
+        return self.request_ids[0]
 
 
 class DuplicateRequest(DancuError):

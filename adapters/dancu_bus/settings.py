@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "AuditSettings",
+    "client_environment",
     "BrokerSettings",
     "KafkaSettings",
     "ResolverSettings",
@@ -137,12 +138,21 @@ class AuditSettings(BaseModel):
 
 
 class SdkSettings(BaseModel):
-    """Defaults of the agency SDK when built from settings."""
+    """Defaults of the agency SDK (``ClientConfig`` reads them from the environment too)."""
 
     model_config = ConfigDict(frozen=True)
 
     agency: str = "demo-bank"
-    timeout_s: float = 10.0
+    lifetime_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="how long each request stays valid (its expires_at): longer than a failover takes",
+    )
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="how long a caller waits for an answer before RequestTimeout; default the lifetime + 10 s",
+    )
     max_in_flight: int = Field(default=10_000, ge=1)
 
 
@@ -158,3 +168,20 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     sdk: SdkSettings = SdkSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class _ClientEnvironment(BaseSettings):
+    """The part of the settings tree an agency's SDK reads: the cluster, and its own defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DANCU_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    sdk: SdkSettings = SdkSettings()
+
+
+def client_environment() -> tuple[KafkaSettings, SdkSettings]:
+    """``DANCU_KAFKA__*`` and ``DANCU_SDK__*`` as they are now (the SDK's defaults; explicit arguments win)."""
+    environment = _ClientEnvironment()
+    return environment.kafka, environment.sdk

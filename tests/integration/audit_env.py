@@ -29,7 +29,7 @@ def exchange(deployment: Deployment, agency: str, context: Context, count: int, 
     query = LookupQuery if context is PROVINCE else VerifyQuery
     with Client(ClientConfig(agency, deployment.settings.kafka, timeout_s=60), deployment.codec) as client:
         requests = [client.build(query(people[(start + i) % len(people)]), context) for i in range(count)]
-        assert len(list(client.send_many(requests))) == count
+        assert len(list(client.send_requests(requests))) == count
     return [r.request_id for r in requests]
 
 

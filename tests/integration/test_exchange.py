@@ -122,7 +122,7 @@ def test_ten_thousand_requests_get_exactly_ten_thousand_responses(deployment: De
     """Bulk sending keeps every request answered exactly once, on the wire as well as in the SDK."""
     with client(deployment) as bank:
         requests = bulk(bank, deployment, 10_000)
-        responses = list(bank.send_many(requests))
+        responses = list(bank.send_requests(requests))
     sent = {r.request_id for r in requests}
     assert len(responses) == 10_000
     assert {r.request_id for r in responses} == sent
@@ -144,7 +144,7 @@ def test_two_clients_of_one_agency_each_get_their_own(deployment: Deployment) ->
     def run(name: str, start: int) -> None:
         with client(deployment) as bank:
             requests = bulk(bank, deployment, 1_000, start)
-            got = [r.request_id for r in bank.send_many(requests)]
+            got = [r.request_id for r in bank.send_requests(requests)]
         assert len(got) == len(set(got))
         results[name] = ({r.request_id for r in requests}, set(got))
 

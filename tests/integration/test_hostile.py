@@ -211,9 +211,9 @@ def test_a_flooding_agency_is_held_to_its_quota_while_others_are_served(stack: S
     ):
         flood = [notary.build(VerifyQuery(p.personal_id, p.full_name), NOTARY) for p in people[:300]]
         with ThreadPoolExecutor(1) as flooding:
-            answered = flooding.submit(lambda: list(notary.send_many(flood)))
+            answered = flooding.submit(lambda: list(notary.send_requests(flood)))
             served = list(
-                bank.send_many(bank.build(VerifyQuery(p.personal_id, p.full_name), KYC) for p in people[:100])
+                bank.send_requests(bank.build(VerifyQuery(p.personal_id, p.full_name), KYC) for p in people[:100])
             )
             refused = [r.reason_code for r in answered.result(timeout=120)]
     assert refused.count("QUOTA_EXCEEDED") >= 200 and set(refused) <= {None, "QUOTA_EXCEEDED"}
@@ -279,7 +279,7 @@ def test_an_audit_restart_mid_stream_records_every_exchange_exactly_once(stack: 
     people = stack.people[10:410]
     with Client(ClientConfig(BANK, stack.logins[BANK], timeout_s=120), CODEC) as bank:
         requests = [bank.build(VerifyQuery(p.personal_id, p.full_name), KYC) for p in people]
-        stream = bank.send_many(requests)
+        stream = bank.send_requests(requests)
         answered = [next(stream) for _ in range(150)]
         stack.audit.stop()
         stack.audit.start()

@@ -41,7 +41,7 @@ def ask(client: Client, deployment: Deployment, context: Context, count: int = 3
     requests = [
         client.build(VerifyQuery(person.personal_id, person.full_name), context) for _ in range(count)
     ]
-    return list(client.send_many(requests))
+    return list(client.send_requests(requests))
 
 
 def test_suspension_takes_effect_without_restart_and_is_audited(deployment: Deployment) -> None:

@@ -84,7 +84,7 @@ def test_next_request_is_taken_only_when_there_is_room() -> None:
     requests = _requests(3)
     taken: list[str] = []
     with pytest.raises(RequestTimeout):
-        list(_client(exchange, max_in_flight=2, timeout_s=0.05).send_many(_noting(requests, taken)))
+        list(_client(exchange, max_in_flight=2, timeout_s=0.05).send_requests(_noting(requests, taken)))
     assert taken == [r.request_id for r in requests[:2]]
 
 
@@ -92,7 +92,7 @@ def test_every_response_is_yielded_once_whatever_the_order() -> None:
     """Responses come out in the order they arrive, each once, and the stream ends after the last."""
     exchange = _answering(FakeExchange())
     requests = _requests(5)
-    got = [r.request_id for r in _client(exchange, max_in_flight=2).send_many(requests)]
+    got = [r.request_id for r in _client(exchange, max_in_flight=2).send_requests(requests)]
     assert sorted(got) == sorted(r.request_id for r in requests) and len(got) == 5
 
 
@@ -101,7 +101,7 @@ def test_silence_raises_request_timeout_and_forgets_every_request() -> None:
     exchange = FakeExchange()
     requests = _requests(3)
     with pytest.raises(RequestTimeout) as raised:
-        list(_client(exchange, max_in_flight=10, timeout_s=0.05).send_many(requests))
+        list(_client(exchange, max_in_flight=10, timeout_s=0.05).send_requests(requests))
     assert requests[0].request_id in str(raised.value)
     assert sorted(exchange.forgotten) == sorted(r.request_id for r in requests)
 
@@ -127,7 +127,7 @@ def test_a_response_is_yielded_while_the_source_waits_for_its_next_request() -> 
         yield second
 
     got = []
-    for response in _client(exchange, max_in_flight=10).send_many(slow_source()):
+    for response in _client(exchange, max_in_flight=10).send_requests(slow_source()):
         got.append(response.request_id)
         seen_first.set()
     assert got == [first.request_id, second.request_id]
@@ -143,7 +143,7 @@ def test_a_slow_source_with_nothing_in_flight_is_no_timeout() -> None:
             time.sleep(0.15)
             yield request
 
-    got = [r.request_id for r in _client(exchange, max_in_flight=10, timeout_s=0.05).send_many(slow_source())]
+    got = [r.request_id for r in _client(exchange, max_in_flight=10, timeout_s=0.05).send_requests(slow_source())]
     assert got == [r.request_id for r in requests]
 
 
@@ -157,7 +157,7 @@ def test_an_error_of_the_source_is_raised_to_the_caller_and_requests_forgotten()
         raise ValueError("the customer file ended mid-line")
 
     with pytest.raises(ValueError, match="mid-line"):
-        list(_client(exchange, max_in_flight=10).send_many(failing_source()))
+        list(_client(exchange, max_in_flight=10).send_requests(failing_source()))
     assert sorted(exchange.forgotten) == sorted(r.request_id for r in requests)
 
 
@@ -165,7 +165,7 @@ def test_leaving_the_loop_early_forgets_what_is_still_in_flight() -> None:
     """A caller that stops after one response leaves nothing pending in the exchange."""
     requests = _requests(3)
     exchange = _answering(FakeExchange(), only=requests[0].request_id)
-    stream = _client(exchange, max_in_flight=10).send_many(requests)
+    stream = _client(exchange, max_in_flight=10).send_requests(requests)
     assert next(stream).request_id == requests[0].request_id
     deadline = time.monotonic() + 5
     while len(exchange.futures) < 3 and time.monotonic() < deadline:
@@ -201,7 +201,7 @@ async def test_async_responses_come_while_an_async_source_is_slow() -> None:
             yield request
             await asyncio.sleep(0.05)
 
-    async for response in _async_client(exchange, max_in_flight=10, timeout_s=0.02).send_many(slow_source()):
+    async for response in _async_client(exchange, max_in_flight=10, timeout_s=0.02).send_requests(slow_source()):
         yielded.append(response.request_id)
     assert yielded == [r.request_id for r in requests]
 
@@ -213,7 +213,7 @@ async def test_async_window_and_timeout() -> None:
     taken: list[str] = []
     client = _async_client(exchange, max_in_flight=2, timeout_s=0.05)
     with pytest.raises(RequestTimeout) as raised:
-        await _drain(client.send_many(_noting(requests, taken)))
+        await _drain(client.send_requests(_noting(requests, taken)))
     assert taken == [r.request_id for r in requests[:2]]
     assert requests[0].request_id in str(raised.value)
     assert sorted(exchange.forgotten) == sorted(taken)

@@ -5,33 +5,64 @@ from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
 kyc = Context("officer-7", "HS-2026-001", "KYC", "Luật Phòng, chống rửa tiền 2022, Điều 9")
 with Client(ClientConfig("my-bank")) as client:
     answer = client.verify(VerifyQuery("001090012345", full_name="Nguyễn Văn An"), kyc)
+
+``ClientConfig`` takes what it is not given from ``DANCU_KAFKA__*`` and ``DANCU_SDK__*``.
 """
 
 from dancu_bus.catalogues import Catalogue, CommuneConversion, Label
-from dancu_bus.contracts import Address, LookupQuery, MatchOutcome, Verdict, VerifyQuery
-from dancu_bus.errors import DuplicateRequest, InvalidCode, RequestTimeout
+from dancu_bus.contracts import (
+    Address,
+    DisclosedField,
+    LookupQuery,
+    MatchOutcome,
+    Request,
+    Response,
+    ResponseStatus,
+    Verdict,
+    VerifyQuery,
+)
+from dancu_bus.errors import (
+    BrokerError,
+    ConfigError,
+    DancuError,
+    DuplicateRequest,
+    InvalidCode,
+    RequestTimeout,
+    Undelivered,
+)
 from dancu_bus.sdk.aio import AsyncClient
 from dancu_bus.sdk.catalogues import convert_commune, label
 from dancu_bus.sdk.client import Client
+from dancu_bus.sdk.collect import Collected
 from dancu_bus.sdk.exchange import ClientConfig
 from dancu_bus.sdk.requests import Context
-from dancu_bus.sdk.results import LookupAnswer, VerifyAnswer
+from dancu_bus.sdk.results import Answer, LookupAnswer, VerifyAnswer
 
 __all__ = [
     "Address",
+    "Answer",
     "AsyncClient",
+    "BrokerError",
     "Catalogue",
     "Client",
     "ClientConfig",
+    "Collected",
     "CommuneConversion",
+    "ConfigError",
     "Context",
+    "DancuError",
+    "DisclosedField",
     "DuplicateRequest",
     "InvalidCode",
     "Label",
     "LookupAnswer",
     "LookupQuery",
     "MatchOutcome",
+    "Request",
     "RequestTimeout",
+    "Response",
+    "ResponseStatus",
+    "Undelivered",
     "Verdict",
     "VerifyAnswer",
     "VerifyQuery",

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import LookupQuery, Request, Response, VerifyQuery
 from dancu_bus.errors import RequestTimeout
-from dancu_bus.sdk.bulk import stream_async
+from dancu_bus.sdk.bulk import Pairs, stream_async
+from dancu_bus.sdk.collect import Collected, collect_responses
 from dancu_bus.sdk.exchange import ClientConfig, Exchange
 from dancu_bus.sdk.requests import Context, build_request
-from dancu_bus.sdk.results import LookupAnswer, VerifyAnswer
+from dancu_bus.sdk.results import Answer, LookupAnswer, VerifyAnswer
 
 __all__ = ["AsyncClient"]
 
@@ -26,7 +28,8 @@ class AsyncClient:
 
     def __init__(self, config: ClientConfig, codec: Codec | None = None) -> None:
         self.config = config
-        self._exchange = Exchange(config, codec or Codec(load_schemas()))
+        self._codec = codec or Codec(load_schemas())
+        self._exchange = Exchange(config, self._codec)
 
     async def __aenter__(self) -> Self:
         await asyncio.to_thread(self._exchange.open)
@@ -41,21 +44,31 @@ class AsyncClient:
         self, query: VerifyQuery, context: Context, timeout_s: float | None = None
     ) -> VerifyAnswer:
         """Ask whether what the agency holds matches the record."""
-        return VerifyAnswer.of(await self.request(self.build(query, context), timeout_s))
+        return VerifyAnswer.of(await self.request(self.build(query, context), timeout_s), query)
 
     async def lookup(
         self, query: LookupQuery, context: Context, timeout_s: float | None = None
     ) -> LookupAnswer:
         """Ask for a person's fields within the purpose's scope."""
-        return LookupAnswer.of(await self.request(self.build(query, context), timeout_s))
+        return LookupAnswer.of(await self.request(self.build(query, context), timeout_s), query)
+
+    async def send_many(
+        self,
+        queries: Iterable[VerifyQuery | LookupQuery] | AsyncIterable[VerifyQuery | LookupQuery],
+        context: Context,
+    ) -> AsyncIterator[Answer]:
+        """``Client.send_many`` for asyncio: ``queries`` may be an async iterable too."""
+        pairs = Pairs(lambda query: self.build(query, context))
+        async for response in self.send_requests(pairs.requests_async(queries)):
+            yield pairs.answer(response)
 
     def build(self, query: VerifyQuery | LookupQuery, context: Context) -> Request:
-        """A request of this agency for ``query``."""
-        return build_request(self.config.agency, context, query, self.config.timeout_s)
+        """A request of this agency for ``query``, valid for the configured lifetime."""
+        return build_request(self.config.agency, context, query, self.config.lifetime_s)
 
     async def request(self, request: Request, timeout_s: float | None = None) -> Response:
         """Send any request and await its response; RequestTimeout if none comes in time."""
-        seconds = self.config.timeout_s if timeout_s is None else timeout_s
+        seconds = self.config.wait_s if timeout_s is None else timeout_s
         future = asyncio.wrap_future(self._exchange.submit(request))
         try:
             return await asyncio.wait_for(future, timeout=seconds)
@@ -63,10 +76,16 @@ class AsyncClient:
             self._exchange.forget(request.request_id)
             raise RequestTimeout(request.request_id, seconds) from None
 
-    def send_many(self, requests: Iterable[Request] | AsyncIterable[Request]) -> AsyncIterator[Response]:
-        """Send many requests, at most ``max_in_flight`` unanswered at once; yield responses as they come.
+    def send_requests(self, requests: Iterable[Request] | AsyncIterable[Request]) -> AsyncIterator[Response]:
+        """``send_many`` for requests built by hand: yields each raw response as it comes."""
+        return stream_async(self._exchange, requests, self.config.max_in_flight, self.config.wait_s)
 
-        ``requests`` may be an async iterable; a feeder task takes the next request only when there is
-        room, so responses are yielded while the source is slow. RequestTimeout as ``Client.send_many``.
-        """
-        return stream_async(self._exchange, requests, self.config.max_in_flight, self.config.timeout_s)
+    async def collect(
+        self, request_ids: Collection[str], since: datetime, wait_s: float | None = None
+    ) -> Collected:
+        """``Client.collect``, awaited."""
+        seconds = self.config.wait_s if wait_s is None else wait_s
+        kafka, agency = self.config.kafka, self.config.agency
+        return await asyncio.to_thread(
+            collect_responses, kafka, agency, self._codec, request_ids, since, seconds
+        )

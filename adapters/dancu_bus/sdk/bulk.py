@@ -20,10 +20,11 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from dataclasses import dataclass
 from typing import Protocol
 
-from dancu_bus.contracts import Request, Response
+from dancu_bus.contracts import LookupQuery, Request, Response, VerifyQuery
 from dancu_bus.errors import RequestTimeout
+from dancu_bus.sdk.results import Answer, answer_of
 
-__all__ = ["Submitter", "stream_async", "stream_sync"]
+__all__ = ["Pairs", "Submitter", "stream_async", "stream_sync"]
 
 
 class Submitter(Protocol):
@@ -93,13 +94,13 @@ class _InFlight:
             return max(0.0, self._timeout_s - (time.monotonic() - self._progress))
 
     def check(self) -> None:
-        """RequestTimeout, every request forgotten, when nothing came back for ``timeout_s``."""
+        """RequestTimeout naming (and forgetting) each request in flight when none came back in time."""
         with self._lock:
             late = bool(self._ids) and time.monotonic() - self._progress >= self._timeout_s
-            oldest = next(iter(self._ids.values()), "")
+            unanswered = list(self._ids.values())
         if late:
             self.forget_all()
-            raise RequestTimeout(oldest, self._timeout_s)
+            raise RequestTimeout(unanswered, self._timeout_s)
 
     def forget_all(self) -> None:
         with self._lock:
@@ -120,9 +121,11 @@ def stream_sync(
     def feed() -> None:
         source = iter(requests)
         try:
+            # A request taken from the caller's iterable is always submitted: once the caller stops
+            # reading, the feeder stops before taking another, never after.
             while _take_slot(slots, stop):
                 request = next(source, None)
-                if request is None or stop.is_set():  # the caller may have stopped while we waited
+                if request is None:
                     break
                 future = exchange.submit(request)
                 in_flight.add(future, request.request_id)
@@ -215,3 +218,36 @@ def _taker(requests: Iterable[Request] | AsyncIterable[Request]) -> Callable[[],
         return next(plain, None)
 
     return take
+
+
+class Pairs:
+    """The requests built for a caller's queries, and the query each answer is to (while in flight)."""
+
+    def __init__(self, build: Callable[[VerifyQuery | LookupQuery], Request]) -> None:
+        self._build = build
+        self._asked: dict[str, VerifyQuery | LookupQuery] = {}
+
+    def requests(self, queries: Iterable[VerifyQuery | LookupQuery]) -> Iterator[Request]:
+        """A request for each query, built when it is taken."""
+        for query in queries:
+            yield self._built(query)
+
+    async def requests_async(
+        self, queries: Iterable[VerifyQuery | LookupQuery] | AsyncIterable[VerifyQuery | LookupQuery]
+    ) -> AsyncIterator[Request]:
+        """``requests`` of either kind of source."""
+        if isinstance(queries, AsyncIterable):
+            async for query in queries:
+                yield self._built(query)
+        else:
+            for query in queries:
+                yield self._built(query)
+
+    def answer(self, response: Response) -> Answer:
+        """The typed answer of ``response``, paired with its query."""
+        return answer_of(response, self._asked.pop(response.request_id))
+
+    def _built(self, query: VerifyQuery | LookupQuery) -> Request:
+        request = self._build(query)
+        self._asked[request.request_id] = query
+        return request

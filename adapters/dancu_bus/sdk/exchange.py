@@ -22,24 +22,46 @@ from dancu_bus.admin.reader import watermarks
 from dancu_bus.catalogues import check_query, packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Request, Response
-from dancu_bus.errors import BrokerError, CodecError, DuplicateRequest, InvalidCode
+from dancu_bus.errors import CodecError, DuplicateRequest, InvalidCode, Undelivered
 from dancu_bus.reasons import Reason
-from dancu_bus.settings import KafkaSettings
+from dancu_bus.settings import KafkaSettings, client_environment
 from dancu_bus.topic_names import TopicNames
 
 __all__ = ["ClientConfig", "Exchange"]
 
 log = logging.getLogger(__name__)
+_CLOSE_FLUSH_S = 30.0
+
+
+def _kafka() -> KafkaSettings:
+    return client_environment()[0]
+
+
+def _lifetime_s() -> float:
+    return client_environment()[1].lifetime_s
+
+
+def _max_in_flight() -> int:
+    return client_environment()[1].max_in_flight
 
 
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
-    """What an agency's client needs: its id, the cluster, and how long to wait."""
+    """What an agency's client needs: its id, the cluster, and how long requests live and are waited for.
+
+    What is not given comes from the environment, as for every dancu-bus process: ``DANCU_KAFKA__*``
+    (bootstrap servers, security protocol, the agency's SCRAM login) and ``DANCU_SDK__*``.
+    """
 
     agency: str
-    kafka: KafkaSettings = field(default_factory=KafkaSettings)
-    timeout_s: float = 10.0
-    max_in_flight: int = 10_000
+    kafka: KafkaSettings = field(default_factory=_kafka)
+    # How long the caller waits for an answer: by default the request's lifetime and 10 s more, so a
+    # request is answered (EXPIRED at worst) before its caller gives up on it.
+    timeout_s: float | None = None
+    # Each request's expires_at: long enough to outlive a failover (a resolver's session timeout and
+    # the rebalance after it, a broker restarting), so that no request expires while the bus recovers.
+    lifetime_s: float = field(default_factory=_lifetime_s)
+    max_in_flight: int = field(default_factory=_max_in_flight)
     # Refuse requests with codes the catalogues lack before producing them; off only to test the resolver.
     check_codes: bool = True
 
@@ -47,6 +69,14 @@ class ClientConfig:
     def names(self) -> TopicNames:
         """Topic names under the cluster's prefix."""
         return TopicNames(self.kafka.topic_prefix)
+
+    @property
+    def wait_s(self) -> float:
+        """How long a caller waits for an answer before RequestTimeout."""
+        if self.timeout_s is not None:
+            return self.timeout_s
+        configured = client_environment()[1].timeout_s
+        return configured if configured is not None else self.lifetime_s + 10
 
 
 class Exchange:
@@ -60,6 +90,7 @@ class Exchange:
         self._producer: Any = None
         self._consumer: Any = None
         self._reader: threading.Thread | None = None
+        self._closing: dict[str, str] | None = None  # while closing: what was not delivered, and why
 
     def open(self) -> None:
         """Connect, position on the end of the response topic, start reading. Blocks until positioned."""
@@ -83,6 +114,8 @@ class Exchange:
                 # Only failures call back into Python: a callback per delivered request cost as much
                 # as producing it.
                 "delivery.report.only.error": True,
+                # A request not delivered within its lifetime is reported failed, by id, not kept.
+                "message.timeout.ms": int(self._config.lifetime_s * 1000),
             }
         )
         self._reader = threading.Thread(
@@ -91,14 +124,24 @@ class Exchange:
         self._reader.start()
 
     def close(self) -> None:
-        """Deliver what is queued, stop reading, disconnect."""
+        """Deliver what is queued, stop reading, disconnect; Undelivered names each request left behind.
+
+        What the broker has not taken after ``_CLOSE_FLUSH_S`` is withdrawn and reported by id: the
+        caller may collect or send it again later, never believe it sent.
+        """
         self._stopping.set()
-        if self._producer is not None:
-            self._producer.flush(self._config.timeout_s)
         if self._reader is not None:
             self._reader.join(timeout=5)
+        undelivered: dict[str, str] = {}
+        if self._producer is not None:
+            self._closing = undelivered
+            if self._producer.flush(min(self._config.wait_s, _CLOSE_FLUSH_S)):
+                self._producer.purge(in_queue=True, in_flight=True)
+                self._producer.flush(0)  # serves the purged requests' delivery reports
         if self._consumer is not None:
             self._consumer.close()
+        if undelivered:
+            raise Undelivered(undelivered)
 
     def submit(self, request: Request) -> Future[Response]:
         """Send a request; the future holds its response. InvalidCode, before producing, for a bad code."""
@@ -127,9 +170,11 @@ class Exchange:
         if err is None:
             return
         request_id = message.key().decode()
+        if self._closing is not None:
+            self._closing[request_id] = str(err)
         future = self._pending.pop(request_id, None)
         if future is not None and not future.done():
-            future.set_exception(BrokerError(f"request {request_id} not delivered: {err}"))
+            future.set_exception(Undelivered({request_id: str(err)}))
 
     def _produce(self, request: Request, value: bytes) -> None:
         topic = self._config.names.request(self._config.agency)
@@ -148,7 +193,7 @@ class Exchange:
 
     def _assign_from_end(self) -> None:
         topic = self._config.names.response(self._config.agency)
-        marks = watermarks(self._consumer, topic, time.monotonic() + self._config.timeout_s)
+        marks = watermarks(self._consumer, topic, time.monotonic() + self._config.wait_s)
         self._consumer.assign([TopicPartition(topic, p, high) for p, (_, high) in marks.items()])
 
     def _read(self) -> None:

@@ -1,13 +1,21 @@
-"""Typed answers of the SDK, read from a response."""
+"""Typed answers of the SDK, read from a response (and, in bulk, paired with the query they answer)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dancu_bus.contracts import DisclosedField, MatchOutcome, Response, ResponseStatus, Verdict
+from dancu_bus.contracts import (
+    DisclosedField,
+    LookupQuery,
+    MatchOutcome,
+    Response,
+    ResponseStatus,
+    Verdict,
+    VerifyQuery,
+)
 
-__all__ = ["LookupAnswer", "VerifyAnswer"]
+__all__ = ["Answer", "LookupAnswer", "VerifyAnswer", "answer_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,25 +23,29 @@ class VerifyAnswer:
     """A VERIFY answer: the verdict and an outcome per field, or the reason it was refused."""
 
     request_id: str
+    exchange_id: str
     ok: bool
     verdict: Verdict | None
     fields: Mapping[str, MatchOutcome]
     reason_code: str | None
     message_vi: str | None
     message_en: str | None
+    query: VerifyQuery | None = None  # what was asked, when the answer comes from ``send_many``
 
     @classmethod
-    def of(cls, response: Response) -> VerifyAnswer:
+    def of(cls, response: Response, query: VerifyQuery | None = None) -> VerifyAnswer:
         """Read a VERIFY response."""
         result = response.verify
         return cls(
             request_id=response.request_id,
+            exchange_id=response.exchange_id,
             ok=response.status is ResponseStatus.OK,
             verdict=result.verdict if result else None,
             fields={m.field: m.outcome for m in result.fields} if result else {},
             reason_code=response.reason_code,
             message_vi=response.message_vi,
             message_en=response.message_en,
+            query=query,
         )
 
 
@@ -42,23 +54,38 @@ class LookupAnswer:
     """A LOOKUP answer: the disclosed fields with source and date, or the reason it was refused."""
 
     request_id: str
+    exchange_id: str
     ok: bool
     found: bool
     fields: Mapping[str, DisclosedField]
     reason_code: str | None
     message_vi: str | None
     message_en: str | None
+    query: LookupQuery | None = None  # what was asked, when the answer comes from ``send_many``
 
     @classmethod
-    def of(cls, response: Response) -> LookupAnswer:
+    def of(cls, response: Response, query: LookupQuery | None = None) -> LookupAnswer:
         """Read a LOOKUP response."""
         result = response.lookup
         return cls(
             request_id=response.request_id,
+            exchange_id=response.exchange_id,
             ok=response.status is ResponseStatus.OK,
             found=bool(result and result.found),
             fields={f.name: f for f in result.fields} if result else {},
             reason_code=response.reason_code,
             message_vi=response.message_vi,
             message_en=response.message_en,
+            query=query,
         )
+
+
+Answer = VerifyAnswer | LookupAnswer
+"""The typed answer to a VERIFY or a LOOKUP."""
+
+
+def answer_of(response: Response, query: VerifyQuery | LookupQuery) -> Answer:
+    """The typed answer ``response`` gives to ``query``."""
+    if isinstance(query, VerifyQuery):
+        return VerifyAnswer.of(response, query)
+    return LookupAnswer.of(response, query)
