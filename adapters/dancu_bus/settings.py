@@ -13,13 +13,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "AuditSettings",
-    "client_environment",
     "BrokerSettings",
     "KafkaSettings",
     "ResolverSettings",
     "SdkSettings",
     "Settings",
     "StoreSettings",
+    "client_environment",
 ]
 
 
