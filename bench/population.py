@@ -24,7 +24,7 @@ from pgcluster import BenchCluster, find_binaries
 from dancu_bus.admin import repo_root
 from dancu_bus.contracts import Citizen
 from dancu_bus.settings import StoreSettings
-from dancu_bus.store import PopulationStore, open_store
+from dancu_bus.store import PopulationStore, StoreIdentity, open_store
 from dancu_bus.store.protocol import BulkLoading
 from dancu_bus.store.seeding import seed_store
 
@@ -106,6 +106,10 @@ class _Sampling:
 
             yield sampled
 
+    async def record_population(self) -> StoreIdentity:
+        """The store's own: its identity now holds the seeded count."""
+        return await self._store.record_population()
+
 
 def read_sample(population: Population) -> list[Person]:
     """The cached sample; FileNotFoundError when the population was never seeded here."""
@@ -130,7 +134,7 @@ def ensure_sqlite(population: Population, progress: Callable[[int], None]) -> tu
 
 
 async def _seed_sqlite(path: Path, population: Population, progress: Callable[[int], None]) -> float:
-    async with open_store(StoreSettings(backend="sqlite", path=path)) as store:
+    async with open_store(StoreSettings(backend="sqlite", path=path), create=True) as store:
         return await seed_into(store, population, progress)
 
 
@@ -175,12 +179,12 @@ def _ensure_seeded(
 
 
 async def _count(settings: StoreSettings) -> int:
-    async with open_store(settings) as store:
+    async with open_store(settings, create=True) as store:
         return await store.count()
 
 
 async def _seed_postgres(
     settings: StoreSettings, population: Population, progress: Callable[[int], None]
 ) -> float:
-    async with open_store(settings) as store:
+    async with open_store(settings, create=True) as store:
         return await seed_into(store, population, progress)

@@ -87,7 +87,7 @@ def _pid(request: Request) -> str:
 async def _store(population: Population, requests: list[Request]) -> dict[str, Any]:
     """Fetch the batches' citizens as the resolver does, one query per batch."""
     found: dict[str, Any] = {}
-    async with SqliteStore(population.sqlite_path) as store:
+    async with SqliteStore(population.sqlite_path, create=True) as store:
         started = time.process_time()
         for first in range(0, _N, _BATCH):
             found.update(await store.get_many(sorted({_pid(r) for r in requests[first : first + _BATCH]})))
@@ -102,7 +102,7 @@ async def _handler(
 ) -> None:
     names = TopicNames("bench.dancu")
     records = [Incoming(names.request(agency), 0, i, 0, None, v, ()) for i, v in enumerate(values)]
-    async with SqliteStore(population.sqlite_path) as store:
+    async with SqliteStore(population.sqlite_path, create=True) as store:
         handler = ResolverHandler(codec, directory, store, names, ResolverMetrics(CollectorRegistry()))
         started = time.process_time()
         for first in range(0, _N, _BATCH):

@@ -151,7 +151,7 @@ class SdkSettings(BaseModel):
     timeout_s: float | None = Field(
         default=None,
         gt=0,
-        description="how long a caller waits for an answer before RequestTimeout; default the lifetime + 10 s",
+        description="how long a caller waits for an answer before RequestTimeout; default lifetime + 10 s",
     )
     max_in_flight: int = Field(default=10_000, ge=1)
 
@@ -182,6 +182,6 @@ class _ClientEnvironment(BaseSettings):
 
 
 def client_environment() -> tuple[KafkaSettings, SdkSettings]:
-    """``DANCU_KAFKA__*`` and ``DANCU_SDK__*`` as they are now (the SDK's defaults; explicit arguments win)."""
+    """``DANCU_KAFKA__*`` and ``DANCU_SDK__*`` as they are now: the SDK's defaults (arguments win)."""
     environment = _ClientEnvironment()
     return environment.kafka, environment.sdk

@@ -19,8 +19,8 @@ COUNT = 2_500
 async def test_seeding_through_the_bulk_load_equals_writing_batch_by_batch(tmp_path: Path) -> None:
     """A seeded store holds exactly the citizens that put_many, batch by batch, would have written."""
     async with (
-        SqliteStore(tmp_path / "bulk.sqlite3") as bulk,
-        SqliteStore(tmp_path / "plain.sqlite3") as plain,
+        SqliteStore(tmp_path / "bulk.sqlite3", create=True) as bulk,
+        SqliteStore(tmp_path / "plain.sqlite3", create=True) as plain,
     ):
         assert await seed_store(bulk, COUNT, seed=3, batch=700) == COUNT
         for first in range(0, COUNT, 700):
@@ -32,7 +32,7 @@ async def test_the_last_citizen_given_for_an_id_wins(tmp_path: Path) -> None:
     """Within one load, a later citizen with the same id replaces an earlier one, as put_many does."""
     first, second = list(generate(2, 5))
     renamed = dataclasses.replace(first, full_name="Tên Đã Đổi")
-    async with SqliteStore(tmp_path / "p.sqlite3") as store:
+    async with SqliteStore(tmp_path / "p.sqlite3", create=True) as store:
         async with store.loading() as write:
             await write([first, second])
             await write([renamed])
@@ -44,7 +44,7 @@ async def test_the_last_citizen_given_for_an_id_wins(tmp_path: Path) -> None:
 async def test_a_failed_load_leaves_the_table_as_it_was(tmp_path: Path) -> None:
     """Nothing staged reaches the table when the load fails, and the next load starts clean."""
     people = list(generate(10, 9))
-    async with SqliteStore(tmp_path / "p.sqlite3") as store:
+    async with SqliteStore(tmp_path / "p.sqlite3", create=True) as store:
         await store.put_many(people[:5])
         with pytest.raises(RuntimeError, match="stop"):
             await _load_then_fail(store, people[5:])

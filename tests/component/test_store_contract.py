@@ -7,8 +7,10 @@ The last tests pin backend-specific behaviour: connecting, and how each backend'
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import socket
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
@@ -29,10 +31,10 @@ MakeStore = Callable[[], PopulationStore]
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> MakeStore:
     """Unopened stores of one backend, every one over the same fresh database."""
     if request.param == "sqlite":
-        return lambda: SqliteStore(tmp_path / "population.sqlite3")
+        return lambda: SqliteStore(tmp_path / "population.sqlite3", create=True)
     if request.param == "postgres":
         dsn: str = request.getfixturevalue("postgres_dsn")  # only now: SQLite runs need no server
-        return lambda: PostgresStore(dsn, pool_size=2)
+        return lambda: PostgresStore(dsn, create=True, pool_size=2)
     raise AssertionError(f"no such backend {request.param}")
 
 
@@ -41,6 +43,39 @@ async def store(make_store: MakeStore) -> AsyncIterator[PopulationStore]:
     """An open, empty store."""
     async with make_store() as opened:
         yield opened
+
+
+async def test_a_store_keeps_its_identity_and_the_count_it_was_filled_with(make_store: MakeStore) -> None:
+    """The id written at creation stays; record_population writes the count; reopening sees the same."""
+    async with make_store() as store:
+        before = await store.identity()
+        await store.put_many([_handmade("001190012345"), _handmade("001190012346")])
+        after = await store.record_population()
+    async with make_store() as again:
+        assert await again.identity() == after
+    assert (before.store_id, before.citizens) == (after.store_id, 0) and after.citizens == 2
+
+
+async def test_an_emptied_store_fails_the_check(make_store: MakeStore) -> None:
+    """A store whose citizens were all deleted is not the store that was filled: retriable StoreError."""
+    async with make_store() as store:
+        await store.put_many([_handmade()])
+        identity = await store.record_population()
+        await store.check(identity)
+        await _delete_everyone(store)
+        with pytest.raises(StoreError, match="holds no citizens") as caught:
+            await store.check(identity)
+    assert caught.value.retriable
+
+
+async def _delete_everyone(store: PopulationStore) -> None:
+    """Empty the citizens table behind the store's back, as an operator's mistake would."""
+    if isinstance(store, SqliteStore):
+        await store._run(lambda: store._connection().execute("DELETE FROM citizens"))
+    else:
+        assert isinstance(store, PostgresStore)
+        async with store._connection() as connection:
+            await connection.execute("DELETE FROM citizens")
 
 
 def _handmade(personal_id: str = "001190012345") -> Citizen:
@@ -195,18 +230,56 @@ async def test_store_refuses_use_outside_async_with(make_store: MakeStore) -> No
 
 
 async def test_sqlite_connects_only_when_entered(tmp_path: Path) -> None:
-    """Constructing a store touches nothing; entering it creates the parent folder and the file."""
+    """Constructing a store touches nothing; entering it to create makes the parent folder and the file."""
     path = tmp_path / "nested" / "deeper" / "population.sqlite3"
-    store = SqliteStore(path)
+    store = SqliteStore(path, create=True)
     assert not path.parent.exists()
     async with store:
         assert path.exists()
 
 
+async def test_sqlite_missing_path_is_refused_and_nothing_is_created(tmp_path: Path) -> None:
+    """Opening a path where no store is (a typo, a deleted file) is an error naming it; no file appears."""
+    path = tmp_path / "popluation.sqlite3"
+    with pytest.raises(
+        StoreError, match=r"no population store at .*popluation\.sqlite3.*store init"
+    ) as caught:
+        async with SqliteStore(path):
+            pass
+    assert not caught.value.retriable
+    assert not os.path.exists(path) and os.listdir(tmp_path) == []  # noqa: ASYNC240 (a test's own temp folder)
+
+
+async def test_sqlite_file_that_is_no_store_is_refused(tmp_path: Path) -> None:
+    """An SQLite file without the store's identity (another database) is not served from."""
+    path = tmp_path / "other.sqlite3"
+    sqlite3.connect(path).execute("CREATE TABLE x (y)").connection.close()
+    with pytest.raises(StoreError, match="not a population store"):
+        async with SqliteStore(path):
+            pass
+
+
+async def test_sqlite_replaced_under_a_running_reader_fails_the_check(tmp_path: Path) -> None:
+    """A store file replaced (deleted and made again) while open: check() names it, retriable."""
+    path = tmp_path / "population.sqlite3"
+    async with SqliteStore(path, create=True) as store:
+        await store.put_many([_handmade()])
+        identity = await store.record_population()
+        await store.check(identity)
+        path.unlink()
+        with pytest.raises(StoreError, match="is gone") as gone:
+            await store.check(identity)
+        async with SqliteStore(path, create=True):
+            pass
+        with pytest.raises(StoreError, match="was replaced by store") as replaced:
+            await store.check(identity)
+    assert gone.value.retriable and replaced.value.retriable
+
+
 async def test_sqlite_unopenable_file_is_a_retriable_store_error(tmp_path: Path) -> None:
     """A path SQLite cannot open is reported as a retriable StoreError."""
     with pytest.raises(StoreError) as caught:
-        async with SqliteStore(tmp_path):
+        async with SqliteStore(tmp_path, create=True):
             pass
     assert caught.value.retriable
 
@@ -216,7 +289,7 @@ async def test_sqlite_parent_that_is_a_file_is_a_permanent_store_error(tmp_path:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(StoreError) as caught:
-        async with SqliteStore(blocker / "population.sqlite3"):
+        async with SqliteStore(blocker / "population.sqlite3", create=True):
             pass
     assert not caught.value.retriable
 
@@ -243,8 +316,12 @@ async def test_postgres_missing_database_is_a_permanent_store_error(postgres_ser
 
 
 async def test_postgres_creates_the_table_in_an_empty_database(postgres_dsn: str) -> None:
-    """Two stores entering the same empty database at once both find one citizens table."""
-    async with PostgresStore(postgres_dsn) as first, PostgresStore(postgres_dsn) as second:
+    """Two stores entering the same empty database at once both find one citizens table and one identity."""
+    async with (
+        PostgresStore(postgres_dsn, create=True) as first,
+        PostgresStore(postgres_dsn, create=True) as second,
+    ):
+        assert await first.identity() == await second.identity()
         await first.put_many([_handmade()])
         assert await second.count() == 1
 

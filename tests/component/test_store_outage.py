@@ -17,7 +17,7 @@ from dancu_bus.store.sqlite import SqliteStore, _store_error
 async def test_a_locked_store_fails_reads_as_retriable_then_serves_again(tmp_path: Path) -> None:
     """While the WAL index is locked, get_many and ping fail retriable in about 2 s; afterwards they work."""
     path = tmp_path / "population.sqlite3"
-    async with SqliteStore(path, read_timeout_s=1.0) as store:
+    async with SqliteStore(path, create=True, read_timeout_s=1.0) as store:
         await seed_store(store, 20, seed=3)
         ids = [c.personal_id for c in await store.sample(5)]
         with lock_store(path, 3.0) as locker:

@@ -62,7 +62,7 @@ def deployment_settings(kafka: KafkaSettings, data_dir: Path) -> Settings:
 
 
 async def _prepare(settings: Settings) -> list[Citizen]:
-    async with open_store(settings.store) as store:
+    async with open_store(settings.store, create=True) as store:
         await seed_store(store, CITIZENS, seed=7)
         return list(await store.sample(CITIZENS))
 

@@ -113,7 +113,7 @@ def _platform(settings: Settings) -> tuple[PlatformIds, dict[str, KafkaSettings]
 
 
 async def _seed(settings: Settings, citizens: int) -> list[Citizen]:
-    async with open_store(settings.store) as store:
+    async with open_store(settings.store, create=True) as store:
         await seed_store(store, citizens, seed=11)
         return list(await store.sample(citizens))
 

@@ -213,7 +213,9 @@ def test_a_flooding_agency_is_held_to_its_quota_while_others_are_served(stack: S
         with ThreadPoolExecutor(1) as flooding:
             answered = flooding.submit(lambda: list(notary.send_requests(flood)))
             served = list(
-                bank.send_requests(bank.build(VerifyQuery(p.personal_id, p.full_name), KYC) for p in people[:100])
+                bank.send_requests(
+                    bank.build(VerifyQuery(p.personal_id, p.full_name), KYC) for p in people[:100]
+                )
             )
             refused = [r.reason_code for r in answered.result(timeout=120)]
     assert refused.count("QUOTA_EXCEEDED") >= 200 and set(refused) <= {None, "QUOTA_EXCEEDED"}

@@ -16,6 +16,7 @@ from dancu_bus.contracts import Request, Response, ResponseStatus, VerifyQuery
 from dancu_bus.errors import RequestTimeout
 from dancu_bus.sdk import AsyncClient, Client, ClientConfig
 from dancu_bus.sdk.requests import Context, build_request
+from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.worker import partition_of
 
 CONTEXT = Context("officer", "case", "KYC", "basis")
@@ -102,8 +103,43 @@ def test_silence_raises_request_timeout_and_forgets_every_request() -> None:
     requests = _requests(3)
     with pytest.raises(RequestTimeout) as raised:
         list(_client(exchange, max_in_flight=10, timeout_s=0.05).send_requests(requests))
-    assert requests[0].request_id in str(raised.value)
+    assert requests[0].request_id in str(raised.value) and isinstance(raised.value, TimeoutError)
+    assert sorted(raised.value.request_ids) == sorted(r.request_id for r in requests)
     assert sorted(exchange.forgotten) == sorted(r.request_id for r in requests)
+
+
+def test_send_many_yields_typed_answers_paired_with_their_queries() -> None:
+    """No build(): queries and one context in, VerifyAnswers out, each with the query it answers."""
+    exchange = FakeExchange()
+    queries = [VerifyQuery(f"00109001234{i}", f"Name {i}") for i in range(4)]
+
+    def answered() -> None:
+        while len(exchange.futures) < 4:
+            time.sleep(0.01)
+        for request_id in reversed(list(exchange.futures)):
+            exchange.answer(request_id)
+
+    threading.Thread(target=answered).start()
+    answers = list(_client(exchange, max_in_flight=10).send_many(queries, CONTEXT))
+    asked = [a.query for a in answers]
+    assert sorted(q.personal_id for q in asked if q is not None) == [q.personal_id for q in queries]
+    assert all(a.ok and a.request_id in exchange.futures for a in answers)
+
+
+def test_the_config_reads_the_cluster_and_lifetime_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ClientConfig("agency") takes DANCU_KAFKA__* and DANCU_SDK__*; what is given explicitly wins."""
+    monkeypatch.setenv("DANCU_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19192")
+    monkeypatch.setenv("DANCU_KAFKA__SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("DANCU_KAFKA__USERNAME", "demo-bank")
+    monkeypatch.setenv("DANCU_KAFKA__PASSWORD", "s3cret")
+    monkeypatch.setenv("DANCU_SDK__LIFETIME_S", "90")
+    config = ClientConfig("demo-bank")
+    assert config.kafka.bootstrap_servers == "127.0.0.1:19192" and config.kafka.username == "demo-bank"
+    assert config.lifetime_s == 90 and config.wait_s == 100
+    assert ClientConfig("demo-bank", timeout_s=5).wait_s == 5
+    assert ClientConfig("demo-bank", KafkaSettings()).kafka.bootstrap_servers == "127.0.0.1:9092"
 
 
 @pytest.mark.parametrize("count", [1, 3, 6, 12])
@@ -143,7 +179,9 @@ def test_a_slow_source_with_nothing_in_flight_is_no_timeout() -> None:
             time.sleep(0.15)
             yield request
 
-    got = [r.request_id for r in _client(exchange, max_in_flight=10, timeout_s=0.05).send_requests(slow_source())]
+    got = [
+        r.request_id for r in _client(exchange, max_in_flight=10, timeout_s=0.05).send_requests(slow_source())
+    ]
     assert got == [r.request_id for r in requests]
 
 
@@ -201,7 +239,9 @@ async def test_async_responses_come_while_an_async_source_is_slow() -> None:
             yield request
             await asyncio.sleep(0.05)
 
-    async for response in _async_client(exchange, max_in_flight=10, timeout_s=0.02).send_requests(slow_source()):
+    async for response in _async_client(exchange, max_in_flight=10, timeout_s=0.02).send_requests(
+        slow_source()
+    ):
         yielded.append(response.request_id)
     assert yielded == [r.request_id for r in requests]
 

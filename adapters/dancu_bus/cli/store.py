@@ -1,4 +1,8 @@
-"""``dancu-bus store seed|count``: fill the population store with a synthetic population, count it."""
+"""``dancu-bus store init|seed|count``: create the population store, fill it with synthetic people, count.
+
+Only ``init`` and ``seed`` create a store; every other command, and every service, refuses a path
+where there is none, so a mistyped path is an error rather than an empty store.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,18 @@ import time
 from pathlib import Path
 
 from dancu_bus.settings import Settings, StoreSettings
-from dancu_bus.store import open_store
+from dancu_bus.store import StoreIdentity, open_store
 from dancu_bus.store.seeding import seed_store
 
-__all__ = ["register", "run_count", "run_seed"]
+__all__ = ["register", "run_count", "run_init", "run_seed"]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``store seed`` and ``store count``."""
+    """Add ``store init``, ``store seed`` and ``store count``."""
     store = commands.add_parser("store", help="the population store")
     actions = store.add_subparsers(dest="store_command", required=True)
+    init = actions.add_parser("init", help="create an empty store (or give an existing one its identity)")
+    init.set_defaults(run=run_init)
     seed = actions.add_parser("seed", help="write a deterministic synthetic population (replaces same ids)")
     seed.add_argument("--citizens", type=_non_negative, required=True, metavar="N", help="how many")
     seed.add_argument("--seed", type=int, default=2026, metavar="S", help="same seed, same citizens")
@@ -26,7 +32,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     seed.set_defaults(run=run_seed)
     count = actions.add_parser("count", help="print how many citizens the store holds")
     count.set_defaults(run=run_count)
-    for parser in (seed, count):
+    for parser in (init, seed, count):
         parser.add_argument(
             "--path", type=Path, default=None, help="SQLite file (default: settings store.path; sqlite only)"
         )
@@ -45,6 +51,14 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_init(args: argparse.Namespace, settings: Settings) -> int:
+    """Create the store; print its identity."""
+    identity = asyncio.run(_init(_store_settings(args, settings)))
+    created = f"{identity.created_at:%Y-%m-%d %H:%M}"
+    print(f"store {identity.store_id} (created {created}): {identity.citizens:,} citizens")
+    return 0
+
+
 def run_count(args: argparse.Namespace, settings: Settings) -> int:
     """Print how many citizens the store holds."""
     print(asyncio.run(_count(_store_settings(args, settings))))
@@ -60,9 +74,14 @@ def _store_settings(args: argparse.Namespace, settings: Settings) -> StoreSettin
 
 async def _seed(target: StoreSettings, citizens: int, seed: int, batch: int) -> tuple[int, int]:
     """Seed the store; how many were written and how many it holds now."""
-    async with open_store(target) as store:
+    async with open_store(target, create=True) as store:
         written = await seed_store(store, citizens, seed, batch, _Progress(citizens))
         return written, await store.count()
+
+
+async def _init(target: StoreSettings) -> StoreIdentity:
+    async with open_store(target, create=True) as store:
+        return await store.record_population()
 
 
 async def _count(target: StoreSettings) -> int:

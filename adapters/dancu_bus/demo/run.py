@@ -49,7 +49,7 @@ async def run_demo(settings: Settings, out: TextIO) -> int:
         admin = broker_kafka(broker).model_copy(update={"topic_prefix": settings.kafka.topic_prefix})
         wait_ready(admin, timeout_s=60)
         logins, agency_logins = _prepare_cluster(settings, admin, out)
-        async with open_store(settings.store) as store:
+        async with open_store(settings.store, create=True) as store:
             people = await _seed(store, out)
             return await _exchange_and_audit(settings, admin, {**logins, **agency_logins}, store, people, out)
     finally:
@@ -76,6 +76,7 @@ def _prepare_cluster(settings: Settings, admin: KafkaSettings, out: TextIO) -> t
 async def _seed(store: PopulationStore, out: TextIO) -> list[Citizen]:
     count = await store.count()
     if count >= DEMO_CITIZENS:
+        await store.record_population()  # a store seeded before stores had identities gets one
         print(f"store: {count:,} citizens already seeded", file=out)
     else:
         print(f"store: seeded {await seed_store(store, DEMO_CITIZENS, seed=2026):,} citizens", file=out)

@@ -140,7 +140,7 @@ def prepare_stage(settings: Settings, kafka: KafkaSettings, workdir: Path) -> St
 
 
 async def _seed(settings: Settings) -> list[Citizen]:
-    async with open_store(settings.store) as store:
+    async with open_store(settings.store, create=True) as store:
         await seed_store(store, _CITIZENS, seed=5)
         return list(await store.sample(_CITIZENS))
 

@@ -27,6 +27,7 @@ from dancu_bus.resolver.answers import answer
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.resolver.duplicates import DuplicateWindow
 from dancu_bus.resolver.policy import AdmissionLimits, Admitted, Rejection, admit
+from dancu_bus.resolver.population import CheckedStore, Citizens
 from dancu_bus.resolver.quota import QuotaBook
 from dancu_bus.settings import Settings
 from dancu_bus.store import PopulationStore
@@ -87,7 +88,7 @@ class ResolverHandler:
         self,
         codec: Codec,
         directory: AgencyDirectory,
-        store: PopulationStore,
+        store: Citizens,
         names: TopicNames,
         metrics: ResolverMetrics,
         catalogues: CatalogueSource | None = None,
@@ -307,17 +308,20 @@ async def run_resolver(
         async with catalogue_source(settings, codec.schemas) as source:
             await run_resolver(settings, directory, store, codec, stop, source)
         return
+    identity = await store.identity()
+    log.info("serving store %s (%s citizens)", identity.store_id, f"{identity.citizens:,}")
+    checked = CheckedStore(store, identity)
     registry = CollectorRegistry()
     metrics = ResolverMetrics(registry)
     resolver = settings.resolver
     admission = AdmissionLimits(resolver.max_clock_skew_s, resolver.max_lifetime_s)
     limits = HandlerLimits(resolver.max_request_bytes, resolver.duplicate_window_s, admission)
     names = TopicNames(settings.kafka.topic_prefix)
-    handler = ResolverHandler(codec, directory, store, names, metrics, catalogues, limits)
+    handler = ResolverHandler(codec, directory, checked, names, metrics, catalogues, limits)
     serving = _Serving(settings, handler, Quarantine())
 
     async def ready() -> str | None:
-        return await _readiness(serving.assigned, store, catalogues)
+        return await _readiness(serving.assigned, checked, catalogues)
 
     def failed(exc: BaseException) -> None:
         metrics.worker_failures.labels(type(exc).__name__).inc()
@@ -359,7 +363,7 @@ class _Serving:
                 self._worker = None
 
 
-async def _readiness(assigned: bool, store: PopulationStore, catalogues: CatalogueSource) -> str | None:
+async def _readiness(assigned: bool, store: Citizens, catalogues: CatalogueSource) -> str | None:
     if not assigned:
         return "no partitions assigned yet"
     if not catalogues.view.count(Catalogue.COMMUNE):
@@ -367,5 +371,5 @@ async def _readiness(assigned: bool, store: PopulationStore, catalogues: Catalog
     try:
         await store.ping()
     except StoreError as exc:
-        return f"store unreachable: {exc}"
+        return f"store not ready: {exc}"
     return None

@@ -10,6 +10,7 @@ at 36k/s; ``dancu-bus store seed --citizens 1000000`` at 19k/s, bound by the gen
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -19,6 +20,7 @@ import asyncpg
 
 from dancu_bus.contracts import Citizen
 from dancu_bus.errors import StoreError
+from dancu_bus.store.protocol import StoreIdentity
 from dancu_bus.store.rows import COLUMNS, from_row, same_day, to_row
 
 __all__ = ["PostgresStore", "is_retriable_sqlstate"]
@@ -43,7 +45,12 @@ CREATE TABLE IF NOT EXISTS citizens (
     phone              text,
     status             text NOT NULL,
     provenance         text NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS store_identity (
+    store_id   text NOT NULL,
+    created_at timestamptz NOT NULL,
+    citizens   bigint NOT NULL
+);
 """
 _SCHEMA_LOCK = 0x64616E6375  # "dancu": serialises table creation between processes opening at once
 _COLUMN_LIST = ", ".join(COLUMNS)
@@ -73,18 +80,25 @@ class PostgresStore:
     """The population store in PostgreSQL: ``async with PostgresStore(dsn) as store``."""
 
     def __init__(
-        self, dsn: str, *, pool_size: int = 4, connect_timeout_s: float = 10.0, query_timeout_s: float = 30.0
+        self,
+        dsn: str,
+        *,
+        create: bool = False,
+        pool_size: int = 4,
+        connect_timeout_s: float = 10.0,
+        query_timeout_s: float = 30.0,
     ) -> None:
         if pool_size < 1:
             raise ValueError(f"pool_size must be at least 1, got {pool_size}")
         self._dsn = dsn
+        self._create = create
         self._pool_size = pool_size
         self._connect_timeout_s = connect_timeout_s
         self._query_timeout_s = query_timeout_s
         self._pool: asyncpg.Pool | None = None
 
     async def __aenter__(self) -> Self:
-        """Open the pool and create the table if it is missing."""
+        """Open the pool; create the tables and the identity only when ``create`` was asked."""
         async with _translated():
             pool = await asyncpg.create_pool(
                 self._dsn,
@@ -95,7 +109,9 @@ class PostgresStore:
             )
         try:
             async with _translated(), pool.acquire() as connection:
-                await _create_schema(connection)
+                if self._create:
+                    await _create_schema(connection)
+                await _identity(connection)  # a database that holds no store fails here
         except BaseException:
             pool.terminate()  # not close(): it waits, and the error being raised is the news
             raise
@@ -149,6 +165,29 @@ class PostgresStore:
         async with self._connection() as connection:
             await connection.fetchval("SELECT 1")
 
+    async def identity(self) -> StoreIdentity:
+        """The identity written in the database."""
+        async with self._connection() as connection:
+            return await _identity(connection)
+
+    async def record_population(self) -> StoreIdentity:
+        """Write the number of citizens into the identity."""
+        async with self._connection() as connection:
+            await connection.execute("UPDATE store_identity SET citizens = (SELECT count(*) FROM citizens)")
+            return await _identity(connection)
+
+    async def check(self, expected: StoreIdentity) -> None:
+        """A retriable StoreError if the database holds another store now, or its citizens were deleted."""
+        async with self._connection() as connection:
+            found = await _identity(connection)
+            held = await connection.fetchval("SELECT EXISTS (SELECT 1 FROM citizens)")
+        if found.store_id != expected.store_id:
+            detail = f"postgres: the database holds store {found.store_id} now (serving {expected.store_id})"
+            raise StoreError(detail, retriable=True)
+        if expected.citizens > 0 and not held:
+            detail = f"postgres: the store holds no citizens, but was filled with {expected.citizens:,}"
+            raise StoreError(detail, retriable=True)
+
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
         """A pooled connection; driver and network errors inside become StoreError."""
@@ -159,12 +198,24 @@ class PostgresStore:
 
 
 async def _create_schema(connection: asyncpg.pool.PoolConnectionProxy) -> None:
-    """Create the citizens table unless it exists; a role without CREATE can use an existing one."""
-    if await connection.fetchval("SELECT to_regclass('citizens')") is not None:
-        return
+    """Create the tables and the identity unless they exist; a role without CREATE can use existing ones."""
     async with connection.transaction():
         await connection.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-        await connection.execute(_SCHEMA)
+        if await connection.fetchval("SELECT to_regclass('store_identity')") is None:
+            await connection.execute(_SCHEMA)
+        if not await connection.fetchval("SELECT count(*) FROM store_identity"):
+            await connection.execute("INSERT INTO store_identity VALUES ($1, now(), 0)", str(uuid.uuid4()))
+
+
+async def _identity(connection: asyncpg.pool.PoolConnectionProxy) -> StoreIdentity:
+    if await connection.fetchval("SELECT to_regclass('store_identity')") is None:
+        raise StoreError(
+            "postgres: the database holds no population store (run `dancu-bus store init`)", retriable=False
+        )
+    row = await connection.fetchrow("SELECT store_id, created_at, citizens FROM store_identity")
+    if row is None:
+        raise StoreError("postgres: the store has no identity (run `dancu-bus store init`)", retriable=False)
+    return StoreIdentity(row[0], row[1], int(row[2]))
 
 
 def _last_of_each_id(batch: Sequence[Citizen]) -> list[tuple[object, ...]]:

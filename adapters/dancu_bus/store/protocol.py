@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from dancu_bus.contracts import Citizen
 
-__all__ = ["BulkLoading", "PopulationStore"]
+__all__ = ["BulkLoading", "PopulationStore", "StoreIdentity"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreIdentity:
+    """What a store is: an id written when it was created, and how many citizens it was filled with.
+
+    A store opened by mistake (a mistyped path, a file recreated empty) has another id or no
+    citizens; a resolver that checks it answers nothing from it rather than NOT_FOUND to everyone.
+    """
+
+    store_id: str
+    created_at: datetime
+    citizens: int
 
 
 class PopulationStore(Protocol):
@@ -37,6 +52,15 @@ class PopulationStore(Protocol):
 
     async def ping(self) -> None:
         """Raise StoreError if the store cannot answer now."""
+
+    async def identity(self) -> StoreIdentity:
+        """The store's identity as it is written in it."""
+
+    async def record_population(self) -> StoreIdentity:
+        """Write how many citizens the store holds into its identity (after filling it); the new identity."""
+
+    async def check(self, expected: StoreIdentity) -> None:
+        """Raise a retriable StoreError unless this is still the ``expected`` store, and not emptied."""
 
 
 @runtime_checkable

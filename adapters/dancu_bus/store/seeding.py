@@ -41,6 +41,7 @@ async def seed_store(
                     progress(written)
     finally:
         await asyncio.wait([upcoming])  # a failed write leaves no generating thread behind
+    await store.record_population()
     return written
 
 

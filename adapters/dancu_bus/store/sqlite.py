@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, ParamSpec, Self, TypeVar
 
 from dancu_bus.contracts import Citizen
 from dancu_bus.errors import StoreError
+from dancu_bus.store.protocol import StoreIdentity
 from dancu_bus.store.rows import COLUMNS, from_row, to_row
 
 __all__ = ["SqliteStore"]
@@ -48,7 +50,12 @@ CREATE TABLE IF NOT EXISTS citizens (
     phone              TEXT,
     status             TEXT NOT NULL,
     provenance         TEXT NOT NULL
-) WITHOUT ROWID
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS store_identity (
+    store_id   TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    citizens   INTEGER NOT NULL
+);
 """
 _COLUMNS = ", ".join(COLUMNS)
 _INSERT = f"INSERT OR REPLACE INTO citizens ({_COLUMNS}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -81,9 +88,17 @@ class SqliteStore:
     # Reads that wait longer than read_timeout_s fail as retriable: a reader blocked by another
     # process's locks would otherwise hang inside SQLite for up to 10 s, and /readyz with it.
     def __init__(
-        self, path: Path | str, *, timeout_s: float = 5.0, cache_mib: int = 64, read_timeout_s: float = 2.0
+        self,
+        path: Path | str,
+        *,
+        create: bool = False,
+        timeout_s: float = 5.0,
+        cache_mib: int = 64,
+        read_timeout_s: float = 2.0,
     ) -> None:
         self._path = Path(path)
+        self._create = create
+        self._file: tuple[int, int] | None = None  # the opened file's device and inode
         self._timeout_s = timeout_s
         self._read_timeout_s = read_timeout_s
         self._cache_mib = cache_mib
@@ -91,10 +106,11 @@ class SqliteStore:
         self._db: sqlite3.Connection | None = None
 
     async def __aenter__(self) -> Self:
-        """Start the worker thread, create the file and table if needed, and connect."""
+        """Start the worker thread and connect; the file is created only when ``create`` was asked."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         try:
-            self._db = await self._run(_connect, self._path, self._timeout_s, self._cache_mib)
+            self._db = await self._run(_connect, self._path, self._create, self._timeout_s, self._cache_mib)
+            self._file = _file_of(self._path)
         except BaseException:
             self._stop_worker()
             raise
@@ -157,6 +173,33 @@ class SqliteStore:
         """Raise StoreError if the database cannot answer a trivial query now."""
         await self._read(_ping, self._connection())
 
+    async def identity(self) -> StoreIdentity:
+        """The identity written in the opened file."""
+        return await self._read(_identity, self._connection())
+
+    async def record_population(self) -> StoreIdentity:
+        """Write the number of citizens into the identity."""
+        return await self._run(_record_population, self._connection())
+
+    async def check(self, expected: StoreIdentity) -> None:
+        """A retriable StoreError if the file at the path is another one, or the table was emptied.
+
+        An open SQLite file stays readable when its path is deleted or replaced: the check looks at
+        the path itself too, so what a restart would open is what is being served.
+        """
+        where = _file_of(self._path)
+        if where is None:
+            raise StoreError(f"sqlite: {self._path} is gone (deleted or moved)", retriable=True)
+        if where != self._file:
+            try:
+                found = (await self._run(_identity_at, self._path)).store_id
+            except StoreError as exc:
+                found = f"that is no population store ({exc})"
+            if found != expected.store_id:
+                detail = f"sqlite: {self._path} was replaced by store {found} (serving {expected.store_id})"
+                raise StoreError(detail, retriable=True)
+        await self._read(_check_population, self._connection(), expected)
+
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             raise RuntimeError("SqliteStore used outside `async with`")
@@ -203,21 +246,81 @@ def _store_error(exc: sqlite3.Error) -> StoreError:
     return StoreError(f"sqlite: {text}", retriable=retriable)
 
 
-def _connect(path: Path, timeout_s: float, cache_mib: int) -> sqlite3.Connection:
-    """Open (creating if needed) the database file and its table; transactions are explicit."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create {path.parent}: {exc}", retriable=False) from exc
-    db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+def _connect(path: Path, create: bool, timeout_s: float, cache_mib: int) -> sqlite3.Connection:
+    """Open the database file (creating it, its tables and its identity only if ``create``)."""
+    if create:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {path.parent}: {exc}", retriable=False) from exc
+    elif not path.is_file():
+        raise StoreError(
+            f"no population store at {path}: create one with `dancu-bus store init` or `dancu-bus store seed`"
+            " (or set DANCU_STORE__PATH to where it is)",
+            retriable=False,
+        )
+    # mode=rw never creates the file: a path that vanished between the check and here is an error too.
+    mode = "rwc" if create else "rw"
+    db = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode={mode}", uri=True, timeout=timeout_s, isolation_level=None
+    )
     try:
         for pragma in (*_PRAGMAS, f"PRAGMA cache_size = {-1024 * int(cache_mib)}"):  # negative: KiB
             db.execute(pragma)
-        db.execute(_SCHEMA)
+        if create:
+            db.executescript(_SCHEMA)
+            _ensure_identity(db)
+        _identity(db)  # a file that is no population store fails here, not at the first request
     except BaseException:
         db.close()
         raise
     return db
+
+
+def _file_of(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _ensure_identity(db: sqlite3.Connection) -> None:
+    if db.execute("SELECT count(*) FROM store_identity").fetchone()[0] == 0:
+        created = datetime.now(UTC).isoformat()
+        db.execute("INSERT INTO store_identity VALUES (?, ?, 0)", (str(uuid.uuid4()), created))
+
+
+def _identity(db: sqlite3.Connection) -> StoreIdentity:
+    try:
+        row = db.execute("SELECT store_id, created_at, citizens FROM store_identity").fetchone()
+    except sqlite3.OperationalError as exc:
+        raise StoreError(
+            f"sqlite: not a population store (run `dancu-bus store init`): {exc}", retriable=False
+        ) from exc
+    if row is None:
+        raise StoreError("sqlite: the store has no identity (run `dancu-bus store init`)", retriable=False)
+    return StoreIdentity(row[0], datetime.fromisoformat(row[1]), int(row[2]))
+
+
+def _identity_at(path: Path) -> StoreIdentity:
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    try:
+        return _identity(db)
+    finally:
+        db.close()
+
+
+def _record_population(db: sqlite3.Connection) -> StoreIdentity:
+    db.execute("UPDATE store_identity SET citizens = (SELECT count(*) FROM citizens)")
+    return _identity(db)
+
+
+def _check_population(db: sqlite3.Connection, expected: StoreIdentity) -> None:
+    (held,) = db.execute("SELECT EXISTS (SELECT 1 FROM citizens)").fetchone()
+    if expected.citizens > 0 and not held:
+        detail = f"sqlite: the store holds no citizens, but was filled with {expected.citizens:,}"
+        raise StoreError(detail, retriable=True)
 
 
 def _get_many(db: sqlite3.Connection, ids_json: str) -> dict[str, Citizen]:
