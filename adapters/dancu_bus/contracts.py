@@ -174,7 +174,7 @@ class DisclosedField:
     """One disclosed value with where it came from and when it last changed."""
 
     name: str
-    value: str | Address | None
+    value: str | date | Address | None
     source: str
     updated_on: date
     # An address given in another scheme than stored: what it was converted from, and the other

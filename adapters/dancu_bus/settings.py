@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -20,7 +20,24 @@ __all__ = [
     "Settings",
     "StoreSettings",
     "client_environment",
+    "read_secret",
 ]
+
+
+def read_secret(path: Path) -> str:
+    """The secret in ``path`` (one line); ValueError when it is missing or others may read it."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read the secret file {path}: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise ValueError(
+            f"the secret file {path} may be read by others (mode {mode & 0o777:o}): chmod 600 {path}"
+        )
+    if not text:
+        raise ValueError(f"the secret file {path} is empty")
+    return text
 
 
 class KafkaSettings(BaseModel):
@@ -33,7 +50,18 @@ class KafkaSettings(BaseModel):
     sasl_mechanism: Literal["SCRAM-SHA-512"] = "SCRAM-SHA-512"
     username: str | None = None
     password: SecretStr | None = None
+    password_file: Path | None = Field(
+        default=None,
+        description="a file holding the password (its owner's only): keeps it out of the environment",
+    )
     topic_prefix: str = Field(default="ndxp.dancu", description="prefix of every dancu-bus topic")
+
+    @model_validator(mode="after")
+    def _password_from_file(self) -> KafkaSettings:
+        if self.password is not None or self.password_file is None:
+            return self
+        object.__setattr__(self, "password", SecretStr(read_secret(self.password_file)))
+        return self
 
 
 class BrokerSettings(BaseModel):

@@ -106,10 +106,10 @@ def test_lookup_returns_only_scope_with_provenance() -> None:
 
 
 def test_lookup_returns_asked_fields_in_canonical_order() -> None:
-    """Asked fields come back in the contract's order, dates as ISO text, addresses whole."""
+    """Asked fields come back in the contract's order, dates as dates, addresses whole."""
     result = lookup(LookupQuery("001090012345", ("permanent_address", "birth_date")), ALL, CITIZEN)
     assert [(f.name, f.value) for f in result.fields] == [
-        ("birth_date", "1990-05-17"),
+        ("birth_date", date(1990, 5, 17)),
         ("permanent_address", samples.ADDRESS),
     ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,11 +40,17 @@ class WireSchema:
 
 
 class SchemaSet:
-    """Every schema of the contract, by full name and by fingerprint header."""
+    """Every schema of the contract, by full name and by fingerprint header.
 
-    def __init__(self, schemas: Mapping[str, WireSchema]) -> None:
+    ``earlier`` are released versions of them: bytes written with one are read into the current
+    schema of the same name by Avro's schema resolution, so a record an agency wrote with the last
+    published contract is still read after the contract evolved (compatibly: tests/unit/test_contract.py).
+    """
+
+    def __init__(self, schemas: Mapping[str, WireSchema], earlier: Iterable[WireSchema] = ()) -> None:
         self._by_name = dict(schemas)
         self._by_header = {s.header: s for s in schemas.values()}
+        self._earlier = {s.header: s for s in earlier if s.header not in self._by_header}
 
     def by_name(self, name: str) -> WireSchema:
         """The schema with this full name (e.g. ``vn.dancu.Request``)."""
@@ -70,13 +76,14 @@ class SchemaSet:
 
     def decode(self, data: bytes | None) -> tuple[str, dict[str, Any]]:
         """Read a single object; return its schema name and record."""
-        schema = self._schema_of(data)
+        writer, schema = self._schemas_of(data)
         assert data is not None
         stream = io.BytesIO(data)
         stream.seek(HEADER_SIZE)
+        reader = None if writer is schema else schema.compiled
         try:
             record = fastavro.schemaless_reader(
-                stream, schema.compiled, None, return_record_name=True, return_record_name_override=True
+                stream, writer.compiled, reader, return_record_name=True, return_record_name_override=True
             )
         except (EOFError, ValueError, TypeError, IndexError, UnicodeDecodeError, OverflowError) as exc:
             raise CodecError("BAD_BODY", f"{schema.name}: {type(exc).__name__}: {exc}") from exc
@@ -102,7 +109,8 @@ class SchemaSet:
         except (KeyError, TypeError, ValueError) as exc:
             raise CodecError("BAD_VALUE", f"{name}: {type(exc).__name__}: {exc}") from exc
 
-    def _schema_of(self, data: bytes | None) -> WireSchema:
+    def _schemas_of(self, data: bytes | None) -> tuple[WireSchema, WireSchema]:
+        """The schema the bytes were written with, and the current one they are read into."""
         if not data:
             raise CodecError("EMPTY", "no bytes")
         if len(data) < HEADER_SIZE or data[:2] != MAGIC:
@@ -111,29 +119,52 @@ class SchemaSet:
             )
         header = bytes(data[:HEADER_SIZE])
         schema = self._by_header.get(header)
-        if schema is None:
+        if schema is not None:
+            return schema, schema
+        earlier = self._earlier.get(header)
+        if earlier is None or earlier.name not in self._by_name:
             raise CodecError("UNKNOWN_FINGERPRINT", f"no schema has fingerprint {header[2:].hex()}")
-        return schema
+        return earlier, self._by_name[earlier.name]
+
+    def standalone(self) -> dict[str, Mapping[str, Any]]:
+        """Each current schema made standalone (named types of other files inlined), by full name."""
+        return {name: schema.standalone for name, schema in sorted(self._by_name.items())}
 
 
 def load_schemas(directory: Path | None = None) -> SchemaSet:
-    """Parse every ``*.avsc`` in ``directory`` once and compute its fingerprint."""
-    sources = _read_sources(directory or DEFAULT_SCHEMA_DIR)
+    """Parse every ``*.avsc`` in ``directory`` once and compute its fingerprint; earlier versions too.
+
+    Earlier versions are the standalone schemas under ``released/<version>/``, read as writers only.
+    """
+    folder = directory or DEFAULT_SCHEMA_DIR
+    current = _current(folder)
+    earlier = [_wire(_full_name(source), source) for source in _released(folder)]
+    return SchemaSet(current, earlier)
+
+
+def _current(folder: Path) -> dict[str, WireSchema]:
+    sources = _read_sources(folder)
     defined: dict[str, dict[str, Any]] = {}
     for source in sources.values():
         defined.update(_named_types(source, ""))
-    schemas: dict[str, WireSchema] = {}
-    for name, source in sources.items():
-        standalone = _inline_foreign(source, defined, own=name)
-        try:
-            parsed = fastavro.parse_schema(standalone, _write_hint=False, named_schemas={})
-        except Exception as exc:  # fastavro raises several unrelated types for a bad schema
-            raise CodecError("BAD_SCHEMA", f"{name}: {exc}") from exc
-        canonical = to_parsing_canonical_form(parsed)
-        header = MAGIC + bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
-        compiled = fastavro.parse_schema(standalone, named_schemas={})
-        schemas[name] = WireSchema(name, parsed, header, standalone, compiled)
-    return SchemaSet(schemas)
+    return {name: _wire(name, _inline_foreign(source, defined, own=name)) for name, source in sources.items()}
+
+
+def _wire(name: str, standalone: dict[str, Any]) -> WireSchema:
+    """One standalone schema, parsed, with its single-object header."""
+    try:
+        parsed = fastavro.parse_schema(standalone, _write_hint=False, named_schemas={})
+    except Exception as exc:  # fastavro raises several unrelated types for a bad schema
+        raise CodecError("BAD_SCHEMA", f"{name}: {exc}") from exc
+    canonical = to_parsing_canonical_form(parsed)
+    header = MAGIC + bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+    compiled = fastavro.parse_schema(standalone, named_schemas={})
+    return WireSchema(name, parsed, header, standalone, compiled)
+
+
+def _released(folder: Path) -> list[dict[str, Any]]:
+    """The standalone schemas of every released version (``released/<version>/*.avsc``)."""
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("released/*/*.avsc"))]
 
 
 def _read_sources(directory: Path) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from dancu_bus.admin.reader import TopicRecord, read_topic
 from dancu_bus.codec import Codec
@@ -66,7 +67,9 @@ def _conversion(field: DisclosedField) -> str:
     return f"\n        converted from {_text(field.converted_from)}{others}"
 
 
-def _text(value: str | Address | None) -> str:
+def _text(value: str | date | Address | None) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, Address):
         district = f"/{value.district_code}" if value.district_code else ""
         return f"{value.detail}, {value.scheme} {value.province_code}{district}/{value.commune_code}"

@@ -172,5 +172,4 @@ def _disclose(citizen: Citizen, name: str, scheme: str, catalogues: CatalogueVie
             moved.converted_from,
             moved.alternatives,
         )
-    text = value.isoformat() if hasattr(value, "isoformat") else value
-    return DisclosedField(name=name, value=text, source=provenance.source, updated_on=provenance.updated_on)
+    return DisclosedField(name=name, value=value, source=provenance.source, updated_on=provenance.updated_on)

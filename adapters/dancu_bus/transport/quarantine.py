@@ -72,6 +72,10 @@ class Quarantine:
         return ([together] if together else []) + alone
 
 
+def _tracing() -> bool:
+    return log.isEnabledFor(logging.DEBUG)
+
+
 async def supervise(
     run: Callable[[], Awaitable[None]],
     stop: asyncio.Event,
@@ -97,7 +101,9 @@ async def supervise(
                     "stopped while retrying (%s); the batch in hand is answered after the next start", exc
                 )
                 return
-            log.exception("the worker failed; restarting it from the last commit")
+            # One line per failure; the traceback with debug logging (``dancu-bus --debug``).
+            detail = f"{type(exc).__name__}: {exc}"
+            log.error("the worker failed, restarting from the last commit: %s", detail, exc_info=_tracing())
             on_failure(exc)
         if time.monotonic() - started > _HEALTHY_RUN_S:
             delay = 1.0
