@@ -1,0 +1,111 @@
+"""Why a client cannot use the cluster, in one line an operator can act on.
+
+librdkafka says "Broker transport failure" for a broker that is down, a listener that wants SASL,
+and a wrong password alike; the cause is only in the error callbacks and its log. ``diagnose``
+connects as the settings say and classifies what comes back (``explain``, pure): nothing listening,
+the broker wanting SASL or not taking it, TLS on the wrong port, the login refused. ``not_allowed``
+words an authorisation refusal with the principal that would be allowed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from dancu_bus.admin.config import client_config
+from dancu_bus.settings import KafkaSettings
+
+__all__ = ["diagnose", "explain", "not_allowed"]
+
+_AUTHORISATION = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "topic",
+    KafkaError.GROUP_AUTHORIZATION_FAILED: "group",
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "cluster",
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "transactional id",
+}
+_ENDPOINT = re.compile(r"(?:^|[\s:/])(?P<where>[A-Za-z0-9.\-]+:\d+)/")
+
+
+def explain(kafka: KafkaSettings, error: str) -> str | None:
+    """The one-line cause of a librdkafka error text, or None when it says nothing specific."""
+    where = _endpoint(error) or kafka.bootstrap_servers
+    text = error.lower()
+    if "connection refused" in text or "failed to resolve" in text:
+        return f"nothing is listening at {where}: start the broker, or fix DANCU_KAFKA__BOOTSTRAP_SERVERS"
+    if "invalid credentials" in text or "authentication failed" in text:
+        return (
+            f"authentication failed for user {kafka.username} at {where}: check DANCU_KAFKA__USERNAME"
+            " and DANCU_KAFKA__PASSWORD (or DANCU_KAFKA__PASSWORD_FILE)"
+        )
+    if "handshake failed" in text and "supported mechanisms:  " in error:
+        return (
+            f"the broker at {where} takes no SASL login on this port: set DANCU_KAFKA__SECURITY_PROTOCOL"
+            "=PLAINTEXT, or give its SASL port"
+        )
+    if "connecting to a plaintext broker listener" in text:
+        return f"the broker at {where} speaks no TLS on this port: use SASL_PLAINTEXT, or its TLS port"
+    if "ssl handshake failed" in text or "certificate verify failed" in text:
+        cause = error.split(": ", 1)[-1]
+        return f"the TLS handshake with {where} failed ({cause}): check DANCU_KAFKA__SSL_CA"
+    if "connection closed by peer" in text and kafka.security_protocol == "PLAINTEXT":
+        return (
+            f"the broker at {where} closed a plain connection: it wants a login; set"
+            " DANCU_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT (or SASL_SSL) with DANCU_KAFKA__USERNAME"
+        )
+    return None
+
+
+class _Captured:
+    """librdkafka's log lines of one probe, kept rather than printed (the cause is often only there)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def log(self, level: int, message: str, *args: object) -> None:
+        self.lines.append(message % args if args else message)
+
+
+def diagnose(kafka: KafkaSettings, timeout_s: float = 10.0) -> str | None:
+    """None when a metadata request succeeds within ``timeout_s``; else why not, in one line."""
+    errors: list[str] = []
+    captured = _Captured()
+    config: dict[str, Any] = {
+        **client_config(kafka),
+        "error_cb": lambda error: errors.append(error.str()),
+        "reconnect.backoff.max.ms": 1000,
+    }
+    probe = Producer(config, logger=captured)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            try:
+                probe.list_topics(timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+                return None
+            except KafkaException:
+                pass  # the reason is in the error callbacks
+            probe.poll(0)
+            seen = [*errors, *captured.lines]
+            found = next((reason for e in seen if (reason := explain(kafka, e)) is not None), None)
+            if found is not None:
+                return found
+    finally:
+        probe.flush(0)
+    last = errors[-1] if errors else "no answer"
+    return f"Kafka at {kafka.bootstrap_servers} did not answer within {timeout_s:g} s ({last})"
+
+
+def not_allowed(kafka: KafkaSettings, error: KafkaError, what: str, needs: str) -> str | None:
+    """An authorisation refusal of ``what`` as one line naming who would be allowed; None for others."""
+    kind = _AUTHORISATION.get(error.code())
+    if kind is None:
+        return None
+    user = kafka.username or "(anonymous)"
+    return f"user {user} is not allowed to {what} (a {kind} ACL): {needs}"
+
+
+def _endpoint(error: str) -> str | None:
+    found = _ENDPOINT.search(error)
+    return found.group("where") if found else None
