@@ -51,9 +51,36 @@ _EAGER_RECONNECT = {"reconnect.backoff.ms": "100", "reconnect.backoff.max.ms": "
 
 @contextmanager
 def _admin(kafka: KafkaSettings, **extra: str) -> Iterator[AdminClient]:
-    """An AdminClient for one operation; librdkafka's log goes to Python logging."""
-    with AdminClient({**client_config(kafka), **extra}, logger=_log) as admin:
-        yield admin
+    """An AdminClient for one operation; librdkafka's log goes to Python logging.
+
+    A refusal for want of an ACL says who asked and who may: administering the cluster (topics,
+    configs, users, ACLs) is the super user's, not a service's or an agency's.
+    """
+    try:
+        with AdminClient({**client_config(kafka), **extra}, logger=_log) as admin:
+            yield admin
+    except _Denied as exc:
+        user = kafka.username or "(anonymous)"
+        raise BrokerError(
+            f"user {user} is not allowed to {exc}: run this as the cluster's administrator (its super user,"
+            " dancu-admin on the development broker: DANCU_KAFKA__USERNAME and DANCU_KAFKA__PASSWORD_FILE)",
+            retriable=False,
+        ) from exc
+
+
+class _Denied(BrokerError):
+    """The broker refused an administrative operation for want of an ACL."""
+
+
+_DENIED = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        KafkaError.DELEGATION_TOKEN_AUTHORIZATION_FAILED,
+    }
+)
 
 
 def _reason(exc: KafkaException) -> tuple[str, bool]:
@@ -64,12 +91,19 @@ def _reason(exc: KafkaException) -> tuple[str, bool]:
     return str(exc), False
 
 
+def _denied(exc: KafkaException) -> bool:
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaError) and error.code() in _DENIED
+
+
 def _wait(future: Future[T], what: str, timeout_s: float) -> T:
     """The future's result; a failure becomes a BrokerError that says what was attempted."""
     try:
         return future.result(timeout=timeout_s)
     except KafkaException as exc:
         message, retriable = _reason(exc)
+        if _denied(exc):
+            raise _Denied(f"{what.removeprefix('cannot ')} ({message})", retriable=False) from exc
         raise BrokerError(f"{what}: {message}", retriable=retriable) from exc
     except TimeoutError as exc:
         raise BrokerError(f"{what}: no answer within {timeout_s:g} s") from exc
@@ -81,6 +115,8 @@ def _wait_all(futures: Mapping[str, Future[T]], verb: str, timeout_s: float) -> 
     for topic, future in futures.items():
         try:
             _wait(future, f"cannot {verb} topic {topic}", timeout_s)
+        except _Denied:
+            raise
         except BrokerError as exc:
             failures.append(str(exc))
     if failures:

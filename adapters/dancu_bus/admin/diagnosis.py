@@ -9,6 +9,8 @@ words an authorisation refusal with the principal that would be allowed.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from typing import Any
@@ -18,7 +20,11 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from dancu_bus.admin.config import client_config
 from dancu_bus.settings import KafkaSettings
 
-__all__ = ["diagnose", "explain", "not_allowed"]
+__all__ = ["ClusterWatch", "diagnose", "explain", "not_allowed", "wait_for_cluster"]
+
+log = logging.getLogger(__name__)
+_PROBE_S = 5.0
+_REPORT_EVERY_S = 10.0
 
 _AUTHORISATION = {
     KafkaError.TOPIC_AUTHORIZATION_FAILED: "topic",
@@ -109,3 +115,54 @@ def not_allowed(kafka: KafkaSettings, error: KafkaError, what: str, needs: str) 
 def _endpoint(error: str) -> str | None:
     found = _ENDPOINT.search(error)
     return found.group("where") if found else None
+
+
+async def wait_for_cluster(kafka: KafkaSettings, stop: asyncio.Event, what: str) -> bool:
+    """Wait until the cluster answers (True) or ``stop`` is set (False), logging why once per interval.
+
+    A service started while the broker is down waits for it instead of exiting: one line says why
+    it waits (``diagnose``), then one line every ten seconds with how long it has been waiting.
+    """
+    started, reported, delay = time.monotonic(), -_REPORT_EVERY_S, 0.5
+    while not stop.is_set():
+        problem = await asyncio.to_thread(diagnose, kafka, _PROBE_S)
+        if problem is None:
+            if reported >= 0:
+                log.info("%s: the cluster answers now, after %.0f s", what, time.monotonic() - started)
+            return True
+        waited = time.monotonic() - started
+        if waited - reported >= _REPORT_EVERY_S:
+            log.warning("%s waits for the cluster (%.0f s so far): %s", what, waited, problem)
+            reported = waited
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except TimeoutError:
+            delay = min(delay * 2, _REPORT_EVERY_S)
+    return False
+
+
+class ClusterWatch:
+    """Whether the cluster answers now, checked every ``every_s`` in the background: for ``/readyz``."""
+
+    def __init__(self, kafka: KafkaSettings, every_s: float = 15.0) -> None:
+        self._kafka = kafka
+        self._every_s = every_s
+        self.problem: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ClusterWatch:
+        self._task = asyncio.create_task(self._watch(), name="cluster-watch")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _watch(self) -> None:
+        while True:
+            problem = await asyncio.to_thread(diagnose, self._kafka, _PROBE_S)
+            if problem != self.problem:
+                (log.warning if problem else log.info)("cluster: %s", problem or "answers again")
+            self.problem = problem
+            await asyncio.sleep(self._every_s)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
+from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.audit.chain import START, ChainHead, audit_partition, head_of, is_intact, seal
 from dancu_bus.audit.witness import Pairing, SeenRequest, request_half, response_half
 from dancu_bus.codec import Codec
@@ -245,10 +246,15 @@ async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> No
                 running.remove(worker)
 
     async def ready() -> str | None:
+        if watch.problem is not None:
+            return f"the cluster: {watch.problem}"
         return None if running and running[0].assigned else "no partitions assigned yet"
 
     def failed(exc: BaseException) -> None:
         metrics.worker_failures.labels(type(exc).__name__).inc()
 
-    async with HealthServer(registry, ready, settings.audit.metrics_port):
+    async with (
+        ClusterWatch(settings.kafka) as watch,
+        HealthServer(registry, ready, settings.audit.metrics_port),
+    ):
         await supervise(run, stop, failed)

@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from dancu_bus.admin import describe
+from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.audit import PartitionCheck, Unaudited, run_audit, unaudited, verify_log
 from dancu_bus.audit.trail import trail
-from dancu_bus.cli.services import stop_on_signals
+from dancu_bus.cli.services import serve, stop_on_signals
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.errors import ConfigError
 from dancu_bus.registry import RegistryCodec
@@ -63,7 +64,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def _run(settings: Settings) -> None:
-    await run_audit(settings, Codec(load_schemas()), stop_on_signals())
+    stop = stop_on_signals()
+    if not await wait_for_cluster(settings.kafka, stop, "the audit consumer"):
+        return
+    await serve(run_audit(settings, Codec(load_schemas()), stop), stop, "the audit consumer")
 
 
 def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from dancu_bus import __version__
+from dancu_bus.admin.diagnosis import diagnose
 from dancu_bus.cli.logs import configure_logging
-from dancu_bus.errors import DancuError
+from dancu_bus.errors import BrokerError, DancuError
 from dancu_bus.settings import Settings
 
 __all__ = ["main"]
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args, settings)
     except DancuError as exc:
         log.debug("failed", exc_info=True)
-        print(f"dancu-bus: {exc}", file=sys.stderr)
+        print(f"dancu-bus: {_cause(exc, settings)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -77,6 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     return code
+
+
+def _cause(error: DancuError, settings: Settings) -> str:
+    """The error's message; for a cluster the command could not use, why it could not (``diagnose``)."""
+    if isinstance(error, BrokerError) and error.retriable:
+        return diagnose(settings.kafka, timeout_s=5.0) or str(error)
+    return str(error)
 
 
 def _first_problem(error: ValidationError) -> str:

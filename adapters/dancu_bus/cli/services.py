@@ -1,17 +1,28 @@
-"""``dancu-bus resolver``: the long-running resolver (``dancu-bus audit run`` lives in ``cli.audit``)."""
+"""``dancu-bus resolver``: the long-running resolver (``dancu-bus audit run`` lives in ``cli.audit``).
+
+Both services wait for the cluster when it is not there yet (one line every ten seconds says why),
+and a stop signal ends them within ``STOP_GRACE_S`` even when the cluster is gone: they drain and
+commit what they can, then what is left is cancelled (and read again by the next start).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+from collections.abc import Coroutine
 from typing import Any
 
+from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import Settings
 from dancu_bus.store import open_store
 
-__all__ = ["register", "stop_on_signals"]
+__all__ = ["STOP_GRACE_S", "register", "serve", "stop_on_signals"]
+
+log = logging.getLogger(__name__)
+STOP_GRACE_S = 30.0
 
 
 def register(commands: Any) -> None:
@@ -29,8 +40,31 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
+async def serve(main: Coroutine[Any, Any, None], stop: asyncio.Event, what: str) -> None:
+    """Run ``main`` until it ends; after ``stop`` it has ``STOP_GRACE_S`` to finish, then it is cancelled."""
+    task = asyncio.ensure_future(main)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not task.done():
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_S)
+        except TimeoutError:
+            log.warning("%s did not finish within %g s of the stop signal: cancelled", what, STOP_GRACE_S)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return
+    task.result()
+
+
 async def _resolver(settings: Settings) -> None:
     stop = stop_on_signals()
+    if not await wait_for_cluster(settings.kafka, stop, "the resolver"):
+        return
+    await serve(_serve_resolver(settings, stop), stop, "the resolver")
+
+
+async def _serve_resolver(settings: Settings, stop: asyncio.Event) -> None:
     schemas = load_schemas()
     async with agency_directory(settings, schemas) as directory, open_store(settings.store) as store:
         await run_resolver(settings, directory, store, Codec(schemas), stop)

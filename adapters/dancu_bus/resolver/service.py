@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from prometheus_client import CollectorRegistry
 
 from dancu_bus.access import platform_ids
+from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.agencies import AgencyDirectory
 from dancu_bus.catalogues import Catalogue, CatalogueSource, CatalogueView, packaged_view
 from dancu_bus.codec import Codec
@@ -321,13 +322,18 @@ async def run_resolver(
     serving = _Serving(settings, handler, Quarantine())
 
     async def ready() -> str | None:
+        if watch.problem is not None:
+            return f"the cluster: {watch.problem}"
         return await _readiness(serving.assigned, checked, catalogues)
 
     def failed(exc: BaseException) -> None:
         metrics.worker_failures.labels(type(exc).__name__).inc()
         serving.quarantine.failed(f"{type(exc).__name__}: {exc}")
 
-    async with HealthServer(registry, ready, settings.resolver.metrics_port):
+    async with (
+        ClusterWatch(settings.kafka) as watch,
+        HealthServer(registry, ready, settings.resolver.metrics_port),
+    ):
         await supervise(lambda: serving.run(stop), stop, failed)
 
 
