@@ -15,7 +15,7 @@ from dancu_bus.audit.chain import START, ChainHead, audit_partition, head_of, is
 from dancu_bus.audit.witness import Pairing, SeenRequest, request_half, response_half
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import AuditPending, AuditRecord
-from dancu_bus.errors import CodecError
+from dancu_bus.errors import BrokerError, CodecError
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import AuditMetrics, agency_label
@@ -31,6 +31,7 @@ from dancu_bus.transport import (
     dead_letter,
     partition_count,
     running_fenced_worker,
+    sleep_unless,
     supervise,
 )
 
@@ -219,6 +220,20 @@ class AuditHandler:
         self._metrics.held.set(1 if self._held else 0)
 
 
+async def _partitions(settings: Settings, topic: str, stop: asyncio.Event) -> int | None:
+    """The audit topic's partition count, waiting (a line every 10 s) until it exists; None once stopped."""
+    waited = 0.0
+    while not stop.is_set():
+        try:
+            return await partition_count(settings.kafka, topic)
+        except BrokerError as exc:
+            if waited % 10 == 0:
+                log.warning("the audit consumer waits for its topic (%.0f s so far): %s", waited, exc)
+        await sleep_unless(stop, 2.0)
+        waited += 2.0
+    return None
+
+
 async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> None:
     """Witness exchanges until ``stop`` is set, with health and metrics on the configured port.
 
@@ -227,7 +242,9 @@ async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> No
     """
     registry = CollectorRegistry()
     names = TopicNames(settings.kafka.topic_prefix)
-    partitions = await partition_count(settings.kafka, names.audit)
+    partitions = await _partitions(settings, names.audit, stop)
+    if partitions is None:
+        return
     metrics = AuditMetrics(registry)
     handler = AuditHandler(codec, names, metrics, AuditLimits.of(settings.audit), partitions)
     options = WorkerOptions(

@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cause(error: DancuError, settings: Settings) -> str:
     """The error's message; for a cluster the command could not use, why it could not (``diagnose``)."""
-    if isinstance(error, BrokerError) and error.retriable:
+    if isinstance(error, BrokerError):
         return diagnose(settings.kafka, timeout_s=5.0) or str(error)
     return str(error)
 

@@ -46,14 +46,14 @@ async def serve(main: Coroutine[Any, Any, None], stop: asyncio.Event, what: str)
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
-    if not task.done():
-        try:
-            await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_S)
-        except TimeoutError:
-            log.warning("%s did not finish within %g s of the stop signal: cancelled", what, STOP_GRACE_S)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            return
+    if not task.done() and not (await asyncio.wait({task}, timeout=STOP_GRACE_S))[0]:
+        log.warning("%s did not finish within %g s of the stop signal: cancelled", what, STOP_GRACE_S)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return
+    if task.cancelled():  # a Kafka client cancels its own work when stopped with its broker gone
+        log.info("%s stopped", what)
+        return
     task.result()
 
 

@@ -18,11 +18,12 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from dancu_bus.admin.config import client_config
+from dancu_bus.admin.diagnosis import diagnose
 from dancu_bus.admin.reader import watermarks
 from dancu_bus.catalogues import check_query, packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Request, Response
-from dancu_bus.errors import CodecError, DuplicateRequest, InvalidCode, Undelivered
+from dancu_bus.errors import BrokerError, CodecError, DuplicateRequest, InvalidCode, Undelivered
 from dancu_bus.reasons import Reason
 from dancu_bus.settings import KafkaSettings, client_environment
 from dancu_bus.topic_names import TopicNames
@@ -31,6 +32,9 @@ __all__ = ["ClientConfig", "Exchange"]
 
 log = logging.getLogger(__name__)
 _CLOSE_FLUSH_S = 30.0
+_OPEN_S = 15.0
+# librdkafka's own log lines go to Python logging (the application's handlers), not to stderr.
+_librdkafka = logging.getLogger("dancu_bus.sdk.librdkafka")
 
 
 def _kafka() -> KafkaSettings:
@@ -93,8 +97,14 @@ class Exchange:
         self._closing: dict[str, str] | None = None  # while closing: what was not delivered, and why
 
     def open(self) -> None:
-        """Connect, position on the end of the response topic, start reading. Blocks until positioned."""
-        base = client_config(self._config.kafka)
+        """Connect, position on the end of the response topic, start reading. Blocks until positioned.
+
+        BrokerError, in one line that names the cause, when the cluster cannot be used as configured.
+        """
+        problem = diagnose(self._config.kafka, timeout_s=min(self._config.wait_s, _OPEN_S))
+        if problem is not None:
+            raise BrokerError(f"agency {self._config.agency}: {problem}", retriable=False)
+        base = {**client_config(self._config.kafka), "logger": _librdkafka}
         self._consumer = Consumer(
             {
                 **base,

@@ -8,7 +8,7 @@ from dancu_bus.transport.lanes import Lanes, LaneWorker, running_lane_worker
 from dancu_bus.transport.quarantine import Quarantine, supervise
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition, Unreadable
 from dancu_bus.transport.tail import partition_count
-from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions, running_worker
+from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions, running_worker, sleep_unless
 
 __all__ = [
     "BatchHandler",
@@ -33,5 +33,6 @@ __all__ = [
     "running_fenced_worker",
     "running_lane_worker",
     "running_worker",
+    "sleep_unless",
     "supervise",
 ]
