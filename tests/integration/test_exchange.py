@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 import urllib.request
+import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from confluent_kafka import Producer
@@ -196,3 +197,25 @@ def test_metrics_and_probes_are_served(deployment: Deployment) -> None:
     with urllib.request.urlopen(f"{base}/metrics", timeout=5) as metrics:
         text = metrics.read().decode()
     assert 'dancu_resolver_requests_total{agency="demo-bank",operation="VERIFY",status="OK"}' in text
+
+
+def test_a_restarted_application_collects_what_it_sent_before_without_asking_twice(
+    deployment: Deployment,
+) -> None:
+    """Requests produced by a run that died before reading answers: the next run collects each one."""
+    started = datetime.now(UTC)
+    with client(deployment) as bank:
+        requests = bulk(bank, deployment, 300)
+    producer = Producer(client_config(deployment.settings.kafka))
+    topic = deployment.names.request("demo-bank")
+    for request in requests:  # what the crashed run handed to the broker, its answers never read
+        producer.produce(topic, deployment.codec.encode_request(request), key=request.request_id.encode())
+    assert producer.flush(30) == 0
+    never_sent = str(uuid.uuid4())
+    with client(deployment) as restarted:
+        collected = restarted.collect([*(r.request_id for r in requests), never_sent], started, wait_s=10)
+    assert set(collected.responses) == {r.request_id for r in requests}
+    assert all(
+        r.verify is not None and r.verify.verdict is Verdict.MATCH for r in collected.responses.values()
+    )
+    assert collected.missing == [never_sent]  # never on the bus: safe to send again

@@ -19,9 +19,10 @@ from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.audit import PartitionCheck, Unaudited, run_audit, unaudited, verify_log
 from dancu_bus.audit.trail import trail
-from dancu_bus.cli.services import serve, stop_on_signals
+from dancu_bus.cli.services import serve
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.errors import ConfigError
+from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.settings import Settings
 from dancu_bus.topic_names import TopicNames

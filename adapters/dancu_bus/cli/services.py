@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Coroutine
 from typing import Any
 
 from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import Settings
 from dancu_bus.store import open_store
 
-__all__ = ["STOP_GRACE_S", "register", "serve", "stop_on_signals"]
+__all__ = ["STOP_GRACE_S", "register", "serve"]
 
 log = logging.getLogger(__name__)
 STOP_GRACE_S = 30.0
@@ -29,15 +29,6 @@ def register(commands: Any) -> None:
     """Add the service subcommands."""
     resolver = commands.add_parser("resolver", help="answer agencies' requests from the population store")
     resolver.set_defaults(run=lambda _args, settings: asyncio.run(_resolver(settings)) or 0)
-
-
-def stop_on_signals() -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM, so the service drains and commits before it exits."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 async def serve(main: Coroutine[Any, Any, None], stop: asyncio.Event, what: str) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TextIO
 
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.catalogues import load_catalogues
 from dancu_bus.admin.cluster import wait_ready
-from dancu_bus.admin.devbroker import broker_kafka, start_broker, stop_broker
+from dancu_bus.admin.devbroker import broker_home, broker_kafka, start_broker, stop_broker
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import AgencyDirectory, load_directory
@@ -28,9 +28,10 @@ from dancu_bus.contracts import Citizen
 from dancu_bus.demo.platform import Logins, onboard_agencies, service_logins, set_up_principals
 from dancu_bus.demo.report import describe_audit, describe_exchange, read_audit
 from dancu_bus.demo.samples import Exchange, send_samples, send_suspension_sample
+from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
-from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.settings import BrokerSettings, KafkaSettings, Settings
 from dancu_bus.store import PopulationStore, open_store
 from dancu_bus.store.seeding import seed_store
 from dancu_bus.topic_names import TopicNames
@@ -40,8 +41,12 @@ __all__ = ["DEMO_CITIZENS", "run_demo"]
 DEMO_CITIZENS = 100_000
 
 
-async def run_demo(settings: Settings, out: TextIO) -> int:
-    """Run the demonstration; return 0 when every step worked."""
+async def run_demo(settings: Settings, out: TextIO, *, keep_running: bool = False) -> int:
+    """Run the demonstration; return 0 when every step worked.
+
+    ``keep_running`` leaves the broker and the services up until SIGINT or SIGTERM, with the sample
+    agencies' secrets in files (``<broker home>/secrets``), so an SDK can be tried against them.
+    """
     broker = settings.broker.model_copy(update={"secure": True})
     started = start_broker(broker)
     print(f"broker: secured (SASL_PLAINTEXT, SCRAM-SHA-512, ACLs) on 127.0.0.1:{broker.port}", file=out)
@@ -51,7 +56,10 @@ async def run_demo(settings: Settings, out: TextIO) -> int:
         logins, agency_logins = _prepare_cluster(settings, admin, out)
         async with open_store(settings.store, create=True) as store:
             people = await _seed(store, out)
-            return await _exchange_and_audit(settings, admin, {**logins, **agency_logins}, store, people, out)
+            stay = _stay(broker, agency_logins, out) if keep_running else None
+            return await _exchange_and_audit(
+                settings, admin, {**logins, **agency_logins}, store, people, out, stay
+            )
     finally:
         if started:
             stop_broker(broker)
@@ -90,6 +98,7 @@ async def _exchange_and_audit(
     store: PopulationStore,
     people: Sequence[Citizen],
     out: TextIO,
+    stay: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     codec = Codec(load_schemas())
     resolver, audit, _ = service_logins(logins)
@@ -105,12 +114,39 @@ async def _exchange_and_audit(
         ]
         try:
             exchanges = await _exchanges(admin, logins, codec, people)
-            return _report(admin, codec, exchanges, out)
+            code = _report(admin, codec, exchanges, out)
+            if stay is not None:
+                await stay()
+            return code
         finally:
             stop.set()
             for task in services:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+def _stay(broker: BrokerSettings, logins: Logins, out: TextIO) -> Callable[[], Awaitable[None]]:
+    """Write the agencies' secrets to files; a wait for Ctrl-C or SIGTERM that says how to connect."""
+    folder = broker_home(broker) / "secrets"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for agency, login in logins.items():
+        assert login.password is not None
+        secret = folder / f"{agency}.password"
+        secret.touch(mode=0o600)
+        secret.write_text(login.password.get_secret_value() + "\n", encoding="utf-8")
+
+    async def stay() -> None:
+        variables = (
+            f"DANCU_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:{broker.port}",
+            "DANCU_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT",
+            "DANCU_KAFKA__USERNAME=demo-bank",
+            f"DANCU_KAFKA__PASSWORD_FILE={folder}/demo-bank.password",
+        )
+        print("demo: still running (Ctrl-C stops it); the sample bank connects with", file=out)
+        print(f"  export {' '.join(variables)}", file=out, flush=True)
+        await stop_on_signals().wait()
+
+    return stay
 
 
 async def _resolver(
