@@ -46,4 +46,4 @@ def test_a_fault_mid_stream_loses_nothing_and_answers_nothing_twice(harness: Har
     assert 0 < row.fault_at < row.sent, "the fault did not land in the middle of the stream"
     assert (row.duplicates, row.missing) == (0, 0)
     assert row.received == row.sent and row.audit_records == row.sent and row.chain_intact
-    assert row.audited_twice == 0
+    assert row.audited_twice == 0 and row.asked_twice == 0 and row.failed_runs == 0

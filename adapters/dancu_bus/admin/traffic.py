@@ -136,6 +136,11 @@ class KeyTally:
         self._thread.join(30)
         self._consumer.close()
 
+    def distinct(self) -> int:
+        """How many distinct keys have a committed record."""
+        with self._lock:
+            return sum(1 for key, count in self._counts.items() if key is not None and count)
+
     def seen(self, keys: Iterable[bytes]) -> int:
         """How many of ``keys`` have at least one committed record."""
         with self._lock:

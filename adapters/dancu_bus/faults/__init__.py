@@ -2,7 +2,9 @@
 
 Scenarios (``SCENARIOS``): the resolver killed with SIGKILL and restarted; the broker stopped and
 restarted; a second resolver joining and the first leaving (a rebalance); the SQLite store made
-unavailable for 5 s by another process's locks; the audit consumer killed and restarted. Each runs
+unavailable for 5 s by another process's locks; the audit consumer killed and restarted; and, with the
+traffic sent by agencies' applications through the SDK with its defaults (``faults.application``),
+the resolver killed, the broker killed with SIGKILL, and an application killed and restarted. Each runs
 on a broker the harness starts itself (``fault_broker``: free ports and a home of its own under
 ``.cache/fault-broker``, never the development broker), with the resolver and the audit consumer as
 ``dancu-bus`` child processes.

@@ -7,6 +7,7 @@ The jars are fetched once into ``.cache/fault-broker`` and linked into each run'
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 from pathlib import Path
@@ -15,7 +16,7 @@ from dancu_bus.admin import fetch_broker, repo_root
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import BrokerSettings
 
-__all__ = ["fault_broker", "prepare_home", "remove_home"]
+__all__ = ["fault_broker", "free_port", "prepare_home", "remove_home"]
 
 
 def _shared() -> Path:
@@ -24,7 +25,7 @@ def _shared() -> Path:
 
 def fault_broker(port: int | None = None) -> BrokerSettings:
     """A broker on ``port`` and ``port + 1`` (free if None), at home in ``.cache/fault-broker/run-<port>``."""
-    client = port if port is not None else _free_pair()
+    client = port if port is not None else free_port(2)
     return BrokerSettings(
         home=_shared() / f"run-{client}", port=client, controller_port=client + 1, heap="768m"
     )
@@ -47,16 +48,35 @@ def remove_home(broker: BrokerSettings) -> None:
         shutil.rmtree(broker.home, ignore_errors=True)
 
 
-def _free_pair(attempts: int = 50) -> int:
-    """A port whose successor is free too: the client and controller listeners."""
-    for _ in range(attempts):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-            try:
-                with socket.socket() as second:
-                    second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise BrokerError("found no two consecutive free ports for the harness's broker", retriable=False)
+def free_port(count: int = 1, attempts: int = 200) -> int:
+    """The first of ``count`` consecutive ports that are free now, below the ephemeral range.
+
+    A port taken by the kernel's ephemeral range (where clients' source ports come from) may be in use
+    by a client's connection when a broker restarts on it ("Address already in use"); below it, only a
+    server that binds it on purpose can take it.
+    """
+    low = _ephemeral_low()
+    ceiling = min(low, 65536) - count
+    for port in random.sample(range(_LOWEST, ceiling), min(attempts, ceiling - _LOWEST)):
+        if all(_free(port + n) for n in range(count)):
+            return port
+    raise BrokerError(f"found no {count} consecutive free ports below {low}", retriable=False)
+
+
+_LOWEST = 20_000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

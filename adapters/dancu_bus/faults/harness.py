@@ -24,6 +24,7 @@ from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.traffic import KeyTally, PacedProducer
 from dancu_bus.audit import verify_log
 from dancu_bus.errors import DancuError
+from dancu_bus.faults.application import Job
 from dancu_bus.faults.broker import prepare_home, remove_home
 from dancu_bus.faults.scenarios import Progress, Scenario
 from dancu_bus.faults.stage import AGENCIES, Stage, prepare_stage
@@ -57,12 +58,17 @@ class Row:
     audited_twice: int
     chain_intact: bool
     seconds: float
+    # Through the SDK: queries the application asked more than once on the bus, and runs that failed
+    # (a RequestTimeout or any other error ended them).
+    asked_twice: int = 0
+    failed_runs: int = 0
 
     @property
     def passed(self) -> bool:
         """No duplicate, nothing missing, every exchange audited exactly once, every chain intact."""
         audited_once = self.audit_records == self.sent and not self.audited_twice
-        return not self.duplicates and not self.missing and audited_once and self.chain_intact
+        through_sdk = not self.asked_twice and not self.failed_runs
+        return not self.duplicates and not self.missing and audited_once and self.chain_intact and through_sdk
 
 
 class Harness:
@@ -109,9 +115,14 @@ class Harness:
         try:
             stage.start("resolver")
             stage.start("audit")
-            ids, fault_at = self._stream(stage, scenario)
-            stage.stop_all()
-            row = _count(stage, scenario.title, ids, time.monotonic() - began)
+            if scenario.through_sdk:
+                fault_at, failed = self._through_sdk(stage, scenario)
+                stage.stop_all()
+                row = _count_sdk(stage, scenario.title, failed, time.monotonic() - began)
+            else:
+                ids, fault_at = self._stream(stage, scenario)
+                stage.stop_all()
+                row = _count(stage, scenario.title, ids, time.monotonic() - began)
             row = dataclasses.replace(row, fault_at=fault_at)
             passed = row.passed
             return row
@@ -136,7 +147,7 @@ class Harness:
             KeyTally(stage.kafka, responses) as answered,
             KeyTally(stage.kafka, [stage.names.audit], key_of=self._audited_request(stage)) as audited,
         ):
-            progress = Progress(ids, answered, audited)
+            progress = Progress.of(ids, answered, audited)
             rate = len(records) / self._options.seconds
             with PacedProducer(stage.kafka, records, rate) as producer:
                 scenario.inject(stage, progress, self._broker)
@@ -144,13 +155,31 @@ class Harness:
             _settle(progress, self._options.stall_s)
         return ids, progress.fault_at or 0
 
+    def _through_sdk(self, stage: Stage, scenario: Scenario) -> tuple[int, int]:
+        """Applications send through the SDK while the fault is injected; the fault's time, failed runs."""
+        applications = stage.start_applications(self._options.requests, self._options.seconds)
+        total = self._options.requests
+        with KeyTally(stage.kafka, [stage.names.audit], key_of=self._audited_request(stage)) as audited:
+            jobs = [Job(a.job) for a in applications]
+            progress = Progress(total, lambda: sum(len(j.answers()) for j in jobs), audited.distinct)
+            scenario.inject(stage, progress, self._broker)
+            failed = 0
+            for application in applications:
+                code = application.wait(600)
+                while code not in (0, -1):  # a run that failed (say, RequestTimeout) is one to count
+                    failed += 1
+                    application.restart()
+                    code = application.wait(600)
+            _settle(progress, self._options.stall_s)
+        return progress.fault_at or 0, failed
+
 
 def _settle(progress: Progress, stall_s: float) -> None:
     """Wait until every request is answered and audited, or until nothing moved for ``stall_s``."""
-    total = len(progress.ids)
+    total = progress.total
     last, moved = (-1, -1), time.monotonic()
     while time.monotonic() - moved < stall_s:
-        now = (progress.answered.seen(progress.ids), progress.audited.seen(progress.ids))
+        now = (progress.answered(), progress.audited())
         if now == (total, total):
             return
         if now != last:
@@ -182,6 +211,41 @@ def _count(stage: Stage, title: str, ids: Sequence[bytes], seconds: float) -> Ro
     )
 
 
+def _count_sdk(stage: Stage, title: str, failed: int, seconds: float) -> Row:
+    """The row of a scenario run through the SDK: per query, its answers to the application and on the bus."""
+    jobs = [Job(application.job) for application in stage.applications]
+    number_of: dict[str, tuple[str, int]] = {}
+    for job in jobs:
+        number_of.update({rid: (str(job.folder), n) for rid, (n, _) in job.sent().items()})
+    queries = {(str(job.folder), n) for job in jobs for n, _ in job.queries()}
+    answers = Counter(number_of[rid] for job in jobs for rid in job.answers() if rid in number_of)
+    asked: Counter[tuple[str, int]] = Counter()
+    for agency in AGENCIES:
+        for record in read_to_end(stage.kafka, stage.names.request(agency), 300):
+            rid = stage.codec.decode_request(record.value).request_id
+            if rid in number_of:
+                asked[number_of[rid]] += 1
+    audit = read_to_end(stage.kafka, stage.names.audit, 300)
+    recorded = [stage.codec.decode_audit(r.value) for r in audit if r.value is not None]
+    audited = Counter(
+        number_of[a.request_id] for a in recorded if a.status != "UNANSWERED" and a.request_id in number_of
+    )
+    return Row(
+        scenario=title,
+        fault_at=0,
+        sent=len(queries),
+        received=sum(1 for q in queries if answers[q] == 1),
+        duplicates=sum(1 for q in queries if answers[q] > 1),
+        missing=sum(1 for q in queries if not answers[q]),
+        audit_records=sum(1 for q in queries if audited[q]),
+        audited_twice=sum(1 for q in queries if audited[q] > 1),
+        chain_intact=_intact(stage, audit),
+        seconds=seconds,
+        asked_twice=sum(1 for q in queries if asked[q] > 1),
+        failed_runs=failed,
+    )
+
+
 def _intact(stage: Stage, audit: Sequence[TopicRecord]) -> bool:
     return all(check.finding is None for check in verify_log(audit, stage.codec))
 
@@ -195,6 +259,8 @@ _HEADINGS = (
     "missing",
     "audit records",
     "audited twice",
+    "asked twice",
+    "failed runs",
     "audit chain",
     "s",
 )
@@ -212,6 +278,8 @@ def render(rows: Sequence[Row]) -> Iterator[str]:
             f"{row.missing:,}",
             f"{row.audit_records:,}",
             f"{row.audited_twice:,}",
+            f"{row.asked_twice:,}",
+            f"{row.failed_runs:,}",
             "intact" if row.chain_intact else "BROKEN",
             f"{row.seconds:.0f}",
         )

@@ -8,11 +8,15 @@ the harness then waits for every answer and audit record.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from dancu_bus.admin import start_broker, stop_broker
+from dancu_bus.admin.devbroker import broker_home
 from dancu_bus.admin.traffic import KeyTally
 from dancu_bus.errors import BrokerError
 from dancu_bus.faults.outage import lock_store
@@ -25,18 +29,23 @@ STORE_OUTAGE_S = 5.0
 
 
 class Progress:
-    """How far the stream is: request ids sent, the tallies of answers and audit records, the fault's time."""
+    """How far the stream is: requests in all, how many are answered and audited, when the fault came."""
 
-    def __init__(self, ids: Sequence[bytes], answered: KeyTally, audited: KeyTally) -> None:
-        self.ids = ids
+    def __init__(self, total: int, answered: Callable[[], int], audited: Callable[[], int]) -> None:
+        self.total = total
         self.answered = answered
         self.audited = audited
         self.fault_at: int | None = None
 
+    @classmethod
+    def of(cls, ids: Sequence[bytes], answered: KeyTally, audited: KeyTally) -> Progress:
+        """The progress of requests ``ids``, from tallies of the response and audit topics."""
+        return cls(len(ids), lambda: answered.seen(ids), lambda: audited.seen(ids))
+
     def mark(self) -> None:
         """The fault is being injected now: remember how many requests were answered at that moment."""
         if self.fault_at is None:
-            self.fault_at = self.answered.seen(self.ids)
+            self.fault_at = self.answered()
 
     def wait_answered(self, fraction: float, timeout_s: float = 600) -> None:
         """Wait until ``fraction`` of the requests have a committed response."""
@@ -46,9 +55,9 @@ class Progress:
         """Wait until ``fraction`` of the requests have an audit record."""
         self._wait(self.audited, fraction, timeout_s)
 
-    def _wait(self, tally: KeyTally, fraction: float, timeout_s: float) -> None:
+    def _wait(self, count: Callable[[], int], fraction: float, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while tally.seen(self.ids) < fraction * len(self.ids):
+        while count() < fraction * self.total:
             if time.monotonic() > deadline:
                 raise BrokerError(f"the stream did not reach {fraction:.0%} within {timeout_s:g} s")
             time.sleep(0.2)
@@ -56,11 +65,12 @@ class Progress:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A named fault and how to inject it."""
+    """A named fault and how to inject it; ``through_sdk``: the traffic is applications using the SDK."""
 
     name: str
     title: str
     inject: Callable[[Stage, Progress, BrokerSettings], None]
+    through_sdk: bool = False
 
 
 def _kill_resolver(stage: Stage, progress: Progress, broker: BrokerSettings) -> None:
@@ -100,6 +110,25 @@ def _kill_audit(stage: Stage, progress: Progress, broker: BrokerSettings) -> Non
     stage.start("audit")
 
 
+def _kill_broker(stage: Stage, progress: Progress, broker: BrokerSettings) -> None:
+    progress.wait_answered(1 / 3)
+    progress.mark()
+    pid = int((broker_home(broker) / "broker.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    while Path(f"/proc/{pid}").exists():
+        time.sleep(0.1)
+    start_broker(broker)
+
+
+def _kill_client(stage: Stage, progress: Progress, broker: BrokerSettings) -> None:
+    progress.wait_answered(1 / 3)
+    progress.mark()
+    application = stage.applications[0]
+    application.kill()
+    time.sleep(2.0)  # answers to what it sent arrive meanwhile, with nobody reading them
+    application.restart()
+
+
 SCENARIOS = {
     s.name: s
     for s in (
@@ -108,5 +137,13 @@ SCENARIOS = {
         Scenario("rebalance", "2nd resolver joins, 1st leaves", _rebalance),
         Scenario("store-outage", f"store unavailable {STORE_OUTAGE_S:g} s", _store_outage),
         Scenario("audit-kill", "audit SIGKILL, restarted", _kill_audit),
+        Scenario("sdk-resolver-kill", "SDK defaults: resolver SIGKILL", _kill_resolver, through_sdk=True),
+        Scenario("sdk-broker-kill", "SDK defaults: broker SIGKILL", _kill_broker, through_sdk=True),
+        Scenario(
+            "sdk-client-kill",
+            "SDK defaults: client SIGKILL, restart, collect",
+            _kill_client,
+            through_sdk=True,
+        ),
     )
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dancu_bus.errors import BrokerError
 
-__all__ = ["Service", "start_service"]
+__all__ = ["Application", "Service", "start_application", "start_service"]
 
 COMMANDS = {"resolver": ("resolver",), "audit": ("audit", "run")}
 
@@ -84,3 +84,45 @@ def start_service(kind: str, environment: Mapping[str, str], port: int, log: Pat
     with log.open("ab") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     return Service(kind, process, port, log)
+
+
+@dataclass
+class Application:
+    """An agency's application (``dancu_bus.faults.application``) working through its job folder."""
+
+    agency: str
+    job: Path
+    environment: Mapping[str, str]
+    process: subprocess.Popen[bytes]
+    runs: int = 1
+
+    def kill(self) -> None:
+        """SIGKILL: what it had in memory is gone; its journal and answers files stay."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(30)
+
+    def restart(self) -> None:
+        """Start it again on the same job, as an operator restarts a crashed bulk job."""
+        self.runs += 1
+        self.process = _launch(self.job, self.environment, self.runs)
+
+    def wait(self, timeout_s: float) -> int:
+        """Its exit code once done (every query answered), or -1 if it still runs after ``timeout_s``."""
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return -1
+
+
+def start_application(agency: str, job: Path, environment: Mapping[str, str]) -> Application:
+    """Start the application of ``agency`` on ``job`` with these ``DANCU_*`` settings."""
+    return Application(agency, job, environment, _launch(job, environment, 1))
+
+
+def _launch(job: Path, environment: Mapping[str, str], run: int) -> subprocess.Popen[bytes]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("DANCU_")}
+    command = [sys.executable, "-m", "dancu_bus.faults.application", str(job)]
+    with (job / f"run-{run}.log").open("ab") as out:
+        return subprocess.Popen(
+            command, env={**inherited, **environment}, stdout=out, stderr=subprocess.STDOUT
+        )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,9 @@ from dancu_bus.agencies import load_directory
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
 from dancu_bus.errors import BrokerError
-from dancu_bus.faults.services import Service, start_service
+from dancu_bus.faults.application import QUERIES
+from dancu_bus.faults.broker import free_port
+from dancu_bus.faults.services import Application, Service, start_application, start_service
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Context, VerifyQuery
 from dancu_bus.sdk.requests import build_request
@@ -45,6 +46,7 @@ class Stage:
     people: list[Citizen]
     codec: Codec
     services: list[Service] = field(default_factory=list)
+    applications: list[Application] = field(default_factory=list)
 
     @property
     def names(self) -> TopicNames:
@@ -83,6 +85,30 @@ class Stage:
             )
         return records
 
+    def start_applications(self, count: int, seconds: float) -> list[Application]:
+        """One application per agency, together working through ``count`` VERIFYs in about ``seconds``."""
+        agencies = list(AGENCIES.items())
+        for index, (agency, context) in enumerate(agencies):
+            job = self.workdir / f"job-{agency}"
+            job.mkdir()
+            numbers = range(index, count, len(agencies))
+            lines = [self._query_line(n) for n in numbers]
+            (job / QUERIES).write_text("".join(lines), encoding="utf-8")
+            environment = {
+                "DANCU_KAFKA__BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+                "DANCU_KAFKA__TOPIC_PREFIX": self.kafka.topic_prefix,
+                "DANCU_FAULTS__AGENCY": agency,
+                "DANCU_FAULTS__PURPOSE": context.purpose_code,
+                "DANCU_FAULTS__LEGAL_BASIS": context.legal_basis,
+                "DANCU_FAULTS__RATE": f"{len(lines) / seconds:.1f}",
+            }
+            self.applications.append(start_application(agency, job, environment))
+        return self.applications
+
+    def _query_line(self, n: int) -> str:
+        person = self.people[n % len(self.people)]
+        return f"{n}\t{person.personal_id}\t{person.full_name}\t{person.birth_date.isoformat()}\n"
+
     def stop_all(self) -> None:
         """SIGTERM every service still running, as an operator would: each drains, commits and exits 0."""
         for service in self.running("resolver") + self.running("audit"):
@@ -93,6 +119,9 @@ class Stage:
         for service in self.services:
             if service.process.poll() is None:
                 service.kill()
+        for application in self.applications:
+            if application.process.poll() is None:
+                application.kill()
         with contextlib.suppress(BrokerError):  # the broker may be down after a failed restart
             delete_topics(self.kafka, describe(self.kafka, self.kafka.topic_prefix + "."))
         if not keep_workdir:
@@ -146,6 +175,4 @@ async def _seed(settings: Settings) -> list[Citizen]:
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
