@@ -1,6 +1,7 @@
-"""How an agency's system uses the SDK (checked by mypy --strict in CI).
+"""How an agency's system uses the SDK (mypy --strict in CI; run by tests/integration/test_readme.py).
 
-Run against the demo deployment: ``.venv/bin/python examples/verify_customers.py 001090012345``.
+With the demo left running (``dancu-bus demo --keep-running``) and the variables it prints exported:
+``.venv/bin/python examples/verify_customers.py 001090012345``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def check(client: Client, personal_id: str, full_name: str, birth_date: date) ->
 
 def main(personal_id: str) -> int:
     """Verify one customer, then look up the fields the bank's purpose allows."""
-    with Client(ClientConfig("demo-bank", timeout_s=10)) as client:
+    with Client(ClientConfig("demo-bank")) as client:
         try:
             check(client, personal_id, "Nguyễn Văn An", date(1990, 1, 1))
             found = client.lookup(LookupQuery(personal_id, ("full_name", "birth_date")), KYC_LOOKUP)

@@ -37,24 +37,29 @@ def test_the_readme_has_python_examples() -> None:
     assert EXAMPLES and any("ClientConfig(" in example for example in EXAMPLES)
 
 
-@pytest.mark.parametrize("number", range(len(EXAMPLES)))
-def test_each_python_example_runs_as_written(stack: SecuredStack, tmp_path: Path, number: int) -> None:
-    """The example, byte for byte, exits 0 against the stack with the environment the demo prints."""
-    script = tmp_path / f"example_{number}.py"
-    script.write_text(EXAMPLES[number], encoding="utf-8")
+def _bank_environment(stack: SecuredStack, folder: Path) -> dict[str, str]:
+    """What ``dancu-bus demo --keep-running`` tells the bank to export, for this stack."""
     login = stack.logins[BANK]
     assert login.password is not None
-    secret = tmp_path / "demo-bank.password"
+    secret = folder / "demo-bank.password"
     secret.write_text(login.password.get_secret_value() + "\n")
     secret.chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DANCU_")}
-    env |= {
+    return env | {
         "DANCU_KAFKA__BOOTSTRAP_SERVERS": login.bootstrap_servers,
         "DANCU_KAFKA__SECURITY_PROTOCOL": login.security_protocol,
         "DANCU_KAFKA__USERNAME": BANK,
         "DANCU_KAFKA__PASSWORD_FILE": str(secret),
         "DANCU_KAFKA__TOPIC_PREFIX": login.topic_prefix,
     }
+
+
+@pytest.mark.parametrize("number", range(len(EXAMPLES)))
+def test_each_python_example_runs_as_written(stack: SecuredStack, tmp_path: Path, number: int) -> None:
+    """The example, byte for byte, exits 0 against the stack with the environment the demo prints."""
+    script = tmp_path / f"example_{number}.py"
+    script.write_text(EXAMPLES[number], encoding="utf-8")
+    env = _bank_environment(stack, tmp_path)
     ran = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr[-3000:]
     if "client.verify(" in EXAMPLES[number]:  # the SDK example prints the verdict it got
@@ -74,3 +79,19 @@ def test_each_python_example_passes_mypy_strict(tmp_path: Path, number: int) -> 
         timeout=240,
     )
     assert checked.returncode == 0, checked.stdout
+
+
+def test_the_verify_customers_example_runs_against_the_stack(stack: SecuredStack, tmp_path: Path) -> None:
+    """examples/verify_customers.py verifies and looks up a customer on record, with the demo's variables."""
+    person = stack.people[3]
+    example = ROOT / "examples" / "verify_customers.py"
+    env = _bank_environment(stack, tmp_path)
+    ran = subprocess.run(
+        [sys.executable, str(example), person.personal_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert f"full_name: {person.full_name}" in ran.stdout
