@@ -19,22 +19,30 @@ __all__ = [
     "SdkSettings",
     "Settings",
     "StoreSettings",
+    "check_private_file",
     "client_environment",
+    "kafka_environment",
     "read_secret",
 ]
 
 
-def read_secret(path: Path) -> str:
-    """The secret in ``path`` (one line); ValueError when it is missing or others may read it."""
+def check_private_file(path: Path, what: str = "secret file") -> None:
+    """ValueError unless ``path`` is a file only its owner may read or write (a key, a password)."""
     try:
         mode = path.stat().st_mode
+    except OSError as exc:
+        raise ValueError(f"cannot read the {what} {path}: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise ValueError(f"the {what} {path} may be read by others (mode {mode & 0o777:o}): chmod 600 {path}")
+
+
+def read_secret(path: Path) -> str:
+    """The secret in ``path`` (one line); ValueError when it is missing or others may read it."""
+    check_private_file(path)
+    try:
         text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ValueError(f"cannot read the secret file {path}: {exc.strerror}") from exc
-    if mode & 0o077:
-        raise ValueError(
-            f"the secret file {path} may be read by others (mode {mode & 0o777:o}): chmod 600 {path}"
-        )
     if not text:
         raise ValueError(f"the secret file {path} is empty")
     return text
@@ -54,6 +62,17 @@ class KafkaSettings(BaseModel):
         default=None,
         description="a file holding the password (its owner's only): keeps it out of the environment",
     )
+    ssl_ca: Path | None = Field(
+        default=None,
+        description="SASL_SSL: the PEM file of the CA(s) the brokers' certificates are checked against;"
+        " default the system's",
+    )
+    ssl_cert: Path | None = Field(
+        default=None, description="SASL_SSL, mutual TLS: this client's certificate (PEM), with ssl_key"
+    )
+    ssl_key: Path | None = Field(
+        default=None, description="SASL_SSL, mutual TLS: this client's private key (PEM, its owner's only)"
+    )
     topic_prefix: str = Field(default="ndxp.dancu", description="prefix of every dancu-bus topic")
 
     @model_validator(mode="after")
@@ -61,6 +80,17 @@ class KafkaSettings(BaseModel):
         if self.password is not None or self.password_file is None:
             return self
         object.__setattr__(self, "password", SecretStr(read_secret(self.password_file)))
+        return self
+
+    @model_validator(mode="after")
+    def _client_certificate(self) -> KafkaSettings:
+        if (self.ssl_cert is None) != (self.ssl_key is None):
+            raise ValueError("a client certificate needs both ssl_cert and ssl_key (or neither)")
+        if self.ssl_key is not None:
+            check_private_file(self.ssl_key, "private key")
+        for path in (self.ssl_ca, self.ssl_cert):
+            if path is not None and not path.is_file():
+                raise ValueError(f"no file {path}: give the PEM file's path")
         return self
 
 
@@ -74,7 +104,14 @@ class BrokerSettings(BaseModel):
     controller_port: int = 9093
     heap: str = "1g"
     start_timeout_s: float = 90.0
-    secure: bool = Field(default=False, description="SCRAM-SHA-512 logins and ACLs, no anonymous port")
+    secure: bool = Field(
+        default=False, description="TLS on every listener, SCRAM-SHA-512 logins and ACLs, no anonymous port"
+    )
+    mtls_port: int | None = Field(
+        default=None,
+        description="secured: a second client listener on this port that also requires a client"
+        " certificate signed by the development CA (mutual TLS)",
+    )
     admin_password: SecretStr | None = Field(
         default=None, description="secured: the super user's password; default generated into <home>"
     )
@@ -213,3 +250,25 @@ def client_environment() -> tuple[KafkaSettings, SdkSettings]:
     """``DANCU_KAFKA__*`` and ``DANCU_SDK__*`` as they are now: the SDK's defaults (arguments win)."""
     environment = _ClientEnvironment()
     return environment.kafka, environment.sdk
+
+
+def kafka_environment(kafka: KafkaSettings) -> dict[str, str]:
+    """The ``DANCU_KAFKA__*`` variables that give a child process the settings ``kafka``.
+
+    A password read from a file is passed as that file's path, never as its value.
+    """
+    env = {
+        "DANCU_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "DANCU_KAFKA__SECURITY_PROTOCOL": kafka.security_protocol,
+        "DANCU_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
+    }
+    if kafka.username is not None:
+        env["DANCU_KAFKA__USERNAME"] = kafka.username
+    if kafka.password_file is not None:
+        env["DANCU_KAFKA__PASSWORD_FILE"] = str(kafka.password_file)
+    elif kafka.password is not None:
+        env["DANCU_KAFKA__PASSWORD"] = kafka.password.get_secret_value()
+    for name, path in (("SSL_CA", kafka.ssl_ca), ("SSL_CERT", kafka.ssl_cert), ("SSL_KEY", kafka.ssl_key)):
+        if path is not None:
+            env[f"DANCU_KAFKA__{name}"] = str(path)
+    return env

@@ -12,15 +12,19 @@
 #   DANCU_BROKER_CONTROLLER_PORT  controller listener port (default 9093)
 #   DANCU_BROKER_HEAP   Java heap (default 1g)
 #   DANCU_BROKER_WAIT   seconds to wait for the broker to start (default 90)
-#   DANCU_BROKER_SECURE 1: the secured broker (SASL_PLAINTEXT + SCRAM-SHA-512, ACLs); default 0, plain
+#   DANCU_BROKER_SECURE 1: the secured broker (TLS, SCRAM-SHA-512, ACLs); default 0, plain
 #   DANCU_BROKER_ADMIN_PASSWORD  secured only: the super user's password; default: generated once and
 #                       kept in <home>/admin.password (mode 600)
+#   DANCU_BROKER_TLS_DIR  secured only: ca.crt and broker.pem (key + certificate), made by
+#                       `dancu-bus dev broker start` (default <home>/tls)
+#   DANCU_BROKER_MTLS_PORT  secured only: a second client listener that also requires a client
+#                       certificate signed by ca.crt (mutual TLS); default none
 #
-# Secured mode (DANCU_BROKER_SECURE=1) has no anonymous listener: clients authenticate with
-# SCRAM-SHA-512 on 127.0.0.1:<port>, the broker talks to its controller with SASL/PLAIN on
-# 127.0.0.1:<controller port>, the StandardAuthorizer denies whatever no ACL allows, and the super
-# user dancu-admin is created when the storage is formatted. Its home defaults to
-# <repo>/.cache/secure-broker: a home formatted for one mode is refused in the other.
+# Secured mode (DANCU_BROKER_SECURE=1) has no anonymous and no clear-text listener: clients
+# authenticate with SCRAM-SHA-512 over TLS (SASL_SSL) on 127.0.0.1:<port>, the broker talks to its
+# controller with SASL/PLAIN over TLS on 127.0.0.1:<controller port>, the StandardAuthorizer denies
+# whatever no ACL allows, and the super user dancu-admin is created when the storage is formatted.
+# Its home defaults to <repo>/.cache/secure-broker: a home formatted for one mode is refused in the other.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,6 +48,8 @@ log=$home/broker.log
 modefile=$home/mode
 admin_user=dancu-admin
 admin_file=$home/admin.password
+tls=${DANCU_BROKER_TLS_DIR:-$home/tls}
+mtls=${DANCU_BROKER_MTLS_PORT:-}
 
 say() { printf 'broker: %s\n' "$*"; }
 die() { printf 'broker: error: %s\n' "$*" >&2; exit 1; }
@@ -90,19 +96,30 @@ inter.broker.listener.name=PLAINTEXT
 EOF
 }
 
-# Clients use SCRAM-SHA-512 on CLIENT, and the broker reaches itself there as the admin. The controller
-# listener uses SASL/PLAIN with a static user instead: KRaft controllers cannot check SCRAM
-# credentials (they live in the metadata the controller serves), and a PLAINTEXT controller listener
-# would need User:ANONYMOUS as a super user, i.e. an anonymous port with every right.
+# Clients use SCRAM-SHA-512 over TLS on CLIENT (and on MTLS, which also wants their certificate), and
+# the broker reaches itself there as the admin. The controller listener uses SASL/PLAIN with a static
+# user instead: KRaft controllers cannot check SCRAM credentials (they live in the metadata the
+# controller serves), and an unauthenticated controller listener would need User:ANONYMOUS as a super
+# user, i.e. an anonymous port with every right. Every listener speaks TLS with the one key store.
 secure_listeners() {
   local scram="org.apache.kafka.common.security.scram.ScramLoginModule required"
   local plain="org.apache.kafka.common.security.plain.PlainLoginModule required"
+  local listeners="CLIENT://127.0.0.1:$port" map="CONTROLLER:SASL_SSL,CLIENT:SASL_SSL"
+  if [ -n "$mtls" ]; then
+    listeners="$listeners,MTLS://127.0.0.1:$mtls" map="$map,MTLS:SASL_SSL"
+  fi
   cat <<EOF
-listeners=CLIENT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctrl
-advertised.listeners=CLIENT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$ctrl
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT
+listener.security.protocol.map=$map
 inter.broker.listener.name=CLIENT
+ssl.keystore.type=PEM
+ssl.keystore.location=$tls/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.crt
+ssl.endpoint.identification.algorithm=https
+ssl.enabled.protocols=TLSv1.3,TLSv1.2
 sasl.enabled.mechanisms=SCRAM-SHA-512
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
 listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-512
@@ -114,6 +131,13 @@ authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:$admin_user
 allow.everyone.if.no.acl.found=false
 EOF
+  if [ -n "$mtls" ]; then
+    cat <<EOF
+listener.name.mtls.ssl.client.auth=required
+listener.name.mtls.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.mtls.scram-sha-512.sasl.jaas.config=$scram username="$admin_user" password="$admin_pw";
+EOF
+  fi
 }
 
 write_config() {
@@ -227,13 +251,22 @@ start() {
   if port_open "$port"; then
     die "port $port on 127.0.0.1 is taken by another process; set DANCU_BROKER_PORT"
   fi
-  if [ "$secure" = 1 ]; then resolve_admin_password; fi
+  if [ "$secure" = 1 ]; then
+    resolve_admin_password
+    [ -f "$tls/broker.pem" ] && [ -f "$tls/ca.crt" ] \
+      || die "no TLS key store in $tls: start the secured broker with 'dancu-bus dev broker start', which makes it"
+    if [ -n "$mtls" ] && port_open "$mtls"; then
+      die "port $mtls on 127.0.0.1 is taken by another process; set DANCU_BROKER_MTLS_PORT"
+    fi
+  fi
   write_config
   format_storage
   # The start marker we wait for must come from this run, not from an earlier one.
   if [ -f "$home/server.log" ]; then mv "$home/server.log" "$home/server.log.prev"; fi
   local how=
-  if [ "$secure" = 1 ]; then how=", SASL_PLAINTEXT + SCRAM-SHA-512, super user $admin_user"; fi
+  if [ "$secure" = 1 ]; then
+    how=", SASL_SSL + SCRAM-SHA-512, super user $admin_user${mtls:+, mutual TLS on $mtls}"
+  fi
   say "starting Kafka $kafka_version on 127.0.0.1:$port (controller $ctrl$how)"
   nohup java "-Xmx$heap" "-Xms256m" -XX:+UseG1GC \
     "-Dlog4j2.configurationFile=$home/log4j2.yaml" \

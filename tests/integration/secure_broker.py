@@ -1,11 +1,13 @@
-"""A secured Kafka broker (SASL_PLAINTEXT, SCRAM-SHA-512, StandardAuthorizer) for the ``security`` tests.
+"""The secured Kafka broker (SASL_SSL, SCRAM-SHA-512, StandardAuthorizer) every integration test runs on.
 
-``DANCU_TEST_SECURE_BOOTSTRAP=host:port`` with ``DANCU_TEST_SECURE_ADMIN_PASSWORD`` (and optionally
-``DANCU_TEST_SECURE_ADMIN_USER``, default ``dancu-admin``) points the tests at a running secured
-cluster. Otherwise the session starts a dedicated secured broker (``.cache/test-secure-broker``, ports
-19192/19193) on freshly formatted storage, so no users or ACLs of an earlier session linger, and stops
-it at the end; a broker already running is used as it is. As for the plain broker, the tests skip
-locally and fail under ``CI=true`` when no secured broker can be had.
+``DANCU_TEST_SECURE_BOOTSTRAP=host:port`` with ``DANCU_TEST_SECURE_ADMIN_PASSWORD`` and
+``DANCU_TEST_SECURE_CA`` (the CA file of its certificates; optionally ``DANCU_TEST_SECURE_ADMIN_USER``,
+default ``dancu-admin``, and ``DANCU_TEST_SECURE_MTLS_BOOTSTRAP``, a listener that wants client
+certificates) points the tests at a running secured cluster. Otherwise the session starts a dedicated
+secured broker (``.cache/test-secure-broker``, ports 19192/19193, mutual TLS on 19194) on freshly
+formatted storage, so no users or ACLs of an earlier session linger, and stops it at the end; a broker
+already running is used as it is. The tests skip locally and fail under ``CI=true`` when no secured
+broker can be had.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -24,13 +27,14 @@ from dancu_bus.admin.devbroker import ADMIN_USER, broker_home
 from dancu_bus.errors import DancuError
 from dancu_bus.settings import BrokerSettings, KafkaSettings
 
-__all__ = ["SECURE_TEST_BROKER", "secure_kafka"]
+__all__ = ["SECURE_TEST_BROKER", "kafka_settings", "mtls_bootstrap", "secure_kafka"]
 
 SECURE_TEST_BROKER = BrokerSettings(
     home=repo_root() / ".cache" / "test-secure-broker",
     port=19192,
     controller_port=19193,
-    heap="512m",
+    mtls_port=19194,
+    heap="768m",
     start_timeout_s=90.0,
     secure=True,
 )
@@ -51,9 +55,11 @@ def _external(bootstrap: str) -> KafkaSettings:
     password = os.environ.get("DANCU_TEST_SECURE_ADMIN_PASSWORD")
     if not password:
         _give_up(f"DANCU_TEST_SECURE_BOOTSTRAP is set but not DANCU_TEST_SECURE_ADMIN_PASSWORD; {_HINT}")
+    ca = os.environ.get("DANCU_TEST_SECURE_CA")
     kafka = KafkaSettings(
         bootstrap_servers=bootstrap,
-        security_protocol="SASL_PLAINTEXT",
+        security_protocol="SASL_SSL",
+        ssl_ca=Path(ca) if ca else None,
         username=os.environ.get("DANCU_TEST_SECURE_ADMIN_USER", ADMIN_USER),
         password=SecretStr(password),
     )
@@ -70,6 +76,7 @@ def _forget_storage() -> None:
     shutil.rmtree(home / "data", ignore_errors=True)
     for name in ("mode", "admin.password"):
         (home / name).unlink(missing_ok=True)
+    shutil.rmtree(home / "tls", ignore_errors=True)  # a new CA each session: no certificate outlives it
 
 
 def _start() -> bool:
@@ -102,3 +109,20 @@ def secure_kafka() -> Iterator[KafkaSettings]:
     finally:
         if started:
             stop_broker(SECURE_TEST_BROKER)
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(secure_kafka: KafkaSettings) -> KafkaSettings:
+    """What most integration tests use: the secured broker's super user, over TLS."""
+    return secure_kafka
+
+
+@pytest.fixture(scope="session")
+def mtls_bootstrap(secure_kafka: KafkaSettings) -> str:
+    """The secured broker's listener that also wants a client certificate signed by its CA."""
+    if os.environ.get("DANCU_TEST_SECURE_BOOTSTRAP"):
+        given = os.environ.get("DANCU_TEST_SECURE_MTLS_BOOTSTRAP")
+        if not given:
+            _give_up("DANCU_TEST_SECURE_MTLS_BOOTSTRAP is not set: the mutual-TLS tests need that listener")
+        return given
+    return f"127.0.0.1:{SECURE_TEST_BROKER.mtls_port}"

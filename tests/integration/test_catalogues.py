@@ -31,7 +31,7 @@ from dancu_bus.contracts import Address, Citizen, LookupQuery, VerifyQuery
 from dancu_bus.errors import InvalidCode
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.sdk import Client, ClientConfig, MatchOutcome
-from dancu_bus.settings import KafkaSettings, ResolverSettings, Settings
+from dancu_bus.settings import KafkaSettings, ResolverSettings, Settings, kafka_environment
 from dancu_bus.store import open_store
 from tests.contexts import PUBLIC_SERVICE as SERVICE
 from tests.integration.exchange_env import Deployment, running_deployment
@@ -62,8 +62,8 @@ def kafka(
     """Topics under this test's own prefix, applied; the CLI reads the same cluster and prefix."""
     kafka = kafka_settings.model_copy(update={"topic_prefix": unique_prefix})
     apply_topics(kafka, [], replication_factor=1)
-    monkeypatch.setenv("DANCU_KAFKA__BOOTSTRAP_SERVERS", kafka.bootstrap_servers)
-    monkeypatch.setenv("DANCU_KAFKA__TOPIC_PREFIX", unique_prefix)
+    for name, value in kafka_environment(kafka).items():
+        monkeypatch.setenv(name, value)
     return kafka
 
 

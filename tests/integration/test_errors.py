@@ -24,12 +24,15 @@ from pydantic import SecretStr
 
 from dancu_bus.access import PLATFORM_PRINCIPALS, REGISTRY
 from dancu_bus.admin import broker_kafka, start_broker, stop_broker
+from dancu_bus.admin.devbroker import dev_ca
+from dancu_bus.admin.devca import DevCa, ensure_dev_ca, issue_client_certificate
+from dancu_bus.admin.diagnosis import diagnose
 from dancu_bus.admin.security import ensure_platform_principals
 from dancu_bus.cli.services import STOP_GRACE_S
 from dancu_bus.errors import BrokerError
 from dancu_bus.faults.broker import prepare_home, remove_home
 from dancu_bus.sdk import Client, ClientConfig
-from dancu_bus.settings import BrokerSettings, KafkaSettings
+from dancu_bus.settings import BrokerSettings, KafkaSettings, kafka_environment
 from dancu_bus.topic_names import TopicNames
 
 pytestmark = [pytest.mark.security, pytest.mark.timeout(300)]
@@ -46,17 +49,7 @@ def _free_port() -> int:
 def _environment(kafka: KafkaSettings, **more: str) -> dict[str, str]:
     """A process environment that makes ``kafka`` the settings of the CLI."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DANCU_")}
-    env |= {
-        "DANCU_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "DANCU_KAFKA__SECURITY_PROTOCOL": kafka.security_protocol,
-        "DANCU_KAFKA__TOPIC_PREFIX": kafka.topic_prefix,
-    }
-    if kafka.username is not None and kafka.password is not None:
-        env |= {
-            "DANCU_KAFKA__USERNAME": kafka.username,
-            "DANCU_KAFKA__PASSWORD": kafka.password.get_secret_value(),
-        }
-    return env | more
+    return env | kafka_environment(kafka) | more
 
 
 def _stderr(kafka: KafkaSettings, *args: str) -> list[str]:
@@ -90,22 +83,59 @@ def test_nothing_listening_names_the_address() -> None:
     ]
 
 
-def test_a_plain_client_at_a_secured_listener_is_told_to_log_in(secure_kafka: KafkaSettings) -> None:
-    """No SASL where the broker wants it: it wants a login, set the protocol and the user."""
+@pytest.mark.parametrize("protocol", ["PLAINTEXT", "SASL_PLAINTEXT"])
+def test_a_clear_text_client_at_the_tls_listener_is_told_to_use_tls(
+    secure_kafka: KafkaSettings, protocol: str
+) -> None:
+    """Plain or SASL in clear text where the broker speaks TLS: refused, and told to use SASL_SSL."""
     where = secure_kafka.bootstrap_servers
-    assert _stderr(KafkaSettings(bootstrap_servers=where)) == [
-        f"dancu-bus: the broker at {where} closed a plain connection: it wants a login;"
-        " set DANCU_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT (or SASL_SSL) with DANCU_KAFKA__USERNAME"
+    clear = secure_kafka.model_copy(update={"security_protocol": protocol, "ssl_ca": None})
+    assert _stderr(clear) == [
+        f"dancu-bus: the broker at {where} speaks TLS on this port: set DANCU_KAFKA__SECURITY_PROTOCOL"
+        "=SASL_SSL, with DANCU_KAFKA__SSL_CA naming the CA file of its certificate"
     ]
 
 
-def test_a_login_at_a_plain_listener_is_told_there_is_none(kafka_settings: KafkaSettings) -> None:
-    """SASL where the broker takes none: set PLAINTEXT, or use its SASL port."""
-    login = kafka_settings.model_copy(
-        update={"security_protocol": "SASL_PLAINTEXT", "username": "someone", "password": SecretStr("x")}
+def test_a_client_trusting_another_ca_is_refused(secure_kafka: KafkaSettings, tmp_path: Path) -> None:
+    """A CA that did not sign the broker's certificate: the handshake fails, and the line says which CA."""
+    other = ensure_dev_ca(tmp_path / "other-ca")
+    assert _stderr(secure_kafka.model_copy(update={"ssl_ca": other.certificate})) == [
+        f"dancu-bus: the broker at {secure_kafka.bootstrap_servers} presented a certificate that"
+        f" {other.certificate} does not vouch for: set DANCU_KAFKA__SSL_CA to the CA file that signed the"
+        " brokers' certificates"
+    ]
+
+
+def test_mutual_tls_refuses_a_client_without_a_certificate(
+    secure_kafka: KafkaSettings, mtls_bootstrap: str, tmp_path: Path
+) -> None:
+    """On the mutual-TLS listener a client with the right password but no certificate is refused."""
+    without = secure_kafka.model_copy(update={"bootstrap_servers": mtls_bootstrap})
+    assert _stderr(without) == [
+        f"dancu-bus: the broker at {mtls_bootstrap} wants a client certificate on this port (mutual TLS):"
+        " set DANCU_KAFKA__SSL_CERT and DANCU_KAFKA__SSL_KEY to this client's certificate and key"
+    ]
+    assert secure_kafka.ssl_ca is not None
+    issued = issue_client_certificate(DevCa(secure_kafka.ssl_ca.parent), "demo-bank", tmp_path)
+    with_certificate = without.model_copy(update={"ssl_cert": issued.certificate, "ssl_key": issued.key})
+    assert diagnose(with_certificate) is None  # the same client with a certificate of the CA is served
+    stranger = issue_client_certificate(ensure_dev_ca(tmp_path / "other-ca"), "demo-bank", tmp_path / "o")
+    foreign = without.model_copy(update={"ssl_cert": stranger.certificate, "ssl_key": stranger.key})
+    (line,) = _stderr(foreign)
+    assert line.startswith(f"dancu-bus: the broker at {mtls_bootstrap} refused the client certificate")
+
+
+def test_a_login_at_a_plain_listener_is_told_there_is_none(plain_broker: BrokerSettings) -> None:
+    """SASL where the broker takes none (the fault harness's kind): set PLAINTEXT, or give its SASL port."""
+    where = broker_kafka(plain_broker).bootstrap_servers
+    login = KafkaSettings(
+        bootstrap_servers=where,
+        security_protocol="SASL_PLAINTEXT",
+        username="someone",
+        password=SecretStr("x"),
     )
     assert _stderr(login) == [
-        f"dancu-bus: the broker at {kafka_settings.bootstrap_servers} takes no SASL login on this port: set"
+        f"dancu-bus: the broker at {where} takes no SASL login on this port: set"
         " DANCU_KAFKA__SECURITY_PROTOCOL=PLAINTEXT, or give its SASL port"
     ]
 
@@ -136,17 +166,38 @@ def test_the_sdk_names_the_cause_in_one_line_and_keeps_librdkafka_off_stderr(
     assert capfd.readouterr().err == ""
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[BrokerSettings]:
-    """A broker of its own on free ports, not started yet; stopped and removed afterwards."""
+def _own_broker(tmp_path: Path, *, secure: bool) -> Iterator[BrokerSettings]:
     port = _free_port()
-    broker = BrokerSettings(home=tmp_path / "broker", port=port, controller_port=_free_port(), heap="384m")
+    broker = BrokerSettings(
+        home=tmp_path / "broker",
+        port=port,
+        controller_port=_free_port(),
+        heap="384m",
+        secure=secure,
+        admin_password=SecretStr(secrets.token_hex(12)) if secure else None,
+    )
     prepare_home(broker)
+    if secure:  # its CA now, so that clients started before the broker already have the file to trust
+        ensure_dev_ca(dev_ca(broker).folder)
     try:
         yield broker
     finally:
         stop_broker(broker)
         remove_home(broker)
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[BrokerSettings]:
+    """A secured broker of its own on free ports, not started yet; stopped and removed afterwards."""
+    yield from _own_broker(tmp_path, secure=True)
+
+
+@pytest.fixture
+def plain_broker(tmp_path: Path) -> Iterator[BrokerSettings]:
+    """A plain broker (no TLS, no SASL: the fault harness's kind), started; stopped and removed afterwards."""
+    for broker in _own_broker(tmp_path, secure=False):
+        start_broker(broker)
+        yield broker
 
 
 def _ready(port: int) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dancu_bus.settings import KafkaSettings
+from dancu_bus.settings import KafkaSettings, kafka_environment
 from tests.contexts import KYC, KYC_LOOKUP
 from tests.integration.secured_stack import SecuredStack, running_secured_stack
 
@@ -62,11 +62,7 @@ def test_a_java_agency_gets_exactly_one_correct_answer_to_each_request(
     secret.chmod(0o600)
     environment = {
         **os.environ,
-        "DANCU_KAFKA__BOOTSTRAP_SERVERS": login.bootstrap_servers,
-        "DANCU_KAFKA__SECURITY_PROTOCOL": login.security_protocol,
-        "DANCU_KAFKA__USERNAME": BANK,
-        "DANCU_KAFKA__PASSWORD_FILE": str(secret),
-        "DANCU_KAFKA__TOPIC_PREFIX": login.topic_prefix,
+        **kafka_environment(login.model_copy(update={"password_file": secret})),
         "DANCU_EXAMPLE_AGENCY": BANK,
         "DANCU_EXAMPLE_SCHEMAS": str(ROOT / "schemas" / "standalone"),
         "DANCU_EXAMPLE_PEOPLE": str(people),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dancu_bus.settings import KafkaSettings
+from dancu_bus.settings import KafkaSettings, kafka_environment
 from tests.integration.secured_stack import SecuredStack, running_secured_stack
 
 pytestmark = [pytest.mark.security, pytest.mark.timeout(300)]
@@ -45,13 +45,7 @@ def _bank_environment(stack: SecuredStack, folder: Path) -> dict[str, str]:
     secret.write_text(login.password.get_secret_value() + "\n")
     secret.chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DANCU_")}
-    return env | {
-        "DANCU_KAFKA__BOOTSTRAP_SERVERS": login.bootstrap_servers,
-        "DANCU_KAFKA__SECURITY_PROTOCOL": login.security_protocol,
-        "DANCU_KAFKA__USERNAME": BANK,
-        "DANCU_KAFKA__PASSWORD_FILE": str(secret),
-        "DANCU_KAFKA__TOPIC_PREFIX": login.topic_prefix,
-    }
+    return env | kafka_environment(login.model_copy(update={"password_file": secret}))
 
 
 @pytest.mark.parametrize("number", range(len(EXAMPLES)))

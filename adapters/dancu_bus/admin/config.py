@@ -24,4 +24,13 @@ def client_config(kafka: KafkaSettings) -> dict[str, str]:
     config["sasl.mechanism"] = kafka.sasl_mechanism
     config["sasl.username"] = kafka.username
     config["sasl.password"] = kafka.password.get_secret_value()
+    if kafka.security_protocol == "SASL_SSL":
+        # librdkafka checks the broker's name against its certificate by default (since 2.0).
+        for key, path in (
+            ("ssl.ca.location", kafka.ssl_ca),
+            ("ssl.certificate.location", kafka.ssl_cert),
+            ("ssl.key.location", kafka.ssl_key),
+        ):
+            if path is not None:
+                config[key] = str(path)
     return config

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from dancu_bus.admin.cluster import wait_ready
+from dancu_bus.admin.devca import DevCa, ensure_dev_ca
 from dancu_bus.errors import BrokerError, ConfigError
 from dancu_bus.settings import BrokerSettings, KafkaSettings
 
@@ -21,6 +22,7 @@ __all__ = [
     "broker_kafka",
     "broker_script",
     "broker_status",
+    "dev_ca",
     "fetch_broker",
     "repo_root",
     "start_broker",
@@ -74,14 +76,20 @@ def admin_password(broker: BrokerSettings) -> SecretStr:
         ) from exc
 
 
+def dev_ca(broker: BrokerSettings) -> DevCa:
+    """The secured broker's development CA, ``<home>/tls``: its ``ca.crt`` is what clients trust."""
+    return DevCa(broker_home(broker) / "tls")
+
+
 def broker_kafka(broker: BrokerSettings) -> KafkaSettings:
-    """Client settings that reach this broker; as its super user when it is secured."""
+    """Client settings that reach this broker; as its super user, over TLS, when it is secured."""
     bootstrap = f"127.0.0.1:{broker.port}"
     if not broker.secure:
         return KafkaSettings(bootstrap_servers=bootstrap)
     return KafkaSettings(
         bootstrap_servers=bootstrap,
-        security_protocol="SASL_PLAINTEXT",
+        security_protocol="SASL_SSL",
+        ssl_ca=dev_ca(broker).certificate,
         username=ADMIN_USER,
         password=admin_password(broker),
     )
@@ -99,6 +107,8 @@ def _environment(broker: BrokerSettings) -> dict[str, str]:
         "DANCU_BROKER_HEAP": broker.heap,
         "DANCU_BROKER_WAIT": str(round(broker.start_timeout_s)),
         "DANCU_BROKER_SECURE": "1" if broker.secure else "0",
+        "DANCU_BROKER_TLS_DIR": str(dev_ca(broker).folder),
+        "DANCU_BROKER_MTLS_PORT": str(broker.mtls_port or ""),
     }
     if broker.admin_password is not None:
         env["DANCU_BROKER_ADMIN_PASSWORD"] = broker.admin_password.get_secret_value()
@@ -131,6 +141,8 @@ def start_broker(broker: BrokerSettings, *, echo: bool = False) -> bool:
     """Start the broker unless it runs; return once it answers, True if this call started it."""
     started = not broker_status(broker).running
     if started:
+        if broker.secure:
+            ensure_dev_ca(dev_ca(broker).folder)
         _output(_run(broker, "start", echo), "start")
     wait_ready(broker_kafka(broker), broker.start_timeout_s)
     return started

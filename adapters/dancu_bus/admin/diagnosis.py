@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
+import ssl
 import time
 from typing import Any
 
@@ -32,6 +34,14 @@ _AUTHORISATION = {
     KafkaError.CLUSTER_AUTHORIZATION_FAILED: "cluster",
     KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "transactional id",
 }
+# TLS alerts a broker sends when it wants a client certificate, or does not accept the one it got.
+_CERTIFICATE_ALERTS = (
+    "alert bad certificate",
+    "certificate required",
+    "alert certificate unknown",
+    "alert unknown ca",
+    "alert certificate expired",
+)
 _ENDPOINT = re.compile(r"(?:^|[\s:/])(?P<where>[A-Za-z0-9.\-]+:\d+)/")
 
 
@@ -53,7 +63,23 @@ def explain(kafka: KafkaSettings, error: str) -> str | None:
         )
     if "connecting to a plaintext broker listener" in text:
         return f"the broker at {where} speaks no TLS on this port: use SASL_PLAINTEXT, or its TLS port"
-    if "ssl handshake failed" in text or "certificate verify failed" in text:
+    if any(alert in text for alert in _CERTIFICATE_ALERTS):
+        if kafka.ssl_cert is None:
+            return (
+                f"the broker at {where} wants a client certificate on this port (mutual TLS): set"
+                " DANCU_KAFKA__SSL_CERT and DANCU_KAFKA__SSL_KEY to this client's certificate and key"
+            )
+        return (
+            f"the broker at {where} refused the client certificate {kafka.ssl_cert}: it is not signed by"
+            " a CA the broker trusts, or has expired; ask the operator for a certificate of the cluster's CA"
+        )
+    if "certificate verify failed" in text:
+        trusted = kafka.ssl_ca or "the system's CA store"
+        return (
+            f"the broker at {where} presented a certificate that {trusted} does not vouch for: set"
+            " DANCU_KAFKA__SSL_CA to the CA file that signed the brokers' certificates"
+        )
+    if "ssl handshake failed" in text:
         cause = error.split(": ", 1)[-1]
         return f"the TLS handshake with {where} failed ({cause}): check DANCU_KAFKA__SSL_CA"
     if "connection closed by peer" in text and kafka.security_protocol == "PLAINTEXT":
@@ -94,6 +120,13 @@ def diagnose(kafka: KafkaSettings, timeout_s: float = 10.0) -> str | None:
                 pass  # the reason is in the error callbacks
             probe.poll(0)
             seen = [*errors, *captured.lines]
+            if kafka.security_protocol != "SASL_SSL" and any("closed by peer" in line for line in seen):
+                tls = _tls_endpoint(kafka.bootstrap_servers)
+                if tls is not None:
+                    return (
+                        f"the broker at {tls} speaks TLS on this port: set DANCU_KAFKA__SECURITY_PROTOCOL"
+                        "=SASL_SSL, with DANCU_KAFKA__SSL_CA naming the CA file of its certificate"
+                    )
             found = next((reason for e in seen if (reason := explain(kafka, e)) is not None), None)
             if found is not None:
                 return found
@@ -110,6 +143,27 @@ def not_allowed(kafka: KafkaSettings, error: KafkaError, what: str, needs: str) 
         return None
     user = kafka.username or "(anonymous)"
     return f"user {user} is not allowed to {what} (a {kind} ACL): {needs}"
+
+
+def _tls_endpoint(bootstrap: str) -> str | None:
+    """The first bootstrap address that completes a TLS handshake (any certificate), or None.
+
+    A clear-text client is disconnected alike by a listener that wants SASL and by one that wants
+    TLS; only trying TLS tells them apart.
+    """
+    for where in bootstrap.split(","):
+        host, _, port = where.strip().rpartition(":")
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # a probe: no data is sent
+        try:
+            with (
+                socket.create_connection((host, int(port)), timeout=2.0) as raw,
+                context.wrap_socket(raw, server_hostname=host),
+            ):
+                return where.strip()
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _endpoint(error: str) -> str | None:

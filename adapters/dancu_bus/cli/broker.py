@@ -1,12 +1,14 @@
-"""``dancu-bus dev broker start|stop|status|fetch``: the local single-node development broker."""
+"""``dancu-bus dev broker start|stop|status|fetch``, the local broker; ``dev cert``, a client certificate."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from dancu_bus.admin import broker_kafka, broker_status, fetch_broker, start_broker, stop_broker
-from dancu_bus.admin.devbroker import ADMIN_USER, broker_home
+from dancu_bus.admin.devbroker import ADMIN_USER, broker_home, dev_ca
+from dancu_bus.admin.devca import issue_client_certificate
 from dancu_bus.settings import BrokerSettings, Settings
 
 __all__ = ["register"]
@@ -25,6 +27,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     broker.add_argument("action", choices=["start", "stop", "status", "fetch"])
     broker.set_defaults(run=run_broker)
+    cert = dev_commands.add_parser(
+        "cert",
+        help="a client certificate for mutual TLS, signed by the secured development broker's CA",
+    )
+    cert.add_argument("name", help="the certificate's common name: the agency or service id")
+    cert.add_argument("--out", type=Path, required=True, help="folder for <name>.crt and <name>.key (0600)")
+    cert.set_defaults(run=run_cert)
 
 
 def run_broker(args: argparse.Namespace, settings: Settings) -> int:
@@ -49,7 +58,16 @@ def run_broker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_cert(args: argparse.Namespace, settings: Settings) -> int:
+    """Issue ``<out>/<name>.crt`` and ``.key``; print the settings that use them."""
+    issued = issue_client_certificate(dev_ca(settings.broker), args.name, args.out)
+    print(f"cert: {issued.certificate} and {issued.key} (signed by {dev_ca(settings.broker).certificate})")
+    print(f"  export DANCU_KAFKA__SSL_CERT={issued.certificate} DANCU_KAFKA__SSL_KEY={issued.key}")
+    return 0
+
+
 def _secured_login(broker: BrokerSettings) -> str:
     """How to log in to the secured broker as its super user."""
     kept = "DANCU_BROKER__ADMIN_PASSWORD" if broker.admin_password else broker_home(broker) / "admin.password"
-    return f"broker: SASL_PLAINTEXT + SCRAM-SHA-512; super user {ADMIN_USER}, password in {kept}"
+    ca = dev_ca(broker).certificate
+    return f"broker: SASL_SSL + SCRAM-SHA-512, CA {ca}; super user {ADMIN_USER}, password in {kept}"

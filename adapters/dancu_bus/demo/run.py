@@ -17,7 +17,7 @@ from typing import TextIO
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.catalogues import load_catalogues
 from dancu_bus.admin.cluster import wait_ready
-from dancu_bus.admin.devbroker import broker_home, broker_kafka, start_broker, stop_broker
+from dancu_bus.admin.devbroker import broker_home, broker_kafka, dev_ca, start_broker, stop_broker
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import AgencyDirectory, load_directory
@@ -49,7 +49,7 @@ async def run_demo(settings: Settings, out: TextIO, *, keep_running: bool = Fals
     """
     broker = settings.broker.model_copy(update={"secure": True})
     started = start_broker(broker)
-    print(f"broker: secured (SASL_PLAINTEXT, SCRAM-SHA-512, ACLs) on 127.0.0.1:{broker.port}", file=out)
+    print(f"broker: secured (SASL_SSL, SCRAM-SHA-512, ACLs) on 127.0.0.1:{broker.port}", file=out)
     try:
         admin = broker_kafka(broker).model_copy(update={"topic_prefix": settings.kafka.topic_prefix})
         wait_ready(admin, timeout_s=60)
@@ -138,7 +138,8 @@ def _stay(broker: BrokerSettings, logins: Logins, out: TextIO) -> Callable[[], A
     async def stay() -> None:
         variables = (
             f"DANCU_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:{broker.port}",
-            "DANCU_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT",
+            "DANCU_KAFKA__SECURITY_PROTOCOL=SASL_SSL",
+            f"DANCU_KAFKA__SSL_CA={dev_ca(broker).certificate}",
             "DANCU_KAFKA__USERNAME=demo-bank",
             f"DANCU_KAFKA__PASSWORD_FILE={folder}/demo-bank.password",
         )

@@ -22,7 +22,7 @@ from dancu_bus.hostile.labels import closed_sets, foreign_labels
 from dancu_bus.hostile.probes import Asking, battery
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Context
-from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.settings import KafkaSettings, Settings, read_secret
 from dancu_bus.store import open_store
 from dancu_bus.topic_names import TopicNames
 
@@ -94,9 +94,9 @@ def _login(operator: KafkaSettings, agency: str, password_file: Path | None) -> 
     if password_file is None:
         raise ConfigError(f"the battery runs as agency {agency}: give its secret with a --*-password-file")
     try:
-        secret = password_file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {password_file}: {exc.strerror}") from exc
+        secret = read_secret(password_file)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     return operator.model_copy(update={"username": agency, "password": SecretStr(secret)})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -41,9 +42,16 @@ def kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
     options["sasl_plain_username"] = kafka.username
     options["sasl_plain_password"] = kafka.password.get_secret_value()
     if kafka.security_protocol == "SASL_SSL":
-        # aiokafka has no default TLS context; this one trusts the system's CAs, as librdkafka does.
-        options["ssl_context"] = create_ssl_context()
+        # aiokafka has no default TLS context. Without ssl_ca this one trusts the system's CAs, as
+        # librdkafka does; it always checks the broker's name against its certificate.
+        options["ssl_context"] = create_ssl_context(
+            cafile=_path(kafka.ssl_ca), certfile=_path(kafka.ssl_cert), keyfile=_path(kafka.ssl_key)
+        )
     return options
+
+
+def _path(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def consumer(

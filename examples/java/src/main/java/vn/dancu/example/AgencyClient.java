@@ -207,6 +207,19 @@ public final class AgencyClient {
             properties.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required"
                     + " username=\"" + env("DANCU_KAFKA__USERNAME", null) + "\" password=\"" + password + "\";");
         }
+        String ca = System.getenv("DANCU_KAFKA__SSL_CA");
+        if (protocol.endsWith("SSL") && ca != null) {
+            // Kafka's Java client reads PEM trust stores itself (KIP-651): no keytool, no JKS.
+            properties.put("ssl.truststore.type", "PEM");
+            properties.put("ssl.truststore.location", ca);
+        }
+        String certificate = System.getenv("DANCU_KAFKA__SSL_CERT");
+        if (protocol.endsWith("SSL") && certificate != null) {
+            // Mutual TLS: the certificate and its PKCS#8 private key, given to the client as PEM text.
+            properties.put("ssl.keystore.type", "PEM");
+            properties.put("ssl.keystore.certificate.chain", Files.readString(Path.of(certificate)));
+            properties.put("ssl.keystore.key", Files.readString(Path.of(env("DANCU_KAFKA__SSL_KEY", null))));
+        }
         return properties;
     }
 
