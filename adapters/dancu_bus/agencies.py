@@ -19,8 +19,9 @@ from typing import Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
-from dancu_bus.contracts import DISCLOSABLE_FIELDS, Operation
+from dancu_bus.contracts import DISCLOSABLE_FIELDS, SEALED_OPERATIONS, Operation
 from dancu_bus.errors import ConfigError
+from dancu_bus.keys import AnswerKey
 
 __all__ = [
     "AGENCY_CODE",
@@ -28,6 +29,7 @@ __all__ = [
     "Agency",
     "AgencyDirectory",
     "AgencyStatus",
+    "AnswerKey",
     "Category",
     "Change",
     "Channel",
@@ -174,6 +176,9 @@ class Agency(BaseModel):
     quota: Quota = Quota()
     onboarding: tuple[StepRecord, ...] = ()
     security_review: SecurityReview | None = None
+    # Public keys the agency's answers are sealed to, oldest first; the last is current. A rotation
+    # appends one and keeps the others, so the ids of answers sealed earlier stay known.
+    answer_keys: tuple[AnswerKey, ...] = ()
     history: tuple[Change, ...] = ()
 
     @field_serializer("operations")
@@ -193,6 +198,27 @@ class Agency(BaseModel):
         if value is not None and not AGENCY_CODE.fullmatch(value):
             raise ValueError(f"agency code {value!r} is not of the form NNN.NN.NN.XNN (e.g. 000.00.00.G01)")
         return value
+
+    @field_validator("answer_keys")
+    @classmethod
+    def _distinct_key_ids(cls, keys: tuple[AnswerKey, ...]) -> tuple[AnswerKey, ...]:
+        ids = [k.id for k in keys]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(
+                f"answer key ids {repeated} are registered twice: each key needs an id of its own"
+            )
+        return keys
+
+    @property
+    def answer_key(self) -> AnswerKey | None:
+        """The key answers are sealed to now: the last registered."""
+        return self.answer_keys[-1] if self.answer_keys else None
+
+    @property
+    def needs_answer_key(self) -> bool:
+        """Whether the agency may ask for personal data, whose answers are sealed to its key."""
+        return bool(self.operations & SEALED_OPERATIONS)
 
     def purpose_for(self, code: str, operation: Operation) -> Purpose | None:
         """The registered purpose ``code`` if it covers ``operation``."""

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 __all__ = [
     "DISCLOSABLE_FIELDS",
+    "SEALED_OPERATIONS",
     "VERIFIABLE_FIELDS",
     "Address",
     "AuditPending",
@@ -29,6 +30,7 @@ __all__ = [
     "Response",
     "ResponseHalf",
     "ResponseStatus",
+    "Sealed",
     "Verdict",
     "VerifyQuery",
     "VerifyResult",
@@ -43,6 +45,10 @@ class Operation(StrEnum):
     SEARCH = "SEARCH"
     SELF = "SELF"
     REPORT_ERROR = "REPORT_ERROR"
+
+
+# Operations whose answers carry personal data: their values are sealed to the asking agency's key.
+SEALED_OPERATIONS = frozenset({Operation.LOOKUP})
 
 
 class ResponseStatus(StrEnum):
@@ -181,14 +187,26 @@ class DisclosedField:
     # addresses of the asked scheme the stored one corresponds to when the conversion is 1→N.
     converted_from: Address | None = None
     alternatives: tuple[Address, ...] = ()
+    # On the wire, True when the value (with converted_from and alternatives) is in the result's
+    # sealed part rather than here; an opened answer has it False again.
+    sealed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """Disclosed values encrypted to the asking agency: a JWE (compact) and the id of the key it needs."""
+
+    key_id: str
+    jwe: str
 
 
 @dataclass(frozen=True, slots=True)
 class LookupResult:
-    """The LOOKUP answer: only fields in scope."""
+    """The LOOKUP answer: only fields in scope; on the wire, their values sealed."""
 
     found: bool
     fields: tuple[DisclosedField, ...] = ()
+    sealed: Sealed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +230,7 @@ class Response:
         """Names of the fields whose values this response carries."""
         if self.lookup is None:
             return ()
-        return tuple(f.name for f in self.lookup.fields if f.value is not None)
+        return tuple(f.name for f in self.lookup.fields if f.value is not None or f.sealed)
 
 
 @dataclass(frozen=True, slots=True)

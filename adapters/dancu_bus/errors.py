@@ -11,6 +11,7 @@ __all__ = [
     "InvalidCode",
     "RefusedChange",
     "RequestTimeout",
+    "SealedAnswerError",
     "StoreError",
     "Undelivered",
 ]
@@ -104,3 +105,12 @@ class DuplicateRequest(DancuError):
 
 class RefusedChange(DancuError):
     """A registry change the rules do not allow now (e.g. issuing an account before steps 1–9)."""
+
+
+class SealedAnswerError(DancuError):
+    """An answer's sealed values cannot be opened with the keys at hand: which request, which key, why."""
+
+    def __init__(self, request_id: str, detail: str) -> None:
+        super().__init__(f"the answer to request {request_id} cannot be opened: {detail}")
+        self.request_id = request_id
+        self.detail = detail

@@ -36,6 +36,7 @@ class Reason(StrEnum):
     CLOCK_SKEW = "CLOCK_SKEW"
     LIFETIME_TOO_LONG = "LIFETIME_TOO_LONG"
     NOTHING_TO_VERIFY = "NOTHING_TO_VERIFY"
+    NO_ANSWER_KEY = "NO_ANSWER_KEY"
 
 
 class Message(NamedTuple):
@@ -145,5 +146,10 @@ MESSAGES: dict[Reason, Message] = {
     Reason.NOTHING_TO_VERIFY: Message(
         "Yêu cầu xác thực không có trường thông tin nào để đối chiếu.",
         "The VERIFY request supplies no field to compare.",
+    ),
+    Reason.NO_ANSWER_KEY: Message(
+        "Cơ quan chưa đăng ký khóa công khai để mã hóa dữ liệu cá nhân trả về.",
+        "The agency has registered no public key to seal personal data to: register one (onboarding"
+        " step 10).",
     ),
 }

@@ -11,6 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dancu_bus.errors import ConfigError
+from dancu_bus.secret_files import check_private_file, read_secret
+
 __all__ = [
     "AuditSettings",
     "BrokerSettings",
@@ -19,33 +22,9 @@ __all__ = [
     "SdkSettings",
     "Settings",
     "StoreSettings",
-    "check_private_file",
     "client_environment",
     "kafka_environment",
-    "read_secret",
 ]
-
-
-def check_private_file(path: Path, what: str = "secret file") -> None:
-    """ValueError unless ``path`` is a file only its owner may read or write (a key, a password)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ValueError(f"cannot read the {what} {path}: {exc.strerror}") from exc
-    if mode & 0o077:
-        raise ValueError(f"the {what} {path} may be read by others (mode {mode & 0o777:o}): chmod 600 {path}")
-
-
-def read_secret(path: Path) -> str:
-    """The secret in ``path`` (one line); ValueError when it is missing or others may read it."""
-    check_private_file(path)
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ValueError(f"cannot read the secret file {path}: {exc.strerror}") from exc
-    if not text:
-        raise ValueError(f"the secret file {path} is empty")
-    return text
 
 
 class KafkaSettings(BaseModel):
@@ -79,19 +58,33 @@ class KafkaSettings(BaseModel):
     def _password_from_file(self) -> KafkaSettings:
         if self.password is not None or self.password_file is None:
             return self
-        object.__setattr__(self, "password", SecretStr(read_secret(self.password_file)))
+        object.__setattr__(self, "password", read_secret(self.password_file))
         return self
 
     @model_validator(mode="after")
     def _client_certificate(self) -> KafkaSettings:
         if (self.ssl_cert is None) != (self.ssl_key is None):
             raise ValueError("a client certificate needs both ssl_cert and ssl_key (or neither)")
-        if self.ssl_key is not None:
-            check_private_file(self.ssl_key, "private key")
-        for path in (self.ssl_ca, self.ssl_cert):
-            if path is not None and not path.is_file():
-                raise ValueError(f"no file {path}: give the PEM file's path")
         return self
+
+    def tls_files(self) -> dict[str, Path]:
+        """SASL_SSL: the CA, certificate and key files given, by role; ConfigError for one unusable now.
+
+        Checked when a client is made, not when the settings are: a broker's CA may not exist yet.
+        """
+        given = {"ca": self.ssl_ca, "cert": self.ssl_cert, "key": self.ssl_key}
+        files = {role: path for role, path in given.items() if path is not None}
+        for role, path in files.items():
+            if not path.is_file():
+                raise ConfigError(
+                    f"no file {path} (DANCU_KAFKA__SSL_{role.upper()}): give the PEM file's path"
+                )
+        if "key" in files:
+            try:
+                check_private_file(files["key"], "private key")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+        return files
 
 
 class BrokerSettings(BaseModel):
@@ -219,6 +212,11 @@ class SdkSettings(BaseModel):
         description="how long a caller waits for an answer before RequestTimeout; default lifetime + 10 s",
     )
     max_in_flight: int = Field(default=10_000, ge=1)
+    answer_keys: Path | None = Field(
+        default=None,
+        description="the agency's private answer keys (a JWK Set file, its owner's only): sealed LOOKUP"
+        " answers are opened with the key each names",
+    )
 
 
 class Settings(BaseSettings):

@@ -25,6 +25,7 @@ from dancu_bus.reasons import Reason
 from dancu_bus.resolver import Admitted, Rejection, admit, answer
 from dancu_bus.sdk import Client, ClientConfig, Context
 from dancu_bus.sdk.exchange import Exchange
+from tests.keys import keyed
 from tests.unit import samples
 
 pytestmark = pytest.mark.catalogues
@@ -40,11 +41,13 @@ EVERYTHING = Purpose(
 )
 DIRECTORY = FileAgencyDirectory(
     {
-        "demo-province": Agency(
-            id="demo-province",
-            name="Province",
-            operations=frozenset({Operation.VERIFY, Operation.LOOKUP}),
-            purposes={"PUBLIC-SERVICE": EVERYTHING},
+        "demo-province": keyed(
+            Agency(
+                id="demo-province",
+                name="Province",
+                operations=frozenset({Operation.VERIFY, Operation.LOOKUP}),
+                purposes={"PUBLIC-SERVICE": EVERYTHING},
+            )
         )
     }
 )

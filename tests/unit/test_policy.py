@@ -20,6 +20,7 @@ from dancu_bus.contracts import (
 )
 from dancu_bus.reasons import MESSAGES, Reason
 from dancu_bus.resolver import Admitted, Rejection, admit
+from tests.keys import keyed
 from tests.unit import samples
 
 NOW = samples.SENT + timedelta(seconds=1)
@@ -37,12 +38,14 @@ PURPOSES = {
 
 
 def directory(status: AgencyStatus = AgencyStatus.ACTIVE) -> FileAgencyDirectory:
-    bank = Agency(
-        id="demo-bank",
-        name="Bank",
-        status=status,
-        operations=frozenset({Operation.VERIFY, Operation.LOOKUP, Operation.SEARCH}),
-        purposes=PURPOSES,
+    bank = keyed(
+        Agency(
+            id="demo-bank",
+            name="Bank",
+            status=status,
+            operations=frozenset({Operation.VERIFY, Operation.LOOKUP, Operation.SEARCH}),
+            purposes=PURPOSES,
+        )
     )
     return FileAgencyDirectory({"demo-bank": bank})
 

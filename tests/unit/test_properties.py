@@ -6,14 +6,12 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any, cast
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from dancu_bus.agencies import load_directory
 from dancu_bus.catalogues import packaged_view
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import (
@@ -42,9 +40,10 @@ from dancu_bus.resolver.service import ResolverHandler
 from dancu_bus.store import PopulationStore
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import Incoming
+from tests.keys import sample_directory
 
 CODEC = Codec(load_schemas())
-DIRECTORY = load_directory(Path(__file__).resolve().parents[2] / "deploy" / "agencies.yaml")
+DIRECTORY = sample_directory()
 NAMES = TopicNames("p.dancu")
 HEADERS = [CODEC.schemas.by_name(name).header for name in CODEC.schemas.names()]
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

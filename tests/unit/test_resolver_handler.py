@@ -7,13 +7,11 @@ import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from dancu_bus.agencies import load_directory
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen, Request, VerifyQuery
 from dancu_bus.errors import StoreError
@@ -22,12 +20,13 @@ from dancu_bus.resolver.service import HandlerLimits, ResolverHandler
 from dancu_bus.store import PopulationStore
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import Incoming, Outgoing, Unreadable
+from tests.keys import sample_directory
 from tests.unit import samples
 
 CODEC = Codec(load_schemas())
 NAMES = TopicNames("t.dancu")
 NAME = VerifyQuery("001090012345", "Nguyễn Thị Ánh")
-DIRECTORY = load_directory(Path(__file__).resolve().parents[2] / "deploy" / "agencies.yaml")
+DIRECTORY = sample_directory()
 
 
 class Store:

@@ -31,7 +31,8 @@ def test_secured_broker_clients_log_in_as_the_super_user_with_the_kept_password(
     (tmp_path / "admin.password").write_text("generated-0123\n")
     kafka = broker_kafka(BrokerSettings(home=tmp_path, port=19192, secure=True))
     assert kafka.bootstrap_servers == "127.0.0.1:19192"
-    assert kafka.security_protocol == "SASL_PLAINTEXT" and kafka.username == ADMIN_USER
+    assert kafka.security_protocol == "SASL_SSL" and kafka.username == ADMIN_USER
+    assert kafka.ssl_ca == tmp_path / "tls" / "ca.crt"  # the development CA, made at its first start
     assert kafka.password is not None and kafka.password.get_secret_value() == "generated-0123"
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 
+from pydantic import SecretStr
+
 from dancu_bus.access import check_agency_id
 from dancu_bus.admin.cluster import broker_count
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.admin.topics import apply_topics
-from dancu_bus.agencies import Agency, AgencyStatus, Change, SecurityReview
+from dancu_bus.agencies import Agency, AgencyStatus, AnswerKey, Change, SecurityReview
 from dancu_bus.errors import RefusedChange
 from dancu_bus.registry import (
     MaintenanceWindow,
@@ -22,6 +24,7 @@ from dancu_bus.registry import (
     issue_account,
     record_security_review,
     record_step,
+    register_answer_key,
     resume,
     schedule_maintenance,
     suspend,
@@ -38,7 +41,7 @@ Clock = Callable[[], datetime]
 class Issued:
     """The outcome of step 10: the account's secret (None on a cluster without authentication)."""
 
-    def __init__(self, agency: Agency, secret: str | None) -> None:
+    def __init__(self, agency: Agency, secret: SecretStr | None) -> None:
         self.agency = agency
         self.secret = secret
 
@@ -99,9 +102,11 @@ class AgencyAdmin:
         self._registry.write_agency(agency)
         return agency
 
-    def issue(self, agency_id: str, document_ref: str, by: str) -> Issued:
+    def issue(
+        self, agency_id: str, document_ref: str, by: str, answer_key: AnswerKey | None = None
+    ) -> Issued:
         """Step 10: topics, SCRAM user and ACLs, then the ACTIVE record; refused while steps are missing."""
-        agency = issue_account(self.get(agency_id), document_ref, by, self._clock())
+        agency = issue_account(self.get(agency_id), document_ref, by, self._clock(), answer_key)
         apply_topics(self._kafka, [agency_id], replication_factor=_single_node_factor(self._kafka))
         secret = None
         if self._kafka.security_protocol != "PLAINTEXT":
@@ -110,6 +115,10 @@ class AgencyAdmin:
             secret = issue_agency_credentials(self._kafka, self._names, agency_id)
         self._registry.write_agency(agency)
         return Issued(agency, secret)
+
+    def register_key(self, agency_id: str, key: AnswerKey, by: str) -> Agency:
+        """A key rotation: answers are sealed to ``key`` from the moment its record is written."""
+        return self._write(register_answer_key(self.get(agency_id), key, by, self._clock()))
 
     def suspend(self, agency_id: str, reason: str, document_ref: str, by: str) -> Agency:
         """Suspend one agency (Art. 11)."""

@@ -26,11 +26,7 @@ def client_config(kafka: KafkaSettings) -> dict[str, str]:
     config["sasl.password"] = kafka.password.get_secret_value()
     if kafka.security_protocol == "SASL_SSL":
         # librdkafka checks the broker's name against its certificate by default (since 2.0).
-        for key, path in (
-            ("ssl.ca.location", kafka.ssl_ca),
-            ("ssl.certificate.location", kafka.ssl_cert),
-            ("ssl.key.location", kafka.ssl_key),
-        ):
-            if path is not None:
-                config[key] = str(path)
+        locations = {"ca": "ssl.ca.location", "cert": "ssl.certificate.location", "key": "ssl.key.location"}
+        for role, path in kafka.tls_files().items():
+            config[locations[role]] = str(path)
     return config

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from dancu_bus.errors import ConfigError
+from dancu_bus.secret_files import write_private
 
 __all__ = ["BROKER_HOSTS", "ClientCertificate", "DevCa", "ensure_dev_ca", "issue_client_certificate"]
 
@@ -76,13 +76,15 @@ def ensure_dev_ca(folder: Path, hosts: tuple[str, ...] = BROKER_HOSTS) -> DevCa:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
-        _write_private(ca.key, _pem_key(key))
+        write_private(ca.key, _pem_key(key), replace=True)
         ca.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
         ca.broker_pem.unlink(missing_ok=True)  # signed by a CA that is gone
     if not _current(ca.broker_pem, hosts):
         key = ec.generate_private_key(ec.SECP256R1())
         leaf = _issue(ca, key.public_key(), "dancu-bus broker", hosts, server=True)
-        _write_private(ca.broker_pem, _pem_key(key) + leaf.public_bytes(serialization.Encoding.PEM))
+        write_private(
+            ca.broker_pem, _pem_key(key) + leaf.public_bytes(serialization.Encoding.PEM), replace=True
+        )
     return ca
 
 
@@ -96,7 +98,7 @@ def issue_client_certificate(ca: DevCa, name: str, folder: Path) -> ClientCertif
     key = ec.generate_private_key(ec.SECP256R1())
     certificate = _issue(ca, key.public_key(), name, (), server=False)
     issued = ClientCertificate(folder / f"{name}.crt", folder / f"{name}.key")
-    _write_private(issued.key, _pem_key(key))
+    write_private(issued.key, _pem_key(key), replace=True)
     issued.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return issued
 
@@ -187,14 +189,6 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` readable by this user only, with no moment when others could read it."""
-    path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(data)
 
 
 def _now() -> dt.datetime:

@@ -25,6 +25,7 @@ from confluent_kafka.admin import (
     ScramMechanism,
     UserScramCredentialUpsertion,
 )
+from pydantic import SecretStr
 
 from dancu_bus.access import (
     PLATFORM_IDS,
@@ -142,10 +143,13 @@ def _users(admin: AdminClient, timeout_s: float) -> frozenset[str]:
     return frozenset(described)
 
 
-def _set_passwords(admin: AdminClient, passwords: Mapping[str, str], timeout_s: float) -> None:
+def _set_passwords(admin: AdminClient, passwords: Mapping[str, SecretStr], timeout_s: float) -> None:
     """Create or replace the SCRAM-SHA-512 credentials of each user, with a fresh salt."""
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, _ITERATIONS)
-    upserts = [UserScramCredentialUpsertion(user, info, pw.encode()) for user, pw in passwords.items()]
+    upserts = [
+        UserScramCredentialUpsertion(user, info, pw.get_secret_value().encode())
+        for user, pw in passwords.items()
+    ]
     futures = admin.alter_user_scram_credentials(list(upserts), request_timeout=timeout_s)
     for user, future in futures.items():
         _wait(future, f"cannot set the SCRAM credentials of {user}", timeout_s)
@@ -195,13 +199,13 @@ def scram_users(admin_kafka: KafkaSettings, *, timeout_s: float = _TIMEOUT_S) ->
 def ensure_platform_principals(
     admin_kafka: KafkaSettings,
     names: TopicNames,
-    passwords: Mapping[str, str],
+    passwords: Mapping[str, SecretStr],
     ids: PlatformIds = PLATFORM_IDS,
     *,
     timeout_s: float = _TIMEOUT_S,
 ) -> None:
     """SCRAM users ``dancu-resolver``, ``dancu-audit``, ``dancu-registry`` and their ACLs; idempotent."""
-    missing = [user for user in PLATFORM_PRINCIPALS if not passwords.get(user)]
+    missing = [user for user in PLATFORM_PRINCIPALS if not _given(passwords.get(user))]
     unknown = sorted(set(passwords) - set(PLATFORM_PRINCIPALS))
     if missing or unknown:
         raise ConfigError(f"platform passwords: missing for {missing}, unknown users {unknown}")
@@ -235,15 +239,15 @@ def issue_agency_credentials(
     ids: PlatformIds = PLATFORM_IDS,
     *,
     timeout_s: float = _TIMEOUT_S,
-) -> str:
+) -> SecretStr:
     """Create (or rotate) the agency's SCRAM-SHA-512 user and give it exactly its ACLs; the new secret."""
     check_agency_id(agency_id, ids)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
     with _admin(admin_kafka) as admin:
-        _set_passwords(admin, {agency_id: secret}, timeout_s)
+        _set_passwords(admin, {agency_id: SecretStr(secret)}, timeout_s)
         _align(admin, principal(agency_id), agency_grants(names, agency_id), timeout_s)
     _log.info("issued credentials and ACLs to agency %s under %s", agency_id, names.prefix)
-    return secret
+    return SecretStr(secret)
 
 
 def revoke_agency_credentials(
@@ -256,9 +260,13 @@ def revoke_agency_credentials(
         if agency_id in _users(admin, timeout_s):
             # Replaced, never deleted: on Kafka 4.1 (KRaft) deleting a SCRAM credential can make the
             # broker lose every SCRAM credential, the super user's too, at its next restart.
-            _set_passwords(admin, {agency_id: secrets.token_urlsafe(_SECRET_BYTES)}, timeout_s)
+            _set_passwords(admin, {agency_id: SecretStr(secrets.token_urlsafe(_SECRET_BYTES))}, timeout_s)
         # Every ACL of the principal, under any prefix: a terminated agency keeps no right anywhere.
         # Deleting the ACLs also cuts off sessions that logged in before the secret was replaced.
         _delete(admin, [_of_principal(who)], timeout_s)
         _await(lambda: not _describe(admin, who, timeout_s), f"ACLs of {who} are still in force", timeout_s)
     _log.info("revoked the credentials and ACLs of agency %s (%s)", agency_id, names.prefix)
+
+
+def _given(password: SecretStr | None) -> bool:
+    return password is not None and bool(password.get_secret_value())

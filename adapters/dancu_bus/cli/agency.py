@@ -1,11 +1,15 @@
-"""``dancu-bus agency ...``: register, onboard (Art. 7), publish (Art. 4.2), suspend, resume, terminate."""
+"""``dancu-bus agency ...``: register, onboard (Art. 7), answer keys, publish (Art. 4.2), suspend, terminate.
+
+Secrets never pass through argv or the terminal: an issued SCRAM secret goes to a file only its owner may
+read, a generated private key likewise; what is printed are paths.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,9 @@ from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.agencies import Agency, SecurityReview, load_directory
 from dancu_bus.codec import load_schemas
 from dancu_bus.errors import ConfigError
+from dancu_bus.keys import AnswerKey, generate_key_pair, public_key
 from dancu_bus.registry import SECURITY_CONFIRMATIONS, STEPS, MaintenanceWindow, RegistryCodec
+from dancu_bus.secret_files import write_private
 from dancu_bus.settings import Settings
 
 __all__ = ["public_rows", "register"]
@@ -28,6 +34,7 @@ def register(commands: Any) -> None:
     actions = agency.add_subparsers(dest="agency_command", required=True)
     _add_register(actions)
     _add_onboarding(actions)
+    _add_keys(actions)
     _add_listing(actions)
     _add_lifecycle(actions)
 
@@ -86,10 +93,45 @@ def _add_onboarding(actions: Any) -> None:
     review.add_argument("--rejected", action="store_true", help="the review did not approve the platform")
     _signed(review)
     review.set_defaults(run=_run_review)
-    issue = actions.add_parser("issue", help="step 10: issue the account (topics, SCRAM user, ACLs)")
+    issue = actions.add_parser(
+        "issue", help="step 10: issue the account (topics, SCRAM user, ACLs) and register its answer key"
+    )
     issue.add_argument("agency")
+    _answer_key_arguments(issue, required=False)
+    issue.add_argument(
+        "--secret-file",
+        type=Path,
+        help="secured cluster: write the agency's SCRAM secret here (mode 600); it is printed nowhere",
+    )
     _signed(issue)
     issue.set_defaults(run=_run_issue)
+
+
+def _answer_key_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "--answer-key",
+        type=Path,
+        required=required,
+        help="the agency's public JWK (EC P-256/384/521, RSA >= 2048 bits): LOOKUP answers are sealed to it",
+    )
+    parser.add_argument("--key-id", help="the key's id (kid); default the JWK's own kid")
+
+
+def _add_keys(actions: Any) -> None:
+    rotate = actions.add_parser(
+        "rotate-key", help="register a new answer key; earlier ones stay, so their answers still open"
+    )
+    rotate.add_argument("agency")
+    _answer_key_arguments(rotate, required=True)
+    _signed(rotate)
+    rotate.set_defaults(run=_run_rotate)
+    keygen = actions.add_parser(
+        "keygen",
+        help="the agency's side: a new P-256 answer key, its public JWK to register and its private half",
+    )
+    keygen.add_argument("--key-id", required=True, help="the new key's id, e.g. demo-bank-2026-12")
+    keygen.add_argument("--out", type=Path, required=True, help="folder for <id>.public.jwk and <id>.jwks")
+    keygen.set_defaults(run=_run_keygen)
 
 
 def _add_listing(actions: Any) -> None:
@@ -157,13 +199,62 @@ def _run_review(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_issue(args: argparse.Namespace, settings: Settings) -> int:
-    issued = _admin(settings).issue(args.agency, args.document, args.by)
+    if settings.kafka.security_protocol != "PLAINTEXT" and args.secret_file is None:
+        raise ConfigError("give --secret-file: the agency's SCRAM secret is written there, never printed")
+    key = _answer_key(args) if args.answer_key is not None else None
+    issued = _admin(settings).issue(args.agency, args.document, args.by, key)
     print(f"{args.agency}: account issued; status ACTIVE")
+    if key is not None:
+        print(f"answer key {key.id}: LOOKUP answers are sealed to it")
     if issued.secret is None:
         print("note: this cluster has no authentication, so no credentials were issued")
     else:
-        print(f"SCRAM-SHA-512 user: {args.agency}\nsecret (shown once, store it now): {issued.secret}")
+        _write_new_secret(args.secret_file, issued.secret.get_secret_value() + "\n")
+        print(
+            f"SCRAM-SHA-512 user {args.agency}: its secret is in {args.secret_file} (mode 600); hand it over"
+        )
     return 0
+
+
+def _run_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    key = _answer_key(args)
+    agency = _admin(settings).register_key(args.agency, key, args.by)
+    kept = ", ".join(k.id for k in agency.answer_keys[:-1]) or "none"
+    print(f"{args.agency}: answers are sealed to key {key.id} from now on; earlier keys kept: {kept}")
+    return 0
+
+
+def _run_keygen(args: argparse.Namespace, _settings: Settings) -> int:
+    public, private = generate_key_pair(args.key_id)
+    args.out.mkdir(parents=True, exist_ok=True)
+    public_file, private_file = args.out / f"{args.key_id}.public.jwk", args.out / f"{args.key_id}.jwks"
+    _write_new_secret(private_file, private.get_secret_value() + "\n")
+    public_file.write_text(public + "\n", encoding="utf-8")
+    print(f"public key (register it at step 10, or with rotate-key): {public_file}")
+    print(f"private key (the SDK's DANCU_SDK__ANSWER_KEYS; keep it, with earlier ones): {private_file}")
+    return 0
+
+
+def _answer_key(args: argparse.Namespace) -> AnswerKey:
+    """The answer key of ``--answer-key`` and ``--key-id``; ConfigError naming what is wrong."""
+    path: Path = args.answer_key
+    try:
+        members = json.loads(path.read_text(encoding="utf-8"))
+        key = public_key(members)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the answer key {path}: {exc.strerror}") from exc
+    except ValueError as exc:  # JSON errors included
+        raise ConfigError(f"the answer key {path} cannot be used: {exc}") from exc
+    kid = args.key_id or members.get("kid")
+    if not kid:
+        raise ConfigError(f"the answer key {path} has no kid: give --key-id")
+    if members.get("kid") not in (None, kid):
+        raise ConfigError(f"--key-id {kid} is not the kid {members['kid']!r} in {path}")
+    jwk = json.dumps({**key.as_dict(private=False), "kid": kid}, sort_keys=True)
+    try:
+        return AnswerKey(id=kid, jwk=jwk, registered_on=datetime.now(UTC).date(), document_ref=args.document)
+    except ValidationError as exc:
+        raise ConfigError(f"the answer key {path}: {exc.errors()[0]['msg']}") from exc
 
 
 def _run_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -252,3 +343,10 @@ def _yaml(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold one agency as a mapping")
     return raw
+
+
+def _write_new_secret(path: Path, text: str) -> None:
+    try:
+        write_private(path, text)
+    except FileExistsError as exc:
+        raise ConfigError(f"{path} exists: choose a new file (a secret is never overwritten)") from exc

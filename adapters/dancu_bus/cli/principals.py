@@ -14,10 +14,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from pydantic import SecretStr
+
 from dancu_bus.access import PLATFORM_PRINCIPALS, platform_ids
 from dancu_bus.admin.security import ensure_platform_principals
 from dancu_bus.errors import ConfigError
-from dancu_bus.settings import Settings, read_secret
+from dancu_bus.secret_files import read_secret, write_private
+from dancu_bus.settings import Settings
 from dancu_bus.topic_names import TopicNames
 
 __all__ = ["register", "run_ensure", "secret_file"]
@@ -60,7 +63,7 @@ def run_ensure(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return 0
 
 
-def _password(folder: Path, user: str) -> str:
+def _password(folder: Path, user: str) -> SecretStr:
     """The password kept for ``user``, or a new one written to its file first."""
     path = secret_file(folder, user)
     if path.exists():
@@ -70,6 +73,5 @@ def _password(folder: Path, user: str) -> str:
             raise ConfigError(str(exc)) from exc
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     password = secrets.token_urlsafe(_SECRET_BYTES)
-    path.touch(mode=0o600)
-    path.write_text(password + "\n", encoding="utf-8")
-    return password
+    write_private(path, password + "\n")
+    return SecretStr(password)

@@ -22,24 +22,27 @@ from dancu_bus.contracts import (
     Response,
     ResponseHalf,
     ResponseStatus,
+    Sealed,
     Verdict,
     VerifyQuery,
     VerifyResult,
 )
 
-__all__ = ["AUDIT", "AUDIT_PENDING", "DEAD_LETTER", "REQUEST", "RESPONSE", "Codec"]
+__all__ = ["AUDIT", "AUDIT_PENDING", "DEAD_LETTER", "REQUEST", "RESPONSE", "SEALED_FIELDS", "Codec"]
 
 REQUEST = "vn.dancu.Request"
 RESPONSE = "vn.dancu.Response"
 AUDIT = "vn.dancu.AuditRecord"
 AUDIT_PENDING = "vn.dancu.AuditPending"
 DEAD_LETTER = "vn.dancu.DeadLetter"
+SEALED_FIELDS = "vn.dancu.SealedFields"
 _VERIFY_BODY = "vn.dancu.VerifyBody"
 _LOOKUP_BODY = "vn.dancu.LookupBody"
 _VERIFY_RESULT = "vn.dancu.VerifyResult"
 _LOOKUP_RESULT = "vn.dancu.LookupResult"
 _ADDRESS = "vn.dancu.Address"
 _RESPONSE_HALF = "vn.dancu.ResponseHalf"
+_SEALED = "vn.dancu.Sealed"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -64,6 +67,19 @@ class Codec:
     def decode_response(self, data: bytes | None) -> Response:
         """Bytes → Response, or CodecError."""
         return self.schemas.decode_as(RESPONSE, data, _response_from)
+
+    def encode_sealed_fields(self, exchange_id: str, fields: tuple[DisclosedField, ...]) -> bytes:
+        """The plaintext of a LOOKUP answer's sealed part: its fields whole, for ``exchange_id``."""
+        record = {"exchange_id": exchange_id, "fields": [_disclosed_record(f) for f in fields]}
+        return self.schemas.encode(SEALED_FIELDS, record)
+
+    def decode_sealed_fields(self, data: bytes) -> tuple[str, tuple[DisclosedField, ...]]:
+        """Bytes → (exchange id, fields), or CodecError."""
+        return self.schemas.decode_as(
+            SEALED_FIELDS,
+            data,
+            lambda r: (str(r["exchange_id"]), tuple(_disclosed_from(f) for f in r["fields"])),
+        )
 
     def encode_audit(self, record: AuditRecord) -> bytes:
         """AuditRecord → bytes."""
@@ -226,7 +242,13 @@ def _response_record(response: Response) -> dict[str, Any]:
         if lookup is None
         else (
             _LOOKUP_RESULT,
-            {"found": lookup.found, "fields": [_disclosed_record(f) for f in lookup.fields]},
+            {
+                "found": lookup.found,
+                "fields": [_disclosed_record(f) for f in lookup.fields],
+                "sealed": None
+                if (sealed := lookup.sealed) is None
+                else (_SEALED, {"key_id": sealed.key_id, "jwe": sealed.jwe}),
+            },
         ),
     }
 
@@ -242,6 +264,7 @@ def _disclosed_record(disclosed: DisclosedField) -> dict[str, Any]:
         if (origin := disclosed.converted_from)
         else None,
         "alternatives": [_address_record(a) for a in disclosed.alternatives],
+        "sealed": disclosed.sealed,
     }
 
 
@@ -269,6 +292,7 @@ def _response_from(record: Mapping[str, Any]) -> Response:
         else LookupResult(
             found=lookup["found"],
             fields=tuple(_disclosed_from(f) for f in lookup["fields"]),
+            sealed=None if (sealed := lookup["sealed"]) is None else Sealed(sealed["key_id"], sealed["jwe"]),
         ),
     )
 
@@ -289,6 +313,7 @@ def _disclosed_from(record: Mapping[str, Any]) -> DisclosedField:
         updated_on=updated,
         converted_from=_address_from(origin) if (origin := record["converted_from"]) else None,
         alternatives=tuple(_address_from(a) for a in record["alternatives"]),
+        sealed=record["sealed"],
     )
 
 

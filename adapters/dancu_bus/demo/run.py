@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from dancu_bus.admin.agencies import AgencyAdmin
@@ -25,12 +27,14 @@ from dancu_bus.audit import run_audit, verify_log
 from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
+from dancu_bus.demo.keys import SampleKey, sample_keys
 from dancu_bus.demo.platform import Logins, onboard_agencies, service_logins, set_up_principals
 from dancu_bus.demo.report import describe_audit, describe_exchange, read_audit
-from dancu_bus.demo.samples import Exchange, send_samples, send_suspension_sample
+from dancu_bus.demo.samples import AgencyLogin, Exchange, send_samples, send_suspension_sample
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
+from dancu_bus.secret_files import write_private
 from dancu_bus.settings import BrokerSettings, KafkaSettings, Settings
 from dancu_bus.store import PopulationStore, open_store
 from dancu_bus.store.seeding import seed_store
@@ -53,12 +57,13 @@ async def run_demo(settings: Settings, out: TextIO, *, keep_running: bool = Fals
     try:
         admin = broker_kafka(broker).model_copy(update={"topic_prefix": settings.kafka.topic_prefix})
         wait_ready(admin, timeout_s=60)
-        logins, agency_logins = _prepare_cluster(settings, admin, out)
+        keys_folder = broker_home(broker) / "secrets"
+        logins, agency_logins, keys = _prepare_cluster(settings, admin, keys_folder, out)
         async with open_store(settings.store, create=True) as store:
             people = await _seed(store, out)
-            stay = _stay(broker, agency_logins, out) if keep_running else None
+            stay = _stay(broker, agency_logins, keys, out) if keep_running else None
             return await _exchange_and_audit(
-                settings, admin, {**logins, **agency_logins}, store, people, out, stay
+                settings, admin, {**logins, **agency_logins}, keys, store, people, out, stay
             )
     finally:
         if started:
@@ -66,8 +71,11 @@ async def run_demo(settings: Settings, out: TextIO, *, keep_running: bool = Fals
             print("broker: stopped", file=out)
 
 
-def _prepare_cluster(settings: Settings, admin: KafkaSettings, out: TextIO) -> tuple[Logins, Logins]:
+def _prepare_cluster(
+    settings: Settings, admin: KafkaSettings, keys_folder: Path, out: TextIO
+) -> tuple[Logins, Logins, dict[str, SampleKey]]:
     agencies = load_directory(settings.resolver.agencies_file).agencies()
+    keys = sample_keys(agencies, keys_folder, datetime.now(UTC).date())
     for line in apply_topics(admin, [a.id for a in agencies], replication_factor=1):
         print(f"topics: {line}", file=out)
     logins = set_up_principals(settings, admin, out)
@@ -78,7 +86,7 @@ def _prepare_cluster(settings: Settings, admin: KafkaSettings, out: TextIO) -> t
         f"catalogues: {sum(d.entries for d in loads):,} entries on {len(loads)} topics, {produced:,} new",
         file=out,
     )
-    return logins, onboard_agencies(admin, agencies, out)
+    return logins, onboard_agencies(admin, agencies, keys, out), keys
 
 
 async def _seed(store: PopulationStore, out: TextIO) -> list[Citizen]:
@@ -95,6 +103,7 @@ async def _exchange_and_audit(
     settings: Settings,
     admin: KafkaSettings,
     logins: Logins,
+    keys: dict[str, SampleKey],
     store: PopulationStore,
     people: Sequence[Citizen],
     out: TextIO,
@@ -113,7 +122,7 @@ async def _exchange_and_audit(
             ),
         ]
         try:
-            exchanges = await _exchanges(admin, logins, codec, people)
+            exchanges = await _exchanges(admin, logins, keys, codec, people)
             code = _report(admin, codec, exchanges, out)
             if stay is not None:
                 await stay()
@@ -125,15 +134,15 @@ async def _exchange_and_audit(
                     await task
 
 
-def _stay(broker: BrokerSettings, logins: Logins, out: TextIO) -> Callable[[], Awaitable[None]]:
+def _stay(
+    broker: BrokerSettings, logins: Logins, keys: dict[str, SampleKey], out: TextIO
+) -> Callable[[], Awaitable[None]]:
     """Write the agencies' secrets to files; a wait for Ctrl-C or SIGTERM that says how to connect."""
     folder = broker_home(broker) / "secrets"
     folder.mkdir(mode=0o700, exist_ok=True)
     for agency, login in logins.items():
         assert login.password is not None
-        secret = folder / f"{agency}.password"
-        secret.touch(mode=0o600)
-        secret.write_text(login.password.get_secret_value() + "\n", encoding="utf-8")
+        write_private(folder / f"{agency}.password", login.password.get_secret_value() + "\n", replace=True)
 
     async def stay() -> None:
         variables = (
@@ -142,6 +151,7 @@ def _stay(broker: BrokerSettings, logins: Logins, out: TextIO) -> Callable[[], A
             f"DANCU_KAFKA__SSL_CA={dev_ca(broker).certificate}",
             "DANCU_KAFKA__USERNAME=demo-bank",
             f"DANCU_KAFKA__PASSWORD_FILE={folder}/demo-bank.password",
+            f"DANCU_SDK__ANSWER_KEYS={keys['demo-bank'].private_file}",
         )
         print("demo: still running (Ctrl-C stops it); the sample bank connects with", file=out)
         print(f"  export {' '.join(variables)}", file=out, flush=True)
@@ -162,12 +172,17 @@ async def _resolver(
 
 
 async def _exchanges(
-    admin: KafkaSettings, logins: Logins, codec: Codec, people: Sequence[Citizen]
+    admin: KafkaSettings,
+    logins: Logins,
+    keys: dict[str, SampleKey],
+    codec: Codec,
+    people: Sequence[Citizen],
 ) -> list[Exchange]:
     registry = AgencyAdmin(admin, RegistryCodec(load_schemas()))
-    exchanges = await send_samples(logins, codec, people)
+    agencies = {agency: AgencyLogin(logins[agency], keys[agency].private_file) for agency in keys}
+    exchanges = await send_samples(agencies, codec, people)
     exchanges += await send_suspension_sample(
-        logins["demo-province"],
+        agencies["demo-province"],
         codec,
         people[0],
         suspend=lambda: registry.suspend("demo-province", "kiểm tra định kỳ", "DEMO-QD-11", "demo-operator"),

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Citizen, LookupQuery, Request, Response, VerifyQuery
 from dancu_bus.sdk import AsyncClient, ClientConfig, Context
 from dancu_bus.settings import KafkaSettings
 
-__all__ = ["Exchange", "send_samples", "send_suspension_sample"]
+__all__ = ["AgencyLogin", "Exchange", "send_samples", "send_suspension_sample"]
 
 Exchange = tuple[Request, Response]
 BANK = Context("can-bo-0042", "HS-KYC-2026-0001", "KYC", "Luật Phòng, chống rửa tiền 2022, Điều 9")
@@ -21,8 +23,17 @@ BANK_LOOKUP = Context(
 PROVINCE = Context("can-bo-1107", "HS-DVC-2026-0815", "PUBLIC-SERVICE", "Nghị định 45/2020/NĐ-CP, Điều 11")
 
 
-def _client(agency: str, kafka: KafkaSettings, codec: Codec) -> AsyncClient:
-    return AsyncClient(ClientConfig(agency, kafka, timeout_s=30), codec)
+@dataclass(frozen=True)
+class AgencyLogin:
+    """What a sample agency's client needs: its login, and its private answer keys."""
+
+    kafka: KafkaSettings
+    answer_keys: Path
+
+
+def _client(agency: str, login: AgencyLogin, codec: Codec) -> AsyncClient:
+    config = ClientConfig(agency, login.kafka, timeout_s=30, answer_keys=login.answer_keys)
+    return AsyncClient(config, codec)
 
 
 def _bank_requests(bank: AsyncClient, people: Sequence[Citizen]) -> list[Request]:
@@ -51,7 +62,7 @@ def _province_requests(province: AsyncClient, people: Sequence[Citizen]) -> list
 
 
 async def send_samples(
-    logins: dict[str, KafkaSettings], codec: Codec, people: Sequence[Citizen]
+    logins: Mapping[str, AgencyLogin], codec: Codec, people: Sequence[Citizen]
 ) -> list[Exchange]:
     """Each agency with its own credentials: matching, mismatching, in and out of scope, refused."""
     async with (
@@ -65,7 +76,7 @@ async def send_samples(
 
 
 async def send_suspension_sample(
-    login: KafkaSettings,
+    login: AgencyLogin,
     codec: Codec,
     person: Citizen,
     suspend: Callable[[], object],

@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.agencies import Agency
 from dancu_bus.codec import Codec, load_schemas
@@ -22,7 +20,8 @@ from dancu_bus.hostile.labels import closed_sets, foreign_labels
 from dancu_bus.hostile.probes import Asking, battery
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Context
-from dancu_bus.settings import KafkaSettings, Settings, read_secret
+from dancu_bus.secret_files import read_secret
+from dancu_bus.settings import KafkaSettings, Settings
 from dancu_bus.store import open_store
 from dancu_bus.topic_names import TopicNames
 
@@ -97,7 +96,7 @@ def _login(operator: KafkaSettings, agency: str, password_file: Path | None) -> 
         secret = read_secret(password_file)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    return operator.model_copy(update={"username": agency, "password": SecretStr(secret)})
+    return operator.model_copy(update={"username": agency, "password": secret})
 
 
 def _agency(record: Agency | None, agency_id: str) -> Agency:

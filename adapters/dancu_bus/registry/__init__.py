@@ -12,6 +12,7 @@ from dancu_bus.registry.onboarding import (
     missing_for_account,
     record_security_review,
     record_step,
+    register_answer_key,
 )
 from dancu_bus.registry.platform import PLATFORM_KEY, MaintenanceWindow, Platform
 from dancu_bus.registry.view import RegistryView
@@ -29,6 +30,7 @@ __all__ = [
     "missing_for_account",
     "record_security_review",
     "record_step",
+    "register_answer_key",
     "resume",
     "schedule_maintenance",
     "suspend",

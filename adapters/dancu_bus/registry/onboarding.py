@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from dancu_bus.agencies import Agency, AgencyStatus, Change, Channel, SecurityReview, StepRecord
+from dancu_bus.agencies import Agency, AgencyStatus, AnswerKey, Change, Channel, SecurityReview, StepRecord
 from dancu_bus.errors import RefusedChange
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "missing_for_account",
     "record_security_review",
     "record_step",
+    "register_answer_key",
 ]
 
 STEPS: dict[int, str] = {
@@ -98,15 +99,27 @@ def missing_for_account(agency: Agency) -> list[str]:
         missing.append("security review and approval of the other platform (Art. 5.3)")
     if agency.focal_point is None:
         missing.append("focal point (name, position, phone, email) in the record (Art. 4)")
+    if agency.needs_answer_key and agency.answer_key is None:
+        missing.append(
+            "answer key: the public key LOOKUP answers are sealed to (--answer-key, made by"
+            " `dancu-bus agency keygen` on the agency's side)"
+        )
     return missing
 
 
-def issue_account(agency: Agency, document_ref: str, by: str, now: datetime) -> Agency:
-    """The agency with step 10 recorded and its connection active; refused, listing what is missing."""
+def issue_account(
+    agency: Agency, document_ref: str, by: str, now: datetime, answer_key: AnswerKey | None = None
+) -> Agency:
+    """The agency with step 10 recorded (and ``answer_key`` registered) and its connection active.
+
+    Refused, listing what is missing, while steps 1–9 or an answer key for personal data are.
+    """
     if agency.status is not AgencyStatus.ONBOARDING:
         raise RefusedChange(
             f"{agency.id} is {agency.status.value}, not ONBOARDING: its account was already issued"
         )
+    if answer_key is not None:
+        agency = register_answer_key(agency, answer_key, by, now)
     missing = missing_for_account(agency)
     if missing:
         raise RefusedChange(f"step 10 refused for {agency.id}; missing:\n  " + "\n  ".join(missing))
@@ -119,4 +132,27 @@ def issue_account(agency: Agency, document_ref: str, by: str, now: datetime) -> 
             "status_reason": None,
             "history": (*agency.history, change),
         }
+    )
+
+
+def register_answer_key(agency: Agency, key: AnswerKey, by: str, now: datetime) -> Agency:
+    """The agency with ``key`` as its current answer key; earlier keys stay, for their ids."""
+    if agency.status is AgencyStatus.TERMINATED:
+        raise RefusedChange(f"{agency.id} is terminated")
+    if any(k.id == key.id for k in agency.answer_keys):
+        raise RefusedChange(
+            f"{agency.id} already has an answer key {key.id!r}: a new key needs a new id, so that answers"
+            " sealed to the old one still name it"
+        )
+    if any(k.jwk == key.jwk for k in agency.answer_keys):
+        raise RefusedChange(f"{agency.id} registered this key already: rotate to a newly made key")
+    change = Change(
+        at=now,
+        by=by,
+        document_ref=key.document_ref,
+        action="ANSWER_KEY",
+        detail=f"answer key {key.id} registered; answers are sealed to it from now on",
+    )
+    return agency.model_copy(
+        update={"answer_keys": (*agency.answer_keys, key), "history": (*agency.history, change)}
     )

@@ -15,7 +15,14 @@ from datetime import datetime, timedelta
 from dancu_bus import personal_id
 from dancu_bus.agencies import Agency, AgencyDirectory, AgencyStatus, Purpose
 from dancu_bus.catalogues import CatalogueView, check_query, packaged_view
-from dancu_bus.contracts import DISCLOSABLE_FIELDS, LookupQuery, Operation, Request, VerifyQuery
+from dancu_bus.contracts import (
+    DISCLOSABLE_FIELDS,
+    SEALED_OPERATIONS,
+    LookupQuery,
+    Operation,
+    Request,
+    VerifyQuery,
+)
 from dancu_bus.reasons import Reason
 from dancu_bus.text import folded, printable, quoted
 
@@ -152,6 +159,9 @@ def _operation(asked: _Asked) -> Rejection | None:
         return Rejection(Reason.OPERATION_NOT_ALLOWED, operation)
     if Operation(operation) not in SERVED_OPERATIONS:
         return Rejection(Reason.OPERATION_NOT_SUPPORTED, operation)
+    if Operation(operation) in SEALED_OPERATIONS and asked.agency.answer_key is None:
+        # Personal data is never answered in clear: without a key to seal it to, it is not answered.
+        return Rejection(Reason.NO_ANSWER_KEY, f"{operation} answers are sealed to the agency's key")
     return None
 
 

@@ -30,6 +30,7 @@ from dancu_bus.resolver.duplicates import DuplicateWindow
 from dancu_bus.resolver.policy import AdmissionLimits, Admitted, Rejection, admit
 from dancu_bus.resolver.population import CheckedStore, Citizens
 from dancu_bus.resolver.quota import QuotaBook
+from dancu_bus.sealing import seal
 from dancu_bus.settings import Settings
 from dancu_bus.store import PopulationStore
 from dancu_bus.timestamps import from_epoch_ms
@@ -229,6 +230,8 @@ class ResolverHandler:
             exchange_id=decoded.exchange_id,
             agency=decoded.agency,
         )
+        if isinstance(decision, Admitted) and (key := decision.agency.answer_key) is not None:
+            response = seal(response, key, self._codec)
         self._count(decoded.agency, response)
         return Outgoing(
             # The identity is the topic's: answer on the response topic of the agency that sent it.

@@ -6,7 +6,8 @@ kyc = Context("officer-7", "HS-2026-001", "KYC", "Luật Phòng, chống rửa t
 with Client(ClientConfig("my-bank")) as client:
     answer = client.verify(VerifyQuery("001090012345", full_name="Nguyễn Văn An"), kyc)
 
-``ClientConfig`` takes what it is not given from ``DANCU_KAFKA__*`` and ``DANCU_SDK__*``.
+``ClientConfig`` takes what it is not given from ``DANCU_KAFKA__*`` and ``DANCU_SDK__*``. LOOKUP answers
+arrive sealed to the agency's answer key and are opened with ``DANCU_SDK__ANSWER_KEYS`` (its private keys).
 """
 
 from dancu_bus.catalogues import Catalogue, CommuneConversion, Label
@@ -28,8 +29,10 @@ from dancu_bus.errors import (
     DuplicateRequest,
     InvalidCode,
     RequestTimeout,
+    SealedAnswerError,
     Undelivered,
 )
+from dancu_bus.keys import generate_key_pair
 from dancu_bus.sdk.aio import AsyncClient
 from dancu_bus.sdk.catalogues import convert_commune, label
 from dancu_bus.sdk.client import Client
@@ -62,10 +65,12 @@ __all__ = [
     "RequestTimeout",
     "Response",
     "ResponseStatus",
+    "SealedAnswerError",
     "Undelivered",
     "Verdict",
     "VerifyAnswer",
     "VerifyQuery",
     "convert_commune",
+    "generate_key_pair",
     "label",
 ]

@@ -87,5 +87,5 @@ class AsyncClient:
         seconds = self.config.wait_s if wait_s is None else wait_s
         kafka, agency = self.config.kafka, self.config.agency
         return await asyncio.to_thread(
-            collect_responses, kafka, agency, self._codec, request_ids, since, seconds
+            collect_responses, kafka, agency, self._exchange.responses, request_ids, since, seconds
         )

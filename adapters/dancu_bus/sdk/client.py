@@ -89,4 +89,4 @@ class Client:
         """
         seconds = self.config.wait_s if wait_s is None else wait_s
         kafka, agency = self.config.kafka, self.config.agency
-        return collect_responses(kafka, agency, self._codec, request_ids, since, seconds)
+        return collect_responses(kafka, agency, self._exchange.responses, request_ids, since, seconds)

@@ -20,10 +20,10 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import watermarks
-from dancu_bus.codec import Codec
 from dancu_bus.contracts import Response
 from dancu_bus.errors import BrokerError, CodecError
 from dancu_bus.reasons import Reason
+from dancu_bus.sdk.responses import ResponseReader
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
 
@@ -44,12 +44,15 @@ class Collected:
 def collect_responses(
     kafka: KafkaSettings,
     agency: str,
-    codec: Codec,
+    responses: ResponseReader,
     request_ids: Collection[str],
     since: datetime,
     wait_s: float,
 ) -> Collected:
-    """Answers to ``request_ids`` on the agency's response topic since ``since``; waits up to ``wait_s``."""
+    """Answers to ``request_ids`` on the agency's response topic since ``since``; waits up to ``wait_s``.
+
+    SealedAnswerError when an answer is found that the reader's keys cannot open.
+    """
     wanted = set(request_ids)
     found: dict[str, Response] = {}
     topic = TopicNames(kafka.topic_prefix).response(agency)
@@ -66,7 +69,7 @@ def collect_responses(
         deadline = time.monotonic() + wait_s
         while wanted - found.keys() and time.monotonic() < deadline:
             for message in consumer.consume(num_messages=1000, timeout=0.2):
-                _keep(message, wanted, found, codec)
+                _keep(message, wanted, found, responses)
     finally:
         consumer.close()
     return Collected(found, sorted(wanted - found.keys()))
@@ -89,11 +92,11 @@ def _assign_since(consumer: Any, topic: str, since: datetime) -> None:
     )
 
 
-def _keep(message: Any, wanted: set[str], found: dict[str, Response], codec: Codec) -> None:
+def _keep(message: Any, wanted: set[str], found: dict[str, Response], responses: ResponseReader) -> None:
     if message.error() is not None:
         return
     try:
-        response = codec.decode_response(message.value())
+        response = responses.read(message.value())
     except CodecError:
         return
     if response.request_id not in wanted or response.request_id in found:

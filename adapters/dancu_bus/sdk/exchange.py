@@ -13,6 +13,7 @@ import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -23,8 +24,16 @@ from dancu_bus.admin.reader import watermarks
 from dancu_bus.catalogues import check_query, packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Request, Response
-from dancu_bus.errors import BrokerError, CodecError, DuplicateRequest, InvalidCode, Undelivered
+from dancu_bus.errors import (
+    BrokerError,
+    CodecError,
+    DuplicateRequest,
+    InvalidCode,
+    SealedAnswerError,
+    Undelivered,
+)
 from dancu_bus.reasons import Reason
+from dancu_bus.sdk.responses import ResponseReader
 from dancu_bus.settings import KafkaSettings, client_environment
 from dancu_bus.topic_names import TopicNames
 
@@ -49,6 +58,10 @@ def _max_in_flight() -> int:
     return client_environment()[1].max_in_flight
 
 
+def _answer_keys() -> Path | None:
+    return client_environment()[1].answer_keys
+
+
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
     """What an agency's client needs: its id, the cluster, and how long requests live and are waited for.
@@ -66,6 +79,8 @@ class ClientConfig:
     # the rebalance after it, a broker restarting), so that no request expires while the bus recovers.
     lifetime_s: float = field(default_factory=_lifetime_s)
     max_in_flight: int = field(default_factory=_max_in_flight)
+    # The agency's private answer keys (a JWK Set file): LOOKUP answers are sealed to its public key.
+    answer_keys: Path | None = field(default_factory=_answer_keys)
     # Refuse requests with codes the catalogues lack before producing them; off only to test the resolver.
     check_codes: bool = True
 
@@ -89,6 +104,7 @@ class Exchange:
     def __init__(self, config: ClientConfig, codec: Codec) -> None:
         self._config = config
         self._codec = codec
+        self.responses = ResponseReader(codec, config.answer_keys)
         self._pending: dict[str, Future[Response]] = {}
         self._stopping = threading.Event()
         self._producer: Any = None
@@ -228,9 +244,15 @@ class Exchange:
                 log.warning("response topic: %s", error)
             return
         try:
-            response = self._codec.decode_response(message.value())
+            response = self.responses.read(message.value())
         except CodecError as exc:
             log.warning("undecodable response at offset %d: %s", message.offset(), exc)
+            return
+        except SealedAnswerError as exc:
+            # The answer came, but cannot be opened with the keys given: its caller is told why.
+            waiting = self._pending.pop(exc.request_id, None)
+            if waiting is not None and not waiting.done():
+                waiting.set_exception(exc)
             return
         future = self._pending.pop(response.request_id, None)
         if future is None or future.done():

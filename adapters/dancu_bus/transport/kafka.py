@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -44,14 +43,11 @@ def kafka_options(kafka: KafkaSettings) -> dict[str, Any]:
     if kafka.security_protocol == "SASL_SSL":
         # aiokafka has no default TLS context. Without ssl_ca this one trusts the system's CAs, as
         # librdkafka does; it always checks the broker's name against its certificate.
+        files = kafka.tls_files()
         options["ssl_context"] = create_ssl_context(
-            cafile=_path(kafka.ssl_ca), certfile=_path(kafka.ssl_cert), keyfile=_path(kafka.ssl_key)
+            cafile=files.get("ca"), certfile=files.get("cert"), keyfile=files.get("key")
         )
     return options
-
-
-def _path(path: Path | None) -> str | None:
-    return None if path is None else str(path)
 
 
 def consumer(

@@ -1,0 +1,42 @@
+"""Answer keys of the sample agencies for tests: made once into ``.cache/test-keys``, reused by every run.
+
+Agencies that ask for personal data are answered only with a registered key; tests register these,
+and open answers with their private halves as an agency would.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from dancu_bus.admin import repo_root
+from dancu_bus.agencies import Agency, FileAgencyDirectory, load_directory
+from dancu_bus.demo.keys import SampleKey, sample_keys, with_keys
+
+__all__ = ["AGENCIES_FILE", "SAMPLE_KEYS", "answer_keys", "keyed", "sample_agencies", "sample_directory"]
+
+AGENCIES_FILE = repo_root() / "deploy" / "agencies.yaml"
+SAMPLE_KEYS: dict[str, SampleKey] = sample_keys(
+    load_directory(AGENCIES_FILE).agencies(), repo_root() / ".cache" / "test-keys", date(2026, 11, 1)
+)
+
+
+def sample_agencies() -> list[Agency]:
+    """The agencies of ``deploy/agencies.yaml``, each asking for personal data with its answer key."""
+    return with_keys(load_directory(AGENCIES_FILE).agencies(), SAMPLE_KEYS)
+
+
+def sample_directory() -> FileAgencyDirectory:
+    """``sample_agencies`` as a directory."""
+    return FileAgencyDirectory({a.id: a for a in sample_agencies()})
+
+
+def keyed(agency: Agency) -> Agency:
+    """An ad hoc agency with the answer key of the sample agency of the same id (demo-bank's by default)."""
+    key = SAMPLE_KEYS.get(agency.id, SAMPLE_KEYS["demo-bank"])
+    return agency.model_copy(update={"answer_keys": (key.public,)})
+
+
+def answer_keys(agency: str) -> Path:
+    """The file of ``agency``'s private answer keys (``DANCU_SDK__ANSWER_KEYS``)."""
+    return SAMPLE_KEYS[agency].private_file
