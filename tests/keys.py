@@ -13,7 +13,7 @@ from dancu_bus.admin import repo_root
 from dancu_bus.agencies import Agency, FileAgencyDirectory, load_directory
 from dancu_bus.demo.keys import SampleKey, sample_keys, with_keys
 
-__all__ = ["AGENCIES_FILE", "SAMPLE_KEYS", "answer_keys", "keyed", "sample_agencies", "sample_directory"]
+__all__ = ["AGENCIES_FILE", "SAMPLE_KEYS", "keyed", "sample_agencies", "sample_directory", "sdk_keys"]
 
 AGENCIES_FILE = repo_root() / "deploy" / "agencies.yaml"
 SAMPLE_KEYS: dict[str, SampleKey] = sample_keys(
@@ -37,6 +37,7 @@ def keyed(agency: Agency) -> Agency:
     return agency.model_copy(update={"answer_keys": (key.public,)})
 
 
-def answer_keys(agency: str) -> Path:
-    """The file of ``agency``'s private answer keys (``DANCU_SDK__ANSWER_KEYS``)."""
-    return SAMPLE_KEYS[agency].private_file
+def sdk_keys(agency: str) -> Path | None:
+    """The file of ``agency``'s private answer keys (``DANCU_SDK__ANSWER_KEYS``); None if it needs none."""
+    key = SAMPLE_KEYS.get(agency)
+    return key.private_file if key is not None else None

@@ -11,6 +11,7 @@ more (RSA-OAEP-256); content is always A256GCM. Pure apart from reading a key fi
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -94,9 +95,7 @@ def key_algorithm(key: Key) -> Literal["ECDH-ES+A256KW", "RSA-OAEP-256"]:
             raise ValueError(f"EC curve {curve} is not accepted: use {', '.join(sorted(_CURVES))}")
         return "ECDH-ES+A256KW"
     if isinstance(key, RSAKey):
-        bits = _rsa_bits(key)
-        if bits < _MIN_RSA_BITS:
-            raise ValueError(f"an RSA key of {bits} bits is too short: use {_MIN_RSA_BITS} bits or more")
+        _check_rsa_size(key.dict_value["n"])
         return "RSA-OAEP-256"
     raise ValueError(f"key type {key.key_type} is not accepted: use EC (P-256, P-384, P-521) or RSA")
 
@@ -161,11 +160,21 @@ def _import(members: dict[str, Any]) -> Key:
     kty = members.get("kty")
     if kty not in ("EC", "RSA"):
         raise ValueError(f"key type {kty!r} is not accepted: use EC (P-256, P-384, P-521) or RSA")
+    if kty == "RSA":
+        _check_rsa_size(members.get("n"))  # before importing: the library only warns of short keys
     try:
         return ECKey.import_key(members) if kty == "EC" else RSAKey.import_key(members)
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"the {kty} key is malformed: {exc}") from exc
 
 
-def _rsa_bits(key: RSAKey) -> int:
-    return int(key.public_key.key_size)
+def _check_rsa_size(modulus: object) -> None:
+    if not isinstance(modulus, str):
+        raise ValueError("the RSA key is malformed: it has no modulus n")
+    try:
+        n = base64.urlsafe_b64decode(modulus + "=" * (-len(modulus) % 4))
+    except ValueError as exc:
+        raise ValueError(f"the RSA key is malformed: n is not base64url ({exc})") from exc
+    bits = int.from_bytes(n, "big").bit_length()
+    if bits < _MIN_RSA_BITS:
+        raise ValueError(f"an RSA key of {bits} bits is too short: use {_MIN_RSA_BITS} bits or more")

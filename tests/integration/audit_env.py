@@ -21,13 +21,17 @@ from dancu_bus.settings import Settings
 from tests.contexts import KYC, SIM
 from tests.contexts import PUBLIC_SERVICE as PROVINCE
 from tests.integration.exchange_env import Deployment, free_port
+from tests.keys import sdk_keys
 
 
 def exchange(deployment: Deployment, agency: str, context: Context, count: int, start: int) -> list[str]:
     """Send ``count`` requests as ``agency`` and wait for their answers; their request ids."""
     people = [p.personal_id for p in deployment.people]
     query = LookupQuery if context is PROVINCE else VerifyQuery
-    with Client(ClientConfig(agency, deployment.settings.kafka, timeout_s=60), deployment.codec) as client:
+    with Client(
+        ClientConfig(agency, deployment.settings.kafka, timeout_s=60, answer_keys=sdk_keys(agency)),
+        deployment.codec,
+    ) as client:
         requests = [client.build(query(people[(start + i) % len(people)]), context) for i in range(count)]
         assert len(list(client.send_requests(requests))) == count
     return [r.request_id for r in requests]

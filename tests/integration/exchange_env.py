@@ -15,7 +15,6 @@ from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.catalogues import load_catalogues
 from dancu_bus.admin.topics import apply_topics
-from dancu_bus.agencies import load_directory
 from dancu_bus.audit import run_audit
 from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
@@ -26,8 +25,8 @@ from dancu_bus.settings import AuditSettings, KafkaSettings, ResolverSettings, S
 from dancu_bus.store import open_store
 from dancu_bus.store.seeding import seed_store
 from dancu_bus.topic_names import TopicNames
+from tests.keys import AGENCIES_FILE, sample_agencies
 
-AGENCIES_FILE = Path(__file__).resolve().parents[2] / "deploy" / "agencies.yaml"
 CITIZENS = 3_000
 
 
@@ -79,7 +78,7 @@ async def _serve(settings: Settings, codec: Codec, stop: asyncio.Event, started:
 def running_deployment(kafka: KafkaSettings, data_dir: Path) -> Iterator[Deployment]:
     """Topics applied, store seeded, resolver and audit running in a background event loop."""
     settings = deployment_settings(kafka, data_dir)
-    agencies = load_directory(AGENCIES_FILE).agencies()
+    agencies = sample_agencies()
     apply_topics(settings.kafka, [a.id for a in agencies], replication_factor=1)
     load_catalogues(settings.kafka, Codec(load_schemas()), load_entries())  # the resolver validates codes
     AgencyAdmin(settings.kafka, RegistryCodec(load_schemas())).import_agencies(

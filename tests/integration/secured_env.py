@@ -49,12 +49,12 @@ class Secured:
     neighbour: str
     leaver: str
     rotor: str
-    passwords: dict[str, str]
+    passwords: dict[str, SecretStr]
 
-    def as_user(self, user: str, password: str | None = None) -> KafkaSettings:
+    def as_user(self, user: str, password: SecretStr | None = None) -> KafkaSettings:
         """Client settings of ``user``, with its own password unless another is given."""
         secret = self.passwords[user] if password is None else password
-        return self.admin.model_copy(update={"username": user, "password": SecretStr(secret)})
+        return self.admin.model_copy(update={"username": user, "password": secret})
 
     @property
     def catalogue(self) -> str:
@@ -95,7 +95,7 @@ def secured_deployment(secure_kafka: KafkaSettings) -> Iterator[Secured]:
     agencies = [agency, neighbour, leaver, rotor]
     apply_topics(admin, agencies, replication_factor=1)
     _create_catalogue(admin, f"{prefix}.catalogue.gender")
-    passwords = {user: secrets.token_urlsafe(24) for user in PLATFORM_PRINCIPALS}
+    passwords = {user: SecretStr(secrets.token_urlsafe(24)) for user in PLATFORM_PRINCIPALS}
     ensure_platform_principals(admin, names, passwords, ids)
     for each in agencies:
         passwords[each] = issue_agency_credentials(admin, names, each, ids)

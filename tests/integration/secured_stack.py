@@ -29,27 +29,23 @@ from dancu_bus.admin.security import (
     withdraw_platform_grants,
 )
 from dancu_bus.admin.topics import apply_topics
-from dancu_bus.agencies import load_directory
 from dancu_bus.audit import run_audit
 from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
+from dancu_bus.demo.platform import login
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import KafkaSettings, Settings
 from dancu_bus.store import open_store
 from dancu_bus.store.seeding import seed_store
 from dancu_bus.topic_names import TopicNames
-from tests.integration.exchange_env import AGENCIES_FILE, deployment_settings
+from tests.integration.exchange_env import deployment_settings
+from tests.keys import sample_agencies
 
 __all__ = ["SecuredStack", "Service", "login", "running_secured_stack"]
 
 Main = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
-
-
-def login(admin: KafkaSettings, user: str, password: str) -> KafkaSettings:
-    """Client settings of ``user`` on the cluster ``admin`` reaches."""
-    return admin.model_copy(update={"username": user, "password": SecretStr(password)})
 
 
 class Service:
@@ -107,7 +103,7 @@ def _platform(settings: Settings) -> tuple[PlatformIds, dict[str, KafkaSettings]
     """The platform users' ids (the services' own group ids) and their logins, set up on the broker."""
     prefix = settings.kafka.topic_prefix
     ids = platform_ids(settings)  # the audit's fenced writers' transactional ids start with its group
-    passwords = {user: secrets.token_urlsafe(24) for user in PLATFORM_PRINCIPALS}
+    passwords = {user: SecretStr(secrets.token_urlsafe(24)) for user in PLATFORM_PRINCIPALS}
     ensure_platform_principals(settings.kafka, TopicNames(prefix), passwords, ids)
     return ids, {user: login(settings.kafka, user, pw) for user, pw in passwords.items()}
 
@@ -122,7 +118,7 @@ def _prepare(
     settings: Settings, registry: KafkaSettings, agencies: Sequence[str]
 ) -> dict[str, KafkaSettings]:
     """Topics and the agencies' credentials as the super user; catalogues and agencies as the registry."""
-    directory = load_directory(AGENCIES_FILE).agencies()
+    directory = sample_agencies()
     apply_topics(settings.kafka, [a.id for a in directory], replication_factor=1)
     load_catalogues(registry, Codec(load_schemas()), load_entries())
     AgencyAdmin(registry, RegistryCodec(load_schemas())).import_agencies(directory, by="security-tests")

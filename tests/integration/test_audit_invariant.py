@@ -31,6 +31,7 @@ from dancu_bus.settings import KafkaSettings
 from tests.contexts import KYC, KYC_LOOKUP
 from tests.integration.audit_env import verify
 from tests.integration.exchange_env import Deployment, running_deployment
+from tests.keys import sdk_keys
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -125,7 +126,10 @@ def _wait_for(deployment: Deployment, exchanges: set[str], timeout_s: float = 12
 def _trickle(deployment: Deployment, stop: threading.Event) -> None:
     """Ordinary traffic, so that segments keep rolling and the cleaner has work."""
     person = deployment.people[900]
-    with Client(ClientConfig(BANK, deployment.settings.kafka, timeout_s=60), deployment.codec) as bank:
+    with Client(
+        ClientConfig(BANK, deployment.settings.kafka, timeout_s=60, answer_keys=sdk_keys(BANK)),
+        deployment.codec,
+    ) as bank:
         while not stop.is_set():
             bank.verify(VerifyQuery(person.personal_id, person.full_name), KYC)
             stop.wait(0.2)

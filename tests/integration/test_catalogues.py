@@ -35,6 +35,7 @@ from dancu_bus.settings import KafkaSettings, ResolverSettings, Settings, kafka_
 from dancu_bus.store import open_store
 from tests.contexts import PUBLIC_SERVICE as SERVICE
 from tests.integration.exchange_env import Deployment, running_deployment
+from tests.keys import sdk_keys
 
 pytestmark = [pytest.mark.catalogues, pytest.mark.timeout(300)]
 
@@ -142,7 +143,13 @@ def deployment(
 
 def client(deployment: Deployment, *, check_codes: bool = True) -> Client:
     """A province's client; without the SDK's own check, bad codes reach the resolver."""
-    config = ClientConfig("demo-province", deployment.settings.kafka, timeout_s=60, check_codes=check_codes)
+    config = ClientConfig(
+        "demo-province",
+        deployment.settings.kafka,
+        timeout_s=60,
+        check_codes=check_codes,
+        answer_keys=sdk_keys("demo-province"),
+    )
     return Client(config, deployment.codec)
 
 

@@ -144,9 +144,9 @@ def test_a_service_principal_administering_the_cluster_is_told_who_may(secure_ka
     """The registry user creating topics: not allowed, and the administrator is who may."""
     prefix = f"err{secrets.token_hex(3)}.dancu"
     admin = secure_kafka.model_copy(update={"topic_prefix": prefix})
-    passwords = {user: secrets.token_urlsafe(16) for user in PLATFORM_PRINCIPALS}
+    passwords = {user: SecretStr(secrets.token_urlsafe(16)) for user in PLATFORM_PRINCIPALS}
     ensure_platform_principals(admin, TopicNames(prefix), passwords)
-    registry = admin.model_copy(update={"username": REGISTRY, "password": SecretStr(passwords[REGISTRY])})
+    registry = admin.model_copy(update={"username": REGISTRY, "password": passwords[REGISTRY]})
     (line,) = _stderr(registry, "topics", "apply", "--replication-factor", "1")
     assert line.startswith(f"dancu-bus: user {REGISTRY} is not allowed to create topic {prefix}.")
     assert line.endswith(

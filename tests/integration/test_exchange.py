@@ -20,6 +20,7 @@ from dancu_bus.sdk import Client, ClientConfig, LookupQuery, MatchOutcome, Verdi
 from dancu_bus.settings import KafkaSettings
 from tests.contexts import KYC, KYC_LOOKUP, SIM
 from tests.integration.exchange_env import Deployment, running_deployment
+from tests.keys import sdk_keys
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -34,7 +35,10 @@ def deployment(
 
 
 def client(deployment: Deployment, agency: str = "demo-bank") -> Client:
-    return Client(ClientConfig(agency, deployment.settings.kafka, timeout_s=60), deployment.codec)
+    return Client(
+        ClientConfig(agency, deployment.settings.kafka, timeout_s=60, answer_keys=sdk_keys(agency)),
+        deployment.codec,
+    )
 
 
 def test_verify_match_and_mismatch(deployment: Deployment) -> None:

@@ -36,6 +36,7 @@ from dancu_bus.sdk.requests import build_request
 from dancu_bus.settings import KafkaSettings, Settings
 from tests.contexts import KYC, KYC_LOOKUP, NOTARY, SIM
 from tests.integration.secured_stack import SecuredStack, running_secured_stack
+from tests.keys import sdk_keys
 
 pytestmark = [pytest.mark.hostile, pytest.mark.security, pytest.mark.timeout(900)]
 
@@ -207,7 +208,9 @@ def test_a_flooding_agency_is_held_to_its_quota_while_others_are_served(stack: S
     people = stack.people
     with (
         Client(ClientConfig(NOTARY_OFFICE, stack.logins[NOTARY_OFFICE], timeout_s=60), CODEC) as notary,
-        Client(ClientConfig(BANK, stack.logins[BANK], timeout_s=60), CODEC) as bank,
+        Client(
+            ClientConfig(BANK, stack.logins[BANK], timeout_s=60, answer_keys=sdk_keys(BANK)), CODEC
+        ) as bank,
     ):
         flood = [notary.build(VerifyQuery(p.personal_id, p.full_name), NOTARY) for p in people[:300]]
         with ThreadPoolExecutor(1) as flooding:
@@ -279,7 +282,9 @@ def test_an_audit_restart_mid_stream_records_every_exchange_exactly_once(stack: 
     record before it (same exchange, superseded under compaction); no exchange has two answers recorded.
     """
     people = stack.people[10:410]
-    with Client(ClientConfig(BANK, stack.logins[BANK], timeout_s=120), CODEC) as bank:
+    with Client(
+        ClientConfig(BANK, stack.logins[BANK], timeout_s=120, answer_keys=sdk_keys(BANK)), CODEC
+    ) as bank:
         requests = [bank.build(VerifyQuery(p.personal_id, p.full_name), KYC) for p in people]
         stream = bank.send_requests(requests)
         answered = [next(stream) for _ in range(150)]

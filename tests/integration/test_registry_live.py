@@ -20,6 +20,7 @@ from dancu_bus.settings import KafkaSettings
 from tests.contexts import NOTARY
 from tests.contexts import PUBLIC_SERVICE as SERVICE
 from tests.integration.exchange_env import Deployment, running_deployment
+from tests.keys import sdk_keys
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -47,7 +48,9 @@ def ask(client: Client, deployment: Deployment, context: Context, count: int = 3
 def test_suspension_takes_effect_without_restart_and_is_audited(deployment: Deployment) -> None:
     """Requests made a second after a suspension are answered SUSPENDED and audited; after resume, served."""
     admin = AgencyAdmin(deployment.settings.kafka, RegistryCodec(load_schemas()))
-    config = ClientConfig("demo-province", deployment.settings.kafka, timeout_s=30)
+    config = ClientConfig(
+        "demo-province", deployment.settings.kafka, timeout_s=30, answer_keys=sdk_keys("demo-province")
+    )
     with Client(config, deployment.codec) as province:
         assert {r.status for r in ask(province, deployment, SERVICE)} == {ResponseStatus.OK}
         admin.suspend("demo-province", "kiểm tra tuân thủ", "QD-SUSPEND-1", "integration-tests")
@@ -78,7 +81,9 @@ def test_quota_exceeded_beyond_the_agencys_rate(deployment: Deployment) -> None:
 def test_agency_trail_merges_registry_changes_and_exchanges(deployment: Deployment) -> None:
     """`audit trail` shows an agency's suspension, its SUSPENDED refusals and the resumption, in order."""
     admin = AgencyAdmin(deployment.settings.kafka, RegistryCodec(load_schemas()))
-    config = ClientConfig("demo-province", deployment.settings.kafka, timeout_s=30)
+    config = ClientConfig(
+        "demo-province", deployment.settings.kafka, timeout_s=30, answer_keys=sdk_keys("demo-province")
+    )
     with Client(config, deployment.codec) as province:
         admin.suspend("demo-province", "thanh tra", "QD-SUSPEND-2", "thanh-tra")
         time.sleep(PROPAGATION_S)

@@ -62,8 +62,8 @@ def private_broker(secure_kafka: KafkaSettings, tmp_path: Path) -> Iterator[Brok
         stop_broker(broker)
 
 
-def _as(admin: KafkaSettings, user: str, password: str) -> KafkaSettings:
-    return admin.model_copy(update={"username": user, "password": SecretStr(password)})
+def _as(admin: KafkaSettings, user: str, password: SecretStr) -> KafkaSettings:
+    return admin.model_copy(update={"username": user, "password": password})
 
 
 def test_credentials_and_acls_survive_a_restart_after_a_revocation(private_broker: BrokerSettings) -> None:
@@ -72,7 +72,7 @@ def test_credentials_and_acls_survive_a_restart_after_a_revocation(private_broke
     apply_topics(admin, ["first", "second"], replication_factor=1)
     first = issue_agency_credentials(admin, NAMES, "first")
     second = issue_agency_credentials(admin, NAMES, "second")
-    platform = {user: f"{user}-secret-0123456789" for user in PLATFORM_PRINCIPALS}
+    platform = {user: SecretStr(f"{user}-secret-0123456789") for user in PLATFORM_PRINCIPALS}
     ensure_platform_principals(admin, NAMES, platform)
     revoke_agency_credentials(admin, NAMES, "first")
     stop_broker(private_broker)

@@ -27,6 +27,7 @@ from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
 from tests.contexts import KYC
 from tests.integration.secured_stack import SecuredStack, login, running_secured_stack
+from tests.keys import sdk_keys
 
 pytestmark = [pytest.mark.security, pytest.mark.timeout(240)]
 
@@ -43,7 +44,7 @@ def services(secure_kafka: KafkaSettings, tmp_path_factory: pytest.TempPathFacto
 def test_real_services_serve_and_audit_a_request_as_their_own_principals(services: SecuredStack) -> None:
     """The bank's VERIFY is answered by dancu-resolver and recorded by dancu-audit, with only their ACLs."""
     person = services.people[0]
-    with Client(ClientConfig(BANK, services.logins[BANK], timeout_s=60)) as bank:
+    with Client(ClientConfig(BANK, services.logins[BANK], timeout_s=60, answer_keys=sdk_keys(BANK))) as bank:
         request = bank.build(VerifyQuery(person.personal_id, person.full_name, person.birth_date), KYC)
         answer = bank.request(request)
     assert answer.status is ResponseStatus.OK and answer.verify is not None

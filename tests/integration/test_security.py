@@ -27,6 +27,7 @@ from confluent_kafka.admin import (
     ScramMechanism,
     UserScramCredentialUpsertion,
 )
+from pydantic import SecretStr
 
 from dancu_bus.access import AUDIT, REGISTRY, RESOLVER, Grant, agency_grants, platform_grants
 from dancu_bus.admin.config import client_config
@@ -273,7 +274,7 @@ def _assert_login_refused(errors: list[KafkaError], because: str) -> None:
 
 def test_wrong_password_is_refused(secured: Secured) -> None:
     """A's id with a wrong password fails SCRAM authentication (invalid credentials)."""
-    config = client_config(secured.as_user(secured.agency, password="not-the-secret"))
+    config = client_config(secured.as_user(secured.agency, password=SecretStr("not-the-secret")))
     _assert_login_refused(login_errors(config), "invalid credentials")
 
 

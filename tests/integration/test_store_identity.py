@@ -19,6 +19,7 @@ from dancu_bus.settings import KafkaSettings
 from dancu_bus.store import SqliteStore
 from tests.contexts import KYC
 from tests.integration.exchange_env import Deployment, running_deployment
+from tests.keys import sdk_keys
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -60,7 +61,10 @@ def _ask_meanwhile(
 
     def ask() -> None:
         kafka = deployment.settings.kafka
-        with Client(ClientConfig("demo-bank", kafka, timeout_s=120), deployment.codec) as bank:
+        with Client(
+            ClientConfig("demo-bank", kafka, timeout_s=120, answer_keys=sdk_keys("demo-bank")),
+            deployment.codec,
+        ) as bank:
             answers.append(bank.verify(query, KYC))
 
     thread = threading.Thread(target=ask)

@@ -70,15 +70,22 @@ def test_a_certificate_name_that_is_no_agency_id_is_refused(tmp_path: Path, name
         issue_client_certificate(ca, name, tmp_path / "clients")
 
 
-def _tls(tmp_path: Path, **files: Path) -> KafkaSettings:
-    return KafkaSettings(security_protocol="SASL_SSL", username="u", password=SecretStr("p"), **files)
+def _tls(ca: Path, cert: Path | None = None, key: Path | None = None) -> KafkaSettings:
+    return KafkaSettings(
+        security_protocol="SASL_SSL",
+        username="u",
+        password=SecretStr("p"),
+        ssl_ca=ca,
+        ssl_cert=cert,
+        ssl_key=key,
+    )
 
 
 def test_both_clients_trust_the_given_ca_and_present_the_given_certificate(tmp_path: Path) -> None:
     """librdkafka gets the three locations; aiokafka a context that loaded them."""
     ca = ensure_dev_ca(tmp_path / "tls")
     issued = issue_client_certificate(ca, "demo-bank", tmp_path / "clients")
-    kafka = _tls(tmp_path, ssl_ca=ca.certificate, ssl_cert=issued.certificate, ssl_key=issued.key)
+    kafka = _tls(ca.certificate, issued.certificate, issued.key)
     config = client_config(kafka)
     assert config["ssl.ca.location"] == str(ca.certificate)
     assert (config["ssl.certificate.location"], config["ssl.key.location"]) == (
@@ -94,13 +101,13 @@ def test_both_clients_trust_the_given_ca_and_present_the_given_certificate(tmp_p
 
 def test_a_missing_ca_file_or_a_key_others_may_read_is_refused_by_name(tmp_path: Path) -> None:
     """The error names the file and the setting, before any connection is tried."""
-    missing = _tls(tmp_path, ssl_ca=tmp_path / "nowhere.crt")
+    missing = _tls(tmp_path / "nowhere.crt")
     with pytest.raises(ConfigError, match=r"no file .*nowhere\.crt \(DANCU_KAFKA__SSL_CA\)"):
         client_config(missing)
     ca = ensure_dev_ca(tmp_path / "tls")
     issued = issue_client_certificate(ca, "demo-bank", tmp_path / "clients")
     issued.key.chmod(0o644)
-    readable = _tls(tmp_path, ssl_ca=ca.certificate, ssl_cert=issued.certificate, ssl_key=issued.key)
+    readable = _tls(ca.certificate, issued.certificate, issued.key)
     with pytest.raises(ConfigError, match="may be read by others"):
         kafka_options(readable)
 

@@ -10,6 +10,7 @@ from dancu_bus.agencies import Agency, AgencyStatus, Channel, FocalPoint, Purpos
 from dancu_bus.codec import load_schemas
 from dancu_bus.contracts import Operation
 from dancu_bus.errors import RefusedChange
+from dancu_bus.keys import AnswerKey, generate_key_pair
 from dancu_bus.registry import (
     PLATFORM_KEY,
     MaintenanceWindow,
@@ -20,6 +21,7 @@ from dancu_bus.registry import (
     missing_for_account,
     record_security_review,
     record_step,
+    register_answer_key,
     resume,
     schedule_maintenance,
     suspend,
@@ -192,3 +194,53 @@ def test_official_code_format_is_checked() -> None:
     """The official electronic agency code must read NNN.NN.NN.XNN."""
     with pytest.raises(ValueError, match=r"NNN\.NN\.NN\.XNN"):
         new_agency().model_validate({**new_agency().model_dump(), "code": "G01-000"})
+
+
+def _answer_key(kid: str) -> AnswerKey:
+    public, _ = generate_key_pair(kid)
+    return AnswerKey(id=kid, jwk=public, registered_on=NOW.date(), document_ref=f"QD-KEY-{kid}")
+
+
+def _asks_for_personal_data() -> Agency:
+    return new_agency().model_copy(update={"operations": frozenset({Operation.VERIFY, Operation.LOOKUP})})
+
+
+def test_step_ten_for_an_agency_asking_for_personal_data_needs_an_answer_key() -> None:
+    """LOOKUP answers are sealed: step 10 names the missing key, and issues with one."""
+    agency = onboarded(_asks_for_personal_data())
+    with pytest.raises(RefusedChange, match="answer key: the public key LOOKUP answers are sealed to"):
+        issue_account(agency, "QD-10", "director", NOW)
+    active = issue_account(agency, "QD-10", "director", NOW, _answer_key("new-bank-1"))
+    assert active.status is AgencyStatus.ACTIVE and active.answer_key == _key_of(active, "new-bank-1")
+    assert [c.action for c in active.history][-2:] == ["ANSWER_KEY", "STEP_10"]
+    assert missing_for_account(onboarded(new_agency())) == []  # VERIFY only: flags, nothing to seal
+
+
+def _key_of(agency: Agency, kid: str) -> AnswerKey:
+    return next(k for k in agency.answer_keys if k.id == kid)
+
+
+def test_a_rotation_makes_the_new_key_current_and_keeps_the_old_ones() -> None:
+    """The last key registered is current; earlier ids stay; an id or a key used before is refused."""
+    first = _answer_key("new-bank-1")
+    active = issue_account(onboarded(_asks_for_personal_data()), "QD-10", "director", NOW, first)
+    second = _answer_key("new-bank-2")
+    rotated = register_answer_key(active, second, "director", NOW)
+    assert rotated.answer_key == second and [k.id for k in rotated.answer_keys] == [
+        "new-bank-1",
+        "new-bank-2",
+    ]
+    with pytest.raises(RefusedChange, match="already has an answer key 'new-bank-1'"):
+        register_answer_key(rotated, _answer_key("new-bank-1"), "director", NOW)
+    with pytest.raises(RefusedChange, match="registered this key already"):
+        register_answer_key(rotated, second.model_copy(update={"id": "new-bank-3"}), "director", NOW)
+    assert CODEC.decode_agency(CODEC.encode_agency(rotated)) == rotated
+
+
+def test_an_agency_record_with_one_key_id_twice_is_invalid() -> None:
+    """Key ids are unique within an agency: answers name their key by id."""
+    key = _answer_key("k-1")
+    with pytest.raises(ValueError, match="registered twice"):
+        Agency.model_validate(
+            {**new_agency().model_dump(), "answer_keys": [key.model_dump(), key.model_dump()]}
+        )
