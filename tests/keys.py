@@ -11,14 +11,32 @@ from pathlib import Path
 
 from dancu_bus.admin import repo_root
 from dancu_bus.agencies import Agency, FileAgencyDirectory, load_directory
-from dancu_bus.demo.keys import SampleKey, sample_keys, with_keys
+from dancu_bus.demo.keys import SampleKey, operator_keys, sample_keys, with_keys
+from dancu_bus.keys import PrivateKeys, read_public_key
 
-__all__ = ["AGENCIES_FILE", "SAMPLE_KEYS", "keyed", "sample_agencies", "sample_directory", "sdk_keys"]
+__all__ = [
+    "AGENCIES_FILE",
+    "OPERATOR_KEY",
+    "OPERATOR_KEYS",
+    "OPERATOR_KEYS_FILE",
+    "OPERATOR_KEY_FILE",
+    "SAMPLE_KEYS",
+    "keyed",
+    "sample_agencies",
+    "sample_directory",
+    "sdk_keys",
+]
 
 AGENCIES_FILE = repo_root() / "deploy" / "agencies.yaml"
+_FOLDER = repo_root() / ".cache" / "test-keys"
 SAMPLE_KEYS: dict[str, SampleKey] = sample_keys(
-    load_directory(AGENCIES_FILE).agencies(), repo_root() / ".cache" / "test-keys", date(2026, 11, 1)
+    load_directory(AGENCIES_FILE).agencies(), _FOLDER, date(2026, 11, 1)
 )
+# The platform operators' key, which dead letters are sealed to: its public file (the services'
+# DANCU_DEAD_LETTERS__OPERATOR_KEY) and its private half (what an operator opens them with).
+OPERATOR_KEY_FILE, OPERATOR_KEYS_FILE = operator_keys(_FOLDER)
+OPERATOR_KEY = read_public_key(OPERATOR_KEY_FILE)
+OPERATOR_KEYS = PrivateKeys.from_file(OPERATOR_KEYS_FILE)
 
 
 def sample_agencies() -> list[Agency]:

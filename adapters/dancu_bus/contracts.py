@@ -19,6 +19,7 @@ __all__ = [
     "AuditRecord",
     "Citizen",
     "DeadLetter",
+    "DeadLetterOriginal",
     "DisclosedField",
     "FieldMatch",
     "LookupQuery",
@@ -330,3 +331,16 @@ class DeadLetter:
     error: str
     failed_by: str
     failed_at: datetime
+    key_size: int = -1
+    # The original (key, value, headers, full error) sealed to the operators' key; None: redacted.
+    sealed: Sealed | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterOriginal:
+    """What a dead letter keeps of the record's sender's own bytes and words, for operators only."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    error: str

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, KeySet, RSAKey
@@ -31,9 +31,11 @@ __all__ = [
     "KEY_ID",
     "AnswerKey",
     "PrivateKeys",
+    "PublicKey",
     "generate_key_pair",
     "key_algorithm",
     "public_key",
+    "read_public_key",
 ]
 
 KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -98,6 +100,35 @@ def key_algorithm(key: Key) -> Literal["ECDH-ES+A256KW", "RSA-OAEP-256"]:
         _check_rsa_size(key.dict_value["n"])
         return "RSA-OAEP-256"
     raise ValueError(f"key type {key.key_type} is not accepted: use EC (P-256, P-384, P-521) or RSA")
+
+
+class PublicKey(NamedTuple):
+    """A public key to seal to: its id and its JWK (JSON, with that kid)."""
+
+    id: str
+    jwk: str
+
+
+def read_public_key(path: Path, key_id: str | None = None) -> PublicKey:
+    """The public JWK in ``path`` under its kid (or ``key_id``, which must match one it has).
+
+    ConfigError naming the file and what makes it unusable.
+    """
+    try:
+        members = json.loads(path.read_text(encoding="utf-8"))
+        key = public_key(members)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the public key {path}: {exc.strerror}") from exc
+    except ValueError as exc:  # JSON errors included
+        raise ConfigError(f"the public key {path} cannot be used: {exc}") from exc
+    kid = key_id or members.get("kid")
+    if not isinstance(kid, str) or not KEY_ID.fullmatch(kid):
+        raise ConfigError(
+            f"the public key {path} has no usable kid: give its id (1–64 letters, digits, . _ -)"
+        )
+    if members.get("kid") not in (None, kid):
+        raise ConfigError(f"key id {kid} is not the kid {members['kid']!r} in {path}")
+    return PublicKey(kid, json.dumps({**key.as_dict(private=False), "kid": kid}, sort_keys=True))
 
 
 class PrivateKeys:

@@ -22,11 +22,44 @@ from dancu_bus.contracts import DisclosedField, Response, Sealed
 from dancu_bus.errors import CodecError, SealedAnswerError
 from dancu_bus.keys import CONTENT_ENCRYPTION, AnswerKey, PrivateKeys, key_algorithm, public_key
 
-__all__ = ["CONTENT_TYPE", "open_sealed", "seal"]
+__all__ = ["CONTENT_TYPE", "open_bytes", "open_sealed", "seal", "seal_bytes"]
 
 # The JWE's "cty": what its plaintext is.
 CONTENT_TYPE = "application/vnd.dancu.sealed-fields+avro"
 _ALGORITHMS = ("ECDH-ES+A256KW", "RSA-OAEP-256", CONTENT_ENCRYPTION)
+_REGISTRY = jwe.JWERegistry(algorithms=_ALGORITHMS)
+# A dead letter's sealed original holds up to 64 KiB of value and some headers: more than the library's
+# default bound of 64 KiB of ciphertext. Sealed parts are written by the platform, never by an agency.
+_REGISTRY.max_ciphertext_length = 256 * 1024
+
+
+def seal_bytes(plaintext: bytes, key_id: str, jwk: str, content_type: str) -> Sealed:
+    """``plaintext`` encrypted to the public key ``jwk`` (id ``key_id``): a compact JWE naming both."""
+    recipient = _recipient(jwk)
+    header = {"alg": key_algorithm(recipient), "enc": CONTENT_ENCRYPTION, "kid": key_id, "cty": content_type}
+    return Sealed(key_id, jwe.encrypt_compact(header, plaintext, recipient, registry=_REGISTRY))
+
+
+def open_bytes(sealed: Sealed, keys: PrivateKeys, content_type: str) -> bytes:
+    """The plaintext of ``sealed``, opened with the key its id names; ValueError saying why it cannot be."""
+    kid = sealed.key_id
+    private = keys.get(kid)
+    if private is None:
+        held = ", ".join(keys.ids()) or "none"
+        raise ValueError(
+            f"it is sealed to key {kid!r}, which {keys.source} does not hold (it holds {held}):"
+            " give the file with that key (an older one after a rotation is kept for this)"
+        )
+    try:
+        opened = jwe.decrypt_compact(sealed.jwe, private, registry=_REGISTRY)
+    except (JoseError, ValueError) as exc:
+        raise ValueError(
+            f"key {kid!r} of {keys.source} does not open it ({exc}): it was sealed to another key, or damaged"
+        ) from exc
+    header = opened.protected
+    if header.get("kid") != kid or header.get("cty") != content_type:
+        raise ValueError(f"its JWE names key {header.get('kid')!r} and content {header.get('cty')!r}")
+    return opened.plaintext or b""
 
 
 def seal(response: Response, key: AnswerKey, codec: Codec) -> Response:
@@ -34,12 +67,10 @@ def seal(response: Response, key: AnswerKey, codec: Codec) -> Response:
     lookup = response.lookup
     if lookup is None or not any(f.value is not None for f in lookup.fields):
         return response
-    recipient = _recipient(key.jwk)
-    header = {"alg": key_algorithm(recipient), "enc": CONTENT_ENCRYPTION, "kid": key.id, "cty": CONTENT_TYPE}
     plaintext = codec.encode_sealed_fields(response.exchange_id, lookup.fields)
-    token = jwe.encrypt_compact(header, plaintext, recipient, algorithms=_ALGORITHMS)
+    sealed = seal_bytes(plaintext, key.id, key.jwk, CONTENT_TYPE)
     clear = tuple(_without_values(f) for f in lookup.fields)
-    return replace(response, lookup=replace(lookup, fields=clear, sealed=Sealed(key.id, token)))
+    return replace(response, lookup=replace(lookup, fields=clear, sealed=sealed))
 
 
 def open_sealed(response: Response, keys: PrivateKeys | None, codec: Codec) -> Response:
@@ -47,33 +78,18 @@ def open_sealed(response: Response, keys: PrivateKeys | None, codec: Codec) -> R
     lookup = response.lookup
     if lookup is None or lookup.sealed is None:
         return response
-    asked, kid = response.request_id, lookup.sealed.key_id
+    asked = response.request_id
     if keys is None:
         raise SealedAnswerError(
             asked,
-            f"it is sealed to answer key {kid!r} and no keys are configured: set DANCU_SDK__ANSWER_KEYS to"
-            " the agency's private key file",
-        )
-    private = keys.get(kid)
-    if private is None:
-        held = ", ".join(keys.ids()) or "none"
-        raise SealedAnswerError(
-            asked,
-            f"it is sealed to answer key {kid!r}, which {keys.source} does not hold (it holds {held}):"
-            " give the file with that key (an older one after a rotation is kept for this)",
+            f"it is sealed to answer key {lookup.sealed.key_id!r} and no keys are configured: set"
+            " DANCU_SDK__ANSWER_KEYS to the agency's private key file",
         )
     try:
-        opened = jwe.decrypt_compact(lookup.sealed.jwe, private, algorithms=_ALGORITHMS)
-    except (JoseError, ValueError) as exc:
-        raise SealedAnswerError(
-            asked, f"key {kid!r} of {keys.source} does not open it ({exc}): it was sealed to another key"
-        ) from exc
-    if opened.protected.get("kid") != kid:
-        raise SealedAnswerError(
-            asked, f"the JWE names key {opened.protected.get('kid')!r}, the answer {kid!r}"
-        )
-    try:
-        exchange, fields = codec.decode_sealed_fields(opened.plaintext or b"")
+        plaintext = open_bytes(lookup.sealed, keys, CONTENT_TYPE)
+        exchange, fields = codec.decode_sealed_fields(plaintext)
+    except ValueError as exc:
+        raise SealedAnswerError(asked, str(exc)) from exc
     except CodecError as exc:
         raise SealedAnswerError(asked, f"the sealed part is not a SealedFields object: {exc}") from exc
     if exchange != response.exchange_id:

@@ -17,6 +17,7 @@ from dancu_bus.secret_files import check_private_file, read_secret
 __all__ = [
     "AuditSettings",
     "BrokerSettings",
+    "DeadLetterSettings",
     "KafkaSettings",
     "ResolverSettings",
     "SdkSettings",
@@ -107,6 +108,18 @@ class BrokerSettings(BaseModel):
     )
     admin_password: SecretStr | None = Field(
         default=None, description="secured: the super user's password; default generated into <home>"
+    )
+
+
+class DeadLetterSettings(BaseModel):
+    """What dead letters keep of the records they describe."""
+
+    model_config = ConfigDict(frozen=True)
+
+    operator_key: Path | None = Field(
+        default=None,
+        description="the platform operators' public JWK: what a record's sender chose is sealed to it, for"
+        " replay; without it, that is dropped",
     )
 
 
@@ -230,6 +243,7 @@ class Settings(BaseSettings):
     resolver: ResolverSettings = ResolverSettings()
     audit: AuditSettings = AuditSettings()
     sdk: SdkSettings = SdkSettings()
+    dead_letters: DeadLetterSettings = DeadLetterSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,12 +16,14 @@ from prometheus_client import CollectorRegistry
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen, Request, VerifyQuery
 from dancu_bus.errors import StoreError
+from dancu_bus.keys import PublicKey
 from dancu_bus.metrics import ResolverMetrics
 from dancu_bus.resolver.service import HandlerLimits, ResolverHandler
 from dancu_bus.store import PopulationStore
 from dancu_bus.topic_names import TopicNames
-from dancu_bus.transport import Incoming, Outgoing, Unreadable
-from tests.keys import sample_directory
+from dancu_bus.transport import DeadLetters, Incoming, Outgoing, Unreadable
+from dancu_bus.transport.dead_letters import open_original
+from tests.keys import OPERATOR_KEY, OPERATOR_KEYS, sample_directory
 from tests.unit import samples
 
 CODEC = Codec(load_schemas())
@@ -45,11 +48,16 @@ class Store:
         return {}
 
 
-def handler(store: Store | None = None, limits: HandlerLimits | None = None) -> ResolverHandler:
+def handler(
+    store: Store | None = None, limits: HandlerLimits | None = None, operator_key: PublicKey | None = None
+) -> ResolverHandler:
     """A handler over the demo agencies and the packaged catalogues."""
     metrics = ResolverMetrics(CollectorRegistry())
     population = cast(PopulationStore, store or Store())
-    return ResolverHandler(CODEC, DIRECTORY, population, NAMES, metrics, limits=limits or HandlerLimits())
+    letters = DeadLetters(CODEC, operator_key, "resolver")
+    return ResolverHandler(
+        CODEC, DIRECTORY, population, NAMES, metrics, limits=limits or HandlerLimits(), dead_letters=letters
+    )
 
 
 def request(agency: str = "demo-bank", **changes: Any) -> Request:
@@ -186,10 +194,48 @@ async def test_a_briefly_unavailable_store_raises_and_spends_no_quota() -> None:
     assert kinds(await resolver.handle(batch)) == ["OK"] * 5  # the notary's quota is 5 per second
 
 
-async def test_a_set_aside_record_keeps_at_most_64_kib_of_its_value() -> None:
-    """A record set aside after failing alone is dead-lettered, a large value cut, with its size and hash."""
+async def test_a_set_aside_record_keeps_at_most_64_kib_of_its_value_sealed() -> None:
+    """Set aside after failing alone: dead-lettered with size and hash; 64 KiB and small headers sealed."""
     record = dataclasses.replace(incoming(b"v" * 100_000), headers=(("big", b"h" * 10_000), ("small", b"s")))
-    letter = CODEC.decode_dead_letter(handler().set_aside(record, "ValueError: x").value)
-    assert letter.error_code == "HANDLER_FAILED" and len(letter.original_value or b"") == 64 * 1024
+    letter = CODEC.decode_dead_letter(
+        handler(operator_key=OPERATOR_KEY).set_aside(record, "ValueError: x").value
+    )
+    assert letter.error_code == "HANDLER_FAILED" and letter.original_value is None and letter.headers == ()
     assert letter.value_size == 100_000 and letter.value_sha256 == hashlib.sha256(b"v" * 100_000).hexdigest()
-    assert letter.headers == (("small", b"s"),) and letter.headers_dropped == 1
+    assert letter.headers_dropped == 2 and letter.sealed is not None
+    original = open_original(letter, OPERATOR_KEYS, CODEC)
+    assert original is not None and original.value == b"v" * 64 * 1024
+    assert original.headers == (("small", b"s"),) and original.error == "ValueError: x"
+
+
+HOSTILE_NAME = "Nguyễn Thị Ánh"
+HOSTILE_ID = "001090012345"
+
+
+@pytest.mark.parametrize("sealed", [True, False], ids=["operator-key", "no-operator-key"])
+async def test_a_hostile_record_with_a_name_and_an_id_leaves_neither_in_clear(sealed: bool) -> None:
+    """Name and id in the key, a header's key and value, and the bytes: none of them in the dead letter's
+    record (its key is the record's coordinates); the operators' key opens them, without it they are gone."""
+    spelled = (HOSTILE_NAME, unicodedata.normalize("NFD", HOSTILE_NAME), HOSTILE_ID)
+    value = f"\xc3\x01 {HOSTILE_NAME} {HOSTILE_ID}".encode()
+    record = dataclasses.replace(
+        incoming(value),
+        key=HOSTILE_ID.encode(),
+        headers=(
+            (HOSTILE_NAME, HOSTILE_ID.encode()),
+            ("x-name", unicodedata.normalize("NFD", HOSTILE_NAME).encode()),
+        ),
+    )
+    (out,) = await handler(operator_key=OPERATOR_KEY if sealed else None).handle([record])
+    assert out.topic == NAMES.dead_letters and out.key == f"{record.topic}/0/{record.offset}".encode()
+    clear = (out.key or b"") + (out.value or b"") + b"".join(k.encode() + v for k, v in out.headers)
+    for secret in spelled:
+        assert secret.encode() not in clear, secret
+    letter = CODEC.decode_dead_letter(out.value)
+    assert letter.error_code == "NOT_SINGLE_OBJECT" and letter.key_size == len(HOSTILE_ID)
+    original = open_original(letter, OPERATOR_KEYS, CODEC)
+    if sealed:
+        assert original is not None and original.key == HOSTILE_ID.encode() and original.value == value
+        assert original.headers[0] == (HOSTILE_NAME, HOSTILE_ID.encode())
+    else:
+        assert original is None and letter.sealed is None

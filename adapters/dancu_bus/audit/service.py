@@ -23,12 +23,13 @@ from dancu_bus.settings import AuditSettings, Settings
 from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import (
+    DeadLetters,
     FencedTopics,
     FencedWorker,
     Incoming,
     Outgoing,
     WorkerOptions,
-    dead_letter,
+    operator_key,
     partition_count,
     running_fenced_worker,
     sleep_unless,
@@ -58,9 +59,16 @@ class AuditHandler:
     """Witnesses exchanges and writes their sealed records to the audit topic; never raises for input."""
 
     def __init__(
-        self, codec: Codec, names: TopicNames, metrics: AuditMetrics, limits: AuditLimits, partitions: int
+        self,
+        codec: Codec,
+        names: TopicNames,
+        metrics: AuditMetrics,
+        limits: AuditLimits,
+        partitions: int,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self._codec = codec
+        self._dead_letters = dead_letters or DeadLetters(codec, None, "audit")
         self._names = names
         self._metrics = metrics
         self._limits = limits
@@ -171,8 +179,9 @@ class AuditHandler:
         unreadable = record.unreadable
         detail = f"offsets {unreadable.first_offset}–{unreadable.last_offset}: {unreadable.detail}"
         self._metrics.undecodable.labels("UNREADABLE_BATCH").inc()
-        letter = self._codec.encode_dead_letter(dead_letter(record, "UNREADABLE_BATCH", detail, "audit"))
-        return Outgoing(self._names.dead_letters, record.key, letter, writer=partition)
+        return self._dead_letters.outgoing(
+            self._names.dead_letters, record, "UNREADABLE_BATCH", detail, writer=partition
+        )
 
     def _emit(self, partition: int, audit: AuditRecord) -> list[Outgoing]:
         # The worker resumes every partition a batch can write to before handing the batch over.
@@ -246,7 +255,8 @@ async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> No
     if partitions is None:
         return
     metrics = AuditMetrics(registry)
-    handler = AuditHandler(codec, names, metrics, AuditLimits.of(settings.audit), partitions)
+    dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), "audit")
+    handler = AuditHandler(codec, names, metrics, AuditLimits.of(settings.audit), partitions, dead_letters)
     options = WorkerOptions(
         names.exchange_pattern, max_records=settings.audit.max_batch, tick_s=settings.audit.tick_s
     )

@@ -20,7 +20,7 @@ from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.agencies import Agency, SecurityReview, load_directory
 from dancu_bus.codec import load_schemas
 from dancu_bus.errors import ConfigError
-from dancu_bus.keys import AnswerKey, generate_key_pair, public_key
+from dancu_bus.keys import AnswerKey, generate_key_pair, read_public_key
 from dancu_bus.registry import SECURITY_CONFIRMATIONS, STEPS, MaintenanceWindow, RegistryCodec
 from dancu_bus.secret_files import write_private
 from dancu_bus.settings import Settings
@@ -237,24 +237,13 @@ def _run_keygen(args: argparse.Namespace, _settings: Settings) -> int:
 
 def _answer_key(args: argparse.Namespace) -> AnswerKey:
     """The answer key of ``--answer-key`` and ``--key-id``; ConfigError naming what is wrong."""
-    path: Path = args.answer_key
+    key = read_public_key(args.answer_key, args.key_id)
     try:
-        members = json.loads(path.read_text(encoding="utf-8"))
-        key = public_key(members)
-    except OSError as exc:
-        raise ConfigError(f"cannot read the answer key {path}: {exc.strerror}") from exc
-    except ValueError as exc:  # JSON errors included
-        raise ConfigError(f"the answer key {path} cannot be used: {exc}") from exc
-    kid = args.key_id or members.get("kid")
-    if not kid:
-        raise ConfigError(f"the answer key {path} has no kid: give --key-id")
-    if members.get("kid") not in (None, kid):
-        raise ConfigError(f"--key-id {kid} is not the kid {members['kid']!r} in {path}")
-    jwk = json.dumps({**key.as_dict(private=False), "kid": kid}, sort_keys=True)
-    try:
-        return AnswerKey(id=kid, jwk=jwk, registered_on=datetime.now(UTC).date(), document_ref=args.document)
+        return AnswerKey(
+            id=key.id, jwk=key.jwk, registered_on=datetime.now(UTC).date(), document_ref=args.document
+        )
     except ValidationError as exc:
-        raise ConfigError(f"the answer key {path}: {exc.errors()[0]['msg']}") from exc
+        raise ConfigError(f"the answer key {args.answer_key}: {exc.errors()[0]['msg']}") from exc
 
 
 def _run_list(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,6 +13,7 @@ from dancu_bus.contracts import (
     AuditPending,
     AuditRecord,
     DeadLetter,
+    DeadLetterOriginal,
     DisclosedField,
     FieldMatch,
     LookupQuery,
@@ -36,6 +37,7 @@ AUDIT = "vn.dancu.AuditRecord"
 AUDIT_PENDING = "vn.dancu.AuditPending"
 DEAD_LETTER = "vn.dancu.DeadLetter"
 SEALED_FIELDS = "vn.dancu.SealedFields"
+DEAD_LETTER_ORIGINAL = "vn.dancu.DeadLetterOriginal"
 _VERIFY_BODY = "vn.dancu.VerifyBody"
 _LOOKUP_BODY = "vn.dancu.LookupBody"
 _VERIFY_RESULT = "vn.dancu.VerifyResult"
@@ -79,6 +81,26 @@ class Codec:
             SEALED_FIELDS,
             data,
             lambda r: (str(r["exchange_id"]), tuple(_disclosed_from(f) for f in r["fields"])),
+        )
+
+    def encode_original(self, original: DeadLetterOriginal) -> bytes:
+        """The plaintext of a dead letter's sealed part."""
+        record = {
+            "key": original.key,
+            "value": original.value,
+            "headers": [{"key": k, "value": v} for k, v in original.headers],
+            "error": original.error,
+        }
+        return self.schemas.encode(DEAD_LETTER_ORIGINAL, record)
+
+    def decode_original(self, data: bytes) -> DeadLetterOriginal:
+        """Bytes → DeadLetterOriginal, or CodecError."""
+        return self.schemas.decode_as(
+            DEAD_LETTER_ORIGINAL,
+            data,
+            lambda r: DeadLetterOriginal(
+                r["key"], r["value"], tuple((h["key"], h["value"]) for h in r["headers"]), r["error"]
+            ),
         )
 
     def encode_audit(self, record: AuditRecord) -> bytes:
@@ -386,6 +408,8 @@ def _dead_letter_record(letter: DeadLetter) -> dict[str, Any]:
         "error": letter.error,
         "failed_by": letter.failed_by,
         "failed_at": letter.failed_at,
+        "key_size": letter.key_size,
+        "sealed": None if (sealed := letter.sealed) is None else {"key_id": sealed.key_id, "jwe": sealed.jwe},
     }
 
 
@@ -406,6 +430,8 @@ def _dead_letter_from(record: Mapping[str, Any]) -> DeadLetter:
         error=record["error"],
         failed_by=record["failed_by"],
         failed_at=_utc(record["failed_at"]),
+        key_size=record["key_size"],
+        sealed=None if (sealed := record["sealed"]) is None else Sealed(sealed["key_id"], sealed["jwe"]),
     )
 
 

@@ -16,7 +16,7 @@ from dancu_bus.agencies import Agency
 from dancu_bus.keys import AnswerKey, generate_key_pair
 from dancu_bus.secret_files import write_private
 
-__all__ = ["SampleKey", "sample_keys", "with_keys"]
+__all__ = ["SampleKey", "operator_keys", "sample_keys", "with_keys"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,14 @@ def with_keys(agencies: Iterable[Agency], keys: dict[str, SampleKey]) -> list[Ag
     return [
         a.model_copy(update={"answer_keys": (keys[a.id].public,)}) if a.id in keys else a for a in agencies
     ]
+
+
+def operator_keys(folder: Path) -> tuple[Path, Path]:
+    """The platform operators' dead-letter key in ``folder``, made if missing: (public JWK, private JWKS)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    public, private = folder / "operators.public.jwk", folder / "operators.jwks"
+    if not (public.exists() and private.exists()):
+        jwk, secret = generate_key_pair("operators-1")
+        write_private(private, secret.get_secret_value() + "\n", replace=True)
+        public.write_text(jwk + "\n", encoding="utf-8")
+    return public, private

@@ -36,13 +36,14 @@ from dancu_bus.store import PopulationStore
 from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import (
+    DeadLetters,
     Incoming,
     Lanes,
     LaneWorker,
     Outgoing,
     Quarantine,
     WorkerOptions,
-    dead_letter,
+    operator_key,
     running_lane_worker,
     supervise,
 )
@@ -95,8 +96,10 @@ class ResolverHandler:
         metrics: ResolverMetrics,
         catalogues: CatalogueSource | None = None,
         limits: HandlerLimits = HandlerLimits(),
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self._codec = codec
+        self._dead_letters = dead_letters or DeadLetters(codec, None, "resolver")
         self._catalogues = catalogues if catalogues is not None else packaged_view()
         self._directory = directory
         self._store = store
@@ -198,8 +201,7 @@ class ResolverHandler:
 
     def _dead(self, record: Incoming, code: str, detail: str) -> Outgoing:
         self._metrics.dead_letters.labels(code).inc()
-        value = self._codec.encode_dead_letter(dead_letter(record, code, detail, "resolver"))
-        return Outgoing(self._names.dead_letters, record.key, value)
+        return self._dead_letters.outgoing(self._names.dead_letters, record, code, detail)
 
     async def _citizens(self, decisions: Sequence[_Decision]) -> Mapping[str, Citizen]:
         ids = sorted({d.query.personal_id for d in decisions if isinstance(d, Admitted)})
@@ -321,7 +323,8 @@ async def run_resolver(
     admission = AdmissionLimits(resolver.max_clock_skew_s, resolver.max_lifetime_s)
     limits = HandlerLimits(resolver.max_request_bytes, resolver.duplicate_window_s, admission)
     names = TopicNames(settings.kafka.topic_prefix)
-    handler = ResolverHandler(codec, directory, checked, names, metrics, catalogues, limits)
+    dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), "resolver")
+    handler = ResolverHandler(codec, directory, checked, names, metrics, catalogues, limits, dead_letters)
     serving = _Serving(settings, handler, Quarantine())
 
     async def ready() -> str | None:

@@ -1,6 +1,6 @@
 """Kafka I/O for the async services (aiokafka); nothing above this package imports aiokafka."""
 
-from dancu_bus.transport.dead_letters import dead_letter
+from dancu_bus.transport.dead_letters import DeadLetters, operator_key
 from dancu_bus.transport.fenced import FencedHandler, FencedTopics, FencedWorker, running_fenced_worker
 from dancu_bus.transport.follower import following
 from dancu_bus.transport.kafka import consumer, kafka_options, producer
@@ -13,6 +13,7 @@ from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions,
 __all__ = [
     "BatchHandler",
     "BatchWorker",
+    "DeadLetters",
     "FencedHandler",
     "FencedTopics",
     "FencedWorker",
@@ -25,9 +26,9 @@ __all__ = [
     "Unreadable",
     "WorkerOptions",
     "consumer",
-    "dead_letter",
     "following",
     "kafka_options",
+    "operator_key",
     "partition_count",
     "producer",
     "running_fenced_worker",
