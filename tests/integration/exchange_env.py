@@ -21,11 +21,18 @@ from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
-from dancu_bus.settings import AuditSettings, KafkaSettings, ResolverSettings, Settings, StoreSettings
+from dancu_bus.settings import (
+    AuditSettings,
+    DeadLetterSettings,
+    KafkaSettings,
+    ResolverSettings,
+    Settings,
+    StoreSettings,
+)
 from dancu_bus.store import open_store
 from dancu_bus.store.seeding import seed_store
 from dancu_bus.topic_names import TopicNames
-from tests.keys import AGENCIES_FILE, sample_agencies
+from tests.keys import AGENCIES_FILE, OPERATOR_KEY_FILE, sample_agencies
 
 CITIZENS = 3_000
 
@@ -57,6 +64,7 @@ def deployment_settings(kafka: KafkaSettings, data_dir: Path) -> Settings:
             group_id=f"{prefix}.resolver", agencies_file=AGENCIES_FILE, metrics_port=free_port()
         ),
         audit=AuditSettings(group_id=f"{prefix}.audit", metrics_port=free_port()),
+        dead_letters=DeadLetterSettings(operator_key=OPERATOR_KEY_FILE),
     )
 
 

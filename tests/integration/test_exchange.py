@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
 import urllib.request
 import uuid
@@ -18,9 +19,10 @@ from dancu_bus.contracts import Request, ResponseStatus
 from dancu_bus.demo import read_audit
 from dancu_bus.sdk import Client, ClientConfig, LookupQuery, MatchOutcome, Verdict, VerifyQuery
 from dancu_bus.settings import KafkaSettings
+from dancu_bus.transport.dead_letters import open_original
 from tests.contexts import KYC, KYC_LOOKUP, SIM
 from tests.integration.exchange_env import Deployment, running_deployment
-from tests.keys import sdk_keys
+from tests.keys import OPERATOR_KEYS, sdk_keys
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -97,22 +99,32 @@ def test_rejections_have_their_own_reason(
 
 
 def test_undecodable_bytes_go_to_the_dead_letter_topic(deployment: Deployment) -> None:
-    """Bytes that are not a request land in the DLQ with the original bytes, topic, partition and offset."""
+    """Bytes that are not a request land in the DLQ: origin, size and hash in clear, the bytes sealed."""
     garbage = b"\xc3\x01 definitely not avro \xff\xfe"
+    digest = hashlib.sha256(garbage).hexdigest()
     topic = deployment.names.request("demo-bank")
     producer = Producer(client_config(deployment.settings.kafka))
     producer.produce(topic, garbage, key=b"bad-1")
     assert producer.flush(30) == 0
 
     def found(records: list[TopicRecord]) -> bool:
-        return any(r.key == b"bad-1" for r in records)
+        return any(digest.encode() in (r.value or b"") for r in records)
 
     records = read_topic(deployment.settings.kafka, deployment.names.dead_letters, found, 60)  # type: ignore[arg-type]
-    letters = [deployment.codec.decode_dead_letter(r.value) for r in records if r.key == b"bad-1"]
+    letters = [
+        deployment.codec.decode_dead_letter(r.value) for r in records if digest.encode() in (r.value or b"")
+    ]
     assert len(letters) == 1
-    assert letters[0].original_value == garbage
-    assert letters[0].topic == topic and letters[0].offset >= 0
-    assert letters[0].error_code == "UNKNOWN_FINGERPRINT"
+    (letter,) = letters
+    assert letter.topic == topic and letter.offset >= 0 and letter.error_code == "UNKNOWN_FINGERPRINT"
+    assert (letter.original_key, letter.original_value, letter.key_size, letter.value_size) == (
+        None,
+        None,
+        5,
+        len(garbage),
+    )
+    original = open_original(letter, OPERATOR_KEYS, deployment.codec)
+    assert original is not None and (original.key, original.value) == (b"bad-1", garbage)
 
 
 def bulk(bank: Client, deployment: Deployment, count: int, start: int = 0) -> list[Request]:

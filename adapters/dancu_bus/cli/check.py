@@ -64,6 +64,11 @@ def _register_hostile(verbs: argparse._SubParsersAction[argparse.ArgumentParser]
         "--agency-password-file", type=Path, help="the agency's SCRAM secret (secured clusters)"
     )
     hostile.add_argument("--witness-password-file", type=Path, help="the witness agency's SCRAM secret")
+    hostile.add_argument(
+        "--operator-keys",
+        type=Path,
+        help="the operators' private dead-letter keys (JWK Set): also check what dead letters sealed",
+    )
     hostile.add_argument("--probe", action="append", help="run only the probes so named (repeatable)")
     hostile.add_argument(
         "--resolver-metrics",

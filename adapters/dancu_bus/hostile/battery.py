@@ -26,6 +26,7 @@ from dancu_bus.contracts import AuditRecord, Citizen, DeadLetter, Response, Veri
 from dancu_bus.errors import CodecError, DancuError
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.hostile.probes import Arrival, Outcome, Probe, Sent, judge
+from dancu_bus.keys import PrivateKeys
 from dancu_bus.sdk import Client, ClientConfig, Context
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
@@ -48,6 +49,8 @@ class Logins:
     agency: KafkaSettings
     witness: KafkaSettings
     operator: KafkaSettings
+    # The operators' private dead-letter keys: with them, what dead letters sealed is checked too.
+    operator_keys: PrivateKeys | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,11 @@ def run_battery(
                 started = time.monotonic()
                 outcomes = runner.run(probe)
                 result = ProbeResult(
-                    probe, outcomes, judge(probe, outcomes, codec), served.since(started), bound
+                    probe,
+                    outcomes,
+                    judge(probe, outcomes, codec, logins.operator_keys),
+                    served.since(started),
+                    bound,
                 )
                 progress(result)
                 results.append(result)
@@ -240,7 +247,7 @@ class _Runner:
 @dataclass
 class _Found:
     responses: dict[str, tuple[Response, tuple[tuple[str, bytes], ...]]] = field(default_factory=dict)
-    letters: dict[tuple[str, int, int], DeadLetter] = field(default_factory=dict)
+    letters: dict[tuple[str, int, int], tuple[DeadLetter, bytes]] = field(default_factory=dict)
     audits: dict[str, AuditRecord] = field(default_factory=dict)
 
 
@@ -289,8 +296,9 @@ class _Tails:
             return Outcome(None, error=arrival)
         exchange = exchange_id(topic, arrival.partition, arrival.offset, arrival.timestamp_ms)
         response, headers = self._found.responses.get(exchange, (None, ()))
-        letter = self._found.letters.get((topic, arrival.partition, arrival.offset))
-        return Outcome(arrival, response, headers, letter, self._found.audits.get(exchange))
+        letter, raw = self._found.letters.get((topic, arrival.partition, arrival.offset), (None, b""))
+        audit = self._found.audits.get(exchange)
+        return Outcome(arrival, response, headers, letter, audit, dead_letter_record=raw)
 
     def _read(self) -> None:
         for message in _poll(self._responses):
@@ -301,8 +309,13 @@ class _Tails:
             self._found.responses[response.exchange_id] = (response, tuple(message.headers() or ()))
         for message in _poll(self._letters):
             letter = self._codec.decode_dead_letter(message.value())
+            raw = (
+                (message.key() or b"")
+                + message.value()
+                + b"".join(k.encode() + (v or b"") for k, v in message.headers() or ())
+            )
             # The resolver's is the one that counts; the audit dead-letters only batches it cannot read.
-            self._found.letters.setdefault((letter.topic, letter.partition, letter.offset), letter)
+            self._found.letters.setdefault((letter.topic, letter.partition, letter.offset), (letter, raw))
         for message in _poll(self._audit):
             if message.value() is not None:
                 audit = self._codec.decode_audit(message.value())

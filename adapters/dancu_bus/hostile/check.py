@@ -18,6 +18,7 @@ from dancu_bus.errors import ConfigError
 from dancu_bus.hostile.battery import Logins, ProbeResult, Witness, run_battery
 from dancu_bus.hostile.labels import closed_sets, foreign_labels
 from dancu_bus.hostile.probes import Asking, battery
+from dancu_bus.keys import PrivateKeys
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Context
 from dancu_bus.secret_files import read_secret
@@ -49,6 +50,7 @@ class HostileCheck:
             agency=_login(operator, args.agency, args.agency_password_file),
             witness=_login(operator, args.witness, args.witness_password_file),
             operator=operator,
+            operator_keys=PrivateKeys.from_file(args.operator_keys) if args.operator_keys else None,
         )
         codec = Codec(load_schemas())
         registry = RegistryClient(operator, RegistryCodec(codec.schemas)).read()

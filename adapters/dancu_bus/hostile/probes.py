@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,15 +21,16 @@ from datetime import UTC, datetime, timedelta
 
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import AuditRecord, Citizen, DeadLetter, LookupQuery, Request, Response, VerifyQuery
+from dancu_bus.keys import PrivateKeys
 from dancu_bus.sdk.requests import Context, build_request
 from dancu_bus.text import bounded
 from dancu_bus.timestamps import from_epoch_ms
+from dancu_bus.transport.dead_letters import KEPT_KEY_BYTES, KEPT_VALUE_BYTES, open_original
 
 __all__ = ["Arrival", "Asking", "Expected", "Outcome", "Probe", "Sent", "battery", "judge"]
 
 _LIFETIME_S = 60.0
 _MB = 1024 * 1024
-_KEPT_VALUE = 64 * 1024  # what a dead letter keeps of a value (transport.dead_letters)
 TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
@@ -52,6 +54,7 @@ class Expected:
     verdict: str | None = None
     dead_letter: str | None = None
     disclosed: bool = False  # an OK LOOKUP: its answer carries fields
+    clear_of: tuple[str, ...] = ()  # texts the dead letter's record must not hold in clear
 
     @property
     def answered(self) -> bool:
@@ -88,6 +91,7 @@ class Outcome:
     dead_letter: DeadLetter | None = None
     audit: AuditRecord | None = None
     error: str | None = None  # the producer's, when the broker refused the record
+    dead_letter_record: bytes = b""  # the dead letter's key, value and headers as the broker keeps them
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +349,20 @@ def _decompression_bomb(asking: Asking) -> Probe:
     )
 
 
+def _personal_data_in_a_dead_letter(asking: Asking) -> Probe:
+    """A citizen's name and id in the key, in headers and in the bytes of a record that is no request."""
+    name, personal_id = asking.person.full_name, asking.person.personal_id
+    decomposed = unicodedata.normalize("NFD", name)
+    headers = ((name, personal_id.encode()), ("x-holder", decomposed.encode()))
+    value = f"{name};{personal_id};{decomposed}".encode()
+    return Probe(
+        "personal-data-in-dead-letter",
+        "a name and an id in a record's key, headers and bytes: its dead letter holds neither in clear",
+        (Sent(value, personal_id.encode(), headers=headers),),
+        (Expected(dead_letter="NOT_SINGLE_OBJECT", clear_of=(name, decomposed, personal_id)),),
+    )
+
+
 def _hostile_names(asking: Asking) -> Probe:
     names = ("Robert'); DROP TABLE citizens;--", "' OR '1'='1", "x\x00y\x1b[31m\u202eredro\r\n\t")
     requests = [_verify(asking, body=VerifyQuery(asking.person.personal_id, name)) for name in names]
@@ -472,11 +490,17 @@ _BUILDERS: tuple[Callable[[Asking], Probe], ...] = (
     _large_noise,
     _tombstone,
     _decompression_bomb,
+    _personal_data_in_a_dead_letter,
 )
 
 
-def judge(probe: Probe, outcomes: Sequence[Outcome], codec: Codec) -> list[str]:
-    """What is wrong with ``outcomes`` for ``probe``: one line per failure, none when all is right."""
+def judge(
+    probe: Probe, outcomes: Sequence[Outcome], codec: Codec, operator_keys: PrivateKeys | None = None
+) -> list[str]:
+    """What is wrong with ``outcomes`` for ``probe``: one line per failure, none when all is right.
+
+    With the operators' keys, what a dead letter sealed is opened and checked too.
+    """
     failures: list[str] = []
     for number, (sent, expected, outcome) in enumerate(
         zip(probe.sent, probe.expected, outcomes, strict=True)
@@ -486,7 +510,7 @@ def judge(probe: Probe, outcomes: Sequence[Outcome], codec: Codec) -> list[str]:
             failures.append(f"{where}: the broker refused it: {outcome.error}")
             continue
         found = (
-            _dead_letter_problems(sent, expected, outcome)
+            _dead_letter_problems(sent, expected, outcome, codec, operator_keys)
             if expected.dead_letter
             else _answer_problems(sent, expected, outcome, codec)
         )
@@ -541,7 +565,9 @@ def _audit_problems(sent: Sent, outcome: Outcome, codec: Codec) -> list[str]:
     return [f"audit {name} is {got!r}, not {want!r}" for name, (got, want) in facts.items() if got != want]
 
 
-def _dead_letter_problems(sent: Sent, expected: Expected, outcome: Outcome) -> list[str]:
+def _dead_letter_problems(
+    sent: Sent, expected: Expected, outcome: Outcome, codec: Codec, operator_keys: PrivateKeys | None
+) -> list[str]:
     letter = outcome.dead_letter
     if letter is None:
         return [f"no dead letter (expected {expected.dead_letter})"]
@@ -549,11 +575,35 @@ def _dead_letter_problems(sent: Sent, expected: Expected, outcome: Outcome) -> l
     if letter.error_code != expected.dead_letter:
         problems.append(f"dead letter {letter.error_code}, expected {expected.dead_letter}")
     value = sent.value
-    kept = (letter.original_value or b"") if value is not None else None
-    if value is not None and (kept != value[:_KEPT_VALUE] or letter.value_size != len(value)):
-        problems.append(f"dead letter keeps {len(kept or b'')} of {letter.value_size} bytes, not the bound")
+    if letter.original_value is not None or letter.original_key is not None or letter.headers:
+        problems.append("the dead letter keeps the sender's key, value or headers in clear")
+    if letter.value_size != (-1 if value is None else len(value)):
+        problems.append(f"dead letter says {letter.value_size} bytes, not {len(value or b'')}")
     if value is not None and letter.value_sha256 != hashlib.sha256(value).hexdigest():
         problems.append("dead letter's SHA-256 is not the value's")
+    problems += [
+        f"the dead letter's record holds {text!r} in clear"
+        for text in expected.clear_of
+        if text.encode() in outcome.dead_letter_record
+    ]
+    if operator_keys is not None:
+        problems += _sealed_problems(sent, letter, codec, operator_keys)
     if outcome.response is not None or outcome.audit is not None:
         problems.append("a dead-lettered record was also answered or audited")
     return problems
+
+
+def _sealed_problems(sent: Sent, letter: DeadLetter, codec: Codec, keys: PrivateKeys) -> list[str]:
+    """The sealed original holds the first 64 KiB of the value and the key, and opens."""
+    try:
+        original = open_original(letter, keys, codec)
+    except ValueError as exc:
+        return [f"the dead letter's sealed original does not open: {exc}"]
+    if original is None:
+        return ["the dead letter sealed nothing, though the operators have a key"]
+    value = sent.value
+    if original.value != (None if value is None else value[:KEPT_VALUE_BYTES]):
+        return [f"the sealed original keeps {len(original.value or b'')} bytes, not the bound"]
+    if original.key != (None if sent.key is None else sent.key[:KEPT_KEY_BYTES]):
+        return ["the sealed original's key is not the record's"]
+    return []
