@@ -27,6 +27,7 @@ from confluent_kafka import Producer
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.cli.check import run_hostile
+from dancu_bus.cli.dead_letters import run_show
 from dancu_bus.cli.main import build_parser
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import AuditRecord, DeadLetter
@@ -385,3 +386,21 @@ def test_check_hostile_exits_0_on_a_clean_stack(stack: SecuredStack, tmp_path: P
     print(table)  # the issue note quotes it
     assert "probes, 0 failed" in table and "codec-zstd" in table and "decompression-bomb" in table
     assert "metric label" not in table
+
+
+def test_operators_read_dead_letters_and_open_them_only_with_their_key(
+    results: dict[str, ProbeResult], stack: SecuredStack
+) -> None:
+    """`dead-letters show`: without the key no name or id of the hostile record; with it, both, escaped."""
+    _passed(results, "personal-data-in-dead-letter")
+    person = stack.people[0]
+    shown: dict[bool, str] = {}
+    for with_keys in (False, True):
+        argv = ["dead-letters", "show", "--last", "200"]
+        argv += ["--keys", str(OPERATOR_KEYS_FILE)] if with_keys else []
+        out = io.StringIO()
+        assert run_show(build_parser().parse_args(argv), stack.admin, out) == 0
+        shown[with_keys] = out.getvalue()
+    assert "NOT_SINGLE_OBJECT by resolver: the value is not an Avro single object" in shown[False]
+    assert person.personal_id not in shown[False] and person.full_name not in shown[False]
+    assert f"key {person.personal_id};" in shown[True] and "sealed to operators-1" in shown[True]

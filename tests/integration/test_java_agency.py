@@ -1,8 +1,9 @@
 """An agency client in Java, built with Maven from schemas/standalone alone, on the secured broker.
 
-The test builds ``examples/java`` (kafka-clients and Apache Avro from Maven Central) and runs it as the
-sample bank with the credentials step 10 issued: a VERIFY and a LOOKUP per person, every answer
-checked by the Java program itself (MATCH, and the disclosed name and birth date).
+The test builds ``examples/java`` (kafka-clients, Apache Avro and Nimbus JOSE+JWT from Maven Central)
+and runs it as the sample bank over TLS with the credentials step 10 issued: a VERIFY and a LOOKUP per
+person, every answer checked by the Java program itself (MATCH, and the disclosed name and birth date,
+which it opens from the answer's JWE with the bank's private key).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from dancu_bus.settings import KafkaSettings, kafka_environment
 from tests.contexts import KYC, KYC_LOOKUP
 from tests.integration.secured_stack import SecuredStack, running_secured_stack
+from tests.keys import sdk_keys
 
 pytestmark = [pytest.mark.security, pytest.mark.java, pytest.mark.timeout(600)]
 
@@ -63,6 +65,7 @@ def test_a_java_agency_gets_exactly_one_correct_answer_to_each_request(
     environment = {
         **os.environ,
         **kafka_environment(login.model_copy(update={"password_file": secret})),
+        "DANCU_SDK__ANSWER_KEYS": str(sdk_keys(BANK)),
         "DANCU_EXAMPLE_AGENCY": BANK,
         "DANCU_EXAMPLE_SCHEMAS": str(ROOT / "schemas" / "standalone"),
         "DANCU_EXAMPLE_PEOPLE": str(people),

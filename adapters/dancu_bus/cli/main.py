@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         broker,
         catalogue,
         check,
+        dead_letters,
         demo,
         principals,
         schemas,
@@ -46,7 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dancu-bus {__version__}")
     parser.add_argument("--debug", action="store_true", help="debug logging, and tracebacks with errors")
     commands = parser.add_subparsers(dest="command", required=True)
-    areas = (demo, services, audit, check, agency, principals, broker, topics, catalogue, store, schemas)
+    areas = (
+        demo,
+        services,
+        audit,
+        check,
+        agency,
+        principals,
+        broker,
+        topics,
+        catalogue,
+        store,
+        schemas,
+        dead_letters,
+    )
     for area in areas:
         area.register(commands)
     return parser

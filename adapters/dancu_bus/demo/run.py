@@ -27,7 +27,7 @@ from dancu_bus.audit import run_audit, verify_log
 from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
-from dancu_bus.demo.keys import SampleKey, sample_keys
+from dancu_bus.demo.keys import SampleKey, operator_keys, sample_keys
 from dancu_bus.demo.platform import Logins, onboard_agencies, service_logins, set_up_principals
 from dancu_bus.demo.report import describe_audit, describe_exchange, read_audit
 from dancu_bus.demo.samples import AgencyLogin, Exchange, send_samples, send_suspension_sample
@@ -35,7 +35,7 @@ from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.secret_files import write_private
-from dancu_bus.settings import BrokerSettings, KafkaSettings, Settings
+from dancu_bus.settings import BrokerSettings, DeadLetterSettings, KafkaSettings, Settings
 from dancu_bus.store import PopulationStore, open_store
 from dancu_bus.store.seeding import seed_store
 from dancu_bus.topic_names import TopicNames
@@ -58,6 +58,11 @@ async def run_demo(settings: Settings, out: TextIO, *, keep_running: bool = Fals
         admin = broker_kafka(broker).model_copy(update={"topic_prefix": settings.kafka.topic_prefix})
         wait_ready(admin, timeout_s=60)
         keys_folder = broker_home(broker) / "secrets"
+        if settings.dead_letters.operator_key is None:  # the demo's operators keep their dead letters
+            operators, _ = operator_keys(keys_folder)
+            settings = settings.model_copy(
+                update={"dead_letters": DeadLetterSettings(operator_key=operators)}
+            )
         logins, agency_logins, keys = _prepare_cluster(settings, admin, keys_folder, out)
         async with open_store(settings.store, create=True) as store:
             people = await _seed(store, out)

@@ -15,6 +15,15 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWEDecrypter;
+import com.nimbusds.jose.JWEObject;
+import com.nimbusds.jose.crypto.ECDHDecrypter;
+import com.nimbusds.jose.crypto.RSADecrypter;
+import com.nimbusds.jose.jwk.ECKey;
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKSet;
+import java.text.ParseException;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
@@ -42,7 +51,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * DANCU_KAFKA__SECURITY_PROTOCOL, DANCU_KAFKA__USERNAME, DANCU_KAFKA__PASSWORD_FILE (or _PASSWORD),
  * DANCU_KAFKA__TOPIC_PREFIX; and DANCU_EXAMPLE_AGENCY, DANCU_EXAMPLE_SCHEMAS (the standalone schemas),
  * DANCU_EXAMPLE_PEOPLE (tab-separated personal id, full name, birth date), DANCU_EXAMPLE_VERIFY and
- * DANCU_EXAMPLE_LOOKUP (each "purpose code|legal basis").
+ * DANCU_EXAMPLE_LOOKUP (each "purpose code|legal basis"); DANCU_SDK__ANSWER_KEYS, the agency's private
+ * answer keys (a JWK Set), which open the LOOKUP answers sealed to its registered key.
  */
 public final class AgencyClient {
     private static final Duration WAIT = Duration.ofSeconds(120);
@@ -62,6 +72,9 @@ public final class AgencyClient {
         Schema response = new Schema.Parser().parse(schemas.resolve("vn.dancu.Response.avsc").toFile());
         BinaryMessageEncoder<GenericRecord> encoder = new BinaryMessageEncoder<>(GenericData.get(), request);
         BinaryMessageDecoder<GenericRecord> decoder = new BinaryMessageDecoder<>(GenericData.get(), response);
+        Schema sealedFields = new Schema.Parser().parse(schemas.resolve("vn.dancu.SealedFields.avsc").toFile());
+        Opener opener = new Opener(new BinaryMessageDecoder<>(GenericData.get(), sealedFields),
+                loadKeys(env("DANCU_SDK__ANSWER_KEYS", null)));
         List<Person> people = people(Path.of(env("DANCU_EXAMPLE_PEOPLE", null)));
         String[] verify = env("DANCU_EXAMPLE_VERIFY", null).split("\\|", 2);
         String[] lookup = env("DANCU_EXAMPLE_LOOKUP", null).split("\\|", 2);
@@ -98,7 +111,7 @@ public final class AgencyClient {
                         continue; // another client's of this agency
                     }
                     answers.merge(requestId, 1, Integer::sum);
-                    if (isCorrect(question, answer)) {
+                    if (isCorrect(question, answer, opener)) {
                         correct++;
                     } else {
                         System.out.println("wrong answer to " + question + ": " + answer);
@@ -163,7 +176,7 @@ public final class AgencyClient {
         return union.getTypes().stream().filter(s -> name.equals(s.getName())).findFirst().orElseThrow();
     }
 
-    private static boolean isCorrect(Asked question, GenericRecord answer) {
+    private static boolean isCorrect(Asked question, GenericRecord answer, Opener opener) throws IOException {
         if (!"OK".equals(answer.get("status").toString())) {
             return false;
         }
@@ -176,7 +189,7 @@ public final class AgencyClient {
             return false;
         }
         Map<String, Object> disclosed = new HashMap<>();
-        for (Object field : (List<?>) result.get("fields")) {
+        for (Object field : opener.fields(answer, result)) {
             GenericRecord one = (GenericRecord) field;
             disclosed.put(one.get("name").toString(), one.get("value"));
         }
@@ -184,6 +197,47 @@ public final class AgencyClient {
         Object born = disclosed.get("birth_date");
         return name != null && question.person().fullName().equals(name.toString())
                 && born instanceof Integer days && days == question.person().birthDate().toEpochDay();
+    }
+
+    /**
+     * Opens LOOKUP answers: their values are a JWE (ECDH-ES+A256KW or RSA-OAEP-256, A256GCM) sealed to
+     * the agency's key, whose plaintext is a vn.dancu.SealedFields single object naming its exchange.
+     */
+    private record Opener(BinaryMessageDecoder<GenericRecord> decoder, JWKSet keys) {
+        List<?> fields(GenericRecord answer, GenericRecord result) throws IOException {
+            GenericRecord sealed = (GenericRecord) result.get("sealed");
+            if (sealed == null) {
+                return (List<?>) result.get("fields"); // nothing disclosed, nothing sealed
+            }
+            String kid = sealed.get("key_id").toString();
+            JWK key = keys.getKeyByKeyId(kid);
+            if (key == null) {
+                throw new IOException("answer sealed to key " + kid + ", which DANCU_SDK__ANSWER_KEYS does not hold");
+            }
+            try {
+                JWEObject jwe = JWEObject.parse(sealed.get("jwe").toString());
+                JWEDecrypter decrypter = key instanceof ECKey ec ? new ECDHDecrypter(ec) : new RSADecrypter(key.toRSAKey());
+                jwe.decrypt(decrypter);
+                GenericRecord plain = decoder.decode(jwe.getPayload().toBytes());
+                if (!plain.get("exchange_id").toString().equals(answer.get("exchange_id").toString())) {
+                    throw new IOException("the sealed part of " + answer.get("request_id") + " answers another exchange");
+                }
+                return (List<?>) plain.get("fields");
+            } catch (ParseException | JOSEException e) {
+                throw new IOException("cannot open the answer to " + answer.get("request_id") + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static JWKSet loadKeys(String file) throws IOException {
+        if (file == null) {
+            return new JWKSet();
+        }
+        try {
+            return JWKSet.load(Path.of(file).toFile());
+        } catch (ParseException e) {
+            throw new IOException(file + " is not a JWK Set: " + e.getMessage(), e);
+        }
     }
 
     private static List<Person> people(Path file) throws IOException {
