@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from confluent_kafka import KafkaException
@@ -22,17 +23,35 @@ from dancu_bus.admin import delete_topics, describe, repo_root
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.catalogues import load_catalogues
 from dancu_bus.admin.topics import apply_topics
-from dancu_bus.agencies import Quota, load_directory
+from dancu_bus.agencies import Agency, Quota, load_directory
 from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.demo.keys import sample_keys, with_keys
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.settings import KafkaSettings
 
-__all__ = ["AGENCIES_FILE", "ResolverProcess", "bench_topics", "resolver_process"]
+__all__ = [
+    "AGENCIES_FILE",
+    "BENCH_KEYS",
+    "ResolverProcess",
+    "bench_agencies",
+    "bench_topics",
+    "resolver_process",
+]
 
 AGENCIES_FILE = repo_root() / "deploy" / "agencies.yaml"
 # A bulk run is not a quota test: each agency may ask as much as the run sends.
 _UNLIMITED = Quota(per_second=10_000_000, per_day=10_000_000_000)
+# The sample agencies' answer keys (LOOKUP answers are sealed to them), made once and reused.
+BENCH_KEYS = sample_keys(
+    load_directory(AGENCIES_FILE).agencies(), repo_root() / ".cache" / "bench" / "keys", date.today()
+)
+
+
+def bench_agencies() -> list[Agency]:
+    """The sample agencies, unlimited, each asking for personal data with its answer key registered."""
+    agencies = with_keys(load_directory(AGENCIES_FILE).agencies(), BENCH_KEYS)
+    return [a.model_copy(update={"quota": _UNLIMITED}) for a in agencies]
 
 
 @contextmanager
@@ -40,9 +59,7 @@ def bench_topics(kafka: KafkaSettings, baseline: tuple[str, str], partitions: in
     """The deployment's topics, registry and catalogues under ``kafka.topic_prefix``, deleted afterwards."""
     try:
         _create_baseline_topics(kafka.bootstrap_servers, baseline, partitions)
-        agencies = [
-            a.model_copy(update={"quota": _UNLIMITED}) for a in load_directory(AGENCIES_FILE).agencies()
-        ]
+        agencies = bench_agencies()
         apply_topics(kafka, [a.id for a in agencies], replication_factor=1)
         schemas = load_schemas()
         load_catalogues(kafka, Codec(schemas), load_entries())

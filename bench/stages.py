@@ -18,20 +18,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from deployment import BENCH_KEYS, bench_agencies
 from population import Population, read_sample
 from prometheus_client import CollectorRegistry
 from workloads import WORKLOADS
 
-from dancu_bus.admin import repo_root
-from dancu_bus.agencies import FileAgencyDirectory, Quota, load_directory
+from dancu_bus.agencies import FileAgencyDirectory
 from dancu_bus.catalogues import packaged_view
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Request
+from dancu_bus.keys import PrivateKeys
 from dancu_bus.metrics import ResolverMetrics
 from dancu_bus.resolver.answers import answer
 from dancu_bus.resolver.policy import admit
 from dancu_bus.resolver.service import ResolverHandler
 from dancu_bus.sdk.requests import build_request
+from dancu_bus.sealing import open_sealed, seal
 from dancu_bus.store import SqliteStore
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import Incoming
@@ -68,6 +70,17 @@ def main() -> int:
     )
     encoded = _stage("resolver: encode response", lambda: [codec.encode_response(r) for r in responses])
     _stage("SDK: decode response", lambda: [codec.decode_response(e) for e in encoded])
+    if workload.operation == "LOOKUP":  # answers that disclose personal data are sealed to the agency's key
+        key = BENCH_KEYS[workload.agency]
+        sealed = _stage(
+            "resolver: seal answer (JWE)", lambda: [seal(r, key.public, codec) for r in responses]
+        )
+        on_wire = _stage("resolver: encode sealed", lambda: [codec.encode_response(r) for r in sealed])
+        keys = PrivateKeys.from_file(key.private_file)
+        received = [codec.decode_response(e) for e in on_wire]
+        _stage("SDK: open sealed answer", lambda: [open_sealed(r, keys, codec) for r in received])
+        print(f"  {'bytes per answer: clear':<28}{sum(map(len, encoded)) / _N:8.0f}")
+        print(f"  {'bytes per answer: sealed':<28}{sum(map(len, on_wire)) / _N:8.0f}")
     asyncio.run(_handler(population, codec, directory, workload.agency, values))
     return 0
 
@@ -111,9 +124,7 @@ async def _handler(
 
 
 def _directory() -> FileAgencyDirectory:
-    agencies = load_directory(repo_root() / "deploy" / "agencies.yaml").agencies()
-    unlimited = Quota(per_second=10_000_000, per_day=10_000_000_000)
-    return FileAgencyDirectory({a.id: a.model_copy(update={"quota": unlimited}) for a in agencies})
+    return FileAgencyDirectory({a.id: a for a in bench_agencies()})
 
 
 def _arguments() -> argparse.Namespace:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from deployment import BENCH_KEYS
 from population import Person
 from timing import Outcome, paced
 
@@ -77,7 +78,8 @@ def sdk_round_trip(
     kafka: KafkaSettings, workload: Workload, people: list[Person], n: int, rate: float | None
 ) -> SdkRun:
     """Send ``n`` requests with ``Client.send_many`` (at ``rate`` per second, or at once) and time them."""
-    config = ClientConfig(workload.agency, kafka=kafka, timeout_s=120.0)
+    keys = BENCH_KEYS[workload.agency].private_file if workload.agency in BENCH_KEYS else None
+    config = ClientConfig(workload.agency, kafka=kafka, timeout_s=120.0, answer_keys=keys)
     answers: Counter[str] = Counter()
     latencies: list[float] = []
     with Client(config) as client:

@@ -224,15 +224,21 @@ format_storage() {
   if formatted; then
     return 0
   fi
-  local cluster_id scram=()
+  local cluster_id args=$home/format.args
   cluster_id=$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  # The arguments go in a file only this user may read (java @argfile): the super user's password on
+  # the command line would be visible to every user of the machine (ps).
+  (umask 077 && printf '%s\n' kafka.tools.StorageTool format --standalone --ignore-formatted \
+    --cluster-id "$cluster_id" --config "$conf" >"$args")
   if [ "$secure" = 1 ]; then
-    scram=(--add-scram "SCRAM-SHA-512=[name=$admin_user,password=$admin_pw]")
+    printf '%s\n' --add-scram "SCRAM-SHA-512=[name=$admin_user,password=$admin_pw]" >>"$args"
   fi
   say "formatting KRaft storage in $data (cluster $cluster_id)"
-  java -cp "$libs/*" kafka.tools.StorageTool format --standalone --ignore-formatted \
-    --cluster-id "$cluster_id" --config "$conf" "${scram[@]}" >>"$log" 2>&1 \
-    || die "formatting failed; see $log"
+  if ! java -cp "$libs/*" "@$args" >>"$log" 2>&1; then
+    rm -f "$args"
+    die "formatting failed; see $log"
+  fi
+  rm -f "$args"
   if [ "$secure" = 1 ]; then echo secure >"$modefile"; fi
 }
 

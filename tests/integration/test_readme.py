@@ -17,6 +17,7 @@ import pytest
 
 from dancu_bus.settings import KafkaSettings, kafka_environment
 from tests.integration.secured_stack import SecuredStack, running_secured_stack
+from tests.keys import sdk_keys
 
 pytestmark = [pytest.mark.security, pytest.mark.timeout(300)]
 
@@ -45,7 +46,8 @@ def _bank_environment(stack: SecuredStack, folder: Path) -> dict[str, str]:
     secret.write_text(login.password.get_secret_value() + "\n")
     secret.chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DANCU_")}
-    return env | kafka_environment(login.model_copy(update={"password_file": secret}))
+    keys = {"DANCU_SDK__ANSWER_KEYS": str(sdk_keys(BANK))}  # the demo prints it: LOOKUPs are sealed
+    return env | kafka_environment(login.model_copy(update={"password_file": secret})) | keys
 
 
 @pytest.mark.parametrize("number", range(len(EXAMPLES)))

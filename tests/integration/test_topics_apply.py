@@ -23,7 +23,7 @@ from dancu_bus.topics import (
 )
 
 AGENCIES = ("agency-a", "agency-b")
-SEVEN_DAYS_MS = str(7 * 86_400_000)
+ONE_DAY_MS = str(86_400_000)  # exchanges are kept only as long as delivery needs
 
 
 def declared(prefix: str) -> list[TopicSpec]:
@@ -64,7 +64,7 @@ def test_broker_reports_declared_configs(kafka_settings: KafkaSettings, unique_p
     audit, requests = topics[f"{unique_prefix}.audit"], topics[f"{unique_prefix}.req.agency-a"]
     assert audit.configs["cleanup.policy"] == "compact,delete"
     assert audit.configs["min.insync.replicas"] == "1"
-    assert (requests.configs["cleanup.policy"], requests.configs["retention.ms"]) == ("delete", SEVEN_DAYS_MS)
+    assert (requests.configs["cleanup.policy"], requests.configs["retention.ms"]) == ("delete", ONE_DAY_MS)
 
 
 @pytest.mark.usefixtures("cleanup_topics")
@@ -75,9 +75,9 @@ def test_altered_config_is_realigned(kafka_settings: KafkaSettings, unique_prefi
     topic = f"{unique_prefix}.res.agency-b"
     apply(kafka_settings, Plan((AlterConfigs(topic, "retention.ms", None, "60000"),)))
     drift = current_plan(kafka_settings, unique_prefix, desired)
-    assert drift.actions == (AlterConfigs(topic, "retention.ms", "60000", SEVEN_DAYS_MS),)
+    assert drift.actions == (AlterConfigs(topic, "retention.ms", "60000", ONE_DAY_MS),)
     apply(kafka_settings, drift)
-    assert describe(kafka_settings, [topic])[topic].configs["retention.ms"] == SEVEN_DAYS_MS
+    assert describe(kafka_settings, [topic])[topic].configs["retention.ms"] == ONE_DAY_MS
     assert current_plan(kafka_settings, unique_prefix, desired).empty
 
 
