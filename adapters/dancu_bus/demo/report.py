@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from dancu_bus.admin.reader import TopicRecord, read_topic
+from dancu_bus.admin.reader import TopicRecord, read_to_end, read_topic
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Address, AuditRecord, DisclosedField, Request, Response
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
 
-__all__ = ["describe_audit", "describe_exchange", "read_audit"]
+__all__ = ["describe_audit", "describe_exchange", "read_audit", "sealed_on_the_broker"]
 
 
 def read_audit(
@@ -37,6 +37,30 @@ def read_audit(
 
     read_topic(kafka, TopicNames(kafka.topic_prefix).audit, done, timeout_s)
     return [latest[rid] for rid in request_ids if rid in latest]
+
+
+def sealed_on_the_broker(
+    kafka: KafkaSettings, codec: Codec, exchanges: Sequence[tuple[Request, Response]]
+) -> tuple[bool, str]:
+    """Whether every answer that disclosed values lies sealed on its response topic, and a line saying so.
+
+    The answers the demo printed were opened by each agency's SDK; this reads the records themselves,
+    as the broker keeps them.
+    """
+    disclosing = {r.request_id: r.agency for r, a in exchanges if a.fields_disclosed}
+    keys: dict[str, str | None] = {}
+    for agency in sorted(set(disclosing.values())):
+        for record in read_to_end(kafka, TopicNames(kafka.topic_prefix).response(agency)):
+            stored = codec.decode_response(record.value)
+            if stored.request_id in disclosing and stored.lookup is not None:
+                keys[stored.request_id] = stored.lookup.sealed.key_id if stored.lookup.sealed else None
+    sealed = [k for rid, k in keys.items() if k is not None]
+    ok = len(sealed) == len(disclosing)
+    named = ", ".join(sorted(set(sealed))) or "none"
+    line = (
+        f"on the broker: {len(sealed)} of {len(disclosing)} answers with personal data sealed (keys {named})"
+    )
+    return ok, line + ("" if ok else "; SOME IN CLEAR")
 
 
 def describe_exchange(request: Request, response: Response) -> str:

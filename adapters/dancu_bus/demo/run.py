@@ -29,7 +29,7 @@ from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
 from dancu_bus.demo.keys import SampleKey, operator_keys, sample_keys
 from dancu_bus.demo.platform import Logins, onboard_agencies, service_logins, set_up_principals
-from dancu_bus.demo.report import describe_audit, describe_exchange, read_audit
+from dancu_bus.demo.report import describe_audit, describe_exchange, read_audit, sealed_on_the_broker
 from dancu_bus.demo.samples import AgencyLogin, Exchange, send_samples, send_suspension_sample
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.registry import RegistryCodec
@@ -128,7 +128,8 @@ async def _exchange_and_audit(
         ]
         try:
             exchanges = await _exchanges(admin, logins, keys, codec, people)
-            code = _report(admin, codec, exchanges, out)
+            # The report reads the audit topic synchronously; off the loop, so the audit keeps writing it.
+            code = await asyncio.to_thread(_report, admin, codec, exchanges, out)
             if stay is not None:
                 await stay()
             return code
@@ -205,4 +206,6 @@ def _report(admin: KafkaSettings, codec: Codec, exchanges: list[Exchange], out: 
     records = read_to_end(admin, TopicNames(admin.topic_prefix).audit)
     broken = [check for check in verify_log(records, codec) if check.finding is not None]
     print(f"audit verify: {len(records)} records, hash chains {'BROKEN' if broken else 'intact'}", file=out)
-    return 0 if len(audits) == len(exchanges) and not broken else 1
+    sealed, line = sealed_on_the_broker(admin, codec, exchanges)
+    print(line, file=out)
+    return 0 if len(audits) == len(exchanges) and not broken and sealed else 1
