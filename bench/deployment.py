@@ -19,6 +19,7 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin import delete_topics, describe, repo_root
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.catalogues import load_catalogues
@@ -61,7 +62,7 @@ def bench_topics(kafka: KafkaSettings, baseline: tuple[str, str], partitions: in
         _create_baseline_topics(kafka.bootstrap_servers, baseline, partitions)
         agencies = bench_agencies()
         apply_topics(kafka, [a.id for a in agencies], replication_factor=1)
-        schemas = load_schemas()
+        schemas = load_schemas(OPERATIONS)
         load_catalogues(kafka, Codec(schemas), load_entries())
         AgencyAdmin(kafka, RegistryCodec(schemas)).import_agencies(agencies, by="bench")
         yield

@@ -10,16 +10,16 @@ production, a YAML file in unit tests and local experiments.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
-from dancu_bus.contracts import DISCLOSABLE_FIELDS, SEALED_OPERATIONS, Operation
+from dancu_bus.contracts import DISCLOSABLE_FIELDS
 from dancu_bus.errors import ConfigError
 from dancu_bus.keys import AnswerKey
 
@@ -35,6 +35,7 @@ __all__ = [
     "Channel",
     "FileAgencyDirectory",
     "FocalPoint",
+    "OperationName",
     "Purpose",
     "Quota",
     "SecurityReview",
@@ -45,6 +46,9 @@ __all__ = [
 AGENCY_ID = re.compile(r"^[a-z0-9-]{2,40}$")
 # Official electronic agency code (mã định danh điện tử của cơ quan), e.g. 000.00.00.G01.
 AGENCY_CODE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+# An operation's name as agencies and purposes are granted it; which exist is the operations registry's
+# business (``dancu_bus.operations``): an agency may be granted one this resolver does not serve.
+OperationName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,31}$")]
 
 
 class AgencyStatus(StrEnum):
@@ -85,7 +89,7 @@ class Purpose(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     legal_basis: str = Field(min_length=1)
-    operations: frozenset[Operation]
+    operations: frozenset[OperationName]
     fields: frozenset[str]
 
     @field_serializer("operations", "fields")
@@ -171,7 +175,7 @@ class Agency(BaseModel):
     readiness: str = ""
     status: AgencyStatus = AgencyStatus.ACTIVE
     status_reason: str | None = None
-    operations: frozenset[Operation]
+    operations: frozenset[OperationName]
     purposes: Mapping[str, Purpose]
     quota: Quota = Quota()
     onboarding: tuple[StepRecord, ...] = ()
@@ -182,7 +186,7 @@ class Agency(BaseModel):
     history: tuple[Change, ...] = ()
 
     @field_serializer("operations")
-    def _sorted_operations(self, operations: frozenset[Operation]) -> list[str]:
+    def _sorted_operations(self, operations: frozenset[str]) -> list[str]:
         return sorted(operations)
 
     @field_validator("id")
@@ -215,12 +219,11 @@ class Agency(BaseModel):
         """The key answers are sealed to now: the last registered."""
         return self.answer_keys[-1] if self.answer_keys else None
 
-    @property
-    def needs_answer_key(self) -> bool:
-        """Whether the agency may ask for personal data, whose answers are sealed to its key."""
-        return bool(self.operations & SEALED_OPERATIONS)
+    def needs_answer_key(self, sealed: Collection[str]) -> bool:
+        """Whether the agency may ask for personal data: one of its operations is ``sealed``."""
+        return not self.operations.isdisjoint(sealed)
 
-    def purpose_for(self, code: str, operation: Operation) -> Purpose | None:
+    def purpose_for(self, code: str, operation: str) -> Purpose | None:
         """The registered purpose ``code`` if it covers ``operation``."""
         purpose = self.purposes.get(code)
         return purpose if purpose is not None and operation in purpose.operations else None

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Protocol, runtime_checkable
 
 __all__ = [
     "DISCLOSABLE_FIELDS",
-    "SEALED_OPERATIONS",
     "VERIFIABLE_FIELDS",
     "Address",
     "AuditPending",
@@ -21,12 +21,14 @@ __all__ = [
     "DeadLetter",
     "DeadLetterOriginal",
     "DisclosedField",
+    "Disclosing",
     "FieldMatch",
     "LookupQuery",
     "LookupResult",
     "MatchOutcome",
     "Operation",
     "Provenance",
+    "Query",
     "Request",
     "Response",
     "ResponseHalf",
@@ -39,17 +41,13 @@ __all__ = [
 
 
 class Operation(StrEnum):
-    """What a request asks the population database to do."""
+    """Names of the platform's operations; what each does is its module in ``dancu_bus.operations``."""
 
     VERIFY = "VERIFY"
     LOOKUP = "LOOKUP"
     SEARCH = "SEARCH"
     SELF = "SELF"
     REPORT_ERROR = "REPORT_ERROR"
-
-
-# Operations whose answers carry personal data: their values are sealed to the asking agency's key.
-SEALED_OPERATIONS = frozenset({Operation.LOOKUP})
 
 
 class ResponseStatus(StrEnum):
@@ -139,6 +137,23 @@ class LookupQuery:
     address_scheme: str | None = None
 
 
+class Query(Protocol):
+    """A request body: the query of one operation (each operation module defines its own)."""
+
+    @property
+    def personal_id(self) -> str | None:
+        """The personal id asked about, if the query names one."""
+
+
+@runtime_checkable
+class Disclosing(Protocol):
+    """A result that carries values of a person's record: the audit records which fields."""
+
+    @property
+    def fields_disclosed(self) -> tuple[str, ...]:
+        """Names of the fields whose values the result carries."""
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     """The request envelope; ``operation`` stays a string so unknown ones can be answered."""
@@ -152,7 +167,7 @@ class Request:
     operation: str
     sent_at: datetime
     expires_at: datetime
-    body: VerifyQuery | LookupQuery | None = None
+    body: Query | None = None
 
     @property
     def personal_id(self) -> str | None:
@@ -209,6 +224,11 @@ class LookupResult:
     fields: tuple[DisclosedField, ...] = ()
     sealed: Sealed | None = None
 
+    @property
+    def fields_disclosed(self) -> tuple[str, ...]:
+        """Names of the fields whose values it carries (in clear, or sealed)."""
+        return tuple(f.name for f in self.fields if f.value is not None or f.sealed)
+
 
 @dataclass(frozen=True, slots=True)
 class Response:
@@ -223,15 +243,23 @@ class Response:
     reason_code: str | None = None
     message_vi: str | None = None
     message_en: str | None = None
-    verify: VerifyResult | None = None
-    lookup: LookupResult | None = None
+    # The operation's result (a type of its module in ``dancu_bus.operations``); None when rejected.
+    result: object | None = None
+
+    @property
+    def verify(self) -> VerifyResult | None:
+        """The result when it is a VERIFY's."""
+        return self.result if isinstance(self.result, VerifyResult) else None
+
+    @property
+    def lookup(self) -> LookupResult | None:
+        """The result when it is a LOOKUP's."""
+        return self.result if isinstance(self.result, LookupResult) else None
 
     @property
     def fields_disclosed(self) -> tuple[str, ...]:
         """Names of the fields whose values this response carries."""
-        if self.lookup is None:
-            return ()
-        return tuple(f.name for f in self.lookup.fields if f.value is not None or f.sealed)
+        return self.result.fields_disclosed if isinstance(self.result, Disclosing) else ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ __all__ = [
     "SealedAnswerError",
     "StoreError",
     "Undelivered",
+    "UnknownOperation",
 ]
 
 
@@ -114,3 +115,12 @@ class SealedAnswerError(DancuError):
         super().__init__(f"the answer to request {request_id} cannot be opened: {detail}")
         self.request_id = request_id
         self.detail = detail
+
+
+class UnknownOperation(DancuError):
+    """A query or operation name no registered operation owns: refused before anything is produced."""
+
+    def __init__(self, what: str, known: tuple[str, ...]) -> None:
+        super().__init__(f"no registered operation for {what}; registered: {', '.join(known)}")
+        self.what = what
+        self.known = known

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-__all__ = ["MESSAGES", "Message", "Reason"]
+__all__ = ["MESSAGES", "Message", "Reason", "Rejection"]
 
 
 class Reason(StrEnum):
@@ -37,6 +38,14 @@ class Reason(StrEnum):
     LIFETIME_TOO_LONG = "LIFETIME_TOO_LONG"
     NOTHING_TO_VERIFY = "NOTHING_TO_VERIFY"
     NO_ANSWER_KEY = "NO_ANSWER_KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A refusal with its reason and a specific detail (which field, which value)."""
+
+    reason: Reason
+    detail: str = ""
 
 
 class Message(NamedTuple):

@@ -1,6 +1,6 @@
 """Sealing the personal data of an answer to the asking agency's key, and opening it again (JWE).
 
-The resolver seals every answer that carries personal data (``SEALED_OPERATIONS``): the disclosed
+The resolver seals every answer of an operation marked ``sealed`` (``dancu_bus.operations``): the disclosed
 fields, values included, become a ``vn.dancu.SealedFields`` single object encrypted to the agency's
 current answer key (RFC 7516 compact serialization; ``keys`` chooses the algorithm). What stays in
 clear is what the audit and an inspector need: field names, their source and date, whether each was on
@@ -70,7 +70,7 @@ def seal(response: Response, key: AnswerKey, codec: Codec) -> Response:
     plaintext = codec.encode_sealed_fields(response.exchange_id, lookup.fields)
     sealed = seal_bytes(plaintext, key.id, key.jwk, CONTENT_TYPE)
     clear = tuple(_without_values(f) for f in lookup.fields)
-    return replace(response, lookup=replace(lookup, fields=clear, sealed=sealed))
+    return replace(response, result=replace(lookup, fields=clear, sealed=sealed))
 
 
 def open_sealed(response: Response, keys: PrivateKeys | None, codec: Codec) -> Response:
@@ -98,7 +98,7 @@ def open_sealed(response: Response, keys: PrivateKeys | None, codec: Codec) -> R
         )
     if [f.name for f in fields] != [f.name for f in lookup.fields]:
         raise SealedAnswerError(asked, "the sealed fields are not the fields the answer names")
-    return replace(response, lookup=replace(lookup, fields=fields, sealed=None))
+    return replace(response, result=replace(lookup, fields=fields, sealed=None))
 
 
 def _without_values(field: DisclosedField) -> DisclosedField:

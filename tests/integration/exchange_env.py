@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.catalogues import load_catalogues
@@ -88,12 +89,12 @@ def running_deployment(kafka: KafkaSettings, data_dir: Path) -> Iterator[Deploym
     settings = deployment_settings(kafka, data_dir)
     agencies = sample_agencies()
     apply_topics(settings.kafka, [a.id for a in agencies], replication_factor=1)
-    load_catalogues(settings.kafka, Codec(load_schemas()), load_entries())  # the resolver validates codes
-    AgencyAdmin(settings.kafka, RegistryCodec(load_schemas())).import_agencies(
+    load_catalogues(settings.kafka, Codec(load_schemas(OPERATIONS)), load_entries())  # the resolver validates codes
+    AgencyAdmin(settings.kafka, RegistryCodec(load_schemas(OPERATIONS))).import_agencies(
         agencies, by="integration-tests"
     )
     people = asyncio.run(_prepare(settings))
-    codec = Codec(load_schemas())
+    codec = Codec(load_schemas(OPERATIONS))
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     started = threading.Event()

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.access import AUDIT, PLATFORM_PRINCIPALS, REGISTRY, RESOLVER, PlatformIds, platform_ids
 from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.agencies import AgencyAdmin
@@ -120,15 +121,15 @@ def _prepare(
     """Topics and the agencies' credentials as the super user; catalogues and agencies as the registry."""
     directory = sample_agencies()
     apply_topics(settings.kafka, [a.id for a in directory], replication_factor=1)
-    load_catalogues(registry, Codec(load_schemas()), load_entries())
-    AgencyAdmin(registry, RegistryCodec(load_schemas())).import_agencies(directory, by="security-tests")
+    load_catalogues(registry, Codec(load_schemas(OPERATIONS)), load_entries())
+    AgencyAdmin(registry, RegistryCodec(load_schemas(OPERATIONS))).import_agencies(directory, by="security-tests")
     names = TopicNames(settings.kafka.topic_prefix)
     return {a: login(settings.kafka, a, issue_agency_credentials(settings.kafka, names, a)) for a in agencies}
 
 
 def _resolver_main(settings: Settings) -> Main:
     async def main(stop: asyncio.Event) -> None:
-        codec = Codec(load_schemas())
+        codec = Codec(load_schemas(OPERATIONS))
         async with (
             agency_directory(settings, codec.schemas) as directory,
             open_store(settings.store) as store,
@@ -140,7 +141,7 @@ def _resolver_main(settings: Settings) -> Main:
 
 def _audit_main(settings: Settings) -> Main:
     async def main(stop: asyncio.Event) -> None:
-        await run_audit(settings, Codec(load_schemas()), stop)
+        await run_audit(settings, Codec(load_schemas(OPERATIONS)), stop)
 
     return main
 

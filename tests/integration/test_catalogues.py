@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin.catalogues import catalogue_topic, load_catalogues
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.admin.topics import apply_topics
@@ -39,7 +40,7 @@ from tests.keys import sdk_keys
 
 pytestmark = [pytest.mark.catalogues, pytest.mark.timeout(300)]
 
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 # Rows of the data per catalogue and scheme (the acceptance numbers of issue 4).
 EXPECTED: dict[Catalogue, dict[str, int]] = {
     Catalogue.PROVINCE: {DVHC_2004: 63, DVHC_2025: 34},

@@ -24,6 +24,7 @@ import aiokafka.codec
 import pytest
 from confluent_kafka import Producer
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.cli.check import run_hostile
@@ -44,7 +45,7 @@ from tests.keys import OPERATOR_KEYS, OPERATOR_KEYS_FILE, sdk_keys
 pytestmark = [pytest.mark.hostile, pytest.mark.security, pytest.mark.timeout(900)]
 
 BANK, TELECOM, NOTARY_OFFICE = "demo-bank", "demo-telecom", "demo-notary"
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 UNANSWERED_AFTER_S = 4.0
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.cli.audit import run_trail
 from dancu_bus.codec import load_schemas
@@ -47,7 +48,7 @@ def ask(client: Client, deployment: Deployment, context: Context, count: int = 3
 
 def test_suspension_takes_effect_without_restart_and_is_audited(deployment: Deployment) -> None:
     """Requests made a second after a suspension are answered SUSPENDED and audited; after resume, served."""
-    admin = AgencyAdmin(deployment.settings.kafka, RegistryCodec(load_schemas()))
+    admin = AgencyAdmin(deployment.settings.kafka, RegistryCodec(load_schemas(OPERATIONS)))
     config = ClientConfig(
         "demo-province", deployment.settings.kafka, timeout_s=30, answer_keys=sdk_keys("demo-province")
     )
@@ -80,7 +81,7 @@ def test_quota_exceeded_beyond_the_agencys_rate(deployment: Deployment) -> None:
 
 def test_agency_trail_merges_registry_changes_and_exchanges(deployment: Deployment) -> None:
     """`audit trail` shows an agency's suspension, its SUSPENDED refusals and the resumption, in order."""
-    admin = AgencyAdmin(deployment.settings.kafka, RegistryCodec(load_schemas()))
+    admin = AgencyAdmin(deployment.settings.kafka, RegistryCodec(load_schemas(OPERATIONS)))
     config = ClientConfig(
         "demo-province", deployment.settings.kafka, timeout_s=30, answer_keys=sdk_keys("demo-province")
     )

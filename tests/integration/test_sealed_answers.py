@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.codec import Codec, load_schemas
@@ -34,7 +35,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.security, pytest.mark.timeout
 
 PROVINCE, BANK = "demo-province", "demo-bank"
 FIELDS = ("full_name", "birth_date", "household_id", "permanent_address")
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,7 @@ def test_after_a_key_rotation_earlier_answers_still_open_by_their_key_id(
         before = province.lookup(LookupQuery(person.personal_id, FIELDS), PUBLIC_SERVICE)
     public, private = generate_key_pair("demo-province-2")
     key = AnswerKey(id="demo-province-2", jwk=public, registered_on=date.today(), document_ref="QD-KEY-2")
-    AgencyAdmin(stack.admin.kafka, RegistryCodec(load_schemas())).register_key(PROVINCE, key, "cuc-truong")
+    AgencyAdmin(stack.admin.kafka, RegistryCodec(load_schemas(OPERATIONS))).register_key(PROVINCE, key, "cuc-truong")
     old = SAMPLE_KEYS[PROVINCE].private_file
     both = tmp_path / "province.jwks"
     keys = json.loads(old.read_text())["keys"] + json.loads(private.get_secret_value())["keys"]

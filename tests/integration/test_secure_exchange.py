@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka import Producer
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.access import AUDIT, REGISTRY, RESOLVER
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import read_topic
@@ -55,7 +56,7 @@ class _Answerer:
             request.operation,
             ResponseStatus.OK,
             datetime.now(UTC),
-            verify=VerifyResult(Verdict.NOT_FOUND, ()),
+            result=VerifyResult(Verdict.NOT_FOUND, ()),
         )
         return Outgoing(self._names.response(agency), record.key, self._codec.encode_response(response))
 
@@ -75,7 +76,7 @@ class _Witness(_Answerer):
 
 async def _serve(secured: Secured, stop: asyncio.Event, ready: threading.Event) -> None:
     """Run both stand-ins, each as its own principal, until ``stop``."""
-    names, codec, ids = secured.names, Codec(load_schemas()), secured.ids
+    names, codec, ids = secured.names, Codec(load_schemas(OPERATIONS)), secured.ids
     resolver, audit = secured.as_user(RESOLVER), secured.as_user(AUDIT)
     answering = WorkerOptions(pattern=names.request_pattern, poll_timeout_ms=50)
     witnessing = WorkerOptions(pattern=names.exchange_pattern, poll_timeout_ms=50)

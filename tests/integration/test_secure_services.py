@@ -12,6 +12,7 @@ from datetime import date
 
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.security import (
     revoke_agency_credentials,
@@ -49,7 +50,7 @@ def test_real_services_serve_and_audit_a_request_as_their_own_principals(service
         answer = bank.request(request)
     assert answer.status is ResponseStatus.OK and answer.verify is not None
     assert answer.verify.verdict is Verdict.MATCH
-    records = read_audit(services.admin.kafka, Codec(load_schemas()), [request.request_id])
+    records = read_audit(services.admin.kafka, Codec(load_schemas(OPERATIONS)), [request.request_id])
     assert [r.request_id for r in records] == [request.request_id]
 
 
@@ -88,7 +89,7 @@ def test_step_ten_refused_until_steps_one_to_nine_then_the_new_agency_verifies(
     services: SecuredStack,
 ) -> None:
     """Step 10 lists the missing steps; after steps 1–9 it issues credentials that complete a VERIFY."""
-    admin = AgencyAdmin(services.admin.kafka, RegistryCodec(load_schemas()))
+    admin = AgencyAdmin(services.admin.kafka, RegistryCodec(load_schemas(OPERATIONS)))
     admin.register(_newcomer(), "CV-0/2026", "can-bo-c06")
     _record_steps(admin, range(1, 6))
     with pytest.raises(RefusedChange) as refused:

@@ -61,7 +61,7 @@ OK_RESPONSE = Response(
     operation="VERIFY",
     status=ResponseStatus.OK,
     answered_at=SENT,
-    verify=VerifyResult(
+    result=VerifyResult(
         Verdict.MATCH,
         (FieldMatch("full_name", MatchOutcome.MATCH), FieldMatch("phone", MatchOutcome.NOT_SUPPLIED)),
     ),
@@ -74,7 +74,7 @@ LOOKUP_RESPONSE = Response(
     operation="LOOKUP",
     status=ResponseStatus.OK,
     answered_at=SENT,
-    lookup=LookupResult(
+    result=LookupResult(
         True,
         (
             DisclosedField("full_name", "Lê Văn Bình", "BO-TU-PHAP-HO-TICH", date(2020, 1, 2)),

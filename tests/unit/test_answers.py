@@ -22,8 +22,11 @@ from dancu_bus.contracts import (
     VerifyQuery,
 )
 from dancu_bus.reasons import Reason
-from dancu_bus.resolver import Rejection, answer, lookup, reject, verify
-from dancu_bus.resolver.answers import verdict
+from dancu_bus.catalogues import packaged_view
+from dancu_bus.operations.lookup import lookup as lookup_in
+from dancu_bus.operations.verify import verdict, verify
+from dancu_bus.reasons import Rejection
+from dancu_bus.resolver import reject
 from tests.unit import samples
 
 EXCHANGE = samples.VERIFY_EXCHANGE
@@ -100,14 +103,14 @@ def test_verify_unknown_person_is_not_found() -> None:
 
 def test_lookup_returns_only_scope_with_provenance() -> None:
     """A LOOKUP asking for nothing gets every field of its scope, each with source and date."""
-    result = lookup(LookupQuery("001090012345"), NAME, CITIZEN)
+    result = lookup_in(LookupQuery("001090012345"), NAME, CITIZEN, packaged_view())
     assert [f.name for f in result.fields] == ["full_name"]
     assert result.fields[0].source == "CSDLQG-DC"
 
 
 def test_lookup_returns_asked_fields_in_canonical_order() -> None:
     """Asked fields come back in the contract's order, dates as dates, addresses whole."""
-    result = lookup(LookupQuery("001090012345", ("permanent_address", "birth_date")), ALL, CITIZEN)
+    result = lookup_in(LookupQuery("001090012345", ("permanent_address", "birth_date")), ALL, CITIZEN, packaged_view())
     assert [(f.name, f.value) for f in result.fields] == [
         ("birth_date", date(1990, 5, 17)),
         ("permanent_address", samples.ADDRESS),
@@ -116,7 +119,7 @@ def test_lookup_returns_asked_fields_in_canonical_order() -> None:
 
 def test_lookup_unknown_person() -> None:
     """No record means found=False and no fields."""
-    assert lookup(LookupQuery("001090099999"), ALL, None).fields == ()
+    assert lookup_in(LookupQuery("001090099999"), ALL, None, packaged_view()).fields == ()
 
 
 def test_reject_states_reason_in_both_languages_with_detail() -> None:
@@ -130,12 +133,10 @@ def test_reject_states_reason_in_both_languages_with_detail() -> None:
 
 
 def test_answer_of_rejection_has_no_result() -> None:
-    """A rejected request never carries a verify or lookup result."""
+    """A rejected request never carries a result."""
     expired = Rejection(Reason.EXPIRED)
-    response = answer(
-        samples.VERIFY_REQUEST, expired, CITIZEN, samples.SENT, exchange_id=EXCHANGE, agency="demo-bank"
-    )
-    assert response.verify is None and response.lookup is None
+    response = reject(samples.VERIFY_REQUEST, expired, samples.SENT, exchange_id=EXCHANGE, agency="demo-bank")
+    assert response.result is None and response.verify is None and response.lookup is None
 
 
 def test_the_answer_names_the_topics_agency_and_a_bounded_printable_operation() -> None:

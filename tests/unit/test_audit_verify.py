@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.audit import Problem, verify_log
 from dancu_bus.audit.chain import START, ChainHead, head_of, seal
 from dancu_bus.cli.audit import describe_check
@@ -16,7 +17,7 @@ from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import AuditRecord
 from tests.unit import samples
 
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 
 
 @dataclass(frozen=True)

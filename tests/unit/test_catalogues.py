@@ -13,6 +13,7 @@ import avro.io
 import avro.schema
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 import dancu_bus
 from dancu_bus.catalogues import (
     DVHC_2004,
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.catalogues
 DATA = Path(dancu_bus.__file__).resolve().parent / "data" / "catalogues"
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 VIEW = packaged_view()
 
 

@@ -14,6 +14,7 @@ import avro.io
 import avro.schema
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.audit.chain import (
     GENESIS,
     START,
@@ -27,7 +28,7 @@ from dancu_bus.audit.chain import (
 from dancu_bus.codec import Codec, load_schemas
 from tests.unit import samples
 
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 

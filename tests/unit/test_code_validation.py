@@ -7,8 +7,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.agencies import Agency, FileAgencyDirectory, Purpose
-from dancu_bus.catalogues import DVHC_2004, DVHC_2025, CatalogueView, check_query, packaged_view
+from dancu_bus.catalogues import DVHC_2004, DVHC_2025, CatalogueView, CodeProblem, packaged_view
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import (
     DISCLOSABLE_FIELDS,
@@ -22,7 +23,7 @@ from dancu_bus.contracts import (
 )
 from dancu_bus.errors import InvalidCode
 from dancu_bus.reasons import Reason
-from dancu_bus.resolver import Admitted, Rejection, admit, answer
+from dancu_bus.resolver import Admitted, Rejection, admit, reject
 from dancu_bus.sdk import Client, ClientConfig, Context
 from dancu_bus.sdk.exchange import Exchange
 from tests.keys import keyed
@@ -125,6 +126,11 @@ def test_valid_codes_pass(query: VerifyQuery | LookupQuery) -> None:
     assert check_query(query, VIEW) is None
 
 
+def check_query(query: VerifyQuery | LookupQuery, view: CatalogueView) -> CodeProblem | None:
+    """The code problem the query's operation finds (what the SDK checks before sending)."""
+    return OPERATIONS.for_query(query).code_problem(query, view)
+
+
 def request(body: VerifyQuery | LookupQuery) -> Request:
     """A province request of the operation its body implies."""
     operation = "LOOKUP" if isinstance(body, LookupQuery) else "VERIFY"
@@ -142,7 +148,7 @@ def test_resolver_rejects_with_invalid_code(query: VerifyQuery, message: str) ->
     """admit() refuses an unknown code with INVALID_CODE, the detail naming field and scheme."""
     decision = admit(request(query), "demo-province", DIRECTORY, NOW, VIEW)
     assert isinstance(decision, Rejection) and decision.reason is Reason.INVALID_CODE
-    response = answer(request(query), decision, None, NOW, exchange_id=EXCHANGE, agency="demo-province")
+    response = reject(request(query), decision, NOW, exchange_id=EXCHANGE, agency="demo-province")
     assert response.message_en == f"A catalogue code is not valid. ({message})"
 
 
@@ -211,7 +217,7 @@ def test_lookup_in_dvhc_2004_says_it_was_converted_and_lists_the_alternatives() 
 
 def test_lookup_response_with_conversion_survives_the_wire() -> None:
     """The converted address, its origin and alternatives round-trip through the Response schema."""
-    codec = Codec(load_schemas())
+    codec = Codec(load_schemas(OPERATIONS))
     body = LookupQuery(ID, ("permanent_address",), DVHC_2004)
     decision = admit(request(body), "demo-province", DIRECTORY, NOW, VIEW)
     assert isinstance(decision, Admitted)
@@ -233,7 +239,7 @@ def test_sdk_refuses_an_unknown_code_before_producing() -> None:
         client.verify(
             VerifyQuery(ID, permanent_address=dataclasses.replace(BA_DINH, district_code="001")), context
         )
-    exchange = Exchange(config, Codec(load_schemas()))
+    exchange = Exchange(config, Codec(load_schemas(OPERATIONS)))
     with pytest.raises(InvalidCode, match="address_scheme"):
         exchange.submit(request(LookupQuery(ID, address_scheme="VN-2030")))
     assert exchange.in_flight == 0

@@ -12,13 +12,14 @@ import avro.schema
 import pytest
 from fastavro.schema import to_parsing_canonical_form
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.codec import MAGIC, Codec, load_schemas
 from dancu_bus.errors import CodecError
 from tests.unit import samples
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 
 
 def rabin_fingerprint(text: str) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import fastavro
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.codec.messages import REQUEST, RESPONSE, _request_record, _response_record
 from dancu_bus.contracts import (
@@ -26,7 +27,7 @@ from dancu_bus.contracts import (
     VerifyResult,
 )
 
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 OLD = Address("DVHC-2004", "01", "00004", "001", "Số 12")
 NEW = Address("DVHC-2025", "01", "00004", None, "Số 12")
 MOMENTS = [

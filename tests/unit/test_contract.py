@@ -17,6 +17,7 @@ import avro.schema
 import pytest
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.cli.schemas import FINGERPRINTS, export
 from dancu_bus.codec import Codec, load_schemas
 from tests.unit import samples
@@ -39,7 +40,7 @@ def incompatibilities(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def test_the_standalone_schemas_are_what_the_code_exports(tmp_path: Path) -> None:
     """Committed schemas/standalone equals a fresh export: run `dancu-bus schemas export` after a change."""
-    export(load_schemas(), tmp_path)
+    export(load_schemas(OPERATIONS), tmp_path)
     for fresh in sorted(tmp_path.iterdir()):
         committed = SCHEMAS / "standalone" / fresh.name
         assert committed.read_text(encoding="utf-8") == fresh.read_text(encoding="utf-8"), fresh.name
@@ -54,7 +55,7 @@ def test_each_standalone_schema_parses_alone_in_the_reference_implementation() -
 
 def test_the_fingerprints_file_names_each_schemas_header() -> None:
     """fingerprints.txt gives the 10-byte single-object header of every schema."""
-    schemas = load_schemas()
+    schemas = load_schemas(OPERATIONS)
     lines = (SCHEMAS / "standalone" / FINGERPRINTS).read_text(encoding="utf-8").splitlines()[1:]
     assert dict(line.split() for line in lines) == {
         n: schemas.by_name(n).header.hex() for n in schemas.names()
@@ -64,7 +65,7 @@ def test_the_fingerprints_file_names_each_schemas_header() -> None:
 @pytest.mark.parametrize("released", RELEASED, ids=[p.name for p in RELEASED])
 def test_every_schema_is_fully_compatible_with_each_released_version(released: Path) -> None:
     """No change breaks an agency: each current schema reads and is read by its released version."""
-    current = load_schemas().standalone()
+    current = load_schemas(OPERATIONS).standalone()
     for path in sorted(released.glob("*.avsc")):
         old = json.loads(path.read_text(encoding="utf-8"))
         assert incompatibilities(old, dict(current[path.stem])) == [], path.name
@@ -72,7 +73,7 @@ def test_every_schema_is_fully_compatible_with_each_released_version(released: P
 
 def test_an_incompatible_change_is_caught() -> None:
     """A copy of the request schema with a field retyped (string to int) or a new required field fails."""
-    request = dict(load_schemas().standalone()["vn.dancu.Request"])
+    request = dict(load_schemas(OPERATIONS).standalone()["vn.dancu.Request"])
     retyped = copy.deepcopy(request)
     next(f for f in retyped["fields"] if f["name"] == "officer_id")["type"] = "int"
     required = copy.deepcopy(request)
@@ -94,11 +95,11 @@ def test_a_record_written_with_a_released_schema_is_read_into_the_current_one(tm
     for path in SCHEMAS.glob("*.avsc"):
         (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "released" / "1").mkdir(parents=True)
-    old = load_schemas(folder)
+    old = load_schemas(OPERATIONS, folder)
     for name, schema in old.standalone().items():
         (folder / "released" / "1" / f"{name}.avsc").write_text(json.dumps(schema), encoding="utf-8")
     request = json.loads((folder / "request.avsc").read_text(encoding="utf-8"))
     request["fields"].append({"name": "branch_office", "type": ["null", "string"], "default": None})
     (folder / "request.avsc").write_text(json.dumps(request), encoding="utf-8")
     written_before = Codec(old).encode_request(samples.VERIFY_REQUEST)
-    assert Codec(load_schemas(folder)).decode_request(written_before) == samples.VERIFY_REQUEST
+    assert Codec(load_schemas(OPERATIONS, folder)).decode_request(written_before) == samples.VERIFY_REQUEST

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.agencies import Agency, AgencyStatus, Channel, FocalPoint, Purpose, SecurityReview
 from dancu_bus.codec import load_schemas
 from dancu_bus.contracts import Operation
@@ -30,7 +31,7 @@ from dancu_bus.registry import (
 )
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # a Friday
-CODEC = RegistryCodec(load_schemas())
+CODEC = RegistryCodec(load_schemas(OPERATIONS))
 BOTH = ("INFOSEC_LEVEL", "PERSONAL_DATA_PROTECTION")
 
 

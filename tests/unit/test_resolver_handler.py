@@ -13,12 +13,14 @@ from typing import Any, cast
 import pytest
 from prometheus_client import CollectorRegistry
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen, Request, VerifyQuery
 from dancu_bus.errors import StoreError
 from dancu_bus.keys import PublicKey
 from dancu_bus.metrics import ResolverMetrics
-from dancu_bus.resolver.service import HandlerLimits, ResolverHandler
+from dancu_bus.resolver.handler import ResolverHandler
+from dancu_bus.resolver.policy import AdmissionLimits
 from dancu_bus.store import PopulationStore
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import DeadLetters, Incoming, Outgoing, Unreadable
@@ -26,7 +28,7 @@ from dancu_bus.transport.dead_letters import open_original
 from tests.keys import OPERATOR_KEY, OPERATOR_KEYS, sample_directory
 from tests.unit import samples
 
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 NAMES = TopicNames("t.dancu")
 NAME = VerifyQuery("001090012345", "Nguyễn Thị Ánh")
 DIRECTORY = sample_directory()
@@ -49,14 +51,14 @@ class Store:
 
 
 def handler(
-    store: Store | None = None, limits: HandlerLimits | None = None, operator_key: PublicKey | None = None
+    store: Store | None = None, limits: AdmissionLimits | None = None, operator_key: PublicKey | None = None
 ) -> ResolverHandler:
     """A handler over the demo agencies and the packaged catalogues."""
     metrics = ResolverMetrics(CollectorRegistry())
     population = cast(PopulationStore, store or Store())
     letters = DeadLetters(CODEC, operator_key, "resolver")
     return ResolverHandler(
-        CODEC, DIRECTORY, population, NAMES, metrics, limits=limits or HandlerLimits(), dead_letters=letters
+        CODEC, DIRECTORY, population, NAMES, metrics, limits=limits or AdmissionLimits(), dead_letters=letters
     )
 
 
@@ -121,7 +123,7 @@ async def test_an_oversized_request_is_refused_counting_key_value_and_headers() 
     small = CODEC.encode_request(request())
     large_value = incoming(CODEC.encode_request(request(officer_id="x" * 5000)))
     large_header = dataclasses.replace(incoming(small, 1), headers=(("traceparent", b"0" * 5000),))
-    outs = await handler(limits=HandlerLimits(max_request_bytes=4096)).handle([large_value, large_header])
+    outs = await handler(limits=AdmissionLimits(max_request_bytes=4096)).handle([large_value, large_header])
     for out in outs:
         response = CODEC.decode_response(out.value)
         assert response.reason_code == "REQUEST_TOO_LARGE" and "at most 4096" in (response.message_en or "")

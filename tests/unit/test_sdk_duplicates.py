@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import ResponseStatus
 from dancu_bus.errors import DuplicateRequest
@@ -14,7 +15,7 @@ from dancu_bus.sdk import ClientConfig
 from dancu_bus.sdk.exchange import Exchange
 from tests.unit import samples
 
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 
 
 class Message:
@@ -54,7 +55,7 @@ def test_a_duplicate_refusal_is_an_error_not_the_answer() -> None:
     refusal = dataclasses.replace(
         samples.OK_RESPONSE,
         status=ResponseStatus.REJECTED,
-        verify=None,
+        result=None,
         reason_code="DUPLICATE_REQUEST",
         message_en="The request id repeats a request (request id x was exchange 7d1f0e3a)",
     )

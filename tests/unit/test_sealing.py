@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Address, DisclosedField, LookupResult, Response
 from dancu_bus.errors import ConfigError, SealedAnswerError
@@ -20,12 +21,12 @@ from dancu_bus.keys import AnswerKey, PrivateKeys, generate_key_pair, public_key
 from dancu_bus.sealing import open_sealed, seal
 from tests.unit import samples
 
-CODEC = Codec(load_schemas())
+CODEC = Codec(load_schemas(OPERATIONS))
 NAME = "Nguyễn Thị Ánh"  # composed (NFC): the resolver's form; NFD spells the same name in other bytes
 OLD = Address("DVHC-2004", "01", "00004", "001", "Số 12, phố Quán Thánh")
 RESPONSE = dataclasses.replace(
     samples.LOOKUP_RESPONSE,
-    lookup=LookupResult(
+    result=LookupResult(
         True,
         (
             DisclosedField("full_name", NAME, "BO-TU-PHAP-HO-TICH", date(2020, 1, 2)),
@@ -88,7 +89,7 @@ def test_a_sealed_answer_keeps_no_value_in_clear_and_opens_to_the_same_answer(tm
 def test_an_answer_without_values_is_not_sealed(tmp_path: Path) -> None:
     """VERIFY answers, and LOOKUPs of nobody, carry no personal data: they stay as they are."""
     key, _ = _key("bank-1", tmp_path)
-    nobody = dataclasses.replace(RESPONSE, lookup=LookupResult(False))
+    nobody = dataclasses.replace(RESPONSE, result=LookupResult(False))
     assert seal(samples.OK_RESPONSE, key, CODEC) == samples.OK_RESPONSE
     assert seal(nobody, key, CODEC) == nobody
 

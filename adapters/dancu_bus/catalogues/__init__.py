@@ -32,7 +32,6 @@ from dancu_bus.catalogues.validation import (
     check_address,
     check_citizen,
     check_code,
-    check_query,
 )
 from dancu_bus.catalogues.view import CatalogueSource, CatalogueView, catalogue_named, packaged_view
 from dancu_bus.catalogues.wire import CATALOGUE_ENTRY, decode_entry, encode_entry
@@ -60,7 +59,6 @@ __all__ = [
     "check_address",
     "check_citizen",
     "check_code",
-    "check_query",
     "convert_address",
     "convert_commune",
     "decode_entry",

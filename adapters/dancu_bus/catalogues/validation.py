@@ -1,4 +1,4 @@
-"""Is every code of a request (or a record) a code of its catalogue, read in its scheme? Pure.
+"""Is a code (an address, a stored record) a code of its catalogue, read in its scheme? Pure.
 
 The SDK runs these checks before it produces a request, the resolver before it answers one; both
 name the field and the scheme, e.g. ``ethnic_group: 99 is not a TCTK-1979 code of the ethnic group
@@ -7,20 +7,20 @@ catalogue`` or ``permanent_address.district_code: DVHC-2025 has no districts``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dancu_bus.catalogues.model import ADDRESS_SCHEMES, DEFAULT_SCHEME, DVHC_2004, Catalogue, CatalogueEntry
 from dancu_bus.catalogues.view import CatalogueView
-from dancu_bus.contracts import Address, Citizen, LookupQuery, VerifyQuery
+from dancu_bus.contracts import Address, Citizen
 from dancu_bus.text import quoted, shown
 
-__all__ = ["CodeProblem", "check_address", "check_citizen", "check_code", "check_query"]
+__all__ = ["CodeProblem", "check_address", "check_citizen", "check_code"]
 
-# Coded fields of a VERIFY body, and the further coded fields of a stored citizen.
-_QUERY_CODES: Mapping[str, Catalogue] = {"sex": Catalogue.GENDER, "ethnic_group": Catalogue.ETHNIC_GROUP}
+# Coded fields of a stored citizen.
 _CITIZEN_CODES: Mapping[str, Catalogue] = {
-    **_QUERY_CODES,
+    "sex": Catalogue.GENDER,
+    "ethnic_group": Catalogue.ETHNIC_GROUP,
     "religion": Catalogue.RELIGION,
     "nationality": Catalogue.NATIONALITY,
     "household_relation": Catalogue.HOUSEHOLD_RELATION,
@@ -101,34 +101,6 @@ def _outside(
     unit = entry.catalogue.noun
     detail = f"{entry.code} is a {entry.scheme} {unit} of {level} {actual}, not of {level} {shown(given)}"
     return CodeProblem(where, entry.scheme, detail)
-
-
-def check_query(query: VerifyQuery | LookupQuery, view: CatalogueView) -> CodeProblem | None:
-    """The first code problem of a request body, or None when every code is known in its scheme."""
-    if isinstance(query, LookupQuery):
-        return _check_scheme_wanted(query.address_scheme)
-    return next(_verify_problems(query, view), None)
-
-
-def _check_scheme_wanted(scheme: str | None) -> CodeProblem | None:
-    """A LOOKUP may ask for addresses in either DVHC scheme (DVHC-2025 when it does not say)."""
-    if scheme is None or scheme in ADDRESS_SCHEMES:
-        return None
-    known = " or ".join(ADDRESS_SCHEMES)
-    return CodeProblem("address_scheme", None, f"{quoted(scheme, 32)} is not an address scheme ({known})")
-
-
-def _verify_problems(query: VerifyQuery, view: CatalogueView) -> Iterator[CodeProblem]:
-    """Every code problem of a VERIFY body, field by field."""
-    for field, catalogue in _QUERY_CODES.items():
-        code = getattr(query, field)
-        problem = check_code(view, field, catalogue, code) if code is not None else None
-        if problem is not None:
-            yield problem
-    if query.permanent_address is not None:
-        problem = check_address(view, "permanent_address", query.permanent_address)
-        if problem is not None:
-            yield problem
 
 
 def check_citizen(citizen: Citizen, view: CatalogueView) -> list[CodeProblem]:

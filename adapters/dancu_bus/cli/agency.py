@@ -21,6 +21,7 @@ from dancu_bus.agencies import Agency, SecurityReview, load_directory
 from dancu_bus.codec import load_schemas
 from dancu_bus.errors import ConfigError
 from dancu_bus.keys import AnswerKey, generate_key_pair, read_public_key
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import SECURITY_CONFIRMATIONS, STEPS, MaintenanceWindow, RegistryCodec
 from dancu_bus.secret_files import write_private
 from dancu_bus.settings import Settings
@@ -40,7 +41,7 @@ def register(commands: Any) -> None:
 
 
 def _admin(settings: Settings) -> AgencyAdmin:
-    return AgencyAdmin(settings.kafka, RegistryCodec(load_schemas()))
+    return AgencyAdmin(settings.kafka, RegistryCodec(load_schemas(OPERATIONS)))
 
 
 def _signed(parser: argparse.ArgumentParser, document: bool = True) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dancu_bus.codec import SchemaSet, load_schemas
+from dancu_bus.operations import OPERATIONS
 
 __all__ = ["export", "register", "run_export"]
 
@@ -48,6 +49,6 @@ def export(schemas: SchemaSet, folder: Path) -> list[Path]:
 
 def run_export(args: argparse.Namespace, out: TextIO) -> int:
     """Export into ``--out``; say what was written."""
-    for path in export(load_schemas(), args.out):
+    for path in export(load_schemas(OPERATIONS), args.out):
         print(path, file=out)
     return 0

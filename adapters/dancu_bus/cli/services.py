@@ -15,6 +15,7 @@ from typing import Any
 from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.lifecycle import stop_on_signals
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import Settings
 from dancu_bus.store import open_store
@@ -56,6 +57,6 @@ async def _resolver(settings: Settings) -> None:
 
 
 async def _serve_resolver(settings: Settings, stop: asyncio.Event) -> None:
-    schemas = load_schemas()
+    schemas = load_schemas(OPERATIONS)
     async with agency_directory(settings, schemas) as directory, open_store(settings.store) as store:
         await run_resolver(settings, directory, store, Codec(schemas), stop)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,12 +16,15 @@ from typing import Any, TypeVar
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from dancu_bus.codec.operations import OperationSet, OperationWire
 from dancu_bus.errors import CodecError
 
 __all__ = ["HEADER_SIZE", "MAGIC", "SchemaSet", "WireSchema", "load_schemas"]
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
+REQUEST_SCHEMA = "vn.dancu.Request"
+RESPONSE_SCHEMA = "vn.dancu.Response"
 DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 T = TypeVar("T")
 
@@ -47,7 +50,13 @@ class SchemaSet:
     published contract is still read after the contract evolved (compatibly: tests/unit/test_contract.py).
     """
 
-    def __init__(self, schemas: Mapping[str, WireSchema], earlier: Iterable[WireSchema] = ()) -> None:
+    def __init__(
+        self,
+        schemas: Mapping[str, WireSchema],
+        operations: OperationSet,
+        earlier: Iterable[WireSchema] = (),
+    ) -> None:
+        self.operations = operations
         self._by_name = dict(schemas)
         self._by_header = {s.header: s for s in schemas.values()}
         self._earlier = {s.header: s for s in earlier if s.header not in self._by_header}
@@ -131,23 +140,45 @@ class SchemaSet:
         return {name: schema.standalone for name, schema in sorted(self._by_name.items())}
 
 
-def load_schemas(directory: Path | None = None) -> SchemaSet:
+def load_schemas(operations: OperationSet, directory: Path | None = None) -> SchemaSet:
     """Parse every ``*.avsc`` in ``directory`` once and compute its fingerprint; earlier versions too.
 
-    Earlier versions are the standalone schemas under ``released/<version>/``, read as writers only.
+    ``Request.body`` and ``Response.result`` are unions of the ``operations``' branches, in their order
+    (``dancu_bus.operations.OPERATIONS`` are the platform's). Earlier versions are the standalone schemas
+    under ``released/<version>/``, read as writers only.
     """
     folder = directory or DEFAULT_SCHEMA_DIR
-    current = _current(folder)
+    current = _current(folder, operations.wires())
     earlier = [_wire(_full_name(source), source) for source in _released(folder)]
-    return SchemaSet(current, earlier)
+    return SchemaSet(current, operations, earlier)
 
 
-def _current(folder: Path) -> dict[str, WireSchema]:
+def _current(folder: Path, operations: Sequence[OperationWire]) -> dict[str, WireSchema]:
     sources = _read_sources(folder)
+    _compose(sources, REQUEST_SCHEMA, "body", [dict(op.body_schema) for op in operations])
+    results = [dict(op.result_schema) for op in operations if op.result_schema is not None]
+    _compose(sources, RESPONSE_SCHEMA, "result", results)
     defined: dict[str, dict[str, Any]] = {}
     for source in sources.values():
         defined.update(_named_types(source, ""))
     return {name: _wire(name, _inline_foreign(source, defined, own=name)) for name, source in sources.items()}
+
+
+def _compose(
+    sources: dict[str, dict[str, Any]], schema: str, field: str, branches: list[dict[str, Any]]
+) -> None:
+    """Make ``field`` of ``schema`` the union of null and ``branches`` (the operations' records)."""
+    if schema not in sources:
+        raise CodecError("BAD_SCHEMA", f"no schema named {schema}")
+    fields = sources[schema]["fields"]
+    matching = [f for f in fields if f["name"] == field]
+    if len(matching) != 1:
+        raise CodecError("BAD_SCHEMA", f"{schema} has no field {field!r} to hold the operations' records")
+    names = [_full_name(b) if "namespace" in b else f"vn.dancu.{b['name']}" for b in branches]
+    if len(set(names)) != len(names):
+        raise CodecError("BAD_SCHEMA", f"two operations name the same record in {schema}.{field}: {names}")
+    composed = {**matching[0], "type": ["null", *branches]}
+    sources[schema] = {**sources[schema], "fields": [composed if f is matching[0] else f for f in fields]}
 
 
 def _wire(name: str, standalone: dict[str, Any]) -> WireSchema:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from dancu_bus.codec.framing import SchemaSet
+from dancu_bus.codec.operations import OperationSet, OperationWire
 from dancu_bus.contracts import (
     Address,
     AuditPending,
@@ -15,21 +15,27 @@ from dancu_bus.contracts import (
     DeadLetter,
     DeadLetterOriginal,
     DisclosedField,
-    FieldMatch,
-    LookupQuery,
-    LookupResult,
-    MatchOutcome,
     Request,
     Response,
     ResponseHalf,
     ResponseStatus,
     Sealed,
-    Verdict,
-    VerifyQuery,
-    VerifyResult,
 )
+from dancu_bus.errors import CodecError
 
-__all__ = ["AUDIT", "AUDIT_PENDING", "DEAD_LETTER", "REQUEST", "RESPONSE", "SEALED_FIELDS", "Codec"]
+__all__ = [
+    "AUDIT",
+    "AUDIT_PENDING",
+    "DEAD_LETTER",
+    "REQUEST",
+    "RESPONSE",
+    "SEALED_FIELDS",
+    "Codec",
+    "address_from",
+    "address_record",
+    "disclosed_from",
+    "disclosed_record",
+]
 
 REQUEST = "vn.dancu.Request"
 RESPONSE = "vn.dancu.Response"
@@ -38,13 +44,8 @@ AUDIT_PENDING = "vn.dancu.AuditPending"
 DEAD_LETTER = "vn.dancu.DeadLetter"
 SEALED_FIELDS = "vn.dancu.SealedFields"
 DEAD_LETTER_ORIGINAL = "vn.dancu.DeadLetterOriginal"
-_VERIFY_BODY = "vn.dancu.VerifyBody"
-_LOOKUP_BODY = "vn.dancu.LookupBody"
-_VERIFY_RESULT = "vn.dancu.VerifyResult"
-_LOOKUP_RESULT = "vn.dancu.LookupResult"
 _ADDRESS = "vn.dancu.Address"
 _RESPONSE_HALF = "vn.dancu.ResponseHalf"
-_SEALED = "vn.dancu.Sealed"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -53,26 +54,54 @@ class Codec:
 
     def __init__(self, schemas: SchemaSet) -> None:
         self.schemas = schemas
+        self._operations = _Operations(schemas.operations)
+
+    @property
+    def operations(self) -> OperationSet:
+        """The operations the request and response schemas were composed of."""
+        return self.schemas.operations
 
     def encode_request(self, request: Request) -> bytes:
-        """Request → bytes."""
-        return self.schemas.encode(REQUEST, _request_record(request))
+        """Request → bytes; CodecError unless its operation is registered and owns its body."""
+        wire = self._operations.by_name.get(request.operation)
+        if wire is None:
+            known = ", ".join(self._operations.by_name)
+            raise CodecError("UNKNOWN_OPERATION", f"{request.operation[:32]!r} is not registered ({known})")
+        if request.body is not None and not wire.owns_body(request.body):
+            raise CodecError(
+                "BODY_NOT_OF_OPERATION", f"a {type(request.body).__name__} is not a {request.operation} body"
+            )
+        return self.encode_foreign_request(request)
+
+    def encode_foreign_request(self, request: Request) -> bytes:
+        """Request → bytes as any agency could write them: the operation string unchecked.
+
+        For the demonstration and the hostile-agency probes, which send what the platform must refuse;
+        the body is still written as the record of the operation that owns its type.
+        """
+        body = request.body
+        if body is None:
+            return self.schemas.encode(REQUEST, _request_record(request, None))
+        wire = self._operations.for_body(body)
+        return self.schemas.encode(
+            REQUEST, _request_record(request, (_body_name(wire), wire.body_record(body)))
+        )
 
     def decode_request(self, data: bytes | None) -> Request:
-        """Bytes → Request, or CodecError."""
-        return self.schemas.decode_as(REQUEST, data, _request_from)
+        """Bytes → Request, or CodecError; an unregistered ``operation`` string is read, to be answered."""
+        return self.schemas.decode_as(REQUEST, data, lambda r: _request_from(r, self._operations))
 
     def encode_response(self, response: Response) -> bytes:
         """Response → bytes."""
-        return self.schemas.encode(RESPONSE, _response_record(response))
+        return self.schemas.encode(RESPONSE, _response_record(response, self._operations))
 
     def decode_response(self, data: bytes | None) -> Response:
         """Bytes → Response, or CodecError."""
-        return self.schemas.decode_as(RESPONSE, data, _response_from)
+        return self.schemas.decode_as(RESPONSE, data, lambda r: _response_from(r, self._operations))
 
     def encode_sealed_fields(self, exchange_id: str, fields: tuple[DisclosedField, ...]) -> bytes:
         """The plaintext of a LOOKUP answer's sealed part: its fields whole, for ``exchange_id``."""
-        record = {"exchange_id": exchange_id, "fields": [_disclosed_record(f) for f in fields]}
+        record = {"exchange_id": exchange_id, "fields": [disclosed_record(f) for f in fields]}
         return self.schemas.encode(SEALED_FIELDS, record)
 
     def decode_sealed_fields(self, data: bytes) -> tuple[str, tuple[DisclosedField, ...]]:
@@ -80,7 +109,7 @@ class Codec:
         return self.schemas.decode_as(
             SEALED_FIELDS,
             data,
-            lambda r: (str(r["exchange_id"]), tuple(_disclosed_from(f) for f in r["fields"])),
+            lambda r: (str(r["exchange_id"]), tuple(disclosed_from(f) for f in r["fields"])),
         )
 
     def encode_original(self, original: DeadLetterOriginal) -> bytes:
@@ -143,7 +172,7 @@ def _millis(moment: datetime) -> int | datetime:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-def _address_record(address: Address) -> dict[str, Any]:
+def address_record(address: Address) -> dict[str, Any]:
     return {
         "scheme": address.scheme,
         "province_code": address.province_code,
@@ -153,7 +182,7 @@ def _address_record(address: Address) -> dict[str, Any]:
     }
 
 
-def _address_from(record: Mapping[str, Any]) -> Address:
+def address_from(record: Mapping[str, Any]) -> Address:
     return Address(
         scheme=record["scheme"],
         province_code=record["province_code"],
@@ -163,7 +192,39 @@ def _address_from(record: Mapping[str, Any]) -> Address:
     )
 
 
-def _request_record(request: Request) -> dict[str, Any]:
+def _body_name(wire: OperationWire) -> str:
+    return _named(wire.body_schema)
+
+
+def _named(schema: Mapping[str, Any]) -> str:
+    name = str(schema["name"])
+    return name if "." in name else f"{schema.get('namespace', 'vn.dancu')}.{name}"
+
+
+class _Operations:
+    """The codec's view of its operations: by name, by body branch, by result field and branch."""
+
+    def __init__(self, operations: OperationSet) -> None:
+        self.wires = tuple(operations.wires())
+        self.by_name = {w.name: w for w in self.wires}
+        self.by_body = {_body_name(w): w for w in self.wires}
+        self.in_result = {_named(w.result_schema): w for w in self.wires if w.result_schema is not None}
+        self.own_fields = {w.result_field: w for w in self.wires if w.result_schema is None}
+
+    def for_body(self, body: object) -> OperationWire:
+        for wire in self.wires:
+            if wire.owns_body(body):
+                return wire
+        raise CodecError("UNKNOWN_OPERATION", f"no registered operation has a {type(body).__name__} body")
+
+    def for_result(self, result: object) -> OperationWire:
+        for wire in self.wires:
+            if wire.owns_result(result):
+                return wire
+        raise CodecError("UNKNOWN_OPERATION", f"no registered operation has a {type(result).__name__} result")
+
+
+def _request_record(request: Request, body: tuple[str, dict[str, Any]] | None) -> dict[str, Any]:
     return {
         "request_id": request.request_id,
         "agency": request.agency,
@@ -174,32 +235,13 @@ def _request_record(request: Request) -> dict[str, Any]:
         "operation": request.operation,
         "sent_at": _millis(request.sent_at),
         "expires_at": _millis(request.expires_at),
-        "body": _body_record(request.body),
+        # (name, record) names the union branch: fastavro otherwise finds it by validating the record
+        # against each branch, which took longer than writing it.
+        "body": body,
     }
 
 
-def _body_record(body: VerifyQuery | LookupQuery | None) -> tuple[str, dict[str, Any]] | None:
-    if body is None:
-        return None
-    if isinstance(body, LookupQuery):
-        return _LOOKUP_BODY, {
-            "personal_id": body.personal_id,
-            "fields": list(body.fields),
-            "address_scheme": body.address_scheme,
-        }
-    address = body.permanent_address
-    return _VERIFY_BODY, {
-        "personal_id": body.personal_id,
-        "full_name": body.full_name,
-        "birth_date": body.birth_date,
-        "sex": body.sex,
-        "ethnic_group": body.ethnic_group,
-        "phone": body.phone,
-        "permanent_address": _address_record(address) if address is not None else None,
-    }
-
-
-def _request_from(record: Mapping[str, Any]) -> Request:
+def _request_from(record: Mapping[str, Any], operations: _Operations) -> Request:
     return Request(
         request_id=str(record["request_id"]),
         agency=record["agency"],
@@ -210,36 +252,30 @@ def _request_from(record: Mapping[str, Any]) -> Request:
         operation=record["operation"],
         sent_at=_utc(record["sent_at"]),
         expires_at=_utc(record["expires_at"]),
-        body=_body_from(record["body"]),
+        body=None
+        if (body := _branch_from(record["body"], operations.by_body)) is None
+        else body[0].body_from(body[1]),
     )
 
 
-def _body_from(body: tuple[str, Mapping[str, Any]] | None) -> VerifyQuery | LookupQuery | None:
-    if body is None:
+def _branch_from(
+    value: Any, wires: Mapping[str, OperationWire]
+) -> tuple[OperationWire, Mapping[str, Any]] | None:
+    """The operation whose record a union of operations' records holds, and the record.
+
+    fastavro gives a (name, record) pair for a union of several records, the record alone for one.
+    """
+    if value is None:
         return None
-    name, value = body
-    if name == _LOOKUP_BODY:
-        return LookupQuery(
-            personal_id=value["personal_id"],
-            fields=tuple(value["fields"]),
-            address_scheme=value["address_scheme"],
-        )
-    address = value["permanent_address"]
-    return VerifyQuery(
-        personal_id=value["personal_id"],
-        full_name=value["full_name"],
-        birth_date=value["birth_date"],
-        sex=value["sex"],
-        ethnic_group=value["ethnic_group"],
-        phone=value["phone"],
-        permanent_address=_address_from(address) if address is not None else None,
-    )
+    if isinstance(value, tuple):
+        name, record = value
+        return wires[name], record
+    (wire,) = wires.values()
+    return wire, value
 
 
-def _response_record(response: Response) -> dict[str, Any]:
-    verify = response.verify
-    lookup = response.lookup
-    return {
+def _response_record(response: Response, operations: _Operations) -> dict[str, Any]:
+    record: dict[str, Any] = {
         "request_id": response.request_id,
         "exchange_id": response.exchange_id,
         "agency": response.agency,
@@ -249,50 +285,34 @@ def _response_record(response: Response) -> dict[str, Any]:
         "message_vi": response.message_vi,
         "message_en": response.message_en,
         "answered_at": _millis(response.answered_at),
-        # (name, record) names the union branch: fastavro otherwise finds it by validating the record
-        # against each branch, which took longer than writing it.
-        "verify": None
-        if verify is None
-        else (
-            _VERIFY_RESULT,
-            {
-                "verdict": verify.verdict.value,
-                "fields": [{"field": m.field, "outcome": m.outcome.value} for m in verify.fields],
-            },
-        ),
-        "lookup": None
-        if lookup is None
-        else (
-            _LOOKUP_RESULT,
-            {
-                "found": lookup.found,
-                "fields": [_disclosed_record(f) for f in lookup.fields],
-                "sealed": None
-                if (sealed := lookup.sealed) is None
-                else (_SEALED, {"key_id": sealed.key_id, "jwe": sealed.jwe}),
-            },
-        ),
+        "result": None,
+        **dict.fromkeys(operations.own_fields),
     }
+    result = response.result
+    if result is not None:
+        wire = operations.for_result(result)
+        schema = wire.result_schema
+        name = _named(schema) if schema is not None else wire.result_name
+        record[wire.result_field] = (name, wire.result_record(result))
+    return record
 
 
-def _disclosed_record(disclosed: DisclosedField) -> dict[str, Any]:
+def disclosed_record(disclosed: DisclosedField) -> dict[str, Any]:
     value = disclosed.value
     return {
         "name": disclosed.name,
-        "value": (_ADDRESS, _address_record(value)) if isinstance(value, Address) else value,
+        "value": (_ADDRESS, address_record(value)) if isinstance(value, Address) else value,
         "source": disclosed.source,
         "updated_on": disclosed.updated_on,
-        "converted_from": (_ADDRESS, _address_record(origin))
+        "converted_from": (_ADDRESS, address_record(origin))
         if (origin := disclosed.converted_from)
         else None,
-        "alternatives": [_address_record(a) for a in disclosed.alternatives],
+        "alternatives": [address_record(a) for a in disclosed.alternatives],
         "sealed": disclosed.sealed,
     }
 
 
-def _response_from(record: Mapping[str, Any]) -> Response:
-    verify = record["verify"]
-    lookup = record["lookup"]
+def _response_from(record: Mapping[str, Any], operations: _Operations) -> Response:
     return Response(
         request_id=str(record["request_id"]),
         exchange_id=str(record["exchange_id"]),
@@ -303,38 +323,30 @@ def _response_from(record: Mapping[str, Any]) -> Response:
         reason_code=record["reason_code"],
         message_vi=record["message_vi"],
         message_en=record["message_en"],
-        verify=None
-        if verify is None
-        else VerifyResult(
-            verdict=Verdict(verify["verdict"]),
-            fields=tuple(_field_match(m["field"], m["outcome"]) for m in verify["fields"]),
-        ),
-        lookup=None
-        if lookup is None
-        else LookupResult(
-            found=lookup["found"],
-            fields=tuple(_disclosed_from(f) for f in lookup["fields"]),
-            sealed=None if (sealed := lookup["sealed"]) is None else Sealed(sealed["key_id"], sealed["jwe"]),
-        ),
+        result=_result_from(record, operations),
     )
 
 
-@cache
-def _field_match(field: str, outcome: str) -> FieldMatch:
-    # Immutable and few (fields × outcomes): one shared instance each instead of one per response.
-    return FieldMatch(field, MatchOutcome(outcome))
+def _result_from(record: Mapping[str, Any], operations: _Operations) -> object | None:
+    """The one result a response carries: in an operation's own field, or in ``result``."""
+    for field, wire in operations.own_fields.items():
+        if record.get(field) is not None:
+            result: object = wire.result_from(record[field])
+            return result
+    found = _branch_from(record.get("result"), operations.in_result)
+    return None if found is None else cast(object, found[0].result_from(found[1]))
 
 
-def _disclosed_from(record: Mapping[str, Any]) -> DisclosedField:
+def disclosed_from(record: Mapping[str, Any]) -> DisclosedField:
     value = record["value"]
     updated: date = record["updated_on"]
     return DisclosedField(
         name=record["name"],
-        value=_address_from(value) if isinstance(value, dict) else value,
+        value=address_from(value) if isinstance(value, dict) else value,
         source=record["source"],
         updated_on=updated,
-        converted_from=_address_from(origin) if (origin := record["converted_from"]) else None,
-        alternatives=tuple(_address_from(a) for a in record["alternatives"]),
+        converted_from=address_from(origin) if (origin := record["converted_from"]) else None,
+        alternatives=tuple(address_from(a) for a in record["alternatives"]),
         sealed=record["sealed"],
     )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dancu_bus.agencies import Agency
 from dancu_bus.keys import AnswerKey, generate_key_pair
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.secret_files import write_private
 
 __all__ = ["SampleKey", "operator_keys", "sample_keys", "with_keys"]
@@ -32,7 +33,7 @@ def sample_keys(agencies: Iterable[Agency], folder: Path, on: date) -> dict[str,
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys = {}
     for agency in agencies:
-        if not agency.needs_answer_key:
+        if not agency.needs_answer_key(OPERATIONS.sealed_names()):
             continue
         private, public = folder / f"{agency.id}.jwks", folder / f"{agency.id}.public.jwk"
         if not (private.exists() and public.exists()):

@@ -16,6 +16,7 @@ from dancu_bus.agencies import Agency, AgencyStatus, AnswerKey
 from dancu_bus.codec import load_schemas
 from dancu_bus.demo.keys import SampleKey
 from dancu_bus.errors import RefusedChange
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.settings import KafkaSettings, Settings
 from dancu_bus.topic_names import TopicNames
@@ -47,7 +48,7 @@ def onboard_agencies(
 
     Agencies that ask for personal data register their answer key at step 10 (``keys``).
     """
-    registry = AgencyAdmin(admin, RegistryCodec(load_schemas()))
+    registry = AgencyAdmin(admin, RegistryCodec(load_schemas(OPERATIONS)))
     known = {a.id: a for a in registry.agencies()}
     logins: Logins = {}
     for agency in agencies:

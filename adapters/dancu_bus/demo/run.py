@@ -32,6 +32,7 @@ from dancu_bus.demo.platform import Logins, onboard_agencies, service_logins, se
 from dancu_bus.demo.report import describe_audit, describe_exchange, read_audit, sealed_on_the_broker
 from dancu_bus.demo.samples import AgencyLogin, Exchange, send_samples, send_suspension_sample
 from dancu_bus.lifecycle import stop_on_signals
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.secret_files import write_private
@@ -85,7 +86,7 @@ def _prepare_cluster(
         print(f"topics: {line}", file=out)
     logins = set_up_principals(settings, admin, out)
     _, _, registry = service_logins(logins)
-    loads = load_catalogues(registry, Codec(load_schemas()), load_entries())
+    loads = load_catalogues(registry, Codec(load_schemas(OPERATIONS)), load_entries())
     produced = sum(done.produced for done in loads)
     print(
         f"catalogues: {sum(d.entries for d in loads):,} entries on {len(loads)} topics, {produced:,} new",
@@ -114,7 +115,7 @@ async def _exchange_and_audit(
     out: TextIO,
     stay: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
-    codec = Codec(load_schemas())
+    codec = Codec(load_schemas(OPERATIONS))
     resolver, audit, _ = service_logins(logins)
     stop = asyncio.Event()
     async with agency_directory(settings.model_copy(update={"kafka": resolver}), codec.schemas) as directory:
@@ -184,7 +185,7 @@ async def _exchanges(
     codec: Codec,
     people: Sequence[Citizen],
 ) -> list[Exchange]:
-    registry = AgencyAdmin(admin, RegistryCodec(load_schemas()))
+    registry = AgencyAdmin(admin, RegistryCodec(load_schemas(OPERATIONS)))
     agencies = {agency: AgencyLogin(logins[agency], keys[agency].private_file) for agency in keys}
     exchanges = await send_samples(agencies, codec, people)
     exchanges += await send_suspension_sample(

@@ -19,6 +19,7 @@ from dancu_bus.errors import BrokerError
 from dancu_bus.faults.application import QUERIES
 from dancu_bus.faults.broker import free_port
 from dancu_bus.faults.services import Application, Service, start_application, start_service
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Context, VerifyQuery
 from dancu_bus.sdk.requests import build_request
@@ -79,7 +80,7 @@ class Stage:
             agency, context = agencies[n % len(agencies)]
             person = self.people[n % len(self.people)]
             query = VerifyQuery(person.personal_id, person.full_name, person.birth_date)
-            request = build_request(agency, context, query, ttl_s=3600)
+            request = build_request(agency, context, query, 3600, OPERATIONS)
             records.append(
                 (self.names.request(agency), request.request_id.encode(), self.codec.encode_request(request))
             )
@@ -163,7 +164,7 @@ def prepare_stage(settings: Settings, kafka: KafkaSettings, workdir: Path) -> St
     )
     agencies = load_directory(repo_root() / "deploy" / "agencies.yaml").agencies()
     apply_topics(own.kafka, [a.id for a in agencies], replication_factor=1)
-    codec = Codec(load_schemas())
+    codec = Codec(load_schemas(OPERATIONS))
     AgencyAdmin(own.kafka, RegistryCodec(codec.schemas)).import_agencies(agencies, by="fault-harness")
     return Stage(own, home, asyncio.run(_seed(own)), codec)
 

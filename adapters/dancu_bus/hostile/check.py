@@ -19,6 +19,7 @@ from dancu_bus.hostile.battery import Logins, ProbeResult, Witness, run_battery
 from dancu_bus.hostile.labels import closed_sets, foreign_labels
 from dancu_bus.hostile.probes import Asking, battery
 from dancu_bus.keys import PrivateKeys
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Context
 from dancu_bus.secret_files import read_secret
@@ -52,7 +53,7 @@ class HostileCheck:
             operator=operator,
             operator_keys=PrivateKeys.from_file(args.operator_keys) if args.operator_keys else None,
         )
-        codec = Codec(load_schemas())
+        codec = Codec(load_schemas(OPERATIONS))
         registry = RegistryClient(operator, RegistryCodec(codec.schemas)).read()
         agency = _agency(registry.record(args.agency), args.agency)
         other = _agency(registry.record(args.witness), args.witness)

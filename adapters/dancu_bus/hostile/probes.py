@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import AuditRecord, Citizen, DeadLetter, LookupQuery, Request, Response, VerifyQuery
 from dancu_bus.keys import PrivateKeys
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.sdk.requests import Context, build_request
 from dancu_bus.text import bounded
 from dancu_bus.timestamps import from_epoch_ms
@@ -120,7 +121,7 @@ def battery(asking: Asking) -> Iterator[Probe]:
 def _verify(asking: Asking, person: Citizen | None = None, **changes: object) -> Request:
     who = person or asking.person
     query = VerifyQuery(who.personal_id, who.full_name, who.birth_date)
-    request = build_request(asking.agency, asking.verify, query, _LIFETIME_S)
+    request = build_request(asking.agency, asking.verify, query, _LIFETIME_S, OPERATIONS)
     return dataclasses.replace(request, **changes)  # type: ignore[arg-type]
 
 
@@ -175,7 +176,9 @@ def _id_reused_back_to_back(asking: Asking) -> Probe:
 
 def _lookup(asking: Asking, person: Citizen) -> Request:
     assert asking.lookup is not None
-    return build_request(asking.agency, asking.lookup, LookupQuery(person.personal_id), _LIFETIME_S)
+    return build_request(
+        asking.agency, asking.lookup, LookupQuery(person.personal_id), _LIFETIME_S, OPERATIONS
+    )
 
 
 def _id_reused_after_expiry(asking: Asking) -> Probe:

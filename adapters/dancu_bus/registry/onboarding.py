@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from dancu_bus.agencies import Agency, AgencyStatus, AnswerKey, Change, Channel, SecurityReview, StepRecord
 from dancu_bus.errors import RefusedChange
+from dancu_bus.operations import OPERATIONS
 
 __all__ = [
     "ACCOUNT_STEP",
@@ -99,7 +100,7 @@ def missing_for_account(agency: Agency) -> list[str]:
         missing.append("security review and approval of the other platform (Art. 5.3)")
     if agency.focal_point is None:
         missing.append("focal point (name, position, phone, email) in the record (Art. 4)")
-    if agency.needs_answer_key and agency.answer_key is None:
+    if agency.needs_answer_key(OPERATIONS.sealed_names()) and agency.answer_key is None:
         missing.append(
             "answer key: the public key LOOKUP answers are sealed to (--answer-key, made by"
             " `dancu-bus agency keygen` on the agency's side)"

@@ -1,19 +1,20 @@
-"""The resolver: admits each request against its agency, answers it from the population store."""
+"""The resolver: admits each request against its agency, answers it through its operation."""
 
-from dancu_bus.resolver.answers import answer, lookup, reject, verify
+from dancu_bus.resolver.answers import reject, respond
 from dancu_bus.resolver.directory import agency_directory
-from dancu_bus.resolver.policy import Admitted, Rejection, admit
-from dancu_bus.resolver.service import ResolverHandler, run_resolver
+from dancu_bus.resolver.handler import ResolverHandler
+from dancu_bus.resolver.policy import Admission, AdmissionLimits, Admitted, Rejection, admit
+from dancu_bus.resolver.service import run_resolver
 
 __all__ = [
+    "Admission",
+    "AdmissionLimits",
     "Admitted",
     "Rejection",
     "ResolverHandler",
     "admit",
     "agency_directory",
-    "answer",
-    "lookup",
     "reject",
+    "respond",
     "run_resolver",
-    "verify",
 ]

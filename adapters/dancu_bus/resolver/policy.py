@@ -1,36 +1,43 @@
-"""May this agency ask this? Pure admission of a decoded request against the agency directory.
+"""May this agency ask this? The admission pipeline, in one place and in one order.
 
-The checks run in a fixed order and the first that fails is the answer: the agency and its status,
-the envelope (agency named, deadline, clock, operation, officer, case, purpose, legal basis), then
-the body (its shape, the personal id, what a VERIFY compares, the purpose's scope, catalogue codes).
-Every string the agency sent is bounded and must be printable before anything else reads it.
+Each request record passes these stages in order, and the first that refuses is the answer:
+
+ 1. record size        REQUEST_TOO_LARGE (key, value and headers counted)  ``Admission.record``
+ 2. decodability       a dead letter, not an answer (the codec)             the handler
+ 3. agency             UNKNOWN_AGENCY, AGENCY_MISMATCH                      ``Admission.request``
+ 4. status             SUSPENDED, TERMINATED (ONBOARDING: UNKNOWN_AGENCY)
+    envelope           EXPIRED, LIFETIME_TOO_LONG, CLOCK_SKEW
+ 5. operation          UNKNOWN_OPERATION (not registered), OPERATION_NOT_ALLOWED, NO_ANSWER_KEY
+    texts              INVALID_OFFICER_ID, INVALID_CASE_NO, INVALID_PURPOSE_CODE, PURPOSE_MISSING
+ 6. purpose            PURPOSE_NOT_REGISTERED (for this operation)
+ 7. legal basis        LEGAL_BASIS_MISMATCH
+ 8. body, scope, codes MALFORMED_REQUEST, then the operation's own checks (``Operation.check``)
+10. duplicates         DUPLICATE_REQUEST (the same request id within the window)
+11. quota              QUOTA_EXCEEDED, once the store has answered    ``Admission.spend``
+
+Every string the agency sent is bounded and must be printable before anything else reads it. The
+stages before 10 are pure functions of the request, the directory and the clock.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from dancu_bus import personal_id
 from dancu_bus.agencies import Agency, AgencyDirectory, AgencyStatus, Purpose
-from dancu_bus.catalogues import CatalogueView, check_query, packaged_view
-from dancu_bus.contracts import (
-    DISCLOSABLE_FIELDS,
-    SEALED_OPERATIONS,
-    LookupQuery,
-    Operation,
-    Request,
-    VerifyQuery,
-)
-from dancu_bus.reasons import Reason
+from dancu_bus.catalogues import CatalogueView, packaged_view
+from dancu_bus.contracts import Request
+from dancu_bus.operations import OPERATIONS, AnyOperation, Operations
+from dancu_bus.reasons import Reason, Rejection
+from dancu_bus.resolver.duplicates import DuplicateWindow
+from dancu_bus.resolver.quota import QuotaBook
 from dancu_bus.text import folded, printable, quoted
 
-__all__ = ["SERVED_OPERATIONS", "TEXT_LIMITS", "AdmissionLimits", "Admitted", "Rejection", "admit"]
+__all__ = ["TEXT_LIMITS", "Admission", "AdmissionLimits", "Admitted", "Rejection", "admit"]
 
-# Operations this resolver answers; the others are known to the contract but served elsewhere later.
-SERVED_OPERATIONS = frozenset({Operation.VERIFY, Operation.LOOKUP})
-_BODY_OF = {Operation.VERIFY: VerifyQuery, Operation.LOOKUP: LookupQuery}
 _STATUS_REASON = {
     AgencyStatus.ONBOARDING: Reason.UNKNOWN_AGENCY,  # not connected until its account is issued (step 10)
     AgencyStatus.SUSPENDED: Reason.SUSPENDED,
@@ -38,31 +45,28 @@ _STATUS_REASON = {
 }
 # The longest value each envelope string may have, in characters (docs/CONTRACT.md repeats them).
 TEXT_LIMITS = {"officer_id": 64, "case_no": 100, "purpose_code": 64, "legal_basis": 300, "operation": 32}
+# Daily quotas reset at midnight in Vietnam (UTC+7, no daylight saving).
+_VIETNAM = timezone(timedelta(hours=7))
 
 
 @dataclass(frozen=True, slots=True)
 class AdmissionLimits:
-    """How far a request's clock may be from the broker's, and how long it may stay valid."""
+    """The bounds admission holds requests to: size, clock, lifetime, and the duplicate window."""
 
     max_clock_skew_s: float = 300.0
     max_lifetime_s: float = 3600.0
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A refusal with its reason and a specific detail (which field, which value)."""
-
-    reason: Reason
-    detail: str = ""
+    max_request_bytes: int = 1024 * 1024
+    duplicate_window_s: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
-    """A request that may be answered, with the purpose whose scope bounds the answer."""
+    """A request that may be answered: its operation, its query and the purpose that bounds the answer."""
 
     agency: Agency
     purpose: Purpose
-    query: VerifyQuery | LookupQuery
+    operation: AnyOperation
+    query: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,67 @@ class _Asked:
     received_at: datetime
     now: datetime
     limits: AdmissionLimits
+    operations: Operations
+
+
+class Admission:
+    """The pipeline with its state: the duplicate window and the quota buckets of the agencies."""
+
+    def __init__(
+        self,
+        directory: AgencyDirectory,
+        operations: Operations = OPERATIONS,
+        limits: AdmissionLimits = AdmissionLimits(),
+    ) -> None:
+        self._directory = directory
+        self._operations = operations
+        self._limits = limits
+        self._duplicates = DuplicateWindow(limits.duplicate_window_s)
+        self._quotas = QuotaBook()
+
+    def record(self, size: int) -> Rejection | None:
+        """Stage 1: the whole record's size."""
+        limit = self._limits.max_request_bytes
+        if size > limit:
+            return Rejection(Reason.REQUEST_TOO_LARGE, f"{size} bytes with key and headers, at most {limit}")
+        return None
+
+    def request(
+        self,
+        request: Request,
+        topic_agency: str,
+        exchange: str,
+        now: datetime,
+        catalogues: CatalogueView,
+        received_at: datetime,
+    ) -> Admitted | Rejection:
+        """Stages 3 to 10 for a decoded request that arrived on ``topic_agency``'s topic as ``exchange``."""
+        decision = admit(
+            request,
+            topic_agency,
+            self._directory,
+            now,
+            catalogues,
+            operations=self._operations,
+            received_at=received_at,
+            limits=self._limits,
+        )
+        if isinstance(decision, Rejection):
+            return decision
+        first = self._duplicates.first_of(topic_agency, request.request_id, exchange, request.expires_at, now)
+        if first is not None:
+            return Rejection(
+                Reason.DUPLICATE_REQUEST, f"request id {request.request_id} was exchange {first}"
+            )
+        return decision
+
+    def spend(self, decision: Admitted, now: datetime) -> Admitted | Rejection:
+        """Stage 11, once the store has answered (a retried batch does not spend twice): the quota."""
+        agency = decision.agency
+        exceeded = self._quotas.take(
+            agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date()
+        )
+        return decision if exceeded is None else Rejection(Reason.QUOTA_EXCEEDED, exceeded)
 
 
 def admit(
@@ -84,10 +149,11 @@ def admit(
     now: datetime,
     catalogues: CatalogueView | None = None,
     *,
+    operations: Operations = OPERATIONS,
     received_at: datetime | None = None,
     limits: AdmissionLimits = AdmissionLimits(),
 ) -> Admitted | Rejection:
-    """Admit or reject a request that arrived on ``topic_agency``'s request topic.
+    """Stages 3 to 8, pure: admit or reject a request that arrived on ``topic_agency``'s request topic.
 
     ``received_at`` is the broker's time of the record (``now`` when unknown); codes are checked
     against ``catalogues``, the packaged catalogues when none are given.
@@ -95,20 +161,25 @@ def admit(
     agency = directory.get(topic_agency)
     if agency is None:
         return Rejection(Reason.UNKNOWN_AGENCY, quoted(topic_agency))
-    asked = _Asked(request, agency, topic_agency, received_at or now, now, limits)
+    asked = _Asked(request, agency, topic_agency, received_at or now, now, limits, operations)
     for check in _ENVELOPE:
         refusal = check(asked)
         if refusal is not None:
             return refusal
-    operation = Operation(request.operation)
-    purpose = agency.purpose_for(request.purpose_code, operation)
+    operation = operations.of(request.operation)  # registered: checked by _operation
+    purpose = agency.purpose_for(request.purpose_code, operation.name)
     if purpose is None:
-        return Rejection(Reason.PURPOSE_NOT_REGISTERED, f"{quoted(request.purpose_code)} for {operation}")
+        return Rejection(
+            Reason.PURPOSE_NOT_REGISTERED, f"{quoted(request.purpose_code)} for {operation.name}"
+        )
     if folded(request.legal_basis) != folded(purpose.legal_basis):
         detail = f"{quoted(request.legal_basis, 120)}; registered: {purpose.legal_basis!r}"
         return Rejection(Reason.LEGAL_BASIS_MISMATCH, detail)
+    if not operation.owns_body(request.body):
+        expected = operation.query_type.__name__
+        return Rejection(Reason.MALFORMED_REQUEST, f"{operation.name} needs a {expected} body")
     codes = catalogues if catalogues is not None else packaged_view()
-    return _check_body(request.body, operation, purpose, codes) or Admitted(agency, purpose, _query(request))
+    return operation.check(request.body, purpose, codes) or Admitted(agency, purpose, operation, request.body)
 
 
 def _agency_named(asked: _Asked) -> Rejection | None:
@@ -152,16 +223,15 @@ def _clock(asked: _Asked) -> Rejection | None:
 
 
 def _operation(asked: _Asked) -> Rejection | None:
-    operation = asked.request.operation
-    if operation not in Operation.__members__:
-        return Rejection(Reason.UNKNOWN_OPERATION, quoted(operation, TEXT_LIMITS["operation"]))
-    if Operation(operation) not in asked.agency.operations:
-        return Rejection(Reason.OPERATION_NOT_ALLOWED, operation)
-    if Operation(operation) not in SERVED_OPERATIONS:
-        return Rejection(Reason.OPERATION_NOT_SUPPORTED, operation)
-    if Operation(operation) in SEALED_OPERATIONS and asked.agency.answer_key is None:
+    name = asked.request.operation
+    operation = asked.operations.get(name)
+    if operation is None:
+        return Rejection(Reason.UNKNOWN_OPERATION, quoted(name, TEXT_LIMITS["operation"]))
+    if name not in asked.agency.operations:
+        return Rejection(Reason.OPERATION_NOT_ALLOWED, name)
+    if operation.sealed and asked.agency.answer_key is None:
         # Personal data is never answered in clear: without a key to seal it to, it is not answered.
-        return Rejection(Reason.NO_ANSWER_KEY, f"{operation} answers are sealed to the agency's key")
+        return Rejection(Reason.NO_ANSWER_KEY, f"{name} answers are sealed to the agency's key")
     return None
 
 
@@ -192,7 +262,7 @@ def _text_problem(value: str, limit: int, required: bool) -> str | None:
     return None
 
 
-# In this order; the first refusal is the answer.
+# Stages 3 to 5, in this order; the first refusal is the answer.
 _ENVELOPE: tuple[Callable[[_Asked], Rejection | None], ...] = (
     _agency_named,
     _status,
@@ -201,45 +271,3 @@ _ENVELOPE: tuple[Callable[[_Asked], Rejection | None], ...] = (
     _operation,
     _texts,
 )
-
-
-def _check_body(
-    body: object, operation: Operation, purpose: Purpose, catalogues: CatalogueView
-) -> Rejection | None:
-    if not isinstance(body, _BODY_OF[operation]):
-        return Rejection(Reason.MALFORMED_REQUEST, f"{operation} needs a {_BODY_OF[operation].__name__} body")
-    assert isinstance(body, VerifyQuery | LookupQuery)
-    try:
-        personal_id.parse(body.personal_id)
-    except personal_id.PersonalIdError as exc:
-        return Rejection(Reason.INVALID_PERSONAL_ID, exc.reason)
-    if isinstance(body, LookupQuery):
-        return _check_lookup(body, purpose, catalogues)
-    supplied = tuple(body.supplied())
-    if not supplied:
-        # Without a field to compare, the only thing an answer could say is whether the person exists.
-        return Rejection(Reason.NOTHING_TO_VERIFY, "supply at least one field besides the personal id")
-    return _check_scope(supplied, purpose) or _check_codes(body, catalogues)
-
-
-def _check_lookup(query: LookupQuery, purpose: Purpose, catalogues: CatalogueView) -> Rejection | None:
-    unknown = [f for f in query.fields if f not in DISCLOSABLE_FIELDS]
-    if unknown:
-        return Rejection(Reason.UNKNOWN_FIELD, ", ".join(quoted(f, 32) for f in sorted(unknown)[:5]))
-    return _check_codes(query, catalogues) or _check_scope(query.fields, purpose)
-
-
-def _check_codes(query: VerifyQuery | LookupQuery, catalogues: CatalogueView) -> Rejection | None:
-    """INVALID_CODE naming the field and the scheme of the first code its catalogue lacks."""
-    problem = check_query(query, catalogues)
-    return Rejection(Reason.INVALID_CODE, problem.message) if problem is not None else None
-
-
-def _check_scope(fields: tuple[str, ...], purpose: Purpose) -> Rejection | None:
-    outside = sorted(set(fields) - purpose.fields)
-    return Rejection(Reason.FIELD_OUT_OF_SCOPE, ", ".join(outside)) if outside else None
-
-
-def _query(request: Request) -> VerifyQuery | LookupQuery:
-    assert request.body is not None
-    return request.body

@@ -10,6 +10,7 @@ restarted on purpose.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Protocol
 
 from dancu_bus.contracts import Citizen
@@ -42,6 +43,10 @@ class CheckedStore:
         if len(found) < len(set(personal_ids)):
             await self._store.check(self.identity)
         return found
+
+    async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
+        """Citizens with this folded name born on this date; not found is an answer here (a search)."""
+        return await self._store.find_by_name(name_key, birth_date, limit)
 
     async def ping(self) -> None:
         """A StoreError when the store cannot answer, is another one, or holds nobody."""

@@ -9,8 +9,9 @@ from types import TracebackType
 from typing import Self
 
 from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.contracts import LookupQuery, Request, Response, VerifyQuery
+from dancu_bus.contracts import LookupQuery, Query, Request, Response, VerifyQuery
 from dancu_bus.errors import RequestTimeout
+from dancu_bus.operations import OPERATIONS, registry_of
 from dancu_bus.sdk.bulk import Pairs, stream_async
 from dancu_bus.sdk.collect import Collected, collect_responses
 from dancu_bus.sdk.exchange import ClientConfig, Exchange
@@ -28,7 +29,8 @@ class AsyncClient:
 
     def __init__(self, config: ClientConfig, codec: Codec | None = None) -> None:
         self.config = config
-        self._codec = codec or Codec(load_schemas())
+        self._codec = codec or Codec(load_schemas(OPERATIONS))
+        self._operations = registry_of(self._codec)
         self._exchange = Exchange(config, self._codec)
 
     async def __aenter__(self) -> Self:
@@ -62,9 +64,9 @@ class AsyncClient:
         async for response in self.send_requests(pairs.requests_async(queries)):
             yield pairs.answer(response)
 
-    def build(self, query: VerifyQuery | LookupQuery, context: Context) -> Request:
+    def build(self, query: Query, context: Context) -> Request:
         """A request of this agency for ``query``, valid for the configured lifetime."""
-        return build_request(self.config.agency, context, query, self.config.lifetime_s)
+        return build_request(self.config.agency, context, query, self.config.lifetime_s, self._operations)
 
     async def request(self, request: Request, timeout_s: float | None = None) -> Response:
         """Send any request and await its response; RequestTimeout if none comes in time."""

@@ -9,8 +9,9 @@ from types import TracebackType
 from typing import Self
 
 from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.contracts import LookupQuery, Request, Response, VerifyQuery
+from dancu_bus.contracts import LookupQuery, Query, Request, Response, VerifyQuery
 from dancu_bus.errors import RequestTimeout
+from dancu_bus.operations import OPERATIONS, registry_of
 from dancu_bus.sdk.bulk import Pairs, stream_sync
 from dancu_bus.sdk.collect import Collected, collect_responses
 from dancu_bus.sdk.exchange import ClientConfig, Exchange
@@ -29,7 +30,8 @@ class Client:
 
     def __init__(self, config: ClientConfig, codec: Codec | None = None) -> None:
         self.config = config
-        self._codec = codec or Codec(load_schemas())
+        self._codec = codec or Codec(load_schemas(OPERATIONS))
+        self._operations = registry_of(self._codec)
         self._exchange = Exchange(config, self._codec)
 
     def __enter__(self) -> Self:
@@ -61,9 +63,9 @@ class Client:
         for response in self.send_requests(pairs.requests(queries)):
             yield pairs.answer(response)
 
-    def build(self, query: VerifyQuery | LookupQuery, context: Context) -> Request:
+    def build(self, query: Query, context: Context) -> Request:
         """A request of this agency for ``query``, valid for the configured lifetime."""
-        return build_request(self.config.agency, context, query, self.config.lifetime_s)
+        return build_request(self.config.agency, context, query, self.config.lifetime_s, self._operations)
 
     def request(self, request: Request, timeout_s: float | None = None) -> Response:
         """Send any request and wait for its response."""

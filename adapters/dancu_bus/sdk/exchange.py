@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.diagnosis import diagnose
 from dancu_bus.admin.reader import watermarks
-from dancu_bus.catalogues import check_query, packaged_view
+from dancu_bus.catalogues import packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Request, Response
 from dancu_bus.errors import (
@@ -32,6 +32,7 @@ from dancu_bus.errors import (
     SealedAnswerError,
     Undelivered,
 )
+from dancu_bus.operations import registry_of
 from dancu_bus.reasons import Reason
 from dancu_bus.sdk.responses import ResponseReader
 from dancu_bus.settings import KafkaSettings, client_environment
@@ -104,6 +105,7 @@ class Exchange:
     def __init__(self, config: ClientConfig, codec: Codec) -> None:
         self._config = config
         self._codec = codec
+        self._operations = registry_of(codec)
         self.responses = ResponseReader(codec, config.answer_keys)
         self._pending: dict[str, Future[Response]] = {}
         self._stopping = threading.Event()
@@ -171,8 +173,9 @@ class Exchange:
 
     def submit(self, request: Request) -> Future[Response]:
         """Send a request; the future holds its response. InvalidCode, before producing, for a bad code."""
+        operation = self._operations.of(request.operation)  # UnknownOperation: nothing is produced
         if self._config.check_codes and request.body is not None:
-            problem = check_query(request.body, packaged_view())
+            problem = operation.code_problem(request.body, packaged_view())
             if problem is not None:
                 raise InvalidCode(problem.field, problem.detail, problem.scheme)
         future: Future[Response] = Future()

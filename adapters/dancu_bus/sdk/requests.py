@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dancu_bus.contracts import LookupQuery, Operation, Request, VerifyQuery
+from dancu_bus.contracts import Query, Request
+from dancu_bus.operations import OPERATIONS, Operations
 
 __all__ = ["Context", "build_request"]
 
@@ -22,11 +23,16 @@ class Context:
 
 
 def build_request(
-    agency: str, context: Context, query: VerifyQuery | LookupQuery, ttl_s: float, now: datetime | None = None
+    agency: str,
+    context: Context,
+    query: Query,
+    ttl_s: float,
+    operations: Operations = OPERATIONS,
+    now: datetime | None = None,
 ) -> Request:
-    """A new request with a fresh id, valid for ``ttl_s`` seconds."""
+    """A new request with a fresh id, valid for ``ttl_s`` seconds; UnknownOperation if none owns it."""
     sent_at = now or datetime.now(UTC)
-    operation = Operation.VERIFY if isinstance(query, VerifyQuery) else Operation.LOOKUP
+    operation = operations.for_query(query)
     return Request(
         request_id=str(uuid.uuid4()),
         agency=agency,
@@ -34,7 +40,7 @@ def build_request(
         case_no=context.case_no,
         purpose_code=context.purpose_code,
         legal_basis=context.legal_basis,
-        operation=operation.value,
+        operation=operation.name,
         sent_at=sent_at,
         expires_at=sent_at + timedelta(seconds=ttl_s),
         body=query,

@@ -1,0 +1,27 @@
+"""The operations of the exchange, one module each, and the registry everything dispatches through.
+
+Adding an operation: write ``operations/<name>.py`` with a subclass of ``Operation`` (its query and
+result types, Avro mapping, checks, answer), its branches in ``schemas/operations/<name>.avsc``, and
+add it to ``OPERATIONS``; the codec, resolver, SDK and audit need no change.
+"""
+
+from dancu_bus.operations.base import Asking, Operation, Population, schema_branches
+from dancu_bus.operations.lookup import LOOKUP
+from dancu_bus.operations.registry import AnyOperation, Operations, registry_of
+from dancu_bus.operations.verify import VERIFY
+
+__all__ = [
+    "LOOKUP",
+    "OPERATIONS",
+    "VERIFY",
+    "AnyOperation",
+    "Asking",
+    "Operation",
+    "Operations",
+    "Population",
+    "registry_of",
+    "schema_branches",
+]
+
+# The platform's operations, in the order of their Avro union branches (append only: the order is wire).
+OPERATIONS = Operations((VERIFY, LOOKUP))

@@ -1,0 +1,113 @@
+"""What an operation is: the one place that knows its query, result, Avro branches, checks and answer.
+
+An operation module subclasses ``Operation`` once; ``Operations`` (the registry) is what the codec,
+the resolver, the SDK and the audit dispatch through, so adding an operation is adding a module and its
+schema branch (``schemas/operations/``), never a branch in their code.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from dancu_bus.agencies import Purpose
+from dancu_bus.catalogues import CatalogueView, CodeProblem
+from dancu_bus.codec.framing import DEFAULT_SCHEMA_DIR
+from dancu_bus.contracts import Citizen
+from dancu_bus.reasons import Rejection
+
+__all__ = ["Asking", "Operation", "Population", "schema_branches"]
+
+Q = TypeVar("Q")
+R = TypeVar("R")
+
+
+class Population(Protocol):
+    """What operations read from the population store."""
+
+    async def get_many(self, personal_ids: Sequence[str]) -> Mapping[str, Citizen]:
+        """The citizens with these ids; missing ids are absent."""
+
+    async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
+        """Citizens with this folded name born on this date, at most ``limit``, in personal-id order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Asking:
+    """What an admitted query is answered with, besides the query itself."""
+
+    purpose: Purpose
+    catalogues: CatalogueView
+    # The citizens the batch's queries name (``Operation.personal_ids``), read in one store call.
+    citizens: Mapping[str, Citizen]
+    store: Population
+
+
+class Operation(ABC, Generic[Q, R]):
+    """One operation: its wire mapping (``codec.operations.OperationWire``), admission and answer.
+
+    Subclasses set the class attributes and implement the abstract methods; nothing else in the code
+    base needs to know the operation exists.
+    """
+
+    name: str
+    query_type: type[Q]
+    result_type: type[R]
+    body_schema: Mapping[str, Any]
+    # None: the result has a ``Response`` field of its own (VERIFY and LOOKUP, from contract version 1).
+    result_schema: Mapping[str, Any] | None = None
+    result_field: str = "result"
+    result_name: str
+    # Answers carry personal data: sealed to the agency's answer key, refused when it has none.
+    sealed: bool = False
+
+    def owns_body(self, body: object) -> bool:
+        """Whether ``body`` is a query of this operation."""
+        return isinstance(body, self.query_type)
+
+    def owns_result(self, result: object) -> bool:
+        """Whether ``result`` is a result of this operation."""
+        return isinstance(result, self.result_type)
+
+    def personal_ids(self, query: Q) -> tuple[str, ...]:
+        """The personal ids whose records the answer needs, read for the whole batch at once."""
+        return ()
+
+    @abstractmethod
+    def body_record(self, body: Q) -> dict[str, Any]:
+        """The query as the Avro record of its body branch."""
+
+    @abstractmethod
+    def body_from(self, record: Mapping[str, Any]) -> Q:
+        """The query from the Avro record of its body branch."""
+
+    @abstractmethod
+    def result_record(self, result: R) -> dict[str, Any]:
+        """The result as an Avro record."""
+
+    @abstractmethod
+    def result_from(self, record: Mapping[str, Any]) -> R:
+        """The result from an Avro record."""
+
+    def code_problem(self, query: Q, catalogues: CatalogueView) -> CodeProblem | None:
+        """The first catalogue code of the query its catalogue lacks (the SDK checks before sending)."""
+        return None
+
+    @abstractmethod
+    def check(self, query: Q, purpose: Purpose, catalogues: CatalogueView) -> Rejection | None:
+        """The first refusal of the query's own checks (required fields, ids, scope, codes), or None."""
+
+    @abstractmethod
+    async def answer(self, query: Q, asking: Asking) -> R:
+        """The result of an admitted query."""
+
+
+def schema_branches(file: str, directory: Path = DEFAULT_SCHEMA_DIR) -> dict[str, Any]:
+    """The ``body`` (and ``result``) records of ``schemas/operations/<file>.avsc``."""
+    branches: dict[str, Any] = json.loads((directory / "operations" / f"{file}.avsc").read_text("utf-8"))
+    return branches

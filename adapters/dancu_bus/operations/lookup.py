@@ -1,0 +1,145 @@
+"""LOOKUP: a person's data, only the fields in the purpose's scope, sealed to the asking agency's key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dancu_bus import personal_id
+from dancu_bus.agencies import Purpose
+from dancu_bus.catalogues import ADDRESS_SCHEMES, DVHC_2025, CatalogueView, CodeProblem, convert_address
+from dancu_bus.codec.messages import disclosed_from, disclosed_record
+from dancu_bus.contracts import (
+    DISCLOSABLE_FIELDS,
+    Address,
+    Citizen,
+    DisclosedField,
+    LookupQuery,
+    LookupResult,
+    Sealed,
+)
+from dancu_bus.contracts import (
+    Operation as Name,
+)
+from dancu_bus.operations.base import Asking, Operation, schema_branches
+from dancu_bus.reasons import Reason, Rejection
+from dancu_bus.text import quoted
+
+__all__ = ["LOOKUP", "Lookup", "lookup"]
+
+_SEALED = "vn.dancu.Sealed"
+
+
+class Lookup(Operation[LookupQuery, LookupResult]):
+    """The LOOKUP operation."""
+
+    name = Name.LOOKUP
+    query_type = LookupQuery
+    result_type = LookupResult
+    body_schema = schema_branches("lookup")["body"]
+    result_field = "lookup"
+    result_name = "vn.dancu.LookupResult"
+    sealed = True
+
+    def personal_ids(self, query: LookupQuery) -> tuple[str, ...]:
+        """The one person asked about."""
+        return (query.personal_id,)
+
+    def body_record(self, body: LookupQuery) -> dict[str, Any]:
+        """LookupQuery → its Avro body."""
+        return {
+            "personal_id": body.personal_id,
+            "fields": list(body.fields),
+            "address_scheme": body.address_scheme,
+        }
+
+    def body_from(self, record: Mapping[str, Any]) -> LookupQuery:
+        """Its Avro body → LookupQuery."""
+        return LookupQuery(
+            personal_id=record["personal_id"],
+            fields=tuple(record["fields"]),
+            address_scheme=record["address_scheme"],
+        )
+
+    def result_record(self, result: LookupResult) -> dict[str, Any]:
+        """LookupResult → its Avro record."""
+        sealed = result.sealed
+        return {
+            "found": result.found,
+            "fields": [disclosed_record(f) for f in result.fields],
+            "sealed": None if sealed is None else (_SEALED, {"key_id": sealed.key_id, "jwe": sealed.jwe}),
+        }
+
+    def result_from(self, record: Mapping[str, Any]) -> LookupResult:
+        """Its Avro record → LookupResult."""
+        sealed = record["sealed"]
+        return LookupResult(
+            found=record["found"],
+            fields=tuple(disclosed_from(f) for f in record["fields"]),
+            sealed=None if sealed is None else Sealed(sealed["key_id"], sealed["jwe"]),
+        )
+
+    def check(self, query: LookupQuery, purpose: Purpose, catalogues: CatalogueView) -> Rejection | None:
+        """A well-formed id, known fields, a known address scheme, and only fields within scope."""
+        try:
+            personal_id.parse(query.personal_id)
+        except personal_id.PersonalIdError as exc:
+            return Rejection(Reason.INVALID_PERSONAL_ID, exc.reason)
+        unknown = [f for f in query.fields if f not in DISCLOSABLE_FIELDS]
+        if unknown:
+            return Rejection(Reason.UNKNOWN_FIELD, ", ".join(quoted(f, 32) for f in sorted(unknown)[:5]))
+        problem = self.code_problem(query, catalogues)
+        if problem is not None:
+            return Rejection(Reason.INVALID_CODE, problem.message)
+        outside = sorted(set(query.fields) - purpose.fields)
+        return Rejection(Reason.FIELD_OUT_OF_SCOPE, ", ".join(outside)) if outside else None
+
+    def code_problem(self, query: LookupQuery, catalogues: CatalogueView) -> CodeProblem | None:
+        """A LOOKUP may ask for addresses in either DVHC scheme (DVHC-2025 when it does not say)."""
+        scheme = query.address_scheme
+        if scheme is None or scheme in ADDRESS_SCHEMES:
+            return None
+        known = " or ".join(ADDRESS_SCHEMES)
+        return CodeProblem("address_scheme", None, f"{quoted(scheme, 32)} is not an address scheme ({known})")
+
+    async def answer(self, query: LookupQuery, asking: Asking) -> LookupResult:
+        """The asked fields of the person, within scope."""
+        citizen = asking.citizens.get(query.personal_id)
+        return lookup(query, asking.purpose, citizen, asking.catalogues)
+
+
+LOOKUP = Lookup()
+
+
+def lookup(
+    query: LookupQuery, purpose: Purpose, citizen: Citizen | None, catalogues: CatalogueView
+) -> LookupResult:
+    """The asked fields (all of the scope if none were asked), never one outside the purpose's scope.
+
+    Addresses are given in the scheme the query asks for (DVHC-2025 by default), converted with
+    ``catalogues`` where stored in the other one.
+    """
+    if citizen is None:
+        return LookupResult(found=False)
+    wanted = query.fields or DISCLOSABLE_FIELDS
+    names = [name for name in DISCLOSABLE_FIELDS if name in wanted and name in purpose.fields]
+    scheme = query.address_scheme or DVHC_2025
+    return LookupResult(
+        found=True, fields=tuple(_disclose(citizen, name, scheme, catalogues) for name in names)
+    )
+
+
+def _disclose(citizen: Citizen, name: str, scheme: str, catalogues: CatalogueView) -> DisclosedField:
+    value = getattr(citizen, name)
+    provenance = citizen.provenance[name]
+    if isinstance(value, Address):
+        moved = convert_address(value, scheme, catalogues)
+        return DisclosedField(
+            name,
+            moved.address,
+            provenance.source,
+            provenance.updated_on,
+            moved.converted_from,
+            moved.alternatives,
+        )
+    return DisclosedField(name=name, value=value, source=provenance.source, updated_on=provenance.updated_on)

@@ -1,0 +1,239 @@
+"""The resolver's record handler: a batch of request records in, one response or dead letter each out."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from dancu_bus.agencies import AgencyDirectory
+from dancu_bus.catalogues import CatalogueSource, CatalogueView, packaged_view
+from dancu_bus.codec import Codec
+from dancu_bus.contracts import Citizen, Request, Response
+from dancu_bus.errors import CodecError, StoreError
+from dancu_bus.exchanges import exchange_id
+from dancu_bus.metrics import ResolverMetrics, operation_label
+from dancu_bus.operations import Asking, Population, registry_of
+from dancu_bus.reasons import Rejection
+from dancu_bus.resolver.answers import reject, respond
+from dancu_bus.resolver.policy import Admission, AdmissionLimits, Admitted
+from dancu_bus.sealing import seal
+from dancu_bus.timestamps import from_epoch_ms
+from dancu_bus.topic_names import TopicNames
+from dancu_bus.transport import DeadLetters, Incoming, Outgoing
+
+__all__ = ["ResolverHandler", "response_headers", "trace_context"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    record: Incoming
+    agency: str
+    exchange_id: str
+    received_at: datetime  # the broker's time of the record (the resolver's when the topic keeps producers')
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
+class _StoreFailed:
+    """An admitted request the store failed for good: dead-lettered, for operators to replay."""
+
+    detail: str
+
+
+_Decision = Admitted | Rejection | _StoreFailed
+
+
+class ResolverHandler:
+    """Turns a batch of request records into one response or dead letter each; never raises for input."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        directory: AgencyDirectory,
+        store: Population,
+        names: TopicNames,
+        metrics: ResolverMetrics,
+        catalogues: CatalogueSource | None = None,
+        limits: AdmissionLimits | None = None,
+        dead_letters: DeadLetters | None = None,
+    ) -> None:
+        self._codec = codec
+        self._admission = Admission(directory, registry_of(codec), limits or AdmissionLimits())
+        self._dead_letters = dead_letters or DeadLetters(codec, None, "resolver")
+        self._catalogues = catalogues if catalogues is not None else packaged_view()
+        self._directory = directory
+        self._store = store
+        self._names = names
+        self._metrics = metrics
+        self._admitted: Counter[str] = Counter()
+        self._answered: Counter[tuple[str, str, str]] = Counter()
+        self._rejected: Counter[tuple[str, str]] = Counter()
+
+    async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
+        """One output per record, in order: its response, or its dead letter when it cannot be answered.
+
+        Retriable store errors go up, to be retried; quotas are spent only once the store has answered,
+        so a retried batch does not spend them twice.
+        """
+        self._metrics.batch_size.observe(len(batch))
+        now = datetime.now(UTC)
+        slots = [self._decode(record, now) for record in batch]
+        decoded = [slot for slot in slots if isinstance(slot, _Decoded)]
+        view = self._catalogues.view  # one snapshot for the batch, however the topics change meanwhile
+        decisions: list[_Decision] = [self._admit(d, now, view) for d in decoded]
+        try:
+            citizens = await self._citizens(decisions)
+            results = [await self._result(d, citizens, view) for d in decisions]
+        except StoreError as exc:
+            if exc.retriable:
+                raise
+            failed = _StoreFailed(str(exc))
+            decisions = [failed if isinstance(d, Admitted) else d for d in decisions]
+            results = [None] * len(decisions)
+        answers = iter(
+            self._answer(d, self._spend(decision, now), result, now)
+            for d, decision, result in zip(decoded, decisions, results, strict=True)
+        )
+        outgoing = [slot if isinstance(slot, Outgoing) else next(answers) for slot in slots]
+        self._flush_counts()
+        return outgoing
+
+    def set_aside(self, record: Incoming, detail: str) -> Outgoing:
+        """The dead letter of a record whose handling failed alone too (our fault, not the agency's)."""
+        return self._dead(record, "HANDLER_FAILED", detail)
+
+    def _decode(self, record: Incoming, now: datetime) -> _Decoded | Outgoing:
+        """The decoded request, or the dead letter of bytes that are no request of a connected agency."""
+        if record.unreadable is not None:
+            where = f"offsets {record.unreadable.first_offset}–{record.unreadable.last_offset}"
+            return self._dead(record, "UNREADABLE_BATCH", f"{where}: {record.unreadable.detail}")
+        split = self._names.split(record.topic)
+        agency = split[1] if split else ""
+        try:
+            request = self._codec.decode_request(record.value)
+        except CodecError as exc:
+            return self._dead(record, exc.code, exc.detail)
+        if self._directory.get(agency) is None:
+            # No agency, so no response topic to answer on: keep the bytes for operators.
+            return self._dead(record, "UNKNOWN_AGENCY", f"no connected agency {agency!r}")
+        exchange = exchange_id(record.topic, record.partition, record.offset, record.timestamp_ms)
+        received_at = from_epoch_ms(record.timestamp_ms) if record.log_append_time else now
+        return _Decoded(record, agency, exchange, received_at, request)
+
+    def _admit(self, decoded: _Decoded, now: datetime, view: CatalogueView) -> Admitted | Rejection:
+        too_large = self._admission.record(decoded.record.size)
+        if too_large is not None:
+            return too_large
+        request = decoded.request
+        return self._admission.request(
+            request, decoded.agency, decoded.exchange_id, now, view, decoded.received_at
+        )
+
+    def _spend(self, decision: _Decision, now: datetime) -> _Decision:
+        if not isinstance(decision, Admitted):
+            return decision
+        spent = self._admission.spend(decision, now)
+        if isinstance(spent, Admitted):
+            self._admitted[decision.agency.id] += 1
+        return spent
+
+    async def _citizens(self, decisions: Sequence[_Decision]) -> Mapping[str, Citizen]:
+        """The records every admitted query of the batch names, in one store call."""
+        ids = sorted(
+            {i for d in decisions if isinstance(d, Admitted) for i in d.operation.personal_ids(d.query)}
+        )
+        if not ids:
+            return {}
+        started = time.perf_counter()
+        citizens = await self._store.get_many(ids)
+        self._metrics.store_seconds.observe(time.perf_counter() - started)
+        return citizens
+
+    async def _result(
+        self, decision: _Decision, citizens: Mapping[str, Citizen], view: CatalogueView
+    ) -> object:
+        if not isinstance(decision, Admitted):
+            return None
+        asking = Asking(decision.purpose, view, citizens, self._store)
+        return await decision.operation.answer(decision.query, asking)
+
+    def _dead(self, record: Incoming, code: str, detail: str) -> Outgoing:
+        self._metrics.dead_letters.labels(code).inc()
+        return self._dead_letters.outgoing(self._names.dead_letters, record, code, detail)
+
+    def _answer(self, decoded: _Decoded, decision: _Decision, result: object, now: datetime) -> Outgoing:
+        if isinstance(decision, _StoreFailed):
+            return self._dead(decoded.record, "STORE_FAILED", decision.detail)
+        request = decoded.request
+        where = {"exchange_id": decoded.exchange_id, "agency": decoded.agency}
+        if isinstance(decision, Rejection):
+            response = reject(request, decision, now, **where)
+        else:
+            response = respond(request, result, now, **where)
+            if decision.operation.sealed and (key := decision.agency.answer_key) is not None:
+                response = seal(response, key, self._codec)
+        self._count(decoded.agency, response)
+        return Outgoing(
+            # The identity is the topic's: answer on the response topic of the agency that sent it.
+            self._names.response(decoded.agency),
+            request.request_id.encode(),
+            self._codec.encode_response(response),
+            response_headers(response, decoded.record.headers),
+        )
+
+    def _count(self, agency: str, response: Response) -> None:
+        # Label values come from closed sets only: registered agencies, known operations, our codes.
+        self._answered[agency, operation_label(response.operation), response.status.value] += 1
+        if response.reason_code is not None:
+            self._rejected[agency, response.reason_code] += 1
+
+    def _flush_counts(self) -> None:
+        """Add the batch's tallies to the metrics: one ``labels`` lookup per label set, not per request."""
+        for agency, count in self._admitted.items():
+            self._metrics.quota_used.labels(agency).inc(count)
+        for answered, count in self._answered.items():
+            self._metrics.requests.labels(*answered).inc(count)
+        for rejected, count in self._rejected.items():
+            self._metrics.rejections.labels(*rejected).inc(count)
+        self._admitted.clear()
+        self._answered.clear()
+        self._rejected.clear()
+
+
+def response_headers(
+    response: Response, request_headers: Sequence[tuple[str, bytes]]
+) -> tuple[tuple[str, bytes], ...]:
+    """Correlation, content type, CloudEvents binary-mode attributes and the caller's trace context.
+
+    Of the request's headers only a well-formed W3C ``traceparent`` (and a small ``tracestate`` beside
+    it) is carried over: nothing else the agency sent, whatever its size, reaches the response.
+    """
+    headers = [
+        ("correlation_id", response.request_id.encode()),
+        ("content-type", b"application/vnd.apache.avro+binary; single-object"),
+        ("ce_specversion", b"1.0"),
+        ("ce_id", response.exchange_id.encode()),
+        ("ce_type", b"vn.dancu.Response"),
+        ("ce_source", b"dancu-bus/resolver"),
+    ]
+    return tuple(headers + trace_context(request_headers))
+
+
+_TRACEPARENT = re.compile(rb"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+_TRACESTATE = re.compile(rb"[\x20-\x7e]{1,512}")
+
+
+def trace_context(headers: Sequence[tuple[str, bytes | None]]) -> list[tuple[str, bytes]]:
+    """The request's W3C trace context when well formed (the first ``traceparent``, its ``tracestate``)."""
+    parent = next((v for k, v in headers if k == "traceparent"), None)
+    if parent is None or not _TRACEPARENT.fullmatch(parent):
+        return []
+    state = next((v for k, v in headers if k == "tracestate"), None)
+    kept = [("traceparent", parent)]
+    if state is not None and _TRACESTATE.fullmatch(state):
+        kept.append(("tracestate", state))
+    return kept
