@@ -42,6 +42,9 @@ def check(client: Client, personal_id: str, full_name: str, birth_date: date) ->
         return False
     mismatched = [name for name, outcome in answer.fields.items() if outcome is MatchOutcome.MISMATCH]
     print(f"{personal_id}: {answer.verdict} {mismatched or ''}")
+    if answer.verdict is Verdict.MATCH_WITHOUT_DIACRITICS:
+        # The name agrees only once its diacritics are dropped (we hold it in ASCII): not an exact match.
+        print("the name on record has diacritics: ask the customer for the name as written on the card")
     return answer.verdict is Verdict.MATCH
 
 

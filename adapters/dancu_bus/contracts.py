@@ -64,6 +64,7 @@ class Verdict(StrEnum):
     MISMATCH = "MISMATCH"
     NOT_FOUND = "NOT_FOUND"
     INCONCLUSIVE = "INCONCLUSIVE"
+    MATCH_WITHOUT_DIACRITICS = "MATCH_WITHOUT_DIACRITICS"
 
 
 class MatchOutcome(StrEnum):
@@ -73,6 +74,8 @@ class MatchOutcome(StrEnum):
     MISMATCH = "MISMATCH"
     NOT_ON_RECORD = "NOT_ON_RECORD"
     NOT_SUPPLIED = "NOT_SUPPLIED"
+    # A name that equals the record only once the record's diacritics are dropped (see ``names``).
+    MATCH_WITHOUT_DIACRITICS = "MATCH_WITHOUT_DIACRITICS"
 
 
 # Fields a VERIFY can compare and a LOOKUP can disclose. Order is the order of answers.

@@ -4,7 +4,8 @@ An agency controls every string of its request; none may reach a response, a log
 unbounded or with characters that rewrite what a reader sees (control characters, bidirectional
 overrides). ``printable`` says whether a value may be accepted at all; ``bounded`` keeps a value
 that must be recorded whatever it is (the audit records what was asked) to a fixed length that
-still identifies it; ``quoted`` shows a value inside a message.
+still identifies it; ``quoted`` shows a value inside a message. ``folded`` and ``without_diacritics``
+give the forms names are compared in.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 
-__all__ = ["bounded", "folded", "printable", "quoted", "shown"]
+__all__ = ["bounded", "folded", "printable", "quoted", "shown", "without_diacritics"]
 
 # Unicode general categories that never belong in an identifier or a legal reference: controls,
 # format characters (bidirectional overrides among them), surrogates, private use, unassigned,
 # and separators other than the ordinary space.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+# Đ/đ is a letter of its own (a stroke, not a combining mark), so Unicode does not decompose it; legacy
+# systems that keep names in ASCII write it D/d.
+_STROKED_D = str.maketrans({"đ": "d", "Đ": "D"})
 
 
 def printable(text: str) -> bool:
@@ -31,6 +36,16 @@ def folded(text: str) -> str:
     So a name or a legal reference matches whatever Unicode form, letter case or spacing it was typed in.
     """
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def without_diacritics(text: str) -> str:
+    """``text`` with its tone marks and other diacritics dropped and đ/Đ written d/D, in NFC.
+
+    ``Đỗ Thị Ánh`` becomes ``Do Thi Anh``: how a system that keeps only ASCII letters spells it.
+    """
+    decomposed = unicodedata.normalize("NFD", text)
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFC", bare.translate(_STROKED_D))
 
 
 def bounded(text: str, limit: int) -> str:

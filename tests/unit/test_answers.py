@@ -157,13 +157,51 @@ def test_the_answer_names_the_topics_agency_and_a_bounded_printable_operation() 
         (True, [MatchOutcome.MATCH, MatchOutcome.NOT_ON_RECORD, MatchOutcome.NOT_SUPPLIED], Verdict.MATCH),
         (True, [MatchOutcome.NOT_ON_RECORD, MatchOutcome.NOT_SUPPLIED], Verdict.INCONCLUSIVE),
         (True, [MatchOutcome.NOT_SUPPLIED], Verdict.INCONCLUSIVE),
+        (True, [MatchOutcome.MATCH_WITHOUT_DIACRITICS], Verdict.MATCH_WITHOUT_DIACRITICS),
+        (
+            True,
+            [MatchOutcome.MATCH_WITHOUT_DIACRITICS, MatchOutcome.MATCH, MatchOutcome.NOT_ON_RECORD],
+            Verdict.MATCH_WITHOUT_DIACRITICS,
+        ),
+        (True, [MatchOutcome.MATCH_WITHOUT_DIACRITICS, MatchOutcome.MISMATCH], Verdict.MISMATCH),
+        (False, [MatchOutcome.NOT_SUPPLIED], Verdict.NOT_FOUND),
     ],
 )
 def test_the_verdict_table(found: bool, outcomes: list[MatchOutcome], expected: Verdict) -> None:
-    """MATCH only when something was compared and all of it matched; nothing compared is INCONCLUSIVE."""
+    """MATCH only if all compared matched exactly; a name matched only without diacritics says so."""
     assert verdict(found, outcomes) is expected
 
 
 def test_a_verify_whose_fields_are_all_not_on_record_is_inconclusive() -> None:
     """Only a phone, which the record lacks: nothing was compared, so the verdict is not MATCH."""
     assert verify(VerifyQuery("001090012345", phone="0912345678"), CITIZEN).verdict is Verdict.INCONCLUSIVE
+
+
+@pytest.mark.parametrize(
+    ("query", "expected", "name"),
+    [
+        (
+            VerifyQuery("001090012345", "NGUYEN THI ANH", date(1990, 5, 17)),
+            Verdict.MATCH_WITHOUT_DIACRITICS,
+            MatchOutcome.MATCH_WITHOUT_DIACRITICS,
+        ),
+        (
+            VerifyQuery("001090012345", "NGUYEN THI ANH", date(1990, 5, 18)),
+            Verdict.MISMATCH,
+            MatchOutcome.MATCH_WITHOUT_DIACRITICS,
+        ),
+        (
+            VerifyQuery("001090012345", "Nguyễn Thị Anh", date(1990, 5, 17)),
+            Verdict.MISMATCH,
+            MatchOutcome.MISMATCH,
+        ),
+        (VerifyQuery("001090012345", "NGUYỄN THỊ ÁNH", date(1990, 5, 17)), Verdict.MATCH, MatchOutcome.MATCH),
+    ],
+)
+def test_verify_tells_a_name_matched_only_without_diacritics(
+    query: VerifyQuery, expected: Verdict, name: MatchOutcome
+) -> None:
+    """The record's name in ASCII is MATCH_WITHOUT_DIACRITICS, other diacritics MISMATCH; bad date wins."""
+    result = verify(query, CITIZEN)
+    assert result.verdict is expected
+    assert outcomes(query)["full_name"] is name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -14,6 +15,7 @@ from fastavro.schema import to_parsing_canonical_form
 
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.codec import MAGIC, Codec, load_schemas
+from dancu_bus.contracts import FieldMatch, MatchOutcome, Verdict, VerifyResult
 from dancu_bus.errors import CodecError
 from tests.unit import samples
 
@@ -95,6 +97,22 @@ def test_reference_avro_decodes_our_lookup_response() -> None:
     values = [f["value"] for f in record["lookup"]["fields"]]
     assert values[0] == "Lê Văn Bình"
     assert values[1]["scheme"] == "DVHC-2025"
+
+
+def test_an_answer_matched_without_diacritics_round_trips_and_reads_in_the_reference_avro() -> None:
+    """The MATCH_WITHOUT_DIACRITICS verdict and outcome decode back equal, and by name in Apache Avro."""
+    fields = (
+        FieldMatch("full_name", MatchOutcome.MATCH_WITHOUT_DIACRITICS),
+        FieldMatch("birth_date", MatchOutcome.MATCH),
+    )
+    response = dataclasses.replace(
+        samples.OK_RESPONSE, verify=VerifyResult(Verdict.MATCH_WITHOUT_DIACRITICS, fields)
+    )
+    data = CODEC.encode_response(response)
+    assert CODEC.decode_response(data) == response
+    record = _reference_read("response.avsc", data)["verify"]
+    assert record["verdict"] == "MATCH_WITHOUT_DIACRITICS"
+    assert [f["outcome"] for f in record["fields"]] == ["MATCH_WITHOUT_DIACRITICS", "MATCH"]
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
 import pytest
 
 from dancu_bus.exchanges import EXCHANGE_NAMESPACE, exchange_id
-from dancu_bus.text import bounded, folded, printable, quoted, shown
+from dancu_bus.text import bounded, folded, printable, quoted, shown, without_diacritics
 
 
 @pytest.mark.parametrize(
@@ -43,9 +44,37 @@ def test_quoted_escapes_and_cuts() -> None:
     assert shown("01") == "01" and shown("0\x1b1") == "'0\\x1b1'"
 
 
-def test_folded_compares_names_whatever_their_form() -> None:
-    """NFC, case folding and collapsed spaces."""
-    assert folded("  NGUYỄN   Văn  an ") == folded("nguyễn văn an")
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "nguyễn văn an",
+        "  NGUYỄN   Văn  an ",
+        unicodedata.normalize("NFD", "Nguyễn Văn An"),
+        unicodedata.normalize("NFD", "NGUYỄN VĂN AN"),
+        "Nguyễn\tVăn\r\nAn",
+        "Nguyễn\u00a0Văn\u202fAn\u3000",
+    ],
+)
+def test_folded_compares_names_whatever_their_form(typed: str) -> None:
+    """NFC (also of decomposed input), case folding, and any run of white space (tab, NBSP) one space."""
+    assert folded(typed) == "nguyễn văn an"
+
+
+@pytest.mark.parametrize(
+    ("text", "bare"),
+    [
+        ("Nguyễn Văn An", "Nguyen Van An"),
+        (unicodedata.normalize("NFD", "Nguyễn Văn An"), "Nguyen Van An"),
+        ("Đỗ Thị Ánh", "Do Thi Anh"),
+        ("ĐẶNG ĐÌNH ĐỨC", "DANG DINH DUC"),
+        ("Trương Thị Hương", "Truong Thi Huong"),
+        ("Nguyen Van An", "Nguyen Van An"),
+        ("", ""),
+    ],
+)
+def test_without_diacritics_drops_tone_marks_and_writes_stroked_d_as_d(text: str, bare: str) -> None:
+    """Tone marks, breve, circumflex and horn go, đ/Đ become d/D, whatever the input's Unicode form."""
+    assert without_diacritics(text) == bare
 
 
 def test_an_exchange_id_is_uuid5_of_where_the_record_is() -> None:

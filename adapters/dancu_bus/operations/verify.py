@@ -23,6 +23,7 @@ from dancu_bus.contracts import (
 from dancu_bus.contracts import (
     Operation as Name,
 )
+from dancu_bus.names import NAME_FIELDS, name_outcome
 from dancu_bus.operations.base import Asking, Operation, schema_branches
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import folded
@@ -138,20 +139,24 @@ def verify(query: VerifyQuery, citizen: Citizen | None) -> VerifyResult:
 def verdict(found: bool, outcomes: Iterable[MatchOutcome]) -> Verdict:
     """The verdict table: what the per-field outcomes of a VERIFY add up to.
 
-    | person on record | field outcomes                            | verdict      |
-    |------------------|-------------------------------------------|--------------|
-    | no               | (all NOT_ON_RECORD or NOT_SUPPLIED)       | NOT_FOUND    |
-    | yes              | at least one MISMATCH                     | MISMATCH     |
-    | yes              | no MISMATCH, at least one MATCH           | MATCH        |
-    | yes              | none compared: NOT_ON_RECORD/NOT_SUPPLIED | INCONCLUSIVE |
+    | person on record | field outcomes                                        | verdict                  |
+    |------------------|-------------------------------------------------------|--------------------------|
+    | no               | (all NOT_ON_RECORD or NOT_SUPPLIED)                   | NOT_FOUND                |
+    | yes              | at least one MISMATCH                                 | MISMATCH                 |
+    | yes              | no MISMATCH, at least one MATCH_WITHOUT_DIACRITICS    | MATCH_WITHOUT_DIACRITICS |
+    | yes              | at least one MATCH, every other one not compared      | MATCH                    |
+    | yes              | none compared: NOT_ON_RECORD/NOT_SUPPLIED             | INCONCLUSIVE             |
 
-    MATCH thus always means that something was compared and everything compared agreed.
+    MATCH thus always means that something was compared and everything compared agreed exactly;
+    MATCH_WITHOUT_DIACRITICS that it agreed, but a name only once its diacritics were dropped.
     """
     if not found:
         return Verdict.NOT_FOUND
     seen = set(outcomes)
     if MatchOutcome.MISMATCH in seen:
         return Verdict.MISMATCH
+    if MatchOutcome.MATCH_WITHOUT_DIACRITICS in seen:
+        return Verdict.MATCH_WITHOUT_DIACRITICS
     return Verdict.MATCH if MatchOutcome.MATCH in seen else Verdict.INCONCLUSIVE
 
 
@@ -170,6 +175,8 @@ def _outcome(name: str, given: object, citizen: Citizen | None) -> MatchOutcome:
     if isinstance(given, Address) and isinstance(stored, Address) and given.scheme != stored.scheme:
         # Codes of different schemes cannot be compared without conversion.
         return MatchOutcome.NOT_ON_RECORD
+    if name in NAME_FIELDS and isinstance(given, str) and isinstance(stored, str):
+        return name_outcome(given, stored)
     return MatchOutcome.MATCH if _same(given, stored) else MatchOutcome.MISMATCH
 
 
