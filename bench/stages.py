@@ -23,16 +23,16 @@ from population import Population, read_sample
 from prometheus_client import CollectorRegistry
 from workloads import WORKLOADS
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.agencies import FileAgencyDirectory
 from dancu_bus.catalogues import packaged_view
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Request
 from dancu_bus.keys import PrivateKeys
 from dancu_bus.metrics import ResolverMetrics
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.resolver.answers import answer
-from dancu_bus.resolver.policy import admit
 from dancu_bus.resolver.handler import ResolverHandler
+from dancu_bus.resolver.policy import admit
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.sealing import open_sealed, seal
 from dancu_bus.store import SqliteStore

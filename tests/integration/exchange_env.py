@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.catalogues import load_catalogues
@@ -20,6 +19,7 @@ from dancu_bus.audit import run_audit
 from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import (
@@ -89,7 +89,9 @@ def running_deployment(kafka: KafkaSettings, data_dir: Path) -> Iterator[Deploym
     settings = deployment_settings(kafka, data_dir)
     agencies = sample_agencies()
     apply_topics(settings.kafka, [a.id for a in agencies], replication_factor=1)
-    load_catalogues(settings.kafka, Codec(load_schemas(OPERATIONS)), load_entries())  # the resolver validates codes
+    load_catalogues(
+        settings.kafka, Codec(load_schemas(OPERATIONS)), load_entries()
+    )  # the resolver validates codes
     AgencyAdmin(settings.kafka, RegistryCodec(load_schemas(OPERATIONS))).import_agencies(
         agencies, by="integration-tests"
     )

@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.access import AUDIT, PLATFORM_PRINCIPALS, REGISTRY, RESOLVER, PlatformIds, platform_ids
 from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.agencies import AgencyAdmin
@@ -35,6 +34,7 @@ from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
 from dancu_bus.demo.platform import login
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import KafkaSettings, Settings
@@ -122,7 +122,9 @@ def _prepare(
     directory = sample_agencies()
     apply_topics(settings.kafka, [a.id for a in directory], replication_factor=1)
     load_catalogues(registry, Codec(load_schemas(OPERATIONS)), load_entries())
-    AgencyAdmin(registry, RegistryCodec(load_schemas(OPERATIONS))).import_agencies(directory, by="security-tests")
+    AgencyAdmin(registry, RegistryCodec(load_schemas(OPERATIONS))).import_agencies(
+        directory, by="security-tests"
+    )
     names = TopicNames(settings.kafka.topic_prefix)
     return {a: login(settings.kafka, a, issue_agency_credentials(settings.kafka, names, a)) for a in agencies}
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin.catalogues import catalogue_topic, load_catalogues
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.admin.topics import apply_topics
@@ -30,6 +29,7 @@ from dancu_bus.cli.main import main
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Address, Citizen, LookupQuery, VerifyQuery
 from dancu_bus.errors import InvalidCode
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.sdk import Client, ClientConfig, MatchOutcome
 from dancu_bus.settings import KafkaSettings, ResolverSettings, Settings, kafka_environment

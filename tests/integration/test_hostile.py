@@ -24,7 +24,6 @@ import aiokafka.codec
 import pytest
 from confluent_kafka import Producer
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.cli.check import run_hostile
@@ -34,6 +33,7 @@ from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import AuditRecord, DeadLetter
 from dancu_bus.hostile import Asking, Logins, ProbeResult, Witness, battery, run_battery
 from dancu_bus.hostile.labels import closed_sets, foreign_labels
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.sdk import Client, ClientConfig, VerifyQuery
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.settings import KafkaSettings, Settings

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.cli.audit import run_trail
 from dancu_bus.codec import load_schemas
 from dancu_bus.contracts import Response, ResponseStatus
 from dancu_bus.demo import read_audit
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
 from dancu_bus.settings import KafkaSettings

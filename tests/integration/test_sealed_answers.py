@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Address, Citizen
 from dancu_bus.keys import AnswerKey, generate_key_pair
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Client, ClientConfig, LookupQuery, SealedAnswerError
 from dancu_bus.secret_files import write_private
@@ -117,7 +117,9 @@ def test_after_a_key_rotation_earlier_answers_still_open_by_their_key_id(
         before = province.lookup(LookupQuery(person.personal_id, FIELDS), PUBLIC_SERVICE)
     public, private = generate_key_pair("demo-province-2")
     key = AnswerKey(id="demo-province-2", jwk=public, registered_on=date.today(), document_ref="QD-KEY-2")
-    AgencyAdmin(stack.admin.kafka, RegistryCodec(load_schemas(OPERATIONS))).register_key(PROVINCE, key, "cuc-truong")
+    AgencyAdmin(stack.admin.kafka, RegistryCodec(load_schemas(OPERATIONS))).register_key(
+        PROVINCE, key, "cuc-truong"
+    )
     old = SAMPLE_KEYS[PROVINCE].private_file
     both = tmp_path / "province.jwks"
     keys = json.loads(old.read_text())["keys"] + json.loads(private.get_secret_value())["keys"]

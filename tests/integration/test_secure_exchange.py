@@ -17,13 +17,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka import Producer
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.access import AUDIT, REGISTRY, RESOLVER
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import read_topic
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Response, ResponseStatus, Verdict, VerifyQuery, VerifyResult
 from dancu_bus.exchanges import exchange_id
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.sdk import Client, ClientConfig
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames

@@ -12,7 +12,6 @@ from datetime import date
 
 import pytest
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.security import (
     revoke_agency_credentials,
@@ -22,6 +21,7 @@ from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Operation, ResponseStatus
 from dancu_bus.demo import read_audit
 from dancu_bus.errors import RefusedChange
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Client, ClientConfig, Context, Verdict, VerifyQuery
 from dancu_bus.settings import KafkaSettings

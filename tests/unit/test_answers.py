@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 
 from dancu_bus.agencies import Purpose
+from dancu_bus.catalogues import packaged_view
 from dancu_bus.contracts import (
     DISCLOSABLE_FIELDS,
     Address,
@@ -21,11 +22,9 @@ from dancu_bus.contracts import (
     Verdict,
     VerifyQuery,
 )
-from dancu_bus.reasons import Reason
-from dancu_bus.catalogues import packaged_view
 from dancu_bus.operations.lookup import lookup as lookup_in
 from dancu_bus.operations.verify import verdict, verify
-from dancu_bus.reasons import Rejection
+from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.resolver import reject
 from tests.unit import samples
 
@@ -110,7 +109,9 @@ def test_lookup_returns_only_scope_with_provenance() -> None:
 
 def test_lookup_returns_asked_fields_in_canonical_order() -> None:
     """Asked fields come back in the contract's order, dates as dates, addresses whole."""
-    result = lookup_in(LookupQuery("001090012345", ("permanent_address", "birth_date")), ALL, CITIZEN, packaged_view())
+    result = lookup_in(
+        LookupQuery("001090012345", ("permanent_address", "birth_date")), ALL, CITIZEN, packaged_view()
+    )
     assert [(f.name, f.value) for f in result.fields] == [
         ("birth_date", date(1990, 5, 17)),
         ("permanent_address", samples.ADDRESS),

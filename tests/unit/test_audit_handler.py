@@ -6,12 +6,12 @@ import dataclasses
 
 from prometheus_client import CollectorRegistry
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.audit import AuditHandler, AuditLimits, audit_partition
 from dancu_bus.audit.chain import GENESIS, START, is_intact, seal
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.metrics import AuditMetrics
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import Incoming, Outgoing, Unreadable
 from tests.unit import samples

@@ -13,7 +13,6 @@ import avro.io
 import avro.schema
 import pytest
 
-from dancu_bus.operations import OPERATIONS
 import dancu_bus
 from dancu_bus.catalogues import (
     DVHC_2004,
@@ -33,6 +32,7 @@ from dancu_bus.catalogues import (
 from dancu_bus.catalogues.live import LiveCatalogues
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.errors import CodecError, ConfigError
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.sdk import label
 from dancu_bus.settings import ResolverSettings, Settings

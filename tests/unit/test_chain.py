@@ -14,7 +14,6 @@ import avro.io
 import avro.schema
 import pytest
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.audit.chain import (
     GENESIS,
     START,
@@ -26,6 +25,7 @@ from dancu_bus.audit.chain import (
     seal,
 )
 from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.operations import OPERATIONS
 from tests.unit import samples
 
 CODEC = Codec(load_schemas(OPERATIONS))

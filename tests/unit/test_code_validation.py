@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.agencies import Agency, FileAgencyDirectory, Purpose
 from dancu_bus.catalogues import DVHC_2004, DVHC_2025, CatalogueView, CodeProblem, packaged_view
 from dancu_bus.codec import Codec, load_schemas
@@ -22,8 +21,10 @@ from dancu_bus.contracts import (
     VerifyQuery,
 )
 from dancu_bus.errors import InvalidCode
+from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations.lookup import lookup
 from dancu_bus.reasons import Reason
-from dancu_bus.resolver import Admitted, Rejection, admit, reject
+from dancu_bus.resolver import Admitted, Rejection, admit, reject, respond
 from dancu_bus.sdk import Client, ClientConfig, Context
 from dancu_bus.sdk.exchange import Exchange
 from tests.keys import keyed
@@ -194,9 +195,8 @@ def disclosed_address(scheme: str | None) -> tuple[object, ...]:
     body = LookupQuery(ID, ("permanent_address",), scheme)
     decision = admit(request(body), "demo-province", DIRECTORY, NOW, VIEW)
     assert isinstance(decision, Admitted)
-    response = answer(
-        request(body), decision, CITIZEN, NOW, VIEW, exchange_id=EXCHANGE, agency="demo-province"
-    )
+    result = lookup(decision.query, decision.purpose, CITIZEN, VIEW)
+    response = respond(request(body), result, NOW, exchange_id=EXCHANGE, agency="demo-province")
     assert response.lookup is not None
     (field,) = response.lookup.fields
     return field.value, field.converted_from, field.alternatives
@@ -221,9 +221,8 @@ def test_lookup_response_with_conversion_survives_the_wire() -> None:
     body = LookupQuery(ID, ("permanent_address",), DVHC_2004)
     decision = admit(request(body), "demo-province", DIRECTORY, NOW, VIEW)
     assert isinstance(decision, Admitted)
-    response = answer(
-        request(body), decision, CITIZEN, NOW, VIEW, exchange_id=EXCHANGE, agency="demo-province"
-    )
+    result = lookup(decision.query, decision.purpose, CITIZEN, VIEW)
+    response = respond(request(body), result, NOW, exchange_id=EXCHANGE, agency="demo-province")
     assert codec.decode_response(codec.encode_response(response)) == response
 
 

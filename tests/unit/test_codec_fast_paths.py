@@ -9,9 +9,8 @@ from typing import Any
 import fastavro
 import pytest
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.codec.messages import REQUEST, RESPONSE, _request_record, _response_record
+from dancu_bus.codec.messages import REQUEST, RESPONSE, _Operations, _request_record, _response_record
 from dancu_bus.contracts import (
     VERIFIABLE_FIELDS,
     Address,
@@ -26,6 +25,7 @@ from dancu_bus.contracts import (
     VerifyQuery,
     VerifyResult,
 )
+from dancu_bus.operations import OPERATIONS, VERIFY
 
 CODEC = Codec(load_schemas(OPERATIONS))
 OLD = Address("DVHC-2004", "01", "00004", "001", "Số 12")
@@ -73,8 +73,7 @@ def _response(moment: datetime, verify: VerifyResult | None, lookup: LookupResul
         None,
         None,
         None,
-        verify,
-        lookup,
+        verify or lookup,
     )
 
 
@@ -98,7 +97,7 @@ CONVERTED = LookupResult(
 def test_response_bytes_equal_plain_fastavro(moment: datetime, verify: Any, lookup: Any) -> None:
     """Named union branches and timestamps given as milliseconds change no byte of a response."""
     response = _response(moment, verify, lookup)
-    plain = _plain(_response_record(response), {"answered_at": moment})
+    plain = _plain(_response_record(response, _Operations(OPERATIONS)), {"answered_at": moment})
     data = CODEC.encode_response(response)
     assert data == _fastavro(RESPONSE, plain)
     assert CODEC.encode_response(CODEC.decode_response(data)) == data
@@ -121,5 +120,8 @@ def test_request_timestamps_equal_plain_fastavro(moment: datetime) -> None:
         later,
         body,
     )
-    plain = _plain(_request_record(request), {"sent_at": moment, "expires_at": later})
+    plain = _plain(
+        _request_record(request, ("vn.dancu.VerifyBody", VERIFY.body_record(body))),
+        {"sent_at": moment, "expires_at": later},
+    )
     assert CODEC.encode_request(request) == _fastavro(REQUEST, plain)

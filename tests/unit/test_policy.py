@@ -43,7 +43,7 @@ def directory(status: AgencyStatus = AgencyStatus.ACTIVE) -> FileAgencyDirectory
             id="demo-bank",
             name="Bank",
             status=status,
-            operations=frozenset({Operation.VERIFY, Operation.LOOKUP, Operation.SEARCH}),
+            operations=frozenset({Operation.VERIFY, Operation.LOOKUP}),
             purposes=PURPOSES,
         )
     )
@@ -64,8 +64,8 @@ CASES = [
     ("body claims another agency", request(agency="other-bank"), "demo-bank", Reason.AGENCY_MISMATCH),
     ("expired", request(expires_at=samples.SENT), "demo-bank", Reason.EXPIRED),
     ("unknown operation", request(operation="TRANSFER"), "demo-bank", Reason.UNKNOWN_OPERATION),
-    ("operation not allowed", request(operation="SELF"), "demo-bank", Reason.OPERATION_NOT_ALLOWED),
-    ("operation not served yet", request(operation="SEARCH"), "demo-bank", Reason.OPERATION_NOT_SUPPORTED),
+    ("operation not allowed", request(operation="SEARCH"), "demo-bank", Reason.OPERATION_NOT_ALLOWED),
+    ("operation not registered", request(operation="SELF"), "demo-bank", Reason.UNKNOWN_OPERATION),
     ("missing purpose", request(purpose_code=""), "demo-bank", Reason.PURPOSE_MISSING),
     ("blank purpose", request(purpose_code="  "), "demo-bank", Reason.PURPOSE_MISSING),
     ("purpose not registered", request(purpose_code="MARKETING"), "demo-bank", Reason.PURPOSE_NOT_REGISTERED),

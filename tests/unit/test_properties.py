@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.catalogues import packaged_view
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import (
@@ -35,6 +34,7 @@ from dancu_bus.contracts import (
 )
 from dancu_bus.errors import CodecError
 from dancu_bus.metrics import ResolverMetrics
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.reasons import Reason
 from dancu_bus.resolver import Admitted, Rejection, admit
 from dancu_bus.resolver.handler import ResolverHandler
@@ -172,7 +172,7 @@ def test_random_bodies_behind_a_known_fingerprint_raise_only_codec_error(header:
 @given(requests, st.data())
 def test_damaged_requests_raise_only_codec_error(request: Request, data: st.DataObject) -> None:
     """A real request truncated or with one byte changed decodes to something or fails as CodecError."""
-    encoded = bytearray(CODEC.encode_request(request))
+    encoded = bytearray(CODEC.encode_foreign_request(request))
     cut = data.draw(st.integers(0, len(encoded)))
     _decode_or_codec_error(bytes(encoded[:cut]))
     where = data.draw(st.integers(0, len(encoded) - 1))
@@ -201,7 +201,7 @@ HANDLER = ResolverHandler(
 
 
 @PROPERTY
-@given(st.lists(st.one_of(requests.map(CODEC.encode_request), st.binary(max_size=80)), max_size=8))
+@given(st.lists(st.one_of(requests.map(CODEC.encode_foreign_request), st.binary(max_size=80)), max_size=8))
 def test_the_handler_answers_every_record_once_and_never_raises(values: list[bytes]) -> None:
     """Any batch of requests and garbage gets exactly one response or dead letter per record."""
     batch = [Incoming(NAMES.request("demo-bank"), 0, n, 0, None, v, ()) for n, v in enumerate(values)]

@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.agencies import Agency, AgencyStatus, Channel, FocalPoint, Purpose, SecurityReview
 from dancu_bus.codec import load_schemas
 from dancu_bus.contracts import Operation
 from dancu_bus.errors import RefusedChange
 from dancu_bus.keys import AnswerKey, generate_key_pair
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import (
     PLATFORM_KEY,
     MaintenanceWindow,

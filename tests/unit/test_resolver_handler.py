@@ -13,12 +13,12 @@ from typing import Any, cast
 import pytest
 from prometheus_client import CollectorRegistry
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen, Request, VerifyQuery
 from dancu_bus.errors import StoreError
 from dancu_bus.keys import PublicKey
 from dancu_bus.metrics import ResolverMetrics
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.resolver.handler import ResolverHandler
 from dancu_bus.resolver.policy import AdmissionLimits
 from dancu_bus.store import PopulationStore

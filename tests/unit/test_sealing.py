@@ -13,11 +13,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
-from dancu_bus.operations import OPERATIONS
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Address, DisclosedField, LookupResult, Response
 from dancu_bus.errors import ConfigError, SealedAnswerError
 from dancu_bus.keys import AnswerKey, PrivateKeys, generate_key_pair, public_key
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.sealing import open_sealed, seal
 from tests.unit import samples
 

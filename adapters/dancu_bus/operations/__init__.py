@@ -8,11 +8,13 @@ add it to ``OPERATIONS``; the codec, resolver, SDK and audit need no change.
 from dancu_bus.operations.base import Asking, Operation, Population, schema_branches
 from dancu_bus.operations.lookup import LOOKUP
 from dancu_bus.operations.registry import AnyOperation, Operations, registry_of
+from dancu_bus.operations.search import SEARCH
 from dancu_bus.operations.verify import VERIFY
 
 __all__ = [
     "LOOKUP",
     "OPERATIONS",
+    "SEARCH",
     "VERIFY",
     "AnyOperation",
     "Asking",
@@ -24,4 +26,4 @@ __all__ = [
 ]
 
 # The platform's operations, in the order of their Avro union branches (append only: the order is wire).
-OPERATIONS = Operations((VERIFY, LOOKUP))
+OPERATIONS = Operations((VERIFY, LOOKUP, SEARCH))
