@@ -40,5 +40,7 @@ def test_the_demo_runs_start_to_finish_and_leaves_no_value_in_clear(tmp_path: Pa
     assert "broker: secured (SASL_SSL, SCRAM-SHA-512, ACLs)" in text
     assert "answer key demo-bank-1" in text and "answer key demo-province-1" in text
     assert "REJECTED SUSPENDED" in text and "hash chains intact" in text
+    assert "verdict=MATCH_WITHOUT_DIACRITICS [full_name=MATCH_WITHOUT_DIACRITICS, birth_date=MATCH]" in text
+    assert "TRANSFER" in text and "refused by the SDK, nothing sent" in text
     assert "answers with personal data sealed (keys demo-bank-1, demo-province-1)" in text
     assert "SOME IN CLEAR" not in text

@@ -30,7 +30,13 @@ from dancu_bus.contracts import Citizen
 from dancu_bus.demo.keys import SampleKey, operator_keys, sample_keys
 from dancu_bus.demo.platform import Logins, onboard_agencies, service_logins, set_up_principals
 from dancu_bus.demo.report import describe_audit, describe_exchange, read_audit, sealed_on_the_broker
-from dancu_bus.demo.samples import AgencyLogin, Exchange, send_samples, send_suspension_sample
+from dancu_bus.demo.samples import (
+    AgencyLogin,
+    Exchange,
+    refused_by_the_sdk,
+    send_samples,
+    send_suspension_sample,
+)
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
@@ -128,7 +134,7 @@ async def _exchange_and_audit(
             ),
         ]
         try:
-            exchanges = await _exchanges(admin, logins, keys, codec, people)
+            exchanges = await _exchanges(admin, logins, keys, codec, people, out)
             # The report reads the audit topic synchronously; off the loop, so the audit keeps writing it.
             code = await asyncio.to_thread(_report, admin, codec, exchanges, out)
             if stay is not None:
@@ -184,10 +190,12 @@ async def _exchanges(
     keys: dict[str, SampleKey],
     codec: Codec,
     people: Sequence[Citizen],
+    out: TextIO,
 ) -> list[Exchange]:
     registry = AgencyAdmin(admin, RegistryCodec(load_schemas(OPERATIONS)))
     agencies = {agency: AgencyLogin(logins[agency], keys[agency].private_file) for agency in keys}
     exchanges = await send_samples(agencies, codec, people)
+    print(await refused_by_the_sdk(agencies["demo-bank"], codec, people[0]), file=out)
     exchanges += await send_suspension_sample(
         agencies["demo-province"],
         codec,

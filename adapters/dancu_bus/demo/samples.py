@@ -10,10 +10,12 @@ from pathlib import Path
 
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Citizen, LookupQuery, Request, Response, VerifyQuery
+from dancu_bus.errors import UnknownOperation
 from dancu_bus.sdk import AsyncClient, ClientConfig, Context
 from dancu_bus.settings import KafkaSettings
+from dancu_bus.text import without_diacritics
 
-__all__ = ["AgencyLogin", "Exchange", "send_samples", "send_suspension_sample"]
+__all__ = ["AgencyLogin", "Exchange", "refused_by_the_sdk", "send_samples", "send_suspension_sample"]
 
 Exchange = tuple[Request, Response]
 BANK = Context("can-bo-0042", "HS-KYC-2026-0001", "KYC", "Luật Phòng, chống rửa tiền 2022, Điều 9")
@@ -38,17 +40,26 @@ def _client(agency: str, login: AgencyLogin, codec: Codec) -> AsyncClient:
 
 def _bank_requests(bank: AsyncClient, people: Sequence[Citizen]) -> list[Request]:
     a, b, c = people
-    unknown_operation = dataclasses.replace(
-        bank.build(VerifyQuery(a.personal_id), BANK), operation="TRANSFER"
-    )
+    legacy_name = without_diacritics(a.full_name).upper()  # as a legacy core-banking system keeps it
     return [
         bank.build(VerifyQuery(a.personal_id, a.full_name, a.birth_date, a.sex), BANK),
         bank.build(VerifyQuery(b.personal_id, "Nguyễn Văn Sai", b.birth_date), BANK),
         bank.build(LookupQuery(c.personal_id, ("full_name", "permanent_address")), BANK_LOOKUP),
         bank.build(LookupQuery(c.personal_id, ("religion",)), BANK_LOOKUP),
         bank.build(VerifyQuery("00109001234X", "Trần Thị B"), BANK),
-        unknown_operation,
+        bank.build(VerifyQuery(a.personal_id, legacy_name, a.birth_date), BANK),
     ]
+
+
+async def refused_by_the_sdk(login: AgencyLogin, codec: Codec, person: Citizen) -> str:
+    """What the SDK says, before sending anything, to a request of an operation nobody registered."""
+    async with _client("demo-bank", login, codec) as bank:
+        request = dataclasses.replace(bank.build(VerifyQuery(person.personal_id), BANK), operation="TRANSFER")
+        try:
+            await bank.request(request)
+        except UnknownOperation as exc:
+            return f"demo-bank TRANSFER {person.personal_id}\n    refused by the SDK, nothing sent: {exc}"
+    return "demo-bank TRANSFER was sent: the SDK should have refused it"
 
 
 def _province_requests(province: AsyncClient, people: Sequence[Citizen]) -> list[Request]:

@@ -126,7 +126,7 @@ def _verify(asking: Asking, person: Citizen | None = None, **changes: object) ->
 
 
 def _send(asking: Asking, request: Request, **options: object) -> Sent:
-    value = asking.codec.encode_request(request)
+    value = asking.codec.encode_foreign_request(request)  # hostile: whatever operation string it likes
     return Sent(value, request.request_id.encode(), **options)  # type: ignore[arg-type]
 
 
