@@ -14,8 +14,8 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from deployment import BENCH_KEYS, bench_agencies
@@ -24,15 +24,14 @@ from prometheus_client import CollectorRegistry
 from workloads import WORKLOADS
 
 from dancu_bus.agencies import FileAgencyDirectory
-from dancu_bus.catalogues import packaged_view
+from dancu_bus.catalogues import CatalogueView, packaged_view
 from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.contracts import Request
+from dancu_bus.contracts import Citizen, Request, Response
 from dancu_bus.keys import PrivateKeys
 from dancu_bus.metrics import ResolverMetrics
-from dancu_bus.operations import OPERATIONS
-from dancu_bus.resolver.answers import answer
+from dancu_bus.operations import OPERATIONS, Asking
+from dancu_bus.resolver import Admitted, Rejection, admit, reject, respond
 from dancu_bus.resolver.handler import ResolverHandler
-from dancu_bus.resolver.policy import admit
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.sealing import open_sealed, seal
 from dancu_bus.store import SqliteStore
@@ -64,10 +63,7 @@ def main() -> int:
     citizens = asyncio.run(_store(population, requests))
     responses = _stage(
         "resolver: answer",
-        lambda: [
-            answer(r, d, citizens.get(_pid(r)), now, view, exchange_id=r.request_id, agency=workload.agency)
-            for r, d in zip(decoded, decisions, strict=True)
-        ],
+        lambda: asyncio.run(_answers(decoded, decisions, citizens, view, now, workload.agency)),
     )
     encoded = _stage("resolver: encode response", lambda: [codec.encode_response(r) for r in responses])
     _stage("SDK: decode response", lambda: [codec.decode_response(e) for e in encoded])
@@ -94,8 +90,42 @@ def _stage(label: str, work: Callable[[], T]) -> T:
 
 
 def _pid(request: Request) -> str:
-    assert request.body is not None
+    assert request.body is not None and request.body.personal_id is not None
     return request.body.personal_id
+
+
+async def _answers(
+    requests: list[Request],
+    decisions: list[Admitted | Rejection],
+    citizens: dict[str, Any],
+    view: CatalogueView,
+    now: datetime,
+    agency: str,
+) -> list[Response]:
+    """Each decision answered through its operation, as the resolver's handler does."""
+    answered = []
+    for request, decision in zip(requests, decisions, strict=True):
+        where = {"exchange_id": request.request_id, "agency": agency}
+        if isinstance(decision, Rejection):
+            answered.append(reject(request, decision, now, **where))
+            continue
+        asking = Asking(decision.purpose, view, citizens, _NO_SEARCH)
+        result = await decision.operation.answer(decision.query, asking)
+        answered.append(respond(request, result, now, **where))
+    return answered
+
+
+class _NoSearch:
+    """The workloads name their people: nothing searches."""
+
+    async def get_many(self, personal_ids: Sequence[str]) -> Mapping[str, Citizen]:
+        raise AssertionError("the batch's citizens are read beforehand")
+
+    async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
+        raise AssertionError("no workload searches")
+
+
+_NO_SEARCH = _NoSearch()
 
 
 async def _store(population: Population, requests: list[Request]) -> dict[str, Any]:

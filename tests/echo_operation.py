@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from dancu_bus import personal_id
@@ -46,18 +47,22 @@ class Echo(Operation[EchoQuery, EchoResult]):
     name = "ECHO"
     query_type = EchoQuery
     result_type = EchoResult
-    body_schema = {
-        "type": "record",
-        "name": "EchoBody",
-        "namespace": "test.dancu",
-        "fields": [{"name": "personal_id", "type": "string"}, {"name": "word", "type": "string"}],
-    }
-    result_schema = {
-        "type": "record",
-        "name": "EchoResult",
-        "namespace": "test.dancu",
-        "fields": [{"name": "found", "type": "boolean"}, {"name": "reversed_word", "type": "string"}],
-    }
+    body_schema = MappingProxyType(
+        {
+            "type": "record",
+            "name": "EchoBody",
+            "namespace": "test.dancu",
+            "fields": [{"name": "personal_id", "type": "string"}, {"name": "word", "type": "string"}],
+        }
+    )
+    result_schema = MappingProxyType(
+        {
+            "type": "record",
+            "name": "EchoResult",
+            "namespace": "test.dancu",
+            "fields": [{"name": "found", "type": "boolean"}, {"name": "reversed_word", "type": "string"}],
+        }
+    )
     result_name = "test.dancu.EchoResult"
 
     def personal_ids(self, query: EchoQuery) -> tuple[str, ...]:
