@@ -34,6 +34,7 @@ __all__ = [
     "ResponseHalf",
     "ResponseStatus",
     "Sealed",
+    "Searching",
     "Verdict",
     "VerifyQuery",
     "VerifyResult",
@@ -146,6 +147,15 @@ class Query(Protocol):
     @property
     def personal_id(self) -> str | None:
         """The personal id asked about, if the query names one."""
+
+
+@runtime_checkable
+class Searching(Protocol):
+    """A query that names nobody and finds people by criteria: the audit records the criteria's names."""
+
+    @property
+    def criteria(self) -> tuple[str, ...]:
+        """Names of the criteria given."""
 
 
 @runtime_checkable
@@ -318,6 +328,8 @@ class AuditRecord:
     prev_exchange_id: str | None = None
     prev_hash: str = ""
     hash: str = ""
+    # Names of the criteria of a query that names nobody (SEARCH): what was searched by, never with what.
+    criteria: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dancu_bus.contracts import AuditPending, AuditRecord, Request, Response, ResponseHalf
+from dancu_bus.contracts import AuditPending, AuditRecord, Request, Response, ResponseHalf, Searching
 from dancu_bus.text import bounded
 from dancu_bus.transport.records import TopicPartition
 
@@ -71,6 +71,7 @@ def request_half(seen: SeenRequest) -> AuditRecord:
         request_topic=seen.tp.topic,
         request_partition=seen.tp.partition,
         request_offset=seen.offset,
+        criteria=request.body.criteria if isinstance(request.body, Searching) else (),
     )
 
 

@@ -374,6 +374,7 @@ def _audit_record(audit: AuditRecord) -> dict[str, Any]:
         "prev_exchange_id": audit.prev_exchange_id,
         "prev_hash": audit.prev_hash,
         "hash": audit.hash,
+        "criteria": list(audit.criteria),
     }
 
 
@@ -400,6 +401,7 @@ def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
         prev_exchange_id=record["prev_exchange_id"],
         prev_hash=record["prev_hash"],
         hash=record["hash"],
+        criteria=tuple(record["criteria"]),
     )
 
 
