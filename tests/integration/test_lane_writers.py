@@ -12,9 +12,10 @@ from aiokafka.errors import KafkaError
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from dancu_bus.admin.config import client_config
+from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.settings import KafkaSettings
-from dancu_bus.transport import Lanes, Outgoing, TopicPartition, kafka_options, producer
+from dancu_bus.transport import AioKafkaClients, Lanes, Outgoing, TopicPartition, kafka_options, producer
 from dancu_bus.transport.writers import FencedWriters
 
 pytestmark = pytest.mark.timeout(120)
@@ -57,7 +58,10 @@ async def test_answers_and_offsets_commit_together_and_a_takeover_aborts_the_zom
     """The zombie's open transaction (answer and offset) is aborted by the new writer; neither is seen."""
     source, out = topics
     tp, group, lanes = TopicPartition(source, 0), f"{unique_prefix}.group", Lanes(2, f"{unique_prefix}.txn")
-    old, new = (FencedWriters(kafka_settings, group, lanes.transactional_id) for _ in range(2))
+    old, new = (
+        FencedWriters(AioKafkaClients(kafka_settings, ClusterWatch), group, lanes.transactional_id)
+        for _ in range(2)
+    )
     zombie = producer(kafka_settings, transactional_id=lanes.transactional_id(0))
     try:
         await old.open(0)
@@ -88,7 +92,10 @@ async def test_a_new_writer_of_one_lane_leaves_the_other_lanes_alone(
     source, out = topics
     lanes = Lanes(2, f"{unique_prefix}.txn")
     first, second = (
-        FencedWriters(kafka_settings, f"{unique_prefix}.group", lanes.transactional_id) for _ in range(2)
+        FencedWriters(
+            AioKafkaClients(kafka_settings, ClusterWatch), f"{unique_prefix}.group", lanes.transactional_id
+        )
+        for _ in range(2)
     )
     try:
         await first.open(0)

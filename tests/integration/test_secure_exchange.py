@@ -19,6 +19,7 @@ from confluent_kafka import Producer
 
 from dancu_bus.access import AUDIT, REGISTRY, RESOLVER
 from dancu_bus.admin.config import client_config
+from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.admin.reader import read_topic
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Response, ResponseStatus, Verdict, VerifyQuery, VerifyResult
@@ -27,7 +28,7 @@ from dancu_bus.operations import OPERATIONS
 from dancu_bus.sdk import Client, ClientConfig
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
-from dancu_bus.transport.kafka import consumer, kafka_options
+from dancu_bus.transport.kafka import AioKafkaClients, consumer, kafka_options
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.worker import WorkerOptions, running_worker
 from tests.contexts import KYC
@@ -81,8 +82,12 @@ async def _serve(secured: Secured, stop: asyncio.Event, ready: threading.Event) 
     answering = WorkerOptions(pattern=names.request_pattern, poll_timeout_ms=50)
     witnessing = WorkerOptions(pattern=names.exchange_pattern, poll_timeout_ms=50)
     async with (
-        running_worker(resolver, ids.resolver_group, _Answerer(names, codec), answering) as answerer,
-        running_worker(audit, ids.audit_group, _Witness(names, codec), witnessing) as witness,
+        running_worker(
+            AioKafkaClients(resolver, ClusterWatch), ids.resolver_group, _Answerer(names, codec), answering
+        ) as answerer,
+        running_worker(
+            AioKafkaClients(audit, ClusterWatch), ids.audit_group, _Witness(names, codec), witnessing
+        ) as witness,
     ):
         ready.set()
         await asyncio.gather(answerer.run(stop), witness.run(stop))

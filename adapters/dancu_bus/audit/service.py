@@ -23,10 +23,12 @@ from dancu_bus.settings import AuditSettings, Settings
 from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import (
+    AioKafkaClients,
     DeadLetters,
     FencedTopics,
     FencedWorker,
     Incoming,
+    KafkaClients,
     Outgoing,
     WorkerOptions,
     operator_key,
@@ -229,12 +231,12 @@ class AuditHandler:
         self._metrics.held.set(1 if self._held else 0)
 
 
-async def _partitions(settings: Settings, topic: str, stop: asyncio.Event) -> int | None:
+async def _partitions(clients: KafkaClients, topic: str, stop: asyncio.Event) -> int | None:
     """The audit topic's partition count, waiting (a line every 10 s) until it exists; None once stopped."""
     waited = 0.0
     while not stop.is_set():
         try:
-            return await partition_count(settings.kafka, topic)
+            return await partition_count(clients, topic)
         except BrokerError as exc:
             if waited % 10 == 0:
                 log.warning("the audit consumer waits for its topic (%.0f s so far): %s", waited, exc)
@@ -243,15 +245,19 @@ async def _partitions(settings: Settings, topic: str, stop: asyncio.Event) -> in
     return None
 
 
-async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> None:
+async def run_audit(
+    settings: Settings, codec: Codec, stop: asyncio.Event, clients: KafkaClients | None = None
+) -> None:
     """Witness exchanges until ``stop`` is set, with health and metrics on the configured port.
 
     A worker that fails is logged, counted and started again from the last commit
-    (``transport.supervise``); only ``stop`` ends this.
+    (``transport.supervise``); only ``stop`` ends this. ``clients`` default to aiokafka's on
+    ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
     """
+    clients = clients or AioKafkaClients(settings.kafka, ClusterWatch)
     registry = CollectorRegistry()
     names = TopicNames(settings.kafka.topic_prefix)
-    partitions = await _partitions(settings, names.audit, stop)
+    partitions = await _partitions(clients, names.audit, stop)
     if partitions is None:
         return
     metrics = AuditMetrics(registry)
@@ -265,7 +271,7 @@ async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> No
     running: list[FencedWorker] = []
 
     async def run() -> None:
-        async with running_fenced_worker(settings.kafka, group, topics, handler, options) as worker:
+        async with running_fenced_worker(clients, group, topics, handler, options) as worker:
             running.append(worker)
             try:
                 await worker.run(stop)
@@ -281,7 +287,7 @@ async def run_audit(settings: Settings, codec: Codec, stop: asyncio.Event) -> No
         metrics.worker_failures.labels(type(exc).__name__).inc()
 
     async with (
-        ClusterWatch(settings.kafka) as watch,
+        clients.watch() as watch,
         HealthServer(registry, ready, settings.audit.metrics_port),
     ):
         await supervise(run, stop, failed)

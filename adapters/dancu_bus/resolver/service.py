@@ -23,7 +23,9 @@ from dancu_bus.settings import Settings
 from dancu_bus.store import PopulationStore
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import (
+    AioKafkaClients,
     DeadLetters,
+    KafkaClients,
     Lanes,
     LaneWorker,
     Quarantine,
@@ -45,16 +47,19 @@ async def run_resolver(
     codec: Codec,
     stop: asyncio.Event,
     catalogues: CatalogueSource | None = None,
+    clients: KafkaClients | None = None,
 ) -> None:
     """Serve requests until ``stop`` is set, with health and metrics on the configured port.
 
     Without ``catalogues`` the resolver follows the catalogue topics (``catalogue_source``). A worker
     that fails is logged, counted and started again (``transport.quarantine``); only ``stop`` ends this.
+    ``clients`` default to aiokafka's on ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
     """
     if catalogues is None:
         async with catalogue_source(settings, codec.schemas) as source:
-            await run_resolver(settings, directory, store, codec, stop, source)
+            await run_resolver(settings, directory, store, codec, stop, source, clients)
         return
+    clients = clients or AioKafkaClients(settings.kafka, ClusterWatch)
     identity = await store.identity()
     log.info("serving store %s (%s citizens)", identity.store_id, f"{identity.citizens:,}")
     checked = CheckedStore(store, identity)
@@ -70,7 +75,7 @@ async def run_resolver(
     names = TopicNames(settings.kafka.topic_prefix)
     dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), "resolver")
     handler = ResolverHandler(codec, directory, checked, names, metrics, catalogues, limits, dead_letters)
-    serving = _Serving(settings, handler, Quarantine())
+    serving = _Serving(settings, clients, handler, Quarantine())
 
     async def ready() -> str | None:
         if watch.problem is not None:
@@ -82,7 +87,7 @@ async def run_resolver(
         serving.quarantine.failed(f"{type(exc).__name__}: {exc}")
 
     async with (
-        ClusterWatch(settings.kafka) as watch,
+        clients.watch() as watch,
         HealthServer(registry, ready, settings.resolver.metrics_port),
     ):
         await supervise(lambda: serving.run(stop), stop, failed)
@@ -91,8 +96,11 @@ async def run_resolver(
 class _Serving:
     """One run of the lane worker at a time, and whether the current one owns partitions."""
 
-    def __init__(self, settings: Settings, handler: ResolverHandler, quarantine: Quarantine) -> None:
+    def __init__(
+        self, settings: Settings, clients: KafkaClients, handler: ResolverHandler, quarantine: Quarantine
+    ) -> None:
         self._settings = settings
+        self._clients = clients
         self._handler = handler
         self.quarantine = quarantine
         self._worker: LaneWorker | None = None
@@ -109,9 +117,8 @@ class _Serving:
         options = WorkerOptions(
             TopicNames(self._settings.kafka.topic_prefix).request_pattern, max_records=resolver.max_batch
         )
-        kafka = self._settings.kafka
         async with running_lane_worker(
-            kafka, resolver.group_id, self._handler, options, lanes, self.quarantine
+            self._clients, resolver.group_id, self._handler, options, lanes, self.quarantine
         ) as worker:
             self._worker = worker
             try:

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 
 from dancu_bus.admin.config import client_config
-from dancu_bus.admin.diagnosis import diagnose
 from dancu_bus.admin.reader import watermarks
 from dancu_bus.catalogues import packaged_view
 from dancu_bus.codec import Codec
@@ -34,6 +33,7 @@ from dancu_bus.errors import (
 )
 from dancu_bus.operations import registry_of
 from dancu_bus.reasons import Reason
+from dancu_bus.sdk.connector import LIBRDKAFKA, Connector
 from dancu_bus.sdk.responses import ResponseReader
 from dancu_bus.settings import KafkaSettings, client_environment
 from dancu_bus.topic_names import TopicNames
@@ -84,6 +84,8 @@ class ClientConfig:
     answer_keys: Path | None = field(default_factory=_answer_keys)
     # Refuse requests with codes the catalogues lack before producing them; off only to test the resolver.
     check_codes: bool = True
+    # Who makes the Kafka clients: librdkafka, or an in-memory broker in tests (``dancu_bus.testing``).
+    connector: Connector = field(default=LIBRDKAFKA, compare=False, repr=False)
 
     @property
     def names(self) -> TopicNames:
@@ -119,11 +121,12 @@ class Exchange:
 
         BrokerError, in one line that names the cause, when the cluster cannot be used as configured.
         """
-        problem = diagnose(self._config.kafka, timeout_s=min(self._config.wait_s, _OPEN_S))
+        connector = self._config.connector
+        problem = connector.diagnose(self._config.kafka, min(self._config.wait_s, _OPEN_S))
         if problem is not None:
             raise BrokerError(f"agency {self._config.agency}: {problem}", retriable=False)
         base = {**client_config(self._config.kafka), "logger": _librdkafka}
-        self._consumer = Consumer(
+        self._consumer = connector.consumer(
             {
                 **base,
                 "group.id": f"{self._config.agency}.sdk.{uuid.uuid4().hex[:12]}",
@@ -133,7 +136,7 @@ class Exchange:
             }
         )
         self._assign_from_end()
-        self._producer = Producer(
+        self._producer = connector.producer(
             {
                 **base,
                 "enable.idempotence": True,

@@ -1,9 +1,10 @@
 """Kafka I/O for the async services (aiokafka); nothing above this package imports aiokafka."""
 
+from dancu_bus.transport.clients import ClusterState, KafkaClients
 from dancu_bus.transport.dead_letters import DeadLetters, operator_key
 from dancu_bus.transport.fenced import FencedHandler, FencedTopics, FencedWorker, running_fenced_worker
 from dancu_bus.transport.follower import following
-from dancu_bus.transport.kafka import consumer, kafka_options, producer
+from dancu_bus.transport.kafka import AioKafkaClients, consumer, kafka_options, producer
 from dancu_bus.transport.lanes import Lanes, LaneWorker, running_lane_worker
 from dancu_bus.transport.quarantine import Quarantine, supervise
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition, Unreadable
@@ -11,13 +12,16 @@ from dancu_bus.transport.tail import partition_count
 from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions, running_worker, sleep_unless
 
 __all__ = [
+    "AioKafkaClients",
     "BatchHandler",
     "BatchWorker",
+    "ClusterState",
     "DeadLetters",
     "FencedHandler",
     "FencedTopics",
     "FencedWorker",
     "Incoming",
+    "KafkaClients",
     "LaneWorker",
     "Lanes",
     "Outgoing",

@@ -34,9 +34,8 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTopicPartition
 
-from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.assignor import colocating_assignor
-from dancu_bus.transport.kafka import consumer
+from dancu_bus.transport.clients import KafkaClients
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.tail import offer_tail, read_partition
 from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, next_batch
@@ -194,12 +193,16 @@ class FencedWorker:
 
 @asynccontextmanager
 async def running_fenced_worker(
-    kafka: KafkaSettings, group_id: str, topics: FencedTopics, handler: FencedHandler, options: WorkerOptions
+    clients: KafkaClients,
+    group_id: str,
+    topics: FencedTopics,
+    handler: FencedHandler,
+    options: WorkerOptions,
 ) -> AsyncIterator[FencedWorker]:
     """A fenced worker whose consumer is started, and whose consumer and writers stop on the way out."""
     assignor = colocating_assignor(handler.output_partition)
-    group_consumer = consumer(kafka, group_id, options.max_records, assignors=(assignor,))
-    writers = FencedWriters(kafka, group_id, lambda partition: f"{group_id}.{topics.output}.{partition}")
+    group_consumer = clients.consumer(group_id, options.max_records, assignors=(assignor,))
+    writers = FencedWriters(clients, group_id, lambda partition: f"{group_id}.{topics.output}.{partition}")
 
     def inputs(partition: int) -> list[TopicPartition]:
         owned = [TopicPartition(tp.topic, tp.partition) for tp in group_consumer.assignment()]
@@ -207,8 +210,8 @@ async def running_fenced_worker(
 
     async def take_over(partition: int) -> Collection[TopicPartition]:
         resume = functools.partial(handler.resume, partition)
-        await offer_tail(kafka, TopicPartition(topics.output, partition), resume)
-        handler.restore(partition, await read_partition(kafka, TopicPartition(topics.state, partition)))
+        await offer_tail(clients, TopicPartition(topics.output, partition), resume)
+        handler.restore(partition, await read_partition(clients, TopicPartition(topics.state, partition)))
         return inputs(partition)
 
     await group_consumer.start()

@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import KafkaSettings
-from dancu_bus.transport.kafka import kafka_options
+from dancu_bus.transport.kafka import reader
 
 __all__ = ["Apply", "following"]
 
@@ -34,13 +34,8 @@ async def following(
     kafka: KafkaSettings, appliers: Mapping[str, Apply], timeout_s: float = 30.0
 ) -> AsyncIterator[None]:
     """Replay each topic of ``appliers`` into its Apply up to its end, then keep applying until exit."""
-    consumer = AIOKafkaConsumer(
-        **kafka_options(kafka),
-        group_id=None,  # no group: every process reads every partition, and commits nothing
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        fetch_max_wait_ms=100,  # changes reach services within about a second
-    )
+    # No group: every process reads every partition. Changes reach services within about a second.
+    consumer = reader(kafka, fetch_max_wait_ms=100)
     await consumer.start()
     try:
         partitions = await _assign_all(consumer, sorted(appliers), timeout_s)

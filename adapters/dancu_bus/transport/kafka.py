@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -10,9 +12,10 @@ from aiokafka.producer import sender as _aiokafka_sender
 
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import KafkaSettings
+from dancu_bus.transport.clients import ClusterState
 from dancu_bus.transport.unreadable import install as _guard_unreadable_batches
 
-__all__ = ["consumer", "kafka_options", "producer"]
+__all__ = ["AioKafkaClients", "consumer", "kafka_options", "producer", "reader"]
 
 # A transaction begun right after the previous one of the same id committed finds the coordinator
 # still writing that one's markers (CONCURRENT_TRANSACTIONS), for a few milliseconds. aiokafka waits a
@@ -86,3 +89,47 @@ def producer(kafka: KafkaSettings, transactional_id: str | None = None) -> AIOKa
         # letter, is refused by the broker if anyone, not silently by the client's 1 MiB default.
         max_request_size=8 * 1024 * 1024,
     )
+
+
+def reader(kafka: KafkaSettings, fetch_max_wait_ms: int = 500) -> AIOKafkaConsumer:
+    """A read_committed consumer in no group, for assigned partitions (not yet started)."""
+    return AIOKafkaConsumer(
+        **kafka_options(kafka),
+        group_id=None,  # no group: it reads the partitions it is given, and commits nothing
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        fetch_max_wait_ms=fetch_max_wait_ms,
+    )
+
+
+class AioKafkaClients:
+    """aiokafka clients of the cluster ``kafka`` names, and its watch (``admin.diagnosis.ClusterWatch``).
+
+    The watch is given by the service: it speaks librdkafka, which transport does not import.
+    """
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        watch: Callable[[KafkaSettings], AbstractAsyncContextManager[ClusterState]],
+    ) -> None:
+        self.kafka = kafka
+        self._watch = watch
+
+    def consumer(
+        self, group_id: str, max_records: int, assignors: tuple[type[Any], ...] = ()
+    ) -> AIOKafkaConsumer:
+        """A manually committing, read_committed consumer of a group (``consumer``)."""
+        return consumer(self.kafka, group_id, max_records, assignors)
+
+    def producer(self, transactional_id: str | None = None) -> AIOKafkaProducer:
+        """An idempotent producer, transactional when given an id (``producer``)."""
+        return producer(self.kafka, transactional_id)
+
+    def reader(self, fetch_max_wait_ms: int = 500) -> AIOKafkaConsumer:
+        """A consumer in no group (``reader``)."""
+        return reader(self.kafka, fetch_max_wait_ms)
+
+    def watch(self) -> AbstractAsyncContextManager[ClusterState]:
+        """The service's watch of the cluster."""
+        return self._watch(self.kafka)

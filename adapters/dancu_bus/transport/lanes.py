@@ -34,9 +34,8 @@ from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.errors import MessageSizeTooLargeError
 
 from dancu_bus.errors import BrokerError
-from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.assignor import lane_assignor
-from dancu_bus.transport.kafka import consumer
+from dancu_bus.transport.clients import KafkaClients
 from dancu_bus.transport.quarantine import Quarantine
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, next_batch
@@ -246,7 +245,7 @@ class LaneWorker:
 
 @asynccontextmanager
 async def running_lane_worker(
-    kafka: KafkaSettings,
+    clients: KafkaClients,
     group_id: str,
     handler: LaneHandler,
     options: WorkerOptions,
@@ -255,8 +254,8 @@ async def running_lane_worker(
 ) -> AsyncIterator[LaneWorker]:
     """A lane worker whose consumer is started, and whose consumer and writers stop on the way out."""
     assignor = lane_assignor(lambda topic, partition: lanes.of(TopicPartition(topic, partition)), lanes.count)
-    group_consumer = consumer(kafka, group_id, options.max_records, assignors=(assignor,))
-    writers = FencedWriters(kafka, group_id, lanes.transactional_id)
+    group_consumer = clients.consumer(group_id, options.max_records, assignors=(assignor,))
+    writers = FencedWriters(clients, group_id, lanes.transactional_id)
     await group_consumer.start()
     try:
         yield LaneWorker(group_consumer, writers, handler, options, lanes, quarantine)

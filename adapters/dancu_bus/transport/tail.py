@@ -10,8 +10,7 @@ from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.errors import KafkaError
 
 from dancu_bus.errors import BrokerError
-from dancu_bus.settings import KafkaSettings
-from dancu_bus.transport.kafka import kafka_options, producer
+from dancu_bus.transport.clients import KafkaClients
 from dancu_bus.transport.records import Incoming, TopicPartition
 from dancu_bus.transport.worker import incoming
 
@@ -21,12 +20,13 @@ _FIRST_WINDOW = 16
 
 
 async def offer_tail(
-    kafka: KafkaSettings, tp: TopicPartition, accept: Callable[[Incoming | None], bool], timeout_s: float = 60
+    clients: KafkaClients,
+    tp: TopicPartition,
+    accept: Callable[[Incoming | None], bool],
+    timeout_s: float = 60,
 ) -> None:
     """Offer ``accept`` the committed records of ``tp``, newest first, until it takes one; then None."""
-    reader = AIOKafkaConsumer(
-        **kafka_options(kafka), group_id=None, enable_auto_commit=False, isolation_level="read_committed"
-    )
+    reader = clients.reader()
     await reader.start()
     try:
         partition = KafkaTopicPartition(*tp)
@@ -47,11 +47,9 @@ async def offer_tail(
         await reader.stop()
 
 
-async def read_partition(kafka: KafkaSettings, tp: TopicPartition, timeout_s: float = 60) -> list[Incoming]:
+async def read_partition(clients: KafkaClients, tp: TopicPartition, timeout_s: float = 60) -> list[Incoming]:
     """Every committed record of ``tp``, from its beginning to its end now."""
-    reader = AIOKafkaConsumer(
-        **kafka_options(kafka), group_id=None, enable_auto_commit=False, isolation_level="read_committed"
-    )
+    reader = clients.reader()
     await reader.start()
     try:
         partition = KafkaTopicPartition(*tp)
@@ -79,9 +77,9 @@ async def _read_range(
     return records
 
 
-async def partition_count(kafka: KafkaSettings, topic: str) -> int:
+async def partition_count(clients: KafkaClients, topic: str) -> int:
     """How many partitions ``topic`` has; BrokerError when it does not exist."""
-    probe = producer(kafka)
+    probe = clients.producer()
     await probe.start()
     try:
         return len(await probe.partitions_for(topic))

@@ -16,8 +16,7 @@ from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from dancu_bus.errors import DancuError
-from dancu_bus.settings import KafkaSettings
-from dancu_bus.transport.kafka import consumer, producer
+from dancu_bus.transport.clients import KafkaClients
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.unreadable import unreadable_of
 
@@ -236,11 +235,11 @@ def incoming(message: Any) -> Incoming:
 
 @asynccontextmanager
 async def running_worker(
-    kafka: KafkaSettings, group_id: str, handler: BatchHandler, options: WorkerOptions
+    clients: KafkaClients, group_id: str, handler: BatchHandler, options: WorkerOptions
 ) -> AsyncIterator[BatchWorker]:
     """A worker whose consumer and producer are started, and stopped on the way out."""
-    kafka_producer = producer(kafka)
-    kafka_consumer = consumer(kafka, group_id, options.max_records)
+    kafka_producer = clients.producer()
+    kafka_consumer = clients.consumer(group_id, options.max_records)
     await kafka_producer.start()
     try:
         await kafka_consumer.start()

@@ -18,8 +18,7 @@ from aiokafka import TopicPartition as KafkaTopicPartition
 from aiokafka.errors import IllegalOperation, KafkaError
 
 from dancu_bus.errors import BrokerError
-from dancu_bus.settings import KafkaSettings
-from dancu_bus.transport.kafka import producer
+from dancu_bus.transport.clients import KafkaClients
 from dancu_bus.transport.records import Outgoing, TopicPartition
 from dancu_bus.transport.worker import WorkerOptions, partition_of, sleep_unless
 
@@ -34,8 +33,8 @@ WRITE_ERRORS = (KafkaError, IllegalOperation, BrokerError)
 class FencedWriters:
     """One transactional producer per key this member writes; ``transactional_id`` names each key's."""
 
-    def __init__(self, kafka: KafkaSettings, group_id: str, transactional_id: Callable[[int], str]) -> None:
-        self._kafka = kafka
+    def __init__(self, clients: KafkaClients, group_id: str, transactional_id: Callable[[int], str]) -> None:
+        self._clients = clients
         self._group_id = group_id
         self._transactional_id = transactional_id
         self._producers: dict[int, AIOKafkaProducer] = {}
@@ -56,7 +55,7 @@ class FencedWriters:
         write; if it fails, the new writer is closed again.
         """
         await self.drop(key)
-        writer = producer(self._kafka, transactional_id=self._transactional_id(key))
+        writer = self._clients.producer(transactional_id=self._transactional_id(key))
         try:
             await writer.start()
             async with writer.transaction():
