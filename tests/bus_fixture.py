@@ -14,6 +14,7 @@ import pytest
 
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
+from dancu_bus.operations import OPERATIONS
 from dancu_bus.settings import KafkaSettings, StoreSettings
 from dancu_bus.store import PopulationStore, open_store
 from dancu_bus.store.seeding import seed_store
@@ -50,6 +51,6 @@ async def bus(
     settings = deployment_settings(kafka, tmp_path)
     kind = InMemoryBus if request.param == "memory" else KafkaBus
     async with kind(
-        settings, directory=sample_directory(), store=population, codec=Codec(load_schemas())
+        settings, directory=sample_directory(), store=population, codec=Codec(load_schemas(OPERATIONS))
     ) as on:
         yield on
