@@ -16,7 +16,7 @@ from dancu_bus.admin.config import client_config
 from dancu_bus.dev.ca import ensure_dev_ca, issue_client_certificate
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import KafkaSettings, kafka_environment
-from dancu_bus.transport.kafka import kafka_options
+from dancu_bus.transport.clients import kafka_options
 
 
 def _leaf(pem: Path) -> x509.Certificate:

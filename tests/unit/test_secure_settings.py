@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from dancu_bus.dev.broker import ADMIN_USER, _environment, broker_home, broker_kafka
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import BrokerSettings, KafkaSettings
-from dancu_bus.transport.kafka import kafka_options
+from dancu_bus.transport.clients import kafka_options
 
 
 def test_secured_and_plain_brokers_default_to_different_homes() -> None:

@@ -1,18 +1,16 @@
 """Kafka I/O for the async services (aiokafka); nothing above this package imports aiokafka."""
 
+from dancu_bus.transport.clients import consumer, kafka_options, producer
+from dancu_bus.transport.consuming import WorkerOptions, sleep_unless
 from dancu_bus.transport.dead_letters import DeadLetters, operator_key
 from dancu_bus.transport.fenced import FencedHandler, FencedTopics, FencedWorker, running_fenced_worker
 from dancu_bus.transport.follower import following
-from dancu_bus.transport.kafka import consumer, kafka_options, producer
 from dancu_bus.transport.lanes import Lanes, LaneWorker, running_lane_worker
 from dancu_bus.transport.quarantine import Quarantine, supervise
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition, Unreadable
 from dancu_bus.transport.tail import partition_count
-from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions, running_worker, sleep_unless
 
 __all__ = [
-    "BatchHandler",
-    "BatchWorker",
     "DeadLetters",
     "FencedHandler",
     "FencedTopics",
@@ -33,7 +31,6 @@ __all__ = [
     "producer",
     "running_fenced_worker",
     "running_lane_worker",
-    "running_worker",
     "sleep_unless",
     "supervise",
 ]

@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import KafkaSettings
-from dancu_bus.transport.kafka import kafka_options
+from dancu_bus.transport.clients import kafka_options
 
 __all__ = ["Apply", "following"]
 

@@ -11,9 +11,9 @@ from aiokafka.errors import KafkaError
 
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import KafkaSettings
-from dancu_bus.transport.kafka import kafka_options, producer
+from dancu_bus.transport.clients import kafka_options, producer
+from dancu_bus.transport.consuming import incoming
 from dancu_bus.transport.records import Incoming, TopicPartition
-from dancu_bus.transport.worker import incoming
 
 __all__ = ["offer_tail", "partition_count", "read_partition"]
 

@@ -1,4 +1,4 @@
-"""Builds aiokafka clients from settings; the only module that constructs them."""
+"""Builds the aiokafka clients (consumers, producers) from settings; the only module that constructs them."""
 
 from __future__ import annotations
 
