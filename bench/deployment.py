@@ -19,7 +19,7 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from dancu_bus.admin import delete_topics, describe, repo_root
+from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.catalogues import load_catalogues
 from dancu_bus.admin.topics import apply_topics
@@ -27,6 +27,7 @@ from dancu_bus.agencies import Agency, Quota, load_directory
 from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.demo.keys import sample_keys, with_keys
+from dancu_bus.dev import repo_root
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.settings import KafkaSettings

@@ -28,8 +28,8 @@ from population import Person, Population, ensure_sqlite, postgres_store, read_s
 from report import Report, Resolver, print_report
 from workloads import WORKLOADS, SdkRun, Workload, sdk_round_trip
 
-from dancu_bus.admin import broker_kafka, start_broker, stop_broker
 from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.dev import broker_kafka, start_broker, stop_broker
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.settings import BrokerSettings, KafkaSettings

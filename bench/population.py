@@ -21,8 +21,8 @@ from typing import Any
 
 from pgcluster import BenchCluster, find_binaries
 
-from dancu_bus.admin import repo_root
 from dancu_bus.contracts import Citizen
+from dancu_bus.dev import repo_root
 from dancu_bus.settings import StoreSettings
 from dancu_bus.store import PopulationStore, StoreIdentity, open_store
 from dancu_bus.store.protocol import BulkLoading

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from dancu_bus.admin import repo_root
 from dancu_bus.agencies import Agency, FileAgencyDirectory, load_directory
 from dancu_bus.demo.keys import SampleKey, operator_keys, sample_keys, with_keys
+from dancu_bus.dev import repo_root
 from dancu_bus.keys import PrivateKeys, read_public_key
 
 __all__ = [

@@ -110,7 +110,13 @@ class AuditMetrics:
         )
         self.undecodable = Counter(
             "dancu_audit_undecodable",
-            "Records the audit consumer could not decode (the resolver dead-letters them)",
+            "Records the audit consumer could not decode (requests are dead-lettered by the resolver)",
+            ["error_code"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "dancu_audit_dead_letters",
+            "Records the audit consumer dead-lettered: undecodable responses, unreadable batches, poison",
             ["error_code"],
             registry=registry,
         )

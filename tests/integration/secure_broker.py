@@ -22,8 +22,9 @@ from typing import NoReturn
 import pytest
 from pydantic import SecretStr
 
-from dancu_bus.admin import broker_kafka, broker_status, repo_root, start_broker, stop_broker, wait_ready
-from dancu_bus.admin.devbroker import ADMIN_USER, broker_home
+from dancu_bus.admin import wait_ready
+from dancu_bus.dev import broker_kafka, broker_status, repo_root, start_broker, stop_broker
+from dancu_bus.dev.broker import ADMIN_USER, broker_home
 from dancu_bus.errors import DancuError
 from dancu_bus.settings import BrokerSettings, KafkaSettings
 

@@ -23,12 +23,12 @@ import pytest
 from pydantic import SecretStr
 
 from dancu_bus.access import PLATFORM_PRINCIPALS, REGISTRY
-from dancu_bus.admin import broker_kafka, start_broker, stop_broker
-from dancu_bus.admin.devbroker import dev_ca
-from dancu_bus.admin.devca import DevCa, ensure_dev_ca, issue_client_certificate
 from dancu_bus.admin.diagnosis import diagnose
 from dancu_bus.admin.security import ensure_platform_principals
 from dancu_bus.cli.services import STOP_GRACE_S
+from dancu_bus.dev import broker_kafka, start_broker, stop_broker
+from dancu_bus.dev.broker import dev_ca
+from dancu_bus.dev.ca import DevCa, ensure_dev_ca, issue_client_certificate
 from dancu_bus.errors import BrokerError
 from dancu_bus.faults.broker import prepare_home, remove_home
 from dancu_bus.sdk import Client, ClientConfig

@@ -15,15 +15,15 @@ import pytest
 from pydantic import SecretStr
 
 from dancu_bus.access import PLATFORM_PRINCIPALS, RESOLVER
-from dancu_bus.admin import broker_kafka, start_broker, stop_broker
 from dancu_bus.admin.config import client_config
-from dancu_bus.admin.devbroker import broker_home
 from dancu_bus.admin.security import (
     ensure_platform_principals,
     issue_agency_credentials,
     revoke_agency_credentials,
 )
 from dancu_bus.admin.topics import apply_topics
+from dancu_bus.dev import broker_kafka, start_broker, stop_broker
+from dancu_bus.dev.broker import broker_home
 from dancu_bus.settings import BrokerSettings, KafkaSettings
 from dancu_bus.topic_names import TopicNames
 from tests.integration.secure_broker import SECURE_TEST_BROKER

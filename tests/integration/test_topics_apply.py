@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from dancu_bus.admin import apply, describe, repo_root, wait_ready
+from dancu_bus.admin import apply, describe, wait_ready
 from dancu_bus.cli.topics import run_apply
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import KafkaSettings, Settings
@@ -18,7 +18,7 @@ from dancu_bus.topics import (
     Plan,
     TopicSpec,
     expand,
-    load_topics,
+    packaged_topics,
     plan,
 )
 
@@ -27,8 +27,8 @@ ONE_DAY_MS = str(86_400_000)  # exchanges are kept only as long as delivery need
 
 
 def declared(prefix: str) -> list[TopicSpec]:
-    """The repository's topics.yaml for two agencies, on one broker, renamed under ``prefix``."""
-    return expand(load_topics(repo_root() / "topics.yaml"), AGENCIES, replication_factor=1, prefix=prefix)
+    """The packaged topics.yaml for two agencies, on one broker, renamed under ``prefix``."""
+    return expand(packaged_topics(), AGENCIES, replication_factor=1, prefix=prefix)
 
 
 def current_plan(kafka: KafkaSettings, prefix: str, desired: list[TopicSpec], delete: bool = False) -> Plan:

@@ -169,8 +169,44 @@ async def test_hostile_input_never_raises() -> None:
     written = await witness.handle([*batch, response(rid(4), exchange_of(12, 2**63 - 1), 7)])
     (record,) = [CODEC.decode_audit(o.value) for o in audits([*written])]
     assert record.request_id == rid(4) and record.received_at.year == 9999 and is_intact(record)
-    (letter,) = [CODEC.decode_dead_letter(o.value) for o in written if o.topic == NAMES.dead_letters]
-    assert (letter.offset, letter.last_offset, letter.error_code) == (35, 40, "UNREADABLE_BATCH")
+    letters = [CODEC.decode_dead_letter(o.value) for o in written if o.topic == NAMES.dead_letters]
+    # The garbage request is the resolver's to dead-letter; the empty response is nobody else's.
+    assert [(d.topic, d.offset, d.last_offset, d.error_code) for d in letters] == [
+        (NAMES.response("demo-bank"), 5, 5, "EMPTY"),
+        (NAMES.request("demo-bank"), 35, 40, "UNREADABLE_BATCH"),
+    ]
+
+
+async def test_an_undecodable_response_is_dead_lettered_and_the_chain_goes_on() -> None:
+    """Bytes on a response topic that are no response: a dead letter from the agency's writer, then on."""
+    witness = handler()
+    witness.resume(BANK, None)
+    noise = dataclasses.replace(response(rid(20), exchange_of(30)), value=b"\xc3\x01not-a-fingerprint")
+    written = await witness.handle([noise, request(rid(21), 31), response(rid(21), exchange_of(31), 6)])
+    (dead,) = [o for o in written if o.topic == NAMES.dead_letters]
+    letter = CODEC.decode_dead_letter(dead.value)
+    assert (dead.writer, letter.offset, letter.error_code, letter.failed_by) == (
+        BANK,
+        5,
+        "UNKNOWN_FINGERPRINT",
+        "audit",
+    )
+    (record,) = [CODEC.decode_audit(o.value) for o in audits([*written])]
+    assert record.request_id == rid(21) and record.prev_hash == GENESIS
+
+
+def test_a_record_set_aside_is_a_bounded_handler_failed_dead_letter_in_its_writer() -> None:
+    """A poison record becomes HANDLER_FAILED, keyed by its coordinates, written by its agency's partition."""
+    poison = dataclasses.replace(response(rid(22), exchange_of(32)), value=b"v" * 200_000)
+    dead = handler().set_aside(poison, "RuntimeError: a bug")
+    letter = CODEC.decode_dead_letter(dead.value)
+    assert (dead.topic, dead.writer, dead.key) == (
+        NAMES.dead_letters,
+        BANK,
+        f"{NAMES.response('demo-bank')}/3/5".encode(),
+    )
+    assert (letter.error_code, letter.value_size, letter.original_value) == ("HANDLER_FAILED", 200_000, None)
+    assert len(dead.value or b"") < 4096
 
 
 async def test_request_topics_are_held_while_too_many_requests_wait() -> None:

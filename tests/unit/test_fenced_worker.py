@@ -1,4 +1,4 @@
-"""The fenced worker's loop with fake Kafka clients: writers opened first, failed writes rewound."""
+"""The fenced worker on fake Kafka clients: writers opened first, failed writes rewound, poison set aside."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import cast
 
-from aiokafka.errors import ProducerFenced
+import pytest
+from aiokafka.errors import MessageSizeTooLargeError, ProducerFenced
 
-from dancu_bus.transport import Incoming, Outgoing, TopicPartition, WorkerOptions
+from dancu_bus.errors import BrokerError
+from dancu_bus.transport import Incoming, Outgoing, Quarantine, TopicPartition, WorkerOptions
 from dancu_bus.transport.fenced import FencedWorker
 from dancu_bus.transport.writers import FencedWriters
 from tests.unit.fake_kafka import FakeConsumer
@@ -25,11 +27,13 @@ class Consumer(FakeConsumer):
 class Writers:
     """Output partitions' writers; the first write to ``failing`` is fenced."""
 
-    def __init__(self, failing: int) -> None:
+    def __init__(self, failing: int, refusal: Exception | None = None) -> None:
         self.opened: list[int] = []
         self.written: dict[int, list[bytes | None]] = {0: [], 1: []}
+        self.committed: dict[TopicPartition, int] = {}
         self._open: set[int] = set()
         self._failing = failing
+        self._refusal = refusal or ProducerFenced()
 
     def ready(self, partition: int) -> bool:
         return partition in self._open
@@ -48,8 +52,9 @@ class Writers:
     ) -> None:
         if partition == self._failing:
             self._failing = -1
-            raise ProducerFenced()
+            raise self._refusal
         self.written[partition] += [r.value for r in records]
+        self.committed.update(offsets)
 
     async def drop(self, partition: int) -> None:
         self._open.discard(partition)
@@ -73,11 +78,24 @@ class Handler:
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         return [Outgoing("out", r.key, r.value, partition=GROUP_OF[r.topic]) for r in batch]
 
+    def set_aside(self, record: Incoming, detail: str) -> Outgoing:
+        value = b"set aside " + (record.value or b"") + f" ({detail})".encode()
+        return Outgoing("dead", record.key, value, writer=GROUP_OF[record.topic])
+
     def forget(self, partitions: Collection[int]) -> None:
         self.forgotten += partitions
 
     def held(self, topic: str) -> bool:
         return False
+
+
+class Poisoned(Handler):
+    """Fails, as a bug would, on any batch holding the record ``req.a@2``."""
+
+    async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
+        if any(r.value == b"req.a@2" for r in batch):
+            raise RuntimeError("a bug")
+        return await super().handle(batch)
 
 
 class TakeOver:
@@ -112,7 +130,9 @@ async def test_opening_seeks_inputs_to_their_commit_and_refetches_the_batch() ->
     )
     committed_at(consumer, {"req.a": 5})
     take_over = TakeOver(consumer)
-    worker = FencedWorker(consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), take_over)
+    worker = FencedWorker(
+        consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), take_over, Quarantine()
+    )
     await worker.run(stop)
     assert sorted(take_over.taken) == [0, 1] and consumer.seeks[TopicPartition("req.a", 0)] == 5
     assert consumer.seeks[TopicPartition("req.b", 0)] is None  # nothing committed: from the beginning
@@ -127,7 +147,9 @@ async def test_a_failed_write_forgets_its_partition_and_reopens_it_from_the_topi
     consumer, writers, handler = Consumer([both, both, again, again], stop), Writers(failing=1), Handler()
     committed_at(consumer, {"req.a": 5, "req.b": 7, "res.b": 2})
     take_over = TakeOver(consumer)
-    worker = FencedWorker(consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), take_over)
+    worker = FencedWorker(
+        consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), take_over, Quarantine()
+    )
     await worker.run(stop)
     assert handler.forgotten == [1] and sorted(take_over.taken) == [0, 1, 1]
     assert writers.written == {0: [b"req.a@5"], 1: [b"req.b@7", b"res.b@2"]}
@@ -139,7 +161,7 @@ async def test_a_rebalance_while_opening_writers_drops_the_batch() -> None:
     consumer, writers, handler = Consumer([[record("req.a", 5)]], stop), Writers(failing=-1), Handler()
     committed_at(consumer, {})
     worker = FencedWorker(
-        consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), TakeOver(consumer)
+        consumer, cast(FencedWriters, writers), handler, WorkerOptions("x"), TakeOver(consumer), Quarantine()
     )
     original_open = writers.open
 
@@ -153,3 +175,42 @@ async def test_a_rebalance_while_opening_writers_drops_the_batch() -> None:
     await worker.run(stop)
     assert writers.written == {0: [], 1: []}
     assert 0 in handler.forgotten
+
+
+def worker_of(consumer: Consumer, writers: Writers, handler: Handler, quarantine: Quarantine) -> FencedWorker:
+    """A fenced worker over the fakes, as ``running_fenced_worker`` makes one for each run."""
+    options = WorkerOptions("x")
+    return FencedWorker(
+        consumer, cast(FencedWriters, writers), handler, options, TakeOver(consumer), quarantine
+    )
+
+
+async def test_a_record_that_fails_alone_is_set_aside_and_committed_past() -> None:
+    """Two runs fail (the batch, then the poison alone); the third writes its neighbours and a dead letter."""
+    stop, quarantine = asyncio.Event(), Quarantine()
+    batch = [record("req.a", 1), record("req.a", 2), record("req.a", 3)]
+    # Each run's first batch only opens the writers (its inputs are sought to their commit).
+    consumer, handler = Consumer([batch] * 6, stop), Poisoned()
+    committed_at(consumer, {"req.a": 1})
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="a bug"):
+            await worker_of(consumer, Writers(-1), handler, quarantine).run(stop)
+        quarantine.failed("RuntimeError: a bug")  # what the audit's supervisor reports
+    writers = Writers(-1)
+    await worker_of(consumer, writers, handler, quarantine).run(stop)
+    assert writers.written == {0: [b"req.a@1", b"set aside req.a@2 (RuntimeError: a bug)", b"req.a@3"], 1: []}
+    assert writers.committed[TopicPartition("req.a", 0)] == 4
+
+
+async def test_a_record_the_broker_refuses_as_too_large_fails_its_partitions_records() -> None:
+    """Writing it again would fail again: the batch fails and its partition's records become suspects."""
+    stop, quarantine = asyncio.Event(), Quarantine()
+    batch = [record("req.a", 5), record("req.b", 7)]
+    consumer = Consumer([batch, batch], stop)
+    committed_at(consumer, {"req.a": 5, "req.b": 7})
+    writers = Writers(failing=0, refusal=MessageSizeTooLargeError())
+    with pytest.raises(BrokerError, match="too large") as raised:
+        await worker_of(consumer, writers, Handler(), quarantine).run(stop)
+    assert not raised.value.retriable and writers.written == {0: [], 1: [b"req.b@7"]}
+    quarantine.failed("BrokerError: too large")
+    assert quarantine.split(batch) == [[record("req.b", 7)], [record("req.a", 5)]]

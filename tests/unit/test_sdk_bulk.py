@@ -17,7 +17,7 @@ from dancu_bus.errors import RequestTimeout
 from dancu_bus.sdk import AsyncClient, Client, ClientConfig
 from dancu_bus.sdk.requests import Context, build_request
 from dancu_bus.settings import KafkaSettings
-from dancu_bus.transport.worker import partition_of
+from dancu_bus.transport.writers import partition_of
 
 CONTEXT = Context("officer", "case", "KYC", "basis")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from dancu_bus.admin.devbroker import ADMIN_USER, _environment, broker_home, broker_kafka
+from dancu_bus.dev.broker import ADMIN_USER, _environment, broker_home, broker_kafka
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import BrokerSettings, KafkaSettings
 from dancu_bus.transport.kafka import kafka_options

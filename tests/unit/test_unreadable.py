@@ -12,8 +12,8 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.structs import TopicPartition as KafkaTopicPartition
 
 from dancu_bus.transport import Unreadable
+from dancu_bus.transport.consuming import incoming
 from dancu_bus.transport.unreadable import GuardedRecords, unreadable_of
-from dancu_bus.transport.worker import incoming
 
 TP = KafkaTopicPartition("ndxp.dancu.req.demo-bank", 0)
 ZSTD = 4

@@ -30,6 +30,7 @@ from dancu_bus.transport import (
     Incoming,
     KafkaClients,
     Outgoing,
+    Quarantine,
     WorkerOptions,
     operator_key,
     partition_count,
@@ -151,13 +152,26 @@ class AuditHandler:
                 else self._pair_response(record, agency, partition, now)
             )
         except CodecError as exc:
-            # The resolver dead-letters undecodable requests; a second copy here would only be noise.
-            self._metrics.undecodable.labels(exc.code).inc()
-            log.warning(
-                "undecodable record %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
-            )
-            return []
+            return self._undecodable(record, kind, partition, exc)
         return self._emit(partition, audit) if audit is not None else []
+
+    def set_aside(self, record: Incoming, detail: str) -> Outgoing:
+        """The dead letter of a record whose handling failed alone (our fault): the chain steps over it."""
+        return self._dead(record, self.output_partition(record.topic), "HANDLER_FAILED", detail)
+
+    def _undecodable(self, record: Incoming, kind: str, partition: int, exc: CodecError) -> list[Outgoing]:
+        """Nothing for a request (the resolver dead-letters those); a dead letter for a response."""
+        self._metrics.undecodable.labels(exc.code).inc()
+        where = f"{record.topic}[{record.partition}]@{record.offset}"
+        log.warning("undecodable record %s: %s", where, exc)
+        if kind == "req":
+            return []  # a second dead letter of the same request would only be noise
+        # Only the resolver writes responses, so nobody else will account for this one.
+        return [self._dead(record, partition, exc.code, exc.detail)]
+
+    def _dead(self, record: Incoming, partition: int, code: str, detail: str) -> Outgoing:
+        self._metrics.dead_letters.labels(code).inc()
+        return self._dead_letters.outgoing(self._names.dead_letters, record, code, detail, writer=partition)
 
     def _pair_request(
         self, record: Incoming, agency: str, partition: int, now: datetime
@@ -181,9 +195,7 @@ class AuditHandler:
         unreadable = record.unreadable
         detail = f"offsets {unreadable.first_offset}–{unreadable.last_offset}: {unreadable.detail}"
         self._metrics.undecodable.labels("UNREADABLE_BATCH").inc()
-        return self._dead_letters.outgoing(
-            self._names.dead_letters, record, "UNREADABLE_BATCH", detail, writer=partition
-        )
+        return self._dead(record, partition, "UNREADABLE_BATCH", detail)
 
     def _emit(self, partition: int, audit: AuditRecord) -> list[Outgoing]:
         # The worker resumes every partition a batch can write to before handing the batch over.
@@ -251,8 +263,9 @@ async def run_audit(
     """Witness exchanges until ``stop`` is set, with health and metrics on the configured port.
 
     A worker that fails is logged, counted and started again from the last commit
-    (``transport.supervise``); only ``stop`` ends this. ``clients`` default to aiokafka's on
-    ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
+    (``transport.supervise``); the records it had in hand are retried one by one and one that fails
+    alone is dead-lettered (``transport.quarantine``). Only ``stop`` ends this. ``clients`` default to
+    aiokafka's on ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
     """
     clients = clients or AioKafkaClients(settings.kafka, ClusterWatch)
     registry = CollectorRegistry()
@@ -268,10 +281,11 @@ async def run_audit(
     )
     topics = FencedTopics(names.audit, names.audit_pending)
     group = settings.audit.group_id
+    quarantine = Quarantine()
     running: list[FencedWorker] = []
 
     async def run() -> None:
-        async with running_fenced_worker(clients, group, topics, handler, options) as worker:
+        async with running_fenced_worker(clients, group, topics, handler, options, quarantine) as worker:
             running.append(worker)
             try:
                 await worker.run(stop)
@@ -285,6 +299,7 @@ async def run_audit(
 
     def failed(exc: BaseException) -> None:
         metrics.worker_failures.labels(type(exc).__name__).inc()
+        quarantine.failed(f"{type(exc).__name__}: {exc}")
 
     async with (
         clients.watch() as watch,

@@ -6,9 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-from dancu_bus.admin import broker_kafka, broker_status, fetch_broker, start_broker, stop_broker
-from dancu_bus.admin.devbroker import ADMIN_USER, broker_home, dev_ca
-from dancu_bus.admin.devca import issue_client_certificate
+from dancu_bus.dev import broker_kafka, broker_status, fetch_broker, start_broker, stop_broker
+from dancu_bus.dev.broker import ADMIN_USER, broker_home, dev_ca
+from dancu_bus.dev.ca import issue_client_certificate
 from dancu_bus.settings import BrokerSettings, Settings
 
 __all__ = ["register"]

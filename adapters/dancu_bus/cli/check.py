@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from dancu_bus.admin import repo_root
+from dancu_bus.dev import repo_root
 from dancu_bus.errors import DancuError
 from dancu_bus.faults import SCENARIOS, FaultOptions, Harness, Row, fault_broker, render
 from dancu_bus.hostile import ProbeResult, describe_results

@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from dancu_bus.admin import apply, plan_topics, repo_root
+from dancu_bus.admin import apply, plan_topics
 from dancu_bus.agencies import load_directory
+from dancu_bus.dev import repo_root
 from dancu_bus.settings import Settings
-from dancu_bus.topics import Plan, load_topics, render
+from dancu_bus.topics import Plan, TopicsFile, load_topics, packaged_topics, render
 
 __all__ = ["register", "run_apply", "run_plan"]
 
@@ -29,7 +30,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _add_options(parser: argparse.ArgumentParser) -> None:
     """The options plan and apply share."""
     parser.add_argument(
-        "--file", type=Path, default=None, help="topics file (default: ./topics.yaml, else the repo's)"
+        "--file",
+        type=Path,
+        default=None,
+        help="topics file (default: ./topics.yaml, else the one shipped in the package)",
     )
     parser.add_argument(
         "--replication-factor",
@@ -54,9 +58,17 @@ def _existing(path: Path) -> Path:
     return in_repo if in_repo.exists() else path
 
 
+def _declared(file: Path | None) -> TopicsFile:
+    """The topics file given, else ``./topics.yaml`` if there is one, else the packaged declaration."""
+    if file is not None:
+        return load_topics(file)
+    here = Path("topics.yaml")
+    return load_topics(here) if here.exists() else packaged_topics()
+
+
 def _plan(args: argparse.Namespace, settings: Settings) -> Plan:
     """What would align the cluster with the topics file, for every agency of the agencies file."""
-    declared = load_topics(_existing(args.file or Path("topics.yaml")))
+    declared = _declared(args.file)
     agency_ids = load_directory(_existing(settings.resolver.agencies_file)).ids()
     return plan_topics(
         settings.kafka,

@@ -10,7 +10,8 @@ import io
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any, TypeVar
 
 import fastavro
@@ -19,13 +20,12 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 from dancu_bus.codec.operations import OperationSet, OperationWire
 from dancu_bus.errors import CodecError
 
-__all__ = ["HEADER_SIZE", "MAGIC", "SchemaSet", "WireSchema", "load_schemas"]
+__all__ = ["HEADER_SIZE", "MAGIC", "SchemaSet", "WireSchema", "load_schemas", "schema_directory"]
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
 REQUEST_SCHEMA = "vn.dancu.Request"
 RESPONSE_SCHEMA = "vn.dancu.Response"
-DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 T = TypeVar("T")
 
 
@@ -140,20 +140,26 @@ class SchemaSet:
         return {name: schema.standalone for name, schema in sorted(self._by_name.items())}
 
 
-def load_schemas(operations: OperationSet, directory: Path | None = None) -> SchemaSet:
+def schema_directory() -> Traversable:
+    """The Avro schemas shipped in the package (in a checkout, the repository's ``schemas/``)."""
+    return files("dancu_bus") / "schemas"
+
+
+def load_schemas(operations: OperationSet, directory: Traversable | None = None) -> SchemaSet:
     """Parse every ``*.avsc`` in ``directory`` once and compute its fingerprint; earlier versions too.
 
     ``Request.body`` and ``Response.result`` are unions of the ``operations``' branches, in their order
     (``dancu_bus.operations.OPERATIONS`` are the platform's). Earlier versions are the standalone schemas
-    under ``released/<version>/``, read as writers only.
+    under ``released/<version>/``, read as writers only. Without ``directory``, the packaged schemas: an
+    installed wheel needs no source checkout.
     """
-    folder = directory or DEFAULT_SCHEMA_DIR
+    folder = directory if directory is not None else schema_directory()
     current = _current(folder, operations.wires())
     earlier = [_wire(_full_name(source), source) for source in _released(folder)]
     return SchemaSet(current, operations, earlier)
 
 
-def _current(folder: Path, operations: Sequence[OperationWire]) -> dict[str, WireSchema]:
+def _current(folder: Traversable, operations: Sequence[OperationWire]) -> dict[str, WireSchema]:
     sources = _read_sources(folder)
     _compose(sources, REQUEST_SCHEMA, "body", [dict(op.body_schema) for op in operations])
     results = [dict(op.result_schema) for op in operations if op.result_schema is not None]
@@ -193,20 +199,31 @@ def _wire(name: str, standalone: dict[str, Any]) -> WireSchema:
     return WireSchema(name, parsed, header, standalone, compiled)
 
 
-def _released(folder: Path) -> list[dict[str, Any]]:
+def _released(folder: Traversable) -> list[dict[str, Any]]:
     """The standalone schemas of every released version (``released/<version>/*.avsc``)."""
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("released/*/*.avsc"))]
+    released = folder / "released"
+    if not released.is_dir():
+        return []
+    versions = sorted((v for v in released.iterdir() if v.is_dir()), key=lambda v: v.name)
+    return [json.loads(p.read_text(encoding="utf-8")) for version in versions for p in _avsc_files(version)]
 
 
-def _read_sources(directory: Path) -> dict[str, dict[str, Any]]:
-    files = sorted(directory.glob("*.avsc"))
-    if not files:
+def _read_sources(directory: Traversable) -> dict[str, dict[str, Any]]:
+    found = _avsc_files(directory)
+    if not found:
         raise CodecError("BAD_SCHEMA", f"no *.avsc files in {directory}")
     sources: dict[str, dict[str, Any]] = {}
-    for path in files:
+    for path in found:
         source = json.loads(path.read_text(encoding="utf-8"))
         sources[_full_name(source)] = source
     return sources
+
+
+def _avsc_files(folder: Traversable) -> list[Traversable]:
+    """The ``*.avsc`` files directly in ``folder``, by name."""
+    return sorted(
+        (f for f in folder.iterdir() if f.is_file() and f.name.endswith(".avsc")), key=lambda f: f.name
+    )
 
 
 def _full_name(schema: Mapping[str, Any]) -> str:

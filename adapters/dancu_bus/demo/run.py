@@ -19,7 +19,6 @@ from typing import TextIO
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.catalogues import load_catalogues
 from dancu_bus.admin.cluster import wait_ready
-from dancu_bus.admin.devbroker import broker_home, broker_kafka, dev_ca, start_broker, stop_broker
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import AgencyDirectory, load_directory
@@ -37,6 +36,7 @@ from dancu_bus.demo.samples import (
     send_samples,
     send_suspension_sample,
 )
+from dancu_bus.dev.broker import broker_home, broker_kafka, dev_ca, start_broker, stop_broker
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec

@@ -12,7 +12,7 @@ import shutil
 import socket
 from pathlib import Path
 
-from dancu_bus.admin import fetch_broker, repo_root
+from dancu_bus.dev import fetch_broker, repo_root
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import BrokerSettings
 

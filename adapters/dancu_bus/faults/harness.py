@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from dancu_bus.admin import broker_kafka, start_broker, stop_broker
 from dancu_bus.admin.reader import TopicRecord, read_to_end
-from dancu_bus.admin.traffic import KeyTally, PacedProducer
 from dancu_bus.audit import verify_log
+from dancu_bus.dev import broker_kafka, start_broker, stop_broker
+from dancu_bus.dev.traffic import KeyTally, PacedProducer
 from dancu_bus.errors import DancuError
 from dancu_bus.faults.application import Job
 from dancu_bus.faults.broker import prepare_home, remove_home

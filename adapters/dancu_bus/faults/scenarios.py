@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dancu_bus.admin import start_broker, stop_broker
-from dancu_bus.admin.devbroker import broker_home
-from dancu_bus.admin.traffic import KeyTally
+from dancu_bus.dev import start_broker, stop_broker
+from dancu_bus.dev.broker import broker_home
+from dancu_bus.dev.traffic import KeyTally
 from dancu_bus.errors import BrokerError
 from dancu_bus.faults.outage import lock_store
 from dancu_bus.faults.stage import Stage

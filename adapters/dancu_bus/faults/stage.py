@@ -9,12 +9,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dancu_bus.admin import delete_topics, describe, repo_root
+from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import load_directory
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
+from dancu_bus.dev import repo_root
 from dancu_bus.errors import BrokerError
 from dancu_bus.faults.application import QUERIES
 from dancu_bus.faults.broker import free_port

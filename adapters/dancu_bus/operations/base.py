@@ -12,12 +12,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import CatalogueView, CodeProblem
-from dancu_bus.codec.framing import DEFAULT_SCHEMA_DIR
+from dancu_bus.codec.framing import schema_directory
 from dancu_bus.contracts import Citizen
 from dancu_bus.reasons import Rejection
 
@@ -107,7 +106,8 @@ class Operation(ABC, Generic[Q, R]):
         """The result of an admitted query."""
 
 
-def schema_branches(file: str, directory: Path = DEFAULT_SCHEMA_DIR) -> dict[str, Any]:
-    """The ``body`` (and ``result``) records of ``schemas/operations/<file>.avsc``."""
-    branches: dict[str, Any] = json.loads((directory / "operations" / f"{file}.avsc").read_text("utf-8"))
+def schema_branches(file: str) -> dict[str, Any]:
+    """The ``body`` (and ``result``) records of the packaged ``schemas/operations/<file>.avsc``."""
+    source = (schema_directory() / "operations" / f"{file}.avsc").read_text(encoding="utf-8")
+    branches: dict[str, Any] = json.loads(source)
     return branches

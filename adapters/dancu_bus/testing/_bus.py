@@ -16,7 +16,7 @@ from typing import Self
 
 from confluent_kafka import Producer
 
-from dancu_bus.admin import delete_topics, describe, repo_root
+from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.topics import apply_topics
@@ -34,7 +34,7 @@ from dancu_bus.testing._aio import MemoryClients
 from dancu_bus.testing._broker import LOG_APPEND_TIME, InMemoryBroker
 from dancu_bus.testing._confluent import MemoryConnector
 from dancu_bus.topic_names import TopicNames
-from dancu_bus.topics import expand, load_topics
+from dancu_bus.topics import expand, packaged_topics
 from dancu_bus.transport import KafkaClients, TopicPartition
 
 __all__ = ["Bus", "InMemoryBus", "KafkaBus"]
@@ -200,7 +200,7 @@ class InMemoryBus(Bus):
         self.broker.append(TopicPartition(topic, partition), [(key, value, (), None)])
 
     def _prepare(self) -> None:
-        declared = load_topics(repo_root() / "topics.yaml")
+        declared = packaged_topics()
         for spec in expand(declared, self.directory.ids(), prefix=self.names.prefix):
             broker_time = spec.configs.get("message.timestamp.type") == "LogAppendTime"
             self.broker.create_topic(spec.name, spec.partitions, log_append_time=broker_time)

@@ -7,6 +7,7 @@ from dancu_bus.topics.model import (
     TopicSpec,
     expand,
     load_topics,
+    packaged_topics,
     parse_topics,
 )
 from dancu_bus.topics.plan import (
@@ -38,6 +39,7 @@ __all__ = [
     "TopicsFile",
     "expand",
     "load_topics",
+    "packaged_topics",
     "parse_topics",
     "plan",
     "render",

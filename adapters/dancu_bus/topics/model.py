@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ __all__ = [
     "TopicsFile",
     "expand",
     "load_topics",
+    "packaged_topics",
     "parse_topics",
 ]
 
@@ -218,7 +221,7 @@ def parse_topics(raw: object, source: str = "topics.yaml") -> TopicsFile:
         raise ConfigError(f"{source} is invalid: {_error_lines(exc, raw)}") from exc
 
 
-def load_topics(path: Path) -> TopicsFile:
+def load_topics(path: Path | Traversable) -> TopicsFile:
     """Read and validate a topics file."""
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -227,6 +230,11 @@ def load_topics(path: Path) -> TopicsFile:
     except yaml.YAMLError as exc:
         raise ConfigError(f"topics file {path} is not YAML: {exc}") from exc
     return parse_topics(raw, str(path))
+
+
+def packaged_topics() -> TopicsFile:
+    """The ``topics.yaml`` shipped in the package (the repository's own, in a checkout)."""
+    return load_topics(files("dancu_bus") / "data" / "topics.yaml")
 
 
 def _concrete(

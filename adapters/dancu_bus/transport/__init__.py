@@ -1,6 +1,7 @@
 """Kafka I/O for the async services (aiokafka); nothing above this package imports aiokafka."""
 
 from dancu_bus.transport.clients import ClusterState, KafkaClients
+from dancu_bus.transport.consuming import WorkerOptions, sleep_unless
 from dancu_bus.transport.dead_letters import DeadLetters, operator_key
 from dancu_bus.transport.fenced import FencedHandler, FencedTopics, FencedWorker, running_fenced_worker
 from dancu_bus.transport.follower import following
@@ -9,12 +10,9 @@ from dancu_bus.transport.lanes import Lanes, LaneWorker, running_lane_worker
 from dancu_bus.transport.quarantine import Quarantine, supervise
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition, Unreadable
 from dancu_bus.transport.tail import partition_count
-from dancu_bus.transport.worker import BatchHandler, BatchWorker, WorkerOptions, running_worker, sleep_unless
 
 __all__ = [
     "AioKafkaClients",
-    "BatchHandler",
-    "BatchWorker",
     "ClusterState",
     "DeadLetters",
     "FencedHandler",
@@ -37,7 +35,6 @@ __all__ = [
     "producer",
     "running_fenced_worker",
     "running_lane_worker",
-    "running_worker",
     "sleep_unless",
     "supervise",
 ]

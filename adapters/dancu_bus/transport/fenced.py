@@ -18,6 +18,10 @@ written by one writer in one order (the audit's hash chain), ownership is not en
 The handler is also called with no records every ``tick_s`` when nothing arrives (to act on time,
 e.g. record a request that got no answer), and may hold topics back (``held``) while it has too much
 waiting: their partitions are paused until it has not.
+
+A record whose handling fails for a reason nobody foresaw goes through the ``Quarantine`` as in the
+lane worker: the batch is retried record by record after the restart, and a record that fails alone
+is written as the handler's ``set_aside`` (a dead letter) with its offset committed past it.
 """
 
 from __future__ import annotations
@@ -33,12 +37,15 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTopicPartition
+from aiokafka.errors import MessageSizeTooLargeError
 
+from dancu_bus.errors import BrokerError
 from dancu_bus.transport.assignor import colocating_assignor
 from dancu_bus.transport.clients import KafkaClients
+from dancu_bus.transport.consuming import Revocations, WorkerOptions, handle_with_retries, next_batch
+from dancu_bus.transport.quarantine import Quarantine
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.tail import offer_tail, read_partition
-from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, next_batch
 from dancu_bus.transport.writers import WRITE_ERRORS, FencedWriters, open_with_retries
 
 __all__ = ["FencedHandler", "FencedTopics", "FencedWorker", "running_fenced_worker"]
@@ -60,6 +67,9 @@ class FencedHandler(Protocol):
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """Records to write, each naming its writer; raise a retriable DancuError to retry. May be empty."""
+
+    def set_aside(self, record: Incoming, detail: str) -> Outgoing:
+        """What is written instead (a dead letter naming its writer) when handling ``record`` alone failed."""
 
     def forget(self, partitions: Collection[int]) -> None:
         """Drop the state of output partitions this worker no longer writes (or must reload)."""
@@ -86,6 +96,7 @@ class FencedWorker:
         handler: FencedHandler,
         options: WorkerOptions,
         take_over: Callable[[int], Awaitable[Collection[TopicPartition]]],
+        quarantine: Quarantine,
     ) -> None:
         self._consumer = consumer
         self._writers = writers
@@ -93,6 +104,7 @@ class FencedWorker:
         self._options = options
         # Reads what the last writer of an output partition left (chain head, state); its inputs then.
         self._take_over = take_over
+        self._quarantine = quarantine
         self._rebalances = 0
         self._last_tick = time.monotonic()
 
@@ -130,15 +142,41 @@ class FencedWorker:
             return  # stopping, or a new assignment starts again from the last commit, these records included
         # An output partition just opened sought its inputs to their last commit: fetched again from there.
         kept = [r for r in batch if self._handler.output_partition(r.topic) not in opened]
-        outgoing = await handle_with_retries(self._handler, kept, stop, self._options)
         consumed: dict[TopicPartition, int] = {}
         for record in kept:
             consumed[record.tp] = max(consumed.get(record.tp, 0), record.offset + 1)
-        plan = self._plan(outgoing, consumed)
+        await self._write_all(self._plan(await self._outputs(kept, stop), consumed), kept)
+
+    async def _write_all(
+        self, plan: Mapping[int, tuple[list[Outgoing], dict[TopicPartition, int]]], kept: Sequence[Incoming]
+    ) -> None:
+        """Write each output partition's share; rewind those that failed; a size refusal fails the batch."""
         written = await asyncio.gather(*(self._write(p, *work) for p, work in plan.items()))
-        for partition, ok in zip(plan, written, strict=True):
-            if not ok:
+        for partition, outcome in zip(plan, written, strict=True):
+            if outcome is not True:
                 await self._rewind(partition)
+        refused = {p for p, outcome in zip(plan, written, strict=True) if isinstance(outcome, Exception)}
+        if refused:
+            # Writing them again would fail again: the quarantine takes these records apart instead.
+            self._quarantine.hold([r for r in kept if self._handler.output_partition(r.topic) in refused])
+            raise BrokerError("the broker refused a record of this batch as too large", retriable=False)
+
+    async def _outputs(self, records: Sequence[Incoming], stop: asyncio.Event) -> list[Outgoing]:
+        """The handler's output for ``records``, suspects' records alone; called even with none (a tick)."""
+        outgoing: list[Outgoing] = []
+        for part in self._quarantine.split(records) or [[]]:
+            self._quarantine.hold(part)
+            outgoing += await self._handled(part, stop)
+            self._quarantine.release()
+        return outgoing
+
+    async def _handled(self, part: Sequence[Incoming], stop: asyncio.Event) -> Sequence[Outgoing]:
+        """The handler's output, or the set-aside record of one that already failed alone."""
+        detail = self._quarantine.poisoned(part[0]) if len(part) == 1 else None
+        if detail is not None:
+            log.error("setting aside %s[%d]@%d: %s", part[0].topic, part[0].partition, part[0].offset, detail)
+            return [self._handler.set_aside(part[0], detail)]
+        return await handle_with_retries(self._handler, part, stop, self._options)
 
     async def _open(self, partition: int) -> None:
         await self._writers.open(partition, then=functools.partial(self._took_over, partition))
@@ -165,9 +203,14 @@ class FencedWorker:
 
     async def _write(
         self, partition: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
-    ) -> bool:
+    ) -> bool | Exception:
+        """True once written; False, or the broker's size refusal, when the partition must be rewound."""
         try:
             await self._writers.write(partition, records, offsets)
+        except MessageSizeTooLargeError as exc:
+            log.warning("partition %d: the broker refused a record as too large: %s", partition, exc)
+            refusal: Exception = exc
+            return refusal
         except WRITE_ERRORS as exc:
             log.warning(
                 "writing %d records to partition %d failed, rewinding: %s", len(records), partition, exc
@@ -198,6 +241,7 @@ async def running_fenced_worker(
     topics: FencedTopics,
     handler: FencedHandler,
     options: WorkerOptions,
+    quarantine: Quarantine,
 ) -> AsyncIterator[FencedWorker]:
     """A fenced worker whose consumer is started, and whose consumer and writers stop on the way out."""
     assignor = colocating_assignor(handler.output_partition)
@@ -216,7 +260,7 @@ async def running_fenced_worker(
 
     await group_consumer.start()
     try:
-        yield FencedWorker(group_consumer, writers, handler, options, take_over)
+        yield FencedWorker(group_consumer, writers, handler, options, take_over, quarantine)
     finally:
         try:
             await group_consumer.stop()

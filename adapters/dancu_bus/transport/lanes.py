@@ -36,9 +36,9 @@ from aiokafka.errors import MessageSizeTooLargeError
 from dancu_bus.errors import BrokerError
 from dancu_bus.transport.assignor import lane_assignor
 from dancu_bus.transport.clients import KafkaClients
+from dancu_bus.transport.consuming import Revocations, WorkerOptions, handle_with_retries, next_batch
 from dancu_bus.transport.quarantine import Quarantine
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
-from dancu_bus.transport.worker import Revocations, WorkerOptions, handle_with_retries, next_batch
 from dancu_bus.transport.writers import WRITE_ERRORS, FencedWriters, open_with_retries
 
 __all__ = ["LaneHandler", "LaneWorker", "Lanes", "running_lane_worker"]

@@ -15,8 +15,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from dancu_bus.errors import ConfigError, DancuError
+from dancu_bus.transport.consuming import sleep_unless
 from dancu_bus.transport.records import Incoming, TopicPartition
-from dancu_bus.transport.worker import sleep_unless
 
 __all__ = ["Quarantine", "supervise"]
 

@@ -11,8 +11,8 @@ from aiokafka.errors import KafkaError
 
 from dancu_bus.errors import BrokerError
 from dancu_bus.transport.clients import KafkaClients
+from dancu_bus.transport.consuming import incoming
 from dancu_bus.transport.records import Incoming, TopicPartition
-from dancu_bus.transport.worker import incoming
 
 __all__ = ["offer_tail", "partition_count", "read_partition"]
 

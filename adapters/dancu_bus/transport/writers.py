@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
+import zlib
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,10 +21,10 @@ from aiokafka.errors import IllegalOperation, KafkaError
 
 from dancu_bus.errors import BrokerError
 from dancu_bus.transport.clients import KafkaClients
+from dancu_bus.transport.consuming import WorkerOptions, sleep_unless
 from dancu_bus.transport.records import Outgoing, TopicPartition
-from dancu_bus.transport.worker import WorkerOptions, partition_of, sleep_unless
 
-__all__ = ["WRITE_ERRORS", "FencedWriters", "open_with_retries"]
+__all__ = ["WRITE_ERRORS", "FencedWriters", "open_with_retries", "partition_of"]
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,16 @@ async def _send_batches(writer: AIOKafkaProducer, records: Sequence[Outgoing]) -
 def _retrieved(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def partition_of(key: bytes | None, count: int) -> int:
+    """The partition of a keyed record as librdkafka (the SDK, the admin tools) chooses it: CRC-32 of the key.
+
+    A response thus lands on the partition number of its request when both topics have as many.
+    """
+    if key is None:
+        return random.randrange(count)
+    return zlib.crc32(key) % count
 
 
 def _append(builder: Any, record: Outgoing) -> Any:

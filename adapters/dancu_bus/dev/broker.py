@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from dancu_bus.admin.cluster import wait_ready
-from dancu_bus.admin.devca import DevCa, ensure_dev_ca
+from dancu_bus.dev.ca import DevCa, ensure_dev_ca
 from dancu_bus.errors import BrokerError, ConfigError
 from dancu_bus.settings import BrokerSettings, KafkaSettings
 

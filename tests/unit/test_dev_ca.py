@@ -13,7 +13,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pydantic import SecretStr
 
 from dancu_bus.admin.config import client_config
-from dancu_bus.admin.devca import ensure_dev_ca, issue_client_certificate
+from dancu_bus.dev.ca import ensure_dev_ca, issue_client_certificate
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import KafkaSettings, kafka_environment
 from dancu_bus.transport.kafka import kafka_options

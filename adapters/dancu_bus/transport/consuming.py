@@ -1,0 +1,107 @@
+"""What the lane and fenced workers share when consuming: options, the next batch, rebalances, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+
+from dancu_bus.errors import DancuError
+from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
+from dancu_bus.transport.unreadable import unreadable_of
+
+__all__ = [
+    "Revocations",
+    "WorkerOptions",
+    "handle_with_retries",
+    "incoming",
+    "next_batch",
+    "sleep_unless",
+]
+
+log = logging.getLogger(__name__)
+
+_LOG_APPEND_TIME = 1  # a record's timestamp_type: 0 the producer's time, 1 the broker's
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """What to consume and how patiently."""
+
+    pattern: str
+    max_records: int = 500
+    poll_timeout_ms: int = 200
+    retry_initial_s: float = 0.1
+    retry_max_s: float = 5.0
+    # How often a worker that acts on time (the audit) is called without records when none arrive.
+    tick_s: float = 1.0
+
+
+class Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells ``revoked`` which partitions a rebalance took away, as plain TopicPartitions."""
+
+    def __init__(self, revoked: Callable[[list[TopicPartition]], None]) -> None:
+        self._revoked = revoked
+
+    async def on_partitions_revoked(self, revoked: Collection[Any]) -> None:
+        self._revoked([TopicPartition(tp.topic, tp.partition) for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: Collection[Any]) -> None:
+        log.info("assigned %d partitions", len(assigned))
+
+
+class _Handles(Protocol):
+    async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]: ...
+
+
+async def handle_with_retries(
+    handler: _Handles, batch: Sequence[Incoming], stop: asyncio.Event, options: WorkerOptions
+) -> Sequence[Outgoing]:
+    """The handler's output for ``batch``, retried with backoff while it raises retriable errors.
+
+    Once ``stop`` is set the error is raised instead: the batch stays uncommitted for the next start.
+    """
+    delay = options.retry_initial_s
+    while True:
+        try:
+            return await handler.handle(batch)
+        except DancuError as exc:
+            if not exc.retriable or stop.is_set():
+                raise
+            log.warning("retrying a batch of %d in %.1f s: %s", len(batch), delay, exc)
+        # The batch waits for the store to come back; a stop signal still ends the wait.
+        await sleep_unless(stop, delay)
+        delay = min(delay * 2, options.retry_max_s)
+
+
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return
+
+
+async def next_batch(consumer: AIOKafkaConsumer, options: WorkerOptions) -> list[Incoming]:
+    """The records fetched within the poll timeout (up to ``max_records``), in one list; maybe none."""
+    fetched = await consumer.getmany(timeout_ms=options.poll_timeout_ms, max_records=options.max_records)
+    return [incoming(m) for messages in fetched.values() for m in messages]
+
+
+def incoming(message: Any) -> Incoming:
+    """The plain record of an aiokafka message (or of the stand-in for a batch that could not be read)."""
+    return Incoming(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=message.timestamp,
+        key=message.key,
+        value=message.value,
+        headers=tuple(message.headers or ()),
+        log_append_time=message.timestamp_type == _LOG_APPEND_TIME,
+        unreadable=unreadable_of(message),
+    )
