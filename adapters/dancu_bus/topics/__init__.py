@@ -1,6 +1,7 @@
-"""Topics as declared in ``topics.yaml`` and the plan that aligns a cluster with them (pure, no Kafka)."""
+"""Topics and principals as declared in ``topics.yaml``, and the plan that aligns a cluster (pure)."""
 
 from dancu_bus.topics.model import (
+    PrincipalDeclaration,
     TopicDeclaration,
     TopicDefaults,
     TopicsFile,
@@ -10,6 +11,7 @@ from dancu_bus.topics.model import (
     parse_topics,
 )
 from dancu_bus.topics.plan import (
+    AclPlan,
     Action,
     ActualTopic,
     AddPartitions,
@@ -19,11 +21,15 @@ from dancu_bus.topics.plan import (
     Plan,
     Problem,
     plan,
+    plan_acls,
     render,
+    render_acl,
+    render_acls,
     render_action,
 )
 
 __all__ = [
+    "AclPlan",
     "Action",
     "ActualTopic",
     "AddPartitions",
@@ -31,6 +37,7 @@ __all__ = [
     "CreateTopic",
     "DeleteTopic",
     "Plan",
+    "PrincipalDeclaration",
     "Problem",
     "TopicDeclaration",
     "TopicDefaults",
@@ -40,6 +47,9 @@ __all__ = [
     "load_topics",
     "parse_topics",
     "plan",
+    "plan_acls",
     "render",
+    "render_acl",
+    "render_acls",
     "render_action",
 ]
