@@ -226,28 +226,27 @@ def _uses(topic: DeclaredTopic) -> Iterator[tuple[str, Operation]]:
     yield from ((writer, Operation.WRITE) for writer in topic.writers)
 
 
+def _on_topic(who: str, name: str, operation: Operation, agency: str | None) -> Grant:
+    """The grant of ``operation`` on one declared topic (or template) to ``who``."""
+    if agency is not None:
+        # LITERAL, never PREFIXED: a prefix ``<prefix>.req.bank`` would also give agency ``bank`` the
+        # topics of agency ``bank-2``.
+        return Grant(who, Resource.TOPIC, _fill(name, {"agency": agency}), Pattern.LITERAL, operation)
+    if AGENCY_SLOT in name:
+        # A platform user on an agency template: every agency's topic, present and future.
+        return Grant(who, Resource.TOPIC, name.removesuffix(AGENCY_SLOT), Pattern.PREFIXED, operation)
+    return Grant(who, Resource.TOPIC, name, Pattern.LITERAL, operation)
+
+
 def _topic_grants(declared: Declaration, names: TopicNames, who: str, agency: str | None) -> list[Grant]:
-    """What topics.yaml lets ``who`` do on topics; ``agency`` fills ``{agency}`` for an agency's user."""
-    grants = []
-    for topic in declared.topics:
-        name = _topic(declared, names, topic)
-        for holder, operation in _uses(topic):
-            if holder != (AGENCY_PRINCIPAL if agency is not None else who):
-                continue
-            if agency is not None:
-                # LITERAL, never PREFIXED: a prefix ``<prefix>.req.bank`` would also give agency
-                # ``bank`` the topics of agency ``bank-2``.
-                grants.append(
-                    Grant(who, Resource.TOPIC, _fill(name, {"agency": agency}), Pattern.LITERAL, operation)
-                )
-            elif AGENCY_SLOT in name:
-                # A platform user on an agency template: every agency's topic, present and future.
-                grants.append(
-                    Grant(who, Resource.TOPIC, name.removesuffix(AGENCY_SLOT), Pattern.PREFIXED, operation)
-                )
-            else:
-                grants.append(Grant(who, Resource.TOPIC, name, Pattern.LITERAL, operation))
-    return grants
+    """What topics.yaml lets ``who`` do on topics; with ``agency``, what it lets ``User:{agency}`` do."""
+    role = AGENCY_PRINCIPAL if agency is not None else who
+    return [
+        _on_topic(who, _topic(declared, names, topic), operation, agency)
+        for topic in declared.topics
+        for holder, operation in _uses(topic)
+        if holder == role
+    ]
 
 
 def _id_grants(role: DeclaredPrincipal, who: str, values: Mapping[str, str]) -> list[Grant]:

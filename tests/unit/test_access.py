@@ -327,6 +327,11 @@ MALFORMED = [
         "principals declared more than once: ['User:dancu-audit']",
     ),
     (
+        "agency unprovisioned",
+        _changed(["principals", 3], {"name": "User:{agency}", "provisioned": False}),
+        "every agency gets its user at step 10",
+    ),
+    (
         "unknown slot in a principal",
         _changed(["principals", 4, "name"], "User:{agent}"),
         "is not User:<name>",

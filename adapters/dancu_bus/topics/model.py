@@ -185,6 +185,8 @@ class PrincipalDeclaration(BaseModel):
             _check_id_prefix(self.name, prefix)
         if not self.provisioned and (self.groups or self.transactional_ids):
             raise ValueError(f"{self.name} is not provisioned, so it gets no groups or transactional ids")
+        if not self.provisioned and self.name == AGENCY_PRINCIPAL:
+            raise ValueError(f"{AGENCY_PRINCIPAL} is provisioned: every agency gets its user at step 10")
         return self
 
 
