@@ -1,37 +1,52 @@
-"""Who may do what on the broker: the ACLs of each platform principal and of each agency, as plain values.
+"""Who may do what on the broker: topics.yaml's readers, writers and principals, translated into grants.
 
-The admin edge (``dancu_bus.admin.security``) turns these grants into broker ACLs; keeping them pure
-lets a table of cases pin exactly what each principal gets, with no broker. No principal gets
-IdempotentWrite on the cluster: since KIP-679 (Kafka 3.0) Write on a topic is enough for an
-idempotent producer, and a transactional one needs Write on its transactional id instead.
+topics.yaml is the one source of access rights. A topic's reader may Read it and its writer Write it; a
+principal's ``groups`` are prefixes of the consumer groups it may join (Read) and its
+``transactional_ids`` prefixes of the transactional ids it may use (Write). No Describe grant is made:
+Kafka's authorizer lets Read, Write, Delete and Alter imply Describe (``StandardAuthorizerData``). No
+principal gets IdempotentWrite on the cluster: since KIP-679 (Kafka 3.0) Write on a topic is enough for
+an idempotent producer, and a transactional one needs Write on its transactional id instead.
+
+The translation is pure, so a table of cases pins exactly what each principal gets, with no broker; the
+admin edge (``dancu_bus.admin.security``) turns the grants into broker ACLs.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
+from typing import Protocol
 
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import Settings
 from dancu_bus.topic_names import TopicNames
 
 __all__ = [
+    "AGENCY_PRINCIPAL",
+    "AGENCY_SLOT",
     "AUDIT",
+    "ID_SLOTS",
     "PLATFORM_IDS",
     "PLATFORM_PRINCIPALS",
     "REGISTRY",
     "RESOLVER",
+    "Declaration",
+    "DeclaredPrincipal",
+    "DeclaredTopic",
     "Grant",
     "Operation",
     "Pattern",
     "PlatformIds",
     "Resource",
     "agency_grants",
+    "bears_on",
     "check_agency_id",
     "platform_grants",
     "platform_ids",
     "principal",
+    "slots_in",
 ]
 
 RESOLVER = "dancu-resolver"
@@ -39,6 +54,10 @@ AUDIT = "dancu-audit"
 REGISTRY = "dancu-registry"
 PLATFORM_PRINCIPALS = (RESOLVER, AUDIT, REGISTRY)
 
+# In topics.yaml, each connected agency: in topic names, in its principal, in its group prefixes.
+AGENCY_SLOT = "{agency}"
+AGENCY_PRINCIPAL = f"User:{AGENCY_SLOT}"
+_SLOT = re.compile(r"\{([a-z_]*)\}")
 _AGENCY_ID = re.compile(r"^[a-z0-9-]{2,40}$")
 # Platform users (dancu-admin, dancu-resolver, ...) and groups (dancu.*) start with this: an agency
 # named so could take over a platform user's password or join a platform consumer group.
@@ -62,7 +81,7 @@ class Pattern(StrEnum):
 
 
 class Operation(StrEnum):
-    """Operations an ACL names (Kafka's names); dancu-bus grants only READ, WRITE and DESCRIBE."""
+    """Operations an ACL names (Kafka's names); topics.yaml grants only READ and WRITE."""
 
     ALL = "ALL"
     READ = "READ"
@@ -92,7 +111,11 @@ class Grant:
 
 @dataclass(frozen=True, slots=True)
 class PlatformIds:
-    """Consumer group and transactional id prefixes of the platform services (configurable for tests)."""
+    """Consumer group and transactional id prefixes of the platform services (configurable for tests).
+
+    Each field is a slot topics.yaml may name (``{resolver_group}``) in a principal's groups or
+    transactional ids; the values are the services' settings.
+    """
 
     resolver_group: str = "dancu.resolver"
     resolver_transactional_id: str = "dancu.resolver"
@@ -102,17 +125,65 @@ class PlatformIds:
 
     def all(self) -> tuple[str, ...]:
         """Every prefix, for the check that no agency's group prefix covers one."""
-        return (
-            self.resolver_group,
-            self.resolver_transactional_id,
-            self.audit_group,
-            self.audit_transactional_id,
-            self.registry_group,
-        )
+        return tuple(asdict(self).values())
 
 
 # The ids the services use unless their settings say otherwise.
 PLATFORM_IDS = PlatformIds()
+# The slots topics.yaml may use in groups and transactional ids.
+ID_SLOTS = ("agency", *(f.name for f in fields(PlatformIds)))
+
+
+class DeclaredTopic(Protocol):
+    """What the translation reads of one topic of topics.yaml."""
+
+    @property
+    def name(self) -> str:
+        """Its name, which may hold ``{agency}`` (at the end)."""
+
+    @property
+    def readers(self) -> tuple[str, ...]:
+        """Principals that may read it."""
+
+    @property
+    def writers(self) -> tuple[str, ...]:
+        """Principals that may write it."""
+
+
+class DeclaredPrincipal(Protocol):
+    """What the translation reads of one principal of topics.yaml."""
+
+    @property
+    def name(self) -> str:
+        """``User:<name>``, or ``User:{agency}`` for every agency."""
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Prefixes of the consumer groups it may join, with slots."""
+
+    @property
+    def transactional_ids(self) -> tuple[str, ...]:
+        """Prefixes of the transactional ids it may use, with slots."""
+
+    @property
+    def provisioned(self) -> bool:
+        """Whether it has a user on the broker; one without gets no grant."""
+
+
+class Declaration(Protocol):
+    """What the translation reads of topics.yaml (``dancu_bus.topics.TopicsFile`` is one)."""
+
+    @property
+    def prefix(self) -> str:
+        """The prefix its topic names start with."""
+
+    @property
+    def topics(self) -> Sequence[DeclaredTopic]:
+        """Every topic."""
+
+    @property
+    def principals(self) -> Sequence[DeclaredPrincipal]:
+        """Every principal its topics name."""
 
 
 def platform_ids(settings: Settings) -> PlatformIds:
@@ -131,66 +202,123 @@ def principal(user: str) -> str:
     return f"User:{user}"
 
 
-def _grants(user: str, resource: Resource, name: str, pattern: Pattern, *ops: Operation) -> list[Grant]:
-    return [Grant(principal(user), resource, name, pattern, op) for op in ops]
+def slots_in(template: str) -> list[str]:
+    """The slot names a template holds (``{agency}`` gives ``agency``)."""
+    return _SLOT.findall(template)
 
 
-def _resolver(names: TopicNames, ids: PlatformIds) -> list[Grant]:
-    """Read every request topic, answer on every response topic, dead-letter, read registry and catalogues."""
-    p, topic, prefixed, literal = names.prefix, Resource.TOPIC, Pattern.PREFIXED, Pattern.LITERAL
-    read, write, describe = Operation.READ, Operation.WRITE, Operation.DESCRIBE
-    txn = Resource.TRANSACTIONAL_ID
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    """The template with every slot replaced; ConfigError on a slot with no value."""
+    unknown = sorted(set(slots_in(template)) - set(values))
+    if unknown:
+        raise ConfigError(f"{template!r} names unknown slots {unknown}; known: {sorted(values)}")
+    return _SLOT.sub(lambda slot: values[slot.group(1)], template)
+
+
+def _topic(declared: Declaration, names: TopicNames, topic: DeclaredTopic) -> str:
+    """The topic's name (or template) under the deployment's prefix."""
+    return names.prefix + topic.name[len(declared.prefix) :]
+
+
+def _uses(topic: DeclaredTopic) -> Iterator[tuple[str, Operation]]:
+    """Each (principal, operation) the topic grants: Read to readers, Write to writers."""
+    yield from ((reader, Operation.READ) for reader in topic.readers)
+    yield from ((writer, Operation.WRITE) for writer in topic.writers)
+
+
+def _on_topic(who: str, name: str, operation: Operation, agency: str | None) -> Grant:
+    """The grant of ``operation`` on one declared topic (or template) to ``who``."""
+    if agency is not None:
+        # LITERAL, never PREFIXED: a prefix ``<prefix>.req.bank`` would also give agency ``bank`` the
+        # topics of agency ``bank-2``.
+        return Grant(who, Resource.TOPIC, _fill(name, {"agency": agency}), Pattern.LITERAL, operation)
+    if AGENCY_SLOT in name:
+        # A platform user on an agency template: every agency's topic, present and future.
+        return Grant(who, Resource.TOPIC, name.removesuffix(AGENCY_SLOT), Pattern.PREFIXED, operation)
+    return Grant(who, Resource.TOPIC, name, Pattern.LITERAL, operation)
+
+
+def _topic_grants(declared: Declaration, names: TopicNames, who: str, agency: str | None) -> list[Grant]:
+    """What topics.yaml lets ``who`` do on topics; with ``agency``, what it lets ``User:{agency}`` do."""
+    role = AGENCY_PRINCIPAL if agency is not None else who
     return [
-        *_grants(RESOLVER, topic, f"{p}.req.", prefixed, read, describe),
-        *_grants(RESOLVER, topic, f"{p}.res.", prefixed, write, describe),
-        *_grants(RESOLVER, topic, names.dead_letters, literal, write),
-        *_grants(RESOLVER, topic, f"{p}.registry", literal, read),
-        *_grants(RESOLVER, topic, f"{p}.catalogue.", prefixed, read),
-        # Prefixed, so per-process groups (e.g. a registry view's) can live under the resolver's.
-        *_grants(RESOLVER, Resource.GROUP, ids.resolver_group, prefixed, read),
-        # Responses, dead letters and offsets go in one transaction (DESIGN.md §5).
-        *_grants(RESOLVER, txn, ids.resolver_transactional_id, prefixed, write, describe),
+        _on_topic(who, _topic(declared, names, topic), operation, agency)
+        for topic in declared.topics
+        for holder, operation in _uses(topic)
+        if holder == role
     ]
 
 
-def _audit(names: TopicNames, ids: PlatformIds) -> list[Grant]:
-    """Read every exchange, write (and re-read) the audit log, dead-letter, read the registry."""
-    p, topic, prefixed, literal = names.prefix, Resource.TOPIC, Pattern.PREFIXED, Pattern.LITERAL
-    read, write, describe = Operation.READ, Operation.WRITE, Operation.DESCRIBE
-    txn = Resource.TRANSACTIONAL_ID
-    return [
-        *_grants(AUDIT, topic, f"{p}.req.", prefixed, read),
-        *_grants(AUDIT, topic, f"{p}.res.", prefixed, read),
-        # Read too: after a restart the hash chain resumes from the last record of each partition.
-        *_grants(AUDIT, topic, names.audit, literal, write, read),
-        # Its own state: the halves of exchanges still waiting, read back when it takes a partition over.
-        *_grants(AUDIT, topic, names.audit_pending, literal, write, read),
-        *_grants(AUDIT, topic, f"{p}.registry", literal, read),
-        *_grants(AUDIT, topic, names.dead_letters, literal, write),
-        *_grants(AUDIT, Resource.GROUP, ids.audit_group, prefixed, read),
-        # The worker loop it shares with the resolver may commit in a transaction.
-        *_grants(AUDIT, txn, ids.audit_transactional_id, prefixed, write, describe),
+def _id_grants(role: DeclaredPrincipal, who: str, values: Mapping[str, str]) -> list[Grant]:
+    """Read on the role's group prefixes and Write on its transactional-id prefixes."""
+    groups = [
+        Grant(who, Resource.GROUP, _fill(g, values), Pattern.PREFIXED, Operation.READ) for g in role.groups
     ]
-
-
-def _registry(names: TopicNames, ids: PlatformIds) -> list[Grant]:
-    """Write and read the registry and the catalogues."""
-    p, topic = names.prefix, Resource.TOPIC
-    read, write, describe = Operation.READ, Operation.WRITE, Operation.DESCRIBE
-    return [
-        *_grants(REGISTRY, topic, f"{p}.registry", Pattern.LITERAL, write, read, describe),
-        *_grants(REGISTRY, topic, f"{p}.catalogue.", Pattern.PREFIXED, write, read, describe),
-        *_grants(REGISTRY, Resource.GROUP, ids.registry_group, Pattern.PREFIXED, read),
+    transactional = [
+        Grant(who, Resource.TRANSACTIONAL_ID, _fill(t, values), Pattern.PREFIXED, Operation.WRITE)
+        for t in role.transactional_ids
     ]
+    return groups + transactional
 
 
-def platform_grants(names: TopicNames, ids: PlatformIds = PLATFORM_IDS) -> dict[str, frozenset[Grant]]:
-    """The ACLs of each platform user (resolver, audit, registry): exactly what its job needs."""
-    return {
-        RESOLVER: frozenset(_resolver(names, ids)),
-        AUDIT: frozenset(_audit(names, ids)),
-        REGISTRY: frozenset(_registry(names, ids)),
-    }
+def _role(declared: Declaration, name: str) -> DeclaredPrincipal:
+    """The principal topics.yaml declares under ``name``; ConfigError when there is none."""
+    for role in declared.principals:
+        if role.name == name:
+            return role
+    raise ConfigError(f"topics.yaml declares no principal {name}")
+
+
+def _platform_roles(declared: Declaration) -> list[DeclaredPrincipal]:
+    """The provisioned platform principals; ConfigError unless they are exactly the platform's users."""
+    roles = [r for r in declared.principals if r.provisioned and r.name != AGENCY_PRINCIPAL]
+    declared_users = sorted(r.name for r in roles)
+    if declared_users != sorted(principal(u) for u in PLATFORM_PRINCIPALS):
+        raise ConfigError(
+            f"topics.yaml provisions the platform principals {declared_users}, but dancu-bus runs as"
+            f" {[principal(u) for u in PLATFORM_PRINCIPALS]}: mark others `provisioned: false`"
+        )
+    return roles
+
+
+def platform_grants(
+    declared: Declaration, names: TopicNames, ids: PlatformIds = PLATFORM_IDS
+) -> dict[str, frozenset[Grant]]:
+    """Each platform user's grants (resolver, audit, registry), as topics.yaml declares them."""
+    values = asdict(ids)
+    wanted = {}
+    for role in _platform_roles(declared):
+        who = role.name
+        user = who.removeprefix("User:")
+        wanted[user] = frozenset(_topic_grants(declared, names, who, None) + _id_grants(role, who, values))
+    return {user: wanted[user] for user in PLATFORM_PRINCIPALS}
+
+
+def agency_grants(declared: Declaration, names: TopicNames, agency_id: str) -> frozenset[Grant]:
+    """An agency's grants: what topics.yaml gives ``User:{agency}``, filled with this agency's id."""
+    who = principal(agency_id)
+    role = _role(declared, AGENCY_PRINCIPAL)
+    ids = _id_grants(role, who, {**asdict(PLATFORM_IDS), "agency": agency_id})
+    return frozenset(_topic_grants(declared, names, who, agency_id) + ids)
+
+
+def _reaches(grant: Grant, scope: str) -> bool:
+    """Whether the grant names a resource starting with ``scope``, or a prefix or wildcard covering it."""
+    if grant.name == "*" or grant.name.startswith(scope):
+        return True
+    return grant.pattern is Pattern.PREFIXED and scope.startswith(grant.name)
+
+
+def bears_on(grant: Grant, names: TopicNames, ids: PlatformIds) -> bool:
+    """Whether a platform user's grant concerns this deployment: its topics, its ids, or the cluster.
+
+    The platform users may serve deployments under other prefixes on the same cluster; their grants
+    there are none of this deployment's business.
+    """
+    if grant.resource is Resource.CLUSTER:
+        return True
+    scopes = (f"{names.prefix}.",) if grant.resource is Resource.TOPIC else ids.all()
+    return any(_reaches(grant, scope) for scope in scopes)
 
 
 def check_agency_id(agency_id: str, ids: PlatformIds = PLATFORM_IDS) -> None:
@@ -199,21 +327,7 @@ def check_agency_id(agency_id: str, ids: PlatformIds = PLATFORM_IDS) -> None:
         raise ConfigError(f"agency id {agency_id!r} is not a slug [a-z0-9-]{{2,40}}")
     if agency_id.startswith(_RESERVED):
         raise ConfigError(f"agency id {agency_id!r} is reserved: {_RESERVED}* names platform users")
+    # topics.yaml makes every group prefix of an agency start with ``{agency}.`` (dot included).
     covered = [name for name in ids.all() if name.startswith(f"{agency_id}.")]
     if covered:
         raise ConfigError(f"agency id {agency_id!r} would own the platform's groups {covered}")
-
-
-def agency_grants(names: TopicNames, agency_id: str) -> frozenset[Grant]:
-    """An agency's ACLs: write its request topic, read its response topic, groups ``<agency>.*``."""
-    read, write, describe = Operation.READ, Operation.WRITE, Operation.DESCRIBE
-    # Topics LITERAL, never PREFIXED: a prefix ``<prefix>.req.bank`` would also give agency ``bank``
-    # the topics of agency ``bank-2``. Groups are prefixed by ``<agency>.`` with the dot, which no
-    # other slug shares.
-    return frozenset(
-        [
-            *_grants(agency_id, Resource.TOPIC, names.request(agency_id), Pattern.LITERAL, write, describe),
-            *_grants(agency_id, Resource.TOPIC, names.response(agency_id), Pattern.LITERAL, read, describe),
-            *_grants(agency_id, Resource.GROUP, f"{agency_id}.", Pattern.PREFIXED, read),
-        ]
-    )

@@ -7,22 +7,31 @@ The real services serving the SDK as their own principals: ``test_secure_service
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka import Producer
 
-from dancu_bus.access import AUDIT, REGISTRY, RESOLVER
+from dancu_bus.access import AUDIT, REGISTRY, RESOLVER, Grant, Operation, Pattern, Resource, agency_grants
 from dancu_bus.admin.config import client_config
-from dancu_bus.settings import KafkaSettings
+from dancu_bus.admin.security import apply_acls, describe_agency_acls
+from dancu_bus.cli.topics import run_apply, run_plan
+from dancu_bus.settings import AuditSettings, KafkaSettings, ResolverSettings, Settings
 from dancu_bus.topic_names import TopicNames
+from dancu_bus.topics import AclPlan, packaged_topics
 from dancu_bus.transport.kafka import consumer, kafka_options
 from tests.integration.secured_env import QUIET, Secured, secured_deployment
+from tests.keys import AGENCIES_FILE
 
 pytestmark = [pytest.mark.security, pytest.mark.timeout(180)]
+
+Command = Callable[[argparse.Namespace, Settings], int]
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +88,57 @@ async def _transact(kafka: KafkaSettings, names: TopicNames, agency: str, group:
             await producer.send_offsets_to_transaction(offsets, group)
     finally:
         await producer.stop()
+
+
+# --- topics plan|apply and the ACLs topics.yaml gives ------------------------------------------------
+
+
+def _cli_settings(secured: Secured, folder: Path) -> Settings:
+    """The CLI's settings for this deployment: its prefix and ids, an agencies file of agency A only."""
+    raw = yaml.safe_load(AGENCIES_FILE.read_text(encoding="utf-8"))
+    agencies = folder / "agencies.yaml"
+    agencies.write_text(yaml.safe_dump({"agencies": [{**raw["agencies"][0], "id": secured.agency}]}))
+    return Settings(
+        kafka=secured.admin,
+        resolver=ResolverSettings(group_id=secured.ids.resolver_group, agencies_file=agencies),
+        audit=AuditSettings(group_id=secured.ids.audit_group),
+    )
+
+
+def _lines_of(
+    agency: str, run: Command, settings: Settings, capsys: pytest.CaptureFixture[str], prune: bool = False
+) -> list[str]:
+    """Run ``topics plan`` or ``apply``, which must exit 0; the lines it printed about ``agency``."""
+    args = argparse.Namespace(file=None, replication_factor=1, delete_unknown=False, prune_acls=prune)
+    assert run(args, settings) == 0
+    return [line for line in capsys.readouterr().out.splitlines() if f"User:{agency} " in line]
+
+
+def test_topics_plan_shows_a_missing_and_a_stray_acl_and_apply_restores_the_lane(
+    secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Plan shows A's lost grant (+) and a foreign one (-); apply adds it, --prune-acls removes the other."""
+    agency, names = secured.agency, secured.names
+    wanted = agency_grants(packaged_topics(), names, agency)
+    lost = Grant(f"User:{agency}", Resource.TOPIC, names.response(agency), Pattern.LITERAL, Operation.READ)
+    stray = Grant(f"User:{agency}", Resource.TOPIC, names.audit, Pattern.LITERAL, Operation.READ)
+    assert lost in wanted and stray not in wanted
+    settings = _cli_settings(secured, tmp_path)
+    apply_acls(secured.admin, AclPlan(missing=(stray,), stray=(lost,)), prune=True)  # drift on the broker
+    try:
+        assert _lines_of(agency, run_plan, settings, capsys) == [
+            f"+ acl User:{agency} READ TOPIC LITERAL {names.response(agency)}",
+            f"- acl User:{agency} READ TOPIC LITERAL {names.audit}  (kept: apply --prune-acls removes it)",
+        ]
+        assert _lines_of(agency, run_apply, settings, capsys) == [
+            f"+ acl User:{agency} READ TOPIC LITERAL {names.response(agency)}",
+            f"- acl User:{agency} READ TOPIC LITERAL {names.audit}  (kept: apply --prune-acls removes it)",
+        ]
+        assert describe_agency_acls(secured.admin, agency) == wanted | {stray}
+        assert _lines_of(agency, run_apply, settings, capsys, prune=True) == [
+            f"- acl User:{agency} READ TOPIC LITERAL {names.audit}"
+        ]
+        assert describe_agency_acls(secured.admin, agency) == wanted
+        assert _lines_of(agency, run_plan, settings, capsys) == []
+    finally:
+        apply_acls(secured.admin, AclPlan(missing=(lost,), stray=(stray,)), prune=True)

@@ -38,6 +38,7 @@ from dancu_bus.admin.security import (
     revoke_agency_credentials,
 )
 from dancu_bus.settings import KafkaSettings
+from dancu_bus.topics import packaged_topics
 from tests.integration.secure_broker import SECURE_TEST_BROKER
 from tests.integration.secured_env import (
     QUIET,
@@ -52,6 +53,7 @@ from tests.integration.secured_env import (
 
 pytestmark = [pytest.mark.security, pytest.mark.timeout(180)]
 
+DECLARED = packaged_topics()  # the one source of every grant
 TOPIC_DENIED = KafkaError.TOPIC_AUTHORIZATION_FAILED
 GROUP_DENIED = KafkaError.GROUP_AUTHORIZATION_FAILED
 CLUSTER_DENIED = KafkaError.CLUSTER_AUTHORIZATION_FAILED
@@ -95,15 +97,15 @@ def test_agency_reads_its_own_response_topic_in_its_own_group(secured: Secured) 
 
 
 def test_issued_acls_are_exactly_the_agencys_own_and_literal(secured: Secured) -> None:
-    """The broker holds for the agency exactly its three grants, topics by literal name."""
+    """The broker holds for the agency exactly the grants topics.yaml gives it, topics by literal name."""
     acls = describe_agency_acls(secured.admin, secured.agency)
-    assert acls == agency_grants(secured.names, secured.agency)
+    assert acls == agency_grants(DECLARED, secured.names, secured.agency)
     assert {g.pattern.value for g in acls if g.resource.value == "TOPIC"} == {"LITERAL"}
 
 
 def test_platform_users_hold_their_grants_for_this_deployment(secured: Secured) -> None:
     """Resolver, audit and registry hold exactly their grants on this deployment's topics and ids."""
-    wanted = platform_grants(secured.names, secured.ids)
+    wanted = platform_grants(DECLARED, secured.names, secured.ids)
     for user in (RESOLVER, AUDIT, REGISTRY):
         held = describe_acls(secured.admin, user)
         mine = {g for g in held if _ours(secured, g)}
@@ -317,7 +319,7 @@ def test_rotated_secret_replaces_the_old_one(secured: Secured) -> None:
     old = secured.passwords[rotor]
     new = issue_agency_credentials(secured.admin, secured.names, rotor, secured.ids)
     assert new != old
-    assert describe_agency_acls(secured.admin, rotor) == agency_grants(secured.names, rotor)
+    assert describe_agency_acls(secured.admin, rotor) == agency_grants(DECLARED, secured.names, rotor)
     _assert_login_refused(login_errors(client_config(secured.as_user(rotor, old))), "invalid credentials")
     assert produce_error(secured.as_user(rotor, new), secured.names.request(rotor)) is None
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from dancu_bus.access import platform_grants, platform_ids
 from dancu_bus.admin import apply, describe, wait_ready
+from dancu_bus.admin.security import apply_acls
 from dancu_bus.cli.topics import run_apply
 from dancu_bus.errors import BrokerError
-from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.settings import AuditSettings, KafkaSettings, ResolverSettings, Settings
+from dancu_bus.topic_names import TopicNames
 from dancu_bus.topics import (
+    AclPlan,
     AddPartitions,
     AlterConfigs,
     CreateTopic,
@@ -109,19 +115,48 @@ def test_delete_unknown_removes_only_undeclared(kafka_settings: KafkaSettings, u
     assert set(describe(kafka_settings, unique_prefix + ".")) == {s.name for s in desired}
 
 
-@pytest.mark.usefixtures("cleanup_topics")
+def _cli_settings(kafka: KafkaSettings, prefix: str, folder: Path) -> Settings:
+    """Settings of a deployment under ``prefix`` with group ids of its own and no agency."""
+    agencies = folder / "agencies.yaml"
+    agencies.write_text("agencies: []\n", encoding="utf-8")
+    return Settings(
+        kafka=kafka.model_copy(update={"topic_prefix": prefix}),
+        resolver=ResolverSettings(group_id=f"{prefix}.resolver", agencies_file=agencies),
+        audit=AuditSettings(group_id=f"{prefix}.audit"),
+    )
+
+
+@pytest.fixture
+def cleanup_acls(kafka_settings: KafkaSettings, unique_prefix: str, tmp_path: Path) -> Iterator[None]:
+    """Delete, after the test, the platform users' ACLs on this test's topics and ids."""
+    yield
+    names = TopicNames(unique_prefix)
+    ids = platform_ids(_cli_settings(kafka_settings, unique_prefix, tmp_path))
+    wanted = platform_grants(packaged_topics(), names, ids)
+    # The registry's group id is shared by every deployment on the broker: only this test's go.
+    ours = tuple(g for grants in wanted.values() for g in grants if unique_prefix in g.name)
+    apply_acls(kafka_settings, AclPlan(stray=ours), prune=True)
+
+
+@pytest.mark.usefixtures("cleanup_topics", "cleanup_acls")
 def test_cli_apply_twice(
-    kafka_settings: KafkaSettings, unique_prefix: str, capsys: pytest.CaptureFixture[str]
+    kafka_settings: KafkaSettings, unique_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``topics apply`` prints each topic it creates, then ``no changes`` when run again."""
-    settings = Settings(kafka=kafka_settings.model_copy(update={"topic_prefix": unique_prefix}))
-    args = argparse.Namespace(file=None, replication_factor=1, delete_unknown=False)
+    """``topics apply`` prints each topic and platform ACL it creates, then nothing to do when run again."""
+    settings = _cli_settings(kafka_settings, unique_prefix, tmp_path)
+    args = argparse.Namespace(file=None, replication_factor=1, delete_unknown=False, prune_acls=False)
     assert run_apply(args, settings) == 0
     first = capsys.readouterr().out.splitlines()
-    assert first
-    assert all(line.startswith(f"+ create {unique_prefix}.") for line in first)
+    creates = [line for line in first if line.startswith("+ create ")]
+    assert creates and all(line.startswith(f"+ create {unique_prefix}.") for line in creates)
+    acls = first[len(creates) :]
+    assert f"+ acl User:dancu-resolver READ TOPIC PREFIXED {unique_prefix}.req." in acls
+    assert f"+ acl User:dancu-audit WRITE TRANSACTIONAL_ID PREFIXED {unique_prefix}.audit" in acls
+    assert all(line.startswith("+ acl User:dancu-") for line in acls)
     assert run_apply(args, settings) == 0
-    assert capsys.readouterr().out.strip() == "no changes"
+    second = capsys.readouterr().out.splitlines()
+    # Other deployments' teardowns may withdraw the registry's shared group grant meanwhile.
+    assert [line for line in second if "GROUP PREFIXED dancu.registry" not in line] in (["no changes"], [])
 
 
 def test_wait_ready_names_an_unreachable_cluster() -> None:

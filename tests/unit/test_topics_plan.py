@@ -8,9 +8,22 @@ from typing import Any
 
 import pytest
 
+from dancu_bus.access import (
+    PLATFORM_PRINCIPALS,
+    Grant,
+    Operation,
+    Pattern,
+    PlatformIds,
+    Resource,
+    agency_grants,
+    platform_grants,
+    principal,
+)
 from dancu_bus.agencies import load_directory
 from dancu_bus.errors import ConfigError
+from dancu_bus.topic_names import TopicNames
 from dancu_bus.topics import (
+    AclPlan,
     ActualTopic,
     AddPartitions,
     AlterConfigs,
@@ -23,7 +36,9 @@ from dancu_bus.topics import (
     load_topics,
     parse_topics,
     plan,
+    plan_acls,
     render,
+    render_acl,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -190,6 +205,7 @@ def minimal_raw() -> dict[str, Any]:
             {"name": "ndxp.dancu.req.{agency}", **entry},
             {**copy.deepcopy(entry), "name": "ndxp.dancu.dlq", "partitions": 3, "writers": ["User:x"]},
         ],
+        "principals": [{"name": "User:{agency}"}, {"name": "User:dancu-resolver"}, {"name": "User:x"}],
     }
 
 
@@ -312,3 +328,98 @@ def test_shipped_topics_file_declares_design_topics() -> None:
         assert request.configs["segment.ms"] == response.configs["segment.ms"] == str(3_600_000)
         assert request.writers == (f"User:{agency}",)
         assert f"User:{agency}" in response.readers
+
+
+# --- ACLs --------------------------------------------------------------------------------------------
+
+DECLARED = load_topics(REPO / "topics.yaml")
+NAMES, IDS = TopicNames("ndxp.dancu"), PlatformIds()
+
+
+def _held_as_wanted(agencies: tuple[str, ...] = ("bank",)) -> dict[str, frozenset[Grant]]:
+    """What the broker holds when it holds exactly what topics.yaml gives, by principal."""
+    held = {principal(u): g for u, g in platform_grants(DECLARED, NAMES, IDS).items()}
+    return held | {principal(a): agency_grants(DECLARED, NAMES, a) for a in agencies}
+
+
+def test_acls_as_declared_plan_nothing() -> None:
+    """A broker holding exactly topics.yaml's grants needs no ACL change, and the plan says so."""
+    acls = plan_acls(DECLARED, NAMES, IDS, _held_as_wanted(), ["bank"])
+    assert acls.empty
+    assert render(Plan(), acls) == "no changes"
+
+
+def test_a_missing_and_a_stray_acl_are_planned() -> None:
+    """A grant the broker lacks is ``+``; one it holds that topics.yaml does not give is ``-``."""
+    held = _held_as_wanted()
+    lost = Grant("User:bank", Resource.TOPIC, "ndxp.dancu.res.bank", Pattern.LITERAL, Operation.READ)
+    extra = Grant("User:bank", Resource.TOPIC, "ndxp.dancu.audit", Pattern.LITERAL, Operation.READ)
+    held["User:bank"] = (held["User:bank"] - {lost}) | {extra}
+    acls = plan_acls(DECLARED, NAMES, IDS, held, ["bank"])
+    assert (acls.missing, acls.stray) == ((lost,), (extra,))
+    assert render(Plan(), acls).splitlines() == [
+        "+ acl User:bank READ TOPIC LITERAL ndxp.dancu.res.bank",
+        "- acl User:bank READ TOPIC LITERAL ndxp.dancu.audit  (kept: apply --prune-acls removes it)",
+    ]
+    assert (
+        render(Plan(), acls, prune_acls=True).splitlines()[1]
+        == "- acl User:bank READ TOPIC LITERAL ndxp.dancu.audit"
+    )
+
+
+def test_platform_grants_of_other_deployments_are_left_out() -> None:
+    """A platform user's grants under another prefix or ids are not strays here; a cluster right is."""
+    held = _held_as_wanted()
+    elsewhere = Grant(
+        principal(PLATFORM_PRINCIPALS[0]), Resource.TOPIC, "sec1.dancu.req.", Pattern.PREFIXED, Operation.READ
+    )
+    cluster = Grant(
+        principal(PLATFORM_PRINCIPALS[0]),
+        Resource.CLUSTER,
+        "kafka-cluster",
+        Pattern.LITERAL,
+        Operation.IDEMPOTENT_WRITE,
+    )
+    held[elsewhere.principal] = held[elsewhere.principal] | {elsewhere, cluster}
+    assert plan_acls(DECLARED, NAMES, IDS, held, ["bank"]) == AclPlan(stray=(cluster,))
+
+
+def test_an_agency_is_compared_on_everything_it_holds() -> None:
+    """An agency serves one deployment: a grant of it under another prefix is a stray."""
+    held = _held_as_wanted()
+    other = Grant("User:bank", Resource.TOPIC, "sec1.dancu.req.bank", Pattern.LITERAL, Operation.WRITE)
+    held["User:bank"] = held["User:bank"] | {other}
+    assert plan_acls(DECLARED, NAMES, IDS, held, ["bank"]).stray == (other,)
+
+
+def test_platform_grants_missing_from_the_broker_are_all_planned() -> None:
+    """With nothing on the broker, every platform grant is planned, and no agency's (none is issued)."""
+    acls = plan_acls(DECLARED, NAMES, IDS, {}, [])
+    wanted = {g for grants in platform_grants(DECLARED, NAMES, IDS).values() for g in grants}
+    assert set(acls.missing) == wanted and not acls.stray
+
+
+@pytest.mark.parametrize(
+    ("grant", "line"),
+    [
+        (
+            Grant("User:dancu-resolver", Resource.TOPIC, "ndxp.dancu.req.", Pattern.PREFIXED, Operation.READ),
+            "+ acl User:dancu-resolver READ TOPIC PREFIXED ndxp.dancu.req.",
+        ),
+        (
+            Grant(
+                "User:bank",
+                Resource.GROUP,
+                "bank.",
+                Pattern.PREFIXED,
+                Operation.READ,
+                allow=False,
+                host="10.0.0.1",
+            ),
+            "+ acl User:bank DENY READ GROUP PREFIXED bank. from 10.0.0.1",
+        ),
+    ],
+)
+def test_an_acl_line_names_everything_about_the_grant(grant: Grant, line: str) -> None:
+    """Principal, denial, operation, resource, pattern, name and host all appear in the line."""
+    assert render_acl("+", grant) == line

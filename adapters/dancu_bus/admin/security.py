@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from dancu_bus.access import (
     PLATFORM_IDS,
     PLATFORM_PRINCIPALS,
+    Declaration,
     Grant,
     Operation,
     Pattern,
@@ -44,12 +45,15 @@ from dancu_bus.admin.cluster import _admin, _await, _wait
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
+from dancu_bus.topics import AclPlan, packaged_topics, plan_acls, render_acl
 
 __all__ = [
+    "apply_acls",
     "describe_acls",
     "describe_agency_acls",
     "ensure_platform_principals",
     "issue_agency_credentials",
+    "plan_deployment_acls",
     "revoke_agency_credentials",
     "scram_users",
     "withdraw_platform_grants",
@@ -175,6 +179,11 @@ def _align(admin: AdminClient, who: str, grants: frozenset[Grant], timeout_s: fl
     _await(lambda: _describe(admin, who, timeout_s) == grants, f"ACLs of {who} did not settle", timeout_s)
 
 
+def _declared(declared: Declaration | None) -> Declaration:
+    """The declaration given, or the repository's topics.yaml (the one ``topics apply`` uses)."""
+    return declared if declared is not None else packaged_topics()
+
+
 def describe_acls(
     admin_kafka: KafkaSettings, user: str, *, timeout_s: float = _TIMEOUT_S
 ) -> frozenset[Grant]:
@@ -202,6 +211,7 @@ def ensure_platform_principals(
     passwords: Mapping[str, SecretStr],
     ids: PlatformIds = PLATFORM_IDS,
     *,
+    declared: Declaration | None = None,
     timeout_s: float = _TIMEOUT_S,
 ) -> None:
     """SCRAM users ``dancu-resolver``, ``dancu-audit``, ``dancu-registry`` and their ACLs; idempotent."""
@@ -209,7 +219,7 @@ def ensure_platform_principals(
     unknown = sorted(set(passwords) - set(PLATFORM_PRINCIPALS))
     if missing or unknown:
         raise ConfigError(f"platform passwords: missing for {missing}, unknown users {unknown}")
-    wanted = platform_grants(names, ids)
+    wanted = platform_grants(_declared(declared), names, ids)
     with _admin(admin_kafka) as admin:
         _set_passwords(admin, passwords, timeout_s)
         for user, grants in wanted.items():
@@ -223,11 +233,13 @@ def withdraw_platform_grants(
     names: TopicNames,
     ids: PlatformIds = PLATFORM_IDS,
     *,
+    declared: Declaration | None = None,
     timeout_s: float = _TIMEOUT_S,
 ) -> None:
     """Delete the platform users' ACLs of one deployment (prefix and ids); the users themselves stay."""
     # Group and transactional-id grants go too: deployments that share these ids lose them as well.
-    grants = [grant for grants in platform_grants(names, ids).values() for grant in grants]
+    wanted = platform_grants(_declared(declared), names, ids)
+    grants = [grant for grants in wanted.values() for grant in grants]
     with _admin(admin_kafka) as admin:
         _delete(admin, [_exactly(g) for g in sorted(grants)], timeout_s)
 
@@ -238,14 +250,16 @@ def issue_agency_credentials(
     agency_id: str,
     ids: PlatformIds = PLATFORM_IDS,
     *,
+    declared: Declaration | None = None,
     timeout_s: float = _TIMEOUT_S,
 ) -> SecretStr:
     """Create (or rotate) the agency's SCRAM-SHA-512 user and give it exactly its ACLs; the new secret."""
     check_agency_id(agency_id, ids)
+    grants = agency_grants(_declared(declared), names, agency_id)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
     with _admin(admin_kafka) as admin:
         _set_passwords(admin, {agency_id: SecretStr(secret)}, timeout_s)
-        _align(admin, principal(agency_id), agency_grants(names, agency_id), timeout_s)
+        _align(admin, principal(agency_id), grants, timeout_s)
     _log.info("issued credentials and ACLs to agency %s under %s", agency_id, names.prefix)
     return SecretStr(secret)
 
@@ -266,6 +280,55 @@ def revoke_agency_credentials(
         _delete(admin, [_of_principal(who)], timeout_s)
         _await(lambda: not _describe(admin, who, timeout_s), f"ACLs of {who} are still in force", timeout_s)
     _log.info("revoked the credentials and ACLs of agency %s (%s)", agency_id, names.prefix)
+
+
+def plan_deployment_acls(
+    admin_kafka: KafkaSettings,
+    declared: Declaration,
+    agency_ids: Iterable[str],
+    ids: PlatformIds = PLATFORM_IDS,
+    *,
+    timeout_s: float = _TIMEOUT_S,
+) -> AclPlan:
+    """What the broker lacks of topics.yaml's grants and holds beyond them, under ``admin_kafka``'s prefix.
+
+    Compared: the platform users and each agency of ``agency_ids`` that holds any ACL (an agency
+    without one has not reached step 10, or was terminated: ``agency issue`` gives its rights).
+    """
+    names = TopicNames(admin_kafka.topic_prefix)
+    who = [principal(user) for user in PLATFORM_PRINCIPALS] + [principal(a) for a in sorted(set(agency_ids))]
+    with _admin(admin_kafka) as admin:
+        held = {each: _describe(admin, each, timeout_s) for each in who}
+    agencies = [a for a in agency_ids if held[principal(a)]]
+    return plan_acls(declared, names, ids, held, agencies)
+
+
+def apply_acls(
+    admin_kafka: KafkaSettings, planned: AclPlan, *, prune: bool = False, timeout_s: float = _TIMEOUT_S
+) -> list[str]:
+    """Create the missing grants and, with ``prune``, delete the stray ones; the lines done."""
+    removed = planned.stray if prune else ()
+    with _admin(admin_kafka) as admin:
+        _create(admin, planned.missing, timeout_s)
+        if removed:
+            _delete(admin, [_exactly(g) for g in removed], timeout_s)
+        for each in sorted({g.principal for g in (*planned.missing, *removed)}):
+            added = frozenset(g for g in planned.missing if g.principal == each)
+            gone = frozenset(g for g in removed if g.principal == each)
+            _await_settled(admin, each, added, gone, timeout_s)
+    return [render_acl("+", g) for g in planned.missing] + [render_acl("-", g) for g in removed]
+
+
+def _await_settled(
+    admin: AdminClient, who: str, added: frozenset[Grant], gone: frozenset[Grant], timeout_s: float
+) -> None:
+    """Wait until the broker shows every grant of ``who`` added and none of those deleted."""
+
+    def settled() -> bool:
+        held = _describe(admin, who, timeout_s)
+        return added <= held and not gone & held
+
+    _await(settled, f"ACLs of {who} did not settle", timeout_s)
 
 
 def _given(password: SecretStr | None) -> bool:

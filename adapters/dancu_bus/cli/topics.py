@@ -1,4 +1,9 @@
-"""``dancu-bus topics plan|apply``: show and apply the difference between topics.yaml and the cluster."""
+"""``dancu-bus topics plan|apply``: show and apply the difference between topics.yaml and the cluster.
+
+Topics and ACLs both: the ACLs topics.yaml's readers, writers and principals give the platform users
+and the issued agencies (``+`` missing), and those the broker holds beyond them (``-``, removed only
+with ``--prune-acls``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from dancu_bus.access import platform_ids
 from dancu_bus.admin import apply, plan_topics
+from dancu_bus.admin.security import apply_acls, plan_deployment_acls
 from dancu_bus.agencies import load_directory
 from dancu_bus.dev import repo_root
 from dancu_bus.settings import Settings
-from dancu_bus.topics import Plan, TopicsFile, load_topics, packaged_topics, render
+from dancu_bus.topics import AclPlan, Plan, TopicsFile, load_topics, packaged_topics, render, render_acls
 
 __all__ = ["register", "run_apply", "run_plan"]
 
@@ -48,6 +55,12 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also delete topics under the prefix that topics.yaml does not declare",
     )
+    parser.add_argument(
+        "--prune-acls",
+        action="store_true",
+        help="also delete ACLs of the platform users (under the prefix) and of issued agencies that"
+        " topics.yaml does not grant; without it they are shown and kept",
+    )
 
 
 def _existing(path: Path) -> Path:
@@ -61,22 +74,32 @@ def _existing(path: Path) -> Path:
 def _declared(file: Path | None) -> TopicsFile:
     """The topics file given, else ``./topics.yaml`` if there is one, else the packaged declaration."""
     if file is not None:
-        return load_topics(file)
+        return load_topics(_existing(file))
     here = Path("topics.yaml")
     return load_topics(here) if here.exists() else packaged_topics()
 
 
-def _plan(args: argparse.Namespace, settings: Settings) -> Plan:
-    """What would align the cluster with the topics file, for every agency of the agencies file."""
-    declared = _declared(args.file)
-    agency_ids = load_directory(_existing(settings.resolver.agencies_file)).ids()
+def _inputs(args: argparse.Namespace, settings: Settings) -> tuple[TopicsFile, tuple[str, ...]]:
+    """The topics file and the ids of the agencies file."""
+    return _declared(args.file), load_directory(_existing(settings.resolver.agencies_file)).ids()
+
+
+def _plan(
+    args: argparse.Namespace, settings: Settings, declared: TopicsFile, agencies: tuple[str, ...]
+) -> Plan:
+    """What would align the cluster's topics with the topics file, for every agency of the agencies file."""
     return plan_topics(
         settings.kafka,
         declared,
-        agency_ids,
+        agencies,
         replication_factor=args.replication_factor,
         delete_unknown=args.delete_unknown,
     )
+
+
+def _acl_plan(settings: Settings, declared: TopicsFile, agencies: tuple[str, ...]) -> AclPlan:
+    """What would align the broker's ACLs with the topics file."""
+    return plan_deployment_acls(settings.kafka, declared, agencies, platform_ids(settings))
 
 
 def _report_problems(planned: Plan) -> int:
@@ -87,15 +110,23 @@ def _report_problems(planned: Plan) -> int:
 
 
 def run_plan(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the plan; exit 1 if part of it cannot be applied."""
-    planned = _plan(args, settings)
-    print(render(planned))
+    """Print the plan, topics then ACLs; exit 1 if part of it cannot be applied."""
+    declared, agencies = _inputs(args, settings)
+    planned = _plan(args, settings, declared, agencies)
+    acls = _acl_plan(settings, declared, agencies)
+    print(render(planned, acls, prune_acls=args.prune_acls))
     return 1 if planned.problems else 0
 
 
 def run_apply(args: argparse.Namespace, settings: Settings) -> int:
     """Apply the plan and print each action done, or ``no changes``; exit 1 if part of it cannot be."""
-    planned = _plan(args, settings)
+    declared, agencies = _inputs(args, settings)
+    planned = _plan(args, settings, declared, agencies)
     done = apply(settings.kafka, planned)
-    print("\n".join(done) if done else "no changes")
+    # After the topics: an administrator's refusal names the first thing it could not do.
+    acls = _acl_plan(settings, declared, agencies)
+    done += apply_acls(settings.kafka, acls, prune=args.prune_acls)
+    kept = () if args.prune_acls else acls.stray
+    lines = done + render_acls(AclPlan(stray=kept), prune=False)
+    print("\n".join(lines) if lines else "no changes")
     return _report_problems(planned)

@@ -1,6 +1,7 @@
-"""Topics as declared in ``topics.yaml`` and the plan that aligns a cluster with them (pure, no Kafka)."""
+"""Topics and principals as declared in ``topics.yaml``, and the plan that aligns a cluster (pure)."""
 
 from dancu_bus.topics.model import (
+    PrincipalDeclaration,
     TopicDeclaration,
     TopicDefaults,
     TopicsFile,
@@ -11,6 +12,7 @@ from dancu_bus.topics.model import (
     parse_topics,
 )
 from dancu_bus.topics.plan import (
+    AclPlan,
     Action,
     ActualTopic,
     AddPartitions,
@@ -20,11 +22,15 @@ from dancu_bus.topics.plan import (
     Plan,
     Problem,
     plan,
+    plan_acls,
     render,
+    render_acl,
+    render_acls,
     render_action,
 )
 
 __all__ = [
+    "AclPlan",
     "Action",
     "ActualTopic",
     "AddPartitions",
@@ -32,6 +38,7 @@ __all__ = [
     "CreateTopic",
     "DeleteTopic",
     "Plan",
+    "PrincipalDeclaration",
     "Problem",
     "TopicDeclaration",
     "TopicDefaults",
@@ -42,6 +49,9 @@ __all__ = [
     "packaged_topics",
     "parse_topics",
     "plan",
+    "plan_acls",
     "render",
+    "render_acl",
+    "render_acls",
     "render_action",
 ]

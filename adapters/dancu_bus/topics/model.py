@@ -12,10 +12,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dancu_bus.access import AGENCY_PRINCIPAL, AGENCY_SLOT, ID_SLOTS, slots_in
 from dancu_bus.errors import ConfigError
 
 __all__ = [
     "AGENCY_SLOT",
+    "PrincipalDeclaration",
     "TopicDeclaration",
     "TopicDefaults",
     "TopicSpec",
@@ -26,12 +28,13 @@ __all__ = [
     "parse_topics",
 ]
 
-AGENCY_SLOT = "{agency}"
 TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 PREFIX = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]")
 AGENCY_ID = re.compile(r"[a-z0-9-]{2,40}")
 AVRO_FULL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
-PRINCIPAL = re.compile(r"User:[A-Za-z0-9._@{}-]+")
+PRINCIPAL = re.compile(r"User:([A-Za-z0-9._@-]+|\{agency\})")
+# A group or transactional-id prefix: Kafka's name characters, and slots such as {agency}.
+ID_PREFIX = re.compile(r"([A-Za-z0-9._-]|\{[a-z_]+\})+")
 CLEANUP_POLICIES = frozenset({"delete", "compact", "compact,delete", "delete,compact"})
 INTEGER_CONFIGS = frozenset(
     {
@@ -113,6 +116,9 @@ class TopicDeclaration(_Configs):
     def _legal_name(cls, name: str) -> str:
         if not TOPIC_NAME.fullmatch(name.replace(AGENCY_SLOT, "x")):
             raise ValueError(f"{name!r} is not a Kafka topic name ([a-zA-Z0-9._-], {AGENCY_SLOT} allowed)")
+        # The platform's grant on a template is a prefix: the slot must end the name, once.
+        if AGENCY_SLOT in name and (name.count(AGENCY_SLOT) > 1 or not name.endswith(AGENCY_SLOT)):
+            raise ValueError(f"{name!r}: {AGENCY_SLOT} may appear once, at the end of the name")
         return name
 
     @field_validator("value_schema")
@@ -130,10 +136,61 @@ class TopicDeclaration(_Configs):
             raise ValueError(f"principals must look like User:<name>, not {bad}")
         return principals
 
+    @model_validator(mode="after")
+    def _agency_only_on_templates(self) -> TopicDeclaration:
+        if not self.templated and AGENCY_PRINCIPAL in (*self.readers, *self.writers):
+            raise ValueError(
+                f"{AGENCY_PRINCIPAL} may read or write only a topic whose name holds {AGENCY_SLOT}"
+            )
+        return self
+
     @property
     def templated(self) -> bool:
         """Whether this declaration expands to one topic per agency."""
         return AGENCY_SLOT in self.name
+
+
+def _check_id_prefix(owner: str, prefix: str) -> None:
+    """Refuse a group or transactional-id prefix that is malformed or reaches beyond its owner."""
+    if not ID_PREFIX.fullmatch(prefix):
+        raise ValueError(f"{prefix!r} is not a group or transactional-id prefix ([A-Za-z0-9._-] and slots)")
+    unknown = sorted(set(slots_in(prefix)) - set(ID_SLOTS))
+    if unknown:
+        raise ValueError(f"{prefix!r} names unknown slots {unknown}; known: {list(ID_SLOTS)}")
+    if owner == AGENCY_PRINCIPAL and not prefix.startswith(f"{AGENCY_SLOT}."):
+        # With the dot no other slug shares the prefix: ``bank`` would also cover ``bank-2``'s groups.
+        raise ValueError(f"{prefix!r}: an agency's prefixes must start with {AGENCY_SLOT}. (with the dot)")
+    if owner != AGENCY_PRINCIPAL and AGENCY_SLOT in prefix:
+        raise ValueError(f"{prefix!r}: only {AGENCY_PRINCIPAL} may use {AGENCY_SLOT}")
+
+
+class PrincipalDeclaration(BaseModel):
+    """One principal of ``topics.yaml``: what it needs beyond the topics that name it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    doc: str = ""
+    groups: tuple[str, ...] = Field(default=(), description="prefixes of the consumer groups it may join")
+    transactional_ids: tuple[str, ...] = Field(default=(), description="prefixes of its transactional ids")
+    provisioned: bool = Field(default=True, description="false: no user on the broker yet, so no grant")
+
+    @field_validator("name")
+    @classmethod
+    def _principal(cls, name: str) -> str:
+        if not PRINCIPAL.fullmatch(name):
+            raise ValueError(f"{name!r} is not User:<name> or {AGENCY_PRINCIPAL}")
+        return name
+
+    @model_validator(mode="after")
+    def _ids(self) -> PrincipalDeclaration:
+        for prefix in (*self.groups, *self.transactional_ids):
+            _check_id_prefix(self.name, prefix)
+        if not self.provisioned and (self.groups or self.transactional_ids):
+            raise ValueError(f"{self.name} is not provisioned, so it gets no groups or transactional ids")
+        if not self.provisioned and self.name == AGENCY_PRINCIPAL:
+            raise ValueError(f"{AGENCY_PRINCIPAL} is provisioned: every agency gets its user at step 10")
+        return self
 
 
 class TopicsFile(BaseModel):
@@ -144,6 +201,9 @@ class TopicsFile(BaseModel):
     prefix: str = Field(description="every topic name starts with this and a dot")
     defaults: TopicDefaults = TopicDefaults()
     topics: tuple[TopicDeclaration, ...] = Field(min_length=1)
+    principals: tuple[PrincipalDeclaration, ...] = Field(
+        min_length=1, description="every reader and writer, with its groups and transactional ids"
+    )
 
     @field_validator("prefix")
     @classmethod
@@ -161,6 +221,7 @@ class TopicsFile(BaseModel):
         outside = [n for n in names if not n.startswith(self.prefix + ".")]
         if outside:
             raise ValueError(f"topics outside the prefix {self.prefix!r}: {outside}")
+        _check_principals(self)
         for topic in self.topics:
             replication, min_insync = _replication(self.defaults, topic, None)
             if min_insync > replication:
@@ -168,6 +229,22 @@ class TopicsFile(BaseModel):
                     f"{topic.name}: min_insync_replicas {min_insync} exceeds replication_factor {replication}"
                 )
         return self
+
+
+def _check_principals(file: TopicsFile) -> None:
+    """Every principal declared once, and every reader and writer of a topic declared."""
+    names = [p.name for p in file.principals]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"principals declared more than once: {repeated}")
+    for topic in file.topics:
+        for role, holders in (("reader", topic.readers), ("writer", topic.writers)):
+            unknown = [h for h in holders if h not in names]
+            if unknown:
+                raise ValueError(
+                    f"topic {topic.name}: {role} {', '.join(unknown)} is not declared under principals"
+                    f" (declared: {', '.join(names)})"
+                )
 
 
 class TopicSpec(BaseModel):
@@ -200,16 +277,17 @@ def _error_lines(exc: ValidationError, raw: object) -> str:
     for error in exc.errors():
         loc = list(error["loc"])
         where = ".".join(str(part) for part in loc) or "file"
-        if len(loc) >= 2 and loc[0] == "topics" and isinstance(loc[1], int):
-            where = f"topics[{loc[1]}] ({_topic_name(raw, loc[1])})" + "".join(f".{p}" for p in loc[2:])
+        if len(loc) >= 2 and loc[0] in ("topics", "principals") and isinstance(loc[1], int):
+            name = _entry_name(raw, str(loc[0]), loc[1])
+            where = f"{loc[0]}[{loc[1]}] ({name})" + "".join(f".{p}" for p in loc[2:])
         clauses.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
     return "; ".join(clauses)
 
 
-def _topic_name(raw: object, index: int) -> str:
-    """The name the YAML gives topic ``index``, or '?'."""
-    topics = raw.get("topics") if isinstance(raw, Mapping) else None
-    entry = topics[index] if isinstance(topics, list) and index < len(topics) else None
+def _entry_name(raw: object, section: str, index: int) -> str:
+    """The name the YAML gives entry ``index`` of ``section`` (topics, principals), or '?'."""
+    entries = raw.get(section) if isinstance(raw, Mapping) else None
+    entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
     return str(entry.get("name", "?")) if isinstance(entry, Mapping) else "?"
 
 

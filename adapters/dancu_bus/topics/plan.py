@@ -1,14 +1,25 @@
-"""The difference between the declared topics and a cluster, as a list of actions: a pure function."""
+"""The difference between topics.yaml and a cluster, topics and ACLs, as lists of actions: pure functions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from dancu_bus.access import (
+    Declaration,
+    Grant,
+    PlatformIds,
+    agency_grants,
+    bears_on,
+    platform_grants,
+    principal,
+)
+from dancu_bus.topic_names import TopicNames
 from dancu_bus.topics.model import TopicSpec
 
 __all__ = [
+    "AclPlan",
     "Action",
     "ActualTopic",
     "AddPartitions",
@@ -18,7 +29,10 @@ __all__ = [
     "Plan",
     "Problem",
     "plan",
+    "plan_acls",
     "render",
+    "render_acl",
+    "render_acls",
     "render_action",
 ]
 
@@ -164,10 +178,62 @@ def render_action(action: Action) -> str:
     return f"- delete {action.topic}"
 
 
-def render(plan: Plan) -> str:
+@dataclass(frozen=True)
+class AclPlan:
+    """Grants topics.yaml gives that the broker lacks, and grants the broker holds that it does not give."""
+
+    missing: tuple[Grant, ...] = ()
+    stray: tuple[Grant, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """True when the broker holds exactly the grants topics.yaml gives."""
+        return not self.missing and not self.stray
+
+
+def plan_acls(
+    declared: Declaration,
+    names: TopicNames,
+    ids: PlatformIds,
+    held: Mapping[str, frozenset[Grant]],
+    agency_ids: Iterable[str],
+) -> AclPlan:
+    """Compare the grants each principal ``held`` (by ``User:<name>``) with those topics.yaml gives.
+
+    Compared are the platform users, on this deployment's topics and ids only (they may serve other
+    deployments on the cluster), and the agencies named, on everything (an agency serves one).
+    """
+    wanted = {principal(user): grants for user, grants in platform_grants(declared, names, ids).items()}
+    relevant = {who: frozenset(g for g in held.get(who, ()) if bears_on(g, names, ids)) for who in wanted}
+    for agency in agency_ids:
+        who = principal(agency)
+        wanted[who] = agency_grants(declared, names, agency)
+        relevant[who] = held.get(who, frozenset())
+    missing = sorted(g for who, grants in wanted.items() for g in grants - relevant[who])
+    stray = sorted(g for who, grants in relevant.items() for g in grants - wanted[who])
+    return AclPlan(tuple(missing), tuple(stray))
+
+
+def render_acl(sign: str, grant: Grant) -> str:
+    """One ACL line: ``+ acl User:bank WRITE TOPIC LITERAL ndxp.dancu.req.bank`` (``-`` for a stray)."""
+    verdict = "" if grant.allow else "DENY "
+    host = "" if grant.host == "*" else f" from {grant.host}"
+    resource = f"{grant.resource.value} {grant.pattern.value} {grant.name}"
+    return f"{sign} acl {grant.principal} {verdict}{grant.operation.value} {resource}{host}"
+
+
+def render_acls(acls: AclPlan, prune: bool) -> list[str]:
+    """``+`` for each missing grant, ``-`` for each stray one, marked as kept unless pruning."""
+    kept = "" if prune else "  (kept: apply --prune-acls removes it)"
+    return [render_acl("+", g) for g in acls.missing] + [render_acl("-", g) + kept for g in acls.stray]
+
+
+def render(plan: Plan, acls: AclPlan | None = None, *, prune_acls: bool = False) -> str:
     """The whole plan as text for the CLI; ``no changes`` when there is nothing to do."""
-    if plan.empty:
+    acls = acls or AclPlan()
+    if plan.empty and acls.empty:
         return "no changes"
     lines = [render_action(action) for action in plan.actions]
+    lines += render_acls(acls, prune_acls)
     lines += [f"! {problem.topic} {problem.message}" for problem in plan.problems]
     return "\n".join(lines)
