@@ -30,7 +30,7 @@ from dancu_bus.contracts import Citizen, Request, Response
 from dancu_bus.keys import PrivateKeys
 from dancu_bus.metrics import ResolverMetrics
 from dancu_bus.operations import OPERATIONS, Asking
-from dancu_bus.resolver import Admitted, Rejection, admit, reject, respond
+from dancu_bus.resolver import Admission, Admitted, Rejection, reject, respond
 from dancu_bus.resolver.handler import ResolverHandler
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.sealing import open_sealed, seal
@@ -58,7 +58,8 @@ def main() -> int:
     decoded = _stage("resolver: decode request", lambda: [codec.decode_request(v) for v in values])
     directory, now, view = _directory(), datetime.now(UTC), packaged_view()
     decisions = _stage(
-        "resolver: admit", lambda: [admit(r, workload.agency, directory, now, view) for r in decoded]
+        "resolver: admit",
+        lambda: [Admission(directory).check(r, workload.agency, now, view) for r in decoded],
     )
     citizens = asyncio.run(_store(population, requests))
     responses = _stage(

@@ -24,7 +24,7 @@ from dancu_bus.errors import InvalidCode
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.operations.lookup import lookup
 from dancu_bus.reasons import Reason
-from dancu_bus.resolver import Admitted, Rejection, admit, reject, respond
+from dancu_bus.resolver import Admission, Admitted, Rejection, reject, respond
 from dancu_bus.sdk import Client, ClientConfig, Context
 from dancu_bus.sdk.exchange import Exchange
 from tests.keys import keyed
@@ -146,8 +146,8 @@ def request(body: VerifyQuery | LookupQuery) -> Request:
 
 @pytest.mark.parametrize(("query", "message"), INVALID[:4])
 def test_resolver_rejects_with_invalid_code(query: VerifyQuery, message: str) -> None:
-    """admit() refuses an unknown code with INVALID_CODE, the detail naming field and scheme."""
-    decision = admit(request(query), "demo-province", DIRECTORY, NOW, VIEW)
+    """Admission refuses an unknown code with INVALID_CODE, the detail naming field and scheme."""
+    decision = Admission(DIRECTORY).check(request(query), "demo-province", NOW, VIEW)
     assert isinstance(decision, Rejection) and decision.reason is Reason.INVALID_CODE
     response = reject(request(query), decision, NOW, exchange_id=EXCHANGE, agency="demo-province")
     assert response.message_en == f"A catalogue code is not valid. ({message})"
@@ -156,20 +156,27 @@ def test_resolver_rejects_with_invalid_code(query: VerifyQuery, message: str) ->
 def test_scheme_tells_the_two_communes_00004_apart() -> None:
     """Old 00004 needs district 001 of province 01; new 00004 must have no district."""
     assert isinstance(
-        admit(request(VerifyQuery(ID, permanent_address=TRUC_BACH)), "demo-province", DIRECTORY, NOW),
+        Admission(DIRECTORY).check(
+            request(VerifyQuery(ID, permanent_address=TRUC_BACH)), "demo-province", NOW
+        ),
         Admitted,
     )
     assert isinstance(
-        admit(request(VerifyQuery(ID, permanent_address=BA_DINH)), "demo-province", DIRECTORY, NOW), Admitted
+        Admission(DIRECTORY).check(request(VerifyQuery(ID, permanent_address=BA_DINH)), "demo-province", NOW),
+        Admitted,
     )
     swapped = dataclasses.replace(BA_DINH, district_code="001")
-    decision = admit(request(VerifyQuery(ID, permanent_address=swapped)), "demo-province", DIRECTORY, NOW)
+    decision = Admission(DIRECTORY).check(
+        request(VerifyQuery(ID, permanent_address=swapped)), "demo-province", NOW
+    )
     assert isinstance(decision, Rejection) and "DVHC-2025 has no districts" in decision.detail
 
 
 def test_an_empty_catalogue_view_rejects_every_code() -> None:
     """The resolver validates against the view it is given, not against the packaged data behind it."""
-    decision = admit(request(VerifyQuery(ID, sex="1")), "demo-province", DIRECTORY, NOW, CatalogueView(()))
+    decision = Admission(DIRECTORY).check(
+        request(VerifyQuery(ID, sex="1")), "demo-province", NOW, CatalogueView(())
+    )
     assert isinstance(decision, Rejection) and decision.reason is Reason.INVALID_CODE
 
 
@@ -193,7 +200,7 @@ CITIZEN = Citizen(
 def disclosed_address(scheme: str | None) -> tuple[object, ...]:
     """The permanent address a LOOKUP in ``scheme`` discloses: value, origin, alternatives."""
     body = LookupQuery(ID, ("permanent_address",), scheme)
-    decision = admit(request(body), "demo-province", DIRECTORY, NOW, VIEW)
+    decision = Admission(DIRECTORY).check(request(body), "demo-province", NOW, VIEW)
     assert isinstance(decision, Admitted)
     result = lookup(decision.query, decision.purpose, CITIZEN, VIEW)
     response = respond(request(body), result, NOW, exchange_id=EXCHANGE, agency="demo-province")
@@ -219,7 +226,7 @@ def test_lookup_response_with_conversion_survives_the_wire() -> None:
     """The converted address, its origin and alternatives round-trip through the Response schema."""
     codec = Codec(load_schemas(OPERATIONS))
     body = LookupQuery(ID, ("permanent_address",), DVHC_2004)
-    decision = admit(request(body), "demo-province", DIRECTORY, NOW, VIEW)
+    decision = Admission(DIRECTORY).check(request(body), "demo-province", NOW, VIEW)
     assert isinstance(decision, Admitted)
     result = lookup(decision.query, decision.purpose, CITIZEN, VIEW)
     response = respond(request(body), result, NOW, exchange_id=EXCHANGE, agency="demo-province")

@@ -19,7 +19,7 @@ from dancu_bus.contracts import (
     VerifyQuery,
 )
 from dancu_bus.reasons import MESSAGES, Reason
-from dancu_bus.resolver import Admitted, Rejection, admit
+from dancu_bus.resolver import Admission, Admitted, Rejection
 from tests.keys import keyed
 from tests.unit import samples
 
@@ -153,7 +153,7 @@ CASES = [
 @pytest.mark.parametrize(("case", "req", "topic_agency", "reason"), CASES, ids=[c[0] for c in CASES])
 def test_rejections(case: str, req: Request, topic_agency: str, reason: Reason) -> None:
     """Each non-compliant request is rejected with its own reason code."""
-    decision = admit(req, topic_agency, directory(), NOW)
+    decision = Admission(directory()).check(req, topic_agency, NOW)
     assert isinstance(decision, Rejection), case
     assert decision.reason is reason
 
@@ -164,7 +164,7 @@ def test_rejections(case: str, req: Request, topic_agency: str, reason: Reason) 
 )
 def test_agency_status_rejects(status: AgencyStatus, reason: Reason) -> None:
     """A suspended or terminated agency's requests are refused with that status."""
-    decision = admit(request(), "demo-bank", directory(status), NOW)
+    decision = Admission(directory(status)).check(request(), "demo-bank", NOW)
     assert isinstance(decision, Rejection)
     assert decision.reason is reason
 
@@ -172,7 +172,7 @@ def test_agency_status_rejects(status: AgencyStatus, reason: Reason) -> None:
 def test_rejection_details_never_echo_hostile_text_unbounded() -> None:
     """A refusal quotes a hostile value escaped and cut: no control characters, bounded length."""
     for field, reason in (("officer_id", "INVALID_OFFICER_ID"), ("operation", "UNKNOWN_OPERATION")):
-        decision = admit(request(**{field: "\x1b[2J" * 100_000}), "demo-bank", directory(), NOW)
+        decision = Admission(directory()).check(request(**{field: "\x1b[2J" * 100_000}), "demo-bank", NOW)
         assert isinstance(decision, Rejection) and decision.reason == reason
         assert len(decision.detail) < 300 and "\x1b" not in decision.detail
 
@@ -180,21 +180,21 @@ def test_rejection_details_never_echo_hostile_text_unbounded() -> None:
 def test_the_legal_basis_matches_whatever_its_case_spacing_and_unicode_form() -> None:
     """The registered legal basis typed in capitals, decomposed, with extra spaces, is the same one."""
     typed = unicodedata.normalize("NFD", "  " + BASIS.upper().replace(" ", "   "))
-    assert isinstance(admit(request(legal_basis=typed), "demo-bank", directory(), NOW), Admitted)
+    assert isinstance(Admission(directory()).check(request(legal_basis=typed), "demo-bank", NOW), Admitted)
 
 
 def test_the_clock_is_the_brokers_time_of_the_record() -> None:
     """sent_at is compared with when the broker received the record, not with when it is handled."""
     late = NOW + timedelta(minutes=30)
-    decision = admit(
-        request(expires_at=late + timedelta(minutes=1)), "demo-bank", directory(), late, received_at=NOW
+    decision = Admission(directory()).check(
+        request(expires_at=late + timedelta(minutes=1)), "demo-bank", late, received_at=NOW
     )
     assert isinstance(decision, Admitted)
 
 
 def test_compliant_verify_is_admitted_with_its_purpose() -> None:
     """A request within its purpose is admitted and carries the purpose's scope."""
-    decision = admit(request(), "demo-bank", directory(), NOW)
+    decision = Admission(directory()).check(request(), "demo-bank", NOW)
     assert isinstance(decision, Admitted)
     assert decision.purpose is PURPOSES["KYC"]
 
@@ -216,7 +216,7 @@ def test_scope_table(operation: str, purpose: str, field: str) -> None:
             field, "x"
         )
         req = request(purpose_code=purpose, body=VerifyQuery("001090012345", **{field: value}))  # type: ignore[arg-type]
-    decision = admit(req, "demo-bank", directory(), NOW)
+    decision = Admission(directory()).check(req, "demo-bank", NOW)
     registered = Operation(operation) in PURPOSES[purpose].operations
     allowed = registered and field in PURPOSES[purpose].fields
     assert isinstance(decision, Admitted) is allowed

@@ -36,7 +36,7 @@ from dancu_bus.errors import CodecError
 from dancu_bus.metrics import ResolverMetrics
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.reasons import Reason
-from dancu_bus.resolver import Admitted, Rejection, admit
+from dancu_bus.resolver import Admission, Admitted, Rejection
 from dancu_bus.resolver.handler import ResolverHandler
 from dancu_bus.store import PopulationStore
 from dancu_bus.topic_names import TopicNames
@@ -184,7 +184,7 @@ def test_damaged_requests_raise_only_codec_error(request: Request, data: st.Data
 @given(requests, st.sampled_from([*DIRECTORY.ids(), "nobody"]), moments)
 def test_admission_never_raises(request: Request, topic_agency: str, now: datetime) -> None:
     """Whatever a request holds, admission admits it or names one of the known refusal reasons."""
-    decision = admit(request, topic_agency, DIRECTORY, now, packaged_view())
+    decision = Admission(DIRECTORY).check(request, topic_agency, now, packaged_view())
     assert isinstance(decision, Admitted | Rejection)
     if isinstance(decision, Rejection):
         assert decision.reason in Reason

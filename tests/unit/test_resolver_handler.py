@@ -19,7 +19,7 @@ from dancu_bus.errors import StoreError
 from dancu_bus.keys import PublicKey
 from dancu_bus.metrics import ResolverMetrics
 from dancu_bus.operations import OPERATIONS
-from dancu_bus.resolver.handler import ResolverHandler
+from dancu_bus.resolver.handler import HandlerOptions, ResolverHandler
 from dancu_bus.resolver.policy import AdmissionLimits
 from dancu_bus.store import PopulationStore
 from dancu_bus.topic_names import TopicNames
@@ -57,9 +57,8 @@ def handler(
     metrics = ResolverMetrics(CollectorRegistry())
     population = cast(PopulationStore, store or Store())
     letters = DeadLetters(CODEC, operator_key, "resolver")
-    return ResolverHandler(
-        CODEC, DIRECTORY, population, NAMES, metrics, limits=limits or AdmissionLimits(), dead_letters=letters
-    )
+    options = HandlerOptions(limits=limits or AdmissionLimits(), dead_letters=letters)
+    return ResolverHandler(CODEC, DIRECTORY, population, NAMES, metrics, options)
 
 
 def request(agency: str = "demo-bank", **changes: Any) -> Request:

@@ -3,16 +3,16 @@
 from dancu_bus.resolver.answers import reject, respond
 from dancu_bus.resolver.directory import agency_directory
 from dancu_bus.resolver.handler import ResolverHandler
-from dancu_bus.resolver.policy import Admission, AdmissionLimits, Admitted, Rejection, admit
-from dancu_bus.resolver.service import run_resolver
+from dancu_bus.resolver.policy import Admission, AdmissionLimits, Admitted, Rejection
+from dancu_bus.resolver.service import Edges, run_resolver
 
 __all__ = [
     "Admission",
     "AdmissionLimits",
     "Admitted",
+    "Edges",
     "Rejection",
     "ResolverHandler",
-    "admit",
     "agency_directory",
     "reject",
     "respond",

@@ -6,7 +6,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from dancu_bus.agencies import AgencyDirectory
@@ -25,7 +25,7 @@ from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import DeadLetters, Incoming, Outgoing
 
-__all__ = ["ResolverHandler", "response_headers", "trace_context"]
+__all__ = ["HandlerOptions", "ResolverHandler", "response_headers", "trace_context"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,16 @@ class _StoreFailed:
 _Decision = Admitted | Rejection | _StoreFailed
 
 
+@dataclass(frozen=True, slots=True)
+class HandlerOptions:
+    """What the handler may be given: the catalogues (default: the packaged ones), admission's limits,
+    and where dead letters go (default: redacted, no operators' key)."""
+
+    catalogues: CatalogueSource | None = None
+    limits: AdmissionLimits = field(default_factory=AdmissionLimits)
+    dead_letters: DeadLetters | None = None
+
+
 class ResolverHandler:
     """Turns a batch of request records into one response or dead letter each; never raises for input."""
 
@@ -57,14 +67,13 @@ class ResolverHandler:
         store: Population,
         names: TopicNames,
         metrics: ResolverMetrics,
-        catalogues: CatalogueSource | None = None,
-        limits: AdmissionLimits | None = None,
-        dead_letters: DeadLetters | None = None,
+        options: HandlerOptions | None = None,
     ) -> None:
+        given = options or HandlerOptions()
         self._codec = codec
-        self._admission = Admission(directory, registry_of(codec), limits or AdmissionLimits())
-        self._dead_letters = dead_letters or DeadLetters(codec, None, "resolver")
-        self._catalogues = catalogues if catalogues is not None else packaged_view()
+        self._admission = Admission(directory, registry_of(codec), given.limits)
+        self._dead_letters = given.dead_letters or DeadLetters(codec, None, "resolver")
+        self._catalogues = given.catalogues if given.catalogues is not None else packaged_view()
         self._directory = directory
         self._store = store
         self._names = names

@@ -4,7 +4,7 @@ Each request record passes these stages in order, and the first that refuses is 
 
  1. record size        REQUEST_TOO_LARGE (key, value and headers counted)  ``Admission.record``
  2. decodability       a dead letter, not an answer (the codec)             the handler
- 3. agency             UNKNOWN_AGENCY, AGENCY_MISMATCH                      ``Admission.request``
+ 3. agency             UNKNOWN_AGENCY, AGENCY_MISMATCH                      ``Admission.check``
  4. status             SUSPENDED, TERMINATED (ONBOARDING: UNKNOWN_AGENCY)
     envelope           EXPIRED, LIFETIME_TOO_LONG, CLOCK_SKEW
  5. operation          UNKNOWN_OPERATION (not registered), OPERATION_NOT_ALLOWED, NO_ANSWER_KEY
@@ -12,7 +12,7 @@ Each request record passes these stages in order, and the first that refuses is 
  6. purpose            PURPOSE_NOT_REGISTERED (for this operation)
  7. legal basis        LEGAL_BASIS_MISMATCH
  8. body, scope, codes MALFORMED_REQUEST, then the operation's own checks (``Operation.check``)
-10. duplicates         DUPLICATE_REQUEST (the same request id within the window)
+10. duplicates         DUPLICATE_REQUEST (the same request id within the window)  ``Admission.request``
 11. quota              QUOTA_EXCEEDED, once the store has answered    ``Admission.spend``
 
 Every string the agency sent is bounded and must be printable before anything else reads it. The
@@ -36,7 +36,7 @@ from dancu_bus.resolver.duplicates import DuplicateWindow
 from dancu_bus.resolver.quota import QuotaBook
 from dancu_bus.text import folded, printable, quoted
 
-__all__ = ["TEXT_LIMITS", "Admission", "AdmissionLimits", "Admitted", "Rejection", "admit"]
+__all__ = ["TEXT_LIMITS", "Admission", "AdmissionLimits", "Admitted", "Rejection"]
 
 _STATUS_REASON = {
     AgencyStatus.ONBOARDING: Reason.UNKNOWN_AGENCY,  # not connected until its account is issued (step 10)
@@ -104,6 +104,44 @@ class Admission:
             return Rejection(Reason.REQUEST_TOO_LARGE, f"{size} bytes with key and headers, at most {limit}")
         return None
 
+    def check(
+        self,
+        request: Request,
+        topic_agency: str,
+        now: datetime,
+        catalogues: CatalogueView | None = None,
+        received_at: datetime | None = None,
+    ) -> Admitted | Rejection:
+        """Stages 3 to 8, pure: admit or reject a request that arrived on ``topic_agency``'s request topic.
+
+        ``received_at`` is the broker's time of the record (``now`` when unknown); codes are checked
+        against ``catalogues``, the packaged catalogues when none are given.
+        """
+        agency = self._directory.get(topic_agency)
+        if agency is None:
+            return Rejection(Reason.UNKNOWN_AGENCY, quoted(topic_agency))
+        asked = _Asked(request, agency, topic_agency, received_at or now, now, self._limits, self._operations)
+        for check in _ENVELOPE:
+            refusal = check(asked)
+            if refusal is not None:
+                return refusal
+        operation = self._operations.of(request.operation)  # registered: checked by _operation
+        purpose = agency.purpose_for(request.purpose_code, operation.name)
+        if purpose is None:
+            return Rejection(
+                Reason.PURPOSE_NOT_REGISTERED, f"{quoted(request.purpose_code)} for {operation.name}"
+            )
+        if folded(request.legal_basis) != folded(purpose.legal_basis):
+            detail = f"{quoted(request.legal_basis, 120)}; registered: {purpose.legal_basis!r}"
+            return Rejection(Reason.LEGAL_BASIS_MISMATCH, detail)
+        if not operation.owns_body(request.body):
+            expected = operation.query_type.__name__
+            return Rejection(Reason.MALFORMED_REQUEST, f"{operation.name} needs a {expected} body")
+        codes = catalogues if catalogues is not None else packaged_view()
+        return operation.check(request.body, purpose, codes) or Admitted(
+            agency, purpose, operation, request.body
+        )
+
     def request(
         self,
         request: Request,
@@ -114,16 +152,7 @@ class Admission:
         received_at: datetime,
     ) -> Admitted | Rejection:
         """Stages 3 to 10 for a decoded request that arrived on ``topic_agency``'s topic as ``exchange``."""
-        decision = admit(
-            request,
-            topic_agency,
-            self._directory,
-            now,
-            catalogues,
-            operations=self._operations,
-            received_at=received_at,
-            limits=self._limits,
-        )
+        decision = self.check(request, topic_agency, now, catalogues, received_at)
         if isinstance(decision, Rejection):
             return decision
         first = self._duplicates.first_of(topic_agency, request.request_id, exchange, request.expires_at, now)
@@ -140,46 +169,6 @@ class Admission:
             agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date()
         )
         return decision if exceeded is None else Rejection(Reason.QUOTA_EXCEEDED, exceeded)
-
-
-def admit(
-    request: Request,
-    topic_agency: str,
-    directory: AgencyDirectory,
-    now: datetime,
-    catalogues: CatalogueView | None = None,
-    *,
-    operations: Operations = OPERATIONS,
-    received_at: datetime | None = None,
-    limits: AdmissionLimits = AdmissionLimits(),
-) -> Admitted | Rejection:
-    """Stages 3 to 8, pure: admit or reject a request that arrived on ``topic_agency``'s request topic.
-
-    ``received_at`` is the broker's time of the record (``now`` when unknown); codes are checked
-    against ``catalogues``, the packaged catalogues when none are given.
-    """
-    agency = directory.get(topic_agency)
-    if agency is None:
-        return Rejection(Reason.UNKNOWN_AGENCY, quoted(topic_agency))
-    asked = _Asked(request, agency, topic_agency, received_at or now, now, limits, operations)
-    for check in _ENVELOPE:
-        refusal = check(asked)
-        if refusal is not None:
-            return refusal
-    operation = operations.of(request.operation)  # registered: checked by _operation
-    purpose = agency.purpose_for(request.purpose_code, operation.name)
-    if purpose is None:
-        return Rejection(
-            Reason.PURPOSE_NOT_REGISTERED, f"{quoted(request.purpose_code)} for {operation.name}"
-        )
-    if folded(request.legal_basis) != folded(purpose.legal_basis):
-        detail = f"{quoted(request.legal_basis, 120)}; registered: {purpose.legal_basis!r}"
-        return Rejection(Reason.LEGAL_BASIS_MISMATCH, detail)
-    if not operation.owns_body(request.body):
-        expected = operation.query_type.__name__
-        return Rejection(Reason.MALFORMED_REQUEST, f"{operation.name} needs a {expected} body")
-    codes = catalogues if catalogues is not None else packaged_view()
-    return operation.check(request.body, purpose, codes) or Admitted(agency, purpose, operation, request.body)
 
 
 def _agency_named(asked: _Asked) -> Rejection | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
@@ -16,7 +17,7 @@ from dancu_bus.errors import StoreError
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import ResolverMetrics
 from dancu_bus.resolver.catalogues import catalogue_source
-from dancu_bus.resolver.handler import ResolverHandler
+from dancu_bus.resolver.handler import HandlerOptions, ResolverHandler
 from dancu_bus.resolver.policy import AdmissionLimits
 from dancu_bus.resolver.population import CheckedStore, Citizens
 from dancu_bus.settings import Settings
@@ -35,9 +36,19 @@ from dancu_bus.transport import (
     supervise,
 )
 
-__all__ = ["run_resolver"]
+__all__ = ["Edges", "run_resolver"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Edges:
+    """Where the resolver reads catalogues and gets its Kafka clients, when not the defaults."""
+
+    # None: follow the catalogue topics (``catalogue_source``).
+    catalogues: CatalogueSource | None = None
+    # None: aiokafka's on ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
+    clients: KafkaClients | None = None
 
 
 async def run_resolver(
@@ -46,20 +57,20 @@ async def run_resolver(
     store: PopulationStore,
     codec: Codec,
     stop: asyncio.Event,
-    catalogues: CatalogueSource | None = None,
-    clients: KafkaClients | None = None,
+    edges: Edges | None = None,
 ) -> None:
     """Serve requests until ``stop`` is set, with health and metrics on the configured port.
 
-    Without ``catalogues`` the resolver follows the catalogue topics (``catalogue_source``). A worker
-    that fails is logged, counted and started again (``transport.quarantine``); only ``stop`` ends this.
-    ``clients`` default to aiokafka's on ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
+    A worker that fails is logged, counted and started again (``transport.quarantine``); only ``stop``
+    ends this.
     """
+    given = edges or Edges()
+    catalogues = given.catalogues
     if catalogues is None:
         async with catalogue_source(settings, codec.schemas) as source:
-            await run_resolver(settings, directory, store, codec, stop, source, clients)
+            await run_resolver(settings, directory, store, codec, stop, Edges(source, given.clients))
         return
-    clients = clients or AioKafkaClients(settings.kafka, ClusterWatch)
+    clients = given.clients or AioKafkaClients(settings.kafka, ClusterWatch)
     identity = await store.identity()
     log.info("serving store %s (%s citizens)", identity.store_id, f"{identity.citizens:,}")
     checked = CheckedStore(store, identity)
@@ -74,7 +85,8 @@ async def run_resolver(
     )
     names = TopicNames(settings.kafka.topic_prefix)
     dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), "resolver")
-    handler = ResolverHandler(codec, directory, checked, names, metrics, catalogues, limits, dead_letters)
+    options = HandlerOptions(catalogues, limits, dead_letters)
+    handler = ResolverHandler(codec, directory, checked, names, metrics, options)
     serving = _Serving(settings, clients, handler, Quarantine())
 
     async def ready() -> str | None:

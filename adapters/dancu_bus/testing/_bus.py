@@ -26,6 +26,7 @@ from dancu_bus.catalogues import packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import AuditRecord, DeadLetter
 from dancu_bus.resolver import run_resolver
+from dancu_bus.resolver.service import Edges
 from dancu_bus.sdk import AsyncClient, Client, ClientConfig
 from dancu_bus.sdk.connector import LIBRDKAFKA, Connector
 from dancu_bus.settings import Settings
@@ -162,7 +163,9 @@ class Bus(ABC):
         started.set()
         settings, stop, clients = self.settings, self._stop, self._clients
         await asyncio.gather(
-            run_resolver(settings, self.directory, self._store, self.codec, stop, packaged_view(), clients),
+            run_resolver(
+                settings, self.directory, self._store, self.codec, stop, Edges(packaged_view(), clients)
+            ),
             run_audit(settings, self.codec, stop, clients),
         )
 
