@@ -1,4 +1,4 @@
-"""The agency SDK: build, send and await VERIFY and LOOKUP requests, one by one or in bulk.
+"""The agency SDK: build, send and await VERIFY, LOOKUP and SEARCH requests, one by one or in bulk.
 
 from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
 
@@ -33,19 +33,21 @@ from dancu_bus.errors import (
     Undelivered,
 )
 from dancu_bus.keys import generate_key_pair
+from dancu_bus.operations.search import Candidate, SearchQuery
 from dancu_bus.sdk.aio import AsyncClient
 from dancu_bus.sdk.catalogues import convert_commune, label
 from dancu_bus.sdk.client import Client
 from dancu_bus.sdk.collect import Collected
 from dancu_bus.sdk.exchange import ClientConfig
 from dancu_bus.sdk.requests import Context
-from dancu_bus.sdk.results import Answer, LookupAnswer, VerifyAnswer
+from dancu_bus.sdk.results import Answer, LookupAnswer, SearchAnswer, VerifyAnswer
 
 __all__ = [
     "Address",
     "Answer",
     "AsyncClient",
     "BrokerError",
+    "Candidate",
     "Catalogue",
     "Client",
     "ClientConfig",
@@ -66,6 +68,8 @@ __all__ = [
     "Response",
     "ResponseStatus",
     "SealedAnswerError",
+    "SearchAnswer",
+    "SearchQuery",
     "Undelivered",
     "Verdict",
     "VerifyAnswer",

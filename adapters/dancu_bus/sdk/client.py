@@ -12,11 +12,12 @@ from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import LookupQuery, Query, Request, Response, VerifyQuery
 from dancu_bus.errors import RequestTimeout
 from dancu_bus.operations import OPERATIONS, registry_of
+from dancu_bus.operations.search import SearchQuery
 from dancu_bus.sdk.bulk import Pairs, stream_sync
 from dancu_bus.sdk.collect import Collected, collect_responses
 from dancu_bus.sdk.exchange import ClientConfig, Exchange
 from dancu_bus.sdk.requests import Context, build_request
-from dancu_bus.sdk.results import Answer, LookupAnswer, VerifyAnswer
+from dancu_bus.sdk.results import Answer, LookupAnswer, SearchAnswer, VerifyAnswer
 
 __all__ = ["Client"]
 
@@ -50,6 +51,10 @@ class Client:
     def lookup(self, query: LookupQuery, context: Context, timeout_s: float | None = None) -> LookupAnswer:
         """Ask for a person's fields within the purpose's scope; RequestTimeout if no answer in time."""
         return LookupAnswer.of(self.request(self.build(query, context), timeout_s), query)
+
+    def search(self, query: SearchQuery, context: Context, timeout_s: float | None = None) -> SearchAnswer:
+        """Ask who has this name and birth date: candidate ids only, best first; RequestTimeout if late."""
+        return SearchAnswer.of(self.request(self.build(query, context), timeout_s))
 
     def send_many(self, queries: Iterable[VerifyQuery | LookupQuery], context: Context) -> Iterator[Answer]:
         """Ask many questions under one context; yield each typed answer (with its query) as it comes.

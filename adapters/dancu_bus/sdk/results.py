@@ -14,8 +14,9 @@ from dancu_bus.contracts import (
     Verdict,
     VerifyQuery,
 )
+from dancu_bus.operations.search import Candidate, SearchResult
 
-__all__ = ["Answer", "LookupAnswer", "VerifyAnswer", "answer_of"]
+__all__ = ["Answer", "LookupAnswer", "SearchAnswer", "VerifyAnswer", "answer_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,35 @@ class LookupAnswer:
             message_vi=response.message_vi,
             message_en=response.message_en,
             query=query,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchAnswer:
+    """A SEARCH answer: candidate personal ids, best first, or the reason it was refused."""
+
+    request_id: str
+    exchange_id: str
+    ok: bool
+    candidates: tuple[Candidate, ...]
+    more: bool
+    reason_code: str | None
+    message_vi: str | None
+    message_en: str | None
+
+    @classmethod
+    def of(cls, response: Response) -> SearchAnswer:
+        """Read a SEARCH response."""
+        result = response.result if isinstance(response.result, SearchResult) else None
+        return cls(
+            request_id=response.request_id,
+            exchange_id=response.exchange_id,
+            ok=response.status is ResponseStatus.OK,
+            candidates=result.candidates if result else (),
+            more=bool(result and result.more),
+            reason_code=response.reason_code,
+            message_vi=response.message_vi,
+            message_en=response.message_en,
         )
 
 
