@@ -29,7 +29,7 @@ from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen, Request, Response
 from dancu_bus.keys import PrivateKeys
 from dancu_bus.metrics import ResolverMetrics
-from dancu_bus.operations import OPERATIONS, Asking
+from dancu_bus.operations import LOOKUP, OPERATIONS, Asking
 from dancu_bus.resolver import Admission, Admitted, Rejection, reject, respond
 from dancu_bus.resolver.handler import ResolverHandler
 from dancu_bus.sdk.requests import build_request
@@ -71,12 +71,12 @@ def main() -> int:
     if workload.operation == "LOOKUP":  # answers that disclose personal data are sealed to the agency's key
         key = BENCH_KEYS[workload.agency]
         sealed = _stage(
-            "resolver: seal answer (JWE)", lambda: [seal(r, key.public, codec) for r in responses]
+            "resolver: seal answer (JWE)", lambda: [seal(r, key.public, codec, LOOKUP) for r in responses]
         )
         on_wire = _stage("resolver: encode sealed", lambda: [codec.encode_response(r) for r in sealed])
         keys = PrivateKeys.from_file(key.private_file)
         received = [codec.decode_response(e) for e in on_wire]
-        _stage("SDK: open sealed answer", lambda: [open_sealed(r, keys, codec) for r in received])
+        _stage("SDK: open sealed answer", lambda: [open_sealed(r, keys, codec, LOOKUP) for r in received])
         print(f"  {'bytes per answer: clear':<28}{sum(map(len, encoded)) / _N:8.0f}")
         print(f"  {'bytes per answer: sealed':<28}{sum(map(len, on_wire)) / _N:8.0f}")
     asyncio.run(_handler(population, codec, directory, workload.agency, values))

@@ -1,31 +1,32 @@
 """Sealing the personal data of an answer to the asking agency's key, and opening it again (JWE).
 
-The resolver seals every answer of an operation marked ``sealed`` (``dancu_bus.operations``): the disclosed
-fields, values included, become a ``vn.dancu.SealedFields`` single object encrypted to the agency's
-current answer key (RFC 7516 compact serialization; ``keys`` chooses the algorithm). What stays in
-clear is what the audit and an inspector need: field names, their source and date, whether each was on
-record, the outcome, and the id of the key. The agency's SDK opens the answer with its private key;
-the plaintext names the exchange, so a sealed part copied into another response is refused.
+The resolver seals every answer of an operation marked ``sealed`` (``dancu_bus.operations``), which says
+what its plaintext is (``Sealing``): a LOOKUP's disclosed fields, values included, become a
+``vn.dancu.SealedFields`` single object, a SEARCH's candidates a ``vn.dancu.SealedCandidates``,
+encrypted to the agency's current answer key (RFC 7516 compact serialization; ``keys`` chooses the
+algorithm). What stays in clear is what the audit and an inspector need: field names, their source
+and date, whether each was on record, the outcome, and the id of the key. The agency's SDK opens the
+answer with its private key; the plaintext names the exchange, so a sealed part copied into another
+response is refused.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from functools import lru_cache
+from typing import Any, Protocol
 
 from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import Key
 
 from dancu_bus.codec import Codec
-from dancu_bus.contracts import DisclosedField, Response, Sealed
+from dancu_bus.contracts import Response, Sealed
 from dancu_bus.errors import CodecError, SealedAnswerError
 from dancu_bus.keys import CONTENT_ENCRYPTION, AnswerKey, PrivateKeys, key_algorithm, public_key
 
-__all__ = ["CONTENT_TYPE", "open_bytes", "open_sealed", "seal", "seal_bytes"]
+__all__ = ["Sealing", "open_bytes", "open_sealed", "seal", "seal_bytes"]
 
-# The JWE's "cty": what its plaintext is.
-CONTENT_TYPE = "application/vnd.dancu.sealed-fields+avro"
 _ALGORITHMS = ("ECDH-ES+A256KW", "RSA-OAEP-256", CONTENT_ENCRYPTION)
 _REGISTRY = jwe.JWERegistry(algorithms=_ALGORITHMS)
 # A dead letter's sealed original holds up to 64 KiB of value and some headers: more than the library's
@@ -62,47 +63,64 @@ def open_bytes(sealed: Sealed, keys: PrivateKeys, content_type: str) -> bytes:
     return opened.plaintext or b""
 
 
-def seal(response: Response, key: AnswerKey, codec: Codec) -> Response:
-    """``response`` with its disclosed values sealed to ``key``; unchanged when it discloses none."""
-    lookup = response.lookup
-    if lookup is None or not any(f.value is not None for f in lookup.fields):
+class Sealing(Protocol):
+    """How an operation seals the values of its answers and opens them again (``dancu_bus.operations``)."""
+
+    @property
+    def content_type(self) -> str:
+        """The JWE's ``cty``: what the plaintext of its sealed part is."""
+
+    def seal_values(self, result: Any, exchange_id: str, codec: Codec) -> tuple[bytes, Any] | None:
+        """The plaintext to seal (naming ``exchange_id``) and the result without its values, or None."""
+
+    def sealed_part(self, result: Any) -> Sealed | None:
+        """The result's sealed part, if it has one."""
+
+    def with_sealed(self, result: Any, sealed: Sealed) -> Any:
+        """The result carrying ``sealed``."""
+
+    def open_values(self, result: Any, plaintext: bytes, codec: Codec) -> tuple[str, Any]:
+        """The exchange id the plaintext names and the result with its values; ValueError if they differ."""
+
+
+def seal(response: Response, key: AnswerKey, codec: Codec, sealing: Sealing) -> Response:
+    """``response`` with its values sealed to ``key`` as its operation says; unchanged when it has none."""
+    split = (
+        None if response.result is None else sealing.seal_values(response.result, response.exchange_id, codec)
+    )
+    if split is None:
         return response
-    plaintext = codec.encode_sealed_fields(response.exchange_id, lookup.fields)
-    sealed = seal_bytes(plaintext, key.id, key.jwk, CONTENT_TYPE)
-    clear = tuple(_without_values(f) for f in lookup.fields)
-    return replace(response, result=replace(lookup, fields=clear, sealed=sealed))
+    plaintext, clear = split
+    sealed = seal_bytes(plaintext, key.id, key.jwk, sealing.content_type)
+    return replace(response, result=sealing.with_sealed(clear, sealed))
 
 
-def open_sealed(response: Response, keys: PrivateKeys | None, codec: Codec) -> Response:
+def open_sealed(response: Response, keys: PrivateKeys | None, codec: Codec, sealing: Sealing) -> Response:
     """``response`` with its values opened by the key its ``key_id`` names; SealedAnswerError if not."""
-    lookup = response.lookup
-    if lookup is None or lookup.sealed is None:
+    sealed = None if response.result is None else sealing.sealed_part(response.result)
+    if sealed is None:
         return response
     asked = response.request_id
     if keys is None:
         raise SealedAnswerError(
             asked,
-            f"it is sealed to answer key {lookup.sealed.key_id!r} and no keys are configured: set"
+            f"it is sealed to answer key {sealed.key_id!r} and no keys are configured: set"
             " DANCU_SDK__ANSWER_KEYS to the agency's private key file",
         )
     try:
-        plaintext = open_bytes(lookup.sealed, keys, CONTENT_TYPE)
-        exchange, fields = codec.decode_sealed_fields(plaintext)
+        plaintext = open_bytes(sealed, keys, sealing.content_type)
+        exchange, opened = sealing.open_values(response.result, plaintext, codec)
     except ValueError as exc:
         raise SealedAnswerError(asked, str(exc)) from exc
     except CodecError as exc:
-        raise SealedAnswerError(asked, f"the sealed part is not a SealedFields object: {exc}") from exc
+        raise SealedAnswerError(
+            asked, f"the sealed part is not what {sealing.content_type} names: {exc}"
+        ) from exc
     if exchange != response.exchange_id:
         raise SealedAnswerError(
             asked, f"the sealed part answers exchange {exchange}, not {response.exchange_id}: it was moved"
         )
-    if [f.name for f in fields] != [f.name for f in lookup.fields]:
-        raise SealedAnswerError(asked, "the sealed fields are not the fields the answer names")
-    return replace(response, result=replace(lookup, fields=fields, sealed=None))
-
-
-def _without_values(field: DisclosedField) -> DisclosedField:
-    return replace(field, value=None, converted_from=None, alternatives=(), sealed=field.value is not None)
+    return replace(response, result=opened)
 
 
 @lru_cache(maxsize=1024)

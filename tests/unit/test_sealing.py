@@ -17,7 +17,7 @@ from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Address, DisclosedField, LookupResult, Response
 from dancu_bus.errors import ConfigError, SealedAnswerError
 from dancu_bus.keys import AnswerKey, PrivateKeys, generate_key_pair, public_key
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import LOOKUP, OPERATIONS, VERIFY
 from dancu_bus.sealing import open_sealed, seal
 from tests.unit import samples
 
@@ -68,7 +68,7 @@ def _wire(response: Response) -> bytes:
 def test_a_sealed_answer_keeps_no_value_in_clear_and_opens_to_the_same_answer(tmp_path: Path) -> None:
     """Names, sources, dates and on-record flags stay; values are in the JWE only; opening restores all."""
     key, keys = _key("bank-1", tmp_path)
-    sealed = seal(RESPONSE, key, CODEC)
+    sealed = seal(RESPONSE, key, CODEC, LOOKUP)
     assert sealed.lookup is not None and sealed.lookup.sealed is not None
     assert sealed.lookup.sealed.key_id == "bank-1"
     assert [(f.name, f.sealed, f.value) for f in sealed.lookup.fields] == [
@@ -83,24 +83,24 @@ def test_a_sealed_answer_keeps_no_value_in_clear_and_opens_to_the_same_answer(tm
     for secret in (NAME, unicodedata.normalize("NFD", NAME), "1990-05-17", "HK-0790017711", "Quán Thánh"):
         assert secret.encode() not in data, secret
     received = CODEC.decode_response(data)
-    assert open_sealed(received, keys, CODEC) == RESPONSE
+    assert open_sealed(received, keys, CODEC, LOOKUP) == RESPONSE
 
 
 def test_an_answer_without_values_is_not_sealed(tmp_path: Path) -> None:
     """VERIFY answers, and LOOKUPs of nobody, carry no personal data: they stay as they are."""
     key, _ = _key("bank-1", tmp_path)
     nobody = dataclasses.replace(RESPONSE, result=LookupResult(False))
-    assert seal(samples.OK_RESPONSE, key, CODEC) == samples.OK_RESPONSE
-    assert seal(nobody, key, CODEC) == nobody
+    assert seal(samples.OK_RESPONSE, key, CODEC, VERIFY) == samples.OK_RESPONSE
+    assert seal(nobody, key, CODEC, LOOKUP) == nobody
 
 
 def test_another_agencys_keys_do_not_open_it_and_say_which_key_it_needs(tmp_path: Path) -> None:
     """Another agency's key file lacks the key id; the error names the request, the key and the file."""
     key, _ = _key("bank-1", tmp_path)
     _, province = _key("province-1", tmp_path)
-    sealed = CODEC.decode_response(_wire(seal(RESPONSE, key, CODEC)))
+    sealed = CODEC.decode_response(_wire(seal(RESPONSE, key, CODEC, LOOKUP)))
     with pytest.raises(SealedAnswerError) as refused:
-        open_sealed(sealed, province, CODEC)
+        open_sealed(sealed, province, CODEC, LOOKUP)
     message = str(refused.value)
     assert RESPONSE.request_id in message and "'bank-1'" in message and "province-1.jwks" in message
     assert "holds province-1" in message
@@ -111,25 +111,25 @@ def test_a_different_key_under_the_same_id_fails_to_open_it(tmp_path: Path) -> N
     key, _ = _key("bank-1", tmp_path)
     (tmp_path / "other").mkdir()
     _, impostor = _key("bank-1", tmp_path / "other")
-    sealed = seal(RESPONSE, key, CODEC)
+    sealed = seal(RESPONSE, key, CODEC, LOOKUP)
     with pytest.raises(SealedAnswerError, match="does not open it"):
-        open_sealed(sealed, impostor, CODEC)
+        open_sealed(sealed, impostor, CODEC, LOOKUP)
 
 
 def test_no_keys_configured_names_the_setting(tmp_path: Path) -> None:
     """A sealed answer and no key file: the error says to set DANCU_SDK__ANSWER_KEYS."""
     key, _ = _key("bank-1", tmp_path)
     with pytest.raises(SealedAnswerError, match="DANCU_SDK__ANSWER_KEYS"):
-        open_sealed(seal(RESPONSE, key, CODEC), None, CODEC)
+        open_sealed(seal(RESPONSE, key, CODEC, LOOKUP), None, CODEC, LOOKUP)
 
 
 def test_a_sealed_part_moved_into_another_response_is_refused(tmp_path: Path) -> None:
     """The plaintext names its exchange: pasted into another exchange's response, it does not open."""
     key, keys = _key("bank-1", tmp_path)
-    sealed = seal(RESPONSE, key, CODEC)
+    sealed = seal(RESPONSE, key, CODEC, LOOKUP)
     moved = dataclasses.replace(sealed, exchange_id=samples.VERIFY_EXCHANGE)
     with pytest.raises(SealedAnswerError, match="it was moved"):
-        open_sealed(moved, keys, CODEC)
+        open_sealed(moved, keys, CODEC, LOOKUP)
 
 
 def test_after_a_rotation_answers_sealed_to_the_old_key_still_open(tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ def test_after_a_rotation_answers_sealed_to_the_old_key_still_open(tmp_path: Pat
     keys = PrivateKeys.from_jwks(both, "keys.jwks")
     for kid, public in (("bank-2026-11", old_public), ("bank-2026-12", new_public)):
         key = AnswerKey(id=kid, jwk=public, registered_on=date(2026, 12, 1), document_ref="QD")
-        assert open_sealed(seal(RESPONSE, key, CODEC), keys, CODEC) == RESPONSE
+        assert open_sealed(seal(RESPONSE, key, CODEC, LOOKUP), keys, CODEC, LOOKUP) == RESPONSE
 
 
 def test_rsa_keys_are_sealed_to_with_rsa_oaep_256(tmp_path: Path) -> None:
@@ -153,12 +153,12 @@ def test_rsa_keys_are_sealed_to_with_rsa_oaep_256(tmp_path: Path) -> None:
         registered_on=date(2026, 12, 1),
         document_ref="Q",
     )
-    sealed = seal(RESPONSE, key, CODEC)
+    sealed = seal(RESPONSE, key, CODEC, LOOKUP)
     assert sealed.lookup is not None and sealed.lookup.sealed is not None
     header = json.loads(_b64(sealed.lookup.sealed.jwe.split(".")[0]))
     assert (header["alg"], header["enc"], header["kid"]) == ("RSA-OAEP-256", "A256GCM", "rsa-1")
     keys = PrivateKeys.from_jwks(KeySet([private]).as_dict(private=True), "rsa.jwks")
-    assert open_sealed(sealed, keys, CODEC) == RESPONSE
+    assert open_sealed(sealed, keys, CODEC, LOOKUP) == RESPONSE
 
 
 def _b64(text: str) -> bytes:

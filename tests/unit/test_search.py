@@ -6,6 +6,7 @@ import asyncio
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +14,12 @@ from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import DVHC_2004, packaged_view
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import DISCLOSABLE_FIELDS, Address, Citizen, Provenance, Response, ResponseStatus
+from dancu_bus.errors import SealedAnswerError
+from dancu_bus.keys import AnswerKey, PrivateKeys, generate_key_pair
 from dancu_bus.operations import OPERATIONS, SEARCH, Asking
 from dancu_bus.operations.search import MAX_CANDIDATES, Candidate, SearchQuery, SearchResult
 from dancu_bus.reasons import Reason
+from dancu_bus.sealing import open_sealed, seal
 from dancu_bus.text import folded
 
 VIEW = packaged_view()
@@ -135,6 +139,33 @@ def test_a_search_answer_carries_ids_only_on_the_wire() -> None:
         assert value not in data
     assert result.candidates[0] == Candidate("001090000001", 1, False)
     assert result.fields_disclosed == ("personal_id",)
+
+
+def test_candidates_travel_sealed_to_the_agencys_key_and_open_with_it(tmp_path: Path) -> None:
+    """On the wire a SEARCH answer holds no id in clear; the agency's key opens them, another's cannot."""
+    response = Response(
+        "6f1c7c2e-8a51-4c1a-9bb1-0d6f4d0c6a11", "0a1b2c3d-4e5f-5a6b-8c7d-9e0f1a2b3c4d", "demo-bank",
+        "SEARCH", ResponseStatus.OK, datetime(2026, 1, 1, tzinfo=UTC),
+        result=search(SearchQuery("Nguyễn Thị Ánh", BORN), Store(PEOPLE)),
+    )  # fmt: skip
+    (key, keys), (_, others) = _key("bank-1", tmp_path), _key("other-1", tmp_path)
+    data = CODEC.encode_response(seal(response, key, CODEC, SEARCH))
+    assert all(c.personal_id.encode() not in data for c in PEOPLE)
+    received = CODEC.decode_response(data)
+    assert isinstance(received.result, SearchResult) and received.result.candidates == ()
+    assert received.fields_disclosed == ("personal_id",)  # the audit still knows someone was found
+    assert open_sealed(received, keys, CODEC, SEARCH) == response
+    with pytest.raises(SealedAnswerError, match="bank-1"):
+        open_sealed(received, others, CODEC, SEARCH)
+
+
+def _key(kid: str, tmp_path: Path) -> tuple[AnswerKey, PrivateKeys]:
+    public, private = generate_key_pair(kid)
+    path = tmp_path / f"{kid}.jwks"
+    path.write_text(private.get_secret_value())
+    path.chmod(0o600)
+    key = AnswerKey(id=kid, jwk=public, registered_on=date(2026, 12, 1), document_ref="QD-10")
+    return key, PrivateKeys.from_file(path)
 
 
 def test_the_audit_keeps_the_criteria_names_of_a_search() -> None:

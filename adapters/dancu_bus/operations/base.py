@@ -16,8 +16,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import CatalogueView, CodeProblem
+from dancu_bus.codec import Codec
 from dancu_bus.codec.framing import schema_directory
-from dancu_bus.contracts import Citizen
+from dancu_bus.contracts import Citizen, Sealed
 from dancu_bus.reasons import Rejection
 
 __all__ = ["Asking", "Operation", "Population", "schema_branches"]
@@ -62,8 +63,10 @@ class Operation(ABC, Generic[Q, R]):
     result_schema: Mapping[str, Any] | None = None
     result_field: str = "result"
     result_name: str
-    # Answers carry personal data: sealed to the agency's answer key, refused when it has none.
+    # Answers carry personal data: sealed to the agency's answer key, refused when it has none. A sealed
+    # operation implements the four hooks of ``sealing.Sealing`` below and names its plaintext's type.
     sealed: bool = False
+    content_type: str = ""
 
     def owns_body(self, body: object) -> bool:
         """Whether ``body`` is a query of this operation."""
@@ -76,6 +79,22 @@ class Operation(ABC, Generic[Q, R]):
     def personal_ids(self, query: Q) -> tuple[str, ...]:
         """The personal ids whose records the answer needs, read for the whole batch at once."""
         return ()
+
+    def seal_values(self, result: R, exchange_id: str, codec: Codec) -> tuple[bytes, R] | None:
+        """The plaintext to seal and the result without its values; None when there is nothing to seal."""
+        return None
+
+    def sealed_part(self, result: R) -> Sealed | None:
+        """The result's sealed part, if it has one."""
+        return None
+
+    def with_sealed(self, result: R, sealed: Sealed) -> R:
+        """The result carrying ``sealed`` (only sealed operations are asked)."""
+        raise NotImplementedError(f"{self.name} answers are not sealed")
+
+    def open_values(self, result: R, plaintext: bytes, codec: Codec) -> tuple[str, R]:
+        """The exchange id the plaintext names and the result with its values (only sealed operations)."""
+        raise NotImplementedError(f"{self.name} answers are not sealed")
 
     @abstractmethod
     def body_record(self, body: Q) -> dict[str, Any]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from dancu_bus import personal_id
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import ADDRESS_SCHEMES, DVHC_2025, CatalogueView, CodeProblem, convert_address
+from dancu_bus.codec import Codec
 from dancu_bus.codec.messages import disclosed_from, disclosed_record
 from dancu_bus.contracts import (
     DISCLOSABLE_FIELDS,
@@ -40,6 +42,7 @@ class Lookup(Operation[LookupQuery, LookupResult]):
     result_field = "lookup"
     result_name = "vn.dancu.LookupResult"
     sealed = True
+    content_type = "application/vnd.dancu.sealed-fields+avro"
 
     def personal_ids(self, query: LookupQuery) -> tuple[str, ...]:
         """The one person asked about."""
@@ -78,6 +81,30 @@ class Lookup(Operation[LookupQuery, LookupResult]):
             fields=tuple(disclosed_from(f) for f in record["fields"]),
             sealed=None if sealed is None else Sealed(sealed["key_id"], sealed["jwe"]),
         )
+
+    def seal_values(
+        self, result: LookupResult, exchange_id: str, codec: Codec
+    ) -> tuple[bytes, LookupResult] | None:
+        """The disclosed fields whole, as a SealedFields object; in clear, their names, sources and dates."""
+        if not any(f.value is not None for f in result.fields):
+            return None
+        clear = tuple(_without_values(f) for f in result.fields)
+        return codec.encode_sealed_fields(exchange_id, result.fields), replace(result, fields=clear)
+
+    def sealed_part(self, result: LookupResult) -> Sealed | None:
+        """The JWE of its values."""
+        return result.sealed
+
+    def with_sealed(self, result: LookupResult, sealed: Sealed) -> LookupResult:
+        """The result carrying its sealed values."""
+        return replace(result, sealed=sealed)
+
+    def open_values(self, result: LookupResult, plaintext: bytes, codec: Codec) -> tuple[str, LookupResult]:
+        """The fields back, which must be the fields the answer names."""
+        exchange, fields = codec.decode_sealed_fields(plaintext)
+        if [f.name for f in fields] != [f.name for f in result.fields]:
+            raise ValueError("the sealed fields are not the fields the answer names")
+        return exchange, replace(result, fields=fields, sealed=None)
 
     def check(self, query: LookupQuery, purpose: Purpose, catalogues: CatalogueView) -> Rejection | None:
         """A well-formed id, known fields, a known address scheme, and only fields within scope."""
@@ -127,6 +154,10 @@ def lookup(
     return LookupResult(
         found=True, fields=tuple(_disclose(citizen, name, scheme, catalogues) for name in names)
     )
+
+
+def _without_values(field: DisclosedField) -> DisclosedField:
+    return replace(field, value=None, converted_from=None, alternatives=(), sealed=field.value is not None)
 
 
 def _disclose(citizen: Citizen, name: str, scheme: str, catalogues: CatalogueView) -> DisclosedField:

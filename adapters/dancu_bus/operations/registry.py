@@ -62,6 +62,10 @@ class Operations:
                 return op
         raise UnknownOperation(f"a {type(query).__name__} query", self.names())
 
+    def for_result(self, result: object) -> AnyOperation | None:
+        """The operation whose result ``result`` is, or None (a refusal carries none)."""
+        return next((op for op in self._ordered if op.owns_result(result)), None)
+
     def adding(self, *operations: AnyOperation) -> Operations:
         """A registry with ``operations`` after these (a test's or a deployment's own)."""
         return Operations((*self._ordered, *operations))

@@ -8,14 +8,15 @@ field: the agency then asks VERIFY or LOOKUP about the one it means, under that 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import CatalogueView, CodeProblem, check_address, convert_address
+from dancu_bus.codec import Codec
 from dancu_bus.codec.messages import address_from, address_record
-from dancu_bus.contracts import Address, Citizen
+from dancu_bus.contracts import Address, Citizen, Sealed
 from dancu_bus.contracts import Operation as Name
 from dancu_bus.operations.base import Asking, Operation, schema_branches
 from dancu_bus.reasons import Reason, Rejection
@@ -28,6 +29,8 @@ MAX_CANDIDATES = 20
 # say that there are more, bounded whatever the agency asks.
 _SCANNED = 200
 _NAME_LIMIT = 100
+_SEALED = "vn.dancu.Sealed"
+_SEALED_CANDIDATES = "vn.dancu.SealedCandidates"
 _EARLIEST = date(1900, 1, 1)
 
 
@@ -62,15 +65,20 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """The candidates, best first, and whether more people matched than were asked for."""
+    """The candidates, best first, and whether more people matched than were asked for.
+
+    On the wire the candidates are sealed to the asking agency's key: ``candidates`` is then empty and
+    ``sealed`` holds them.
+    """
 
     candidates: tuple[Candidate, ...]
     more: bool = False
+    sealed: Sealed | None = None
 
     @property
     def fields_disclosed(self) -> tuple[str, ...]:
         """A search discloses personal ids, when it finds anyone."""
-        return ("personal_id",) if self.candidates else ()
+        return ("personal_id",) if self.candidates or self.sealed is not None else ()
 
 
 class Search(Operation[SearchQuery, SearchResult]):
@@ -82,6 +90,8 @@ class Search(Operation[SearchQuery, SearchResult]):
     body_schema = schema_branches("search")["body"]
     result_schema = schema_branches("search")["result"]
     result_name = "vn.dancu.SearchResult"
+    sealed = True
+    content_type = "application/vnd.dancu.sealed-candidates+avro"
 
     def body_record(self, body: SearchQuery) -> dict[str, Any]:
         """SearchQuery → its Avro body."""
@@ -105,20 +115,47 @@ class Search(Operation[SearchQuery, SearchResult]):
 
     def result_record(self, result: SearchResult) -> dict[str, Any]:
         """SearchResult → its Avro record."""
+        sealed = result.sealed
         return {
-            "candidates": [
-                {"personal_id": c.personal_id, "rank": c.rank, "commune_matched": c.commune_matched}
-                for c in result.candidates
-            ],
+            "candidates": _candidate_records(result.candidates),
             "more": result.more,
+            "sealed": None if sealed is None else (_SEALED, {"key_id": sealed.key_id, "jwe": sealed.jwe}),
         }
 
     def result_from(self, record: Mapping[str, Any]) -> SearchResult:
         """Its Avro record → SearchResult."""
+        sealed = record["sealed"]
         return SearchResult(
-            tuple(Candidate(c["personal_id"], c["rank"], c["commune_matched"]) for c in record["candidates"]),
+            _candidates_from(record["candidates"]),
             record["more"],
+            None if sealed is None else Sealed(sealed["key_id"], sealed["jwe"]),
         )
+
+    def seal_values(
+        self, result: SearchResult, exchange_id: str, codec: Codec
+    ) -> tuple[bytes, SearchResult] | None:
+        """The candidates as a SealedCandidates object; in clear, only whether there are more."""
+        if not result.candidates:
+            return None
+        record = {"exchange_id": exchange_id, "candidates": _candidate_records(result.candidates)}
+        return codec.schemas.encode(_SEALED_CANDIDATES, record), replace(result, candidates=())
+
+    def sealed_part(self, result: SearchResult) -> Sealed | None:
+        """The JWE of its candidates."""
+        return result.sealed
+
+    def with_sealed(self, result: SearchResult, sealed: Sealed) -> SearchResult:
+        """The result carrying its sealed candidates."""
+        return replace(result, sealed=sealed)
+
+    def open_values(self, result: SearchResult, plaintext: bytes, codec: Codec) -> tuple[str, SearchResult]:
+        """The candidates back."""
+        exchange, candidates = codec.schemas.decode_as(
+            _SEALED_CANDIDATES,
+            plaintext,
+            lambda r: (str(r["exchange_id"]), _candidates_from(r["candidates"])),
+        )
+        return exchange, replace(result, candidates=candidates, sealed=None)
 
     def code_problem(self, query: SearchQuery, catalogues: CatalogueView) -> CodeProblem | None:
         """The commune's codes in its scheme."""
@@ -144,6 +181,17 @@ class Search(Operation[SearchQuery, SearchResult]):
 
 
 SEARCH = Search()
+
+
+def _candidate_records(candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
+    return [
+        {"personal_id": c.personal_id, "rank": c.rank, "commune_matched": c.commune_matched}
+        for c in candidates
+    ]
+
+
+def _candidates_from(records: Sequence[Mapping[str, Any]]) -> tuple[Candidate, ...]:
+    return tuple(Candidate(c["personal_id"], c["rank"], c["commune_matched"]) for c in records)
 
 
 def rank(query: SearchQuery, found: Sequence[Citizen], catalogues: CatalogueView) -> SearchResult:

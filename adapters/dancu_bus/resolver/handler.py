@@ -184,7 +184,7 @@ class ResolverHandler:
         else:
             response = respond(request, result, now, **where)
             if decision.operation.sealed and (key := decision.agency.answer_key) is not None:
-                response = seal(response, key, self._codec)
+                response = seal(response, key, self._codec, decision.operation)
         self._count(decoded.agency, response)
         return Outgoing(
             # The identity is the topic's: answer on the response topic of the agency that sent it.

@@ -11,6 +11,7 @@ from pathlib import Path
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Response
 from dancu_bus.keys import PrivateKeys
+from dancu_bus.operations import registry_of
 from dancu_bus.sealing import open_sealed
 
 __all__ = ["ResponseReader"]
@@ -21,9 +22,12 @@ class ResponseReader:
 
     def __init__(self, codec: Codec, answer_keys: Path | None) -> None:
         self._codec = codec
+        self._operations = registry_of(codec)
         # Read once, when the client is made: a missing or readable-by-others key file fails at once.
         self._keys = PrivateKeys.from_file(answer_keys) if answer_keys is not None else None
 
     def read(self, data: bytes | None) -> Response:
         """The response in ``data``, opened."""
-        return open_sealed(self._codec.decode_response(data), self._keys, self._codec)
+        response = self._codec.decode_response(data)
+        operation = self._operations.for_result(response.result)
+        return response if operation is None else open_sealed(response, self._keys, self._codec, operation)
