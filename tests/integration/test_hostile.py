@@ -31,7 +31,7 @@ from dancu_bus.cli.dead_letters import run_show
 from dancu_bus.cli.main import build_parser
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import AuditRecord, DeadLetter
-from dancu_bus.hostile import Asking, Logins, ProbeResult, Witness, battery, run_battery
+from dancu_bus.hostile import Asking, Logins, ProbeResult, Target, Witness, battery, run_battery
 from dancu_bus.hostile.labels import closed_sets, foreign_labels
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.sdk import Client, ClientConfig, VerifyQuery
@@ -74,7 +74,7 @@ def _battery(stack: SecuredStack, only: set[str] | None = None) -> dict[str, Pro
     logins = Logins(stack.logins[BANK], stack.logins[TELECOM], stack.admin.kafka, OPERATOR_KEYS)
     witness = Witness(TELECOM, SIM, stack.people[2])
     probes = (p for p in battery(_asking(stack)) if only is None or p.name in only)
-    results = run_battery(logins, stack.names, CODEC, BANK, witness, probes)
+    results = run_battery(logins, Target(stack.names, CODEC, BANK), witness, probes)
     return {r.probe.name: r for r in results}
 
 

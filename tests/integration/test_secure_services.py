@@ -16,7 +16,7 @@ from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.security import (
     revoke_agency_credentials,
 )
-from dancu_bus.agencies import Agency, Category, FocalPoint, Purpose
+from dancu_bus.agencies import Agency, Category, FocalPoint, Purpose, StepRecord
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Operation, ResponseStatus
 from dancu_bus.demo import read_audit
@@ -80,9 +80,14 @@ def _newcomer() -> Agency:
 def _record_steps(admin: AgencyAdmin, steps: range) -> None:
     for step in steps:
         confirmations = ("INFOSEC_LEVEL", "PERSONAL_DATA_PROTECTION") if step == 6 else ()
-        admin.record_step(
-            "new-notary", step, f"CV-{step}/2026", date(2026, 11, step), "can-bo-c06", confirmations
+        record = StepRecord(
+            step=step,
+            document_ref=f"CV-{step}/2026",
+            on=date(2026, 11, step),
+            by="can-bo-c06",
+            confirmations=confirmations,
         )
+        admin.record_step("new-notary", record)
 
 
 def test_step_ten_refused_until_steps_one_to_nine_then_the_new_agency_verifies(

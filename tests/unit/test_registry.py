@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dancu_bus.agencies import Agency, AgencyStatus, Channel, FocalPoint, Purpose, SecurityReview
+from dancu_bus.agencies import Agency, AgencyStatus, Channel, FocalPoint, Purpose, SecurityReview, StepRecord
 from dancu_bus.codec import load_schemas
 from dancu_bus.contracts import Operation
 from dancu_bus.errors import RefusedChange
@@ -54,11 +54,19 @@ def new_agency(channel: Channel = Channel.NDXP) -> Agency:
     )
 
 
+def _step(step: int, confirmations: tuple[str, ...] = ()) -> StepRecord:
+    return StepRecord(
+        step=step,
+        document_ref=f"CV-{step}",
+        on=date(2026, 11, step),
+        by="officer",
+        confirmations=confirmations,
+    )
+
+
 def onboarded(agency: Agency, steps: range = range(1, 10)) -> Agency:
     for step in steps:
-        agency = record_step(
-            agency, step, f"CV-{step}", date(2026, 11, step), "officer", BOTH if step == 6 else (), NOW
-        )
+        agency = record_step(agency, _step(step, BOTH if step == 6 else ()), NOW)
     return agency
 
 
@@ -84,13 +92,15 @@ def test_step_ten_after_steps_one_to_nine_activates() -> None:
 def test_step_six_needs_both_security_confirmations() -> None:
     """Step 6 with only one security confirmation is refused, naming the missing one."""
     with pytest.raises(RefusedChange, match="PERSONAL_DATA_PROTECTION"):
-        record_step(new_agency(), 6, "CV-6", date(2026, 11, 6), "officer", ("INFOSEC_LEVEL",), NOW)
+        record_step(new_agency(), _step(6, ("INFOSEC_LEVEL",)), NOW)
 
 
 def test_step_ten_cannot_be_recorded_as_a_plain_step() -> None:
     """Step 10 is issued, never merely recorded."""
     with pytest.raises(RefusedChange):
-        record_step(new_agency(), 10, "CV", date(2026, 11, 1), "officer", (), NOW)
+        record_step(
+            new_agency(), StepRecord(step=10, document_ref="CV", on=date(2026, 11, 1), by="officer"), NOW
+        )
 
 
 def test_other_platform_needs_an_approved_security_review() -> None:

@@ -8,7 +8,7 @@ within about a second.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
@@ -16,7 +16,7 @@ from dancu_bus.access import check_agency_id
 from dancu_bus.admin.cluster import broker_count
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.admin.topics import apply_topics
-from dancu_bus.agencies import Agency, AgencyStatus, AnswerKey, Change, SecurityReview
+from dancu_bus.agencies import Agency, AgencyStatus, AnswerKey, Change, SecurityReview, StepRecord
 from dancu_bus.errors import RefusedChange
 from dancu_bus.registry import (
     MaintenanceWindow,
@@ -80,19 +80,9 @@ class AgencyAdmin:
         self._registry.write_agency(record)
         return record
 
-    def record_step(
-        self,
-        agency_id: str,
-        step: int,
-        document_ref: str,
-        on: date,
-        by: str,
-        confirmations: Iterable[str] = (),
-    ) -> Agency:
+    def record_step(self, agency_id: str, step: StepRecord) -> Agency:
         """Record onboarding step 1–9."""
-        agency = record_step(
-            self.get(agency_id), step, document_ref, on, by, tuple(confirmations), self._clock()
-        )
+        agency = record_step(self.get(agency_id), step, self._clock())
         self._registry.write_agency(agency)
         return agency
 

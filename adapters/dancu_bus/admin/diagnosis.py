@@ -15,6 +15,8 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -45,49 +47,113 @@ _CERTIFICATE_ALERTS = (
 _ENDPOINT = re.compile(r"(?:^|[\s:/])(?P<where>[A-Za-z0-9.\-]+:\d+)/")
 
 
+@dataclass(frozen=True)
+class _Failure:
+    """One librdkafka error text with what the rules read of it: the settings, endpoint and lower case."""
+
+    kafka: KafkaSettings
+    error: str
+    where: str
+    text: str
+
+
+def _nothing_listening(f: _Failure) -> str | None:
+    if "connection refused" not in f.text and "failed to resolve" not in f.text:
+        return None
+    return f"nothing is listening at {f.where}: start the broker, or fix DANCU_KAFKA__BOOTSTRAP_SERVERS"
+
+
+def _login_refused(f: _Failure) -> str | None:
+    if "invalid credentials" not in f.text and "authentication failed" not in f.text:
+        return None
+    return (
+        f"authentication failed for user {f.kafka.username} at {f.where}: check DANCU_KAFKA__USERNAME"
+        " and DANCU_KAFKA__PASSWORD (or DANCU_KAFKA__PASSWORD_FILE)"
+    )
+
+
+def _no_sasl_on_port(f: _Failure) -> str | None:
+    if "handshake failed" not in f.text or "supported mechanisms:  " not in f.error:
+        return None
+    return (
+        f"the broker at {f.where} takes no SASL login on this port: set DANCU_KAFKA__SECURITY_PROTOCOL"
+        "=PLAINTEXT, or give its SASL port"
+    )
+
+
+def _no_tls_on_port(f: _Failure) -> str | None:
+    if "connecting to a plaintext broker listener" not in f.text:
+        return None
+    return f"the broker at {f.where} speaks no TLS on this port: use SASL_PLAINTEXT, or its TLS port"
+
+
+def _certificate_alert(f: _Failure) -> bool:
+    return any(alert in f.text for alert in _CERTIFICATE_ALERTS)
+
+
+def _client_certificate_missing(f: _Failure) -> str | None:
+    if not _certificate_alert(f) or f.kafka.ssl_cert is not None:
+        return None
+    return (
+        f"the broker at {f.where} wants a client certificate on this port (mutual TLS): set"
+        " DANCU_KAFKA__SSL_CERT and DANCU_KAFKA__SSL_KEY to this client's certificate and key"
+    )
+
+
+def _client_certificate_refused(f: _Failure) -> str | None:
+    if not _certificate_alert(f) or f.kafka.ssl_cert is None:
+        return None
+    return (
+        f"the broker at {f.where} refused the client certificate {f.kafka.ssl_cert}: it is not signed by"
+        " a CA the broker trusts, or has expired; ask the operator for a certificate of the cluster's CA"
+    )
+
+
+def _broker_certificate_untrusted(f: _Failure) -> str | None:
+    if "certificate verify failed" not in f.text:
+        return None
+    trusted = f.kafka.ssl_ca or "the system's CA store"
+    return (
+        f"the broker at {f.where} presented a certificate that {trusted} does not vouch for: set"
+        " DANCU_KAFKA__SSL_CA to the CA file that signed the brokers' certificates"
+    )
+
+
+def _tls_handshake_failed(f: _Failure) -> str | None:
+    if "ssl handshake failed" not in f.text:
+        return None
+    cause = f.error.split(": ", 1)[-1]
+    return f"the TLS handshake with {f.where} failed ({cause}): check DANCU_KAFKA__SSL_CA"
+
+
+def _login_wanted(f: _Failure) -> str | None:
+    if "connection closed by peer" not in f.text or f.kafka.security_protocol != "PLAINTEXT":
+        return None
+    return (
+        f"the broker at {f.where} closed a plain connection: it wants a login; set"
+        " DANCU_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT (or SASL_SSL) with DANCU_KAFKA__USERNAME"
+    )
+
+
+# In order: the first rule that recognises the text words it. The generic TLS handshake rule comes
+# after the certificate rules, whose texts also contain "ssl handshake failed".
+_RULES: tuple[Callable[[_Failure], str | None], ...] = (
+    _nothing_listening,
+    _login_refused,
+    _no_sasl_on_port,
+    _no_tls_on_port,
+    _client_certificate_missing,
+    _client_certificate_refused,
+    _broker_certificate_untrusted,
+    _tls_handshake_failed,
+    _login_wanted,
+)
+
+
 def explain(kafka: KafkaSettings, error: str) -> str | None:
     """The one-line cause of a librdkafka error text, or None when it says nothing specific."""
-    where = _endpoint(error) or kafka.bootstrap_servers
-    text = error.lower()
-    if "connection refused" in text or "failed to resolve" in text:
-        return f"nothing is listening at {where}: start the broker, or fix DANCU_KAFKA__BOOTSTRAP_SERVERS"
-    if "invalid credentials" in text or "authentication failed" in text:
-        return (
-            f"authentication failed for user {kafka.username} at {where}: check DANCU_KAFKA__USERNAME"
-            " and DANCU_KAFKA__PASSWORD (or DANCU_KAFKA__PASSWORD_FILE)"
-        )
-    if "handshake failed" in text and "supported mechanisms:  " in error:
-        return (
-            f"the broker at {where} takes no SASL login on this port: set DANCU_KAFKA__SECURITY_PROTOCOL"
-            "=PLAINTEXT, or give its SASL port"
-        )
-    if "connecting to a plaintext broker listener" in text:
-        return f"the broker at {where} speaks no TLS on this port: use SASL_PLAINTEXT, or its TLS port"
-    if any(alert in text for alert in _CERTIFICATE_ALERTS):
-        if kafka.ssl_cert is None:
-            return (
-                f"the broker at {where} wants a client certificate on this port (mutual TLS): set"
-                " DANCU_KAFKA__SSL_CERT and DANCU_KAFKA__SSL_KEY to this client's certificate and key"
-            )
-        return (
-            f"the broker at {where} refused the client certificate {kafka.ssl_cert}: it is not signed by"
-            " a CA the broker trusts, or has expired; ask the operator for a certificate of the cluster's CA"
-        )
-    if "certificate verify failed" in text:
-        trusted = kafka.ssl_ca or "the system's CA store"
-        return (
-            f"the broker at {where} presented a certificate that {trusted} does not vouch for: set"
-            " DANCU_KAFKA__SSL_CA to the CA file that signed the brokers' certificates"
-        )
-    if "ssl handshake failed" in text:
-        cause = error.split(": ", 1)[-1]
-        return f"the TLS handshake with {where} failed ({cause}): check DANCU_KAFKA__SSL_CA"
-    if "connection closed by peer" in text and kafka.security_protocol == "PLAINTEXT":
-        return (
-            f"the broker at {where} closed a plain connection: it wants a login; set"
-            " DANCU_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT (or SASL_SSL) with DANCU_KAFKA__USERNAME"
-        )
-    return None
+    failure = _Failure(kafka, error, _endpoint(error) or kafka.bootstrap_servers, error.lower())
+    return next((message for rule in _RULES if (message := rule(failure)) is not None), None)
 
 
 class _Captured:

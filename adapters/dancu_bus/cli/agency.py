@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from dancu_bus.admin.agencies import AgencyAdmin
-from dancu_bus.agencies import Agency, SecurityReview, load_directory
+from dancu_bus.agencies import Agency, SecurityReview, StepRecord, load_directory
 from dancu_bus.codec import load_schemas
 from dancu_bus.errors import ConfigError
 from dancu_bus.keys import AnswerKey, generate_key_pair, read_public_key
@@ -182,9 +182,14 @@ def _run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_step(args: argparse.Namespace, settings: Settings) -> int:
-    agency = _admin(settings).record_step(
-        args.agency, args.step, args.document, args.date, args.by, args.confirm
+    step = StepRecord(
+        step=args.step,
+        document_ref=args.document,
+        on=args.date,
+        by=args.by,
+        confirmations=tuple(args.confirm),
     )
+    agency = _admin(settings).record_step(args.agency, step)
     done = sorted(s.step for s in agency.onboarding)
     print(f"{agency.id}: step {args.step} recorded; steps done: {done}")
     return 0

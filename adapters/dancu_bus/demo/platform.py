@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from dancu_bus.access import AUDIT, PLATFORM_PRINCIPALS, REGISTRY, RESOLVER, platform_ids
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.security import ensure_platform_principals, issue_agency_credentials
-from dancu_bus.agencies import Agency, AgencyStatus, AnswerKey
+from dancu_bus.agencies import Agency, AgencyStatus, AnswerKey, StepRecord
 from dancu_bus.codec import load_schemas
 from dancu_bus.demo.keys import SampleKey
 from dancu_bus.errors import RefusedChange
@@ -70,7 +70,14 @@ def _onboard(
         if step == 6 and show_refusal:
             _show_refused_issue(registry, agency.id, out)
         confirmations = _CONFIRMATIONS if step == 6 else ()
-        registry.record_step(agency.id, step, f"DEMO-CV-{step}", date(2026, 11, step), _BY, confirmations)
+        record = StepRecord(
+            step=step,
+            document_ref=f"DEMO-CV-{step}",
+            on=date(2026, 11, step),
+            by=_BY,
+            confirmations=confirmations,
+        )
+        registry.record_step(agency.id, record)
     issued = registry.issue(agency.id, "DEMO-QD-10", _BY, key)
     assert issued.secret is not None, "the demo runs on a secured broker"
     sealed = f", answer key {key.id}" if key is not None else ""

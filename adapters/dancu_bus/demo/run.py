@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -70,22 +71,34 @@ async def run_demo(settings: Settings, out: TextIO, *, keep_running: bool = Fals
             settings = settings.model_copy(
                 update={"dead_letters": DeadLetterSettings(operator_key=operators)}
             )
-        logins, agency_logins, keys = _prepare_cluster(settings, admin, keys_folder, out)
+        cluster = _prepare_cluster(settings, admin, keys_folder, out)
         async with open_store(settings.store, create=True) as store:
             people = await _seed(store, out)
-            stay = _stay(broker, agency_logins, keys, out) if keep_running else None
-            return await _exchange_and_audit(
-                settings, admin, {**logins, **agency_logins}, keys, store, people, out, stay
-            )
+            stay = _stay(broker, cluster.agencies, cluster.keys, out) if keep_running else None
+            return await _exchange_and_audit(cluster, store, people, out, stay)
     finally:
         if started:
             stop_broker(broker)
             print("broker: stopped", file=out)
 
 
-def _prepare_cluster(
-    settings: Settings, admin: KafkaSettings, keys_folder: Path, out: TextIO
-) -> tuple[Logins, Logins, dict[str, SampleKey]]:
+@dataclass(frozen=True)
+class _Cluster:
+    """The demo's prepared cluster: its settings, the admin's login, every principal's login, the keys."""
+
+    settings: Settings
+    admin: KafkaSettings
+    services: Logins
+    agencies: Logins
+    keys: dict[str, SampleKey]
+
+    @property
+    def logins(self) -> Logins:
+        """The services' and the agencies' logins, by principal."""
+        return {**self.services, **self.agencies}
+
+
+def _prepare_cluster(settings: Settings, admin: KafkaSettings, keys_folder: Path, out: TextIO) -> _Cluster:
     agencies = load_directory(settings.resolver.agencies_file).agencies()
     keys = sample_keys(agencies, keys_folder, datetime.now(UTC).date())
     for line in apply_topics(admin, [a.id for a in agencies], replication_factor=1):
@@ -98,7 +111,7 @@ def _prepare_cluster(
         f"catalogues: {sum(d.entries for d in loads):,} entries on {len(loads)} topics, {produced:,} new",
         file=out,
     )
-    return logins, onboard_agencies(admin, agencies, keys, out), keys
+    return _Cluster(settings, admin, logins, onboard_agencies(admin, agencies, keys, out), keys)
 
 
 async def _seed(store: PopulationStore, out: TextIO) -> list[Citizen]:
@@ -112,17 +125,15 @@ async def _seed(store: PopulationStore, out: TextIO) -> list[Citizen]:
 
 
 async def _exchange_and_audit(
-    settings: Settings,
-    admin: KafkaSettings,
-    logins: Logins,
-    keys: dict[str, SampleKey],
+    cluster: _Cluster,
     store: PopulationStore,
     people: Sequence[Citizen],
     out: TextIO,
     stay: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     codec = Codec(load_schemas(OPERATIONS))
-    resolver, audit, _ = service_logins(logins)
+    settings, admin = cluster.settings, cluster.admin
+    resolver, audit, _ = service_logins(cluster.logins)
     stop = asyncio.Event()
     async with agency_directory(settings.model_copy(update={"kafka": resolver}), codec.schemas) as directory:
         services = [
@@ -134,7 +145,7 @@ async def _exchange_and_audit(
             ),
         ]
         try:
-            exchanges = await _exchanges(admin, logins, keys, codec, people, out)
+            exchanges = await _exchanges(cluster, codec, people, out)
             # The report reads the audit topic synchronously; off the loop, so the audit keeps writing it.
             code = await asyncio.to_thread(_report, admin, codec, exchanges, out)
             if stay is not None:
@@ -185,15 +196,11 @@ async def _resolver(
 
 
 async def _exchanges(
-    admin: KafkaSettings,
-    logins: Logins,
-    keys: dict[str, SampleKey],
-    codec: Codec,
-    people: Sequence[Citizen],
-    out: TextIO,
+    cluster: _Cluster, codec: Codec, people: Sequence[Citizen], out: TextIO
 ) -> list[Exchange]:
-    registry = AgencyAdmin(admin, RegistryCodec(load_schemas(OPERATIONS)))
-    agencies = {agency: AgencyLogin(logins[agency], keys[agency].private_file) for agency in keys}
+    registry = AgencyAdmin(cluster.admin, RegistryCodec(load_schemas(OPERATIONS)))
+    logins = cluster.logins
+    agencies = {agency: AgencyLogin(logins[agency], key.private_file) for agency, key in cluster.keys.items()}
     exchanges = await send_samples(agencies, codec, people)
     print(await refused_by_the_sdk(agencies["demo-bank"], codec, people[0]), file=out)
     exchanges += await send_suspension_sample(

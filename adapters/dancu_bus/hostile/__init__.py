@@ -5,7 +5,7 @@ a running stack as that agency while another agency is served, and judges every 
 and audit record; ``report`` prints the table.
 """
 
-from dancu_bus.hostile.battery import Logins, ProbeResult, Served, Witness, run_battery
+from dancu_bus.hostile.battery import Logins, ProbeResult, Served, Target, Witness, run_battery
 from dancu_bus.hostile.probes import Arrival, Asking, Expected, Outcome, Probe, Sent, battery, judge
 from dancu_bus.hostile.report import describe_results
 
@@ -19,6 +19,7 @@ __all__ = [
     "ProbeResult",
     "Sent",
     "Served",
+    "Target",
     "Witness",
     "battery",
     "describe_results",

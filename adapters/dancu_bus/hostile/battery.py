@@ -31,7 +31,7 @@ from dancu_bus.sdk import Client, ClientConfig, Context
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topic_names import TopicNames
 
-__all__ = ["Logins", "ProbeResult", "Served", "Witness", "run_battery"]
+__all__ = ["Logins", "ProbeResult", "Served", "Target", "Witness", "run_battery"]
 
 _WAIT_S = 60.0
 _WITNESS_EVERY_S = 0.05
@@ -51,6 +51,15 @@ class Logins:
     operator: KafkaSettings
     # The operators' private dead-letter keys: with them, what dead letters sealed is checked too.
     operator_keys: PrivateKeys | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The stack the battery attacks: its topic names and codec, and the agency the battery acts as."""
+
+    names: TopicNames
+    codec: Codec
+    agency: str
 
 
 @dataclass(frozen=True)
@@ -95,20 +104,19 @@ class ProbeResult:
 
 def run_battery(
     logins: Logins,
-    names: TopicNames,
-    codec: Codec,
-    agency: str,
+    target: Target,
     witness: Witness,
     probes: Iterable[Probe],
     progress: Callable[[ProbeResult], None] = lambda _result: None,
 ) -> list[ProbeResult]:
     """Run every probe in turn while the witness is served; each result is also given to ``progress``."""
+    codec = target.codec
     served = _Trickle(logins.witness, witness, codec)
     served.start()
     try:
         baseline = served.wait_for(_WARM_UP_REQUESTS, _BASELINE_REQUESTS)
         bound = max(10 * baseline.p99_ms, _FLOOR_MS)
-        runner = _Runner(logins, names, codec, agency)
+        runner = _Runner(logins, target)
         results = []
         try:
             for probe in probes:
@@ -189,19 +197,17 @@ def _served(timings: Sequence[tuple[float, float | None]]) -> Served:
 class _Runner:
     """Produces a probe's records as the agency and collects what came of each."""
 
-    def __init__(self, logins: Logins, names: TopicNames, codec: Codec, agency: str) -> None:
+    def __init__(self, logins: Logins, target: Target) -> None:
         self._logins = logins
-        self._names = names
-        self._codec = codec
-        self._agency = agency
+        self._target = target
         self._producers: dict[str, Any] = {}
 
     def run(self, probe: Probe) -> list[Outcome]:
         """Send the probe's records in order; what came of each once all is there, or after the wait."""
-        tails = _Tails(self._logins, self._names, self._agency, self._codec)
+        tails = _Tails(self._logins, self._target)
         try:
             arrivals = [self._produce(sent) for sent in probe.sent]
-            return tails.collect(self._names.request(self._agency), arrivals, probe)
+            return tails.collect(self._target.names.request(self._target.agency), arrivals, probe)
         finally:
             tails.close()
 
@@ -222,7 +228,7 @@ class _Runner:
         }
         if sent.timestamp_ms is not None:
             options["timestamp"] = sent.timestamp_ms
-        producer.produce(self._names.request(self._agency), sent.value, **options)
+        producer.produce(self._target.names.request(self._target.agency), sent.value, **options)
         producer.flush(30)
         if not reports:
             return "no delivery report within 30 s"
@@ -254,9 +260,9 @@ class _Found:
 class _Tails:
     """The new records of the agency's response topic, the dead letters and the audit log, from now on."""
 
-    def __init__(self, logins: Logins, names: TopicNames, agency: str, codec: Codec) -> None:
-        self._codec = codec
-        self._names = names
+    def __init__(self, logins: Logins, target: Target) -> None:
+        names, agency = target.names, target.agency
+        self._codec = target.codec
         self._responses = _tail(
             logins.agency, names.response(agency), f"{agency}.hostile.{uuid.uuid4().hex[:8]}"
         )

@@ -15,7 +15,7 @@ from dancu_bus.agencies import Agency
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen, Operation
 from dancu_bus.errors import ConfigError
-from dancu_bus.hostile.battery import Logins, ProbeResult, Witness, run_battery
+from dancu_bus.hostile.battery import Logins, ProbeResult, Target, Witness, run_battery
 from dancu_bus.hostile.labels import closed_sets, foreign_labels
 from dancu_bus.hostile.probes import Asking, battery
 from dancu_bus.keys import PrivateKeys
@@ -79,9 +79,8 @@ class HostileCheck:
     def run(self, only: Sequence[str] | None, progress: Callable[[ProbeResult], None]) -> list[ProbeResult]:
         """Run the battery (or the probes named in ``only``)."""
         probes = (p for p in battery(self.asking) if not only or p.name in only)
-        return run_battery(
-            self.logins, self.names, self.codec, self.asking.agency, self.witness, probes, progress
-        )
+        target = Target(self.names, self.codec, self.asking.agency)
+        return run_battery(self.logins, target, self.witness, probes, progress)
 
     def foreign_labels(self, metrics_url: str) -> list[str]:
         """Label values of the resolver at ``metrics_url`` that are outside their closed sets."""

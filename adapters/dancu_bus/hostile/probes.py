@@ -394,11 +394,11 @@ def _hand_written(asking: Asking) -> Probe:
     variants = {
         "BAD_BODY": (
             valid[: len(valid) // 2],
-            _request_bytes(asking, header, name=b"Nguy\xff\xfe\xc3n"),
-            _request_bytes(asking, header, birth_days=3_000_000),
-            _request_bytes(asking, header, sent_ms=2**62),
-            _request_bytes(asking, header, body_branch=7),
-            _request_bytes(asking, header, request_id=b"not-a-uuid"),
+            _request_bytes(asking, header, _Forged(name=b"Nguy\xff\xfe\xc3n")),
+            _request_bytes(asking, header, _Forged(birth_days=3_000_000)),
+            _request_bytes(asking, header, _Forged(sent_ms=2**62)),
+            _request_bytes(asking, header, _Forged(body_branch=7)),
+            _request_bytes(asking, header, _Forged(request_id=b"not-a-uuid")),
         ),
         "UNKNOWN_FINGERPRINT": (valid[:2] + bytes(8) + valid[10:],),
         "WRONG_SCHEMA": (asking.codec.encode_dead_letter(_sample_dead_letter()),),
@@ -417,20 +417,25 @@ def _hand_written(asking: Asking) -> Probe:
     )
 
 
-def _request_bytes(
-    asking: Asking,
-    header: bytes,
-    *,
-    request_id: bytes | None = None,
-    name: bytes | None = None,
-    birth_days: int = 7305,
-    sent_ms: int | None = None,
-    body_branch: int = 1,
-) -> bytes:
+@dataclass(frozen=True, slots=True)
+class _Forged:
+    """What a hand-written VERIFY request writes in place of the valid value; None or the default: valid."""
+
+    request_id: bytes | None = None
+    name: bytes | None = None
+    birth_days: int = 7305  # 1990-01-01
+    sent_ms: int | None = None
+    body_branch: int = 1
+
+
+_NOTHING_FORGED = _Forged()
+
+
+def _request_bytes(asking: Asking, header: bytes, forged: _Forged = _NOTHING_FORGED) -> bytes:
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     context = asking.verify
     texts = (
-        request_id or str(uuid.uuid4()).encode(),
+        forged.request_id or str(uuid.uuid4()).encode(),
         asking.agency.encode(),
         context.officer_id.encode(),
         context.case_no.encode(),
@@ -439,11 +444,13 @@ def _request_bytes(
         b"VERIFY",
     )
     envelope = b"".join(_avro_string(text) for text in texts)
-    times = _zigzag(now_ms if sent_ms is None else sent_ms) + _zigzag(now_ms + 60_000)
+    times = _zigzag(now_ms if forged.sent_ms is None else forged.sent_ms) + _zigzag(now_ms + 60_000)
     person = asking.person.personal_id.encode()
-    full_name = name if name is not None else asking.person.full_name.encode()
-    body = _avro_string(person) + _zigzag(1) + _avro_string(full_name) + _zigzag(1) + _zigzag(birth_days)
-    return header + envelope + times + _zigzag(body_branch) + body + b"\x00" * 4
+    full_name = forged.name if forged.name is not None else asking.person.full_name.encode()
+    body = (
+        _avro_string(person) + _zigzag(1) + _avro_string(full_name) + _zigzag(1) + _zigzag(forged.birth_days)
+    )
+    return header + envelope + times + _zigzag(forged.body_branch) + body + b"\x00" * 4
 
 
 def _sample_dead_letter() -> DeadLetter:

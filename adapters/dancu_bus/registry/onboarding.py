@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from dancu_bus.agencies import Agency, AgencyStatus, AnswerKey, Change, Channel, SecurityReview, StepRecord
 from dancu_bus.errors import RefusedChange
@@ -37,28 +37,21 @@ ACCOUNT_STEP = 10
 SECURITY_CONFIRMATIONS = frozenset({"INFOSEC_LEVEL", "PERSONAL_DATA_PROTECTION"})
 
 
-def record_step(
-    agency: Agency,
-    step: int,
-    document_ref: str,
-    on: date,
-    by: str,
-    confirmations: tuple[str, ...],
-    now: datetime,
-) -> Agency:
-    """The agency with step ``step`` (1–9) recorded; step 6 needs both security confirmations."""
+def record_step(agency: Agency, record: StepRecord, now: datetime) -> Agency:
+    """The agency with ``record`` (a step 1–9) in its onboarding; step 6 needs both security confirmations."""
+    step = record.step
     if step not in STEPS or step == ACCOUNT_STEP:
         raise RefusedChange(
             f"step {step} cannot be recorded this way: steps 1–9 are recorded, step 10 is issued"
         )
     if agency.status is AgencyStatus.TERMINATED:
         raise RefusedChange(f"{agency.id} is terminated")
-    _check_confirmations(step, confirmations)
-    record = StepRecord(
-        step=step, document_ref=document_ref, on=on, by=by, confirmations=tuple(sorted(confirmations))
+    _check_confirmations(step, record.confirmations)
+    kept = record.model_copy(update={"confirmations": tuple(sorted(record.confirmations))})
+    steps = (*(s for s in agency.onboarding if s.step != step), kept)
+    change = Change(
+        at=now, by=record.by, document_ref=record.document_ref, action=f"STEP_{step}", detail=STEPS[step]
     )
-    steps = (*(s for s in agency.onboarding if s.step != step), record)
-    change = Change(at=now, by=by, document_ref=document_ref, action=f"STEP_{step}", detail=STEPS[step])
     return agency.model_copy(
         update={
             "onboarding": tuple(sorted(steps, key=lambda s: s.step)),
