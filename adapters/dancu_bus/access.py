@@ -18,6 +18,7 @@ from dancu_bus.topic_names import TopicNames
 
 __all__ = [
     "AUDIT",
+    "CORRECTIONS_AGENCY",
     "PLATFORM_IDS",
     "PLATFORM_PRINCIPALS",
     "REGISTRY",
@@ -38,6 +39,9 @@ RESOLVER = "dancu-resolver"
 AUDIT = "dancu-audit"
 REGISTRY = "dancu-registry"
 PLATFORM_PRINCIPALS = (RESOLVER, AUDIT, REGISTRY)
+# The database's managing unit (C06) as an agency: it decides correction tickets (CORRECT) and reads
+# them. An agency entry and SCRAM user like any other, with these grants added (``agency_grants``).
+CORRECTIONS_AGENCY = "c06-corrections"
 
 _AGENCY_ID = re.compile(r"^[a-z0-9-]{2,40}$")
 # Platform users (dancu-admin, dancu-resolver, ...) and groups (dancu.*) start with this: an agency
@@ -146,6 +150,8 @@ def _resolver(names: TopicNames, ids: PlatformIds) -> list[Grant]:
         *_grants(RESOLVER, topic, names.dead_letters, literal, write),
         *_grants(RESOLVER, topic, f"{p}.registry", literal, read),
         *_grants(RESOLVER, topic, f"{p}.catalogue.", prefixed, read),
+        # Correction tickets: written with the answers that open and decide them, followed as a view.
+        *_grants(RESOLVER, topic, names.corrections, literal, read, write, describe),
         # Prefixed, so per-process groups (e.g. a registry view's) can live under the resolver's.
         *_grants(RESOLVER, Resource.GROUP, ids.resolver_group, prefixed, read),
         # Responses, dead letters and offsets go in one transaction (DESIGN.md §5).
@@ -210,10 +216,13 @@ def agency_grants(names: TopicNames, agency_id: str) -> frozenset[Grant]:
     # Topics LITERAL, never PREFIXED: a prefix ``<prefix>.req.bank`` would also give agency ``bank``
     # the topics of agency ``bank-2``. Groups are prefixed by ``<agency>.`` with the dot, which no
     # other slug shares.
+    # The corrections agency also reads the tickets it decides (``dancu-bus corrections list``).
+    tickets = Resource.TOPIC, names.corrections, Pattern.LITERAL
     return frozenset(
         [
             *_grants(agency_id, Resource.TOPIC, names.request(agency_id), Pattern.LITERAL, write, describe),
             *_grants(agency_id, Resource.TOPIC, names.response(agency_id), Pattern.LITERAL, read, describe),
             *_grants(agency_id, Resource.GROUP, f"{agency_id}.", Pattern.PREFIXED, read),
+            *(_grants(agency_id, *tickets, read, describe) if agency_id == CORRECTIONS_AGENCY else []),
         ]
     )

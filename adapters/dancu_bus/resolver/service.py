@@ -12,6 +12,7 @@ from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.agencies import AgencyDirectory
 from dancu_bus.catalogues import Catalogue, CatalogueSource
 from dancu_bus.codec import Codec
+from dancu_bus.corrections import TicketBook, TicketCodec
 from dancu_bus.errors import StoreError
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import ResolverMetrics
@@ -28,6 +29,7 @@ from dancu_bus.transport import (
     LaneWorker,
     Quarantine,
     WorkerOptions,
+    following,
     operator_key,
     running_lane_worker,
     supervise,
@@ -69,7 +71,11 @@ async def run_resolver(
     )
     names = TopicNames(settings.kafka.topic_prefix)
     dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), "resolver")
-    handler = ResolverHandler(codec, directory, checked, names, metrics, catalogues, limits, dead_letters)
+    # The correction tickets, followed like the registry: TICKET_STATE and CORRECT read them.
+    tickets = TicketBook(TicketCodec(codec.schemas), names.corrections)
+    handler = ResolverHandler(
+        codec, directory, checked, names, metrics, catalogues, limits, dead_letters, tickets=tickets
+    )
     serving = _Serving(settings, handler, Quarantine())
 
     async def ready() -> str | None:
@@ -82,6 +88,7 @@ async def run_resolver(
         serving.quarantine.failed(f"{type(exc).__name__}: {exc}")
 
     async with (
+        following(settings.kafka, {names.corrections: tickets.apply}),
         ClusterWatch(settings.kafka) as watch,
         HealthServer(registry, ready, settings.resolver.metrics_port),
     ):
