@@ -26,7 +26,7 @@ from workloads import WORKLOADS
 from dancu_bus.agencies import FileAgencyDirectory
 from dancu_bus.catalogues import CatalogueView, packaged_view
 from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.contracts import Citizen, Request, Response
+from dancu_bus.contracts import Citizen, Provenance, Request, Response
 from dancu_bus.keys import PrivateKeys
 from dancu_bus.metrics import ResolverMetrics
 from dancu_bus.operations import LOOKUP, OPERATIONS, Asking
@@ -124,6 +124,9 @@ class _NoSearch:
 
     async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
         raise AssertionError("no workload searches")
+
+    async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
+        raise AssertionError("no workload corrects")
 
 
 _NO_SEARCH = _NoSearch()

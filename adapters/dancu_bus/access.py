@@ -27,6 +27,7 @@ __all__ = [
     "AGENCY_PRINCIPAL",
     "AGENCY_SLOT",
     "AUDIT",
+    "CORRECTIONS_AGENCY",
     "ID_SLOTS",
     "PLATFORM_IDS",
     "PLATFORM_PRINCIPALS",
@@ -49,6 +50,9 @@ __all__ = [
     "slots_in",
 ]
 
+# The database's managing unit (C06) as a connected agency: it decides correction tickets (CORRECT, granted
+# to it alone) and reads them; an agency entry and account like any other, named in topics.yaml.
+CORRECTIONS_AGENCY = "c06-corrections"
 RESOLVER = "dancu-resolver"
 AUDIT = "dancu-audit"
 REGISTRY = "dancu-registry"
@@ -239,13 +243,14 @@ def _on_topic(who: str, name: str, operation: Operation, agency: str | None) -> 
 
 
 def _topic_grants(declared: Declaration, names: TopicNames, who: str, agency: str | None) -> list[Grant]:
-    """What topics.yaml lets ``who`` do on topics; with ``agency``, what it lets ``User:{agency}`` do."""
-    role = AGENCY_PRINCIPAL if agency is not None else who
+    """What topics.yaml lets ``who`` do on topics; with ``agency``, what it lets ``User:{agency}`` do,
+    and what it lets that one agency do by name (the corrections agency reads the tickets)."""
+    roles = {AGENCY_PRINCIPAL, who} if agency is not None else {who}
     return [
         _on_topic(who, _topic(declared, names, topic), operation, agency)
         for topic in declared.topics
         for holder, operation in _uses(topic)
-        if holder == role
+        if holder in roles
     ]
 
 

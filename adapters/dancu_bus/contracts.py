@@ -49,6 +49,8 @@ class Operation(StrEnum):
     SEARCH = "SEARCH"
     SELF = "SELF"
     REPORT_ERROR = "REPORT_ERROR"
+    TICKET_STATE = "TICKET_STATE"
+    CORRECT = "CORRECT"
 
 
 class ResponseStatus(StrEnum):

@@ -42,6 +42,11 @@ class TopicNames:
         return f"{self.prefix}.catalogue.{name}"
 
     @property
+    def corrections(self) -> str:
+        """The compacted correction tickets (key = ticket id): REPORT_ERROR and its decisions."""
+        return f"{self.prefix}.corrections"
+
+    @property
     def dead_letters(self) -> str:
         """Where undecodable records go."""
         return f"{self.prefix}.dlq"

@@ -109,6 +109,25 @@ async def test_put_many_then_get_many_returns_equal_citizens(store: PopulationSt
     assert found == {c.personal_id: c for c in citizens}
 
 
+async def test_a_correction_sets_one_field_and_its_provenance_and_is_idempotent(
+    store: PopulationStore,
+) -> None:
+    """Name and birth date corrected with a new source and date; twice is once; nobody is False."""
+    person, neighbour = _handmade(), _handmade("001190012346")
+    await store.put_many([person, neighbour])
+    civil = Provenance("HO-TICH-2026", date(2026, 11, 30))
+    for _ in range(2):
+        assert await store.correct(person.personal_id, "full_name", "Nguyễn Thị Ánh Tuyết Mai", civil)
+        assert await store.correct(person.personal_id, "birth_date", date(1990, 3, 1), civil)
+    found = await store.get_many([person.personal_id, neighbour.personal_id])
+    fixed = found[person.personal_id]
+    assert (fixed.full_name, fixed.birth_date) == ("Nguyễn Thị Ánh Tuyết Mai", date(1990, 3, 1))
+    assert dict(fixed.provenance) == {**person.provenance, "full_name": civil, "birth_date": civil}
+    assert found[neighbour.personal_id] == neighbour
+    assert not await store.correct("001190099999", "full_name", "X", civil)
+    assert await store.count() == 2
+
+
 async def test_text_is_stored_exactly_as_given(store: PopulationStore) -> None:
     """The store neither normalises nor re-encodes text: a decomposed name comes back decomposed."""
     decomposed = "Nguye\u0302\u0303n Va\u0306n An"

@@ -29,6 +29,7 @@ from dancu_bus.admin.security import (
     withdraw_platform_grants,
 )
 from dancu_bus.admin.topics import apply_topics
+from dancu_bus.agencies import Agency
 from dancu_bus.audit import run_audit
 from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
@@ -116,10 +117,13 @@ async def _seed(settings: Settings, citizens: int) -> list[Citizen]:
 
 
 def _prepare(
-    settings: Settings, registry: KafkaSettings, agencies: Sequence[str]
+    settings: Settings, registry: KafkaSettings, agencies: Sequence[str], more: Sequence[Agency] = ()
 ) -> dict[str, KafkaSettings]:
-    """Topics and the agencies' credentials as the super user; catalogues and agencies as the registry."""
-    directory = sample_agencies()
+    """Topics and the agencies' credentials as the super user; catalogues and agencies as the registry.
+
+    ``more`` are agencies besides the sample ones, or sample ones as a test registers them instead.
+    """
+    directory = list({a.id: a for a in [*sample_agencies(), *more]}.values())
     apply_topics(settings.kafka, [a.id for a in directory], replication_factor=1)
     load_catalogues(registry, Codec(load_schemas(OPERATIONS)), load_entries())
     AgencyAdmin(registry, RegistryCodec(load_schemas(OPERATIONS))).import_agencies(
@@ -155,11 +159,12 @@ def running_secured_stack(
     agencies: Sequence[str],
     citizens: int = 500,
     tune: Callable[[Settings], Settings] = lambda settings: settings,
+    more_agencies: Sequence[Agency] = (),
 ) -> Iterator[SecuredStack]:
     """Resolver and audit running as their principals; ``agencies`` issued logins; all removed afterwards."""
     settings = tune(deployment_settings(secure_kafka, data_dir))
     ids, logins = _platform(settings)
-    logins.update(_prepare(settings, logins[REGISTRY], agencies))
+    logins.update(_prepare(settings, logins[REGISTRY], agencies, more_agencies))
     people = asyncio.run(_seed(settings, citizens))
     as_resolver = settings.model_copy(update={"kafka": logins[RESOLVER]})
     as_audit = settings.model_copy(update={"kafka": logins[AUDIT]})

@@ -131,6 +131,32 @@ async def test_each_lane_commits_its_answers_with_its_offsets() -> None:
     assert handler.handled == [[b"req.b@6", b"req.d@0", b"req.b@7"]]
 
 
+class Reporter(Handler):
+    """Answers each record and adds a side record (``also``) to the answer of every record of topic B."""
+
+    async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
+        answers = await super().handle(batch)
+        return [
+            Outgoing(a.topic, a.key, a.value, also=(Outgoing("side", a.key, b"side " + (a.value or b"")),))
+            if r.topic == B.topic
+            else a
+            for r, a in zip(batch, answers, strict=True)
+        ]
+
+
+async def test_an_answers_side_records_commit_in_its_lanes_transaction_after_it() -> None:
+    """More outputs than inputs: each answer's ``also`` is written right after it, with the same offsets."""
+    stop = asyncio.Event()
+    batches = [[record(B, 5), record(D, 0)], [record(B, 6), record(D, 0), record(B, 7)]]
+    consumer, writers = Consumer(batches, stop), Writers()
+    await worker(consumer, writers, Reporter()).run(stop)
+    assert writers.written == {
+        0: [b"req.b@6", b"side req.b@6", b"req.b@7", b"side req.b@7"],
+        1: [b"req.d@0"],
+    }
+    assert writers.offsets == {0: {B: 8}, 1: {D: 1}}
+
+
 async def test_a_failed_write_rewinds_only_its_lane_to_the_last_commit() -> None:
     """Lane 1's fenced write drops its writer and seeks its partition back; lane 0 is committed."""
     stop = asyncio.Event()

@@ -53,6 +53,9 @@ class Store:
         found = [c for c in self.people if folded(c.full_name) == name_key and c.birth_date == birth_date]
         return found[:limit]
 
+    async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
+        raise AssertionError("a search corrects nothing")
+
 
 def search(query: SearchQuery, store: Store) -> SearchResult:
     """SEARCH's answer from ``store``."""

@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         broker,
         catalogue,
         check,
+        corrections,
         dead_letters,
         demo,
         principals,
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         store,
         schemas,
         dead_letters,
+        corrections,
     )
     for area in areas:
         area.register(commands)

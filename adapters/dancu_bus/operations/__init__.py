@@ -5,19 +5,26 @@ result types, Avro mapping, checks, answer), its branches in ``schemas/operation
 add it to ``OPERATIONS``; the codec, resolver, SDK and audit need no change.
 """
 
-from dancu_bus.operations.base import Asking, Operation, Population, schema_branches
+from dancu_bus.operations.base import Asking, Emitted, Operation, Population, schema_branches
+from dancu_bus.operations.correct import CORRECT
 from dancu_bus.operations.lookup import LOOKUP
 from dancu_bus.operations.registry import AnyOperation, Operations, registry_of
+from dancu_bus.operations.report_error import REPORT_ERROR
 from dancu_bus.operations.search import SEARCH
+from dancu_bus.operations.ticket_state import TICKET_STATE
 from dancu_bus.operations.verify import VERIFY
 
 __all__ = [
+    "CORRECT",
     "LOOKUP",
     "OPERATIONS",
+    "REPORT_ERROR",
     "SEARCH",
+    "TICKET_STATE",
     "VERIFY",
     "AnyOperation",
     "Asking",
+    "Emitted",
     "Operation",
     "Operations",
     "Population",
@@ -26,4 +33,4 @@ __all__ = [
 ]
 
 # The platform's operations, in the order of their Avro union branches (append only: the order is wire).
-OPERATIONS = Operations((VERIFY, LOOKUP, SEARCH))
+OPERATIONS = Operations((VERIFY, LOOKUP, SEARCH, REPORT_ERROR, TICKET_STATE, CORRECT))

@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import CatalogueView, CodeProblem
 from dancu_bus.codec import Codec
 from dancu_bus.codec.framing import schema_directory
-from dancu_bus.contracts import Citizen, Sealed
+from dancu_bus.contracts import Citizen, Provenance, Sealed
+from dancu_bus.corrections import CorrectionTicket, Tickets
 from dancu_bus.reasons import Rejection
 
-__all__ = ["Asking", "Operation", "Population", "schema_branches"]
+__all__ = ["Asking", "Emitted", "Operation", "Population", "schema_branches"]
 
 Q = TypeVar("Q")
 R = TypeVar("R")
@@ -36,6 +37,33 @@ class Population(Protocol):
     async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
         """Citizens with this folded name born on this date, at most ``limit``, in personal-id order."""
 
+    async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
+        """Set one field of a citizen and its provenance (idempotent); False when nobody has the id."""
+
+
+class _NoTickets:
+    """Where no correction tickets are kept (a benchmark, a test): none is found, none can be written."""
+
+    topic = ""
+
+    def get(self, ticket_id: str) -> CorrectionTicket | None:
+        return None
+
+    def encode(self, ticket: CorrectionTicket) -> bytes:
+        raise LookupError("this resolver keeps no correction tickets: give its handler a TicketBook")
+
+
+_NO_TICKETS: Tickets = _NoTickets()
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """A record an answer adds to its response's transaction: both are written, or neither."""
+
+    topic: str
+    key: bytes
+    value: bytes | None
+
 
 @dataclass(frozen=True, slots=True)
 class Asking:
@@ -46,6 +74,13 @@ class Asking:
     # The citizens the batch's queries name (``Operation.personal_ids``), read in one store call.
     citizens: Mapping[str, Citizen]
     store: Population
+    # The agency of the request topic, and the exchange (``dancu_bus.exchanges``) being answered.
+    agency: str = ""
+    exchange_id: str = ""
+    tickets: Tickets = field(default_factory=lambda: _NO_TICKETS)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Records the answer adds (``Emitted``); the handler writes them only if the response is OK.
+    emitted: list[Emitted] = field(default_factory=list)
 
 
 class Operation(ABC, Generic[Q, R]):
@@ -67,6 +102,8 @@ class Operation(ABC, Generic[Q, R]):
     # operation implements the four hooks of ``sealing.Sealing`` below and names its plaintext's type.
     sealed: bool = False
     content_type: str = ""
+    # The only agencies that may use it, whatever the registry grants (None: those the registry grants).
+    granted_to: frozenset[str] | None = None
 
     def owns_body(self, body: object) -> bool:
         """Whether ``body`` is a query of this operation."""

@@ -13,10 +13,11 @@ from dancu_bus.agencies import AgencyDirectory
 from dancu_bus.catalogues import CatalogueSource, CatalogueView, packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Citizen, Request, Response
+from dancu_bus.corrections import TicketBook, TicketCodec, Tickets
 from dancu_bus.errors import CodecError, StoreError
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.metrics import ResolverMetrics, operation_label
-from dancu_bus.operations import Asking, Population, registry_of
+from dancu_bus.operations import Asking, Emitted, Population, registry_of
 from dancu_bus.reasons import Rejection
 from dancu_bus.resolver.answers import reject, respond
 from dancu_bus.resolver.policy import Admission, AdmissionLimits, Admitted
@@ -50,11 +51,13 @@ _Decision = Admitted | Rejection | _StoreFailed
 @dataclass(frozen=True, slots=True)
 class HandlerOptions:
     """What the handler may be given: the catalogues (default: the packaged ones), admission's limits,
-    and where dead letters go (default: redacted, no operators' key)."""
+    where dead letters go (default: redacted, no operators' key), and the correction tickets."""
 
     catalogues: CatalogueSource | None = None
     limits: AdmissionLimits = field(default_factory=AdmissionLimits)
     dead_letters: DeadLetters | None = None
+    # The correction tickets TICKET_STATE and CORRECT read (default: an empty book, not followed).
+    tickets: Tickets | None = None
 
 
 class ResolverHandler:
@@ -71,6 +74,8 @@ class ResolverHandler:
     ) -> None:
         given = options or HandlerOptions()
         self._codec = codec
+        # Without a view of the corrections topic (a test, a benchmark), tickets opened are still written.
+        self._tickets = given.tickets or TicketBook(TicketCodec(codec.schemas), names.corrections)
         self._admission = Admission(directory, registry_of(codec), given.limits)
         self._dead_letters = given.dead_letters or DeadLetters(codec, None, "resolver")
         self._catalogues = given.catalogues if given.catalogues is not None else packaged_view()
@@ -96,13 +101,15 @@ class ResolverHandler:
         decisions: list[_Decision] = [self._admit(d, now, view) for d in decoded]
         try:
             citizens = await self._citizens(decisions)
-            results = [await self._result(d, citizens, view) for d in decisions]
+            results = [
+                await self._result(d, c, citizens, view, now) for d, c in zip(decoded, decisions, strict=True)
+            ]
         except StoreError as exc:
             if exc.retriable:
                 raise
             failed = _StoreFailed(str(exc))
             decisions = [failed if isinstance(d, Admitted) else d for d in decisions]
-            results = [None] * len(decisions)
+            results = [(None, [])] * len(decisions)
         answers = iter(
             self._answer(d, self._spend(decision, now), result, now)
             for d, decision, result in zip(decoded, decisions, results, strict=True)
@@ -163,18 +170,36 @@ class ResolverHandler:
         return citizens
 
     async def _result(
-        self, decision: _Decision, citizens: Mapping[str, Citizen], view: CatalogueView
-    ) -> object:
+        self,
+        decoded: _Decoded,
+        decision: _Decision,
+        citizens: Mapping[str, Citizen],
+        view: CatalogueView,
+        now: datetime,
+    ) -> tuple[object, list[Emitted]]:
+        """The operation's result, and the records its answer adds to the response's transaction."""
         if not isinstance(decision, Admitted):
-            return None
-        asking = Asking(decision.purpose, view, citizens, self._store)
-        return await decision.operation.answer(decision.query, asking)
+            return None, []
+        asking = Asking(
+            decision.purpose,
+            view,
+            citizens,
+            self._store,
+            decoded.agency,
+            decoded.exchange_id,
+            self._tickets,
+            now,
+        )
+        return await decision.operation.answer(decision.query, asking), asking.emitted
 
     def _dead(self, record: Incoming, code: str, detail: str) -> Outgoing:
         self._metrics.dead_letters.labels(code).inc()
         return self._dead_letters.outgoing(self._names.dead_letters, record, code, detail)
 
-    def _answer(self, decoded: _Decoded, decision: _Decision, result: object, now: datetime) -> Outgoing:
+    def _answer(
+        self, decoded: _Decoded, decision: _Decision, answered: tuple[object, list[Emitted]], now: datetime
+    ) -> Outgoing:
+        result, emitted = answered
         if isinstance(decision, _StoreFailed):
             return self._dead(decoded.record, "STORE_FAILED", decision.detail)
         request = decoded.request
@@ -192,6 +217,10 @@ class ResolverHandler:
             request.request_id.encode(),
             self._codec.encode_response(response),
             response_headers(response, decoded.record.headers),
+            # Only an answered exchange writes what its answer adds (a quota refusal after it does not).
+            also=tuple(Outgoing(e.topic, e.key, e.value) for e in emitted)
+            if isinstance(decision, Admitted)
+            else (),
         )
 
     def _count(self, agency: str, response: Response) -> None:

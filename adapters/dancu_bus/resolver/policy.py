@@ -7,7 +7,8 @@ Each request record passes these stages in order, and the first that refuses is 
  3. agency             UNKNOWN_AGENCY, AGENCY_MISMATCH                      ``Admission.check``
  4. status             SUSPENDED, TERMINATED (ONBOARDING: UNKNOWN_AGENCY)
     envelope           EXPIRED, LIFETIME_TOO_LONG, CLOCK_SKEW
- 5. operation          UNKNOWN_OPERATION (not registered), OPERATION_NOT_ALLOWED, NO_ANSWER_KEY
+ 5. operation          UNKNOWN_OPERATION (not registered), OPERATION_NOT_ALLOWED (not granted, or
+                       not ``Operation.granted_to`` the agency), NO_ANSWER_KEY
     texts              INVALID_OFFICER_ID, INVALID_CASE_NO, INVALID_PURPOSE_CODE, PURPOSE_MISSING
  6. purpose            PURPOSE_NOT_REGISTERED (for this operation)
  7. legal basis        LEGAL_BASIS_MISMATCH
@@ -216,7 +217,8 @@ def _operation(asked: _Asked) -> Rejection | None:
     operation = asked.operations.get(name)
     if operation is None:
         return Rejection(Reason.UNKNOWN_OPERATION, quoted(name, TEXT_LIMITS["operation"]))
-    if name not in asked.agency.operations:
+    granted = operation.granted_to
+    if name not in asked.agency.operations or (granted is not None and asked.agency.id not in granted):
         return Rejection(Reason.OPERATION_NOT_ALLOWED, name)
     if operation.sealed and asked.agency.answer_key is None:
         # Personal data is never answered in clear: without a key to seal it to, it is not answered.

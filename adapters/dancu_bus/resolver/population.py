@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Protocol
 
-from dancu_bus.contracts import Citizen
+from dancu_bus.contracts import Citizen, Provenance
 from dancu_bus.errors import StoreError
 from dancu_bus.store import PopulationStore, StoreIdentity
 
@@ -47,6 +47,10 @@ class CheckedStore:
     async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
         """Citizens with this folded name born on this date; not found is an answer here (a search)."""
         return await self._store.find_by_name(name_key, birth_date, limit)
+
+    async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
+        """Set one field of a citizen and its provenance (a CORRECT accepted); False if nobody has the id."""
+        return await self._store.correct(personal_id, field, value, provenance)
 
     async def ping(self) -> None:
         """A StoreError when the store cannot answer, is another one, or holds nobody."""

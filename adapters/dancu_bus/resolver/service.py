@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
@@ -13,6 +16,7 @@ from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.agencies import AgencyDirectory
 from dancu_bus.catalogues import Catalogue, CatalogueSource
 from dancu_bus.codec import Codec
+from dancu_bus.corrections import TicketBook, TicketCodec
 from dancu_bus.errors import StoreError
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import ResolverMetrics
@@ -31,10 +35,12 @@ from dancu_bus.transport import (
     LaneWorker,
     Quarantine,
     WorkerOptions,
+    following,
     operator_key,
     running_lane_worker,
     supervise,
 )
+from dancu_bus.transport.follower import Apply
 
 __all__ = ["Edges", "run_resolver"]
 
@@ -85,7 +91,9 @@ async def run_resolver(
     )
     names = TopicNames(settings.kafka.topic_prefix)
     dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), "resolver")
-    options = HandlerOptions(catalogues, limits, dead_letters)
+    # The correction tickets, followed like the registry: TICKET_STATE and CORRECT read them.
+    tickets = TicketBook(TicketCodec(codec.schemas), names.corrections)
+    options = HandlerOptions(catalogues, limits, dead_letters, tickets)
     handler = ResolverHandler(codec, directory, checked, names, metrics, options)
     serving = _Serving(settings, clients, handler, Quarantine())
 
@@ -99,6 +107,7 @@ async def run_resolver(
         serving.quarantine.failed(f"{type(exc).__name__}: {exc}")
 
     async with (
+        _followed(settings, given, {names.corrections: tickets.apply}),
         clients.watch() as watch,
         HealthServer(registry, ready, settings.resolver.metrics_port),
     ):
@@ -149,3 +158,11 @@ async def _readiness(assigned: bool, store: Citizens, catalogues: CatalogueSourc
     except StoreError as exc:
         return f"store not ready: {exc}"
     return None
+
+
+def _followed(
+    settings: Settings, edges: Edges, appliers: Mapping[str, Apply]
+) -> AbstractAsyncContextManager[None]:
+    """The platform topics the resolver follows as views, on Kafka; none on the in-memory broker (whose
+    tests give the views they need), as ``following`` reads cluster metadata the broker in memory lacks."""
+    return following(settings.kafka, appliers) if edges.clients is None else contextlib.nullcontext()

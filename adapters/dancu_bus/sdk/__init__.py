@@ -1,5 +1,8 @@
 """The agency SDK: build, send and await VERIFY, LOOKUP and SEARCH requests, one by one or in bulk.
 
+Any registered operation is sent with ``client.request(client.build(query, context))``: REPORT_ERROR
+(``ReportErrorQuery``) answers a ticket id, TICKET_STATE (``TicketStateQuery``) where the ticket stands.
+
 from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
 
 kyc = Context("officer-7", "HS-2026-001", "KYC", "Luật Phòng, chống rửa tiền 2022, Điều 9")
@@ -33,7 +36,9 @@ from dancu_bus.errors import (
     Undelivered,
 )
 from dancu_bus.keys import generate_key_pair
+from dancu_bus.operations.report_error import ReportErrorQuery, ReportErrorResult
 from dancu_bus.operations.search import Candidate, SearchQuery
+from dancu_bus.operations.ticket_state import TicketStateQuery, TicketStateResult
 from dancu_bus.sdk.aio import AsyncClient
 from dancu_bus.sdk.catalogues import convert_commune, label
 from dancu_bus.sdk.client import Client
@@ -63,6 +68,8 @@ __all__ = [
     "LookupAnswer",
     "LookupQuery",
     "MatchOutcome",
+    "ReportErrorQuery",
+    "ReportErrorResult",
     "Request",
     "RequestTimeout",
     "Response",
@@ -70,6 +77,8 @@ __all__ = [
     "SealedAnswerError",
     "SearchAnswer",
     "SearchQuery",
+    "TicketStateQuery",
+    "TicketStateResult",
     "Undelivered",
     "Verdict",
     "VerifyAnswer",

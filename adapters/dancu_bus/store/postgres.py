@@ -18,10 +18,10 @@ from typing import Self
 
 import asyncpg
 
-from dancu_bus.contracts import Citizen
+from dancu_bus.contracts import Citizen, Provenance
 from dancu_bus.errors import StoreError
 from dancu_bus.store.protocol import StoreIdentity
-from dancu_bus.store.rows import COLUMNS, from_row, same_day, to_row
+from dancu_bus.store.rows import COLUMNS, corrected, from_row, same_day, to_row
 
 __all__ = ["PostgresStore", "is_retriable_sqlstate"]
 
@@ -60,6 +60,13 @@ _STAGING = "citizens_staging"
 _CREATE_STAGING = f"CREATE TEMP TABLE {_STAGING} (LIKE citizens) ON COMMIT DROP"
 _UPSERT = (
     f"INSERT INTO citizens ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGING} "
+    "ON CONFLICT (personal_id) DO UPDATE SET "
+    + ", ".join(f"{column} = EXCLUDED.{column}" for column in COLUMNS[1:])
+)
+_SELECT_FOR_UPDATE = f"SELECT {_COLUMN_LIST} FROM citizens WHERE personal_id = $1 FOR UPDATE"
+_PLACES = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
+_UPSERT_ONE = (
+    f"INSERT INTO citizens ({_COLUMN_LIST}) VALUES ({_PLACES}) "
     "ON CONFLICT (personal_id) DO UPDATE SET "
     + ", ".join(f"{column} = EXCLUDED.{column}" for column in COLUMNS[1:])
 )
@@ -146,6 +153,16 @@ class PostgresStore:
             await connection.copy_records_to_table(_STAGING, records=rows, columns=COLUMNS)
             await connection.execute(_UPSERT)
         return len(batch)
+
+    async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
+        """Set one field and its provenance, the row locked meanwhile; False if nobody has the id."""
+        async with self._connection() as connection, connection.transaction():
+            row = await connection.fetchrow(_SELECT_FOR_UPDATE, personal_id)
+            if row is None:
+                return False
+            citizen = corrected(from_row(row, same_day), field, value, provenance)
+            await connection.execute(_UPSERT_ONE, *to_row(citizen, same_day))
+        return True
 
     async def sample(self, limit: int, *, offset: int = 0) -> Sequence[Citizen]:
         """Up to ``limit`` citizens in personal-id order, skipping the first ``offset``."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from dancu_bus.contracts import Citizen
+from dancu_bus.contracts import Citizen, Provenance
 
 __all__ = ["BulkLoading", "PopulationStore", "StoreIdentity"]
 
@@ -43,6 +43,12 @@ class PopulationStore(Protocol):
 
     async def put_many(self, citizens: Iterable[Citizen]) -> int:
         """Insert or replace citizens; return how many were written."""
+
+    async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
+        """Set one field of a citizen and its provenance, in one transaction; False if nobody has the id.
+
+        Idempotent: the same correction written twice leaves the same record (a retried batch does so).
+        """
 
     async def sample(self, limit: int, *, offset: int = 0) -> Sequence[Citizen]:
         """Up to ``limit`` citizens in personal-id order, for demonstrations and benchmarks."""

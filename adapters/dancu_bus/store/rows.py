@@ -6,6 +6,7 @@ the mapping takes that conversion as an argument.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from functools import lru_cache
@@ -18,6 +19,7 @@ __all__ = [
     "COLUMNS",
     "PROVENANCE_FIELDS",
     "PackedProvenance",
+    "corrected",
     "decode_provenance",
     "encode_provenance",
     "from_row",
@@ -61,6 +63,15 @@ PROVENANCE_FIELDS: tuple[str, ...] = (
     "status",
 )
 _BIT = {name: 1 << index for index, name in enumerate(PROVENANCE_FIELDS)}
+
+
+def corrected(citizen: Citizen, field: str, value: object, provenance: Provenance) -> Citizen:
+    """The citizen with ``field`` set to ``value`` and that field's provenance replaced."""
+    if field not in _BIT or field == "permanent_address":
+        raise StoreError(f"field {field!r} cannot be corrected one value at a time", retriable=False)
+    kept = {name: origin for name, origin in citizen.provenance.items() if name != field}
+    changes: dict[str, Any] = {field: value, "provenance": {**kept, field: provenance}}
+    return dataclasses.replace(citizen, **changes)
 
 
 def same_day(day: date) -> date:

@@ -20,10 +20,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
 
-from dancu_bus.contracts import Citizen
+from dancu_bus.contracts import Citizen, Provenance
 from dancu_bus.errors import StoreError
 from dancu_bus.store.protocol import StoreIdentity
-from dancu_bus.store.rows import COLUMNS, from_row, to_row
+from dancu_bus.store.rows import COLUMNS, corrected, from_row, to_row
 
 __all__ = ["SqliteStore"]
 
@@ -158,6 +158,10 @@ class SqliteStore:
 
     async def _stage(self, citizens: Sequence[Citizen]) -> int:
         return await self._run(_stage_many, self._connection(), citizens)
+
+    async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
+        """Set one field and its provenance in one transaction; False if nobody has the id."""
+        return await self._run(_correct, self._connection(), personal_id, field, value, provenance)
 
     async def sample(self, limit: int, *, offset: int = 0) -> Sequence[Citizen]:
         """Up to ``limit`` citizens in personal-id order, skipping the first ``offset``."""
@@ -338,6 +342,21 @@ def _put_many(db: sqlite3.Connection, citizens: Sequence[Citizen]) -> int:
         raise
     db.execute("COMMIT")
     return len(rows)
+
+
+def _correct(
+    db: sqlite3.Connection, personal_id: str, field: str, value: object, provenance: Provenance
+) -> bool:
+    db.execute("BEGIN IMMEDIATE")  # the read and the write in one transaction: no other writer between
+    try:
+        found = _get_many(db, json.dumps([personal_id])).get(personal_id)
+        if found is not None:
+            db.execute(_INSERT, _row(corrected(found, field, value, provenance)))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return found is not None
 
 
 def _create_staging(db: sqlite3.Connection) -> None:

@@ -69,7 +69,7 @@ class LaneHandler(Protocol):
     """What a service does with a batch when every input record gets exactly one output record."""
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
-        """One record to produce per input record, in order; raise a retriable DancuError to retry."""
+        """One record per input record (and its ``also``), in order; raise a retriable DancuError to retry."""
 
     def set_aside(self, record: Incoming, detail: str) -> Outgoing:
         """The record (a dead letter) produced instead of an answer when handling ``record`` alone failed."""
@@ -165,7 +165,7 @@ class LaneWorker:
         plan: dict[int, tuple[list[Outgoing], dict[TopicPartition, int], list[Incoming]]] = {}
         for record, answer in zip(records, outgoing, strict=True):
             answers, offsets, inputs = plan.setdefault(self._lanes.of(record.tp), ([], {}, []))
-            answers.append(answer)
+            answers += (answer, *answer.also)
             offsets[record.tp] = max(offsets.get(record.tp, 0), record.offset + 1)
             inputs.append(record)
         started: list[tuple[asyncio.Task[_Outcome], Sequence[Incoming]]] = []
