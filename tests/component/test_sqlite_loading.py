@@ -12,6 +12,7 @@ from dancu_bus.contracts import Citizen
 from dancu_bus.store import SqliteStore
 from dancu_bus.store.seed import generate
 from dancu_bus.store.seeding import seed_store
+from dancu_bus.text import folded
 
 COUNT = 2_500
 
@@ -29,7 +30,7 @@ async def test_seeding_through_the_bulk_load_equals_writing_batch_by_batch(tmp_p
 
 
 async def test_the_last_citizen_given_for_an_id_wins(tmp_path: Path) -> None:
-    """Within one load, a later citizen with the same id replaces an earlier one, as put_many does."""
+    """Within one load, a later citizen with the same id replaces an earlier one , name key and all."""
     first, second = list(generate(2, 5))
     renamed = dataclasses.replace(first, full_name="Tên Đã Đổi")
     async with SqliteStore(tmp_path / "p.sqlite3", create=True) as store:
@@ -37,8 +38,11 @@ async def test_the_last_citizen_given_for_an_id_wins(tmp_path: Path) -> None:
             await write([first, second])
             await write([renamed])
         found = await store.get_many([first.personal_id, second.personal_id])
+        by_old_name = await store.find_by_name(folded(first.full_name), first.birth_date, 10)
+        by_new_name = await store.find_by_name(folded("tên đã đổi"), first.birth_date, 10)
     assert found[first.personal_id].full_name == "Tên Đã Đổi"
     assert found[second.personal_id] == second
+    assert first.personal_id not in {c.personal_id for c in by_old_name} and list(by_new_name) == [renamed]
 
 
 async def test_a_failed_load_leaves_the_table_as_it_was(tmp_path: Path) -> None:
