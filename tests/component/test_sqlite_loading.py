@@ -12,6 +12,7 @@ from dancu_bus.contracts import Citizen
 from dancu_bus.store import SqliteStore
 from dancu_bus.store.seed import generate
 from dancu_bus.store.seeding import seed_store
+from dancu_bus.store.sqlite import _SELECT_NAMED
 from dancu_bus.text import folded
 
 COUNT = 2_500
@@ -62,3 +63,23 @@ async def _load_then_fail(store: SqliteStore, people: list[Citizen]) -> None:
     async with store.loading() as write:
         await write(people)
         raise RuntimeError("stop")
+
+
+async def test_a_bulk_load_leaves_finding_by_name_on_the_index(tmp_path: Path) -> None:
+    """Loading into an empty store (index rebuilt) or a filled one (index updated) keeps the name index."""
+    people = list(generate(300, 10))
+    async with SqliteStore(tmp_path / "p.sqlite3", create=True) as store:
+        for part in (people[:200], people[150:]):
+            async with store.loading() as write:
+                await write(part)
+            assert "USING INDEX citizens_by_name" in await _plan_of_finding(store)
+            for citizen in part[::25]:
+                key = folded(citizen.full_name)
+                assert citizen in await store.find_by_name(key, citizen.birth_date, 1000)
+
+
+async def _plan_of_finding(store: SqliteStore) -> str:
+    """How SQLite would run the store's query by name and birth date."""
+    query = f"EXPLAIN QUERY PLAN {_SELECT_NAMED}"
+    steps = await store._run(lambda: store._connection().execute(query, ("", "", 1)).fetchall())
+    return " ".join(str(step) for step in steps)

@@ -456,7 +456,14 @@ def _stage_many(db: sqlite3.Connection, citizens: Sequence[Citizen]) -> int:
 def _merge_staging(db: sqlite3.Connection) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
+        # Into an empty table, building the name index once afterwards is faster than updating it
+        # citizen by citizen in name order (500,000 citizens: 0.5 s against 1.5 s). Readers meanwhile
+        # see the table as it was, index and all, until the commit.
+        (filled,) = db.execute("SELECT EXISTS (SELECT 1 FROM citizens)").fetchone()
+        if not filled:
+            db.execute(f"DROP INDEX IF EXISTS {NAME_INDEX}")
         db.execute(_MERGE)
+        db.execute(_INDEX)
     except BaseException:
         db.execute("ROLLBACK")
         raise
