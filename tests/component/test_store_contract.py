@@ -11,18 +11,26 @@ import os
 import random
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
 from dancu_bus.contracts import DISCLOSABLE_FIELDS, Address, Citizen, Provenance
 from dancu_bus.errors import StoreError
 from dancu_bus.store import PopulationStore, SqliteStore
 from dancu_bus.store.postgres import PostgresStore
+from dancu_bus.store.rows import COLUMNS, same_day, to_row
 from dancu_bus.store.seed import generate
+from dancu_bus.store.seeding import seed_store
+from dancu_bus.text import folded
 
 MakeStore = Callable[[], PopulationStore]
 
@@ -239,10 +247,186 @@ async def test_store_refuses_use_outside_async_with(make_store: MakeStore) -> No
     store = make_store()
     with pytest.raises(RuntimeError, match="async with"):
         await store.count()
+    with pytest.raises(RuntimeError, match="async with"):
+        await store.find_by_name("nguyễn văn an", date(1990, 1, 1), 1)
     async with store:
         await store.ping()
     with pytest.raises(RuntimeError, match="async with"):
         await store.ping()
+
+
+# -- finding citizens by name and birth date
+
+
+async def test_a_citizen_is_found_by_a_name_in_any_unicode_form_case_or_spacing(
+    store: PopulationStore,
+) -> None:
+    """Decomposed (NFD), in capitals or spaced out, the folded name finds the citizen; another date nobody."""
+    citizen = _handmade()
+    await store.put_many([citizen, *generate(200, 11)])
+    for asked in (
+        unicodedata.normalize("NFD", citizen.full_name),
+        citizen.full_name.upper(),
+        "  Nguyễn   Thị Ánh\tTuyết ",
+    ):
+        assert list(await store.find_by_name(folded(asked), citizen.birth_date, 10)) == [citizen]
+    assert list(await store.find_by_name(folded(citizen.full_name), date(1990, 3, 1), 10)) == []
+    assert list(await store.find_by_name(folded("Nguyễn Thị Ánh"), citizen.birth_date, 10)) == []
+
+
+async def test_a_name_stored_decomposed_is_found_composed_and_comes_back_as_stored(
+    store: PopulationStore,
+) -> None:
+    """The key is folded from the stored name, which itself stays exactly as it was given."""
+    citizen = dataclasses.replace(_handmade(), full_name="Nguye\u0302\u0303n Va\u0306n An")
+    await store.put_many([citizen])
+    found = await store.find_by_name(folded("Nguyễn Văn An"), citizen.birth_date, 10)
+    assert list(found) == [citizen] and found[0].full_name == "Nguye\u0302\u0303n Va\u0306n An"
+
+
+async def test_citizens_sharing_a_name_and_birth_date_come_in_personal_id_order_up_to_the_limit(
+    store: PopulationStore,
+) -> None:
+    """Namesakes born the same day are all found, ordered by personal id, and no more than the limit."""
+    namesakes = [_handmade(pid) for pid in ("079300000003", "001190012345", "040200000007")]
+    await store.put_many([*namesakes, *generate(100, 12)])
+    ordered = sorted(namesakes, key=lambda c: c.personal_id)
+    key, born = folded(_handmade().full_name), _handmade().birth_date
+    assert list(await store.find_by_name(key, born, 1000)) == ordered
+    assert list(await store.find_by_name(key, born, 2)) == ordered[:2]
+    assert list(await store.find_by_name(key, born, 1)) == ordered[:1]
+
+
+async def test_a_renamed_citizen_is_found_by_the_new_name_only(store: PopulationStore) -> None:
+    """Replacing a citizen replaces its name key too."""
+    original = _handmade()
+    renamed = dataclasses.replace(original, full_name="Trần Văn Bình")
+    await store.put_many([original])
+    await store.put_many([renamed])
+    assert list(await store.find_by_name(folded(original.full_name), original.birth_date, 5)) == []
+    assert list(await store.find_by_name(folded("TRẦN VĂN BÌNH"), original.birth_date, 5)) == [renamed]
+
+
+async def test_seeded_citizens_are_found_by_name(store: PopulationStore) -> None:
+    """Citizens written by seeding (SQLite's bulk load, PostgreSQL's batches) are found by name and date."""
+    await seed_store(store, 300, seed=13, batch=70)
+    for citizen in list(generate(300, 13))[::37]:
+        found = await store.find_by_name(folded(citizen.full_name), citizen.birth_date, 1000)
+        assert citizen in found and all(folded(c.full_name) == folded(citizen.full_name) for c in found)
+
+
+@pytest.mark.parametrize(
+    ("name_key", "limit", "refused"),
+    [
+        ("nguyễn văn an", 0, "limit"),
+        ("nguyễn văn an", -1, "limit"),
+        ("nguyễn văn an", 1001, "limit"),
+        ("Nguyễn Văn An", 10, "not a name key"),
+        ("nguyễn  văn an", 10, "not a name key"),
+        ("nguyen\x00 van", 10, "NUL"),
+        ("nguyen \ud800", 10, "surrogate"),
+    ],
+)
+async def test_find_by_name_refuses_a_limit_out_of_bounds_and_what_is_no_name_key(
+    store: PopulationStore, name_key: str, limit: int, refused: str
+) -> None:
+    """Limits outside 1 … 1000 and names not folded (or unstorable) are the caller's bug: ValueError."""
+    with pytest.raises(ValueError, match=refused):
+        await store.find_by_name(name_key, date(1990, 1, 1), limit)
+    assert list(await store.find_by_name("nguyễn văn an", date(1990, 1, 1), 1000)) == []
+
+
+# -- a store made before the name key
+
+_OLD_STORE_ID = "0b1d0000-0000-4000-8000-000000000001"
+
+
+@dataclass(frozen=True)
+class OldStore:
+    """A store as dancu-bus made it before the name key, and a writer as old dancu-bus wrote to it.
+
+    The first write makes the tables and the identity; the DDL of before creates only what is missing.
+    """
+
+    open: Callable[[bool], PopulationStore]  # create or not
+    write: Callable[[Sequence[Citizen]], Awaitable[None]]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def old_store(request: pytest.FixtureRequest, tmp_path: Path) -> OldStore:
+    """A store of one backend with the tables and identity of before the name key."""
+    if request.param == "sqlite":
+        return _old_sqlite(tmp_path / "old.sqlite3")
+    if request.param == "postgres":
+        return _old_postgres(request.getfixturevalue("postgres_dsn"))
+    raise AssertionError(f"no such backend {request.param}")
+
+
+_OLD_IDENTITY = "INSERT INTO store_identity SELECT {}, {}, 0 WHERE NOT EXISTS (SELECT 1 FROM store_identity)"
+
+
+def _old_sqlite(path: Path) -> OldStore:
+    async def write(citizens: Sequence[Citizen]) -> None:
+        marks = ", ".join("?" * len(COLUMNS))
+        old_rows = [to_row(c, date.isoformat)[: len(COLUMNS)] for c in citizens]
+        with closing(sqlite3.connect(path)) as db:
+            db.executescript(_SQLITE_BEFORE_NAME_KEY)
+            db.execute(_OLD_IDENTITY.format("?", "'2025-01-02T03:04:05+00:00'"), (_OLD_STORE_ID,))
+            db.executemany(
+                f"INSERT OR REPLACE INTO citizens ({', '.join(COLUMNS)}) VALUES ({marks})", old_rows
+            )
+            db.commit()
+
+    return OldStore(lambda create: SqliteStore(path, create=create), write)
+
+
+def _old_postgres(dsn: str) -> OldStore:
+    async def write(citizens: Sequence[Citizen]) -> None:
+        old_rows = [to_row(c, same_day)[: len(COLUMNS)] for c in citizens]
+        writer = await asyncpg.connect(dsn)
+        try:
+            await writer.execute(_POSTGRES_BEFORE_NAME_KEY)
+            await writer.execute(_OLD_IDENTITY.format("$1", "now()"), _OLD_STORE_ID)
+            await writer.copy_records_to_table("citizens", records=old_rows, columns=COLUMNS)
+        finally:
+            await writer.close()
+
+    return OldStore(lambda create: PostgresStore(dsn, create=create, pool_size=2), write)
+
+
+@pytest.mark.parametrize("create", [False, True], ids=["to-serve", "to-fill"])
+async def test_a_store_made_before_the_name_key_is_keyed_when_opened(
+    old_store: OldStore, create: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening an old store, to serve or to fill, keys every citizen in batches; the rest stays."""
+    for backend in ("sqlite", "postgres"):
+        monkeypatch.setattr(f"dancu_bus.store.{backend}.KEYING_BATCH", 7)
+    citizens = [
+        dataclasses.replace(_handmade(), full_name="Nguye\u0302\u0303n Va\u0306n An"),
+        *generate(40, 14),
+    ]
+    await old_store.write(citizens)
+    async with old_store.open(create) as store:
+        assert (await store.identity()).store_id == _OLD_STORE_ID
+        for citizen in citizens:
+            found = await store.find_by_name(folded(citizen.full_name), citizen.birth_date, 1000)
+            assert citizen in found
+        assert await store.get_many([c.personal_id for c in citizens]) == {c.personal_id: c for c in citizens}
+    async with old_store.open(False) as again:
+        assert list(await again.find_by_name(folded("NGUYỄN VĂN AN"), _handmade().birth_date, 5)) == [
+            citizens[0]
+        ]
+
+
+async def test_citizens_an_older_writer_adds_are_keyed_at_the_next_opening(old_store: OldStore) -> None:
+    """A citizen an older dancu-bus wrote without a key into a keyed store is keyed when it is reopened."""
+    first, later = generate(2, 15)
+    await old_store.write([first])
+    async with old_store.open(False) as store:
+        assert list(await store.find_by_name(folded(first.full_name), first.birth_date, 5)) == [first]
+    await old_store.write([later])
+    async with old_store.open(False) as store:
+        assert list(await store.find_by_name(folded(later.full_name), later.birth_date, 5)) == [later]
 
 
 # -- SQLite only
@@ -345,9 +529,102 @@ async def test_postgres_creates_the_table_in_an_empty_database(postgres_dsn: str
         assert await second.count() == 1
 
 
+async def test_postgres_role_that_may_not_alter_an_old_store_serves_it_as_before(postgres_dsn: str) -> None:
+    """A role that may not alter an old store still serves it; only find_by_name refuses, naming the fix."""
+    old = _old_postgres(postgres_dsn)
+    citizen, added = generate(2, 16)
+    await old.write([citizen])
+    role = f"dancu_writer_{uuid.uuid4().hex[:8]}"
+    try:
+        role_dsn = await _role_that_may_not_alter(postgres_dsn, role)
+        async with PostgresStore(role_dsn, pool_size=1) as store:
+            assert await store.get_many([citizen.personal_id]) == {citizen.personal_id: citizen}
+            assert await store.put_many([added]) == 1
+            with pytest.raises(StoreError, match=r"lacks its name key column.*must be owner") as refused:
+                await store.find_by_name(folded(citizen.full_name), citizen.birth_date, 5)
+        assert not refused.value.retriable
+        async with old.open(False) as owner:
+            assert list(await owner.find_by_name(folded(added.full_name), added.birth_date, 5)) == [added]
+    finally:
+        admin = await asyncpg.connect(postgres_dsn)
+        try:
+            await admin.execute(f"DROP OWNED BY {role}; DROP ROLE IF EXISTS {role}")
+        finally:
+            await admin.close()
+
+
+async def _role_that_may_not_alter(dsn: str, role: str) -> str:
+    """Create ``role`` with the right to read and write the store's tables, not to alter them; its DSN."""
+    password = uuid.uuid4().hex
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        await admin.execute(f"GRANT SELECT, INSERT, UPDATE ON citizens, store_identity TO {role}")
+    finally:
+        await admin.close()
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}"))
+
+
 def _closed_port() -> int:
     """A port on 127.0.0.1 that nothing listens on."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+# The tables as dancu-bus made them before the name key (git show 40c3a05:adapters/dancu_bus/store/sqlite.py).
+_SQLITE_BEFORE_NAME_KEY = """
+CREATE TABLE IF NOT EXISTS citizens (
+    personal_id        TEXT PRIMARY KEY NOT NULL,
+    full_name          TEXT NOT NULL,
+    birth_date         TEXT NOT NULL,
+    sex                TEXT NOT NULL,
+    ethnic_group       TEXT NOT NULL,
+    religion           TEXT NOT NULL,
+    nationality        TEXT NOT NULL,
+    address_scheme     TEXT NOT NULL,
+    address_province   TEXT NOT NULL,
+    address_district   TEXT,
+    address_commune    TEXT NOT NULL,
+    address_detail     TEXT,
+    household_id       TEXT NOT NULL,
+    household_relation TEXT NOT NULL,
+    phone              TEXT,
+    status             TEXT NOT NULL,
+    provenance         TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS store_identity (
+    store_id   TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    citizens   INTEGER NOT NULL
+);
+"""
+# The same for PostgreSQL (git show 40c3a05:adapters/dancu_bus/store/postgres.py).
+_POSTGRES_BEFORE_NAME_KEY = """
+CREATE TABLE IF NOT EXISTS citizens (
+    personal_id        text COLLATE "C" PRIMARY KEY,
+    full_name          text NOT NULL,
+    birth_date         date NOT NULL,
+    sex                text NOT NULL,
+    ethnic_group       text NOT NULL,
+    religion           text NOT NULL,
+    nationality        text NOT NULL,
+    address_scheme     text NOT NULL,
+    address_province   text NOT NULL,
+    address_district   text,
+    address_commune    text NOT NULL,
+    address_detail     text,
+    household_id       text NOT NULL,
+    household_relation text NOT NULL,
+    phone              text,
+    status             text NOT NULL,
+    provenance         text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS store_identity (
+    store_id   text NOT NULL,
+    created_at timestamptz NOT NULL,
+    citizens   bigint NOT NULL
+);
+"""

@@ -38,7 +38,7 @@ from dancu_bus.operations import OPERATIONS
 from dancu_bus.reasons import Reason
 from dancu_bus.resolver import Admission, Admitted, Rejection
 from dancu_bus.resolver.handler import ResolverHandler
-from dancu_bus.store import PopulationStore
+from dancu_bus.store import PopulationStore, check_find
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import Incoming
 from tests.keys import sample_directory
@@ -193,6 +193,10 @@ def test_admission_never_raises(request: Request, topic_agency: str, now: dateti
 class _Store:
     async def get_many(self, personal_ids: Sequence[str]) -> Mapping[str, Citizen]:
         return {}
+
+    async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
+        check_find(name_key, limit)
+        return []
 
 
 HANDLER = ResolverHandler(

@@ -7,7 +7,7 @@ import hashlib
 import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -21,7 +21,7 @@ from dancu_bus.metrics import ResolverMetrics
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.resolver.handler import HandlerOptions, ResolverHandler
 from dancu_bus.resolver.policy import AdmissionLimits
-from dancu_bus.store import PopulationStore
+from dancu_bus.store import PopulationStore, check_find
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import DeadLetters, Incoming, Outgoing, Unreadable
 from dancu_bus.transport.dead_letters import open_original
@@ -43,11 +43,19 @@ class Store:
         self.calls = 0
 
     async def get_many(self, personal_ids: Sequence[str]) -> Mapping[str, Citizen]:
+        self._call()
+        return {}
+
+    async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
+        check_find(name_key, limit)
+        self._call()
+        return []
+
+    def _call(self) -> None:
         self.calls += 1
         if self._error is not None and self._failures > 0:
             self._failures -= 1
             raise self._error
-        return {}
 
 
 def handler(

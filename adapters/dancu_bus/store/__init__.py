@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import StoreSettings
-from dancu_bus.store.protocol import PopulationStore, StoreIdentity
+from dancu_bus.store.protocol import FIND_LIMIT, PopulationStore, StoreIdentity, check_find
 from dancu_bus.store.sqlite import SqliteStore
 
-__all__ = ["PopulationStore", "SqliteStore", "StoreIdentity", "open_store"]
+__all__ = ["FIND_LIMIT", "PopulationStore", "SqliteStore", "StoreIdentity", "check_find", "open_store"]
 
 
 def open_store(settings: StoreSettings, *, create: bool = False) -> PopulationStore:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import date
 from types import TracebackType
 from typing import Self
 
@@ -20,12 +21,25 @@ import asyncpg
 
 from dancu_bus.contracts import Citizen, Provenance
 from dancu_bus.errors import StoreError
-from dancu_bus.store.protocol import StoreIdentity
-from dancu_bus.store.rows import COLUMNS, corrected, from_row, same_day, to_row
+from dancu_bus.store.protocol import StoreIdentity, check_find
+from dancu_bus.store.rows import (
+    COLUMNS,
+    KEYING_BATCH,
+    NAME_INDEX,
+    WRITTEN,
+    NameIndex,
+    corrected,
+    from_row,
+    same_day,
+    to_row,
+)
+from dancu_bus.text import folded
 
 __all__ = ["PostgresStore", "is_retriable_sqlstate"]
 
-# COLLATE "C" orders ids by code point, as SQLite and Python do, and keeps the index cheap.
+# COLLATE "C" orders ids by code point, as SQLite and Python do, and keeps the index cheap. name_key
+# (``rows.NAME_KEY``) may be NULL only because a store made before it had it is keyed on opening; its
+# index is made there too, for new and older stores alike.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS citizens (
     personal_id        text COLLATE "C" PRIMARY KEY,
@@ -44,7 +58,8 @@ CREATE TABLE IF NOT EXISTS citizens (
     household_relation text NOT NULL,
     phone              text,
     status             text NOT NULL,
-    provenance         text NOT NULL
+    provenance         text NOT NULL,
+    name_key           text COLLATE "C"
 );
 CREATE TABLE IF NOT EXISTS store_identity (
     store_id   text NOT NULL,
@@ -56,20 +71,53 @@ _SCHEMA_LOCK = 0x64616E6375  # "dancu": serialises table creation between proces
 _COLUMN_LIST = ", ".join(COLUMNS)
 _SELECT_MANY = f"SELECT {_COLUMN_LIST} FROM citizens WHERE personal_id = ANY($1::text[])"
 _SELECT_PAGE = f"SELECT {_COLUMN_LIST} FROM citizens ORDER BY personal_id LIMIT $1 OFFSET $2"
+_SELECT_NAMED = (
+    f"SELECT {_COLUMN_LIST} FROM citizens"
+    " WHERE name_key = $1 AND birth_date = $2 ORDER BY personal_id LIMIT $3"
+)
 _STAGING = "citizens_staging"
 _CREATE_STAGING = f"CREATE TEMP TABLE {_STAGING} (LIKE citizens) ON COMMIT DROP"
-_UPSERT = (
-    f"INSERT INTO citizens ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGING} "
-    "ON CONFLICT (personal_id) DO UPDATE SET "
-    + ", ".join(f"{column} = EXCLUDED.{column}" for column in COLUMNS[1:])
+_ADD_NAME_KEY = 'ALTER TABLE citizens ADD COLUMN IF NOT EXISTS name_key text COLLATE "C"'
+_INDEX = f"CREATE INDEX IF NOT EXISTS {NAME_INDEX} ON citizens (name_key, birth_date)"
+_HAS_NAME_KEY = (
+    "SELECT EXISTS (SELECT 1 FROM pg_attribute"
+    " WHERE attrelid = 'citizens'::regclass AND attname = 'name_key' AND NOT attisdropped)"
 )
 _SELECT_FOR_UPDATE = f"SELECT {_COLUMN_LIST} FROM citizens WHERE personal_id = $1 FOR UPDATE"
-_PLACES = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
+# A corrected row is written whole, its name key with it (a corrected name is found by its new key).
+_PLACES = ", ".join(f"${i}" for i in range(1, len(WRITTEN) + 1))
 _UPSERT_ONE = (
-    f"INSERT INTO citizens ({_COLUMN_LIST}) VALUES ({_PLACES}) "
+    f"INSERT INTO citizens ({', '.join(WRITTEN)}) VALUES ({_PLACES}) "
     "ON CONFLICT (personal_id) DO UPDATE SET "
-    + ", ".join(f"{column} = EXCLUDED.{column}" for column in COLUMNS[1:])
+    + ", ".join(f"{column} = EXCLUDED.{column}" for column in WRITTEN[1:])
 )
+
+_UNKEYED = (
+    "SELECT personal_id, full_name FROM citizens"
+    " WHERE personal_id > $1 AND name_key IS NULL ORDER BY personal_id LIMIT $2"
+)
+# The full_name condition skips a row renamed since it was read: it was written with its key.
+_KEY = (
+    "UPDATE citizens SET name_key = k.name_key FROM unnest($1::text[], $2::text[], $3::text[])"
+    " AS k(personal_id, full_name, name_key)"
+    " WHERE citizens.personal_id = k.personal_id AND citizens.full_name = k.full_name"
+)
+# Adding the index to a large table takes longer than a query may (command_timeout).
+_MIGRATION_TIMEOUT_S = 3600.0
+# What a role that may read and write, but not alter, the tables (or a standby) raises when asked to.
+_NOT_ALLOWED = (asyncpg.InsufficientPrivilegeError, asyncpg.ReadOnlySQLTransactionError)
+
+
+def _upsert(columns: Sequence[str]) -> str:
+    """Move the staged rows into citizens, replacing those with the same id."""
+    names = ", ".join(columns)
+    return (
+        f"INSERT INTO citizens ({names}) SELECT {names} FROM {_STAGING} "
+        "ON CONFLICT (personal_id) DO UPDATE SET "
+        + ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[1:])
+    )
+
+
 # SQLSTATEs that say "not now" rather than "never": lost connections, exhausted resources, a server
 # shutting down or starting, and transactions the server aborted to resolve a conflict.
 _RETRIABLE_CLASSES = frozenset({"08", "53"})
@@ -103,6 +151,8 @@ class PostgresStore:
         self._connect_timeout_s = connect_timeout_s
         self._query_timeout_s = query_timeout_s
         self._pool: asyncpg.Pool | None = None
+        self._written = WRITTEN  # COLUMNS for an older store this role could not add the name key to
+        self._search_refusal: str | None = None  # why find_by_name cannot answer, if it cannot
 
     async def __aenter__(self) -> Self:
         """Open the pool; create the tables and the identity only when ``create`` was asked."""
@@ -119,6 +169,8 @@ class PostgresStore:
                 if self._create:
                     await _create_schema(connection)
                 await _identity(connection)  # a database that holds no store fails here
+                found, self._search_refusal = await _complete_name_index(connection)
+                self._written = WRITTEN if found.column else COLUMNS
         except BaseException:
             pool.terminate()  # not close(): it waits, and the error being raised is the news
             raise
@@ -147,11 +199,12 @@ class PostgresStore:
         batch = list(citizens)
         if not batch:
             return 0
-        rows = _last_of_each_id(batch)
+        columns = self._written
+        rows = _last_of_each_id(batch, len(columns))
         async with self._connection() as connection, connection.transaction():
             await connection.execute(_CREATE_STAGING)
-            await connection.copy_records_to_table(_STAGING, records=rows, columns=COLUMNS)
-            await connection.execute(_UPSERT)
+            await connection.copy_records_to_table(_STAGING, records=rows, columns=columns)
+            await connection.execute(_upsert(columns))
         return len(batch)
 
     async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
@@ -163,6 +216,17 @@ class PostgresStore:
             citizen = corrected(from_row(row, same_day), field, value, provenance)
             await connection.execute(_UPSERT_ONE, *to_row(citizen, same_day))
         return True
+
+    async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
+        """Citizens with this name key and birth date, at most ``limit``, in personal-id order."""
+        check_find(name_key, limit)
+        if self._pool is None:
+            raise RuntimeError("PostgresStore used outside `async with`")
+        if self._search_refusal is not None:
+            raise StoreError(self._search_refusal, retriable=False)
+        async with self._connection() as connection:
+            rows = await connection.fetch(_SELECT_NAMED, name_key, birth_date, limit)
+        return [from_row(row, same_day) for row in rows]
 
     async def sample(self, limit: int, *, offset: int = 0) -> Sequence[Citizen]:
         """Up to ``limit`` citizens in personal-id order, skipping the first ``offset``."""
@@ -224,6 +288,58 @@ async def _create_schema(connection: asyncpg.pool.PoolConnectionProxy) -> None:
             await connection.execute("INSERT INTO store_identity VALUES ($1, now(), 0)", str(uuid.uuid4()))
 
 
+async def _complete_name_index(
+    connection: asyncpg.pool.PoolConnectionProxy,
+) -> tuple[NameIndex, str | None]:
+    """Give a store made before the name key its column, keys and index; what it has, why it cannot search.
+
+    Keys are computed here, as ``text.folded`` does (PostgreSQL's lower() is no Unicode case fold),
+    KEYING_BATCH rows per transaction: readers go on, and an interrupted opening resumes where it stopped.
+    One opener at a time does it (an advisory lock); the others wait, then find it done.
+    """
+    found = await _name_index(connection)
+    if found.complete:
+        return found, None
+    # Waits as long as another opener's migration may take, not a query's time: there is no hurry.
+    await connection.execute(f"SELECT pg_advisory_lock({_SCHEMA_LOCK})", timeout=_MIGRATION_TIMEOUT_S)
+    try:
+        if not (await _name_index(connection)).complete:
+            await _add_name_index(connection)
+    except _NOT_ALLOWED as exc:
+        found = await _name_index(connection)
+        # Served as it is, as before the name key: only find_by_name refuses, saying why.
+        return found, found.refusal("postgres", f"this role may not: {exc}")
+    finally:
+        await connection.execute(f"SELECT pg_advisory_unlock({_SCHEMA_LOCK})")
+    found = await _name_index(connection)
+    return found, found.refusal("postgres", "an older dancu-bus wrote citizens without keys meanwhile")
+
+
+async def _name_index(connection: asyncpg.pool.PoolConnectionProxy) -> NameIndex:
+    """What the citizens table has of the name key; with the index, unkeyed rows are found at once."""
+    column = bool(await connection.fetchval(_HAS_NAME_KEY))
+    index = await connection.fetchval("SELECT to_regclass($1)", NAME_INDEX) is not None
+    if not (column and index):
+        return NameIndex(column, index=False, keyed=False)
+    unkeyed = await connection.fetchval("SELECT EXISTS (SELECT 1 FROM citizens WHERE name_key IS NULL)")
+    return NameIndex(column, index=True, keyed=not unkeyed)
+
+
+async def _add_name_index(connection: asyncpg.pool.PoolConnectionProxy) -> None:
+    """Add the column (a moment's exclusive lock), key every row, then build the index once."""
+    await connection.execute(_ADD_NAME_KEY)
+    last = ""
+    while True:
+        rows = await connection.fetch(_UNKEYED, last, KEYING_BATCH)
+        if rows:
+            ids, names = [row[0] for row in rows], [row[1] for row in rows]
+            await connection.execute(_KEY, ids, names, [folded(name) for name in names])
+        if len(rows) < KEYING_BATCH:
+            break
+        last = rows[-1][0]
+    await connection.execute(_INDEX, timeout=_MIGRATION_TIMEOUT_S)
+
+
 async def _identity(connection: asyncpg.pool.PoolConnectionProxy) -> StoreIdentity:
     if await connection.fetchval("SELECT to_regclass('store_identity')") is None:
         raise StoreError(
@@ -235,11 +351,13 @@ async def _identity(connection: asyncpg.pool.PoolConnectionProxy) -> StoreIdenti
     return StoreIdentity(row[0], row[1], int(row[2]))
 
 
-def _last_of_each_id(batch: Sequence[Citizen]) -> list[tuple[object, ...]]:
-    """Rows in personal-id order, one per id, the last citizen given winning as in SQLite's REPLACE."""
+def _last_of_each_id(batch: Sequence[Citizen], width: int) -> list[tuple[object, ...]]:
+    """Rows of ``width`` columns in personal-id order, one per id, the last citizen given winning as in
+    SQLite's REPLACE."""
     # One INSERT … ON CONFLICT may not touch a row twice, so duplicates are resolved here.
     last = {citizen.personal_id: citizen for citizen in batch}
-    return [to_row(last[pid], same_day) for pid in sorted(last)]
+    rows = [to_row(last[pid], same_day) for pid in sorted(last)]
+    return rows if width == len(WRITTEN) else [row[:width] for row in rows]
 
 
 @asynccontextmanager

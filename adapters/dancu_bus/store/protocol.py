@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from dancu_bus.contracts import Citizen, Provenance
+from dancu_bus.text import folded
 
-__all__ = ["BulkLoading", "PopulationStore", "StoreIdentity"]
+__all__ = ["FIND_LIMIT", "BulkLoading", "PopulationStore", "StoreIdentity", "check_find"]
+
+# The most citizens one find_by_name may ask for: one name and birth date is shared by a handful of
+# people, and a bound keeps any one call cheap whatever it asks.
+FIND_LIMIT = 1000
+# No stored name holds these (PostgreSQL text cannot, UTF-8 cannot encode a lone surrogate).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,15 @@ class PopulationStore(Protocol):
         Idempotent: the same correction written twice leaves the same record (a retried batch does so).
         """
 
+    async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
+        """Citizens whose name key is ``name_key`` and who were born on ``birth_date``, at most ``limit``,
+        in personal-id order.
+
+        The name key of a name is ``dancu_bus.text.folded(full_name)``. ValueError for what ``check_find``
+        refuses; a retriable-or-not StoreError as any other call, and a permanent one when the store
+        cannot search (an old store the opening role could not add the name index to).
+        """
+
     async def sample(self, limit: int, *, offset: int = 0) -> Sequence[Citizen]:
         """Up to ``limit`` citizens in personal-id order, for demonstrations and benchmarks."""
 
@@ -75,3 +92,17 @@ class BulkLoading(Protocol):
 
     def loading(self) -> AbstractAsyncContextManager[Callable[[Sequence[Citizen]], Awaitable[int]]]:
         """A context whose writer stages batches; the batches take effect together when it exits."""
+
+
+def check_find(name_key: str, limit: int) -> None:
+    """Raise ValueError unless ``name_key`` is a name key (its own fold) and ``limit`` is 1 … ``FIND_LIMIT``.
+
+    The caller is the resolver, never an agency: an unfolded name (which would find nobody, silently)
+    or an unbounded limit is a bug to surface, not a question to answer.
+    """
+    if not 1 <= limit <= FIND_LIMIT:
+        raise ValueError(f"limit must be 1 … {FIND_LIMIT}, got {limit}")
+    if folded(name_key) != name_key:
+        raise ValueError(f"not a name key (pass text.folded(name)): {name_key[:64]!r}")
+    if _UNSTORABLE.search(name_key):
+        raise ValueError("a name key with NUL or a lone surrogate matches no stored name: refuse it earlier")

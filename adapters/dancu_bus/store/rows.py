@@ -1,23 +1,31 @@
 """What every SQL backend shares: the citizens table's columns, a citizen ↔ row mapping, packed provenance.
 
 Backends differ only in how a birth date is stored (ISO text in SQLite, a ``date`` in PostgreSQL), so
-the mapping takes that conversion as an argument.
+the mapping takes that conversion as an argument. A row holds one column more than a citizen: the key
+its name is found by (``NAME_KEY``), written with every citizen and never read back.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from dancu_bus.contracts import Address, Citizen, Provenance
 from dancu_bus.errors import StoreError
+from dancu_bus.text import folded
 
 __all__ = [
     "COLUMNS",
+    "KEYING_BATCH",
+    "NAME_INDEX",
+    "NAME_KEY",
     "PROVENANCE_FIELDS",
+    "WRITTEN",
+    "NameIndex",
     "PackedProvenance",
     "corrected",
     "decode_provenance",
@@ -47,6 +55,39 @@ COLUMNS: tuple[str, ...] = (
     "status",
     "provenance",
 )
+# ``text.folded(full_name)``: a name matches whatever Unicode form, letter case or spacing it is typed in.
+NAME_KEY = "name_key"
+# What ``to_row`` gives and every insert writes: the citizen's columns, then its name key.
+WRITTEN: tuple[str, ...] = (*COLUMNS, NAME_KEY)
+NAME_INDEX = "citizens_by_name"  # on (name_key, birth_date)
+# Rows a store made before the name key had are keyed this many at a time when it is opened.
+KEYING_BATCH = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class NameIndex:
+    """How far a citizens table has the name key: the column, its index, every row keyed."""
+
+    column: bool
+    index: bool
+    keyed: bool
+
+    @property
+    def complete(self) -> bool:
+        """Whether citizens can be found by name in this table."""
+        return self.column and self.index and self.keyed
+
+    def refusal(self, backend: str, why: str) -> str | None:
+        """None if complete, else why the table cannot be searched by name (``why`` it was not completed)."""
+        if self.complete:
+            return None
+        missing = "name key column" if not self.column else "name index" if not self.index else "name keys"
+        return (
+            f"{backend}: this store cannot find citizens by name: it lacks its {missing}, which opening it"
+            f" adds, but not this time ({why}); open it once as a role that may alter it"
+            " (`dancu-bus store count` will do) and restart"
+        )
+
 
 # Bit i of a stored provenance mask names field i. Append only: reordering would misread stored rows.
 PROVENANCE_FIELDS: tuple[str, ...] = (
@@ -80,12 +121,13 @@ def same_day(day: date) -> date:
 
 
 def to_row(c: Citizen, day: Callable[[date], Any]) -> tuple[Any, ...]:
-    """The column values of a citizen in ``COLUMNS`` order, the birth date converted by ``day``."""
+    """The column values of a citizen in ``WRITTEN`` order, the birth date converted by ``day``."""
     a = c.permanent_address
     return (
         c.personal_id, c.full_name, day(c.birth_date), c.sex, c.ethnic_group, c.religion,
         c.nationality, a.scheme, a.province_code, a.district_code, a.commune_code, a.detail,
         c.household_id, c.household_relation, c.phone, c.status, encode_provenance(c.provenance),
+        folded(c.full_name),
     )  # fmt: skip
 
 

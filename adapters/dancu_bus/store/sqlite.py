@@ -22,8 +22,18 @@ from typing import Any, ParamSpec, Self, TypeVar
 
 from dancu_bus.contracts import Citizen, Provenance
 from dancu_bus.errors import StoreError
-from dancu_bus.store.protocol import StoreIdentity
-from dancu_bus.store.rows import COLUMNS, corrected, from_row, to_row
+from dancu_bus.store.protocol import StoreIdentity, check_find
+from dancu_bus.store.rows import (
+    COLUMNS,
+    KEYING_BATCH,
+    NAME_INDEX,
+    WRITTEN,
+    NameIndex,
+    corrected,
+    from_row,
+    to_row,
+)
+from dancu_bus.text import folded
 
 __all__ = ["SqliteStore"]
 
@@ -31,6 +41,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # The provenance column holds provenance packed by ``rows.encode_provenance``; birth_date is ISO text.
+# name_key (``rows.NAME_KEY``) may be NULL only because a store made before it had it is keyed on opening.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS citizens (
     personal_id        TEXT PRIMARY KEY NOT NULL,
@@ -49,7 +60,8 @@ CREATE TABLE IF NOT EXISTS citizens (
     household_relation TEXT NOT NULL,
     phone              TEXT,
     status             TEXT NOT NULL,
-    provenance         TEXT NOT NULL
+    provenance         TEXT NOT NULL,
+    name_key           TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS store_identity (
     store_id   TEXT NOT NULL,
@@ -57,18 +69,28 @@ CREATE TABLE IF NOT EXISTS store_identity (
     citizens   INTEGER NOT NULL
 );
 """
+# The index holds the primary key after its columns: matches come out in personal-id order, unsorted.
+_INDEX = f"CREATE INDEX IF NOT EXISTS {NAME_INDEX} ON citizens (name_key, birth_date)"
 _COLUMNS = ", ".join(COLUMNS)
-_INSERT = f"INSERT OR REPLACE INTO citizens ({_COLUMNS}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_WRITTEN = ", ".join(WRITTEN)
+_INSERT = f"INSERT OR REPLACE INTO citizens ({_WRITTEN}) VALUES ({', '.join('?' * len(WRITTEN))})"
 # One parameter, a JSON array of ids, whatever the batch size: one prepared statement, one query.
 _SELECT_MANY = f"SELECT {_COLUMNS} FROM citizens WHERE personal_id IN (SELECT value FROM json_each(?))"
 _STAGING = "citizens_loading"
-_STAGE = f"INSERT INTO {_STAGING} ({_COLUMNS}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_STAGE = f"INSERT INTO {_STAGING} ({_WRITTEN}) VALUES ({', '.join('?' * len(WRITTEN))})"
 # Key order fills each page once; rowid order among equal ids makes the last one given win.
 _MERGE = (
-    f"INSERT OR REPLACE INTO citizens ({_COLUMNS}) "
-    f"SELECT {_COLUMNS} FROM {_STAGING} ORDER BY personal_id, rowid"
+    f"INSERT OR REPLACE INTO citizens ({_WRITTEN}) "
+    f"SELECT {_WRITTEN} FROM {_STAGING} ORDER BY personal_id, rowid"
 )
 _SELECT_PAGE = f"SELECT {_COLUMNS} FROM citizens ORDER BY personal_id LIMIT ? OFFSET ?"
+_SELECT_NAMED = (
+    f"SELECT {_COLUMNS} FROM citizens WHERE name_key = ? AND birth_date = ? ORDER BY personal_id LIMIT ?"
+)
+_UNKEYED = (
+    "SELECT personal_id, full_name FROM citizens"
+    " WHERE personal_id > ? AND name_key IS NULL ORDER BY personal_id LIMIT ?"
+)
 _PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",  # durable at checkpoints; a crash loses at most the last commits
@@ -104,12 +126,14 @@ class SqliteStore:
         self._cache_mib = cache_mib
         self._executor: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
+        self._search_refusal: str | None = None  # why find_by_name cannot answer, if it cannot
 
     async def __aenter__(self) -> Self:
         """Start the worker thread and connect; the file is created only when ``create`` was asked."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         try:
-            self._db = await self._run(_connect, self._path, self._create, self._timeout_s, self._cache_mib)
+            opened = await self._run(_connect, self._path, self._create, self._timeout_s, self._cache_mib)
+            self._db, self._search_refusal = opened
             self._file = _file_of(self._path)
         except BaseException:
             self._stop_worker()
@@ -162,6 +186,14 @@ class SqliteStore:
     async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
         """Set one field and its provenance in one transaction; False if nobody has the id."""
         return await self._run(_correct, self._connection(), personal_id, field, value, provenance)
+
+    async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
+        """Citizens with this name key and birth date, at most ``limit``, in personal-id order."""
+        check_find(name_key, limit)
+        db = self._connection()
+        if self._search_refusal is not None:
+            raise StoreError(self._search_refusal, retriable=False)
+        return await self._read(_find_by_name, db, name_key, birth_date.isoformat(), limit)
 
     async def sample(self, limit: int, *, offset: int = 0) -> Sequence[Citizen]:
         """Up to ``limit`` citizens in personal-id order, skipping the first ``offset``."""
@@ -243,15 +275,25 @@ def _translated(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
 
 def _store_error(exc: sqlite3.Error) -> StoreError:
     """A StoreError that is retriable when the database is only busy, locked or not reachable now."""
-    code = getattr(exc, "sqlite_errorcode", None)
     text = str(exc)
-    primary = code & 0xFF if isinstance(code, int) else None
+    primary = _primary_code(exc)
     retriable = primary in _RETRIABLE_CODES or any(part in text for part in _RETRIABLE_TEXT)
     return StoreError(f"sqlite: {text}", retriable=retriable)
 
 
-def _connect(path: Path, create: bool, timeout_s: float, cache_mib: int) -> sqlite3.Connection:
-    """Open the database file (creating it, its tables and its identity only if ``create``)."""
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    """The primary result code of an sqlite3 error (the low byte of its extended code), if it has one."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _connect(
+    path: Path, create: bool, timeout_s: float, cache_mib: int
+) -> tuple[sqlite3.Connection, str | None]:
+    """Open the database file (creating it, its tables and its identity only if ``create``).
+
+    Also completes the name index of an older store; the second value says why it cannot search, if so.
+    """
     if create:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -272,13 +314,77 @@ def _connect(path: Path, create: bool, timeout_s: float, cache_mib: int) -> sqli
         for pragma in (*_PRAGMAS, f"PRAGMA cache_size = {-1024 * int(cache_mib)}"):  # negative: KiB
             db.execute(pragma)
         if create:
-            db.executescript(_SCHEMA)
+            db.executescript(_SCHEMA)  # the name index comes with the column, below, for older stores too
             _ensure_identity(db)
         _identity(db)  # a file that is no population store fails here, not at the first request
+        refusal = _complete_name_index(db)
     except BaseException:
         db.close()
         raise
-    return db
+    return db, refusal
+
+
+def _complete_name_index(db: sqlite3.Connection) -> str | None:
+    """Give a store made before the name key its column, keys and index; why it cannot search, or None.
+
+    SQLite's own lower() folds ASCII only and it has no Unicode normalisation, so the keys are computed
+    here, KEYING_BATCH rows per transaction: other processes keep reading, and an interrupted opening
+    resumes where it stopped. The index comes last: building it once is cheaper than updating it.
+    """
+    if _name_index(db).complete:
+        return None
+    try:
+        _add_name_key(db)
+        _key_unkeyed(db)
+        db.execute(_INDEX)
+    except sqlite3.OperationalError as exc:
+        if _primary_code(exc) != sqlite3.SQLITE_READONLY:
+            raise
+        # Served as it is, as before the name key: only find_by_name refuses, saying why.
+        return _name_index(db).refusal("sqlite", f"the file is read-only: {exc}")
+    return _name_index(db).refusal("sqlite", "an older dancu-bus wrote citizens without keys meanwhile")
+
+
+def _name_index(db: sqlite3.Connection) -> NameIndex:
+    """What the citizens table has of the name key; with the index, unkeyed rows are found at once."""
+    column = any(row[1] == "name_key" for row in db.execute("PRAGMA table_info(citizens)"))
+    index = db.execute("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?", (NAME_INDEX,))
+    if not (column and index.fetchone()):
+        return NameIndex(column, index=False, keyed=False)
+    (unkeyed,) = db.execute("SELECT EXISTS (SELECT 1 FROM citizens WHERE name_key IS NULL)").fetchone()
+    return NameIndex(column, index=True, keyed=not unkeyed)
+
+
+def _add_name_key(db: sqlite3.Connection) -> None:
+    db.execute("BEGIN IMMEDIATE")  # another process opening the same old store may be adding it too
+    try:
+        if not _name_index(db).column:
+            db.execute("ALTER TABLE citizens ADD COLUMN name_key TEXT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _key_unkeyed(db: sqlite3.Connection) -> None:
+    """Write the name key of every row without one, in personal-id order, a batch per transaction."""
+    last = ""
+    while True:
+        db.execute("BEGIN IMMEDIATE")  # the names read are the names keyed: no writer in between
+        try:
+            rows = db.execute(_UNKEYED, (last, KEYING_BATCH)).fetchall()
+            db.executemany("UPDATE citizens SET name_key = ? WHERE personal_id = ?", _keys(rows))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        if len(rows) < KEYING_BATCH:
+            return
+        last = rows[-1][0]
+
+
+def _keys(rows: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(folded(name), personal_id) for personal_id, name in rows]
 
 
 def _file_of(path: Path) -> tuple[int, int] | None:
@@ -378,7 +484,14 @@ def _stage_many(db: sqlite3.Connection, citizens: Sequence[Citizen]) -> int:
 def _merge_staging(db: sqlite3.Connection) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
+        # Into an empty table, building the name index once afterwards is faster than updating it
+        # citizen by citizen in name order (500,000 citizens: 0.5 s against 1.5 s). Readers meanwhile
+        # see the table as it was, index and all, until the commit.
+        (filled,) = db.execute("SELECT EXISTS (SELECT 1 FROM citizens)").fetchone()
+        if not filled:
+            db.execute(f"DROP INDEX IF EXISTS {NAME_INDEX}")
         db.execute(_MERGE)
+        db.execute(_INDEX)
     except BaseException:
         db.execute("ROLLBACK")
         raise
@@ -387,6 +500,10 @@ def _merge_staging(db: sqlite3.Connection) -> None:
 
 def _drop_staging(db: sqlite3.Connection) -> None:
     db.execute(f"DROP TABLE IF EXISTS temp.{_STAGING}")
+
+
+def _find_by_name(db: sqlite3.Connection, name_key: str, born: str, limit: int) -> list[Citizen]:
+    return [_citizen(row) for row in db.execute(_SELECT_NAMED, (name_key, born, limit))]
 
 
 def _sample(db: sqlite3.Connection, limit: int, offset: int) -> list[Citizen]:
