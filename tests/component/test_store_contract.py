@@ -307,6 +307,18 @@ async def test_a_renamed_citizen_is_found_by_the_new_name_only(store: Population
     assert list(await store.find_by_name(folded("TRẦN VĂN BÌNH"), original.birth_date, 5)) == [renamed]
 
 
+async def test_a_corrected_name_is_found_by_the_new_name_only(store: PopulationStore) -> None:
+    """A correction of the name (REPORT_ERROR accepted) keys the citizen under the new name."""
+    person = _handmade()
+    await store.put_many([person])
+    assert await store.correct(
+        person.personal_id, "full_name", "Lê Thị Hoa", Provenance("HT", date(2026, 1, 1))
+    )
+    assert list(await store.find_by_name(folded(person.full_name), person.birth_date, 5)) == []
+    (found,) = await store.find_by_name(folded("LÊ THỊ HOA"), person.birth_date, 5)
+    assert found.personal_id == person.personal_id
+
+
 async def test_seeded_citizens_are_found_by_name(store: PopulationStore) -> None:
     """Citizens written by seeding (SQLite's bulk load, PostgreSQL's batches) are found by name and date."""
     await seed_store(store, 300, seed=13, batch=70)
