@@ -18,7 +18,6 @@ class Reason(StrEnum):
     TERMINATED = "TERMINATED"
     UNKNOWN_OPERATION = "UNKNOWN_OPERATION"
     OPERATION_NOT_ALLOWED = "OPERATION_NOT_ALLOWED"
-    OPERATION_NOT_SUPPORTED = "OPERATION_NOT_SUPPORTED"
     PURPOSE_MISSING = "PURPOSE_MISSING"
     PURPOSE_NOT_REGISTERED = "PURPOSE_NOT_REGISTERED"
     FIELD_OUT_OF_SCOPE = "FIELD_OUT_OF_SCOPE"
@@ -79,10 +78,6 @@ MESSAGES: dict[Reason, Message] = {
     Reason.OPERATION_NOT_ALLOWED: Message(
         "Cơ quan không được phép thực hiện loại yêu cầu này.",
         "The agency is not allowed this operation.",
-    ),
-    Reason.OPERATION_NOT_SUPPORTED: Message(
-        "Loại yêu cầu này chưa được cung cấp qua kênh này.",
-        "This operation is not yet served on this channel.",
     ),
     Reason.PURPOSE_MISSING: Message(
         "Yêu cầu thiếu mục đích khai thác dữ liệu.",
