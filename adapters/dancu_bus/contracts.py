@@ -47,7 +47,6 @@ class Operation(StrEnum):
     VERIFY = "VERIFY"
     LOOKUP = "LOOKUP"
     SEARCH = "SEARCH"
-    SELF = "SELF"
     REPORT_ERROR = "REPORT_ERROR"
     TICKET_STATE = "TICKET_STATE"
     CORRECT = "CORRECT"
@@ -61,7 +60,7 @@ class ResponseStatus(StrEnum):
 
 
 class Verdict(StrEnum):
-    """The overall answer to a VERIFY (the verdict table is in ``resolver.answers.verdict``)."""
+    """The overall answer to a VERIFY (the verdict table is in ``operations.verify.verdict``)."""
 
     MATCH = "MATCH"
     MISMATCH = "MISMATCH"

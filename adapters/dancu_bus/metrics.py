@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-from dancu_bus.contracts import Operation
 
 __all__ = ["OTHER", "AuditMetrics", "ResolverMetrics", "agency_label", "operation_label"]
 
@@ -15,9 +14,9 @@ OTHER = "other"
 _AGENCY_ID = re.compile(r"[a-z0-9-]{2,40}")
 
 
-def operation_label(operation: str) -> str:
-    """An operation as a label value: a known operation, else ``other`` (never the agency's text)."""
-    return operation if operation in Operation.__members__ else OTHER
+def operation_label(operation: str, registered: Collection[str]) -> str:
+    """An operation as a label value: a ``registered`` one, else ``other`` (never the agency's text)."""
+    return operation if operation in registered else OTHER
 
 
 def agency_label(agency: str) -> str:

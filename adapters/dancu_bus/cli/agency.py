@@ -113,7 +113,7 @@ def _answer_key_arguments(parser: argparse.ArgumentParser, *, required: bool) ->
         "--answer-key",
         type=Path,
         required=required,
-        help="the agency's public JWK (EC P-256/384/521, RSA >= 2048 bits): LOOKUP answers are sealed to it",
+        help="the agency's public JWK (EC P-256/384/521, RSA >= 2048 bits): personal data is sealed to it",
     )
     parser.add_argument("--key-id", help="the key's id (kid); default the JWK's own kid")
 
@@ -211,7 +211,7 @@ def _run_issue(args: argparse.Namespace, settings: Settings) -> int:
     issued = _admin(settings).issue(args.agency, args.document, args.by, key)
     print(f"{args.agency}: account issued; status ACTIVE")
     if key is not None:
-        print(f"answer key {key.id}: LOOKUP answers are sealed to it")
+        print(f"answer key {key.id}: LOOKUP and SEARCH answers are sealed to it")
     if issued.secret is None:
         print("note: this cluster has no authentication, so no credentials were issued")
     else:

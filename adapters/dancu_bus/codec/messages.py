@@ -35,6 +35,8 @@ __all__ = [
     "address_record",
     "disclosed_from",
     "disclosed_record",
+    "sealed_from",
+    "sealed_record",
 ]
 
 REQUEST = "vn.dancu.Request"
@@ -45,6 +47,7 @@ DEAD_LETTER = "vn.dancu.DeadLetter"
 SEALED_FIELDS = "vn.dancu.SealedFields"
 DEAD_LETTER_ORIGINAL = "vn.dancu.DeadLetterOriginal"
 _ADDRESS = "vn.dancu.Address"
+_SEALED = "vn.dancu.Sealed"
 _RESPONSE_HALF = "vn.dancu.ResponseHalf"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -297,6 +300,16 @@ def _response_record(response: Response, operations: _Operations) -> dict[str, A
     return record
 
 
+def sealed_record(sealed: Sealed | None) -> tuple[str, dict[str, str]] | None:
+    """A sealed part as the branch of its ``["null", "vn.dancu.Sealed"]`` field."""
+    return None if sealed is None else (_SEALED, {"key_id": sealed.key_id, "jwe": sealed.jwe})
+
+
+def sealed_from(record: Mapping[str, Any] | None) -> Sealed | None:
+    """A sealed part from its Avro record."""
+    return None if record is None else Sealed(record["key_id"], record["jwe"])
+
+
 def disclosed_record(disclosed: DisclosedField) -> dict[str, Any]:
     value = disclosed.value
     return {
@@ -423,7 +436,7 @@ def _dead_letter_record(letter: DeadLetter) -> dict[str, Any]:
         "failed_by": letter.failed_by,
         "failed_at": letter.failed_at,
         "key_size": letter.key_size,
-        "sealed": None if (sealed := letter.sealed) is None else {"key_id": sealed.key_id, "jwe": sealed.jwe},
+        "sealed": sealed_record(letter.sealed),
     }
 
 
@@ -445,7 +458,7 @@ def _dead_letter_from(record: Mapping[str, Any]) -> DeadLetter:
         failed_by=record["failed_by"],
         failed_at=_utc(record["failed_at"]),
         key_size=record["key_size"],
-        sealed=None if (sealed := record["sealed"]) is None else Sealed(sealed["key_id"], sealed["jwe"]),
+        sealed=sealed_from(record["sealed"]),
     )
 
 

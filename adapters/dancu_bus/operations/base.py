@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from dancu_bus import personal_id
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import CatalogueView, CodeProblem
 from dancu_bus.codec import Codec
 from dancu_bus.codec.framing import schema_directory
 from dancu_bus.contracts import Citizen, Provenance, Sealed
 from dancu_bus.corrections import CorrectionTicket, Tickets
-from dancu_bus.reasons import Rejection
+from dancu_bus.reasons import Reason, Rejection
 
 __all__ = ["Asking", "Emitted", "Operation", "Population", "schema_branches"]
 
@@ -160,6 +161,15 @@ class Operation(ABC, Generic[Q, R]):
     @abstractmethod
     async def answer(self, query: Q, asking: Asking) -> R:
         """The result of an admitted query."""
+
+
+def id_refusal(value: str) -> Rejection | None:
+    """INVALID_PERSONAL_ID saying what is wrong with ``value``, or None for a well-formed personal id."""
+    try:
+        personal_id.parse(value)
+    except personal_id.PersonalIdError as exc:
+        return Rejection(Reason.INVALID_PERSONAL_ID, exc.reason)
+    return None
 
 
 def schema_branches(file: str) -> dict[str, Any]:

@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from dancu_bus import personal_id
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import ADDRESS_SCHEMES, DVHC_2025, CatalogueView, CodeProblem, convert_address
 from dancu_bus.codec import Codec
-from dancu_bus.codec.messages import disclosed_from, disclosed_record
+from dancu_bus.codec.messages import disclosed_from, disclosed_record, sealed_from, sealed_record
 from dancu_bus.contracts import (
     DISCLOSABLE_FIELDS,
     Address,
@@ -23,13 +22,11 @@ from dancu_bus.contracts import (
 from dancu_bus.contracts import (
     Operation as Name,
 )
-from dancu_bus.operations.base import Asking, Operation, schema_branches
+from dancu_bus.operations.base import Asking, Operation, id_refusal, schema_branches
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import quoted
 
 __all__ = ["LOOKUP", "Lookup", "lookup"]
-
-_SEALED = "vn.dancu.Sealed"
 
 
 class Lookup(Operation[LookupQuery, LookupResult]):
@@ -66,20 +63,18 @@ class Lookup(Operation[LookupQuery, LookupResult]):
 
     def result_record(self, result: LookupResult) -> dict[str, Any]:
         """LookupResult → its Avro record."""
-        sealed = result.sealed
         return {
             "found": result.found,
             "fields": [disclosed_record(f) for f in result.fields],
-            "sealed": None if sealed is None else (_SEALED, {"key_id": sealed.key_id, "jwe": sealed.jwe}),
+            "sealed": sealed_record(result.sealed),
         }
 
     def result_from(self, record: Mapping[str, Any]) -> LookupResult:
         """Its Avro record → LookupResult."""
-        sealed = record["sealed"]
         return LookupResult(
             found=record["found"],
             fields=tuple(disclosed_from(f) for f in record["fields"]),
-            sealed=None if sealed is None else Sealed(sealed["key_id"], sealed["jwe"]),
+            sealed=sealed_from(record["sealed"]),
         )
 
     def seal_values(
@@ -108,10 +103,9 @@ class Lookup(Operation[LookupQuery, LookupResult]):
 
     def check(self, query: LookupQuery, purpose: Purpose, catalogues: CatalogueView) -> Rejection | None:
         """A well-formed id, known fields, a known address scheme, and only fields within scope."""
-        try:
-            personal_id.parse(query.personal_id)
-        except personal_id.PersonalIdError as exc:
-            return Rejection(Reason.INVALID_PERSONAL_ID, exc.reason)
+        refusal = id_refusal(query.personal_id)
+        if refusal is not None:
+            return refusal
         unknown = [f for f in query.fields if f not in DISCLOSABLE_FIELDS]
         if unknown:
             return Rejection(Reason.UNKNOWN_FIELD, ", ".join(quoted(f, 32) for f in sorted(unknown)[:5]))

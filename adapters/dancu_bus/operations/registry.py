@@ -63,8 +63,13 @@ class Operations:
         raise UnknownOperation(f"a {type(query).__name__} query", self.names())
 
     def for_result(self, result: object) -> AnyOperation | None:
-        """The operation whose result ``result`` is, or None (a refusal carries none)."""
-        return next((op for op in self._ordered if op.owns_result(result)), None)
+        """The operation whose result ``result`` is; None for no result (a refusal); UnknownOperation else."""
+        if result is None:
+            return None
+        for op in self._ordered:
+            if op.owns_result(result):
+                return op
+        raise UnknownOperation(f"a {type(result).__name__} result", self.names())
 
     def adding(self, *operations: AnyOperation) -> Operations:
         """A registry with ``operations`` after these (a test's or a deployment's own)."""

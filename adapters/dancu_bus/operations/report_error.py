@@ -11,13 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dancu_bus import personal_id
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import CatalogueView
 from dancu_bus.contracts import DISCLOSABLE_FIELDS
 from dancu_bus.contracts import Operation as Name
 from dancu_bus.corrections import CorrectionTicket, TicketState, text_problem, ticket_id_of
-from dancu_bus.operations.base import Asking, Emitted, Operation, schema_branches
+from dancu_bus.operations.base import Asking, Emitted, Operation, id_refusal, schema_branches
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import quoted
 
@@ -87,10 +86,9 @@ class ReportError(Operation[ReportErrorQuery, ReportErrorResult]):
 
     def check(self, query: ReportErrorQuery, purpose: Purpose, catalogues: CatalogueView) -> Rejection | None:
         """A well-formed id, a known field within scope, a bounded value and evidence reference."""
-        try:
-            personal_id.parse(query.personal_id)
-        except personal_id.PersonalIdError as exc:
-            return Rejection(Reason.INVALID_PERSONAL_ID, exc.reason)
+        refusal = id_refusal(query.personal_id)
+        if refusal is not None:
+            return refusal
         if query.field not in DISCLOSABLE_FIELDS:
             return Rejection(Reason.UNKNOWN_FIELD, quoted(query.field, 32))
         if query.field not in purpose.fields:

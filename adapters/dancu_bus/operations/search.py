@@ -15,7 +15,7 @@ from typing import Any
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import CatalogueView, CodeProblem, check_address, convert_address
 from dancu_bus.codec import Codec
-from dancu_bus.codec.messages import address_from, address_record
+from dancu_bus.codec.messages import address_from, address_record, sealed_from, sealed_record
 from dancu_bus.contracts import Address, Citizen, Sealed
 from dancu_bus.contracts import Operation as Name
 from dancu_bus.operations.base import Asking, Operation, schema_branches
@@ -29,7 +29,6 @@ MAX_CANDIDATES = 20
 # say that there are more, bounded whatever the agency asks.
 _SCANNED = 200
 _NAME_LIMIT = 100
-_SEALED = "vn.dancu.Sealed"
 _SEALED_CANDIDATES = "vn.dancu.SealedCandidates"
 _EARLIEST = date(1900, 1, 1)
 
@@ -115,20 +114,18 @@ class Search(Operation[SearchQuery, SearchResult]):
 
     def result_record(self, result: SearchResult) -> dict[str, Any]:
         """SearchResult → its Avro record."""
-        sealed = result.sealed
         return {
             "candidates": _candidate_records(result.candidates),
             "more": result.more,
-            "sealed": None if sealed is None else (_SEALED, {"key_id": sealed.key_id, "jwe": sealed.jwe}),
+            "sealed": sealed_record(result.sealed),
         }
 
     def result_from(self, record: Mapping[str, Any]) -> SearchResult:
         """Its Avro record → SearchResult."""
-        sealed = record["sealed"]
         return SearchResult(
             _candidates_from(record["candidates"]),
             record["more"],
-            None if sealed is None else Sealed(sealed["key_id"], sealed["jwe"]),
+            sealed_from(record["sealed"]),
         )
 
     def seal_values(

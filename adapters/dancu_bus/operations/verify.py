@@ -6,7 +6,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from dancu_bus import personal_id
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import Catalogue, CatalogueView, CodeProblem, check_address, check_code
 from dancu_bus.codec.messages import address_from, address_record
@@ -24,7 +23,7 @@ from dancu_bus.contracts import (
     Operation as Name,
 )
 from dancu_bus.names import NAME_FIELDS, name_outcome
-from dancu_bus.operations.base import Asking, Operation, schema_branches
+from dancu_bus.operations.base import Asking, Operation, id_refusal, schema_branches
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import folded
 
@@ -90,10 +89,9 @@ class Verify(Operation[VerifyQuery, VerifyResult]):
 
     def check(self, query: VerifyQuery, purpose: Purpose, catalogues: CatalogueView) -> Rejection | None:
         """A well-formed id, at least one field to compare, all within scope, every code known."""
-        try:
-            personal_id.parse(query.personal_id)
-        except personal_id.PersonalIdError as exc:
-            return Rejection(Reason.INVALID_PERSONAL_ID, exc.reason)
+        refusal = id_refusal(query.personal_id)
+        if refusal is not None:
+            return refusal
         supplied = tuple(query.supplied())
         if not supplied:
             # Without a field to compare, the only thing an answer could say is whether the person exists.

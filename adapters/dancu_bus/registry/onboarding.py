@@ -95,7 +95,7 @@ def missing_for_account(agency: Agency) -> list[str]:
         missing.append("focal point (name, position, phone, email) in the record (Art. 4)")
     if agency.needs_answer_key(OPERATIONS.sealed_names()) and agency.answer_key is None:
         missing.append(
-            "answer key: the public key LOOKUP answers are sealed to (--answer-key, made by"
+            "answer key: the public key LOOKUP and SEARCH answers are sealed to (--answer-key, made by"
             " `dancu-bus agency keygen` on the agency's side)"
         )
     return missing

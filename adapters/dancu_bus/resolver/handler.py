@@ -18,7 +18,7 @@ from dancu_bus.errors import CodecError, StoreError
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.metrics import ResolverMetrics, operation_label
 from dancu_bus.operations import Asking, Emitted, Population, registry_of
-from dancu_bus.reasons import Rejection
+from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.resolver.answers import reject, respond
 from dancu_bus.resolver.policy import Admission, AdmissionLimits, Admitted
 from dancu_bus.sealing import seal
@@ -76,7 +76,9 @@ class ResolverHandler:
         self._codec = codec
         # Without a view of the corrections topic (a test, a benchmark), tickets opened are still written.
         self._tickets = given.tickets or TicketBook(TicketCodec(codec.schemas), names.corrections)
-        self._admission = Admission(directory, registry_of(codec), given.limits)
+        operations = registry_of(codec)
+        self._names_of = frozenset(operations.names())
+        self._admission = Admission(directory, operations, given.limits)
         self._dead_letters = given.dead_letters or DeadLetters(codec, None, "resolver")
         self._catalogues = given.catalogues if given.catalogues is not None else packaged_view()
         self._directory = directory
@@ -207,9 +209,7 @@ class ResolverHandler:
         if isinstance(decision, Rejection):
             response = reject(request, decision, now, **where)
         else:
-            response = respond(request, result, now, **where)
-            if decision.operation.sealed and (key := decision.agency.answer_key) is not None:
-                response = seal(response, key, self._codec, decision.operation)
+            response = self._sealed(request, decision, result, now, where)
         self._count(decoded.agency, response)
         return Outgoing(
             # The identity is the topic's: answer on the response topic of the agency that sent it.
@@ -223,9 +223,24 @@ class ResolverHandler:
             else (),
         )
 
+    def _sealed(
+        self, request: Request, decision: Admitted, result: object, now: datetime, where: dict[str, str]
+    ) -> Response:
+        """The OK response, its values sealed to the agency's key as its operation says; never in clear."""
+        response = respond(request, result, now, exchange_id=where["exchange_id"], agency=where["agency"])
+        if not decision.operation.sealed:
+            return response
+        key = decision.agency.answer_key
+        if key is None:  # admission refuses this (NO_ANSWER_KEY); should it ever not, nothing goes in clear
+            refusal = Rejection(Reason.NO_ANSWER_KEY, f"{decision.operation.name} answers are sealed")
+            return reject(request, refusal, now, exchange_id=where["exchange_id"], agency=where["agency"])
+        return seal(response, key, self._codec, decision.operation)
+
     def _count(self, agency: str, response: Response) -> None:
         # Label values come from closed sets only: registered agencies, known operations, our codes.
-        self._answered[agency, operation_label(response.operation), response.status.value] += 1
+        self._answered[
+            agency, operation_label(response.operation, self._names_of), response.status.value
+        ] += 1
         if response.reason_code is not None:
             self._rejected[agency, response.reason_code] += 1
 

@@ -13,11 +13,11 @@ Each request record passes these stages in order, and the first that refuses is 
  6. purpose            PURPOSE_NOT_REGISTERED (for this operation)
  7. legal basis        LEGAL_BASIS_MISMATCH
  8. body, scope, codes MALFORMED_REQUEST, then the operation's own checks (``Operation.check``)
-10. duplicates         DUPLICATE_REQUEST (the same request id within the window)  ``Admission.request``
-11. quota              QUOTA_EXCEEDED, once the store has answered    ``Admission.spend``
+ 9. duplicates         DUPLICATE_REQUEST (the same request id within the window)  ``Admission.request``
+10. quota              QUOTA_EXCEEDED, once the store has answered    ``Admission.spend``
 
 Every string the agency sent is bounded and must be printable before anything else reads it. The
-stages before 10 are pure functions of the request, the directory and the clock.
+stages before 9 are pure functions of the request, the directory and the clock.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ class Admission:
         catalogues: CatalogueView,
         received_at: datetime,
     ) -> Admitted | Rejection:
-        """Stages 3 to 10 for a decoded request that arrived on ``topic_agency``'s topic as ``exchange``."""
+        """Stages 3 to 9 for a decoded request that arrived on ``topic_agency``'s topic as ``exchange``."""
         decision = self.check(request, topic_agency, now, catalogues, received_at)
         if isinstance(decision, Rejection):
             return decision
@@ -164,7 +164,7 @@ class Admission:
         return decision
 
     def spend(self, decision: Admitted, now: datetime) -> Admitted | Rejection:
-        """Stage 11, once the store has answered (a retried batch does not spend twice): the quota."""
+        """Stage 10, once the store has answered (a retried batch does not spend twice): the quota."""
         agency = decision.agency
         exceeded = self._quotas.take(
             agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date()

@@ -45,12 +45,19 @@ class CheckedStore:
         return found
 
     async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
-        """Citizens with this folded name born on this date; not found is an answer here (a search)."""
-        return await self._store.find_by_name(name_key, birth_date, limit)
+        """Citizens with this folded name born on this date; nobody only if the store is still the one."""
+        found = await self._store.find_by_name(name_key, birth_date, limit)
+        if not found:
+            await self._store.check(self.identity)
+        return found
 
     async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
-        """Set one field of a citizen and its provenance (a CORRECT accepted); False if nobody has the id."""
-        return await self._store.correct(personal_id, field, value, provenance)
+        """Set one field of a citizen and its provenance (a CORRECT accepted); False if nobody has the id
+        in the store it opened (a retriable StoreError if the store changed)."""
+        corrected = await self._store.correct(personal_id, field, value, provenance)
+        if not corrected:
+            await self._store.check(self.identity)
+        return corrected
 
     async def ping(self) -> None:
         """A StoreError when the store cannot answer, is another one, or holds nobody."""

@@ -9,8 +9,9 @@ kyc = Context("officer-7", "HS-2026-001", "KYC", "Luật Phòng, chống rửa t
 with Client(ClientConfig("my-bank")) as client:
     answer = client.verify(VerifyQuery("001090012345", full_name="Nguyễn Văn An"), kyc)
 
-``ClientConfig`` takes what it is not given from ``DANCU_KAFKA__*`` and ``DANCU_SDK__*``. LOOKUP answers
-arrive sealed to the agency's answer key and are opened with ``DANCU_SDK__ANSWER_KEYS`` (its private keys).
+``ClientConfig`` takes what it is not given from ``DANCU_KAFKA__*`` and ``DANCU_SDK__*``. LOOKUP and SEARCH
+answers arrive sealed to the agency's answer key and are opened with ``DANCU_SDK__ANSWER_KEYS`` (its private
+keys).
 """
 
 from dancu_bus.catalogues import Catalogue, CommuneConversion, Label

@@ -23,7 +23,7 @@ __all__ = ["AsyncClient"]
 
 
 class AsyncClient:
-    """Sends VERIFY and LOOKUP requests for one agency from asyncio code.
+    """Sends requests of any registered operation for one agency from asyncio code.
 
     Use as ``async with AsyncClient(ClientConfig("my-bank")) as client: ...``.
     """

@@ -23,7 +23,7 @@ __all__ = ["Client"]
 
 
 class Client:
-    """Sends VERIFY and LOOKUP requests for one agency and waits for their responses.
+    """Sends requests of any registered operation for one agency and waits for their responses.
 
     Use as a context manager: ``with Client(ClientConfig("my-bank")) as client: ...``; leaving it
     delivers what is queued and raises ``Undelivered`` naming any request the broker never took.

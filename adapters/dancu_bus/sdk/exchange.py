@@ -80,7 +80,7 @@ class ClientConfig:
     # the rebalance after it, a broker restarting), so that no request expires while the bus recovers.
     lifetime_s: float = field(default_factory=_lifetime_s)
     max_in_flight: int = field(default_factory=_max_in_flight)
-    # The agency's private answer keys (a JWK Set file): LOOKUP answers are sealed to its public key.
+    # The agency's private answer keys (a JWK Set file): sealed answers (LOOKUP, SEARCH) open with them.
     answer_keys: Path | None = field(default_factory=_answer_keys)
     # Refuse requests with codes the catalogues lack before producing them; off only to test the resolver.
     check_codes: bool = True

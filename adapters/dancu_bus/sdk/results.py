@@ -14,6 +14,7 @@ from dancu_bus.contracts import (
     Verdict,
     VerifyQuery,
 )
+from dancu_bus.errors import UnknownOperation
 from dancu_bus.operations.search import Candidate, SearchResult
 
 __all__ = ["Answer", "LookupAnswer", "SearchAnswer", "VerifyAnswer", "answer_of"]
@@ -115,7 +116,9 @@ Answer = VerifyAnswer | LookupAnswer
 
 
 def answer_of(response: Response, query: VerifyQuery | LookupQuery) -> Answer:
-    """The typed answer ``response`` gives to ``query``."""
+    """The typed answer ``response`` gives to ``query``; UnknownOperation for a query of neither."""
     if isinstance(query, VerifyQuery):
         return VerifyAnswer.of(response, query)
-    return LookupAnswer.of(response, query)
+    if isinstance(query, LookupQuery):
+        return LookupAnswer.of(response, query)
+    raise UnknownOperation(f"a {type(query).__name__} query in send_many", ("VERIFY", "LOOKUP"))

@@ -27,7 +27,7 @@ def _tp(tp: Any) -> TopicPartition:
 
 @dataclass(frozen=True, slots=True)
 class _Message:
-    """What aiokafka's ``getmany`` hands out, as far as ``transport.worker.incoming`` reads it."""
+    """What aiokafka's ``getmany`` hands out, as far as ``transport.consuming.incoming`` reads it."""
 
     topic: str
     partition: int

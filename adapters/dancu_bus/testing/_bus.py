@@ -92,7 +92,7 @@ class Bus(ABC):
             raise self._failure
 
     def client(self, agency: str, *, answer_keys: Path | None = None, timeout_s: float = 30.0) -> Client:
-        """The SDK's client of ``agency`` on this bus; LOOKUP answers open with ``answer_keys``."""
+        """The SDK's client of ``agency`` on this bus; sealed answers open with ``answer_keys``."""
         return Client(self._config(agency, answer_keys, timeout_s), self.codec)
 
     def async_client(
