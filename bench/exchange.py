@@ -28,9 +28,8 @@ from population import Person, Population, ensure_sqlite, postgres_store, read_s
 from report import Report, Resolver, print_report
 from workloads import WORKLOADS, SdkRun, Workload, sdk_round_trip
 
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.dev import broker_kafka, start_broker, stop_broker
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.settings import BrokerSettings, KafkaSettings
 
@@ -108,9 +107,7 @@ def _sdk(plan: Plan, kafka: KafkaSettings, workload: Workload, people: list[Pers
 def _payload(workload: Workload, person: Person) -> bytes:
     """An encoded request of the workload: the baseline sends bytes of exactly this size."""
     query = next(workload.queries([person], 1))
-    return Codec(load_schemas(OPERATIONS)).encode_request(
-        build_request(workload.agency, workload.context, query, 120.0)
-    )
+    return platform_codec().encode_request(build_request(workload.agency, workload.context, query, 120.0))
 
 
 def _resolver_env(kafka: KafkaSettings) -> dict[str, str]:

@@ -25,11 +25,11 @@ from workloads import WORKLOADS
 
 from dancu_bus.agencies import FileAgencyDirectory
 from dancu_bus.catalogues import CatalogueView, packaged_view
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import Codec
 from dancu_bus.contracts import Citizen, Provenance, Request, Response
 from dancu_bus.keys import PrivateKeys
 from dancu_bus.metrics import ResolverMetrics
-from dancu_bus.operations import LOOKUP, OPERATIONS, Asking
+from dancu_bus.operations import LOOKUP, Asking, platform_codec
 from dancu_bus.resolver import Admission, Admitted, Rejection, reject, respond
 from dancu_bus.resolver.handler import ResolverHandler
 from dancu_bus.sdk.requests import build_request
@@ -48,7 +48,7 @@ def main() -> int:
     args = _arguments()
     workload = WORKLOADS[args.workload]
     population = Population(args.citizens)
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     queries = list(workload.queries(read_sample(population), _N))
     requests = _stage(
         "SDK: build request",

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.settings import KafkaSettings, StoreSettings
 from dancu_bus.store import PopulationStore, open_store
 from dancu_bus.store.seeding import seed_store
@@ -50,7 +49,5 @@ async def bus(
     kafka = request.getfixturevalue("secure_kafka") if request.param == "kafka" else KafkaSettings()
     settings = deployment_settings(kafka, tmp_path)
     kind = InMemoryBus if request.param == "memory" else KafkaBus
-    async with kind(
-        settings, directory=sample_directory(), store=population, codec=Codec(load_schemas(OPERATIONS))
-    ) as on:
+    async with kind(settings, directory=sample_directory(), store=population, codec=platform_codec()) as on:
         yield on

@@ -14,7 +14,7 @@ from dancu_bus.audit import verify_log
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen, Request, ResponseStatus, VerifyQuery
 from dancu_bus.errors import CodecError, UnknownOperation
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.sdk import Context
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.store import PopulationStore
@@ -55,7 +55,7 @@ async def echo_bus(tmp_path: Path, population: PopulationStore) -> AsyncIterator
 async def plain_bus(tmp_path: Path, population: PopulationStore) -> AsyncIterator[InMemoryBus]:
     """The same agencies (the bank granted ECHO) on the platform's operations alone: ECHO unregistered."""
     settings = deployment_settings(KafkaSettings(), tmp_path)
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     async with InMemoryBus(settings, directory=_directory(), store=population, codec=codec) as bus:
         yield bus
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from dancu_bus.agencies import FileAgencyDirectory, Purpose
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.sdk import Context, SearchAnswer, SearchQuery
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.store import PopulationStore
@@ -45,7 +44,7 @@ def _directory() -> FileAgencyDirectory:
 async def bus(tmp_path: Path, population: PopulationStore) -> AsyncIterator[InMemoryBus]:
     """The in-memory bus of the platform's operations, the bank allowed to search."""
     settings = deployment_settings(KafkaSettings(), tmp_path)
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     async with InMemoryBus(settings, directory=_directory(), store=population, codec=codec) as on:
         yield on
 

@@ -37,7 +37,7 @@ from dancu_bus.sdk.requests import build_request
 from dancu_bus.topics import packaged_topics
 import dancu_bus
 
-codec = Codec(load_schemas(OPERATIONS))
+codec = platform_codec()
 kyc = Context("officer-7", "HS-2026-001", "KYC", "Luật Phòng, chống rửa tiền 2022, Điều 9")
 query = VerifyQuery("001090012345", full_name="Nguyễn Văn An")
 request = build_request("demo-bank", kyc, query, 60, now=datetime(2026, 1, 1, tzinfo=UTC))

@@ -19,7 +19,7 @@ from dancu_bus.audit import run_audit
 from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import (
@@ -89,14 +89,12 @@ def running_deployment(kafka: KafkaSettings, data_dir: Path) -> Iterator[Deploym
     settings = deployment_settings(kafka, data_dir)
     agencies = sample_agencies()
     apply_topics(settings.kafka, [a.id for a in agencies], replication_factor=1)
-    load_catalogues(
-        settings.kafka, Codec(load_schemas(OPERATIONS)), load_entries()
-    )  # the resolver validates codes
+    load_catalogues(settings.kafka, platform_codec(), load_entries())  # the resolver validates codes
     AgencyAdmin(settings.kafka, RegistryCodec(load_schemas(OPERATIONS))).import_agencies(
         agencies, by="integration-tests"
     )
     people = asyncio.run(_prepare(settings))
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     started = threading.Event()

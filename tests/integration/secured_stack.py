@@ -32,10 +32,10 @@ from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import Agency
 from dancu_bus.audit import run_audit
 from dancu_bus.catalogues import load_entries
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import load_schemas
 from dancu_bus.contracts import Citizen
 from dancu_bus.demo.platform import login
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.settings import KafkaSettings, Settings
@@ -125,7 +125,7 @@ def _prepare(
     """
     directory = list({a.id: a for a in [*sample_agencies(), *more]}.values())
     apply_topics(settings.kafka, [a.id for a in directory], replication_factor=1)
-    load_catalogues(registry, Codec(load_schemas(OPERATIONS)), load_entries())
+    load_catalogues(registry, platform_codec(), load_entries())
     AgencyAdmin(registry, RegistryCodec(load_schemas(OPERATIONS))).import_agencies(
         directory, by="security-tests"
     )
@@ -135,7 +135,7 @@ def _prepare(
 
 def _resolver_main(settings: Settings) -> Main:
     async def main(stop: asyncio.Event) -> None:
-        codec = Codec(load_schemas(OPERATIONS))
+        codec = platform_codec()
         async with (
             agency_directory(settings, codec.schemas) as directory,
             open_store(settings.store) as store,
@@ -147,7 +147,7 @@ def _resolver_main(settings: Settings) -> Main:
 
 def _audit_main(settings: Settings) -> Main:
     async def main(stop: asyncio.Event) -> None:
-        await run_audit(settings, Codec(load_schemas(OPERATIONS)), stop)
+        await run_audit(settings, platform_codec(), stop)
 
     return main
 

@@ -26,10 +26,9 @@ from dancu_bus.catalogues import (
     load_entries,
 )
 from dancu_bus.cli.main import main
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Address, Citizen, LookupQuery, VerifyQuery
 from dancu_bus.errors import InvalidCode
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.sdk import Client, ClientConfig, MatchOutcome
 from dancu_bus.settings import KafkaSettings, ResolverSettings, Settings, kafka_environment
@@ -40,7 +39,7 @@ from tests.keys import sdk_keys
 
 pytestmark = [pytest.mark.catalogues, pytest.mark.timeout(300)]
 
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 # Rows of the data per catalogue and scheme (the acceptance numbers of issue 4).
 EXPECTED: dict[Catalogue, dict[str, int]] = {
     Catalogue.PROVINCE: {DVHC_2004: 63, DVHC_2025: 34},

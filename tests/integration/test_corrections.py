@@ -19,7 +19,6 @@ from dancu_bus.admin.reader import read_to_end
 from dancu_bus.agencies import Agency, Purpose
 from dancu_bus.cli import corrections
 from dancu_bus.cli.main import build_parser
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.corrections import (
     CORRECTIONS_AGENCY,
@@ -30,7 +29,7 @@ from dancu_bus.corrections import (
     TicketState,
 )
 from dancu_bus.errors import ConfigError
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.operations.correct import CorrectQuery
 from dancu_bus.sdk import (
     Client,
@@ -51,7 +50,7 @@ from tests.keys import sample_agencies, sdk_keys
 pytestmark = [pytest.mark.integration, pytest.mark.security, pytest.mark.timeout(300)]
 
 PROVINCE, BANK = "demo-province", "demo-bank"
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 REPORTING = Context("can-bo-1107", "HS-DVC-9", "CORRECTION", "Thông tư kết nối, Điều 15.2.c")
 
 

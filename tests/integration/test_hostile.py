@@ -29,11 +29,10 @@ from dancu_bus.admin.reader import read_to_end
 from dancu_bus.cli.check import run_hostile
 from dancu_bus.cli.dead_letters import run_show
 from dancu_bus.cli.main import build_parser
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import AuditRecord, DeadLetter
 from dancu_bus.hostile import Asking, Logins, ProbeResult, Target, Witness, battery, run_battery
 from dancu_bus.hostile.labels import closed_sets, foreign_labels
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.sdk import Client, ClientConfig, VerifyQuery
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.settings import KafkaSettings, Settings
@@ -45,7 +44,7 @@ from tests.keys import OPERATOR_KEYS, OPERATOR_KEYS_FILE, sdk_keys
 pytestmark = [pytest.mark.hostile, pytest.mark.security, pytest.mark.timeout(900)]
 
 BANK, TELECOM, NOTARY_OFFICE = "demo-bank", "demo-telecom", "demo-notary"
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 UNANSWERED_AFTER_S = 4.0
 
 

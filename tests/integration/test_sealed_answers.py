@@ -19,10 +19,10 @@ import pytest
 
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.reader import read_to_end
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import load_schemas
 from dancu_bus.contracts import Address, Citizen
 from dancu_bus.keys import AnswerKey, generate_key_pair
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Client, ClientConfig, LookupQuery, SealedAnswerError
 from dancu_bus.secret_files import write_private
@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.security, pytest.mark.timeout
 
 PROVINCE, BANK = "demo-province", "demo-bank"
 FIELDS = ("full_name", "birth_date", "household_id", "permanent_address")
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 
 
 @pytest.fixture(scope="module")

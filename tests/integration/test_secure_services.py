@@ -17,11 +17,11 @@ from dancu_bus.admin.security import (
     revoke_agency_credentials,
 )
 from dancu_bus.agencies import Agency, Category, FocalPoint, Purpose, StepRecord
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import load_schemas
 from dancu_bus.contracts import Operation, ResponseStatus
 from dancu_bus.demo import read_audit
 from dancu_bus.errors import RefusedChange
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Client, ClientConfig, Context, Verdict, VerifyQuery
 from dancu_bus.settings import KafkaSettings
@@ -50,7 +50,7 @@ def test_real_services_serve_and_audit_a_request_as_their_own_principals(service
         answer = bank.request(request)
     assert answer.status is ResponseStatus.OK and answer.verify is not None
     assert answer.verify.verdict is Verdict.MATCH
-    records = read_audit(services.admin.kafka, Codec(load_schemas(OPERATIONS)), [request.request_id])
+    records = read_audit(services.admin.kafka, platform_codec(), [request.request_id])
     assert [r.request_id for r in records] == [request.request_id]
 
 

@@ -8,15 +8,14 @@ from prometheus_client import CollectorRegistry
 
 from dancu_bus.audit import AuditHandler, AuditLimits, audit_partition
 from dancu_bus.audit.chain import GENESIS, START, is_intact, seal
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.metrics import AuditMetrics
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import Incoming, Outgoing, Unreadable
 from tests.unit import samples
 
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 NAMES = TopicNames()
 BANK = audit_partition("demo-bank", 6)
 SENT_MS = 1_795_768_200_000

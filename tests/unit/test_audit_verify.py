@@ -12,12 +12,11 @@ from dancu_bus.audit import Problem, verify_log
 from dancu_bus.audit.chain import START, ChainHead, head_of, seal
 from dancu_bus.cli.audit import describe_check
 from dancu_bus.cli.main import build_parser
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import AuditRecord
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from tests.unit import samples
 
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 
 
 @dataclass(frozen=True)

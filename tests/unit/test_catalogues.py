@@ -30,9 +30,8 @@ from dancu_bus.catalogues import (
     parse_remaps,
 )
 from dancu_bus.catalogues.live import LiveCatalogues
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.errors import CodecError, ConfigError
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.sdk import label
 from dancu_bus.settings import ResolverSettings, Settings
@@ -43,7 +42,7 @@ pytestmark = pytest.mark.catalogues
 DATA = Path(dancu_bus.__file__).resolve().parent / "data" / "catalogues"
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 VIEW = packaged_view()
 
 

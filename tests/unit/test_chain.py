@@ -24,11 +24,10 @@ from dancu_bus.audit.chain import (
     record_hash,
     seal,
 )
-from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from tests.unit import samples
 
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 

@@ -9,7 +9,6 @@ import pytest
 
 from dancu_bus.agencies import Agency, FileAgencyDirectory, Purpose
 from dancu_bus.catalogues import DVHC_2004, DVHC_2025, CatalogueView, CodeProblem, packaged_view
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import (
     DISCLOSABLE_FIELDS,
     Address,
@@ -21,7 +20,7 @@ from dancu_bus.contracts import (
     VerifyQuery,
 )
 from dancu_bus.errors import InvalidCode
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.operations.lookup import lookup
 from dancu_bus.reasons import Reason
 from dancu_bus.resolver import Admission, Admitted, Rejection, reject, respond
@@ -224,7 +223,7 @@ def test_lookup_in_dvhc_2004_says_it_was_converted_and_lists_the_alternatives() 
 
 def test_lookup_response_with_conversion_survives_the_wire() -> None:
     """The converted address, its origin and alternatives round-trip through the Response schema."""
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     body = LookupQuery(ID, ("permanent_address",), DVHC_2004)
     decision = Admission(DIRECTORY).check(request(body), "demo-province", NOW, VIEW)
     assert isinstance(decision, Admitted)
@@ -245,7 +244,7 @@ def test_sdk_refuses_an_unknown_code_before_producing() -> None:
         client.verify(
             VerifyQuery(ID, permanent_address=dataclasses.replace(BA_DINH, district_code="001")), context
         )
-    exchange = Exchange(config, Codec(load_schemas(OPERATIONS)))
+    exchange = Exchange(config, platform_codec())
     with pytest.raises(InvalidCode, match="address_scheme"):
         exchange.submit(request(LookupQuery(ID, address_scheme="VN-2030")))
     assert exchange.in_flight == 0

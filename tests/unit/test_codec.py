@@ -12,15 +12,15 @@ import avro.schema
 import pytest
 from fastavro.schema import to_parsing_canonical_form
 
-from dancu_bus.codec import MAGIC, Codec, load_schemas
+from dancu_bus.codec import MAGIC
 from dancu_bus.contracts import FieldMatch, MatchOutcome, Verdict, VerifyResult
 from dancu_bus.errors import CodecError
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from tests.unit import samples
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 
 
 def rabin_fingerprint(text: str) -> int:

@@ -9,7 +9,6 @@ from typing import Any
 import fastavro
 import pytest
 
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.codec.messages import REQUEST, RESPONSE, _Operations, _request_record, _response_record
 from dancu_bus.contracts import (
     VERIFIABLE_FIELDS,
@@ -25,9 +24,9 @@ from dancu_bus.contracts import (
     VerifyQuery,
     VerifyResult,
 )
-from dancu_bus.operations import OPERATIONS, VERIFY
+from dancu_bus.operations import OPERATIONS, VERIFY, platform_codec
 
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 OLD = Address("DVHC-2004", "01", "00004", "001", "Số 12")
 NEW = Address("DVHC-2025", "01", "00004", None, "Số 12")
 MOMENTS = [

@@ -25,7 +25,6 @@ from dancu_bus.access import (
 )
 from dancu_bus.agencies import Agency, FileAgencyDirectory, Purpose
 from dancu_bus.catalogues import packaged_view
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import DISCLOSABLE_FIELDS, Citizen, Provenance, Request, Response, ResponseStatus
 from dancu_bus.corrections import (
     DECISION_LEGAL_BASIS,
@@ -40,7 +39,7 @@ from dancu_bus.corrections import (
     ticket_id_of,
 )
 from dancu_bus.metrics import ResolverMetrics
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.operations.correct import CorrectQuery, CorrectResult
 from dancu_bus.operations.report_error import ReportErrorQuery, ReportErrorResult
 from dancu_bus.operations.ticket_state import TicketStateQuery, TicketStateResult
@@ -53,7 +52,7 @@ from dancu_bus.topics import packaged_topics
 from dancu_bus.transport import Incoming, Outgoing
 from tests.unit.test_answers import CITIZEN
 
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 NAMES = TopicNames("t.dancu")
 PID = CITIZEN.personal_id
 REPORTING = "CORRECTION"

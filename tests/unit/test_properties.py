@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from dancu_bus.catalogues import packaged_view
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import (
     DISCLOSABLE_FIELDS,
     VERIFIABLE_FIELDS,
@@ -34,7 +33,7 @@ from dancu_bus.contracts import (
 )
 from dancu_bus.errors import CodecError
 from dancu_bus.metrics import ResolverMetrics
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.reasons import Reason
 from dancu_bus.resolver import Admission, Admitted, Rejection
 from dancu_bus.resolver.handler import ResolverHandler
@@ -43,7 +42,7 @@ from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import Incoming
 from tests.keys import sample_directory
 
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 DIRECTORY = sample_directory()
 NAMES = TopicNames("p.dancu")
 HEADERS = [CODEC.schemas.by_name(name).header for name in CODEC.schemas.names()]

@@ -219,7 +219,9 @@ def _asks_for_personal_data() -> Agency:
 def test_step_ten_for_an_agency_asking_for_personal_data_needs_an_answer_key() -> None:
     """LOOKUP answers are sealed: step 10 names the missing key, and issues with one."""
     agency = onboarded(_asks_for_personal_data())
-    with pytest.raises(RefusedChange, match="answer key: the public key LOOKUP and SEARCH answers are sealed to"):
+    with pytest.raises(
+        RefusedChange, match="answer key: the public key LOOKUP and SEARCH answers are sealed to"
+    ):
         issue_account(agency, "QD-10", "director", NOW)
     active = issue_account(agency, "QD-10", "director", NOW, _answer_key("new-bank-1"))
     assert active.status is AgencyStatus.ACTIVE and active.answer_key == _key_of(active, "new-bank-1")

@@ -13,12 +13,11 @@ from typing import Any, cast
 import pytest
 from prometheus_client import CollectorRegistry
 
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen, Request, VerifyQuery
 from dancu_bus.errors import StoreError
 from dancu_bus.keys import PublicKey
 from dancu_bus.metrics import ResolverMetrics
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.resolver.handler import HandlerOptions, ResolverHandler
 from dancu_bus.resolver.policy import AdmissionLimits
 from dancu_bus.store import PopulationStore, check_find
@@ -28,7 +27,7 @@ from dancu_bus.transport.dead_letters import open_original
 from tests.keys import OPERATOR_KEY, OPERATOR_KEYS, sample_directory
 from tests.unit import samples
 
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 NAMES = TopicNames("t.dancu")
 NAME = VerifyQuery("001090012345", "Nguyễn Thị Ánh")
 DIRECTORY = sample_directory()

@@ -7,15 +7,14 @@ from typing import Any
 
 import pytest
 
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import ResponseStatus
 from dancu_bus.errors import DuplicateRequest
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.sdk import ClientConfig
 from dancu_bus.sdk.exchange import Exchange
 from tests.unit import samples
 
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 
 
 class Message:

@@ -13,15 +13,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Address, DisclosedField, LookupResult, Response
 from dancu_bus.errors import ConfigError, SealedAnswerError
 from dancu_bus.keys import AnswerKey, PrivateKeys, generate_key_pair, public_key
-from dancu_bus.operations import LOOKUP, OPERATIONS, VERIFY
+from dancu_bus.operations import LOOKUP, VERIFY, platform_codec
 from dancu_bus.sealing import open_sealed, seal
 from tests.unit import samples
 
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 NAME = "Nguyễn Thị Ánh"  # composed (NFC): the resolver's form; NFD spells the same name in other bytes
 OLD = Address("DVHC-2004", "01", "00004", "001", "Số 12, phố Quán Thánh")
 RESPONSE = dataclasses.replace(

@@ -12,18 +12,17 @@ import pytest
 
 from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import DVHC_2004, packaged_view
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import DISCLOSABLE_FIELDS, Address, Citizen, Provenance, Response, ResponseStatus
 from dancu_bus.errors import SealedAnswerError
 from dancu_bus.keys import AnswerKey, PrivateKeys, generate_key_pair
-from dancu_bus.operations import OPERATIONS, SEARCH, Asking
+from dancu_bus.operations import SEARCH, Asking, platform_codec
 from dancu_bus.operations.search import MAX_CANDIDATES, Candidate, SearchQuery, SearchResult
 from dancu_bus.reasons import Reason
 from dancu_bus.sealing import open_sealed, seal
 from dancu_bus.text import folded
 
 VIEW = packaged_view()
-CODEC = Codec(load_schemas(OPERATIONS))
+CODEC = platform_codec()
 PURPOSE = Purpose(legal_basis="x", operations=frozenset({"SEARCH"}), fields=frozenset())
 BORN = date(1990, 5, 17)
 BA_DINH = Address("DVHC-2025", "01", "00004", None, "Số 12, phố Quán Thánh")

@@ -20,10 +20,10 @@ from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.audit import PartitionCheck, Unaudited, run_audit, unaudited, verify_log
 from dancu_bus.audit.trail import trail
 from dancu_bus.cli.services import serve
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import Codec
 from dancu_bus.errors import ConfigError
 from dancu_bus.lifecycle import stop_on_signals
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.settings import Settings
 from dancu_bus.topic_names import TopicNames
@@ -69,7 +69,7 @@ async def _run(settings: Settings) -> None:
     stop = stop_on_signals()
     if not await wait_for_cluster(settings.kafka, stop, "the audit consumer"):
         return
-    await serve(run_audit(settings, Codec(load_schemas(OPERATIONS)), stop), stop, "the audit consumer")
+    await serve(run_audit(settings, platform_codec(), stop), stop, "the audit consumer")
 
 
 def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -78,7 +78,7 @@ def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     0 when every chain is intact and no request record older than ``--settle`` (the audit's
     UNANSWERED bound and a minute) lacks its record; else 1.
     """
-    names, codec = TopicNames(settings.kafka.topic_prefix), Codec(load_schemas(OPERATIONS))
+    names, codec = TopicNames(settings.kafka.topic_prefix), platform_codec()
     records = read_to_end(settings.kafka, names.audit, args.timeout)
     checks = verify_log(records, codec, expired_head_ok=args.expired_head)
     for check in checks:
@@ -120,7 +120,7 @@ def _unaudited(
 
 def run_trail(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Print an agency's registry history merged with its audited exchanges."""
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     agency = (
         RegistryClient(settings.kafka, RegistryCodec(codec.schemas)).read(args.timeout).record(args.agency)
     )

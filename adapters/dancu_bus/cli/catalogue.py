@@ -22,9 +22,8 @@ from dancu_bus.catalogues import (
     unconvertible_communes,
 )
 from dancu_bus.catalogues.data import CONVERSION_FIXES
-from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.errors import ConfigError, InvalidCode
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.settings import Settings
 
 __all__ = ["register", "run_convert", "run_load", "run_show"]
@@ -60,7 +59,7 @@ def run_load(args: argparse.Namespace, settings: Settings) -> int:
     if args.remaps is not None:
         entries = apply_remaps(entries, parse_remaps(_read(args.remaps), str(args.remaps)))
     started = time.perf_counter()
-    loads = load_catalogues(settings.kafka, Codec(load_schemas(OPERATIONS)), entries)
+    loads = load_catalogues(settings.kafka, platform_codec(), entries)
     elapsed = time.perf_counter() - started
     for done in loads:
         print(_load_line(done))

@@ -16,7 +16,7 @@ from datetime import date
 from typing import TextIO
 
 from dancu_bus.admin.reader import read_to_end
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import load_schemas
 from dancu_bus.corrections import (
     CORRECTIONS_AGENCY,
     DECISION_LEGAL_BASIS,
@@ -28,7 +28,7 @@ from dancu_bus.corrections import (
     ticket_id,
 )
 from dancu_bus.errors import ConfigError
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.operations.correct import CorrectQuery, CorrectResult
 from dancu_bus.sdk import Client, ClientConfig, Context, ResponseStatus
 from dancu_bus.settings import Settings
@@ -101,7 +101,7 @@ def run_decide(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         else CorrectQuery(ticket.ticket_id, False, reason=args.reason)
     )
     context = Context(args.officer, f"TICKET-{ticket.ticket_id}", DECISION_PURPOSE, DECISION_LEGAL_BASIS)
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     with Client(ClientConfig(CORRECTIONS_AGENCY, settings.kafka, timeout_s=60), codec) as client:
         result = _decided(lambda: _send(client, query, context))
     if result.refused is not None:

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TextIO
 
 from dancu_bus.admin.reader import read_to_end
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import Codec
 from dancu_bus.contracts import DeadLetter
 from dancu_bus.errors import CodecError
 from dancu_bus.keys import PrivateKeys
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.settings import Settings
 from dancu_bus.text import shown
 from dancu_bus.topic_names import TopicNames
@@ -39,7 +39,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run_show(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Print the last ``--last`` dead letters, one block each."""
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     keys = PrivateKeys.from_file(args.keys) if args.keys is not None else None
     topic = TopicNames(settings.kafka.topic_prefix).dead_letters
     records = read_to_end(settings.kafka, topic)

@@ -39,7 +39,7 @@ from dancu_bus.demo.samples import (
 )
 from dancu_bus.dev.broker import broker_home, broker_kafka, dev_ca, start_broker, stop_broker
 from dancu_bus.lifecycle import stop_on_signals
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.secret_files import write_private
@@ -105,7 +105,7 @@ def _prepare_cluster(settings: Settings, admin: KafkaSettings, keys_folder: Path
         print(f"topics: {line}", file=out)
     logins = set_up_principals(settings, admin, out)
     _, _, registry = service_logins(logins)
-    loads = load_catalogues(registry, Codec(load_schemas(OPERATIONS)), load_entries())
+    loads = load_catalogues(registry, platform_codec(), load_entries())
     produced = sum(done.produced for done in loads)
     print(
         f"catalogues: {sum(d.entries for d in loads):,} entries on {len(loads)} topics, {produced:,} new",
@@ -131,7 +131,7 @@ async def _exchange_and_audit(
     out: TextIO,
     stay: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     settings, admin = cluster.settings, cluster.admin
     resolver, audit, _ = service_logins(cluster.logins)
     stop = asyncio.Event()

@@ -13,14 +13,14 @@ from dancu_bus.admin import delete_topics, describe
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.topics import apply_topics
 from dancu_bus.agencies import load_directory
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import Codec
 from dancu_bus.contracts import Citizen
 from dancu_bus.dev import repo_root
 from dancu_bus.errors import BrokerError
 from dancu_bus.faults.application import QUERIES
 from dancu_bus.faults.broker import free_port
 from dancu_bus.faults.services import Application, Service, start_application, start_service
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Context, VerifyQuery
 from dancu_bus.sdk.requests import build_request
@@ -165,7 +165,7 @@ def prepare_stage(settings: Settings, kafka: KafkaSettings, workdir: Path) -> St
     )
     agencies = load_directory(repo_root() / "deploy" / "agencies.yaml").agencies()
     apply_topics(own.kafka, [a.id for a in agencies], replication_factor=1)
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     AgencyAdmin(own.kafka, RegistryCodec(codec.schemas)).import_agencies(agencies, by="fault-harness")
     return Stage(own, home, asyncio.run(_seed(own)), codec)
 

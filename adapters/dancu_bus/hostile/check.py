@@ -12,14 +12,14 @@ from typing import Any
 
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.agencies import Agency
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import Codec
 from dancu_bus.contracts import Citizen, Operation
 from dancu_bus.errors import ConfigError
 from dancu_bus.hostile.battery import Logins, ProbeResult, Target, Witness, run_battery
 from dancu_bus.hostile.labels import closed_sets, foreign_labels
 from dancu_bus.hostile.probes import Asking, battery
 from dancu_bus.keys import PrivateKeys
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Context
 from dancu_bus.secret_files import read_secret
@@ -53,7 +53,7 @@ class HostileCheck:
             operator=operator,
             operator_keys=PrivateKeys.from_file(args.operator_keys) if args.operator_keys else None,
         )
-        codec = Codec(load_schemas(OPERATIONS))
+        codec = platform_codec()
         registry = RegistryClient(operator, RegistryCodec(codec.schemas)).read()
         agency = _agency(registry.record(args.agency), args.agency)
         other = _agency(registry.record(args.witness), args.witness)

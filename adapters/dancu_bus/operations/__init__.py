@@ -5,6 +5,7 @@ result types, Avro mapping, checks, answer), its branches in ``schemas/operation
 add it to ``OPERATIONS``; the codec, resolver, SDK and audit need no change.
 """
 
+from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.operations.base import Asking, Emitted, Operation, Population, schema_branches
 from dancu_bus.operations.correct import CORRECT
 from dancu_bus.operations.lookup import LOOKUP
@@ -28,9 +29,15 @@ __all__ = [
     "Operation",
     "Operations",
     "Population",
+    "platform_codec",
     "registry_of",
     "schema_branches",
 ]
 
 # The platform's operations, in the order of their Avro union branches (append only: the order is wire).
 OPERATIONS = Operations((VERIFY, LOOKUP, SEARCH, REPORT_ERROR, TICKET_STATE, CORRECT))
+
+
+def platform_codec() -> Codec:
+    """The codec of the platform's operations: its schemas read and parsed, once per call."""
+    return Codec(load_schemas(OPERATIONS))

@@ -8,10 +8,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import Codec
 from dancu_bus.contracts import LookupQuery, Query, Request, Response, VerifyQuery
 from dancu_bus.errors import RequestTimeout
-from dancu_bus.operations import OPERATIONS, registry_of
+from dancu_bus.operations import platform_codec, registry_of
 from dancu_bus.operations.search import SearchQuery
 from dancu_bus.sdk.bulk import Pairs, stream_async
 from dancu_bus.sdk.collect import Collected, collect_responses
@@ -30,7 +30,7 @@ class AsyncClient:
 
     def __init__(self, config: ClientConfig, codec: Codec | None = None) -> None:
         self.config = config
-        self._codec = codec or Codec(load_schemas(OPERATIONS))
+        self._codec = codec or platform_codec()
         self._operations = registry_of(self._codec)
         self._exchange = Exchange(config, self._codec)
 
