@@ -30,8 +30,7 @@ _USE = """
 import json, sys
 from datetime import UTC, datetime
 from dancu_bus.catalogues import Catalogue, packaged_view
-from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec
 from dancu_bus.sdk import Context, VerifyQuery
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.topics import packaged_topics
