@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["from_epoch_ms", "to_epoch_ms"]
+__all__ = ["aware", "from_epoch_ms", "to_epoch_ms"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 # A producer sets a CreateTime timestamp freely; beyond these a datetime cannot hold it.
 _EARLIEST_MS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MILLISECOND
 _LATEST_MS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MILLISECOND
+
+
+def aware(moment: datetime) -> datetime:
+    """``moment`` as an aware datetime: a naive one (as Avro readers give) is taken to be UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def from_epoch_ms(timestamp_ms: int) -> datetime:

@@ -28,6 +28,7 @@ from dancu_bus.catalogues.model import (
 )
 from dancu_bus.catalogues.remap import Remap, apply_remaps, parse_remaps
 from dancu_bus.catalogues.validation import (
+    CITIZEN_CODES,
     CodeProblem,
     check_address,
     check_citizen,
@@ -39,6 +40,7 @@ from dancu_bus.catalogues.wire import CATALOGUE_ENTRY, decode_entry, encode_entr
 __all__ = [
     "ADDRESS_SCHEMES",
     "CATALOGUE_ENTRY",
+    "CITIZEN_CODES",
     "DEFAULT_SCHEME",
     "DVHC_2004",
     "DVHC_2025",

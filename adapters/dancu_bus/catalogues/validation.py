@@ -15,10 +15,10 @@ from dancu_bus.catalogues.view import CatalogueView
 from dancu_bus.contracts import Address, Citizen
 from dancu_bus.text import quoted, shown
 
-__all__ = ["CodeProblem", "check_address", "check_citizen", "check_code"]
+__all__ = ["CITIZEN_CODES", "CodeProblem", "check_address", "check_citizen", "check_code"]
 
-# Coded fields of a stored citizen.
-_CITIZEN_CODES: Mapping[str, Catalogue] = {
+# The fields of a citizen whose values are codes, and their catalogues.
+CITIZEN_CODES: Mapping[str, Catalogue] = {
     "sex": Catalogue.GENDER,
     "ethnic_group": Catalogue.ETHNIC_GROUP,
     "religion": Catalogue.RELIGION,
@@ -107,7 +107,7 @@ def check_citizen(citizen: Citizen, view: CatalogueView) -> list[CodeProblem]:
     """Every code problem of a stored record (the synthetic population must have none)."""
     problems = [
         check_code(view, field, catalogue, getattr(citizen, field))
-        for field, catalogue in _CITIZEN_CODES.items()
+        for field, catalogue in CITIZEN_CODES.items()
     ]
     problems.append(check_address(view, "permanent_address", citizen.permanent_address))
     return [p for p in problems if p is not None]

@@ -22,6 +22,7 @@ from dancu_bus.contracts import (
     Sealed,
 )
 from dancu_bus.errors import CodecError
+from dancu_bus.timestamps import aware
 
 __all__ = [
     "AUDIT",
@@ -160,10 +161,6 @@ class Codec:
         return self.schemas.decode_as(DEAD_LETTER, data, _dead_letter_from)
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _millis(moment: datetime) -> int | datetime:
     """An aware timestamp as the milliseconds fastavro would write for it; a naive one left to fastavro.
 
@@ -253,8 +250,8 @@ def _request_from(record: Mapping[str, Any], operations: _Operations) -> Request
         purpose_code=record["purpose_code"],
         legal_basis=record["legal_basis"],
         operation=record["operation"],
-        sent_at=_utc(record["sent_at"]),
-        expires_at=_utc(record["expires_at"]),
+        sent_at=aware(record["sent_at"]),
+        expires_at=aware(record["expires_at"]),
         body=None
         if (body := _branch_from(record["body"], operations.by_body)) is None
         else body[0].body_from(body[1]),
@@ -332,7 +329,7 @@ def _response_from(record: Mapping[str, Any], operations: _Operations) -> Respon
         agency=record["agency"],
         operation=record["operation"],
         status=ResponseStatus(record["status"]),
-        answered_at=_utc(record["answered_at"]),
+        answered_at=aware(record["answered_at"]),
         reason_code=record["reason_code"],
         message_vi=record["message_vi"],
         message_en=record["message_en"],
@@ -395,7 +392,7 @@ def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
     return AuditRecord(
         exchange_id=record["exchange_id"],
         request_id=record["request_id"],
-        received_at=_utc(record["received_at"]),
+        received_at=aware(record["received_at"]),
         agency=record["agency"],
         claimed_agency=record["claimed_agency"],
         officer_id=record["officer_id"],
@@ -407,7 +404,7 @@ def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
         status=record["status"],
         reason_code=record["reason_code"],
         fields_disclosed=tuple(record["fields_disclosed"]),
-        answered_at=_utc(record["answered_at"]),
+        answered_at=aware(record["answered_at"]),
         request_topic=record["request_topic"],
         request_partition=record["request_partition"],
         request_offset=record["request_offset"],
@@ -446,7 +443,7 @@ def _dead_letter_from(record: Mapping[str, Any]) -> DeadLetter:
         partition=record["partition"],
         offset=record["offset"],
         last_offset=record["last_offset"],
-        timestamp=_utc(record["timestamp"]),
+        timestamp=aware(record["timestamp"]),
         original_key=record["original_key"],
         original_value=record["original_value"],
         value_size=record["value_size"],
@@ -456,7 +453,7 @@ def _dead_letter_from(record: Mapping[str, Any]) -> DeadLetter:
         error_code=record["error_code"],
         error=record["error"],
         failed_by=record["failed_by"],
-        failed_at=_utc(record["failed_at"]),
+        failed_at=aware(record["failed_at"]),
         key_size=record["key_size"],
         sealed=sealed_from(record["sealed"]),
     )
@@ -489,7 +486,7 @@ def _pending_from(record: Mapping[str, Any]) -> AuditPending:
     request, response = record["request"], record["response"]
     return AuditPending(
         exchange_id=record["exchange_id"],
-        seen_at=_utc(record["seen_at"]),
+        seen_at=aware(record["seen_at"]),
         request=None if request is None else _audit_from(request),
         response=None
         if response is None
@@ -499,7 +496,7 @@ def _pending_from(record: Mapping[str, Any]) -> AuditPending:
             status=response["status"],
             reason_code=response["reason_code"],
             fields_disclosed=tuple(response["fields_disclosed"]),
-            answered_at=_utc(response["answered_at"]),
+            answered_at=aware(response["answered_at"]),
         ),
         unanswered_recorded=record["unanswered_recorded"],
     )

@@ -59,17 +59,17 @@ def _ticket(record: Mapping[str, Any]) -> CorrectionTicket:
         field=record["field"],
         value_held=record["value_held"],
         evidence_ref=record["evidence_ref"],
-        reported_at=_utc(record["reported_at"]),
+        reported_at=aware(record["reported_at"]),
         report_exchange=str(record["report_exchange"]),
         state=TicketState(record["state"]),
         reason=record["reason"],
         corrected_value=record["corrected_value"],
         corrected_source=record["corrected_source"],
         corrected_on=record["corrected_on"],
-        decided_at=None if decided_at is None else _utc(decided_at),
+        decided_at=None if decided_at is None else aware(decided_at),
         decision_exchange=None if record["decision_exchange"] is None else str(record["decision_exchange"]),
     )
 
 
-def _utc(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -16,7 +16,7 @@ from typing import Any
 
 from dancu_bus.access import CORRECTIONS_AGENCY
 from dancu_bus.agencies import Purpose
-from dancu_bus.catalogues import Catalogue, CatalogueView, check_code
+from dancu_bus.catalogues import CITIZEN_CODES, CatalogueView, check_code
 from dancu_bus.contracts import Operation as Name
 from dancu_bus.contracts import Provenance
 from dancu_bus.corrections import (
@@ -37,14 +37,6 @@ __all__ = ["CORRECT", "Correct", "CorrectQuery", "CorrectResult", "stored_value"
 
 _SOURCE_LIMIT = 100
 _REASON_LIMIT = 500
-# Fields whose values are codes: a correction must be a code of the field's catalogue.
-_CODED: Mapping[str, Catalogue] = {
-    "sex": Catalogue.GENDER,
-    "ethnic_group": Catalogue.ETHNIC_GROUP,
-    "religion": Catalogue.RELIGION,
-    "nationality": Catalogue.NATIONALITY,
-    "household_relation": Catalogue.HOUSEHOLD_RELATION,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +174,7 @@ def stored_value(field: str, text: str, catalogues: CatalogueView) -> tuple[obje
             return date.fromisoformat(text), None
         except ValueError:
             return None, f"birth_date {quoted(text, 32)} is not a date YYYY-MM-DD"
-    catalogue = _CODED.get(field)
+    catalogue = CITIZEN_CODES.get(field)
     problem = check_code(catalogues, field, catalogue, text) if catalogue is not None else None
     return text, None if problem is None else problem.message
 

@@ -7,7 +7,14 @@ from functools import cache
 from typing import Any
 
 from dancu_bus.agencies import Purpose
-from dancu_bus.catalogues import Catalogue, CatalogueView, CodeProblem, check_address, check_code
+from dancu_bus.catalogues import (
+    CITIZEN_CODES,
+    Catalogue,
+    CatalogueView,
+    CodeProblem,
+    check_address,
+    check_code,
+)
 from dancu_bus.codec.messages import address_from, address_record
 from dancu_bus.contracts import (
     VERIFIABLE_FIELDS,
@@ -30,7 +37,7 @@ from dancu_bus.text import folded
 __all__ = ["VERIFY", "Verify", "verdict", "verify"]
 
 # Coded fields of a VERIFY body and their catalogues.
-_CODED: Mapping[str, Catalogue] = {"sex": Catalogue.GENDER, "ethnic_group": Catalogue.ETHNIC_GROUP}
+_CODED: Mapping[str, Catalogue] = {f: c for f, c in CITIZEN_CODES.items() if f in VERIFIABLE_FIELDS}
 
 
 class Verify(Operation[VerifyQuery, VerifyResult]):
