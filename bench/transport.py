@@ -1,4 +1,4 @@
-"""Benchmark: what aiokafka itself costs the resolver, without any dancu-bus code.
+"""Benchmark: what the Kafka clients themselves cost the resolver, without any dancu-bus code.
 
     .venv/bin/python bench/transport.py --messages 200000
 
@@ -6,8 +6,11 @@ N records of the size of a VERIFY request are produced to a topic (confluent-kaf
 an aiokafka consumer reads them and writes each to an output topic as the resolver does (one record
 batch per partition, 500 records per fetch): first plainly (the baseline of this run), then with one
 transaction per batch holding the records and the consumed offsets (as one resolver lane does), then
-with lanes transactions at once (as the resolver's lanes). It prints a table of messages per
-second and CPU per message of this process, and as its last line one JSON object.
+with lanes transactions at once (as the resolver's lanes); then the same with confluent-kafka
+(librdkafka): plainly, and with one transactional producer whose transactions carry the consumed
+offsets with the consumer's group metadata (KIP-447: the broker fences a member the group gave up
+on by its generation, so no lanes are needed; issue 14 weighs it against the lanes). It prints a table
+of messages per second and CPU per message of this process, and as its last line one JSON object.
 
 What it shows: the difference between the transport's cost and dancu-bus's end-to-end cost
 (``exchange.py``) is dancu-bus's own work per request.
@@ -25,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
+from confluent_kafka import TopicPartition as ConfluentPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 _PARTITIONS = 6  # as the request and response topics in topics.yaml
@@ -54,6 +58,17 @@ def main() -> int:
         try:
             _fill(args.bootstrap, source, args.messages)
             runs.append(asyncio.run(_echo(name, args.bootstrap, source, args.messages, lanes)))
+        finally:
+            for future in admin.delete_topics(topics).values():
+                future.result(30)
+    for name, transactional in (("librdkafka plain", False), ("librdkafka KIP-447, one producer", True)):
+        source = f"bench{uuid.uuid4().hex[:8]}.transport"
+        topics = [source, f"{source}.out"]
+        for future in admin.create_topics([NewTopic(t, _PARTITIONS, 1) for t in topics]).values():
+            future.result(30)
+        try:
+            _fill(args.bootstrap, source, args.messages)
+            runs.append(_rdkafka_echo(name, args.bootstrap, source, args.messages, transactional))
         finally:
             for future in admin.delete_topics(topics).values():
                 future.result(30)
@@ -157,9 +172,70 @@ async def _send(writer: AIOKafkaProducer, topic: str, fetched: dict[Any, list[An
     return deliveries
 
 
+def _rdkafka_echo(name: str, bootstrap: str, source: str, count: int, transactional: bool) -> Run:
+    """The same echo on librdkafka; with ``transactional``, one transaction per fetched batch holding
+    the records and the offsets, committed with the consumer's group metadata (KIP-447)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": source,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "partition.assignment.strategy": "cooperative-sticky",
+        }
+    )
+    options: dict[str, Any] = {"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True}
+    if transactional:
+        # librdkafka waits retry.backoff.ms (100 ms) before asking again after CONCURRENT_TRANSACTIONS.
+        options |= {"transactional.id": f"{source}.rdkafka", "retry.backoff.ms": 2}
+    producer = Producer(options)
+    if transactional:
+        producer.init_transactions(30)
+    consumer.subscribe([source])
+    try:
+        done, started, cpu = 0, 0.0, 0.0
+        while done < count:
+            messages = [m for m in consumer.consume(500, 0.2) if m.error() is None]
+            if not messages:
+                continue
+            if not started:
+                started, cpu = time.perf_counter(), time.process_time()
+            _rdkafka_write(producer, consumer, f"{source}.out", messages, transactional)
+            done += len(messages)
+        producer.flush(30)
+        elapsed = time.perf_counter() - started
+        return Run(name, count / elapsed, (time.process_time() - cpu) / count * 1e6)
+    finally:
+        consumer.close()
+
+
+def _rdkafka_write(
+    producer: Any, consumer: Any, topic: str, messages: list[Any], transactional: bool
+) -> None:
+    if transactional:
+        producer.begin_transaction()
+    for message in messages:
+        while True:
+            try:
+                producer.produce(topic, message.value(), key=message.key(), partition=message.partition())
+                break
+            except BufferError:
+                producer.poll(0.005)
+    if not transactional:
+        producer.poll(0)
+        return
+    last: dict[tuple[str, int], int] = {}
+    for message in messages:
+        last[message.topic(), message.partition()] = message.offset() + 1
+    offsets = [ConfluentPartition(t, p, o) for (t, p), o in last.items()]
+    producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+    producer.commit_transaction(30)
+
+
 def _print(runs: Sequence[Run], count: int) -> None:
     base = runs[0].per_s
-    print(f"\naiokafka consume → produce, {count:,} records of {_SIZE} bytes, {_PARTITIONS} partitions")
+    print(f"\nconsume → produce, {count:,} records of {_SIZE} bytes, {_PARTITIONS} partitions")
     print(f"  {'':30}{'messages/s':>12}{'ratio':>8}{'CPU µs/message':>17}")
     for run in runs:
         print(f"  {run.name:30}{run.per_s:>12,.0f}{run.per_s / base:>8.2f}{run.cpu_us:>17.1f}")
@@ -171,9 +247,13 @@ def _print(runs: Sequence[Run], count: int) -> None:
 
 
 def _key(name: str) -> str:
-    return {"plain (no transactions)": "plain", "one transaction per batch": "one_lane"}.get(
-        name, "eight_lanes"
-    )
+    keys = {
+        "plain (no transactions)": "plain",
+        "one transaction per batch": "one_lane",
+        "8 lanes": "eight_lanes",
+        "librdkafka plain": "rdkafka_plain",
+    }
+    return keys.get(name, "rdkafka_kip447")
 
 
 def _arguments() -> argparse.Namespace:
