@@ -5,6 +5,7 @@ Nested values use ``__``: ``DANCU_KAFKA__BOOTSTRAP_SERVERS``, ``DANCU_STORE__PAT
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -151,11 +152,24 @@ class ResolverSettings(BaseModel):
     )
     max_batch: int = Field(default=500, ge=1, description="records fetched and answered together")
     metrics_port: int = 9401
-    lanes: int = Field(
-        default=8,
+    instance: str = Field(
+        default_factory=socket.gethostname,
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="this resolver's name in its transactional id (default the host name): each resolver of"
+        " a group needs its own; a restarted one that keeps it aborts its predecessor's open transaction"
+        " at once instead of waiting for it to time out",
+    )
+    transaction_timeout_s: float = Field(
+        default=30.0,
         ge=1,
-        description="transactional lanes the request partitions are dealt into: at most this many resolvers"
-        " share the work; every resolver of a group must use the same number",
+        le=900,
+        description="the broker aborts a transaction of a resolver silent this long (transaction.timeout.ms)",
+    )
+    session_timeout_s: float = Field(
+        default=10.0,
+        ge=1,
+        le=300,
+        description="a resolver silent this long leaves the group and its partitions go to the others",
     )
     max_request_bytes: int = Field(
         default=1024 * 1024,

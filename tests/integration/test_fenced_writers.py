@@ -12,7 +12,7 @@ from dancu_bus.admin.config import client_config
 from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.admin.reader import read_to_end
 from dancu_bus.settings import KafkaSettings
-from dancu_bus.transport import AioKafkaClients, Incoming, Outgoing
+from dancu_bus.transport import ClusterClients, Incoming, Outgoing
 from dancu_bus.transport.records import TopicPartition
 from dancu_bus.transport.tail import offer_tail
 from dancu_bus.transport.writers import FencedWriters
@@ -36,13 +36,17 @@ def record(topic: str, value: bytes) -> Outgoing:
 def writers(kafka: KafkaSettings, group: str, topic: str) -> FencedWriters:
     """Writers of ``topic``'s partitions, one transactional id each, as the audit consumer's."""
     return FencedWriters(
-        AioKafkaClients(kafka, ClusterWatch), group, lambda partition: f"{group}.{topic}.{partition}"
+        ClusterClients(kafka, ClusterWatch, client_config(kafka)),
+        group,
+        lambda partition: f"{group}.{topic}.{partition}",
     )
 
 
 def tail_of(kafka: KafkaSettings, topic: str, partition: int, tail: Tail) -> Callable[[], Awaitable[None]]:
     """What a new writer does once the old ones are fenced: offer its partition's tail to ``tail``."""
-    return lambda: offer_tail(AioKafkaClients(kafka, ClusterWatch), TopicPartition(topic, partition), tail)
+    return lambda: offer_tail(
+        ClusterClients(kafka, ClusterWatch, client_config(kafka)), TopicPartition(topic, partition), tail
+    )
 
 
 class Tail:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaException
 from confluent_kafka import TopicPartition as ConfluentTopicPartition
 
 from dancu_bus.testing import InMemoryBroker, MemoryClients, MemoryConnector
 from dancu_bus.testing._broker import CREATE_TIME, LOG_APPEND_TIME, Fenced
 from dancu_bus.transport import Outgoing, TopicPartition
-from dancu_bus.transport.assignor import lane_assignor
 from dancu_bus.transport.writers import FencedWriters
 
 TP = TopicPartition("t", 0)
@@ -85,28 +85,37 @@ def test_a_topic_keeps_the_producers_time_unless_it_stamps_its_own(log_append_ti
     assert (record.timestamp_ms == 1_000) is not log_append_time
 
 
-async def test_a_group_deals_lanes_with_its_assignor_and_hands_them_over_when_a_member_leaves() -> None:
-    """Two members split the lanes by the lane assignor; when one stops, the other owns every partition."""
-    broker = broker_with(("req.a", 4))
-    assignor = lane_assignor(lambda topic, partition: partition % 2, 2)
+def test_a_group_hands_partitions_over_and_refuses_offsets_of_a_generation_that_is_over() -> None:
+    """Two members split a topic; offsets sent with the metadata of the generation before are refused."""
+    broker = broker_with(("req.a", 4), ("out", 1))
     clients = MemoryClients(broker)
-    first, second = (clients.consumer("g", 10, assignors=(assignor,)) for _ in range(2))
-    revoked: list[set[Any]] = []
-    first.subscribe(pattern=r"^req\.", listener=_Listener(revoked))
-    second.subscribe(pattern=r"^req\.", listener=_Listener([]))
-    await first.getmany(timeout_ms=0)
-    await second.getmany(timeout_ms=0)
-    assert {tp.partition for tp in first.assignment()} | {tp.partition for tp in second.assignment()} == {
-        0,
-        1,
-        2,
-        3,
-    }
-    assert {tp.partition % 2 for tp in first.assignment()} == {0}
-    await second.stop()
-    await first.getmany(timeout_ms=0)
-    assert {tp.partition for tp in first.assignment()} == {0, 1, 2, 3}
-    assert revoked[-1] == {TopicPartition("req.a", 0), TopicPartition("req.a", 2)}
+    first = clients.group_consumer("g", 10, 10_000)
+    revoked: list[list[int]] = []
+    first.subscribe([r"^req\."], on_revoke=lambda _, tps: revoked.append([tp.partition for tp in tps]))
+    first.consume(1, 0)
+    stale = first.consumer_group_metadata()
+    second = clients.group_consumer("g", 10, 10_000)
+    second.subscribe([r"^req\."])
+    second.consume(1, 0)
+    first.consume(1, 0)
+    owned = {tp.partition for tp in first.assignment()}, {tp.partition for tp in second.assignment()}
+    assert owned[0] | owned[1] == {0, 1, 2, 3} and not owned[0] & owned[1]
+    assert revoked == [[0, 1, 2, 3]]
+    producer = clients.transactional_producer("g.one", 30_000)
+    producer.init_transactions(1)
+    producer.begin_transaction()
+    producer.produce("out", b"answer", b"k")
+    offsets = [ConfluentTopicPartition("req.a", 0, 7)]
+    with pytest.raises(KafkaException) as refused:
+        producer.send_offsets_to_transaction(offsets, stale, 1)
+    assert refused.value.args[0].txn_requires_abort()
+    producer.abort_transaction(1)
+    producer.begin_transaction()
+    producer.produce("out", b"answer", b"k")
+    producer.send_offsets_to_transaction(offsets, first.consumer_group_metadata(), 1)
+    producer.commit_transaction(1)
+    assert values(broker, TopicPartition("out", 0)) == [b"answer"]
+    assert broker.committed("g", TopicPartition("req.a", 0)) == 7
 
 
 async def test_fenced_writers_commit_records_and_offsets_together() -> None:
@@ -143,16 +152,3 @@ def test_the_sdks_producer_reports_a_record_for_a_missing_topic_undelivered() ->
     )
     producer.flush(1)
     assert [(err is not None, key) for err, key in reports] == [(True, b"id-1")]
-
-
-class _Listener:
-    """Remembers what each rebalance revoked."""
-
-    def __init__(self, revoked: list[set[Any]]) -> None:
-        self._revoked = revoked
-
-    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
-        self._revoked.append(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: set[Any]) -> None:
-        """Nothing to do on assignment."""

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
+from dancu_bus.admin.config import client_config
 from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.audit.chain import START, ChainHead, audit_partition, head_of, is_intact, seal
 from dancu_bus.audit.witness import Pairing, SeenRequest, request_half, response_half
@@ -23,7 +24,7 @@ from dancu_bus.settings import AuditSettings, Settings
 from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import (
-    AioKafkaClients,
+    ClusterClients,
     DeadLetters,
     FencedTopics,
     FencedWorker,
@@ -267,7 +268,7 @@ async def run_audit(
     alone is dead-lettered (``transport.quarantine``). Only ``stop`` ends this. ``clients`` default to
     aiokafka's on ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
     """
-    clients = clients or AioKafkaClients(settings.kafka, ClusterWatch)
+    clients = clients or ClusterClients(settings.kafka, ClusterWatch, client_config(settings.kafka))
     registry = CollectorRegistry()
     names = TopicNames(settings.kafka.topic_prefix)
     partitions = await _partitions(clients, names.audit, stop)

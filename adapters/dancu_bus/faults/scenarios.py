@@ -20,7 +20,7 @@ from dancu_bus.dev.broker import broker_home
 from dancu_bus.dev.traffic import KeyTally
 from dancu_bus.errors import BrokerError
 from dancu_bus.faults.outage import lock_store
-from dancu_bus.faults.stage import Stage
+from dancu_bus.faults.stage import SESSION_TIMEOUT_S, Stage
 from dancu_bus.settings import BrokerSettings
 
 __all__ = ["SCENARIOS", "Progress", "Scenario"]
@@ -80,6 +80,22 @@ def _kill_resolver(stage: Stage, progress: Progress, broker: BrokerSettings) -> 
     stage.start("resolver")
 
 
+def _freeze_resolver(stage: Stage, progress: Progress, broker: BrokerSettings) -> None:
+    """A resolver frozen past its session timeout, another taking over, then the frozen one resumed:
+    whatever it was writing when it froze commits with the offsets of a generation that is over,
+    which the group coordinator refuses (KIP-447), so its transaction aborts."""
+    progress.wait_answered(1 / 3)
+    frozen = stage.running("resolver")[0]
+    progress.mark()
+    frozen.freeze()
+    try:
+        stage.start("resolver")  # ready once the group gave up on the frozen one and moved its partitions
+        progress.wait_answered(1 / 2)
+    finally:
+        frozen.thaw()
+    time.sleep(2 * SESSION_TIMEOUT_S)  # it finds itself out of the group, and rejoins
+
+
 def _restart_broker(stage: Stage, progress: Progress, broker: BrokerSettings) -> None:
     progress.wait_answered(1 / 3)
     progress.mark()
@@ -133,6 +149,7 @@ SCENARIOS = {
     s.name: s
     for s in (
         Scenario("resolver-kill", "resolver SIGKILL, restarted", _kill_resolver),
+        Scenario("resolver-freeze", "resolver SIGSTOP past its session, SIGCONT", _freeze_resolver),
         Scenario("broker-restart", "broker stopped and restarted", _restart_broker),
         Scenario("rebalance", "2nd resolver joins, 1st leaves", _rebalance),
         Scenario("store-outage", f"store unavailable {STORE_OUTAGE_S:g} s", _store_outage),

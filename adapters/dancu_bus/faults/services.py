@@ -28,6 +28,8 @@ class Service:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    # A resolver's name in its transactional id (``DANCU_RESOLVER__INSTANCE``).
+    instance: str = ""
 
     @property
     def pid(self) -> int:
@@ -38,6 +40,14 @@ class Service:
         """SIGKILL: no draining, no commit, no goodbye to the group."""
         os.kill(self.pid, signal.SIGKILL)
         self.process.wait(30)
+
+    def freeze(self) -> None:
+        """SIGSTOP: every thread stops, heartbeats too, while the process keeps its connections."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: it goes on from where it stood, unaware of the time that passed."""
+        os.kill(self.pid, signal.SIGCONT)
 
     def terminate(self, timeout_s: float = 60) -> int:
         """SIGTERM, as an operator stops it: it drains, commits and leaves; SIGKILL if it hangs."""
@@ -83,7 +93,7 @@ def start_service(kind: str, environment: Mapping[str, str], port: int, log: Pat
     command = [sys.executable, "-m", "dancu_bus.cli.main", *COMMANDS[kind]]
     with log.open("ab") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return Service(kind, process, port, log)
+    return Service(kind, process, port, log, environment.get("DANCU_RESOLVER__INSTANCE", ""))
 
 
 @dataclass

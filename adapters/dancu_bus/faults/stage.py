@@ -29,14 +29,16 @@ from dancu_bus.store import open_store
 from dancu_bus.store.seeding import seed_store
 from dancu_bus.topic_names import TopicNames
 
-__all__ = ["AGENCIES", "Stage", "prepare_stage"]
+__all__ = ["AGENCIES", "SESSION_TIMEOUT_S", "Stage", "prepare_stage"]
 
-# Two agencies, so requests spread over two topics, twelve partitions, lanes and audit partitions.
+# Two agencies, so requests spread over two topics, twelve partitions and two audit partitions.
 AGENCIES = {
     "demo-bank": Context("can-bo-0042", "HS-FAULTS", "KYC", "Luật Phòng, chống rửa tiền 2022, Điều 9"),
     "demo-telecom": Context("can-bo-0077", "SIM-FAULTS", "SIM-OWNER", "Nghị định 163/2024/NĐ-CP, Điều 17"),
 }
 _CITIZENS = 2_000
+# How long a silent resolver stays in its group: short, so a frozen one is given up on within the run.
+SESSION_TIMEOUT_S = 6.0
 
 
 @dataclass
@@ -64,7 +66,12 @@ class Stage:
         """Start one more ``dancu-bus resolver`` or ``dancu-bus audit run`` and wait until it is ready."""
         port = _free_port()
         number = sum(s.name == kind for s in self.services) + 1
-        service = start_service(kind, self._environment(port), port, self.workdir / f"{kind}-{number}.log")
+        # A restarted resolver takes the name of the one it replaces, as a pod restarted in place does:
+        # its transactional id aborts that one's open transaction at once.
+        taken = {s.instance for s in self.running(kind)}
+        instance = next(f"{kind}-{n}" for n in range(1, number + 1) if f"{kind}-{n}" not in taken)
+        environment = self._environment(port) | {"DANCU_RESOLVER__INSTANCE": instance}
+        service = start_service(kind, environment, port, self.workdir / f"{kind}-{number}.log")
         self.services.append(service)
         service.wait_ready()
         return service
@@ -140,7 +147,7 @@ class Stage:
             "DANCU_RESOLVER__GROUP_ID": settings.resolver.group_id,
             "DANCU_RESOLVER__AGENCIES_SOURCE": "registry",
             "DANCU_RESOLVER__CATALOGUES_SOURCE": "packaged",
-            "DANCU_RESOLVER__LANES": str(settings.resolver.lanes),
+            "DANCU_RESOLVER__SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S),
             "DANCU_RESOLVER__METRICS_PORT": str(port),
             "DANCU_AUDIT__GROUP_ID": settings.audit.group_id,
             "DANCU_AUDIT__METRICS_PORT": str(port),

@@ -1,4 +1,4 @@
-"""The resolver process: its handler on a lane worker, with health, metrics and supervision."""
+"""The resolver process: its handler on the exactly-once worker, with health, metrics and supervision."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from dancu_bus.access import platform_ids
+from dancu_bus.admin.config import client_config
 from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.agencies import AgencyDirectory
 from dancu_bus.catalogues import Catalogue, CatalogueSource
@@ -28,16 +29,16 @@ from dancu_bus.settings import Settings
 from dancu_bus.store import PopulationStore
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import (
-    AioKafkaClients,
+    ClusterClients,
     DeadLetters,
     KafkaClients,
-    Lanes,
-    LaneWorker,
     Quarantine,
+    TransactionalWorker,
+    Transactions,
     WorkerOptions,
     following,
     operator_key,
-    running_lane_worker,
+    running_transactional_worker,
     supervise,
 )
 from dancu_bus.transport.follower import Apply
@@ -53,7 +54,7 @@ class Edges:
 
     # None: follow the catalogue topics (``catalogue_source``).
     catalogues: CatalogueSource | None = None
-    # None: aiokafka's on ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
+    # None: those of the cluster ``settings.kafka`` names (an in-memory broker: ``dancu_bus.testing``).
     clients: KafkaClients | None = None
 
 
@@ -76,7 +77,7 @@ async def run_resolver(
         async with catalogue_source(settings, codec.schemas) as source:
             await run_resolver(settings, directory, store, codec, stop, Edges(source, given.clients))
         return
-    clients = given.clients or AioKafkaClients(settings.kafka, ClusterWatch)
+    clients = given.clients or ClusterClients(settings.kafka, ClusterWatch, client_config(settings.kafka))
     identity = await store.identity()
     log.info("serving store %s (%s citizens)", identity.store_id, f"{identity.citizens:,}")
     checked = CheckedStore(store, identity)
@@ -115,7 +116,7 @@ async def run_resolver(
 
 
 class _Serving:
-    """One run of the lane worker at a time, and whether the current one owns partitions."""
+    """One run of the exactly-once worker at a time, and whether the current one owns partitions."""
 
     def __init__(
         self, settings: Settings, clients: KafkaClients, handler: ResolverHandler, quarantine: Quarantine
@@ -124,7 +125,7 @@ class _Serving:
         self._clients = clients
         self._handler = handler
         self.quarantine = quarantine
-        self._worker: LaneWorker | None = None
+        self._worker: TransactionalWorker | None = None
 
     @property
     def assigned(self) -> bool:
@@ -132,14 +133,17 @@ class _Serving:
         return self._worker is not None and self._worker.assigned
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Start a worker and run it until ``stop``; its transactional ids are the resolver's (ACLs)."""
+        """Start a worker and run it until ``stop``; its transactional id has the resolver's prefix (ACLs)."""
         resolver = self._settings.resolver
-        lanes = Lanes(resolver.lanes, platform_ids(self._settings).resolver_transactional_id)
+        prefix = platform_ids(self._settings).resolver_transactional_id
+        transactions = Transactions(
+            f"{prefix}.{resolver.instance}", resolver.transaction_timeout_s, resolver.session_timeout_s
+        )
         options = WorkerOptions(
             TopicNames(self._settings.kafka.topic_prefix).request_pattern, max_records=resolver.max_batch
         )
-        async with running_lane_worker(
-            self._clients, resolver.group_id, self._handler, options, lanes, self.quarantine
+        async with running_transactional_worker(
+            self._clients, resolver.group_id, self._handler, options, self.quarantine, transactions
         ) as worker:
             self._worker = worker
             try:

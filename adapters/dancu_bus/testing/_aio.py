@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from dancu_bus.errors import BrokerError
 from dancu_bus.testing._broker import InMemoryBroker, StoredRecord, Transaction
+from dancu_bus.testing._confluent import group_consumer, transactional_producer
 from dancu_bus.transport import ClusterState, TopicPartition
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from confluent_kafka import Consumer, Producer
 
 __all__ = ["MemoryClients", "MemoryConsumer", "MemoryProducer"]
 
@@ -309,6 +311,14 @@ class MemoryClients:
     def producer(self, transactional_id: str | None = None) -> AIOKafkaProducer:
         """A producer, transactional when given an id."""
         return cast("AIOKafkaProducer", MemoryProducer(self._broker, transactional_id))
+
+    def group_consumer(self, group_id: str, max_records: int, session_timeout_ms: int) -> Consumer:
+        """A librdkafka-shaped consumer of ``group_id``."""
+        return group_consumer(self._broker, group_id)
+
+    def transactional_producer(self, transactional_id: str, timeout_ms: int) -> Producer:
+        """A librdkafka-shaped transactional producer."""
+        return transactional_producer(self._broker, transactional_id)
 
     def reader(self, fetch_max_wait_ms: int = 500) -> AIOKafkaConsumer:
         """A consumer in no group, starting at the end of what it is assigned unless it seeks."""

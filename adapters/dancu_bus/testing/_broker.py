@@ -9,6 +9,8 @@ Kafka's rules that the services rely on, and nothing else:
   never returns records of an aborted one; offsets sent to a transaction commit with it;
 - initialising a transactional id aborts the open transaction of its previous holder and fences
   every older producer of that id;
+- offsets sent to a transaction with a member's group metadata (KIP-447) are refused once the
+  group's generation moved past the member's, or the member left;
 - a consumer group gives each partition of the topics its members subscribe to to one member, with
   the members' assignor when they name one; every join, leave or new matching topic starts a new
   generation, which each member takes up at its next fetch.
@@ -37,6 +39,7 @@ __all__ = [
     "Changes",
     "Fenced",
     "InMemoryBroker",
+    "StaleMember",
     "StoredRecord",
     "Transaction",
     "UnknownTopic",
@@ -53,6 +56,10 @@ class UnknownTopic(BrokerError):
 
 class Fenced(BrokerError):
     """A newer producer initialised this transactional id: this one may no longer write."""
+
+
+class StaleMember(BrokerError):
+    """Offsets sent with the group metadata of a generation that is over, or of a member that left."""
 
 
 @dataclass(slots=True)
@@ -301,11 +308,20 @@ class InMemoryBroker:
             return transaction
 
     def add_offsets(
-        self, transaction: Transaction, group_id: str, offsets: Mapping[TopicPartition, int]
+        self,
+        transaction: Transaction,
+        group_id: str,
+        offsets: Mapping[TopicPartition, int],
+        member: tuple[str, int] | None = None,
     ) -> None:
-        """Offsets of ``group_id`` that commit with ``transaction``."""
+        """Offsets of ``group_id`` that commit with ``transaction``; with ``member`` (its id and
+        generation), only while that member is in the group's current generation (KIP-447)."""
         with self._lock:
             self._check_open(transaction)
+            if member is not None:
+                group, (member_id, generation) = self._group(group_id), member
+                if member_id not in group.members or generation != group.generation:
+                    raise StaleMember(f"{member_id} of generation {generation} of {group_id} is out of date")
             transaction.offsets.setdefault(group_id, {}).update(offsets)
 
     def end_transaction(self, transaction: Transaction, commit: bool) -> None:

@@ -1,18 +1,24 @@
-"""Kafka I/O for the async services (aiokafka); nothing above this package imports aiokafka."""
+"""Kafka I/O for the async services: aiokafka, and librdkafka for the resolver's exactly-once path."""
 
 from dancu_bus.transport.clients import ClusterState, KafkaClients
 from dancu_bus.transport.consuming import WorkerOptions, sleep_unless
 from dancu_bus.transport.dead_letters import DeadLetters, operator_key
+from dancu_bus.transport.exactly_once import (
+    BatchHandler,
+    TransactionalWorker,
+    Transactions,
+    running_transactional_worker,
+)
 from dancu_bus.transport.fenced import FencedHandler, FencedTopics, FencedWorker, running_fenced_worker
 from dancu_bus.transport.follower import following
-from dancu_bus.transport.kafka import AioKafkaClients, consumer, kafka_options, producer
-from dancu_bus.transport.lanes import Lanes, LaneWorker, running_lane_worker
+from dancu_bus.transport.kafka import ClusterClients, consumer, kafka_options, producer
 from dancu_bus.transport.quarantine import Quarantine, supervise
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition, Unreadable
 from dancu_bus.transport.tail import partition_count
 
 __all__ = [
-    "AioKafkaClients",
+    "BatchHandler",
+    "ClusterClients",
     "ClusterState",
     "DeadLetters",
     "FencedHandler",
@@ -20,11 +26,11 @@ __all__ = [
     "FencedWorker",
     "Incoming",
     "KafkaClients",
-    "LaneWorker",
-    "Lanes",
     "Outgoing",
     "Quarantine",
     "TopicPartition",
+    "TransactionalWorker",
+    "Transactions",
     "Unreadable",
     "WorkerOptions",
     "consumer",
@@ -34,7 +40,7 @@ __all__ = [
     "partition_count",
     "producer",
     "running_fenced_worker",
-    "running_lane_worker",
+    "running_transactional_worker",
     "sleep_unless",
     "supervise",
 ]

@@ -15,12 +15,10 @@ from typing import Any
 from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, ConsumerProtocolMemberMetadata
 
-__all__ = ["GroupOf", "LaneOf", "colocated", "colocating_assignor", "dealt", "lane_assignor"]
+__all__ = ["GroupOf", "colocated", "colocating_assignor"]
 
 GroupOf = Callable[[str], int]
 """The group (output partition) of a topic."""
-LaneOf = Callable[[str, int], int]
-"""The lane of a topic's partition."""
 Plan = dict[str, dict[str, list[int]]]
 
 
@@ -28,25 +26,17 @@ def colocated(
     subscriptions: Mapping[str, Collection[str]], partitions: Mapping[str, Collection[int]], group_of: GroupOf
 ) -> Plan:
     """Per member, topic → partitions: the groups in use dealt in turn to the members, sorted by id."""
-    return dealt(subscriptions, partitions, lambda topic, _partition: group_of(topic))
-
-
-def dealt(
-    subscriptions: Mapping[str, Collection[str]], partitions: Mapping[str, Collection[int]], lane_of: LaneOf
-) -> Plan:
-    """Per member, topic → partitions: the lanes in use dealt in turn to the members, sorted by id."""
     members = sorted(subscriptions)
     topics = sorted({t for subscribed in subscriptions.values() for t in subscribed if t in partitions})
-    lanes = sorted({lane_of(topic, p) for topic in topics for p in partitions[topic]})
-    owner = {lane: members[rank % len(members)] for rank, lane in enumerate(lanes)}
+    groups = sorted({group_of(topic) for topic in topics})
+    owner = {group: members[rank % len(members)] for rank, group in enumerate(groups)}
     plan: Plan = {member: {} for member in members}
     for topic in topics:
-        for partition in sorted(partitions[topic]):
-            member = owner[lane_of(topic, partition)]
-            # A member that has not matched a new topic yet gets it at the rebalance its match triggers;
-            # handing it to another member meanwhile would give its lane two writers.
-            if topic in subscriptions[member]:
-                plan[member].setdefault(topic, []).append(partition)
+        member = owner[group_of(topic)]
+        # A member that has not matched a new topic yet gets it at the rebalance its match triggers;
+        # handing it to another member meanwhile would give its output partition two writers.
+        if topic in subscriptions[member]:
+            plan[member][topic] = sorted(partitions[topic])
     return plan
 
 
@@ -54,17 +44,6 @@ def colocating_assignor(group_of: GroupOf) -> type[Any]:
     """An aiokafka assignor class that assigns by ``colocated`` (every member must use it)."""
     return _assignor(
         "dancu-colocating", lambda subscriptions, found: colocated(subscriptions, found, group_of)
-    )
-
-
-def lane_assignor(lane_of: LaneOf, lanes: int) -> type[Any]:
-    """An aiokafka assignor class that assigns by ``dealt`` lanes (every member must use it).
-
-    The lane count is part of the protocol name: a member counting lanes differently cannot join
-    the group, instead of silently giving a lane two writers.
-    """
-    return _assignor(
-        f"dancu-lanes-{lanes}", lambda subscriptions, found: dealt(subscriptions, found, lane_of)
     )
 
 

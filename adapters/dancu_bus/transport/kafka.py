@@ -1,21 +1,22 @@
-"""Builds aiokafka clients from settings; the only module that constructs them."""
+"""Builds the services' Kafka clients from settings (aiokafka's, and librdkafka's for exactly-once)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.helpers import create_ssl_context
 from aiokafka.producer import sender as _aiokafka_sender
+from confluent_kafka import Consumer, Producer
 
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.clients import ClusterState
 from dancu_bus.transport.unreadable import install as _guard_unreadable_batches
 
-__all__ = ["AioKafkaClients", "consumer", "kafka_options", "producer", "reader"]
+__all__ = ["ClusterClients", "consumer", "kafka_options", "producer", "reader"]
 
 # A transaction begun right after the previous one of the same id committed finds the coordinator
 # still writing that one's markers (CONCURRENT_TRANSACTIONS), for a few milliseconds. aiokafka waits a
@@ -102,19 +103,22 @@ def reader(kafka: KafkaSettings, fetch_max_wait_ms: int = 500) -> AIOKafkaConsum
     )
 
 
-class AioKafkaClients:
-    """aiokafka clients of the cluster ``kafka`` names, and its watch (``admin.diagnosis.ClusterWatch``).
+class ClusterClients:
+    """The clients of the cluster ``kafka`` names, and its watch (``admin.diagnosis.ClusterWatch``).
 
-    The watch is given by the service: it speaks librdkafka, which transport does not import.
+    The watch and the librdkafka connection properties (``admin.config.client_config``) are given by
+    the service: transport does not import the administration code.
     """
 
     def __init__(
         self,
         kafka: KafkaSettings,
         watch: Callable[[KafkaSettings], AbstractAsyncContextManager[ClusterState]],
+        librdkafka: Mapping[str, str],
     ) -> None:
         self.kafka = kafka
         self._watch = watch
+        self._librdkafka = dict(librdkafka)
 
     def consumer(
         self, group_id: str, max_records: int, assignors: tuple[type[Any], ...] = ()
@@ -125,6 +129,45 @@ class AioKafkaClients:
     def producer(self, transactional_id: str | None = None) -> AIOKafkaProducer:
         """An idempotent producer, transactional when given an id (``producer``)."""
         return producer(self.kafka, transactional_id)
+
+    def group_consumer(self, group_id: str, max_records: int, session_timeout_ms: int) -> Consumer:
+        """A librdkafka consumer of a group, for the exactly-once worker (``transport.exactly_once``)."""
+        return Consumer(
+            self._librdkafka
+            | {
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                "partition.assignment.strategy": "cooperative-sticky",
+                "session.timeout.ms": session_timeout_ms,
+                "heartbeat.interval.ms": max(session_timeout_ms // 5, 100),
+                # Prefetch enough for several batches, without holding more than a few MB per partition.
+                "queued.max.messages.kbytes": 16 * 1024,
+                "max.partition.fetch.bytes": 4 * 1024 * 1024,
+                "fetch.wait.max.ms": 50,
+                # New agency topics must join a pattern subscription within seconds, not minutes.
+                "topic.metadata.refresh.interval.ms": 5_000,
+            }
+        )
+
+    def transactional_producer(self, transactional_id: str, timeout_ms: int) -> Producer:
+        """A librdkafka transactional producer, for the exactly-once worker."""
+        return Producer(
+            self._librdkafka
+            | {
+                "transactional.id": transactional_id,
+                "transaction.timeout.ms": timeout_ms,
+                "enable.idempotence": True,
+                "linger.ms": 2,
+                # After CONCURRENT_TRANSACTIONS (the coordinator still writing the last one's markers,
+                # for milliseconds) librdkafka waits retry.backoff.ms, 100 ms by default, before asking
+                # again: that set the latency of a steady stream (bench/transport.py, issue 14).
+                "retry.backoff.ms": 2,
+                # As large as the local broker's message.max.bytes (see ``producer``).
+                "message.max.bytes": 8 * 1024 * 1024,
+            }
+        )
 
     def reader(self, fetch_max_wait_ms: int = 500) -> AIOKafkaConsumer:
         """A consumer in no group (``reader``)."""

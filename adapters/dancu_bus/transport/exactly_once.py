@@ -1,0 +1,306 @@
+"""Exactly-once batches on librdkafka: one transactional producer per process, offsets fenced by the group.
+
+A batch's answers and its consumed offsets commit in one transaction, and the offsets travel with the
+consumer's group metadata (KIP-447, ``send_offsets_to_transaction(offsets, consumer_group_metadata())``).
+The group coordinator refuses them from a member whose generation is over, so a resolver the group gave
+up on (frozen past its session timeout, cut off from the coordinator) cannot commit answers for
+partitions another resolver now owns: its transaction aborts, and the new owner, whose offset fetch
+waits for pending transactional offsets, starts where the last commit left off. No fixed lanes, no
+custom assignor: any number of resolvers share the partitions by cooperative-sticky assignment.
+
+librdkafka's calls block, so they run on one thread of the worker's own (``_Librdkafka``), in order:
+a rebalance callback therefore only runs inside ``consume``, never while a transaction is open, and
+the partitions it takes away are never written again from here until they are assigned anew.
+Why not aiokafka: it sends offsets without the group's generation (TxnOffsetCommit v0), which needed a
+transactional id per lane of partitions; librdkafka's one producer is 2× faster at half the CPU
+(``bench/transport.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, cast
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_LOG_APPEND_TIME,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+)
+from confluent_kafka import TopicPartition as KafkaPartition
+
+from dancu_bus.errors import BrokerError
+from dancu_bus.transport.clients import KafkaClients
+from dancu_bus.transport.consuming import WorkerOptions, handle_with_retries, sleep_unless
+from dancu_bus.transport.quarantine import Quarantine
+from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition, Unreadable
+
+__all__ = ["BatchHandler", "TransactionalWorker", "Transactions", "running_transactional_worker"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+# Errors a consumed "message" may carry that say nothing about a record: none of them is a record.
+_NOT_RECORDS = frozenset({KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART})
+
+
+@dataclass(frozen=True, slots=True)
+class Transactions:
+    """The worker's transactional id, and how long the broker lets one of its transactions stay open."""
+
+    transactional_id: str
+    timeout_s: float = 30.0
+    # A member silent this long is out of the group; its partitions go to the others.
+    session_timeout_s: float = 10.0
+
+
+class BatchHandler(Protocol):
+    """What a service does with a batch when every input record gets exactly one output record."""
+
+    async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
+        """One record per input record (and its ``also``), in order; raise a retriable DancuError to retry."""
+
+    def set_aside(self, record: Incoming, detail: str) -> Outgoing:
+        """The record (a dead letter) produced instead of an answer when handling ``record`` alone failed."""
+
+
+class _Refused(Exception):
+    """The broker refused a record of the transaction as too large: writing it again fails again."""
+
+
+class _Librdkafka:
+    """The consumer and the producer, called on one thread of their own, one call at a time."""
+
+    def __init__(self, consumer: Consumer, producer: Producer) -> None:
+        self.consumer = consumer
+        self.producer = producer
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="librdkafka")
+        self.owned: set[TopicPartition] = set()
+        self.rebalances = 0
+
+    async def call(self, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(*args)`` on the clients' thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+
+    def assigned(self, _: Consumer, partitions: list[KafkaPartition]) -> None:
+        """Cooperative assignment: these partitions are added to what this member owns."""
+        self.rebalances += 1
+        self.owned |= {TopicPartition(tp.topic, tp.partition) for tp in partitions}
+        log.info("assigned %d partitions (%d owned)", len(partitions), len(self.owned))
+
+    def revoked(self, _: Consumer, partitions: list[KafkaPartition]) -> None:
+        """Taken away (or lost): nothing of theirs is in flight, as callbacks run between transactions."""
+        self.rebalances += 1
+        self.owned -= {TopicPartition(tp.topic, tp.partition) for tp in partitions}
+        log.info("revoked %d partitions (%d owned)", len(partitions), len(self.owned))
+
+    async def close(self) -> None:
+        """Leave the group (on the clients' thread, after any call in progress) and let the thread go."""
+        try:
+            await self.call(self.consumer.close)
+        finally:
+            self._thread.shutdown(wait=False)
+
+
+class TransactionalWorker:
+    """Runs a BatchHandler over a pattern subscription until stopped; one transaction per batch."""
+
+    def __init__(
+        self,
+        clients: _Librdkafka,
+        handler: BatchHandler,
+        options: WorkerOptions,
+        quarantine: Quarantine,
+        transactions: Transactions,
+    ) -> None:
+        self._kafka = clients
+        self._handler = handler
+        self._options = options
+        self._quarantine = quarantine
+        self._timeout_s = transactions.timeout_s
+        self._aborted = 0  # transactions aborted in a row: the next attempt waits longer
+
+    @property
+    def assigned(self) -> bool:
+        """Whether this worker owns at least one partition now."""
+        return bool(self._kafka.owned)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the batch in hand is answered and committed first."""
+        kafka = self._kafka
+        await kafka.call(kafka.producer.init_transactions, self._timeout_s)
+        kafka.consumer.subscribe(
+            [self._options.pattern], on_assign=kafka.assigned, on_revoke=kafka.revoked, on_lost=kafka.revoked
+        )
+        while not stop.is_set():
+            batch = await kafka.call(self._poll)
+            if batch:
+                for part in self._quarantine.split(batch):
+                    await self._answer(part, stop)
+
+    def _poll(self) -> list[Incoming]:
+        """The records fetched within the poll timeout, of partitions owned when it returns."""
+        messages = self._kafka.consumer.consume(
+            self._options.max_records, self._options.poll_timeout_ms / 1000
+        )
+        batch = [record for m in messages if (record := _incoming(m)) is not None]
+        return [r for r in batch if r.tp in self._kafka.owned]
+
+    async def _answer(self, records: Sequence[Incoming], stop: asyncio.Event) -> None:
+        """Handle ``records`` and commit their answers with their offsets, or rewind to the last commit."""
+        self._quarantine.hold(records)
+        outgoing = await self._outputs(records, stop)
+        self._quarantine.release()
+        offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            offsets[record.tp] = max(offsets.get(record.tp, 0), record.offset + 1)
+        try:
+            committed = await self._kafka.call(self._transact, outgoing, offsets)
+        except _Refused as exc:
+            # The quarantine takes these records apart: the one whose answer is too large is set aside.
+            self._quarantine.hold(records)
+            raise BrokerError(f"the broker refused a record of this batch as too large: {exc}") from exc
+        if committed:
+            self._aborted = 0
+            return
+        await self._kafka.call(self._rewind)
+        # What aborted it (a rebalance, the broker restarting) passes; trying again at once would spin.
+        delay = min(self._options.retry_initial_s * 2**self._aborted, self._options.retry_max_s)
+        self._aborted += 1
+        await sleep_unless(stop, delay)
+
+    async def _outputs(self, records: Sequence[Incoming], stop: asyncio.Event) -> Sequence[Outgoing]:
+        """The handler's answers, or the dead letter of a record that already failed alone."""
+        detail = self._quarantine.poisoned(records[0]) if len(records) == 1 else None
+        if detail is not None:
+            return [self._handler.set_aside(records[0], detail)]
+        return await handle_with_retries(self._handler, records, stop, self._options)
+
+    def _transact(self, outgoing: Sequence[Outgoing], offsets: dict[TopicPartition, int]) -> bool:
+        """On the clients' thread: one transaction; False when it aborted (the batch is read again)."""
+        producer, refused = self._kafka.producer, []
+
+        def delivered(error: KafkaError | None, _: Message) -> None:
+            if error is not None and error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                refused.append(error.str())
+
+        try:
+            producer.begin_transaction()
+            for answer in outgoing:
+                for record in (answer, *answer.also):
+                    _produce(producer, record, delivered)
+            positions = [KafkaPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
+            metadata = self._kafka.consumer.consumer_group_metadata()
+            producer.send_offsets_to_transaction(positions, metadata, self._timeout_s)
+            producer.commit_transaction(self._timeout_s)
+        except KafkaException as exc:
+            return self._failed(exc, refused)
+        return True
+
+    def _failed(self, exc: KafkaException, refused: list[str]) -> bool:
+        error: KafkaError = exc.args[0]
+        if error.fatal() or not error.txn_requires_abort():
+            # Fenced by a producer with our transactional id, or the transaction's state is unknown:
+            # this producer is done; the worker is started again with a new one.
+            raise BrokerError(f"the transaction failed for good: {error.str()}", retriable=False) from exc
+        log.warning("a transaction aborted, reading its records again: %s", error.str())
+        self._kafka.producer.abort_transaction(self._timeout_s)
+        if refused or error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+            raise _Refused(refused[0] if refused else error.str())
+        return False
+
+    def _rewind(self) -> None:
+        """On the clients' thread: every owned partition back to its committed offset."""
+        consumer = self._kafka.consumer
+        owned = [KafkaPartition(tp.topic, tp.partition) for tp in sorted(self._kafka.owned)]
+        if not owned:
+            return
+        for tp in consumer.committed(owned, self._timeout_s):
+            if tp.offset < 0:
+                tp.offset = OFFSET_BEGINNING
+            try:
+                consumer.seek(tp)
+            except KafkaException as exc:
+                # Not fetched yet: it starts from its committed offset anyway.
+                log.debug("no rewind of %s [%d]: %s", tp.topic, tp.partition, exc)
+
+
+def _produce(
+    producer: Producer, record: Outgoing, delivered: Callable[[KafkaError | None, Message], None]
+) -> None:
+    """Queue ``record``, waiting for room while librdkafka's queue is full."""
+    extra: dict[str, Any] = {} if record.partition is None else {"partition": record.partition}
+    while True:
+        try:
+            producer.produce(
+                record.topic,
+                record.value,
+                record.key,
+                headers=list(record.headers),
+                on_delivery=delivered,
+                **extra,
+            )
+            return
+        except BufferError:
+            producer.poll(0.005)
+
+
+def _incoming(message: Message) -> Incoming | None:
+    """The plain record of a librdkafka message; a read error at an offset is an unreadable record."""
+    error = message.error()
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if error is not None:
+        if error.code() in _NOT_RECORDS or topic is None or partition is None or offset is None or offset < 0:
+            log.warning("consumer: %s", error.str())
+            return None
+        # A record librdkafka could not unpack (a damaged batch): one dead letter, and the worker goes on.
+        detail = Unreadable(offset, offset, error.str())
+        return Incoming(topic, partition, offset, 0, None, None, (), unreadable=detail)
+    kind, timestamp = message.timestamp()
+    # librdkafka gives header values as bytes, or None for a header without one.
+    headers = cast("list[tuple[str, bytes]]", message.headers() or [])
+    return Incoming(
+        topic=topic or "",
+        partition=partition or 0,
+        offset=offset or 0,
+        timestamp_ms=timestamp,
+        key=message.key(),
+        value=message.value(),
+        headers=tuple(headers),
+        log_append_time=kind == TIMESTAMP_LOG_APPEND_TIME,
+    )
+
+
+@asynccontextmanager
+async def running_transactional_worker(
+    clients: KafkaClients,
+    group_id: str,
+    handler: BatchHandler,
+    options: WorkerOptions,
+    quarantine: Quarantine,
+    transactions: Transactions,
+) -> AsyncIterator[TransactionalWorker]:
+    """A worker of ``group_id`` with its librdkafka clients, closed on the way out."""
+    consumer = clients.group_consumer(
+        group_id, options.max_records, session_timeout_ms=int(transactions.session_timeout_s * 1000)
+    )
+    try:
+        producer = clients.transactional_producer(
+            transactions.transactional_id, timeout_ms=int(transactions.timeout_s * 1000)
+        )
+    except BaseException:
+        consumer.close()
+        raise
+    kafka = _Librdkafka(consumer, producer)
+    try:
+        yield TransactionalWorker(kafka, handler, options, quarantine, transactions)
+    finally:
+        await kafka.close()
