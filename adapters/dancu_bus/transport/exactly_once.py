@@ -19,9 +19,11 @@ transactional id per lane of partitions; librdkafka's one producer is 2× faster
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import queue
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
@@ -82,23 +84,43 @@ class _Librdkafka:
     def __init__(self, consumer: Consumer, producer: Producer) -> None:
         self.consumer = consumer
         self.producer = producer
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="librdkafka")
+        self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        # A daemon thread, unlike an executor's: a call stuck on a broker that does not answer (librdkafka
+        # waits up to its timeout) must not keep the process from exiting once it was told to stop.
+        threading.Thread(target=self._serve, name="librdkafka", daemon=True).start()
         self.owned: set[TopicPartition] = set()
-        self.rebalances = 0
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            call()
 
     async def call(self, function: Callable[..., _T], *args: Any) -> _T:
-        """``function(*args)`` on the clients' thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+        """``function(*args)`` on the clients' thread, after the calls before it."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[_T] = loop.create_future()
+
+        def settle(outcome: Callable[[], None]) -> None:
+            if not done.cancelled():
+                outcome()
+
+        def run() -> None:
+            try:
+                result = function(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                loop.call_soon_threadsafe(settle, functools.partial(done.set_exception, exc))
+            else:
+                loop.call_soon_threadsafe(settle, functools.partial(done.set_result, result))
+
+        self._calls.put(run)
+        return await done
 
     def assigned(self, _: Consumer, partitions: list[KafkaPartition]) -> None:
         """Cooperative assignment: these partitions are added to what this member owns."""
-        self.rebalances += 1
         self.owned |= {TopicPartition(tp.topic, tp.partition) for tp in partitions}
         log.info("assigned %d partitions (%d owned)", len(partitions), len(self.owned))
 
     def revoked(self, _: Consumer, partitions: list[KafkaPartition]) -> None:
         """Taken away (or lost): nothing of theirs is in flight, as callbacks run between transactions."""
-        self.rebalances += 1
         self.owned -= {TopicPartition(tp.topic, tp.partition) for tp in partitions}
         log.info("revoked %d partitions (%d owned)", len(partitions), len(self.owned))
 
@@ -107,7 +129,7 @@ class _Librdkafka:
         try:
             await self.call(self.consumer.close)
         finally:
-            self._thread.shutdown(wait=False)
+            self._calls.put(None)
 
 
 class TransactionalWorker:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -15,6 +16,8 @@ from dancu_bus.errors import ConfigError
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.clients import ClusterState
 from dancu_bus.transport.unreadable import install as _guard_unreadable_batches
+
+_librdkafka_log = logging.getLogger("dancu_bus.transport.librdkafka")
 
 __all__ = ["ClusterClients", "consumer", "kafka_options", "producer", "reader"]
 
@@ -118,7 +121,8 @@ class ClusterClients:
     ) -> None:
         self.kafka = kafka
         self._watch = watch
-        self._librdkafka = dict(librdkafka)
+        # librdkafka's own log goes to a logger of ours, not straight to stderr.
+        self._librdkafka: dict[str, Any] = {**librdkafka, "logger": _librdkafka_log}
 
     def consumer(
         self, group_id: str, max_records: int, assignors: tuple[type[Any], ...] = ()
