@@ -19,6 +19,7 @@ transactional id per lane of partitions; librdkafka's one producer is 2× faster
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import queue
@@ -81,21 +82,31 @@ class _Refused(Exception):
 class _Librdkafka:
     """The consumer and the producer, called on one thread of their own, one call at a time."""
 
-    def __init__(self, consumer: Consumer, producer: Producer) -> None:
+    def __init__(self, consumer: Consumer, producer: Producer, patience_s: float) -> None:
         self.consumer = consumer
         self.producer = producer
+        self._patience_s = patience_s
         self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        # A daemon thread, unlike an executor's: a call stuck on a broker that does not answer (librdkafka
-        # waits up to its timeout) must not keep the process from exiting once it was told to stop.
+        # A daemon thread, unlike an executor's: a call stuck on a broker that does not answer must not
+        # keep the process from exiting once it was told to stop.
         threading.Thread(target=self._serve, name="librdkafka", daemon=True).start()
         self.owned: set[TopicPartition] = set()
+        # Calls put on the thread (counted by the event loop) and returned (counted by the thread).
+        self._put = self._returned = 0
+        self._stuck = False
 
     def _serve(self) -> None:
         while (call := self._calls.get()) is not None:
             call()
 
     async def call(self, function: Callable[..., _T], *args: Any) -> _T:
-        """``function(*args)`` on the clients' thread, after the calls before it."""
+        """``function(*args)`` on the clients' thread, after the calls before it.
+
+        librdkafka's transactional calls take a timeout, but ``send_offsets_to_transaction`` does not
+        always keep it when the group coordinator went away (librdkafka issue 5456, seen here after a
+        broker restart): a call that has not returned well after every timeout it was given fails
+        these clients, and the worker starts again with new ones (the new producer fences this one).
+        """
         loop = asyncio.get_running_loop()
         done: asyncio.Future[_T] = loop.create_future()
 
@@ -105,14 +116,24 @@ class _Librdkafka:
 
         def run() -> None:
             try:
-                result = function(*args)
+                outcome = functools.partial(done.set_result, function(*args))
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-                loop.call_soon_threadsafe(settle, functools.partial(done.set_exception, exc))
-            else:
-                loop.call_soon_threadsafe(settle, functools.partial(done.set_result, result))
+                outcome = functools.partial(done.set_exception, exc)
+            self._returned += 1
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+                loop.call_soon_threadsafe(settle, outcome)
 
+        self._put += 1
         self._calls.put(run)
-        return await done
+        try:
+            return await asyncio.wait_for(asyncio.shield(done), self._patience_s)
+        except TimeoutError:
+            self._stuck = True
+            name = getattr(function, "__name__", "a call")
+            raise BrokerError(
+                f"librdkafka's {name} did not return within {self._patience_s:g} s: starting again"
+                " with new Kafka clients"
+            ) from None
 
     def assigned(self, _: Consumer, partitions: list[KafkaPartition]) -> None:
         """Cooperative assignment: these partitions are added to what this member owns."""
@@ -126,6 +147,12 @@ class _Librdkafka:
 
     async def close(self) -> None:
         """Leave the group (on the clients' thread, after any call in progress) and let the thread go."""
+        if self._stuck or self._put != self._returned:
+            # The consumer is not the stuck one (the producer is): it leaves the group from a thread of
+            # its own, so the partitions go to the next worker at once; the stuck thread is left behind.
+            threading.Thread(target=self.consumer.close, name="librdkafka-close", daemon=True).start()
+            self._calls.put(None)
+            return
         try:
             await self.call(self.consumer.close)
         finally:
@@ -321,7 +348,8 @@ async def running_transactional_worker(
     except BaseException:
         consumer.close()
         raise
-    kafka = _Librdkafka(consumer, producer)
+    # Every call returns within its own timeout, or fails these clients well after it (``_Librdkafka.call``).
+    kafka = _Librdkafka(consumer, producer, transactions.timeout_s + 15)
     try:
         yield TransactionalWorker(kafka, handler, options, quarantine, transactions)
     finally:
