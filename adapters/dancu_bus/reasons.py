@@ -37,6 +37,7 @@ class Reason(StrEnum):
     LIFETIME_TOO_LONG = "LIFETIME_TOO_LONG"
     NOTHING_TO_VERIFY = "NOTHING_TO_VERIFY"
     NO_ANSWER_KEY = "NO_ANSWER_KEY"
+    BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,5 +156,9 @@ MESSAGES: dict[Reason, Message] = {
         "Cơ quan chưa đăng ký khóa công khai để mã hóa dữ liệu cá nhân trả về.",
         "The agency has registered no public key to seal personal data to: register one (onboarding"
         " step 10).",
+    ),
+    Reason.BATCH_TOO_LARGE: Message(
+        "Yêu cầu xác thực theo lô có nhiều mục hơn mức cho phép.",
+        "The VERIFY_BATCH request has more items than allowed.",
     ),
 }
