@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-__all__ = ["MESSAGES", "Message", "Reason", "Rejection"]
+__all__ = ["MESSAGES", "Message", "Reason", "Rejection", "worded"]
 
 
 class Reason(StrEnum):
@@ -162,3 +162,10 @@ MESSAGES: dict[Reason, Message] = {
         "The VERIFY_BATCH request has more items than allowed.",
     ),
 }
+
+
+def worded(rejection: Rejection) -> Message:
+    """The refusal's message in Vietnamese and English, its detail after each in parentheses."""
+    message = MESSAGES[rejection.reason]
+    suffix = f" ({rejection.detail})" if rejection.detail else ""
+    return Message(message.vi + suffix, message.en + suffix)
