@@ -23,6 +23,9 @@ __all__ = [
     "DisclosedField",
     "Disclosing",
     "FieldMatch",
+    "ItemStatus",
+    "Itemized",
+    "ItemizedResult",
     "LookupQuery",
     "LookupResult",
     "MatchOutcome",
@@ -50,6 +53,7 @@ class Operation(StrEnum):
     REPORT_ERROR = "REPORT_ERROR"
     TICKET_STATE = "TICKET_STATE"
     CORRECT = "CORRECT"
+    VERIFY_BATCH = "VERIFY_BATCH"
 
 
 class ResponseStatus(StrEnum):
@@ -157,6 +161,32 @@ class Searching(Protocol):
     @property
     def criteria(self) -> tuple[str, ...]:
         """Names of the criteria given."""
+
+
+@runtime_checkable
+class Itemized(Protocol):
+    """A query of several items under one envelope (VERIFY_BATCH): each item is an exchange of its own."""
+
+    @property
+    def item_personal_ids(self) -> tuple[str, ...]:
+        """The personal id of each item, by position; empty when the query is refused whole for its size."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStatus:
+    """How one item of an itemized request was answered: OK, or REJECTED with a reason code."""
+
+    status: str
+    reason_code: str | None = None
+
+
+@runtime_checkable
+class ItemizedResult(Protocol):
+    """The result of an itemized query: an outcome per item, in the items' order."""
+
+    @property
+    def item_statuses(self) -> tuple[ItemStatus, ...]:
+        """Each item's status, by position."""
 
 
 @runtime_checkable
@@ -343,6 +373,8 @@ class ResponseHalf:
     reason_code: str | None
     fields_disclosed: tuple[str, ...]
     answered_at: datetime
+    # An itemized answer's outcome per item (``ItemizedResult``); empty for any other answer.
+    items: tuple[ItemStatus, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +386,8 @@ class AuditPending:
     request: AuditRecord | None = None
     response: ResponseHalf | None = None
     unanswered_recorded: bool = False
+    # An itemized request's personal ids by position (``Itemized``): each item is recorded on its own.
+    items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-__all__ = ["MESSAGES", "Message", "Reason", "Rejection"]
+__all__ = ["MESSAGES", "Message", "Reason", "Rejection", "worded"]
 
 
 class Reason(StrEnum):
@@ -37,6 +37,7 @@ class Reason(StrEnum):
     LIFETIME_TOO_LONG = "LIFETIME_TOO_LONG"
     NOTHING_TO_VERIFY = "NOTHING_TO_VERIFY"
     NO_ANSWER_KEY = "NO_ANSWER_KEY"
+    BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,4 +157,15 @@ MESSAGES: dict[Reason, Message] = {
         "The agency has registered no public key to seal personal data to: register one (onboarding"
         " step 10).",
     ),
+    Reason.BATCH_TOO_LARGE: Message(
+        "Yêu cầu xác thực theo lô có nhiều mục hơn mức cho phép.",
+        "The VERIFY_BATCH request has more items than allowed.",
+    ),
 }
+
+
+def worded(rejection: Rejection) -> Message:
+    """The refusal's message in Vietnamese and English, its detail after each in parentheses."""
+    message = MESSAGES[rejection.reason]
+    suffix = f" ({rejection.detail})" if rejection.detail else ""
+    return Message(message.vi + suffix, message.en + suffix)

@@ -31,9 +31,8 @@ def answer() -> ResponseHalf:
 def test_request_then_response_makes_one_record() -> None:
     """The record appears when the second half arrives and carries no personal data but the id."""
     pairing = Pairing()
-    assert pairing.add_request(half(), NOW) is None
-    record = pairing.add_response(EXCHANGE, answer(), NOW)
-    assert record is not None
+    assert pairing.add_request(half(), NOW) == []
+    (record,) = pairing.add_response(EXCHANGE, answer(), NOW)
     assert (record.status, record.personal_id, record.officer_id) == ("OK", "001090012345", "can-bo-0042")
     assert record.exchange_id == EXCHANGE and record.request_offset == 10
     assert "Nguyễn" not in repr(record)
@@ -43,8 +42,8 @@ def test_request_then_response_makes_one_record() -> None:
 def test_response_before_request_also_pairs() -> None:
     """Topics are read independently, so a response may come first."""
     pairing = Pairing()
-    assert pairing.add_response(EXCHANGE, answer(), NOW) is None
-    assert pairing.add_request(half(), NOW) is not None
+    assert pairing.add_response(EXCHANGE, answer(), NOW) == []
+    assert len(pairing.add_request(half(), NOW)) == 1
 
 
 def test_pairs_are_per_exchange_not_per_request_id() -> None:
@@ -53,8 +52,8 @@ def test_pairs_are_per_exchange_not_per_request_id() -> None:
     other = "11111111-2222-5333-8444-555555555555"
     pairing.add_request(half(EXCHANGE, 10), NOW)
     pairing.add_request(half(other, 11), NOW)
-    first = pairing.add_response(EXCHANGE, answer(), NOW)
-    assert first is not None and first.request_offset == 10
+    (first,) = pairing.add_response(EXCHANGE, answer(), NOW)
+    assert first.request_offset == 10
     assert len(pairing) == 1
 
 
@@ -82,8 +81,8 @@ def test_restored_halves_pair_after_a_restart() -> None:
     again = Pairing()
     again.restore([*stored, done])
     assert len(again) == 1
-    record = again.add_response(EXCHANGE, answer(), NOW)
-    assert record is not None and record.status == "OK"
+    (record,) = again.add_response(EXCHANGE, answer(), NOW)
+    assert record.status == "OK"
     assert again.changes() == ([], [EXCHANGE])
 
 
@@ -96,8 +95,8 @@ def test_unanswered_requests_expire_into_a_record_and_a_late_answer_still_counts
     assert [r.status for r in records] == ["UNANSWERED"]
     assert pairing.expire(later + timedelta(seconds=60), 300, 86_400) == []
     assert pairing.requests_waiting() == 0
-    late = pairing.add_response(EXCHANGE, answer(), later)
-    assert late is not None and late.status == "OK" and late.exchange_id == EXCHANGE
+    (late,) = pairing.add_response(EXCHANGE, answer(), later)
+    assert late.status == "OK" and late.exchange_id == EXCHANGE
 
 
 def test_halves_are_forgotten_after_the_long_bound() -> None:

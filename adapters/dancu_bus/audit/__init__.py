@@ -49,7 +49,16 @@ How the chain stays well defined (issue 5, DESIGN.md section 5):
 from dancu_bus.audit.chain import GENESIS, ChainHead, audit_partition, record_hash, seal
 from dancu_bus.audit.service import AuditHandler, AuditLimits, run_audit
 from dancu_bus.audit.verify import Finding, PartitionCheck, Problem, Unaudited, unaudited, verify_log
-from dancu_bus.audit.witness import Pairing, SeenRequest, audit_record, request_half, response_half
+from dancu_bus.audit.witness import (
+    Pairing,
+    SeenRequest,
+    audit_record,
+    audit_records,
+    exchange_ids,
+    request_half,
+    request_items,
+    response_half,
+)
 
 __all__ = [
     "GENESIS",
@@ -64,8 +73,11 @@ __all__ = [
     "Unaudited",
     "audit_partition",
     "audit_record",
+    "audit_records",
+    "exchange_ids",
     "record_hash",
     "request_half",
+    "request_items",
     "response_half",
     "run_audit",
     "seal",

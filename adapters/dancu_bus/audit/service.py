@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.audit.chain import START, ChainHead, audit_partition, head_of, is_intact, seal
-from dancu_bus.audit.witness import Pairing, SeenRequest, request_half, response_half
+from dancu_bus.audit.witness import Pairing, SeenRequest, request_half, request_items, response_half
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import AuditPending, AuditRecord
 from dancu_bus.errors import BrokerError, CodecError
@@ -147,14 +147,14 @@ class AuditHandler:
         if record.unreadable is not None:
             return [self._unreadable(record, partition)]
         try:
-            audit = (
+            audits = (
                 self._pair_request(record, agency, partition, now)
                 if kind == "req"
                 else self._pair_response(record, agency, partition, now)
             )
         except CodecError as exc:
             return self._undecodable(record, kind, partition, exc)
-        return self._emit(partition, audit) if audit is not None else []
+        return [out for audit in audits for out in self._emit(partition, audit)]
 
     def set_aside(self, record: Incoming, detail: str) -> Outgoing:
         """The dead letter of a record whose handling failed alone (our fault): the chain steps over it."""
@@ -176,17 +176,17 @@ class AuditHandler:
 
     def _pair_request(
         self, record: Incoming, agency: str, partition: int, now: datetime
-    ) -> AuditRecord | None:
+    ) -> list[AuditRecord]:
         request = self._codec.decode_request(record.value)
         exchange = exchange_id(record.topic, record.partition, record.offset, record.timestamp_ms)
         # The log's clock is the broker's; a topic that keeps producers' times gets ours instead.
         received_at = from_epoch_ms(record.timestamp_ms) if record.log_append_time else now
         seen = SeenRequest(agency, exchange, request, record.tp, record.offset, received_at)
-        return self._pairings[partition].add_request(request_half(seen), now)
+        return self._pairings[partition].add_request(request_half(seen), now, request_items(request))
 
     def _pair_response(
         self, record: Incoming, agency: str, partition: int, now: datetime
-    ) -> AuditRecord | None:
+    ) -> list[AuditRecord]:
         response = self._codec.decode_response(record.value)
         half = response_half(agency, response)
         return self._pairings[partition].add_response(response.exchange_id, half, now)

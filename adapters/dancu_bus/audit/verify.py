@@ -20,8 +20,9 @@ from enum import StrEnum
 from typing import Protocol
 
 from dancu_bus.audit.chain import GENESIS, START, ChainHead, head_of, is_intact
+from dancu_bus.audit.witness import exchange_ids
 from dancu_bus.codec import Codec
-from dancu_bus.contracts import AuditRecord
+from dancu_bus.contracts import AuditRecord, Request
 from dancu_bus.errors import CodecError
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.timestamps import from_epoch_ms
@@ -225,15 +226,20 @@ def unaudited(
     for record in requests:
         exchange = exchange_id(record.topic, record.partition, record.offset, record.timestamp_ms)
         received_at = from_epoch_ms(record.timestamp_ms)
-        if exchange in audited or received_at >= before or not _decodable(record, codec):
+        request = _decoded(record, codec) if received_at < before else None
+        if request is None:
             continue
-        missing.append(Unaudited(exchange, record.topic, record.partition, record.offset, received_at))
+        # A request of several items is an exchange per item (``witness.exchange_ids``): each needs a record.
+        missing.extend(
+            Unaudited(e, record.topic, record.partition, record.offset, received_at)
+            for e in exchange_ids(exchange, request)
+            if e not in audited
+        )
     return missing
 
 
-def _decodable(record: LoggedRecord, codec: Codec) -> bool:
+def _decoded(record: LoggedRecord, codec: Codec) -> Request | None:
     try:
-        codec.decode_request(record.value)
+        return codec.decode_request(record.value)
     except CodecError:
-        return False
-    return True
+        return None

@@ -5,6 +5,11 @@ the response carries, never by the request id the agency chose. What waits for i
 an ``AuditPending``; ``Pairing`` keeps those of one audit partition and says which changed since the
 last batch, so that the worker writes them (and tombstones the finished ones) in the batch's
 transaction: after a restart the halves still waiting are exactly those the committed offsets left.
+
+A request of several items (``Itemized``: VERIFY_BATCH) is paired as one record, and recorded as one
+exchange per item (``exchanges.item_exchange_id``), each with its item's personal id and the status
+its answer gives that item; a whole refusal gives every item the refusal. What the items are is the
+request's alone, so ``audit verify`` names every exchange a request record should have made.
 """
 
 from __future__ import annotations
@@ -14,7 +19,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dancu_bus.contracts import AuditPending, AuditRecord, Request, Response, ResponseHalf, Searching
+from dancu_bus.contracts import (
+    AuditPending,
+    AuditRecord,
+    Itemized,
+    ItemizedResult,
+    ItemStatus,
+    Request,
+    Response,
+    ResponseHalf,
+    Searching,
+)
+from dancu_bus.exchanges import item_exchange_id
 from dancu_bus.text import bounded
 from dancu_bus.transport.records import TopicPartition
 
@@ -24,7 +40,10 @@ __all__ = [
     "Pairing",
     "SeenRequest",
     "audit_record",
+    "audit_records",
+    "exchange_ids",
     "request_half",
+    "request_items",
     "response_half",
 ]
 
@@ -75,8 +94,21 @@ def request_half(seen: SeenRequest) -> AuditRecord:
     )
 
 
+def request_items(request: Request) -> tuple[str, ...]:
+    """The personal ids of an itemized request's items, each bounded; empty for any other request."""
+    body = request.body
+    return tuple(bounded(i, _ID) for i in body.item_personal_ids) if isinstance(body, Itemized) else ()
+
+
+def exchange_ids(exchange: str, request: Request) -> tuple[str, ...]:
+    """The exchanges request record ``exchange`` is: one per item of an itemized request, else itself."""
+    count = len(request_items(request))
+    return tuple(item_exchange_id(exchange, i) for i in range(count)) if count else (exchange,)
+
+
 def response_half(agency: str, response: Response) -> ResponseHalf:
     """What the exchange's record takes from ``response``, read on ``agency``'s response topic."""
+    result = response.result
     return ResponseHalf(
         agency=agency,
         request_id=response.request_id,
@@ -84,6 +116,7 @@ def response_half(agency: str, response: Response) -> ResponseHalf:
         reason_code=response.reason_code,
         fields_disclosed=response.fields_disclosed,
         answered_at=response.answered_at,
+        items=result.item_statuses if isinstance(result, ItemizedResult) else (),
     )
 
 
@@ -98,8 +131,41 @@ def audit_record(request: AuditRecord, response: ResponseHalf) -> AuditRecord:
     )
 
 
-def _unanswered(request: AuditRecord, now: datetime) -> AuditRecord:
-    return dataclasses.replace(request, status=UNANSWERED, answered_at=now)
+def audit_records(request: AuditRecord, items: tuple[str, ...], response: ResponseHalf) -> list[AuditRecord]:
+    """The records of a whole request record: one per item of an itemized request, else one.
+
+    Each item takes its own status from an answer with a status per item; from any other answer (a
+    refusal of the whole batch) the answer's.
+    """
+    whole = audit_record(request, response)
+    if not items:
+        return [whole]
+    statuses = response.items if len(response.items) == len(items) else None
+    return [
+        _item(whole, i, personal_id, None if statuses is None else statuses[i])
+        for i, personal_id in enumerate(items)
+    ]
+
+
+def _item(whole: AuditRecord, index: int, personal_id: str, status: ItemStatus | None) -> AuditRecord:
+    exchange = item_exchange_id(whole.exchange_id, index)
+    if status is None:
+        return dataclasses.replace(whole, exchange_id=exchange, personal_id=personal_id)
+    return dataclasses.replace(
+        whole,
+        exchange_id=exchange,
+        personal_id=personal_id,
+        status=status.status,
+        reason_code=None if status.reason_code is None else bounded(status.reason_code, _ID),
+    )
+
+
+def _unanswered(half: AuditPending, now: datetime) -> list[AuditRecord]:
+    assert half.request is not None
+    unanswered = dataclasses.replace(half.request, status=UNANSWERED, answered_at=now)
+    if not half.items:
+        return [unanswered]
+    return [_item(unanswered, i, personal_id, None) for i, personal_id in enumerate(half.items)]
 
 
 class Pairing:
@@ -123,25 +189,27 @@ class Pairing:
                 self._waiting[half.exchange_id] = half
                 self._stored.add(half.exchange_id)
 
-    def add_request(self, record: AuditRecord, now: datetime) -> AuditRecord | None:
-        """The whole exchange's record if its response was waiting; else the request waits."""
+    def add_request(
+        self, record: AuditRecord, now: datetime, items: tuple[str, ...] = ()
+    ) -> list[AuditRecord]:
+        """The records of the exchange (of each item) if its response was waiting; else the request waits."""
         waiting = self._waiting.get(record.exchange_id)
         if waiting is not None and waiting.response is not None:
             self._finish(record.exchange_id)
-            return audit_record(record, waiting.response)
+            return audit_records(record, items, waiting.response)
         if waiting is None:  # a request half already waiting is this very record, read again
-            self._put(AuditPending(record.exchange_id, now, request=record))
-        return None
+            self._put(AuditPending(record.exchange_id, now, request=record, items=items))
+        return []
 
-    def add_response(self, exchange_id: str, half: ResponseHalf, now: datetime) -> AuditRecord | None:
-        """The whole exchange's record if its request was waiting (or already recorded UNANSWERED)."""
+    def add_response(self, exchange_id: str, half: ResponseHalf, now: datetime) -> list[AuditRecord]:
+        """The records of the exchange if its request was waiting (or already recorded UNANSWERED)."""
         waiting = self._waiting.get(exchange_id)
         if waiting is not None and waiting.request is not None:
             self._finish(exchange_id)
-            return audit_record(waiting.request, half)
+            return audit_records(waiting.request, waiting.items, half)
         if waiting is None:
             self._put(AuditPending(exchange_id, now, response=half))
-        return None
+        return []
 
     def expire(self, now: datetime, unanswered_after_s: float, forget_after_s: float) -> list[AuditRecord]:
         """UNANSWERED records of requests waiting too long (each kept for a late answer); halves forgotten.
@@ -156,7 +224,7 @@ class Pairing:
             if age > forget:
                 self._finish(exchange)
             elif half.request is not None and not half.unanswered_recorded and age > unanswered:
-                records.append(_unanswered(half.request, now))
+                records.extend(_unanswered(half, now))
                 self._put(dataclasses.replace(half, unanswered_recorded=True))
         return records
 

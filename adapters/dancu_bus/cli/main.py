@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         services,
         store,
         topics,
+        verify_file,
     )
 
     parser = argparse.ArgumentParser(
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         schemas,
         dead_letters,
         corrections,
+        verify_file,
     )
     for area in areas:
         area.register(commands)

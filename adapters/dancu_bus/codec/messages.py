@@ -15,6 +15,7 @@ from dancu_bus.contracts import (
     DeadLetter,
     DeadLetterOriginal,
     DisclosedField,
+    ItemStatus,
     Request,
     Response,
     ResponseHalf,
@@ -476,9 +477,11 @@ def _pending_record(pending: AuditPending) -> dict[str, Any]:
                 "reason_code": response.reason_code,
                 "fields_disclosed": list(response.fields_disclosed),
                 "answered_at": _millis(response.answered_at),
+                "items": [{"status": i.status, "reason_code": i.reason_code} for i in response.items],
             },
         ),
         "unanswered_recorded": pending.unanswered_recorded,
+        "items": list(pending.items),
     }
 
 
@@ -497,6 +500,8 @@ def _pending_from(record: Mapping[str, Any]) -> AuditPending:
             reason_code=response["reason_code"],
             fields_disclosed=tuple(response["fields_disclosed"]),
             answered_at=aware(response["answered_at"]),
+            items=tuple(ItemStatus(i["status"], i["reason_code"]) for i in response["items"]),
         ),
         unanswered_recorded=record["unanswered_recorded"],
+        items=tuple(record["items"]),
     )

@@ -14,6 +14,7 @@ from dancu_bus.operations.report_error import REPORT_ERROR
 from dancu_bus.operations.search import SEARCH
 from dancu_bus.operations.ticket_state import TICKET_STATE
 from dancu_bus.operations.verify import VERIFY
+from dancu_bus.operations.verify_batch import VERIFY_BATCH
 
 __all__ = [
     "CORRECT",
@@ -23,6 +24,7 @@ __all__ = [
     "SEARCH",
     "TICKET_STATE",
     "VERIFY",
+    "VERIFY_BATCH",
     "AnyOperation",
     "Asking",
     "Emitted",
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 # The platform's operations, in the order of their Avro union branches (append only: the order is wire).
-OPERATIONS = Operations((VERIFY, LOOKUP, SEARCH, REPORT_ERROR, TICKET_STATE, CORRECT))
+OPERATIONS = Operations((VERIFY, LOOKUP, SEARCH, REPORT_ERROR, TICKET_STATE, CORRECT, VERIFY_BATCH))
 
 
 def platform_codec() -> Codec:

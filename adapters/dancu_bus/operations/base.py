@@ -105,6 +105,22 @@ class Operation(ABC, Generic[Q, R]):
     content_type: str = ""
     # The only agencies that may use it, whatever the registry grants (None: those the registry grants).
     granted_to: frozenset[str] | None = None
+    # The operation whose registry grant and purposes admit this one (None: its own name). VERIFY_BATCH
+    # is VERIFY in bulk: it discloses nothing VERIFY does not, so access rights keep one source.
+    admitted_as: str | None = None
+
+    @property
+    def grant(self) -> str:
+        """The operation name an agency and its purpose must be granted for this one."""
+        return self.admitted_as or self.name
+
+    def spent(self, result: R) -> int:
+        """How much of the agency's quota the answer spends: one exchange, one request."""
+        return 1
+
+    def within_quota(self, result: R, granted: int, refusal: Rejection) -> R | None:
+        """The result when only ``granted`` of what it ``spent`` fits the quota; None: refuse it whole."""
+        return None
 
     def owns_body(self, body: object) -> bool:
         """Whether ``body`` is a query of this operation."""

@@ -34,7 +34,7 @@ from dancu_bus.operations.base import Asking, Operation, id_refusal, schema_bran
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import folded
 
-__all__ = ["VERIFY", "Verify", "verdict", "verify"]
+__all__ = ["VERIFY", "Verify", "field_match", "verdict", "verify"]
 
 # Coded fields of a VERIFY body and their catalogues.
 _CODED: Mapping[str, Catalogue] = {f: c for f, c in CITIZEN_CODES.items() if f in VERIFIABLE_FIELDS}
@@ -91,7 +91,7 @@ class Verify(Operation[VerifyQuery, VerifyResult]):
         """Its Avro record → VerifyResult."""
         return VerifyResult(
             verdict=Verdict(record["verdict"]),
-            fields=tuple(_match(m["field"], MatchOutcome(m["outcome"])) for m in record["fields"]),
+            fields=tuple(field_match(m["field"], MatchOutcome(m["outcome"])) for m in record["fields"]),
         )
 
     def check(self, query: VerifyQuery, purpose: Purpose, catalogues: CatalogueView) -> Rejection | None:
@@ -137,7 +137,9 @@ def code_problems(query: VerifyQuery, view: CatalogueView) -> Iterator[CodeProbl
 def verify(query: VerifyQuery, citizen: Citizen | None) -> VerifyResult:
     """A match flag per verifiable field and an overall verdict; never a value."""
     supplied = query.supplied()
-    outcomes = tuple(_match(name, _outcome(name, supplied.get(name), citizen)) for name in VERIFIABLE_FIELDS)
+    outcomes = tuple(
+        field_match(name, _outcome(name, supplied.get(name), citizen)) for name in VERIFIABLE_FIELDS
+    )
     return VerifyResult(verdict(citizen is not None, (m.outcome for m in outcomes)), outcomes)
 
 
@@ -166,8 +168,11 @@ def verdict(found: bool, outcomes: Iterable[MatchOutcome]) -> Verdict:
 
 
 @cache
-def _match(name: str, outcome: MatchOutcome) -> FieldMatch:
-    # Immutable and few (fields × outcomes): one shared instance each instead of six per answer.
+def field_match(name: str, outcome: MatchOutcome) -> FieldMatch:
+    """The one shared FieldMatch of ``name`` and ``outcome``.
+
+    Immutable and few (fields × outcomes): one shared instance each instead of six per answer.
+    """
     return FieldMatch(name, outcome)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from dancu_bus.contracts import Request, Response, ResponseStatus
-from dancu_bus.reasons import MESSAGES, Rejection
+from dancu_bus.reasons import Rejection, worded
 from dancu_bus.resolver.policy import TEXT_LIMITS
 from dancu_bus.text import shown
 
@@ -32,8 +32,7 @@ def reject(
     request: Request, rejection: Rejection, now: datetime, *, exchange_id: str, agency: str
 ) -> Response:
     """A REJECTED response stating the reason in Vietnamese and English."""
-    message = MESSAGES[rejection.reason]
-    suffix = f" ({rejection.detail})" if rejection.detail else ""
+    message = worded(rejection)
     return Response(
         request_id=request.request_id,
         exchange_id=exchange_id,
@@ -42,6 +41,6 @@ def reject(
         status=ResponseStatus.REJECTED,
         answered_at=now,
         reason_code=rejection.reason.value,
-        message_vi=message.vi + suffix,
-        message_en=message.en + suffix,
+        message_vi=message.vi,
+        message_en=message.en,
     )

@@ -113,7 +113,7 @@ class ResolverHandler:
             decisions = [failed if isinstance(d, Admitted) else d for d in decisions]
             results = [(None, [])] * len(decisions)
         answers = iter(
-            self._answer(d, self._spend(decision, now), result, now)
+            self._answer(d, *self._spend(decision, result, now), now)
             for d, decision, result in zip(decoded, decisions, results, strict=True)
         )
         outgoing = [slot if isinstance(slot, Outgoing) else next(answers) for slot in slots]
@@ -151,13 +151,21 @@ class ResolverHandler:
             request, decoded.agency, decoded.exchange_id, now, view, decoded.received_at
         )
 
-    def _spend(self, decision: _Decision, now: datetime) -> _Decision:
+    def _spend(
+        self, decision: _Decision, answered: tuple[object, list[Emitted]], now: datetime
+    ) -> tuple[_Decision, tuple[object, list[Emitted]]]:
+        """The quota its answer spends: refused whole when it does not fit, or (itemized) the items beyond."""
         if not isinstance(decision, Admitted):
-            return decision
-        spent = self._admission.spend(decision, now)
-        if isinstance(spent, Admitted):
-            self._admitted[decision.agency.id] += 1
-        return spent
+            return decision, answered
+        result, emitted = answered
+        operation = decision.operation
+        granted, exceeded = self._admission.spend(decision, now, operation.spent(result))
+        if granted:
+            self._admitted[decision.agency.id] += granted
+        if exceeded is None:
+            return decision, answered
+        partial = operation.within_quota(result, granted, exceeded)
+        return (exceeded, answered) if partial is None else (decision, (partial, emitted))
 
     async def _citizens(self, decisions: Sequence[_Decision]) -> Mapping[str, Citizen]:
         """The records every admitted query of the batch names, in one store call."""

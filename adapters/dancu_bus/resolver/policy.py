@@ -8,13 +8,15 @@ Each request record passes these stages in order, and the first that refuses is 
  4. status             SUSPENDED, TERMINATED (ONBOARDING: UNKNOWN_AGENCY)
     envelope           EXPIRED, LIFETIME_TOO_LONG, CLOCK_SKEW
  5. operation          UNKNOWN_OPERATION (not registered), OPERATION_NOT_ALLOWED (not granted, or
-                       not ``Operation.granted_to`` the agency), NO_ANSWER_KEY
+                       not ``Operation.granted_to`` the agency), NO_ANSWER_KEY; an operation is
+                       granted, and has purposes, as ``Operation.grant`` (VERIFY_BATCH as VERIFY)
     texts              INVALID_OFFICER_ID, INVALID_CASE_NO, INVALID_PURPOSE_CODE, PURPOSE_MISSING
  6. purpose            PURPOSE_NOT_REGISTERED (for this operation)
  7. legal basis        LEGAL_BASIS_MISMATCH
  8. body, scope, codes MALFORMED_REQUEST, then the operation's own checks (``Operation.check``)
  9. duplicates         DUPLICATE_REQUEST (the same request id within the window)  ``Admission.request``
 10. quota              QUOTA_EXCEEDED, once the store has answered    ``Admission.spend``
+                       (an itemized answer spends one per answered item: the items beyond refused)
 
 Every string the agency sent is bounded and must be printable before anything else reads it. The
 stages before 9 are pure functions of the request, the directory and the clock.
@@ -127,7 +129,7 @@ class Admission:
             if refusal is not None:
                 return refusal
         operation = self._operations.of(request.operation)  # registered: checked by _operation
-        purpose = agency.purpose_for(request.purpose_code, operation.name)
+        purpose = agency.purpose_for(request.purpose_code, operation.grant)
         if purpose is None:
             return Rejection(
                 Reason.PURPOSE_NOT_REGISTERED, f"{quoted(request.purpose_code)} for {operation.name}"
@@ -163,13 +165,17 @@ class Admission:
             )
         return decision
 
-    def spend(self, decision: Admitted, now: datetime) -> Admitted | Rejection:
-        """Stage 10, once the store has answered (a retried batch does not spend twice): the quota."""
+    def spend(self, decision: Admitted, now: datetime, count: int = 1) -> tuple[int, Rejection | None]:
+        """Stage 10, once the store has answered (a retried batch does not spend twice): the quota.
+
+        How many of ``count`` (an itemized answer's answered items) it grants, the first ones, and the
+        refusal of the rest.
+        """
         agency = decision.agency
-        exceeded = self._quotas.take(
-            agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date()
+        granted, exceeded = self._quotas.take_many(
+            agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date(), count
         )
-        return decision if exceeded is None else Rejection(Reason.QUOTA_EXCEEDED, exceeded)
+        return granted, None if exceeded is None else Rejection(Reason.QUOTA_EXCEEDED, exceeded)
 
 
 def _agency_named(asked: _Asked) -> Rejection | None:
@@ -218,7 +224,9 @@ def _operation(asked: _Asked) -> Rejection | None:
     if operation is None:
         return Rejection(Reason.UNKNOWN_OPERATION, quoted(name, TEXT_LIMITS["operation"]))
     granted = operation.granted_to
-    if name not in asked.agency.operations or (granted is not None and asked.agency.id not in granted):
+    if operation.grant not in asked.agency.operations or (
+        granted is not None and asked.agency.id not in granted
+    ):
         return Rejection(Reason.OPERATION_NOT_ALLOWED, name)
     if operation.sealed and asked.agency.answer_key is None:
         # Personal data is never answered in clear: without a key to seal it to, it is not answered.

@@ -26,14 +26,23 @@ class QuotaBook:
 
     def take(self, agency_id: str, quota: Quota, now_s: float, today: date) -> str | None:
         """None if the request may go, else which limit it exceeds (with the limit's value)."""
+        return self.take_many(agency_id, quota, now_s, today, 1)[1]
+
+    def take_many(
+        self, agency_id: str, quota: Quota, now_s: float, today: date, count: int
+    ) -> tuple[int, str | None]:
+        """How many of ``count`` requests may go (the first ones), and which limit stops the rest."""
         bucket = self._refilled(agency_id, quota, now_s, today)
-        if bucket.used_today >= quota.per_day:
-            return f"{quota.per_day} requests per day"
-        if bucket.tokens < 1:
-            return f"{quota.per_second:g} requests per second"
-        bucket.tokens -= 1
-        bucket.used_today += 1
-        return None
+        by_day = quota.per_day - bucket.used_today
+        by_second = int(bucket.tokens)
+        granted = max(0, min(count, by_day, by_second))
+        bucket.tokens -= granted
+        bucket.used_today += granted
+        if granted == count:
+            return granted, None
+        if by_day <= by_second:
+            return granted, f"{quota.per_day} requests per day"
+        return granted, f"{quota.per_second:g} requests per second"
 
     def _refilled(self, agency_id: str, quota: Quota, now_s: float, today: date) -> _Bucket:
         bucket = self._buckets.get(agency_id)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
+from functools import partial
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import LookupQuery, Query, Request, Response, VerifyQuery
 from dancu_bus.errors import RequestTimeout
 from dancu_bus.operations import platform_codec, registry_of
 from dancu_bus.operations.search import SearchQuery
+from dancu_bus.operations.verify_batch import MAX_ITEMS
+from dancu_bus.sdk.batches import BatchWindow, chunked
 from dancu_bus.sdk.bulk import Pairs, stream_sync
 from dancu_bus.sdk.collect import Collected, collect_responses
 from dancu_bus.sdk.exchange import ClientConfig, Exchange
@@ -20,6 +23,8 @@ from dancu_bus.sdk.requests import Context, build_request
 from dancu_bus.sdk.results import Answer, LookupAnswer, SearchAnswer, VerifyAnswer
 
 __all__ = ["Client"]
+
+T = TypeVar("T")
 
 
 class Client:
@@ -67,6 +72,40 @@ class Client:
         pairs = Pairs(lambda query: self.build(query, context))
         for response in self.send_requests(pairs.requests(queries)):
             yield pairs.answer(response)
+
+    def verify_many(
+        self,
+        rows: Iterable[VerifyQuery],
+        context: Context,
+        batch_size: int = MAX_ITEMS,
+        in_flight: int = 4,
+    ) -> Iterator[VerifyAnswer]:
+        """Verify every row, ``batch_size`` to a VERIFY_BATCH request; yield each answer in input order.
+
+        At most ``in_flight`` batches are held at once, so memory is bounded however many rows come.
+        Each answer carries its row (``query``) and its item's exchange id; a refusal of one item is that
+        item's answer, a refusal of a whole batch every item's. RequestTimeout as for ``request``.
+        """
+        for _, answers in self.verify_batches(
+            ((None, b) for b in chunked(rows, batch_size)), context, in_flight
+        ):
+            yield from answers
+
+    def verify_batches(
+        self,
+        batches: Iterable[tuple[T, Sequence[VerifyQuery]]],
+        context: Context,
+        in_flight: int = 4,
+        sent: Callable[[T, Request], None] | None = None,
+    ) -> Iterator[tuple[T, tuple[VerifyAnswer, ...]]]:
+        """``verify_many`` for batches made by the caller, each with a tag of its own, yielded in order.
+
+        An empty batch asks nothing and is yielded in its place; ``sent`` is told of each request just
+        before it is produced (a journal of what to ``collect`` after a crash).
+        """
+        build = partial(self.build, context=context)
+        window: BatchWindow[T] = BatchWindow(self._exchange, build, in_flight, self.config.wait_s, sent)
+        return window.run(batches)
 
     def build(self, query: Query, context: Context) -> Request:
         """A request of this agency for ``query``, valid for the configured lifetime."""

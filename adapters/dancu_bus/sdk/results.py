@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,8 +15,11 @@ from dancu_bus.contracts import (
     Verdict,
     VerifyQuery,
 )
-from dancu_bus.errors import UnknownOperation
+from dancu_bus.errors import CodecError, UnknownOperation
+from dancu_bus.exchanges import item_exchange_id
 from dancu_bus.operations.search import Candidate, SearchResult
+from dancu_bus.operations.verify_batch import VerifyBatchResult
+from dancu_bus.reasons import Rejection, worded
 
 __all__ = ["Answer", "LookupAnswer", "SearchAnswer", "VerifyAnswer", "answer_of"]
 
@@ -48,6 +52,30 @@ class VerifyAnswer:
             message_vi=response.message_vi,
             message_en=response.message_en,
             query=query,
+        )
+
+    @classmethod
+    def of_item(cls, response: Response, index: int, query: VerifyQuery) -> VerifyAnswer:
+        """Read item ``index`` of a VERIFY_BATCH response: its own outcome, or the whole batch's refusal.
+
+        Its exchange id is the item's (``exchanges.item_exchange_id``), the key of its audit record.
+        CodecError when an OK response has no outcome for the item.
+        """
+        exchange = item_exchange_id(response.exchange_id, index)
+        if response.status is not ResponseStatus.OK:
+            return dataclasses.replace(cls.of(response, query), exchange_id=exchange)
+        result = response.result
+        if not isinstance(result, VerifyBatchResult) or index >= len(result.items):
+            raise CodecError("BAD_VALUE", f"response {response.request_id} has no outcome for item {index}")
+        outcome = result.items[index]
+        if isinstance(outcome, Rejection):
+            message = worded(outcome)
+            return cls(
+                response.request_id, exchange, False, None, {}, outcome.reason.value, *message, query=query
+            )
+        fields = {m.field: m.outcome for m in outcome.fields}
+        return cls(
+            response.request_id, exchange, True, outcome.verdict, fields, None, None, None, query=query
         )
 
 
