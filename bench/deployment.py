@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -116,6 +116,40 @@ class ResolverProcess:
         """The sum of a metric's samples on /metrics (e.g. a histogram's ``_count``)."""
         text = _get(f"http://127.0.0.1:{self.metrics_port}/metrics")[1]
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+@dataclass
+class ResolverProcesses:
+    """Several resolvers of one group, measured together."""
+
+    processes: list[ResolverProcess]
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak resident set size among them, in MiB."""
+        return max(p.peak_rss_mb() for p in self.processes)
+
+    def cpu_seconds(self) -> float:
+        """CPU time they have used so far, together."""
+        return sum(p.cpu_seconds() for p in self.processes)
+
+    def metric(self, name: str) -> float:
+        """A metric summed over them."""
+        return sum(p.metric(name) for p in self.processes)
+
+
+@contextmanager
+def resolver_processes(env: dict[str, str], count: int, profile: Path | None) -> Iterator[ResolverProcesses]:
+    """``count`` resolvers of one group, each with its own name (transactional id), all ready."""
+    with ExitStack() as stack:
+        started = [
+            stack.enter_context(
+                resolver_process(
+                    {**env, "DANCU_RESOLVER__INSTANCE": f"bench-{n}"}, profile if n == 1 else None
+                )
+            )
+            for n in range(1, count + 1)
+        ]
+        yield ResolverProcesses(started)
 
 
 @contextmanager

@@ -3,30 +3,36 @@
     .venv/bin/python bench/exchange.py --requests 200000                 # bulk VERIFY, SQLite, 1M citizens
     .venv/bin/python bench/exchange.py --workload lookup --store postgres
     .venv/bin/python bench/exchange.py --workload steady --rate 1000 --duration 60
+    .venv/bin/python bench/exchange.py --workload verify-batch --requests 1000000  # VERIFY_BATCH
+    .venv/bin/python bench/exchange.py --workload scale-out --resolvers 1,2,4      # per resolver count
 
 It seeds (once, cached in .cache/bench) the population, creates topics under a prefix of its own,
-runs the baseline (``baseline.py``), then the same number of requests through the SDK, a resolver
-process and the store; prints a table and, as its last line, one JSON object. It deletes its topics,
+runs the baseline (``baseline.py``), then the same number of requests through the SDK, the resolver
+processes and the store; prints a table and, as its last line, one JSON object. ``verify-batch``
+counts verifications (a VERIFY_BATCH record carries 1,000) against bare round trips of messages of a
+single VERIFY request's size; ``scale-out`` runs bulk VERIFY once per resolver count, each run with its
+own baseline, and ends with one JSON object holding every run's. It deletes its topics,
 stops its processes and its PostgreSQL server before it exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from baseline import BareRoundTrip
 from cpu import CpuMeter
-from deployment import bench_topics, resolver_process
+from deployment import bench_topics, resolver_processes
 from population import Person, Population, ensure_sqlite, postgres_store, read_sample
 from report import Report, Resolver, print_report
-from workloads import WORKLOADS, SdkRun, Workload, sdk_round_trip
+from workloads import WORKLOADS, SdkRun, Workload, sdk_batch_round_trip, sdk_round_trip
 
 from dancu_bus.dev import broker_kafka, start_broker, stop_broker
 from dancu_bus.operations import platform_codec
@@ -34,6 +40,9 @@ from dancu_bus.sdk.requests import build_request
 from dancu_bus.settings import BrokerSettings, KafkaSettings
 
 _PARTITIONS = 6  # as the request and response topics in topics.yaml
+# The requests each bench workload sends.
+_WORKLOAD_OF = {"steady": "verify", "verify-batch": "verify", "scale-out": "verify"}
+_TITLES = {"verify-batch": "VERIFY_BATCH (SIM owner, 1,000 a record): verifications"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class Plan:
     bootstrap: str
     profile: Path | None
     max_batch: int | None = None
+    resolvers: int = 1
 
 
 def main() -> int:
@@ -58,13 +68,35 @@ def main() -> int:
         plan = _plan(args, bootstrap)
         store_env = stack.enter_context(_store(plan))
         people = read_sample(plan.population)
-        report = _measure(plan, store_env, people)
-    print_report(report)
+        if plan.workload != "scale-out":
+            print_report(_measure(plan, store_env, people))
+            return 0
+        reports = []
+        for count in args.resolvers:
+            _log(f"scale-out: {count} resolver process(es)")
+            reports.append(_measure(replace(plan, resolvers=count), store_env, people))
+            print_report(reports[-1])
+    _print_scale_out(reports)
     return 0
 
 
+def _print_scale_out(reports: list[Report]) -> None:
+    """Throughput per resolver count against one resolver, and one JSON line with every run's summary."""
+    first = reports[0].e2e.outcome.rps
+    print(f"\nscale-out, bulk VERIFY — {reports[0].store}, {reports[0].citizens:,} citizens")
+    print(f"  {'resolvers':<12}{'requests/s':>12}{'× one':>8}{'bare Kafka/s':>14}{'ratio':>8}{'p99 ms':>9}")
+    for report in reports:
+        s = report.summary()
+        scale = s["e2e_rps"] / first if first else 0.0
+        print(
+            f"  {s['resolvers']:<12}{s['e2e_rps']:>12,}{scale:>8.2f}{s['baseline_rps']:>14,}"
+            f"{s['ratio']:>8.2f}{s['p99_ms']:>9.1f}"
+        )
+    print(json.dumps({"workload": "scale-out", "runs": [r.summary() for r in reports]}, ensure_ascii=False))
+
+
 def _measure(plan: Plan, store_env: dict[str, str], people: list[Person]) -> Report:
-    workload = WORKLOADS["verify" if plan.workload == "steady" else plan.workload]
+    workload = WORKLOADS[_WORKLOAD_OF.get(plan.workload, plan.workload)]
     prefix = f"bench{uuid.uuid4().hex[:8]}.dancu"
     kafka = KafkaSettings(bootstrap_servers=plan.bootstrap, topic_prefix=prefix)
     baseline_topics = (f"{prefix}.baseline.req", f"{prefix}.baseline.res")
@@ -78,18 +110,23 @@ def _measure(plan: Plan, store_env: dict[str, str], people: list[Person]) -> Rep
         baseline = bare.run(plan.n, plan.rate, window=10_000)
         baseline_cpu = meter.stop(0.0)
         _log(f"baseline: {baseline.rps:,.0f}/s; dancu-bus: {plan.n:,} requests")
-        with resolver_process(env, _profile_file(plan, "resolver")) as resolver:
-            meter = CpuMeter(resolver.cpu_seconds())
+        with resolver_processes(env, plan.resolvers, _profile_file(plan, "resolver")) as resolvers:
+            meter = CpuMeter(resolvers.cpu_seconds())
             run = _sdk(plan, kafka, workload, people)
-            cpu = meter.stop(resolver.cpu_seconds())
-            used = Resolver(resolver.peak_rss_mb(), resolver.metric("dancu_resolver_batch_size_count"))
+            cpu = meter.stop(resolvers.cpu_seconds())
+            used = Resolver(resolvers.peak_rss_mb(), resolvers.metric("dancu_resolver_batch_size_count"))
     size = plan.population.citizens
-    title = workload.name if plan.rate is None else f"steady VERIFY at {plan.rate:,.0f}/s"
-    return Report(plan.workload, title, plan.store, size, baseline, run, used, (baseline_cpu, cpu))
+    title = _TITLES.get(plan.workload, workload.name)
+    if plan.rate is not None:
+        title = f"steady VERIFY at {plan.rate:,.0f}/s"
+    report = Report(plan.workload, title, plan.store, size, baseline, run, used, (baseline_cpu, cpu))
+    return replace(report, resolvers=plan.resolvers)
 
 
 def _sdk(plan: Plan, kafka: KafkaSettings, workload: Workload, people: list[Person]) -> SdkRun:
     """The SDK side, under pyinstrument when profiling (its main thread: the produce loop)."""
+    if plan.workload == "verify-batch":
+        return sdk_batch_round_trip(kafka, workload, people, plan.n)
     if plan.profile is None:
         return sdk_round_trip(kafka, workload, people, plan.n, plan.rate)
     from pyinstrument import Profiler
@@ -191,11 +228,23 @@ def _plan(args: argparse.Namespace, bootstrap: str) -> Plan:
     )
 
 
+def _counts(text: str) -> list[int]:
+    counts = [int(part) for part in text.split(",")]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("resolver counts are positive integers, e.g. 1,2,4")
+    return counts
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--workload", choices=("verify", "lookup", "steady"), default="verify")
+    parser.add_argument(
+        "--workload", choices=("verify", "lookup", "steady", "verify-batch", "scale-out"), default="verify"
+    )
+    parser.add_argument(
+        "--resolvers", type=_counts, default=[1, 2, 4], help="scale-out: resolver counts, e.g. 1,2,4"
+    )
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument(
         "--citizens", type=int, default=1_000_000, help="population size (seeded once, cached)"

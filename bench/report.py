@@ -34,6 +34,7 @@ class Report:
     e2e: SdkRun
     resolver: Resolver
     cpu: tuple[CpuUse, CpuUse]  # during the baseline, during the dancu-bus run
+    resolvers: int = 1  # resolver processes sharing the work
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary: throughputs, their ratio, latencies, store, size, resolver memory, CPU."""
@@ -42,6 +43,7 @@ class Report:
             "workload": self.workload,
             "store": self.store,
             "citizens": self.citizens,
+            "resolvers": self.resolvers,
             "n": e2e.n,
             "baseline_rps": round(bare.rps),
             "e2e_rps": round(e2e.rps),

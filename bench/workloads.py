@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,7 +22,7 @@ from dancu_bus.contracts import LookupQuery, Request, Response, VerifyQuery
 from dancu_bus.sdk import Client, ClientConfig, Context
 from dancu_bus.settings import KafkaSettings
 
-__all__ = ["WORKLOADS", "Workload", "sdk_round_trip"]
+__all__ = ["WORKLOADS", "Workload", "sdk_batch_round_trip", "sdk_round_trip"]
 
 SIM_OWNER = Context("bench-officer", "HS-BENCH-SIM", "SIM-OWNER", "Nghị định 163/2024/NĐ-CP, Điều 17")
 KYC_LOOKUP = Context("bench-officer", "HS-BENCH-KYC", "KYC-LOOKUP", "Luật Các tổ chức tín dụng 2024, Điều 11")
@@ -89,6 +89,32 @@ def sdk_round_trip(
         for response in client.send_requests(requests):
             latencies.append((time.perf_counter() - sent_at.pop(response.request_id)) * 1000)
             answers[_answer(response)] += 1
+        elapsed = time.perf_counter() - started
+    return SdkRun(Outcome(n, elapsed, latencies), answers)
+
+
+def sdk_batch_round_trip(kafka: KafkaSettings, workload: Workload, people: list[Person], n: int) -> SdkRun:
+    """Verify ``n`` rows with ``Client.verify_many`` (VERIFY_BATCH records of 1,000) and time them.
+
+    An item's latency runs from the moment ``verify_many`` takes its row to the moment its answer is
+    yielded; rows are taken in order and answered in order, so one queue of moments pairs them.
+    """
+    config = ClientConfig(workload.agency, kafka=kafka, timeout_s=120.0)
+    answers: Counter[str] = Counter()
+    latencies: list[float] = []
+    taken: deque[float] = deque()
+
+    def rows() -> Iterator[VerifyQuery]:
+        for query in workload.queries(people, n):
+            taken.append(time.perf_counter())
+            yield query  # type: ignore[misc]
+
+    with Client(config) as client:
+        started = time.perf_counter()
+        for answer in client.verify_many(rows(), workload.context):
+            latencies.append((time.perf_counter() - taken.popleft()) * 1000)
+            verdict = answer.verdict.value if answer.verdict is not None else None
+            answers[verdict or f"REJECTED {answer.reason_code}"] += 1
         elapsed = time.perf_counter() - started
     return SdkRun(Outcome(n, elapsed, latencies), answers)
 
