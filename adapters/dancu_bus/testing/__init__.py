@@ -5,7 +5,8 @@
             answer = bank.verify(query, context)
         records = bus.audit_records()
 
-The resolver and the audit consumer run unchanged: they get their aiokafka clients from a
+The resolver and the audit consumer run unchanged: they get their clients (aiokafka's, and the
+resolver's librdkafka-shaped group consumer and transactional producer) from a
 ``transport.KafkaClients`` and the SDK its librdkafka ones from a ``sdk.connector.Connector``, and
 here both are the in-memory broker's (``InMemoryBroker``: partitions, offsets, LogAppendTime,
 consumer groups and their assignors, transactions with fencing and read_committed). ``KafkaBus`` has

@@ -3,8 +3,7 @@
 Kafka's own assignors spread each topic's partitions over the members independently. A service
 whose output partition is chosen per input *topic* (the audit writes all of an agency's exchanges
 to one audit partition) needs more: every partition of every topic of that output partition owned
-by the same member, so that the output partition has one writer. The resolver's lanes
-(``transport.lanes``) need the same with a finer unit: every partition of one lane with one member.
+by the same member, so that the output partition has one writer.
 """
 
 from __future__ import annotations

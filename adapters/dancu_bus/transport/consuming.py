@@ -1,4 +1,4 @@
-"""What the lane and fenced workers share when consuming: options, the next batch, rebalances, retries."""
+"""What the exactly-once and fenced workers share when consuming: options, batches, rebalances, retries."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ e.g. record a request that got no answer), and may hold topics back (``held``) w
 waiting: their partitions are paused until it has not.
 
 A record whose handling fails for a reason nobody foresaw goes through the ``Quarantine`` as in the
-lane worker: the batch is retried record by record after the restart, and a record that fails alone
+exactly-once worker: the batch is retried record by record after the restart, and a record that fails alone
 is written as the handler's ``set_aside`` (a dead letter) with its offset committed past it.
 """
 

@@ -23,7 +23,7 @@ __all__ = ["ClusterClients", "consumer", "kafka_options", "producer", "reader"]
 
 # A transaction begun right after the previous one of the same id committed finds the coordinator
 # still writing that one's markers (CONCURRENT_TRANSACTIONS), for a few milliseconds. aiokafka waits a
-# fixed 20 ms before asking again, which made every lane write of a steady stream take 25 ms (measured
+# fixed 20 ms before asking again, which made every transactional write of a steady stream take 25 ms (measured
 # back to back: 25 ms per transaction at 20 ms, 5 ms at 2 ms). It has no setting for it.
 _aiokafka_sender.BACKOFF_OVERRIDE = 0.002
 # Every consumer built here steps over record batches it cannot unpack instead of fetching them for ever.
@@ -84,7 +84,7 @@ def producer(kafka: KafkaSettings, transactional_id: str | None = None) -> AIOKa
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
-        # A lane's next transaction often meets the broker still writing the markers of its last one
+        # A writer's next transaction often meets the broker still writing the markers of its last one
         # (CONCURRENT_TRANSACTIONS, or NOT_ENOUGH_REPLICAS from Kafka 4's partition verification):
         # those clear in milliseconds, and aiokafka's default of 100 ms per retry set the latency.
         retry_backoff_ms=10,

@@ -62,6 +62,6 @@ class Outgoing:
     partition: int | None = None  # None: the producer's partitioner picks one from the key
     # Fenced writers (``transport.fenced``): the writer whose transaction carries it; default ``partition``.
     writer: int | None = None
-    # Records the lane worker writes in the same transaction, right after this one (an answer's
+    # Records the exactly-once worker writes in the same transaction, right after this one (an answer's
     # side records, e.g. a correction ticket beside its response): all of them commit, or none.
     also: tuple[Outgoing, ...] = ()

@@ -1,4 +1,4 @@
-"""Fenced transactional writers, one per key (a resolver lane, an audit partition), and their batches.
+"""Fenced transactional writers, one per key (an audit partition), and their batches.
 
 Initialising a transactional id finishes the open transaction of its previous holder and refuses that
 holder's producer from then on. Both exactly-once workers rely on it: whoever takes a key over opens
