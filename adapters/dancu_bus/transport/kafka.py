@@ -17,14 +17,14 @@ from dancu_bus.settings import KafkaSettings
 from dancu_bus.transport.clients import ClusterState
 from dancu_bus.transport.unreadable import install as _guard_unreadable_batches
 
-_librdkafka_log = logging.getLogger("dancu_bus.transport.librdkafka")
-
 __all__ = ["ClusterClients", "consumer", "kafka_options", "producer", "reader"]
+
+_librdkafka_log = logging.getLogger("dancu_bus.transport.librdkafka")
 
 # A transaction begun right after the previous one of the same id committed finds the coordinator
 # still writing that one's markers (CONCURRENT_TRANSACTIONS), for a few milliseconds. aiokafka waits a
-# fixed 20 ms before asking again, which made every transactional write of a steady stream take 25 ms (measured
-# back to back: 25 ms per transaction at 20 ms, 5 ms at 2 ms). It has no setting for it.
+# fixed 20 ms before asking again, which made every transactional write of a steady stream take 25 ms
+# (measured back to back: 25 ms per transaction at 20 ms, 5 ms at 2 ms). It has no setting for it.
 _aiokafka_sender.BACKOFF_OVERRIDE = 0.002
 # Every consumer built here steps over record batches it cannot unpack instead of fetching them for ever.
 _guard_unreadable_batches()
