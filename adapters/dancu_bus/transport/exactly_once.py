@@ -197,9 +197,14 @@ class TransactionalWorker:
 
     def _poll(self) -> list[Incoming]:
         """The records fetched within the poll timeout, of partitions owned when it returns."""
-        messages = self._kafka.consumer.consume(
-            self._options.max_records, self._options.poll_timeout_ms / 1000
-        )
+        consumer, most = self._kafka.consumer, self._options.max_records
+        # librdkafka's consume(n, timeout) waits for n records or the whole timeout: at a steady rate,
+        # every batch would wait the timeout out. What is fetched already, else the first to come.
+        messages = consumer.consume(most, 0)
+        if not messages:
+            messages = consumer.consume(1, self._options.poll_timeout_ms / 1000)
+            if messages and most > 1:
+                messages += consumer.consume(most - 1, 0)
         batch = [record for m in messages if (record := _incoming(m)) is not None]
         return [r for r in batch if r.tp in self._kafka.owned]
 
