@@ -133,8 +133,7 @@ class VerifyQuery:
 
     def supplied(self) -> dict[str, object]:
         """The verifiable fields the agency filled in."""
-        values = {name: getattr(self, name) for name in VERIFIABLE_FIELDS}
-        return {name: value for name, value in values.items() if value is not None}
+        return {name: value for name in VERIFIABLE_FIELDS if (value := getattr(self, name)) is not None}
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,6 +151,12 @@ class ResolverSettings(BaseModel):
         description="the catalogue topics' live view, or the packaged CSVs (experiments only)",
     )
     max_batch: int = Field(default=500, ge=1, description="records fetched and answered together")
+    linger_ms: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="once a record arrives, how long to wait for more to answer in the same transaction",
+    )
     metrics_port: int = 9401
     instance: str = Field(
         default_factory=socket.gethostname,

@@ -49,6 +49,7 @@ Outcome = VerifyResult | Rejection
 """One item's outcome: VERIFY's result, or the refusal of that item alone."""
 
 _OK = ItemStatus(ResponseStatus.OK.value)
+_VALUE: dict[MatchOutcome | Verdict, str] = {e: e.value for e in (*MatchOutcome, *Verdict)}
 _FIELDS = list(VERIFIABLE_FIELDS)
 
 
@@ -159,8 +160,9 @@ def _refused(refusal: Rejection) -> ItemStatus:
 def _item_record(outcome: Outcome) -> dict[str, Any]:
     if isinstance(outcome, VerifyResult):
         # ``verify`` answers every verifiable field, in VERIFIABLE_FIELDS order: the order of ``fields``.
-        outcomes = [m.outcome.value for m in outcome.fields]
-        return {"verdict": outcome.verdict.value, "outcomes": outcomes, "reason_code": None, "detail": None}
+        # A dict lookup, not ``.value``: Enum's property was a quarter of encoding a batch's answer.
+        outcomes = [_VALUE[m.outcome] for m in outcome.fields]
+        return {"verdict": _VALUE[outcome.verdict], "outcomes": outcomes, "reason_code": None, "detail": None}
     detail = outcome.detail or None
     return {"verdict": None, "outcomes": [], "reason_code": outcome.reason.value, "detail": detail}
 

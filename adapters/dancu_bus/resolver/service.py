@@ -140,7 +140,9 @@ class _Serving:
             f"{prefix}.{resolver.instance}", resolver.transaction_timeout_s, resolver.session_timeout_s
         )
         options = WorkerOptions(
-            TopicNames(self._settings.kafka.topic_prefix).request_pattern, max_records=resolver.max_batch
+            TopicNames(self._settings.kafka.topic_prefix).request_pattern,
+            max_records=resolver.max_batch,
+            linger_ms=resolver.linger_ms,
         )
         async with running_transactional_worker(
             self._clients, resolver.group_id, self._handler, options, self.quarantine, transactions

@@ -35,6 +35,8 @@ class WorkerOptions:
     pattern: str
     max_records: int = 500
     poll_timeout_ms: int = 200
+    # Once a record came, how long the exactly-once worker waits for more to commit in one transaction.
+    linger_ms: int = 0
     retry_initial_s: float = 0.1
     retry_max_s: float = 5.0
     # How often a worker that acts on time (the audit) is called without records when none arrive.

@@ -204,7 +204,7 @@ class TransactionalWorker:
         if not messages:
             messages = consumer.consume(1, self._options.poll_timeout_ms / 1000)
             if messages and most > 1:
-                messages += consumer.consume(most - 1, 0)
+                messages += consumer.consume(most - 1, self._options.linger_ms / 1000)
         batch = [record for m in messages if (record := _incoming(m)) is not None]
         return [r for r in batch if r.tp in self._kafka.owned]
 
