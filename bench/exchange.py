@@ -4,15 +4,15 @@
     .venv/bin/python bench/exchange.py --workload lookup --store postgres
     .venv/bin/python bench/exchange.py --workload steady --rate 1000 --duration 60
     .venv/bin/python bench/exchange.py --workload verify-batch --requests 1000000  # VERIFY_BATCH
-    .venv/bin/python bench/exchange.py --workload scale-out --resolvers 1,2,4      # per resolver count
+    .venv/bin/python bench/exchange.py --workload scale-out --resolvers 1,2,4 --of verify
 
 It seeds (once, cached in .cache/bench) the population, creates topics under a prefix of its own,
 runs the baseline (``baseline.py``), then the same number of requests through the SDK, the resolver
 processes and the store; prints a table and, as its last line, one JSON object. ``verify-batch``
 counts verifications (a VERIFY_BATCH record carries 1,000) against bare round trips of messages of a
-single VERIFY request's size; ``scale-out`` runs bulk VERIFY once per resolver count, each run with its
-own baseline, and ends with one JSON object holding every run's. It deletes its topics,
-stops its processes and its PostgreSQL server before it exits.
+single VERIFY request's size; ``scale-out`` runs ``--of`` (VERIFY_BATCH, or bulk VERIFY) once per
+resolver count, each with its own baseline, and ends with one JSON object holding every run's. It
+deletes its topics, stops its processes and its PostgreSQL server before it exits.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from dancu_bus.settings import BrokerSettings, KafkaSettings
 
 _PARTITIONS = 6  # as the request and response topics in topics.yaml
 # The requests each bench workload sends.
-_WORKLOAD_OF = {"steady": "verify", "verify-batch": "verify", "scale-out": "verify"}
+_WORKLOAD_OF = {"steady": "verify", "verify-batch": "verify"}
 _TITLES = {"verify-batch": "VERIFY_BATCH (SIM owner, 1,000 a record): verifications"}
 
 
@@ -74,7 +74,7 @@ def main() -> int:
         reports = []
         for count in args.resolvers:
             _log(f"scale-out: {count} resolver process(es)")
-            reports.append(_measure(replace(plan, resolvers=count), store_env, people))
+            reports.append(_measure(replace(plan, workload=args.of, resolvers=count), store_env, people))
             print_report(reports[-1])
     _print_scale_out(reports)
     return 0
@@ -83,8 +83,8 @@ def main() -> int:
 def _print_scale_out(reports: list[Report]) -> None:
     """Throughput per resolver count against one resolver, and one JSON line with every run's summary."""
     first = reports[0].e2e.outcome.rps
-    print(f"\nscale-out, bulk VERIFY — {reports[0].store}, {reports[0].citizens:,} citizens")
-    print(f"  {'resolvers':<12}{'requests/s':>12}{'× one':>8}{'bare Kafka/s':>14}{'ratio':>8}{'p99 ms':>9}")
+    print(f"\nscale-out, {reports[0].title} — {reports[0].store}, {reports[0].citizens:,} citizens")
+    print(f"  {'resolvers':<12}{'per second':>12}{'× one':>8}{'bare Kafka/s':>14}{'ratio':>8}{'p99 ms':>9}")
     for report in reports:
         s = report.summary()
         scale = s["e2e_rps"] / first if first else 0.0
@@ -241,6 +241,12 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--workload", choices=("verify", "lookup", "steady", "verify-batch", "scale-out"), default="verify"
+    )
+    parser.add_argument(
+        "--of",
+        choices=("verify", "verify-batch"),
+        default="verify-batch",
+        help="scale-out: of which workload",
     )
     parser.add_argument(
         "--resolvers", type=_counts, default=[1, 2, 4], help="scale-out: resolver counts, e.g. 1,2,4"
