@@ -19,6 +19,9 @@ run() {
 run --workload verify --requests 200000 --store sqlite --citizens 1000000
 run --workload lookup --requests 200000 --store sqlite --citizens 1000000
 run --workload steady --rate 1000 --duration 60 --store sqlite --citizens 1000000
+run --workload verify-batch --requests 1000000 --store sqlite --citizens 1000000
+run --workload verify-batch --requests 300000 --store postgres --citizens 1000000
+run --workload scale-out --resolvers 1,2,4 --requests 300000 --store sqlite --citizens 1000000
 run --workload verify --requests 200000 --store postgres --citizens 1000000
 if [ "${1:-}" != quick ]; then
   run --workload verify --requests 200000 --store sqlite --citizens 10000000
