@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 # Errors a consumed "message" may carry that say nothing about a record: none of them is a record.
+# How long one of librdkafka's blocking calls may take (each is given this timeout), and how much longer
+# one is waited for before the clients count as stuck (``_Librdkafka.call``).
+_CALL_TIMEOUT_S = 10.0
+_GRACE_S = 5.0
 _NOT_RECORDS = frozenset({KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART})
 
 
@@ -104,8 +108,8 @@ class _Librdkafka:
 
         librdkafka's transactional calls take a timeout, but ``send_offsets_to_transaction`` does not
         always keep it when the group coordinator went away (librdkafka issue 5456, seen here after a
-        broker restart): a call that has not returned well after every timeout it was given fails
-        these clients, and the worker starts again with new ones (the new producer fences this one).
+        broker restart): a call that has not returned ``_GRACE_S`` after its timeout fails these
+        clients, and the worker starts again with new ones (the new producer fences this one).
         """
         loop = asyncio.get_running_loop()
         done: asyncio.Future[_T] = loop.create_future()
@@ -168,13 +172,11 @@ class TransactionalWorker:
         handler: BatchHandler,
         options: WorkerOptions,
         quarantine: Quarantine,
-        transactions: Transactions,
     ) -> None:
         self._kafka = clients
         self._handler = handler
         self._options = options
         self._quarantine = quarantine
-        self._timeout_s = transactions.timeout_s
         self._aborted = 0  # transactions aborted in a row: the next attempt waits longer
 
     @property
@@ -185,7 +187,7 @@ class TransactionalWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is answered and committed first."""
         kafka = self._kafka
-        await kafka.call(kafka.producer.init_transactions, self._timeout_s)
+        await kafka.call(kafka.producer.init_transactions, _CALL_TIMEOUT_S)
         kafka.consumer.subscribe(
             [self._options.pattern], on_assign=kafka.assigned, on_revoke=kafka.revoked, on_lost=kafka.revoked
         )
@@ -217,7 +219,7 @@ class TransactionalWorker:
         for record in records:
             offsets[record.tp] = max(offsets.get(record.tp, 0), record.offset + 1)
         try:
-            committed = await self._kafka.call(self._transact, outgoing, offsets)
+            committed = await self._transact(outgoing, offsets)
         except _Refused as exc:
             # The quarantine takes these records apart: the one whose answer is too large is set aside.
             self._quarantine.hold(records)
@@ -238,26 +240,37 @@ class TransactionalWorker:
             return [self._handler.set_aside(records[0], detail)]
         return await handle_with_retries(self._handler, records, stop, self._options)
 
-    def _transact(self, outgoing: Sequence[Outgoing], offsets: dict[TopicPartition, int]) -> bool:
-        """On the clients' thread: one transaction; False when it aborted (the batch is read again)."""
-        producer, refused = self._kafka.producer, []
+    async def _transact(self, outgoing: Sequence[Outgoing], offsets: dict[TopicPartition, int]) -> bool:
+        """One transaction: False when it aborted (the batch is read again from the last commit).
+
+        Its steps are calls of their own, each watched for its own timeout (``_Librdkafka.call``);
+        nothing else is called on the clients' thread between them, so no rebalance comes in between.
+        """
+        kafka, refused = self._kafka, list[str]()
+        try:
+            await kafka.call(self._send, outgoing, offsets, refused)
+            await kafka.call(kafka.producer.commit_transaction, _CALL_TIMEOUT_S)
+        except KafkaException as exc:
+            return await kafka.call(self._failed, exc, refused)
+        return True
+
+    def _send(
+        self, outgoing: Sequence[Outgoing], offsets: dict[TopicPartition, int], refused: list[str]
+    ) -> None:
+        """On the clients' thread: begin, produce the answers, add the offsets with the group's metadata."""
+        producer = self._kafka.producer
 
         def delivered(error: KafkaError | None, _: Message) -> None:
             if error is not None and error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
                 refused.append(error.str())
 
-        try:
-            producer.begin_transaction()
-            for answer in outgoing:
-                for record in (answer, *answer.also):
-                    _produce(producer, record, delivered)
-            positions = [KafkaPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
-            metadata = self._kafka.consumer.consumer_group_metadata()
-            producer.send_offsets_to_transaction(positions, metadata, self._timeout_s)
-            producer.commit_transaction(self._timeout_s)
-        except KafkaException as exc:
-            return self._failed(exc, refused)
-        return True
+        producer.begin_transaction()
+        for answer in outgoing:
+            for record in (answer, *answer.also):
+                _produce(producer, record, delivered)
+        positions = [KafkaPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()]
+        metadata = self._kafka.consumer.consumer_group_metadata()
+        producer.send_offsets_to_transaction(positions, metadata, _CALL_TIMEOUT_S)
 
     def _failed(self, exc: KafkaException, refused: list[str]) -> bool:
         error: KafkaError = exc.args[0]
@@ -266,7 +279,7 @@ class TransactionalWorker:
             # this producer is done; the worker is started again with a new one.
             raise BrokerError(f"the transaction failed for good: {error.str()}", retriable=False) from exc
         log.warning("a transaction aborted, reading its records again: %s", error.str())
-        self._kafka.producer.abort_transaction(self._timeout_s)
+        self._kafka.producer.abort_transaction(_CALL_TIMEOUT_S)
         if refused or error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
             raise _Refused(refused[0] if refused else error.str())
         return False
@@ -277,7 +290,7 @@ class TransactionalWorker:
         owned = [KafkaPartition(tp.topic, tp.partition) for tp in sorted(self._kafka.owned)]
         if not owned:
             return
-        for tp in consumer.committed(owned, self._timeout_s):
+        for tp in consumer.committed(owned, _CALL_TIMEOUT_S):
             if tp.offset < 0:
                 tp.offset = OFFSET_BEGINNING
             try:
@@ -353,9 +366,8 @@ async def running_transactional_worker(
     except BaseException:
         consumer.close()
         raise
-    # Every call returns within its own timeout, or fails these clients well after it (``_Librdkafka.call``).
-    kafka = _Librdkafka(consumer, producer, transactions.timeout_s + 15)
+    kafka = _Librdkafka(consumer, producer, _CALL_TIMEOUT_S + _GRACE_S)
     try:
-        yield TransactionalWorker(kafka, handler, options, quarantine, transactions)
+        yield TransactionalWorker(kafka, handler, options, quarantine)
     finally:
         await kafka.close()
