@@ -23,7 +23,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,26 +49,31 @@ def main() -> int:
     """Run the three echoes; print the table and the JSON summary."""
     args = _arguments()
     admin = AdminClient({"bootstrap.servers": args.bootstrap})
+    bootstrap, count = args.bootstrap, args.messages
+
+    # Each echo run on a fresh source topic of its own (``source`` → ``source.out``).
+    def aiokafka(name: str, lanes: int) -> Callable[[str], Run]:
+        return lambda source: asyncio.run(_echo(name, bootstrap, source, count, lanes))
+
+    def librdkafka(name: str, transactional: bool) -> Callable[[str], Run]:
+        return lambda source: _rdkafka_echo(name, bootstrap, source, count, transactional)
+
+    echoes = [
+        aiokafka("plain (no transactions)", 0),
+        aiokafka("one transaction per batch", 1),
+        aiokafka("8 lanes", 8),
+        librdkafka("librdkafka plain", False),
+        librdkafka("librdkafka KIP-447, one producer", True),
+    ]
     runs = []
-    for name, lanes in (("plain (no transactions)", 0), ("one transaction per batch", 1), ("8 lanes", 8)):
+    for echo in echoes:
         source = f"bench{uuid.uuid4().hex[:8]}.transport"
         topics = [source, f"{source}.out"]
         for future in admin.create_topics([NewTopic(t, _PARTITIONS, 1) for t in topics]).values():
             future.result(30)
         try:
-            _fill(args.bootstrap, source, args.messages)
-            runs.append(asyncio.run(_echo(name, args.bootstrap, source, args.messages, lanes)))
-        finally:
-            for future in admin.delete_topics(topics).values():
-                future.result(30)
-    for name, transactional in (("librdkafka plain", False), ("librdkafka KIP-447, one producer", True)):
-        source = f"bench{uuid.uuid4().hex[:8]}.transport"
-        topics = [source, f"{source}.out"]
-        for future in admin.create_topics([NewTopic(t, _PARTITIONS, 1) for t in topics]).values():
-            future.result(30)
-        try:
-            _fill(args.bootstrap, source, args.messages)
-            runs.append(_rdkafka_echo(name, args.bootstrap, source, args.messages, transactional))
+            _fill(bootstrap, source, count)
+            runs.append(echo(source))
         finally:
             for future in admin.delete_topics(topics).values():
                 future.result(30)
