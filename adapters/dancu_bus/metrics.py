@@ -86,7 +86,9 @@ class ServiceMetrics:
     """What every process exposes: build info, readiness, the broker's reachability, process metrics."""
 
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
-        self.build = Info("dancu_build", "The running build: version, source commit and service", registry=registry)
+        self.build = Info(
+            "dancu_build", "The running build: version, source commit and service", registry=registry
+        )
         self.build.info({"version": __version__, "commit": build_commit(), "service": service})
         self.ready = Gauge(
             "dancu_ready",

@@ -299,7 +299,7 @@ async def run_audit(
         return None if running and running[0].assigned else "no partitions assigned yet"
 
     def failed(exc: BaseException) -> None:
-        metrics.worker_failures.labels(type(exc).__name__).inc()
+        metrics.worker.worker_failures.labels(type(exc).__name__).inc()
         quarantine.failed(f"{type(exc).__name__}: {exc}")
 
     async with (

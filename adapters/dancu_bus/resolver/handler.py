@@ -16,7 +16,7 @@ from dancu_bus.contracts import Citizen, Request, Response
 from dancu_bus.corrections import TicketBook, TicketCodec, Tickets
 from dancu_bus.errors import CodecError, StoreError
 from dancu_bus.exchanges import exchange_id
-from dancu_bus.metrics import ResolverMetrics, operation_label
+from dancu_bus.metrics import NO_REASON, ResolverMetrics, operation_label
 from dancu_bus.operations import Asking, Emitted, Population, registry_of
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.resolver.answers import reject, respond
@@ -86,8 +86,7 @@ class ResolverHandler:
         self._names = names
         self._metrics = metrics
         self._admitted: Counter[str] = Counter()
-        self._answered: Counter[tuple[str, str, str]] = Counter()
-        self._rejected: Counter[tuple[str, str]] = Counter()
+        self._answered: Counter[tuple[str, str, str, str]] = Counter()
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """One output per record, in order: its response, or its dead letter when it cannot be answered.
@@ -95,7 +94,6 @@ class ResolverHandler:
         Retriable store errors go up, to be retried; quotas are spent only once the store has answered,
         so a retried batch does not spend them twice.
         """
-        self._metrics.batch_size.observe(len(batch))
         now = datetime.now(UTC)
         slots = [self._decode(record, now) for record in batch]
         decoded = [slot for slot in slots if isinstance(slot, _Decoded)]
@@ -246,11 +244,9 @@ class ResolverHandler:
 
     def _count(self, agency: str, response: Response) -> None:
         # Label values come from closed sets only: registered agencies, known operations, our codes.
-        self._answered[
-            agency, operation_label(response.operation, self._names_of), response.status.value
-        ] += 1
-        if response.reason_code is not None:
-            self._rejected[agency, response.reason_code] += 1
+        operation = operation_label(response.operation, self._names_of)
+        reason = response.reason_code or NO_REASON
+        self._answered[agency, operation, response.status.value, reason] += 1
 
     def _flush_counts(self) -> None:
         """Add the batch's tallies to the metrics: one ``labels`` lookup per label set, not per request."""
@@ -258,11 +254,8 @@ class ResolverHandler:
             self._metrics.quota_used.labels(agency).inc(count)
         for answered, count in self._answered.items():
             self._metrics.requests.labels(*answered).inc(count)
-        for rejected, count in self._rejected.items():
-            self._metrics.rejections.labels(*rejected).inc(count)
         self._admitted.clear()
         self._answered.clear()
-        self._rejected.clear()
 
 
 def response_headers(

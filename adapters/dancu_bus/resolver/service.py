@@ -104,7 +104,7 @@ async def run_resolver(
         return await _readiness(serving.assigned, checked, catalogues)
 
     def failed(exc: BaseException) -> None:
-        metrics.worker_failures.labels(type(exc).__name__).inc()
+        metrics.worker.worker_failures.labels(type(exc).__name__).inc()
         serving.quarantine.failed(f"{type(exc).__name__}: {exc}")
 
     async with (
