@@ -1,7 +1,7 @@
 """Kafka I/O for the async services: aiokafka, and librdkafka for the resolver's exactly-once path."""
 
 from dancu_bus.transport.clients import ClusterState, KafkaClients
-from dancu_bus.transport.consuming import WorkerOptions, sleep_unless
+from dancu_bus.transport.consuming import NO_EVENTS, WorkerEvents, WorkerOptions, sleep_unless
 from dancu_bus.transport.dead_letters import DeadLetters, operator_key
 from dancu_bus.transport.exactly_once import (
     BatchHandler,
@@ -17,6 +17,7 @@ from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition, Unre
 from dancu_bus.transport.tail import partition_count
 
 __all__ = [
+    "NO_EVENTS",
     "BatchHandler",
     "ClusterClients",
     "ClusterState",
@@ -32,6 +33,7 @@ __all__ = [
     "TransactionalWorker",
     "Transactions",
     "Unreadable",
+    "WorkerEvents",
     "WorkerOptions",
     "consumer",
     "following",

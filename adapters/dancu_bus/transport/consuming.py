@@ -15,7 +15,9 @@ from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition
 from dancu_bus.transport.unreadable import unreadable_of
 
 __all__ = [
+    "NO_EVENTS",
     "Revocations",
+    "WorkerEvents",
     "WorkerOptions",
     "handle_with_retries",
     "incoming",
@@ -26,6 +28,52 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _LOG_APPEND_TIME = 1  # a record's timestamp_type: 0 the producer's time, 1 the broker's
+
+
+class WorkerEvents(Protocol):
+    """What a worker reports as it goes, for metrics (``dancu_bus.metrics.WorkerMetrics``)."""
+
+    def handled(self, records: int) -> None:
+        """A batch of ``records`` was handed to the handler."""
+
+    def committed(self, seconds: float) -> None:
+        """A batch's outputs and offsets committed; the commit took ``seconds``."""
+
+    def aborted(self, cause: str) -> None:
+        """A batch's transaction aborted: ``rebalance``, ``fenced``, ``too_large``, ``timeout``, ``broker``."""
+
+    def was_fenced(self) -> None:
+        """A newer producer or group generation fenced this worker."""
+
+    def rebalanced(self, assigned: int, revoked: int, owned: int) -> None:
+        """Partitions were assigned or revoked; the worker owns ``owned`` now."""
+
+    def set_aside(self) -> None:
+        """A record that failed alone was set aside (a dead letter) by the quarantine."""
+
+
+class _NoEvents:
+    def handled(self, records: int) -> None:
+        pass
+
+    def committed(self, seconds: float) -> None:
+        pass
+
+    def aborted(self, cause: str) -> None:
+        pass
+
+    def was_fenced(self) -> None:
+        pass
+
+    def rebalanced(self, assigned: int, revoked: int, owned: int) -> None:
+        pass
+
+    def set_aside(self) -> None:
+        pass
+
+
+NO_EVENTS: WorkerEvents = _NoEvents()
+"""Events nobody listens to (tests, benchmarks)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +89,29 @@ class WorkerOptions:
     retry_max_s: float = 5.0
     # How often a worker that acts on time (the audit) is called without records when none arrive.
     tick_s: float = 1.0
+    events: WorkerEvents = NO_EVENTS
 
 
 class Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
     """Tells ``revoked`` which partitions a rebalance took away, as plain TopicPartitions."""
 
-    def __init__(self, revoked: Callable[[list[TopicPartition]], None]) -> None:
+    def __init__(
+        self,
+        revoked: Callable[[list[TopicPartition]], None],
+        events: WorkerEvents = NO_EVENTS,
+        owned: Callable[[], int] = lambda: 0,
+    ) -> None:
         self._revoked = revoked
+        self._events = events
+        self._owned = owned
 
     async def on_partitions_revoked(self, revoked: Collection[Any]) -> None:
         self._revoked([TopicPartition(tp.topic, tp.partition) for tp in revoked])
+        self._events.rebalanced(0, len(revoked), self._owned())
 
     async def on_partitions_assigned(self, assigned: Collection[Any]) -> None:
         log.info("assigned %d partitions", len(assigned))
+        self._events.rebalanced(len(assigned), 0, self._owned())
 
 
 class _Handles(Protocol):

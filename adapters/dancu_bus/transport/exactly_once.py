@@ -24,6 +24,7 @@ import functools
 import logging
 import queue
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from confluent_kafka import TopicPartition as KafkaPartition
 
 from dancu_bus.errors import BrokerError
 from dancu_bus.transport.clients import KafkaClients
-from dancu_bus.transport.consuming import WorkerOptions, handle_with_retries, sleep_unless
+from dancu_bus.transport.consuming import WorkerEvents, WorkerOptions, handle_with_retries, sleep_unless
 from dancu_bus.transport.quarantine import Quarantine
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition, Unreadable
 
@@ -86,9 +87,12 @@ class _Refused(Exception):
 class _Librdkafka:
     """The consumer and the producer, called on one thread of their own, one call at a time."""
 
-    def __init__(self, consumer: Consumer, producer: Producer, patience_s: float) -> None:
+    def __init__(
+        self, consumer: Consumer, producer: Producer, patience_s: float, events: WorkerEvents
+    ) -> None:
         self.consumer = consumer
         self.producer = producer
+        self.events = events
         self._patience_s = patience_s
         self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         # A daemon thread, unlike an executor's: a call stuck on a broker that does not answer must not
@@ -143,11 +147,13 @@ class _Librdkafka:
         """Cooperative assignment: these partitions are added to what this member owns."""
         self.owned |= {TopicPartition(tp.topic, tp.partition) for tp in partitions}
         log.info("assigned %d partitions (%d owned)", len(partitions), len(self.owned))
+        self.events.rebalanced(len(partitions), 0, len(self.owned))
 
     def revoked(self, _: Consumer, partitions: list[KafkaPartition]) -> None:
         """Taken away (or lost): nothing of theirs is in flight, as callbacks run between transactions."""
         self.owned -= {TopicPartition(tp.topic, tp.partition) for tp in partitions}
         log.info("revoked %d partitions (%d owned)", len(partitions), len(self.owned))
+        self.events.rebalanced(0, len(partitions), len(self.owned))
 
     async def close(self) -> None:
         """Leave the group (on the clients' thread, after any call in progress) and let the thread go."""
@@ -237,7 +243,9 @@ class TransactionalWorker:
         """The handler's answers, or the dead letter of a record that already failed alone."""
         detail = self._quarantine.poisoned(records[0]) if len(records) == 1 else None
         if detail is not None:
+            self._options.events.set_aside()
             return [self._handler.set_aside(records[0], detail)]
+        self._options.events.handled(len(records))
         return await handle_with_retries(self._handler, records, stop, self._options)
 
     async def _transact(self, outgoing: Sequence[Outgoing], offsets: dict[TopicPartition, int]) -> bool:
@@ -249,9 +257,11 @@ class TransactionalWorker:
         kafka, refused = self._kafka, list[str]()
         try:
             await kafka.call(self._send, outgoing, offsets, refused)
+            started = time.monotonic()
             await kafka.call(kafka.producer.commit_transaction, _CALL_TIMEOUT_S)
         except KafkaException as exc:
             return await kafka.call(self._failed, exc, refused)
+        self._options.events.committed(time.monotonic() - started)
         return True
 
     def _send(
@@ -274,13 +284,18 @@ class TransactionalWorker:
 
     def _failed(self, exc: KafkaException, refused: list[str]) -> bool:
         error: KafkaError = exc.args[0]
+        events, cause = self._options.events, _abort_cause(error, refused)
+        if cause == "fenced":
+            events.was_fenced()
         if error.fatal() or not error.txn_requires_abort():
             # Fenced by a producer with our transactional id, or the transaction's state is unknown:
             # this producer is done; the worker is started again with a new one.
+            events.aborted(cause)
             raise BrokerError(f"the transaction failed for good: {error.str()}", retriable=False) from exc
         log.warning("a transaction aborted, reading its records again: %s", error.str())
         self._kafka.producer.abort_transaction(_CALL_TIMEOUT_S)
-        if refused or error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+        events.aborted(cause)
+        if cause == "too_large":
             raise _Refused(refused[0] if refused else error.str())
         return False
 
@@ -298,6 +313,32 @@ class TransactionalWorker:
             except KafkaException as exc:
                 # Not fetched yet: it starts from its committed offset anyway.
                 log.debug("no rewind of %s [%d]: %s", tp.topic, tp.partition, exc)
+
+
+# The group coordinator refusing a generation that is over (KIP-447), or a newer producer of our id.
+_FENCED = frozenset(
+    {
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.FENCED_INSTANCE_ID,
+        KafkaError._FENCED,
+        KafkaError.PRODUCER_FENCED,
+        KafkaError.INVALID_PRODUCER_EPOCH,
+    }
+)
+_TIMEOUTS = frozenset({KafkaError._TIMED_OUT, KafkaError.REQUEST_TIMED_OUT, KafkaError._TRANSPORT})
+
+
+def _abort_cause(error: KafkaError, refused: Sequence[str]) -> str:
+    """Why a transaction aborted, as one of ``WorkerEvents.aborted``'s closed set of causes."""
+    code = error.code()
+    if refused or code == KafkaError.MSG_SIZE_TOO_LARGE:
+        return "too_large"
+    if code in _FENCED:
+        return "fenced"
+    if code == KafkaError.REBALANCE_IN_PROGRESS:
+        return "rebalance"
+    return "timeout" if code in _TIMEOUTS else "broker"
 
 
 def _produce(
@@ -366,7 +407,7 @@ async def running_transactional_worker(
     except BaseException:
         consumer.close()
         raise
-    kafka = _Librdkafka(consumer, producer, _CALL_TIMEOUT_S + _GRACE_S)
+    kafka = _Librdkafka(consumer, producer, _CALL_TIMEOUT_S + _GRACE_S, options.events)
     try:
         yield TransactionalWorker(kafka, handler, options, quarantine)
     finally:

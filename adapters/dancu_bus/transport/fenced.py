@@ -37,7 +37,7 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka import TopicPartition as KafkaTopicPartition
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.errors import MessageSizeTooLargeError, ProducerFenced
 
 from dancu_bus.errors import BrokerError
 from dancu_bus.transport.assignor import colocating_assignor
@@ -122,7 +122,9 @@ class FencedWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is written and committed first."""
-        self._consumer.subscribe(pattern=self._options.pattern, listener=Revocations(self.lost))
+        events = self._options.events
+        listener = Revocations(self.lost, events, lambda: len(self._consumer.assignment()))
+        self._consumer.subscribe(pattern=self._options.pattern, listener=listener)
         while not stop.is_set():
             batch = await next_batch(self._consumer, self._options)
             if batch or self._tick_due():
@@ -175,7 +177,10 @@ class FencedWorker:
         detail = self._quarantine.poisoned(part[0]) if len(part) == 1 else None
         if detail is not None:
             log.error("setting aside %s[%d]@%d: %s", part[0].topic, part[0].partition, part[0].offset, detail)
+            self._options.events.set_aside()
             return [self._handler.set_aside(part[0], detail)]
+        if part:
+            self._options.events.handled(len(part))
         return await handle_with_retries(self._handler, part, stop, self._options)
 
     async def _open(self, partition: int) -> None:
@@ -205,17 +210,24 @@ class FencedWorker:
         self, partition: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
     ) -> bool | Exception:
         """True once written; False, or the broker's size refusal, when the partition must be rewound."""
+        events = self._options.events
+        started = time.monotonic()
         try:
             await self._writers.write(partition, records, offsets)
         except MessageSizeTooLargeError as exc:
             log.warning("partition %d: the broker refused a record as too large: %s", partition, exc)
+            events.aborted("too_large")
             refusal: Exception = exc
             return refusal
         except WRITE_ERRORS as exc:
             log.warning(
                 "writing %d records to partition %d failed, rewinding: %s", len(records), partition, exc
             )
+            if isinstance(exc, ProducerFenced):
+                events.was_fenced()
+            events.aborted("fenced" if isinstance(exc, ProducerFenced) else "broker")
             return False
+        events.committed(time.monotonic() - started)
         return True
 
     async def _rewind(self, partition: int) -> None:
