@@ -40,7 +40,7 @@ class WorkerEvents(Protocol):
         """A batch's outputs and offsets committed; the commit took ``seconds``."""
 
     def aborted(self, cause: str) -> None:
-        """A batch's transaction aborted: ``rebalance``, ``fenced``, ``too_large``, ``timeout``, ``broker``."""
+        """A transaction aborted: ``rebalance``, ``fenced``, ``too_large``, ``timeout`` or ``broker``."""
 
     def was_fenced(self) -> None:
         """A newer producer or group generation fenced this worker."""
