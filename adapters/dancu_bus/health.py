@@ -63,6 +63,8 @@ class HealthServer:
 
     async def _route(self, path: str) -> tuple[str, str, bytes]:
         if path == "/metrics":
+            # Readiness is evaluated at each scrape too, so the service's readiness gauge is current.
+            await self._ready()
             return "200 OK", CONTENT_TYPE_LATEST, generate_latest(self._registry)
         if path == "/healthz":
             return "200 OK", "text/plain", b"ok\n"

@@ -28,6 +28,7 @@ class Echo:
         self.handled: list[bytes | None] = []
         self.stop = asyncio.Event()
         self._stop_after = stop_after
+        self.commits = 0
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         self.handled += [r.value for r in batch]
@@ -37,6 +38,9 @@ class Echo:
         if len(self.handled) >= self._stop_after:
             self.stop.set()
         return [Outgoing("out", r.key, r.value, also=(Outgoing("side", None, r.value),)) for r in batch]
+
+    def committed(self) -> None:
+        self.commits += 1
 
     def set_aside(self, record: Incoming, detail: str) -> Outgoing:
         return Outgoing("dlq", record.key, f"aside {record.value!r}: {detail}".encode())

@@ -19,7 +19,7 @@ from dancu_bus.contracts import AuditPending, AuditRecord
 from dancu_bus.errors import BrokerError, CodecError
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.health import HealthServer
-from dancu_bus.metrics import AuditMetrics, agency_label
+from dancu_bus.metrics import AuditMetrics, ServiceMetrics, agency_label
 from dancu_bus.settings import AuditSettings, Settings
 from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
@@ -274,11 +274,15 @@ async def run_audit(
     partitions = await _partitions(clients, names.audit, stop)
     if partitions is None:
         return
+    service = ServiceMetrics(registry, "audit")
     metrics = AuditMetrics(registry)
     dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), "audit")
     handler = AuditHandler(codec, names, metrics, AuditLimits.of(settings.audit), partitions, dead_letters)
     options = WorkerOptions(
-        names.exchange_pattern, max_records=settings.audit.max_batch, tick_s=settings.audit.tick_s
+        names.exchange_pattern,
+        max_records=settings.audit.max_batch,
+        tick_s=settings.audit.tick_s,
+        events=metrics.worker,
     )
     topics = FencedTopics(names.audit, names.audit_pending)
     group = settings.audit.group_id
@@ -294,9 +298,16 @@ async def run_audit(
                 running.remove(worker)
 
     async def ready() -> str | None:
-        if watch.problem is not None:
-            return f"the cluster: {watch.problem}"
-        return None if running and running[0].assigned else "no partitions assigned yet"
+        service.broker_reachable.set(0 if watch.problem is not None else 1)
+        problem = (
+            f"the cluster: {watch.problem}"
+            if watch.problem is not None
+            else None
+            if running and running[0].assigned
+            else "no partitions assigned yet"
+        )
+        service.ready.set(0 if problem else 1)
+        return problem
 
     def failed(exc: BaseException) -> None:
         metrics.worker.worker_failures.labels(type(exc).__name__).inc()

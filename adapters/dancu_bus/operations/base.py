@@ -23,7 +23,7 @@ from dancu_bus.contracts import Citizen, Provenance, Sealed
 from dancu_bus.corrections import CorrectionTicket, Tickets
 from dancu_bus.reasons import Reason, Rejection
 
-__all__ = ["Asking", "Emitted", "Operation", "Population", "schema_branches"]
+__all__ = ["FOUND", "NOT_FOUND", "Asking", "Emitted", "Operation", "Population", "schema_branches"]
 
 Q = TypeVar("Q")
 R = TypeVar("R")
@@ -84,6 +84,12 @@ class Asking:
     emitted: list[Emitted] = field(default_factory=list)
 
 
+FOUND = "FOUND"
+NOT_FOUND = "NOT_FOUND"
+"""The verdicts of an operation that finds a record or not (LOOKUP, SEARCH, TICKET_STATE), for metrics;
+VERIFY's own ``Verdict`` says NOT_FOUND too, so the two read alike on a dashboard."""
+
+
 class Operation(ABC, Generic[Q, R]):
     """One operation: its wire mapping (``codec.operations.OperationWire``), admission and answer.
 
@@ -117,6 +123,10 @@ class Operation(ABC, Generic[Q, R]):
     def spent(self, result: R) -> int:
         """How much of the agency's quota the answer spends: one exchange, one request."""
         return 1
+
+    def verdicts(self, result: R) -> Mapping[str, int]:
+        """How many answers of each verdict ``result`` holds (metrics): none for an operation without one."""
+        return {}
 
     def within_quota(self, result: R, granted: int, refusal: Rejection) -> R | None:
         """The result when only ``granted`` of what it ``spent`` fits the quota; None: refuse it whole."""

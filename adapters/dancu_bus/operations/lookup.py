@@ -22,7 +22,7 @@ from dancu_bus.contracts import (
 from dancu_bus.contracts import (
     Operation as Name,
 )
-from dancu_bus.operations.base import Asking, Operation, id_refusal, schema_branches
+from dancu_bus.operations.base import FOUND, NOT_FOUND, Asking, Operation, id_refusal, schema_branches
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import quoted
 
@@ -122,6 +122,10 @@ class Lookup(Operation[LookupQuery, LookupResult]):
             return None
         known = " or ".join(ADDRESS_SCHEMES)
         return CodeProblem("address_scheme", None, f"{quoted(scheme, 32)} is not an address scheme ({known})")
+
+    def verdicts(self, result: LookupResult) -> Mapping[str, int]:
+        """FOUND or NOT_FOUND: a store replaced by an empty one shows as a jump of NOT_FOUND."""
+        return {FOUND if result.found else NOT_FOUND: 1}
 
     async def answer(self, query: LookupQuery, asking: Asking) -> LookupResult:
         """The asked fields of the person, within scope."""

@@ -18,7 +18,7 @@ from dancu_bus.codec import Codec
 from dancu_bus.codec.messages import address_from, address_record, sealed_from, sealed_record
 from dancu_bus.contracts import Address, Citizen, Sealed
 from dancu_bus.contracts import Operation as Name
-from dancu_bus.operations.base import Asking, Operation, schema_branches
+from dancu_bus.operations.base import FOUND, NOT_FOUND, Asking, Operation, schema_branches
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import folded, printable
 
@@ -170,6 +170,10 @@ class Search(Operation[SearchQuery, SearchResult]):
             return Rejection(Reason.MALFORMED_REQUEST, f"max_candidates must be 1 to {MAX_CANDIDATES}")
         problem = self.code_problem(query, catalogues)
         return Rejection(Reason.INVALID_CODE, problem.message) if problem is not None else None
+
+    def verdicts(self, result: SearchResult) -> Mapping[str, int]:
+        """FOUND when some candidate matched (sealed or not), else NOT_FOUND."""
+        return {FOUND if result.candidates or result.sealed is not None else NOT_FOUND: 1}
 
     async def answer(self, query: SearchQuery, asking: Asking) -> SearchResult:
         """The people of that name and birth date, those living in the commune first."""

@@ -11,7 +11,7 @@ from dancu_bus.agencies import Purpose
 from dancu_bus.catalogues import CatalogueView
 from dancu_bus.contracts import Operation as Name
 from dancu_bus.corrections import TicketState, ticket_id
-from dancu_bus.operations.base import Asking, Operation, schema_branches
+from dancu_bus.operations.base import FOUND, NOT_FOUND, Asking, Operation, schema_branches
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import quoted
 
@@ -90,6 +90,10 @@ class TicketStateOperation(Operation[TicketStateQuery, TicketStateResult]):
                 Reason.MALFORMED_REQUEST, f"ticket_id {quoted(query.ticket_id, 40)} is not a UUID"
             )
         return None
+
+    def verdicts(self, result: TicketStateResult) -> Mapping[str, int]:
+        """FOUND or NOT_FOUND, of the ticket asked about."""
+        return {FOUND if result.found else NOT_FOUND: 1}
 
     async def answer(self, query: TicketStateQuery, asking: Asking) -> TicketStateResult:
         """The ticket if it is this agency's; not found otherwise, as if it did not exist."""

@@ -113,6 +113,10 @@ class Verify(Operation[VerifyQuery, VerifyResult]):
         """The first code of the body its catalogue lacks, in the order of the fields."""
         return next(code_problems(query, catalogues), None)
 
+    def verdicts(self, result: VerifyResult) -> Mapping[str, int]:
+        """One answer, of its verdict."""
+        return {result.verdict.value: 1}
+
     async def answer(self, query: VerifyQuery, asking: Asking) -> VerifyResult:
         """The flags of the compared person."""
         return verify(query, asking.citizens.get(query.personal_id))

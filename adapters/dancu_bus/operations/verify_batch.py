@@ -18,6 +18,7 @@ as an exchange of its own (``dancu_bus.exchanges.item_exchange_id``), with the i
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -122,6 +123,10 @@ class VerifyBatch(Operation[VerifyBatchQuery, VerifyBatchResult]):
         if count > MAX_ITEMS:
             return Rejection(Reason.BATCH_TOO_LARGE, f"{count} items, at most {MAX_ITEMS}")
         return None
+
+    def verdicts(self, result: VerifyBatchResult) -> Mapping[str, int]:
+        """One answer per item answered, of its verdict (refused items are counted as refusals)."""
+        return Counter(o.verdict.value for o in result.items if isinstance(o, VerifyResult))
 
     async def answer(self, query: VerifyBatchQuery, asking: Asking) -> VerifyBatchResult:
         """Each item as VERIFY answers it: its own refusal, or its flags."""

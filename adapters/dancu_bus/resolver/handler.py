@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from dancu_bus.agencies import AgencyDirectory
+from dancu_bus.agencies import Agency, AgencyDirectory
 from dancu_bus.catalogues import CatalogueSource, CatalogueView, packaged_view
 from dancu_bus.codec import Codec
-from dancu_bus.contracts import Citizen, Request, Response
+from dancu_bus.contracts import Citizen, Request, Response, ResponseStatus
 from dancu_bus.corrections import TicketBook, TicketCodec, Tickets
 from dancu_bus.errors import CodecError, StoreError
 from dancu_bus.exchanges import exchange_id
@@ -86,7 +86,11 @@ class ResolverHandler:
         self._names = names
         self._metrics = metrics
         self._admitted: Counter[str] = Counter()
+        self._spenders: dict[str, Agency] = {}
         self._answered: Counter[tuple[str, str, str, str]] = Counter()
+        self._verdicts: Counter[tuple[str, str, str]] = Counter()
+        # The batch in hand's answered requests: (agency, sent_at, received_at), timed once committed.
+        self._timing: list[tuple[str, datetime, datetime]] = []
 
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """One output per record, in order: its response, or its dead letter when it cannot be answered.
@@ -95,6 +99,7 @@ class ResolverHandler:
         so a retried batch does not spend them twice.
         """
         now = datetime.now(UTC)
+        self._timing = []  # a batch handled again (retried, or after an abort) is timed from scratch
         slots = [self._decode(record, now) for record in batch]
         decoded = [slot for slot in slots if isinstance(slot, _Decoded)]
         view = self._catalogues.view  # one snapshot for the batch, however the topics change meanwhile
@@ -117,6 +122,17 @@ class ResolverHandler:
         outgoing = [slot if isinstance(slot, Outgoing) else next(answers) for slot in slots]
         self._flush_counts()
         return outgoing
+
+    def committed(self) -> None:
+        """The batch last handled is committed: its requests' latencies are now known."""
+        now = datetime.now(UTC)
+        end_to_end = self._metrics.end_to_end_seconds
+        processing = self._metrics.processing_seconds
+        for agency, sent_at, received_at in self._timing:
+            # sent_at is the agency's clock, admitted within the skew allowed: its own series only.
+            end_to_end.labels(agency).observe(max(0.0, (now - sent_at).total_seconds()))
+            processing.observe(max(0.0, (now - received_at).total_seconds()))
+        self._timing = []
 
     def set_aside(self, record: Incoming, detail: str) -> Outgoing:
         """The dead letter of a record whose handling failed alone too (our fault, not the agency's)."""
@@ -160,6 +176,7 @@ class ResolverHandler:
         granted, exceeded = self._admission.spend(decision, now, operation.spent(result))
         if granted:
             self._admitted[decision.agency.id] += granted
+            self._spenders[decision.agency.id] = decision.agency
         if exceeded is None:
             return decision, answered
         partial = operation.within_quota(result, granted, exceeded)
@@ -217,6 +234,10 @@ class ResolverHandler:
         else:
             response = self._sealed(request, decision, result, now, where)
         self._count(decoded.agency, response)
+        if isinstance(decision, Admitted):
+            self._timing.append((decoded.agency, request.sent_at, decoded.received_at))
+            if response.status is ResponseStatus.OK:
+                self._count_verdicts(decoded.agency, decision, result)
         return Outgoing(
             # The identity is the topic's: answer on the response topic of the agency that sent it.
             self._names.response(decoded.agency),
@@ -248,14 +269,27 @@ class ResolverHandler:
         reason = response.reason_code or NO_REASON
         self._answered[agency, operation, response.status.value, reason] += 1
 
+    def _count_verdicts(self, agency: str, decision: Admitted, result: object) -> None:
+        operation = decision.operation
+        for verdict, count in operation.verdicts(result).items():
+            self._verdicts[agency, operation.name, verdict] += count
+
     def _flush_counts(self) -> None:
         """Add the batch's tallies to the metrics: one ``labels`` lookup per label set, not per request."""
+        metrics, now = self._metrics, datetime.now(UTC)
         for agency, count in self._admitted.items():
-            self._metrics.quota_used.labels(agency).inc(count)
+            metrics.quota_used.labels(agency).inc(count)
+        for spender in self._spenders.values():
+            metrics.quota_used_today.labels(spender.id).set(self._admission.quota_used(spender, now))
+            metrics.quota_per_day.labels(spender.id).set(spender.quota.per_day)
         for answered, count in self._answered.items():
-            self._metrics.requests.labels(*answered).inc(count)
+            metrics.requests.labels(*answered).inc(count)
+        for verdict, count in self._verdicts.items():
+            metrics.answers.labels(*verdict).inc(count)
         self._admitted.clear()
+        self._spenders.clear()
         self._answered.clear()
+        self._verdicts.clear()
 
 
 def response_headers(

@@ -177,6 +177,10 @@ class Admission:
         )
         return granted, None if exceeded is None else Rejection(Reason.QUOTA_EXCEEDED, exceeded)
 
+    def quota_used(self, agency: Agency, now: datetime) -> int:
+        """What ``agency`` spent of its daily quota on the day of ``now`` (Vietnam's day, as ``spend``)."""
+        return self._quotas.used_on(agency.id, now.astimezone(_VIETNAM).date())
+
 
 def _agency_named(asked: _Asked) -> Rejection | None:
     claimed = asked.request.agency

@@ -44,6 +44,11 @@ class QuotaBook:
             return granted, f"{quota.per_day} requests per day"
         return granted, f"{quota.per_second:g} requests per second"
 
+    def used_on(self, agency_id: str, today: date) -> int:
+        """What ``agency_id`` spent of its daily quota on ``today`` (0 when it spent nothing yet)."""
+        bucket = self._buckets.get(agency_id)
+        return bucket.used_today if bucket is not None and bucket.day == today else 0
+
     def _refilled(self, agency_id: str, quota: Quota, now_s: float, today: date) -> _Bucket:
         bucket = self._buckets.get(agency_id)
         if bucket is None:

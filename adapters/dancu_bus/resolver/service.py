@@ -20,7 +20,7 @@ from dancu_bus.codec import Codec
 from dancu_bus.corrections import TicketBook, TicketCodec
 from dancu_bus.errors import StoreError
 from dancu_bus.health import HealthServer
-from dancu_bus.metrics import ResolverMetrics
+from dancu_bus.metrics import ResolverMetrics, ServiceMetrics
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.resolver.handler import HandlerOptions, ResolverHandler
 from dancu_bus.resolver.policy import AdmissionLimits
@@ -35,6 +35,7 @@ from dancu_bus.transport import (
     Quarantine,
     TransactionalWorker,
     Transactions,
+    WorkerEvents,
     WorkerOptions,
     following,
     operator_key,
@@ -82,6 +83,7 @@ async def run_resolver(
     log.info("serving store %s (%s citizens)", identity.store_id, f"{identity.citizens:,}")
     checked = CheckedStore(store, identity)
     registry = CollectorRegistry()
+    service = ServiceMetrics(registry, "resolver")
     metrics = ResolverMetrics(registry)
     resolver = settings.resolver
     limits = AdmissionLimits(
@@ -96,12 +98,17 @@ async def run_resolver(
     tickets = TicketBook(TicketCodec(codec.schemas), names.corrections)
     options = HandlerOptions(catalogues, limits, dead_letters, tickets)
     handler = ResolverHandler(codec, directory, checked, names, metrics, options)
-    serving = _Serving(settings, clients, handler, Quarantine())
+    serving = _Serving(settings, clients, handler, Quarantine(), metrics.worker)
 
     async def ready() -> str | None:
-        if watch.problem is not None:
-            return f"the cluster: {watch.problem}"
-        return await _readiness(serving.assigned, checked, catalogues)
+        service.broker_reachable.set(0 if watch.problem is not None else 1)
+        problem = (
+            f"the cluster: {watch.problem}"
+            if watch.problem is not None
+            else await _readiness(serving.assigned, checked, catalogues)
+        )
+        service.ready.set(0 if problem else 1)
+        return problem
 
     def failed(exc: BaseException) -> None:
         metrics.worker.worker_failures.labels(type(exc).__name__).inc()
@@ -119,12 +126,18 @@ class _Serving:
     """One run of the exactly-once worker at a time, and whether the current one owns partitions."""
 
     def __init__(
-        self, settings: Settings, clients: KafkaClients, handler: ResolverHandler, quarantine: Quarantine
+        self,
+        settings: Settings,
+        clients: KafkaClients,
+        handler: ResolverHandler,
+        quarantine: Quarantine,
+        events: WorkerEvents,
     ) -> None:
         self._settings = settings
         self._clients = clients
         self._handler = handler
         self.quarantine = quarantine
+        self._events = events
         self._worker: TransactionalWorker | None = None
 
     @property
@@ -143,6 +156,7 @@ class _Serving:
             TopicNames(self._settings.kafka.topic_prefix).request_pattern,
             max_records=resolver.max_batch,
             linger_ms=resolver.linger_ms,
+            events=self._events,
         )
         async with running_transactional_worker(
             self._clients, resolver.group_id, self._handler, options, self.quarantine, transactions

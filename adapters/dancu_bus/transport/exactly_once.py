@@ -79,6 +79,9 @@ class BatchHandler(Protocol):
     def set_aside(self, record: Incoming, detail: str) -> Outgoing:
         """The record (a dead letter) produced instead of an answer when handling ``record`` alone failed."""
 
+    def committed(self) -> None:
+        """What the last ``handle`` returned is committed (an aborted batch is handled again instead)."""
+
 
 class _Refused(Exception):
     """The broker refused a record of the transaction as too large: writing it again fails again."""
@@ -262,6 +265,7 @@ class TransactionalWorker:
         except KafkaException as exc:
             return await kafka.call(self._failed, exc, refused)
         self._options.events.committed(time.monotonic() - started)
+        self._handler.committed()
         return True
 
     def _send(
