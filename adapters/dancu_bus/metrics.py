@@ -13,13 +13,17 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics_core import Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 from dancu_bus import __version__
 
@@ -340,25 +344,57 @@ class LagMetrics:
         )
 
 
-class ViewMetrics:
-    """How fresh and how large each followed view (registry, catalogues, corrections) is."""
+class _ViewState(Protocol):
+    records: int
+    last_applied_ms: int | None
+    caught_up_at: float | None
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.records = Gauge(
+
+class _Views(Protocol):
+    def items(self) -> Iterable[tuple[str, _ViewState]]: ...
+
+
+class ViewMetrics(Collector):
+    """How fresh and how large each followed view (registry, catalogues, corrections) is, read at scrape.
+
+    Only views a process follows are shown: one served from a file or the packaged data has no series.
+    """
+
+    def __init__(self, registry: CollectorRegistry, views: _Views) -> None:
+        self._views = views
+        registry.register(self)
+
+    def describe(self) -> Iterable[Metric]:
+        """The families, without samples (so registering does not read the views)."""
+        return _view_families()
+
+    def collect(self) -> Iterable[Metric]:
+        """One sample per view and family."""
+        records, last_applied, caught_up = families = _view_families()
+        for name, state in self._views.items():
+            records.add_metric([name], state.records)
+            if state.last_applied_ms is not None:
+                last_applied.add_metric([name], state.last_applied_ms / 1000)
+            if state.caught_up_at is not None:
+                caught_up.add_metric([name], state.caught_up_at)
+        return families
+
+
+def _view_families() -> list[GaugeMetricFamily]:
+    return [
+        GaugeMetricFamily(
             "dancu_view_records",
             "Records applied to a view since the process started (its size, for compacted topics)",
-            ["view"],
-            registry=registry,
-        )
-        self.last_applied = Gauge(
+            labels=["view"],
+        ),
+        GaugeMetricFamily(
             "dancu_view_last_applied_timestamp_seconds",
             "Broker time of the last record applied to a view (its age is time() minus this)",
-            ["view"],
-            registry=registry,
-        )
-        self.caught_up = Gauge(
+            labels=["view"],
+        ),
+        GaugeMetricFamily(
             "dancu_view_caught_up_timestamp_seconds",
             "When a view last read its topics to their end: stale when this stops moving",
-            ["view"],
-            registry=registry,
-        )
+            labels=["view"],
+        ),
+    ]

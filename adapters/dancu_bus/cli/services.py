@@ -16,9 +16,10 @@ from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.operations import OPERATIONS
-from dancu_bus.resolver import agency_directory, run_resolver
+from dancu_bus.resolver import Edges, agency_directory, run_resolver
 from dancu_bus.settings import Settings
 from dancu_bus.store import open_store
+from dancu_bus.transport import Followed
 
 __all__ = ["STOP_GRACE_S", "register", "serve"]
 
@@ -58,5 +59,9 @@ async def _resolver(settings: Settings) -> None:
 
 async def _serve_resolver(settings: Settings, stop: asyncio.Event) -> None:
     schemas = load_schemas(OPERATIONS)
-    async with agency_directory(settings, schemas) as directory, open_store(settings.store) as store:
-        await run_resolver(settings, directory, store, Codec(schemas), stop)
+    views = Followed()
+    async with (
+        agency_directory(settings, schemas, views) as directory,
+        open_store(settings.store) as store,
+    ):
+        await run_resolver(settings, directory, store, Codec(schemas), stop, Edges(views=views))

@@ -20,7 +20,7 @@ from dancu_bus.codec import Codec
 from dancu_bus.corrections import TicketBook, TicketCodec
 from dancu_bus.errors import StoreError
 from dancu_bus.health import HealthServer
-from dancu_bus.metrics import ResolverMetrics, ServiceMetrics
+from dancu_bus.metrics import ResolverMetrics, ServiceMetrics, ViewMetrics
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.resolver.handler import HandlerOptions, ResolverHandler
 from dancu_bus.resolver.policy import AdmissionLimits
@@ -31,6 +31,7 @@ from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import (
     ClusterClients,
     DeadLetters,
+    Followed,
     KafkaClients,
     Quarantine,
     TransactionalWorker,
@@ -57,6 +58,8 @@ class Edges:
     catalogues: CatalogueSource | None = None
     # None: those of the cluster ``settings.kafka`` names (an in-memory broker: ``dancu_bus.testing``).
     clients: KafkaClients | None = None
+    # The followed views' state, for their metrics; the caller's when it follows the registry itself.
+    views: Followed | None = None
 
 
 async def run_resolver(
@@ -73,10 +76,11 @@ async def run_resolver(
     ends this.
     """
     given = edges or Edges()
+    views = given.views or Followed()
     catalogues = given.catalogues
     if catalogues is None:
-        async with catalogue_source(settings, codec.schemas) as source:
-            await run_resolver(settings, directory, store, codec, stop, Edges(source, given.clients))
+        async with catalogue_source(settings, codec.schemas, views) as source:
+            await run_resolver(settings, directory, store, codec, stop, Edges(source, given.clients, views))
         return
     clients = given.clients or ClusterClients(settings.kafka, ClusterWatch, client_config(settings.kafka))
     identity = await store.identity()
@@ -85,6 +89,7 @@ async def run_resolver(
     registry = CollectorRegistry()
     service = ServiceMetrics(registry, "resolver")
     metrics = ResolverMetrics(registry)
+    ViewMetrics(registry, views)
     resolver = settings.resolver
     limits = AdmissionLimits(
         resolver.max_clock_skew_s,
@@ -115,7 +120,7 @@ async def run_resolver(
         serving.quarantine.failed(f"{type(exc).__name__}: {exc}")
 
     async with (
-        _followed(settings, given, {names.corrections: tickets.apply}),
+        _followed(settings, given, {names.corrections: tickets.apply}, views),
         clients.watch() as watch,
         HealthServer(registry, ready, settings.resolver.metrics_port),
     ):
@@ -181,8 +186,10 @@ async def _readiness(assigned: bool, store: Citizens, catalogues: CatalogueSourc
 
 
 def _followed(
-    settings: Settings, edges: Edges, appliers: Mapping[str, Apply]
+    settings: Settings, edges: Edges, appliers: Mapping[str, Apply], views: Followed
 ) -> AbstractAsyncContextManager[None]:
     """The platform topics the resolver follows as views, on Kafka; none on the in-memory broker (whose
     tests give the views they need), as ``following`` reads cluster metadata the broker in memory lacks."""
-    return following(settings.kafka, appliers) if edges.clients is None else contextlib.nullcontext()
+    if edges.clients is not None:
+        return contextlib.nullcontext()
+    return following(settings.kafka, appliers, state=views.view("corrections"))

@@ -10,7 +10,7 @@ from dancu_bus.transport.exactly_once import (
     running_transactional_worker,
 )
 from dancu_bus.transport.fenced import FencedHandler, FencedTopics, FencedWorker, running_fenced_worker
-from dancu_bus.transport.follower import following
+from dancu_bus.transport.follower import Followed, following
 from dancu_bus.transport.kafka import ClusterClients, consumer, kafka_options, producer
 from dancu_bus.transport.quarantine import Quarantine, supervise
 from dancu_bus.transport.records import Incoming, Outgoing, TopicPartition, Unreadable
@@ -25,6 +25,7 @@ __all__ = [
     "FencedHandler",
     "FencedTopics",
     "FencedWorker",
+    "Followed",
     "Incoming",
     "KafkaClients",
     "Outgoing",
