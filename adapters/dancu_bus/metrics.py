@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +26,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from dancu_bus import __version__
+from dancu_bus.lag import PartitionLag
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -342,6 +343,48 @@ class LagMetrics:
             ["outcome"],
             registry=registry,
         )
+        for outcome in ("ok", "failed"):
+            self.polls.labels(outcome)
+
+    def report(
+        self, group: str, lags: Mapping[tuple[str, int], PartitionLag], latest: Mapping[tuple[str, int], int]
+    ) -> None:
+        """One poll of ``group`` (this process's only group): every series replaced, gone ones dropped."""
+        self.polls.labels("ok").inc()
+        for gauge in (self.lag, self.lag_seconds, self.latest_offset):
+            gauge.clear()
+        for (topic, partition), lag in lags.items():
+            self.lag.labels(group, topic, str(partition)).set(lag.records)
+            self.lag_seconds.labels(group, topic, str(partition)).set(lag.seconds)
+        for (topic, partition), offset in latest.items():
+            self.latest_offset.labels(topic, str(partition)).set(offset)
+        self.max_lag_seconds.labels(group).set(max((lag.seconds for lag in lags.values()), default=0.0))
+
+    def report_backlog(self, lags: Iterable[PartitionLag]) -> None:
+        """The audit group's lag over the response topics: exchanges answered, not yet in the log."""
+        behind = list(lags)
+        self.audit_backlog.set(sum(lag.records for lag in behind))
+        self.audit_backlog_oldest.set(max((lag.seconds for lag in behind), default=0.0))
+
+    def failed(self) -> None:
+        """A poll failed: the last figures stay, the failure is counted."""
+        self.polls.labels("failed").inc()
+
+    def polled(self, polled: _GroupLag | None) -> None:
+        """A poll's outcome (``admin.lag_monitor``): its figures, or None when it failed."""
+        if polled is None:
+            self.failed()
+        else:
+            self.report(polled.group, polled.lags, polled.latest)
+
+
+class _GroupLag(Protocol):
+    @property
+    def group(self) -> str: ...
+    @property
+    def lags(self) -> Mapping[tuple[str, int], PartitionLag]: ...
+    @property
+    def latest(self) -> Mapping[tuple[str, int], int]: ...
 
 
 class _ViewState(Protocol):

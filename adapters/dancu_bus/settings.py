@@ -265,6 +265,11 @@ class Settings(BaseSettings):
     sdk: SdkSettings = SdkSettings()
     dead_letters: DeadLetterSettings = DeadLetterSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    lag_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="how often the resolver and the audit read their group's lag (DANCU_LAG_INTERVAL_S)",
+    )
 
 
 class _ClientEnvironment(BaseSettings):

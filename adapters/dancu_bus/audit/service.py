@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Collection, Sequence
+import re
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.diagnosis import ClusterWatch
+from dancu_bus.admin.lag_monitor import GroupLag, LagMonitor
 from dancu_bus.audit.chain import START, ChainHead, audit_partition, head_of, is_intact, seal
 from dancu_bus.audit.witness import Pairing, SeenRequest, request_half, request_items, response_half
 from dancu_bus.codec import Codec
@@ -19,7 +22,7 @@ from dancu_bus.contracts import AuditPending, AuditRecord
 from dancu_bus.errors import BrokerError, CodecError
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.health import HealthServer
-from dancu_bus.metrics import AuditMetrics, ServiceMetrics, agency_label
+from dancu_bus.metrics import AuditMetrics, LagMetrics, ServiceMetrics, agency_label
 from dancu_bus.settings import AuditSettings, Settings
 from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
@@ -268,6 +271,7 @@ async def run_audit(
     alone is dead-lettered (``transport.quarantine``). Only ``stop`` ends this. ``clients`` default to
     aiokafka's on ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
     """
+    given = clients
     clients = clients or ClusterClients(settings.kafka, ClusterWatch, client_config(settings.kafka))
     registry = CollectorRegistry()
     names = TopicNames(settings.kafka.topic_prefix)
@@ -316,5 +320,31 @@ async def run_audit(
     async with (
         clients.watch() as watch,
         HealthServer(registry, ready, settings.audit.metrics_port),
+        _lag_watched(settings, names, LagMetrics(registry), stop, watched=given is None),
     ):
         await supervise(run, stop, failed)
+
+
+@contextlib.asynccontextmanager
+async def _lag_watched(
+    settings: Settings, names: TopicNames, metrics: LagMetrics, stop: asyncio.Event, watched: bool
+) -> AsyncIterator[None]:
+    """The audit group's lag, and its backlog: responses committed that the audit has not read yet."""
+    if not watched:  # the broker in memory keeps no groups to read the lag of
+        yield
+        return
+
+    def report(polled: GroupLag | None) -> None:
+        metrics.polled(polled)
+        if polled is not None:
+            responses = (lag for (topic, _), lag in polled.lags.items() if _is_response(names, topic))
+            metrics.report_backlog(responses)
+
+    monitor = LagMonitor(settings.kafka, settings.audit.group_id, re.compile(names.exchange_pattern))
+    async with monitor.running(stop, settings.lag_interval_s, report):
+        yield
+
+
+def _is_response(names: TopicNames, topic: str) -> bool:
+    split = names.split(topic)
+    return split is not None and split[0] == "res"

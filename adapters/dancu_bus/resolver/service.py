@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -14,13 +15,14 @@ from prometheus_client import CollectorRegistry
 from dancu_bus.access import platform_ids
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.diagnosis import ClusterWatch
+from dancu_bus.admin.lag_monitor import LagMonitor
 from dancu_bus.agencies import AgencyDirectory
 from dancu_bus.catalogues import Catalogue, CatalogueSource
 from dancu_bus.codec import Codec
 from dancu_bus.corrections import TicketBook, TicketCodec
 from dancu_bus.errors import StoreError
 from dancu_bus.health import HealthServer
-from dancu_bus.metrics import ResolverMetrics, ServiceMetrics, ViewMetrics
+from dancu_bus.metrics import LagMetrics, ResolverMetrics, ServiceMetrics, ViewMetrics
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.resolver.handler import HandlerOptions, ResolverHandler
 from dancu_bus.resolver.policy import AdmissionLimits
@@ -123,6 +125,7 @@ async def run_resolver(
         _followed(settings, given, {names.corrections: tickets.apply}, views),
         clients.watch() as watch,
         HealthServer(registry, ready, settings.resolver.metrics_port),
+        _lag_watched(settings, given, LagMetrics(registry), stop),
     ):
         await supervise(lambda: serving.run(stop), stop, failed)
 
@@ -183,6 +186,20 @@ async def _readiness(assigned: bool, store: Citizens, catalogues: CatalogueSourc
     except StoreError as exc:
         return f"store not ready: {exc}"
     return None
+
+
+@contextlib.asynccontextmanager
+async def _lag_watched(
+    settings: Settings, edges: Edges, metrics: LagMetrics, stop: asyncio.Event
+) -> AsyncIterator[None]:
+    """The resolver group's lag, read every interval on Kafka (the broker in memory keeps no groups)."""
+    if edges.clients is not None:
+        yield
+        return
+    pattern = re.compile(TopicNames(settings.kafka.topic_prefix).request_pattern)
+    monitor = LagMonitor(settings.kafka, settings.resolver.group_id, pattern)
+    async with monitor.running(stop, settings.lag_interval_s, metrics.polled):
+        yield
 
 
 def _followed(
