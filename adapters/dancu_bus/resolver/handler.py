@@ -125,13 +125,11 @@ class ResolverHandler:
 
     def committed(self) -> None:
         """The batch last handled is committed: its requests' latencies are now known."""
-        now = datetime.now(UTC)
-        end_to_end = self._metrics.end_to_end_seconds
-        processing = self._metrics.processing_seconds
+        now, metrics = datetime.now(UTC), self._metrics
         for agency, sent_at, received_at in self._timing:
             # sent_at is the agency's clock, admitted within the skew allowed: its own series only.
-            end_to_end.labels(agency).observe(max(0.0, (now - sent_at).total_seconds()))
-            processing.observe(max(0.0, (now - received_at).total_seconds()))
+            metrics.end_to_end_seconds.labels(agency).observe(max(0.0, (now - sent_at).total_seconds()))
+            metrics.processing_seconds.observe(max(0.0, (now - received_at).total_seconds()))
         self._timing = []
 
     def set_aside(self, record: Incoming, detail: str) -> Outgoing:

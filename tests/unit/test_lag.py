@@ -1,0 +1,72 @@
+"""Lag in records and seconds, as kafka-lag-exporter computes them (``dancu_bus.lag``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dancu_bus.lag import MAX_POINTS, Partition, PartitionLag, group_lag
+
+
+def test_a_group_at_the_end_has_no_lag() -> None:
+    partition = Partition()
+    partition.observe(100, 10.0)
+    assert partition.lag(100, 100, 20.0) == PartitionLag(0, 0.0)
+
+
+def test_seconds_are_interpolated_between_the_points_around_the_committed_offset() -> None:
+    partition = Partition()
+    partition.observe(100, 10.0)
+    partition.observe(200, 20.0)
+    partition.observe(300, 30.0)
+    # Offset 150 was the latest half way between 10 s and 20 s.
+    assert partition.lag(150, 300, 40.0) == PartitionLag(150, pytest.approx(25.0))
+    assert partition.lag(200, 300, 40.0) == PartitionLag(100, pytest.approx(20.0))
+
+
+def test_an_offset_older_than_the_table_is_extrapolated_at_the_oldest_rate() -> None:
+    partition = Partition()
+    partition.observe(100, 10.0)
+    partition.observe(200, 20.0)
+    # 100 records a 10 s: offset 50 was the latest 5 s before the first point.
+    assert partition.lag(50, 200, 20.0).seconds == pytest.approx(15.0)
+
+
+def test_one_point_dates_every_older_offset_to_it() -> None:
+    partition = Partition()
+    partition.observe(100, 10.0)
+    assert partition.lag(40, 100, 25.0) == PartitionLag(60, 15.0)
+
+
+def test_a_still_partition_adds_no_point_and_the_table_is_bounded() -> None:
+    partition = Partition()
+    partition.observe(5, 1.0)
+    partition.observe(5, 2.0)
+    assert list(partition.points) == [(5, 1.0)]
+    for i in range(MAX_POINTS * 2):
+        partition.observe(10 + i, float(i))
+    assert len(partition.points) == MAX_POINTS
+
+
+def test_a_truncated_partition_starts_a_new_table() -> None:
+    partition = Partition()
+    partition.observe(500, 1.0)
+    partition.observe(3, 2.0)
+    assert list(partition.points) == [(3, 2.0)]
+
+
+def test_nothing_visible_past_the_commit_is_no_lag_until_an_offset_moves() -> None:
+    partition = Partition()
+    partition.observe(11, 1.0)
+    partition.nothing_visible = (10, 11)  # only a transaction marker at offset 10
+    assert partition.lag(10, 11, 100.0) == PartitionLag(0, 0.0)
+    partition.observe(12, 101.0)
+    assert partition.lag(10, 12, 102.0).records == 2
+
+
+def test_group_lag_counts_uncommitted_partitions_from_the_default_and_forgets_gone_ones() -> None:
+    table: dict[tuple[str, int], Partition] = {}
+    lags = group_lag(table, {("t", 0): 5}, {("t", 0): 8, ("t", 1): 3}, 1.0)
+    assert lags[("t", 0)].records == 3
+    assert lags[("t", 1)] == PartitionLag(0, 0.0)  # no commit: the caller passes its earliest offset
+    group_lag(table, {}, {("t", 0): 8}, 2.0)
+    assert set(table) == {("t", 0)}
