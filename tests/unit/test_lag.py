@@ -19,8 +19,8 @@ def test_seconds_are_interpolated_between_the_points_around_the_committed_offset
     partition.observe(200, 20.0)
     partition.observe(300, 30.0)
     # Offset 150 was the latest half way between 10 s and 20 s.
-    assert partition.lag(150, 300, 40.0) == PartitionLag(150, pytest.approx(25.0))
-    assert partition.lag(200, 300, 40.0) == PartitionLag(100, pytest.approx(20.0))
+    assert partition.lag(150, 300, 40.0).seconds == pytest.approx(25.0)
+    assert partition.lag(200, 300, 40.0) == PartitionLag(100, 20.0)
 
 
 def test_an_offset_older_than_the_table_is_extrapolated_at_the_oldest_rate() -> None:
