@@ -24,7 +24,7 @@ from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Context, VerifyQuery
 from dancu_bus.sdk.requests import build_request
-from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.settings import KafkaSettings, Settings, kafka_environment
 from dancu_bus.store import open_store
 from dancu_bus.store.seeding import seed_store
 from dancu_bus.topic_names import TopicNames
@@ -51,6 +51,8 @@ class Stage:
     codec: Codec
     services: list[Service] = field(default_factory=list)
     applications: list[Application] = field(default_factory=list)
+    # More ``DANCU_*`` settings for the stage's services (a test's: a shorter lag interval, say).
+    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> TopicNames:
@@ -139,9 +141,8 @@ class Stage:
     def _environment(self, port: int) -> dict[str, str]:
         """The ``DANCU_*`` settings of a service process of this stage."""
         settings = self.settings
-        return {
-            "DANCU_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-            "DANCU_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        # The cluster as the stage reaches it: a secured one's login and CA too (the metrics tests).
+        return kafka_environment(settings.kafka) | {
             "DANCU_STORE__BACKEND": "sqlite",
             "DANCU_STORE__PATH": str(settings.store.path),
             "DANCU_RESOLVER__GROUP_ID": settings.resolver.group_id,
@@ -152,7 +153,7 @@ class Stage:
             "DANCU_AUDIT__GROUP_ID": settings.audit.group_id,
             "DANCU_AUDIT__METRICS_PORT": str(port),
             "DANCU_LOG_LEVEL": "INFO",
-        }
+        } | self.environment
 
 
 def prepare_stage(settings: Settings, kafka: KafkaSettings, workdir: Path) -> Stage:

@@ -1,0 +1,224 @@
+"""A real Prometheus scraping a real resolver and audit consumer: the metrics, rules and dashboards hold.
+
+One stack per module: topics under a fresh prefix on the test broker, a seeded SQLite store, the resolver
+and the audit consumer as child processes (``faults.Stage``), Prometheus with the project's scrape
+config and rules aimed at them. A known mix of requests goes through (answered, refused, not found, and
+one record that is no request at all); then every recording rule and every dashboard panel's expression
+is evaluated against that Prometheus, and every metric they name must be on the processes' /metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from confluent_kafka import Producer
+
+from dancu_bus.admin.config import client_config
+from dancu_bus.faults.stage import AGENCIES, Stage, prepare_stage
+from dancu_bus.operations import OPERATIONS
+from dancu_bus.sdk import Context, VerifyQuery
+from dancu_bus.sdk.requests import build_request
+from dancu_bus.settings import KafkaSettings, Settings
+from tests.prometheus_fixture import DEPLOY, Prometheus, prometheus_factory, scrape_config  # noqa: F401
+
+pytestmark = [pytest.mark.integration, pytest.mark.prometheus, pytest.mark.slow, pytest.mark.timeout(300)]
+
+ROOT = Path(__file__).resolve().parents[2]
+ANSWERED, REFUSED, NOT_FOUND = 40, 6, 4
+SENT = ANSWERED + REFUSED + NOT_FOUND
+# Grafana's variables, as a panel would see them with this stack's data.
+VARIABLES = {
+    "__rate_interval": "1m",
+    "__interval": "1m",
+    "__range": "5m",
+    "agency": "demo-bank",
+    "group": "",
+    "instance": ".+",
+    "job": ".+",
+}
+
+
+@dataclass
+class Stack:
+    stage: Stage
+    prometheus: Prometheus
+    ports: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def stage(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
+    """The resolver and the audit consumer running on the test broker, under a prefix of their own."""
+    running = prepare_stage(Settings(), kafka_settings, tmp_path_factory.mktemp("prometheus"))
+    running.environment["DANCU_LAG_INTERVAL_S"] = "1"
+    try:
+        running.start("resolver")
+        running.start("audit")
+        _send_the_mix(running)
+        yield running
+    finally:
+        running.tear_down(keep_workdir=False)
+
+
+@pytest.fixture(scope="module")
+def stack(stage: Stage, prometheus_factory: Callable[[Mapping[str, Any]], Prometheus]) -> Stack:  # noqa: F811
+    ports = {s.name: s.port for s in stage.services}
+    targets = {
+        "dancu-resolver": [f"127.0.0.1:{ports['resolver']}"],
+        "dancu-audit": [f"127.0.0.1:{ports['audit']}"],
+    }
+    prometheus = prometheus_factory(scrape_config(targets))
+    # Two scrapes at least, so that every rate has two points.
+    prometheus.wait_for('count(up{job=~"dancu-.*"} == 1)', lambda v: v == 2)
+    prometheus.wait_for("sum(dancu_resolver_requests_total{job='dancu-resolver'})", lambda v: v == SENT)
+    prometheus.wait_for("count(count_over_time(dancu_resolver_requests_total[1m]) >= 3)", lambda v: bool(v))
+    prometheus.wait_for("sum(dancu_audit_records_total)", lambda v: v == SENT)
+    prometheus.wait_for("count(dancu_consumergroup_group_lag)", lambda v: bool(v))
+    return Stack(stage, prometheus, ports)
+
+
+def _send_the_mix(stage: Stage) -> None:
+    """Answered VERIFYs, refused ones (a purpose not registered), NOT_FOUNDs and one undecodable record."""
+    records = stage.requests(ANSWERED)
+    agency, context = next(iter(AGENCIES.items()))
+    stranger = Context(context.officer_id, context.case_no, "NO-SUCH-PURPOSE", context.legal_basis)
+    person = stage.people[0]
+    for n in range(REFUSED + NOT_FOUND):
+        if n < REFUSED:
+            query, asking = VerifyQuery(person.personal_id, person.full_name, person.birth_date), stranger
+        else:
+            unknown = person.personal_id[:6] + f"{999_990 + n:06d}"
+            query, asking = VerifyQuery(unknown, person.full_name, person.birth_date), context
+        request = build_request(agency, asking, query, 3600, OPERATIONS)
+        records.append(
+            (stage.names.request(agency), request.request_id.encode(), stage.codec.encode_request(request))
+        )
+    records.append((stage.names.request(agency), b"not-a-request", b"\x00 not avro"))
+    producer = Producer(client_config(stage.kafka))
+    for topic, key, value in records:
+        producer.produce(topic, value, key)
+    assert producer.flush(30) == 0
+
+
+def _metrics_text(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text: str = response.read().decode()
+    return text
+
+
+def _exposed_families(stack: Stack) -> set[str]:
+    """Every family a running process declares on /metrics (its HELP line, samples or not)."""
+    families = set()
+    for port in stack.ports.values():
+        families |= set(re.findall(r"^# HELP (\w+) ", _metrics_text(port), re.MULTILINE))
+    return families
+
+
+def _recording_rules() -> list[tuple[str, str]]:
+    rules = []
+    for path in sorted((DEPLOY / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+            rules += [(rule["record"], rule["expr"]) for rule in group["rules"] if "record" in rule]
+    return rules
+
+
+def _alert_expressions() -> list[tuple[str, str]]:
+    alerts = []
+    for path in sorted((DEPLOY / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+            alerts += [(rule["alert"], rule["expr"]) for rule in group["rules"] if "alert" in rule]
+    return alerts
+
+
+def _panel_expressions() -> list[tuple[str, str]]:
+    """(dashboard: panel, expression) of every query of every committed dashboard."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Any, dashboard: str, panel: str) -> None:
+        if isinstance(node, dict):
+            title = node.get("title", panel) if "targets" in node or "panels" in node else panel
+            for target in node.get("targets", []) or []:
+                if isinstance(target, dict) and target.get("expr"):
+                    found.append((f"{dashboard}: {title}", str(target["expr"])))
+            for key, child in node.items():
+                if key != "targets":
+                    walk(child, dashboard, title)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child, dashboard, panel)
+
+    for path in sorted((ROOT / "deploy" / "grafana").glob("*.json")):
+        walk(json.loads(path.read_text(encoding="utf-8")), path.stem, "")
+    return found
+
+
+def _substituted(expression: str) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        assert name in VARIABLES, f"the test knows no value for the dashboard variable ${name}"
+        return VARIABLES[name]
+
+    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", value, expression)
+
+
+def _metric_names(expression: str) -> set[str]:
+    """The project's metric names an expression reads (recording rules' names are not metrics)."""
+    names = set(re.findall(r"\b(dancu_[a-z0-9_]+)", expression))
+    return {re.sub(r"_(bucket|sum|count)$", "", name) for name in names}
+
+
+def test_prometheus_counts_every_request_the_resolver_answered(stack: Stack) -> None:
+    assert stack.prometheus.value("sum(dancu_resolver_requests_total)") == SENT
+    refused = 'sum(dancu_resolver_requests_total{status="REJECTED",reason="PURPOSE_NOT_REGISTERED"})'
+    assert stack.prometheus.value(refused) == REFUSED
+    assert (stack.prometheus.value('sum(dancu_resolver_answers_total{verdict="NOT_FOUND"})') or 0) >= 1
+    assert stack.prometheus.value("sum(dancu_resolver_dead_letters_total)") == 1
+    # Timed once committed: the admitted ones (a refused purpose is refused before admission).
+    assert stack.prometheus.value("sum(dancu_resolver_end_to_end_seconds_count)") == ANSWERED + NOT_FOUND
+    assert stack.prometheus.value('min(dancu_ready{job=~"dancu-.*"})') == 1
+
+
+def test_the_rules_load_and_every_recording_rule_returns_a_series(stack: Stack) -> None:
+    loaded = stack.prometheus.rules()
+    broken = [(r["name"], r.get("lastError")) for r in loaded if r.get("health") == "err"]
+    assert not broken, broken
+    rules = _recording_rules()
+    assert rules, "no recording rules in deploy/prometheus/rules"
+    empty = [record for record, expression in rules if not stack.prometheus.query(expression)]
+    assert not empty, f"recording rules with no series against a live stack: {empty}"
+    for _alert, expression in _alert_expressions():
+        stack.prometheus.query(expression)  # evaluates without error (firing or not)
+
+
+def test_every_dashboard_expression_evaluates_and_returns_a_series(stack: Stack) -> None:
+    panels = _panel_expressions()
+    assert len(panels) >= 20, f"only {len(panels)} panel queries in deploy/grafana"
+    empty = [where for where, expression in panels if not stack.prometheus.query(_substituted(expression))]
+    assert not empty, f"panels with no series against a live stack: {empty}"
+
+
+def test_every_metric_a_rule_or_dashboard_names_is_on_the_processes_metrics(stack: Stack) -> None:
+    exposed = _exposed_families(stack)
+    expressions = [e for _, e in _recording_rules() + _alert_expressions() + _panel_expressions()]
+    named = set().union(*(_metric_names(e) for e in expressions))
+    # Counters are exposed as name_total; HELP names the family without the suffix.
+    missing = sorted(n for n in named if n not in exposed and n.removesuffix("_total") not in exposed)
+    assert not missing, f"named in rules or dashboards, missing from /metrics: {missing}"
+
+
+def test_the_lag_and_the_audit_backlog_are_measured(stack: Stack) -> None:
+    prometheus = stack.prometheus
+    group = stack.stage.settings.resolver.group_id
+    assert prometheus.value(f'sum(dancu_consumergroup_group_lag{{group="{group}"}})') is not None
+    # Everything was answered and audited: nothing waits for the log once the lag has been read again.
+    prometheus.wait_for("max(dancu_audit_backlog_exchanges)", lambda v: v == 0)
+    assert prometheus.value("max(dancu_audit_backlog_oldest_seconds)") == 0
+    views = {r["metric"]["view"] for r in prometheus.query("dancu_view_caught_up_timestamp_seconds")}
+    assert "registry" in views
