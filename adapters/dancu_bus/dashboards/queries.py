@@ -15,7 +15,6 @@ __all__ = ["TEMPLATE_VALUES", "PanelExpression", "expressions", "instantiate", "
 
 TEMPLATE_VALUES: Mapping[str, str] = {
     "__rate_interval": "1m",
-    "__range": "1h",
     "agency": ".*",
 }
 """A value for each variable the dashboards' expressions use, as Grafana would fill it in (``agency``:
