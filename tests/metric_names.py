@@ -1,0 +1,56 @@
+"""The series names dancu_bus.metrics declares, and those a PromQL expression reads.
+
+Rules and dashboards may only read what the processes expose: a test compares the two sets, so that a
+metric renamed in the code breaks the test rather than a dashboard in production.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import CollectorRegistry
+
+from dancu_bus.metrics import AuditMetrics, LagMetrics, ResolverMetrics, ServiceMetrics, ViewMetrics
+
+__all__ = ["PROMETHEUS_SERIES", "declared_series", "series_in"]
+
+PROMETHEUS_SERIES = frozenset({"up"})
+"""Series Prometheus itself writes for every scrape target."""
+
+# What the exposition format calls a family's series, by the family's type.
+_SUFFIXES = {
+    "counter": ("_total",),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "info": ("_info",),
+    "summary": ("", "_sum", "_count"),
+}
+_KEYWORDS = frozenset(
+    {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
+    | {"inf", "nan"}
+)
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"' + r"|'(?:[^'\\]|\\.)*'")
+_BRACED = re.compile(r"\{[^}]*\}|\[[^\]]*\]")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+# A whole name, not the tail of a number (1e3, 5m) nor a function's (followed by "(").
+_NAME = re.compile(r"(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:]|\s*\()")
+
+
+def declared_series() -> frozenset[str]:
+    """Every series name the metrics classes expose on a fresh registry, labelled ones included (a
+    labelled family has no series until its first labels, so names come from each family's type)."""
+    registry = CollectorRegistry()
+    ResolverMetrics(registry)
+    AuditMetrics(registry)
+    LagMetrics(registry)
+    ViewMetrics(registry)
+    ServiceMetrics(registry, "resolver")
+    return frozenset(
+        family.name + suffix for family in registry.collect() for suffix in _SUFFIXES[family.type]
+    )
+
+
+def series_in(expr: str) -> set[str]:
+    """The series names a PromQL expression reads (not its functions, keywords, labels or durations)."""
+    bare = _GROUPING.sub(" ", _BRACED.sub(" ", _STRINGS.sub(" ", expr)))
+    return {name for name in _NAME.findall(bare) if name.lower() not in _KEYWORDS}
