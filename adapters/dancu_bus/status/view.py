@@ -62,7 +62,7 @@ def _bus(status: Status) -> Table:
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
     traffic = status.traffic
-    over = f" (over {traffic.window_seconds:g} s)" if traffic.window_seconds else ""
+    over = f" (over {traffic.window_seconds:.1f} s)" if traffic.window_seconds else ""
     table.add_row("requests" + over, _value(traffic.requests_per_second, "{:.1f} req/s"))
     table.add_row("platform errors", _value(traffic.error_ratio, "{:.2%}", warn_above=0.0))
     table.add_row("p99 end to end", _latency(status))
