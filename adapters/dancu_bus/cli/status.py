@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -48,7 +49,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     status = commands.add_parser(
         "status",
         help="readiness, request rate, errors, p99, lag and audit backlog of the running services",
-        description=__doc__,
+        description="Readiness, traffic, latency, lag and audit backlog, refreshed in place. It reads each"
+        " process's /readyz and /metrics (by default 127.0.0.1 and the resolver's and audit's metrics ports"
+        " of the settings), or Prometheus' HTTP API with --prometheus. Rates from /metrics are the"
+        " difference between two scrapes, so --once scrapes twice, 1 s apart (--interval).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -71,29 +75,39 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--window",
         type=_window,
         default="1m",
+        metavar="RANGE",
         help="with --prometheus: the range rates are over (default 1m)",
     )
     status.add_argument(
         "--interval",
         type=_seconds,
+        metavar="SECONDS",
         help=f"seconds between refreshes (default {LIVE_INTERVAL_S:g}; with --once, between its two scrapes,"
         f" default {ONCE_INTERVAL_S:g})",
     )
     status.add_argument("--once", action="store_true", help="print the status once and exit (0: all ready)")
     status.add_argument("--json", action="store_true", help="JSON for scripts instead of tables (keys below)")
-    status.add_argument("--timeout", type=_seconds, default=3.0, help="seconds to wait for each answer")
+    status.add_argument(
+        "--timeout", type=_seconds, default=3.0, metavar="SECONDS", help="to wait for each answer (default 3)"
+    )
     status.set_defaults(run=lambda args, settings: run(args, settings, sys.stdout))
 
 
 def _window(text: str) -> str:
-    window_seconds(text)  # ValueError: argparse says the value is invalid
+    try:
+        window_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
     return text
 
 
 def _seconds(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not value > 0:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {text!r}")
     return value
 
 
