@@ -32,6 +32,7 @@ __all__ = [
     "LATENCY_BUCKETS",
     "NO_REASON",
     "OTHER",
+    "PLATFORM_FAULTS",
     "AuditMetrics",
     "LagMetrics",
     "ResolverMetrics",
@@ -47,6 +48,9 @@ OTHER = "other"
 """The label value of anything outside a label's closed set."""
 NO_REASON = "none"
 """The ``reason`` of a request that was served (Prometheus treats an empty label as no label)."""
+PLATFORM_FAULTS = frozenset({"STORE_FAILED", "HANDLER_FAILED"})
+"""The dead-letter codes that are the platform's fault, not an agency's bad input: the errors of the
+error-ratio SLO (``dancu-bus status`` and deploy/prometheus's rules count these and only these)."""
 _AGENCY_ID = re.compile(r"[a-z0-9-]{2,40}")
 
 

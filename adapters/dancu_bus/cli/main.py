@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         principals,
         schemas,
         services,
+        status,
         store,
         topics,
         verify_file,
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     areas = (
         demo,
         services,
+        status,
         audit,
         check,
         agency,
