@@ -11,6 +11,7 @@ import re
 from prometheus_client import CollectorRegistry
 
 from dancu_bus.metrics import AuditMetrics, LagMetrics, ResolverMetrics, ServiceMetrics, ViewMetrics
+from dancu_bus.transport import Followed
 
 __all__ = ["PROMETHEUS_SERIES", "declared_series", "series_in"]
 
@@ -43,7 +44,7 @@ def declared_series() -> frozenset[str]:
     ResolverMetrics(registry)
     AuditMetrics(registry)
     LagMetrics(registry)
-    ViewMetrics(registry)
+    ViewMetrics(registry, Followed())
     ServiceMetrics(registry, "resolver")
     return frozenset(
         family.name + suffix for family in registry.collect() for suffix in _SUFFIXES[family.type]
