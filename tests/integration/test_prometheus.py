@@ -78,9 +78,14 @@ def stack(stage: Stage, prometheus_factory: Callable[[Mapping[str, Any]], Promet
     # Two scrapes at least, so that every rate has two points.
     prometheus.wait_for('count(up{job=~"dancu-.*"} == 1)', lambda v: v == 2)
     prometheus.wait_for("sum(dancu_resolver_requests_total{job='dancu-resolver'})", lambda v: v == SENT)
-    prometheus.wait_for("count(count_over_time(dancu_resolver_requests_total[1m]) >= 3)", lambda v: bool(v))
     prometheus.wait_for("sum(dancu_audit_records_total)", lambda v: v == SENT)
-    prometheus.wait_for("count(dancu_consumergroup_group_lag)", lambda v: bool(v))
+    # Three samples of the last series to appear (the audit's, the lag's), so that every rate has points.
+    for series in (
+        "dancu_resolver_requests_total",
+        "dancu_audit_records_total",
+        "dancu_consumergroup_group_lag",
+    ):
+        prometheus.wait_for(f"min(count_over_time({series}[1m]))", lambda v: (v or 0) >= 3)
     return Stack(stage, prometheus, ports)
 
 

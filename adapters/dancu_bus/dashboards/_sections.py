@@ -79,27 +79,35 @@ def worker_panels(prefix: str) -> list[Panel]:
     ]
 
 
-def lag_panels(group: str, width: int = 12) -> list[Panel]:
-    """Consumer lag of ``group`` per topic-partition, in seconds and in records, each ``width`` wide
-    (several processes report the same group: the largest is taken)."""
-    selector = f'group="{group}"'
-    by = "max by (topic, partition)"
+def lag_panels(job: str, width: int = 12) -> list[Panel]:
+    """Consumer lag of the group the processes of ``job`` consume in (each reports its own, whatever its
+    group id is set to), per topic-partition, in seconds and in records, each ``width`` wide (several
+    processes report the same group: the largest is taken)."""
+    selector = f'job="{job}"'
+    by = "max by (group, topic, partition)"
+    legend = "{{group}} {{topic}} [{{partition}}]"
     return [
         timeseries_panel(
-            f"Lag of {group} (seconds) per partition",
+            "Lag (seconds) per partition",
             "How long ago the group's committed offset was the partition's end",
             SECONDS,
             [
                 Query(
-                    f"{by} (dancu_consumergroup_group_lag_seconds{{{selector}}})", "{{topic}} [{{partition}}]"
+                    f"{by} (dancu_consumergroup_group_lag_seconds{{{selector}}})",
+                    legend,
                 )
             ],
         ).span(width),
         timeseries_panel(
-            f"Lag of {group} (records) per partition",
+            "Lag (records) per partition",
             "Records between the group's committed offset and the partition's last stable offset",
             COUNT,
-            [Query(f"{by} (dancu_consumergroup_group_lag{{{selector}}})", "{{topic}} [{{partition}}]")],
+            [
+                Query(
+                    f"{by} (dancu_consumergroup_group_lag{{{selector}}})",
+                    legend,
+                )
+            ],
         ).span(width),
     ]
 

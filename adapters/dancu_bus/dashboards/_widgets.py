@@ -182,8 +182,9 @@ def distribution(title: str, description: str, bucket: str, unit: str) -> timese
 
 
 def rates_by(title: str, description: str, counter: str, label: str, selector: str = "") -> timeseries.Panel:
-    """The rate of ``counter`` (events per second) per value of its ``label``."""
-    query = Query(f"sum by ({label}) ({rate(counter, selector)})", f"{{{{{label}}}}}")
+    """The rate of ``counter`` (events per second) per value of its ``label``; one line at 0 while no
+    such event happened yet (a labelled counter has no series before its first), not "No data"."""
+    query = Query(f"sum by ({label}) ({rate(counter, selector)}) or on() vector(0)", f"{{{{{label}}}}}")
     return timeseries_panel(title, description, EVENTS_PER_SECOND, [query])
 
 

@@ -21,7 +21,6 @@ from dancu_bus.dashboards._widgets import (
     states,
     timeseries_panel,
 )
-from dancu_bus.settings import AuditSettings
 
 __all__ = ["audit"]
 
@@ -38,7 +37,7 @@ def audit() -> model.Dashboard:
     )
     section(board, "Now", _headline())
     section(board, "Audit records", _records())
-    section(board, "Backlog and lag", [*_backlog(), *lag_panels(AuditSettings().group_id)])
+    section(board, "Backlog and lag", [*_backlog(), *lag_panels(AUDIT_JOB)])
     section(board, "Bad input", _bad_input())
     section(board, "Worker", worker_panels("dancu_audit"))
     section(board, "Processes", process_panels(AUDIT_JOB))

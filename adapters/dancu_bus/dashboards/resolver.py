@@ -17,7 +17,6 @@ from dancu_bus.dashboards._widgets import (
     section,
     timeseries_panel,
 )
-from dancu_bus.settings import ResolverSettings
 
 __all__ = ["resolver"]
 
@@ -34,7 +33,7 @@ def resolver() -> model.Dashboard:
     )
     section(board, "Worker", worker_panels("dancu_resolver"))
     section(board, "Store and dead letters", _store_and_dead_letters())
-    section(board, "Lag", [*lag_panels(ResolverSettings().group_id, width=8), *_lag_polls()])
+    section(board, "Lag", [*lag_panels(RESOLVER_JOB, width=8), *_lag_polls()])
     section(board, "Views", _views())
     section(board, "Processes", process_panels(RESOLVER_JOB))
     return numbered(board.build())

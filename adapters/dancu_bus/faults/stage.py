@@ -142,18 +142,22 @@ class Stage:
         """The ``DANCU_*`` settings of a service process of this stage."""
         settings = self.settings
         # The cluster as the stage reaches it: a secured one's login and CA too (the metrics tests).
-        return kafka_environment(settings.kafka) | {
-            "DANCU_STORE__BACKEND": "sqlite",
-            "DANCU_STORE__PATH": str(settings.store.path),
-            "DANCU_RESOLVER__GROUP_ID": settings.resolver.group_id,
-            "DANCU_RESOLVER__AGENCIES_SOURCE": "registry",
-            "DANCU_RESOLVER__CATALOGUES_SOURCE": "packaged",
-            "DANCU_RESOLVER__SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S),
-            "DANCU_RESOLVER__METRICS_PORT": str(port),
-            "DANCU_AUDIT__GROUP_ID": settings.audit.group_id,
-            "DANCU_AUDIT__METRICS_PORT": str(port),
-            "DANCU_LOG_LEVEL": "INFO",
-        } | self.environment
+        return (
+            kafka_environment(settings.kafka)
+            | {
+                "DANCU_STORE__BACKEND": "sqlite",
+                "DANCU_STORE__PATH": str(settings.store.path),
+                "DANCU_RESOLVER__GROUP_ID": settings.resolver.group_id,
+                "DANCU_RESOLVER__AGENCIES_SOURCE": "registry",
+                "DANCU_RESOLVER__CATALOGUES_SOURCE": "packaged",
+                "DANCU_RESOLVER__SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S),
+                "DANCU_RESOLVER__METRICS_PORT": str(port),
+                "DANCU_AUDIT__GROUP_ID": settings.audit.group_id,
+                "DANCU_AUDIT__METRICS_PORT": str(port),
+                "DANCU_LOG_LEVEL": "INFO",
+            }
+            | self.environment
+        )
 
 
 def prepare_stage(settings: Settings, kafka: KafkaSettings, workdir: Path) -> Stage:
