@@ -10,6 +10,7 @@ is evaluated against that Prometheus, and every metric they name must be on the 
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -64,7 +65,7 @@ def stage(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactor
         _send_the_mix(running)
         yield running
     finally:
-        running.tear_down(keep_workdir=False)
+        running.tear_down(keep_workdir=os.environ.get("DANCU_TEST_KEEP_STAGE") == "1")
 
 
 @pytest.fixture(scope="module")
