@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from dancu_bus.operations import OPERATIONS
 from dancu_bus.sdk import Context, VerifyQuery
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.status.prometheus import status_from_prometheus
 from tests.prometheus_fixture import DEPLOY, Prometheus, prometheus_factory, scrape_config  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.prometheus, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -228,3 +231,36 @@ def test_the_lag_and_the_audit_backlog_are_measured(stack: Stack) -> None:
     assert prometheus.value("max(dancu_audit_backlog_oldest_seconds)") == 0
     views = {r["metric"]["view"] for r in prometheus.query("dancu_view_caught_up_timestamp_seconds")}
     assert "registry" in views
+
+
+def test_status_reads_the_same_stack_from_prometheus_and_from_the_processes(stack: Stack) -> None:
+    stack.prometheus.wait_for("max(dancu_audit_backlog_exchanges)", lambda v: v == 0)
+    from_prometheus = status_from_prometheus(stack.prometheus.url, window="1m")
+    assert from_prometheus.ok, from_prometheus.as_json()
+    assert {str(p.service) for p in from_prometheus.processes} == {"resolver", "audit"}
+    assert from_prometheus.audit_backlog.exchanges == 0
+    groups = {stack.stage.settings.resolver.group_id, stack.stage.settings.audit.group_id}
+    assert groups <= set(from_prometheus.lag)
+    resolver, audit = (f"127.0.0.1:{stack.ports[name]}" for name in ("resolver", "audit"))
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dancu_bus.cli.main",
+            "status",
+            "--once",
+            "--json",
+            "--resolver",
+            resolver,
+            "--audit",
+            audit,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    direct = json.loads(ran.stdout)
+    assert direct["ok"] and [p["ready"] for p in direct["processes"]] == [True, True]
+    assert direct["lag"].keys() == from_prometheus.as_json()["lag"].keys()
