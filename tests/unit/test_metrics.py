@@ -73,7 +73,8 @@ def test_every_declared_metric_is_set_by_the_code() -> None:
     unset = []
     for cls, attributes in _declared().items():
         for attribute, setters in attributes.items():
-            setting = rf"\.{attribute}(\.labels\(.*?\))?\.(inc|dec|set|observe|set_function)\("
+            # Set, observed, or given a labelled child (which the caller then sets).
+            setting = rf"\.{attribute}(\.labels\(.*?\))?\.(inc|dec|set|observe|set_function|labels)\("
             used = re.search(setting, source) is not None
             via_method = any(re.search(rf"\.{m}\b", source) for m in setters)
             # Info is set where it is declared (the build's constant facts).

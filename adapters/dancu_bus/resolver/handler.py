@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from prometheus_client import Histogram
+
 from dancu_bus.agencies import Agency, AgencyDirectory
 from dancu_bus.catalogues import CatalogueSource, CatalogueView, packaged_view
 from dancu_bus.codec import Codec
@@ -126,9 +128,13 @@ class ResolverHandler:
     def committed(self) -> None:
         """The batch last handled is committed: its requests' latencies are now known."""
         now, metrics = datetime.now(UTC), self._metrics
+        children: dict[str, Histogram] = {}  # one ``labels`` lookup per agency of the batch
         for agency, sent_at, received_at in self._timing:
+            child = children.get(agency) or children.setdefault(
+                agency, metrics.end_to_end_seconds.labels(agency)
+            )
             # sent_at is the agency's clock, admitted within the skew allowed: its own series only.
-            metrics.end_to_end_seconds.labels(agency).observe(max(0.0, (now - sent_at).total_seconds()))
+            child.observe(max(0.0, (now - sent_at).total_seconds()))
             metrics.processing_seconds.observe(max(0.0, (now - received_at).total_seconds()))
         self._timing = []
 
