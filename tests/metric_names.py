@@ -1,11 +1,13 @@
 """The series names dancu_bus.metrics declares, and those a PromQL expression reads.
 
-Rules and dashboards may only read what the processes expose: a test compares the two sets, so that a
-metric renamed in the code breaks the test rather than a dashboard in production.
+Rules (deploy/prometheus) and dashboards (deploy/grafana) may only read what the processes expose: their
+tests compare the two sets, so that a metric renamed in the code breaks a test rather than a dashboard
+or an alert in production.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from prometheus_client import CollectorRegistry
@@ -13,18 +15,18 @@ from prometheus_client import CollectorRegistry
 from dancu_bus.metrics import AuditMetrics, LagMetrics, ResolverMetrics, ServiceMetrics, ViewMetrics
 from dancu_bus.transport import Followed
 
-__all__ = ["PROMETHEUS_SERIES", "declared_series", "series_in"]
+__all__ = ["PROMETHEUS_SERIES", "dancu_names_in", "declared_series", "series_in", "undeclared_in"]
 
 PROMETHEUS_SERIES = frozenset({"up"})
 """Series Prometheus itself writes for every scrape target."""
 
 # What the exposition format calls a family's series, by the family's type.
 _SUFFIXES = {
-    "counter": ("_total",),
+    "counter": ("_total", "_created"),
     "gauge": ("",),
-    "histogram": ("_bucket", "_sum", "_count"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
     "info": ("_info",),
-    "summary": ("", "_sum", "_count"),
+    "summary": ("", "_sum", "_count", "_created"),
 }
 _KEYWORDS = frozenset(
     {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
@@ -37,6 +39,7 @@ _GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\
 _NAME = re.compile(r"(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:]|\s*\()")
 
 
+@functools.cache
 def declared_series() -> frozenset[str]:
     """Every series name the metrics classes expose on a fresh registry, labelled ones included (a
     labelled family has no series until its first labels, so names come from each family's type)."""
@@ -55,3 +58,17 @@ def series_in(expr: str) -> set[str]:
     """The series names a PromQL expression reads (not its functions, keywords, labels or durations)."""
     bare = _GROUPING.sub(" ", _BRACED.sub(" ", _STRINGS.sub(" ", expr)))
     return {name for name in _NAME.findall(bare) if name.lower() not in _KEYWORDS}
+
+
+# A dancu_ identifier not inside a longer one (recording rules are dancu:…, job names dancu-…).
+_DANCU_NAME = re.compile(r"(?<![A-Za-z0-9_:])dancu_[A-Za-z0-9_]*")
+
+
+def dancu_names_in(expression: str) -> frozenset[str]:
+    """The ``dancu_`` series names an expression (or a template holding queries) reads."""
+    return frozenset(_DANCU_NAME.findall(expression))
+
+
+def undeclared_in(expression: str) -> frozenset[str]:
+    """The ``dancu_`` names an expression reads that no service declares."""
+    return dancu_names_in(expression) - declared_series()
