@@ -7,7 +7,7 @@ import logging
 from typing import cast
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Tracer, format_span_id
@@ -78,7 +78,7 @@ async def test_a_recorded_span_is_the_child_of_the_requests_and_the_answers_pare
     """With an SDK: a CONSUMER span in the request's trace, under its span; the answer names that span."""
     tracer, spans = recording()
     (out,) = await handler(tracer).handle([traced((("traceparent", PARENT),))])
-    (span,) = cast(tuple[ReadableSpan, ...], spans.get_finished_spans())
+    (span,) = spans.get_finished_spans()
     assert span.kind is SpanKind.CONSUMER and span.name == f"process {NAMES.request('demo-bank')}"
     assert span.parent is not None and format_span_id(span.parent.span_id) == "00f067aa0ba902b7"
     assert span.context is not None and span.context.trace_id == int(TRACE, 16)
@@ -94,7 +94,7 @@ async def test_with_an_sdk_an_untraced_request_starts_a_trace() -> None:
     """A request with no trace context gets a root span, and its answer the trace that span begins."""
     tracer, spans = recording()
     (out,) = await handler(tracer).handle([traced(())])
-    (span,) = cast(tuple[ReadableSpan, ...], spans.get_finished_spans())
+    (span,) = spans.get_finished_spans()
     assert span.parent is None and span.context is not None
     assert trace_headers(out)["traceparent"].split(b"-")[1] == f"{span.context.trace_id:032x}".encode()
 
