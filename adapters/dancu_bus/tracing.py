@@ -70,6 +70,8 @@ _GETTER = _FirstHeader()
 
 def extract(headers: KafkaHeaders) -> Context | None:
     """The trace context of a record's headers, or None when there is none or it is malformed."""
+    if not any(name == TRACEPARENT for name, _ in headers):
+        return None  # most records: not worth the propagator's call
     context = _PROPAGATOR.extract(headers, Context(), _GETTER)
     return context if trace.get_current_span(context).get_span_context().is_valid else None
 
