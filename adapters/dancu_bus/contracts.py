@@ -288,6 +288,8 @@ class Response:
     message_en: str | None = None
     # The operation's result (a type of its module in ``dancu_bus.operations``); None when rejected.
     result: object | None = None
+    # Not in the Avro body: the trace id of the record's ``traceparent`` header, as the SDK read it.
+    trace_id: str | None = field(default=None, compare=False)
 
     @property
     def verify(self) -> VerifyResult | None:
@@ -360,6 +362,8 @@ class AuditRecord:
     hash: str = ""
     # Names of the criteria of a query that names nobody (SEARCH): what was searched by, never with what.
     criteria: tuple[str, ...] = ()
+    # The W3C trace id of the request's ``traceparent`` (``dancu_bus.tracing``), when it had a valid one.
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ __all__ = [
     "SdkSettings",
     "Settings",
     "StoreSettings",
+    "TracingSettings",
     "client_environment",
     "kafka_environment",
 ]
@@ -121,6 +122,19 @@ class DeadLetterSettings(BaseModel):
         default=None,
         description="the platform operators' public JWK: what a record's sender chose is sealed to it, for"
         " replay; without it, that is dropped",
+    )
+
+
+class TracingSettings(BaseModel):
+    """Where the services' spans go: nowhere, unless an OTLP endpoint is configured."""
+
+    model_config = ConfigDict(frozen=True)
+
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="the OTLP/HTTP collector's base URL, e.g. http://127.0.0.1:4318 (spans go to its"
+        " /v1/traces); OpenTelemetry's own OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT count too. Needs the"
+        " dancu-bus[otlp] extra",
     )
 
 
@@ -264,11 +278,17 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     sdk: SdkSettings = SdkSettings()
     dead_letters: DeadLetterSettings = DeadLetterSettings()
+    tracing: TracingSettings = TracingSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     lag_interval_s: float = Field(
         default=15.0,
         gt=0,
         description="how often the resolver and the audit read their group's lag (DANCU_LAG_INTERVAL_S)",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: one line per event for a person; json: one JSON object per line for a log"
+        " pipeline (timestamp, level, logger, event, and request_id, agency, operation, trace_id when known)",
     )
 
 

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import format_trace_id
 
 from dancu_bus.audit import verify_log
 from dancu_bus.contracts import Citizen, ResponseStatus
 from dancu_bus.errors import DuplicateRequest, SealedAnswerError
-from dancu_bus.sdk import LookupQuery, Verdict, VerifyQuery
+from dancu_bus.sdk import LookupQuery, Verdict, VerifyAnswer, VerifyQuery, traced
 from dancu_bus.testing import Bus
 from dancu_bus.transport.dead_letters import open_original
 from tests.contexts import KYC, KYC_LOOKUP
@@ -123,3 +125,40 @@ async def test_every_exchange_is_audited_once_on_an_intact_chain(bus: Bus, peopl
     assert {r.reason_code for r in ours} == {None, "PURPOSE_MISSING", "DUPLICATE_REQUEST"}
     checks = verify_log(bus.audit_log(), bus.codec)
     assert checks and all(check.finding is None for check in checks)
+
+
+async def test_a_request_in_the_callers_trace_is_answered_and_audited_in_it(
+    bus: Bus, people: list[Citizen]
+) -> None:
+    """The caller's current OpenTelemetry span goes out as traceparent; answer and audit record keep it."""
+    person = people[6]
+    tracer = TracerProvider().get_tracer("agency-application")  # the agency's own SDK, exporting nowhere
+
+    def ask() -> tuple[VerifyAnswer, str]:
+        with bus.client(BANK) as bank, tracer.start_as_current_span("kyc-check") as span:
+            answer = bank.verify(VerifyQuery(person.personal_id, person.full_name), KYC)
+        return answer, format_trace_id(span.get_span_context().trace_id)
+
+    answer, trace_id = await asyncio.to_thread(ask)
+    assert answer.ok and answer.trace_id == trace_id
+    records = await eventually(
+        bus.audit_records, lambda found: any(r.exchange_id == answer.exchange_id for r in found)
+    )
+    assert [r.trace_id for r in records if r.exchange_id == answer.exchange_id] == [trace_id]
+
+
+async def test_a_traceparent_given_by_hand_is_continued_and_audited(bus: Bus, people: list[Citizen]) -> None:
+    """``traced(traceparent)`` puts a request in that trace; the request after it, outside, is in none."""
+    person = people[7]
+    query = VerifyQuery(person.personal_id, person.full_name)
+    async with bus.async_client(BANK) as bank:
+        with traced("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") as trace_id:
+            inside = await bank.verify(query, KYC)
+        outside = await bank.verify(query, KYC)
+    assert trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert (inside.trace_id, outside.trace_id) == (trace_id, None)
+    exchanges = {inside.exchange_id: trace_id, outside.exchange_id: None}
+    records = await eventually(
+        bus.audit_records, lambda found: sum(r.exchange_id in exchanges for r in found) >= 2
+    )
+    assert {r.exchange_id: r.trace_id for r in records if r.exchange_id in exchanges} == exchanges

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 
 from dancu_bus.contracts import (
@@ -105,6 +106,14 @@ AUDIT = AuditRecord(
     prev_exchange_id=None,
     prev_hash="0" * 64,
     hash="8d989a6a197bb29b983851974a8a9fe64ea6139d3f2e3852ebf4ad0d8fada7fc",
+)
+
+# W3C's example trace; the audit record of a request that carried it (its hash covers the trace id).
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+AUDIT_TRACED = dataclasses.replace(
+    AUDIT,
+    trace_id=TRACE_ID,
+    hash="4b857c7b013ddf65196142d444f8ba3fb96e15988ce37427262267c90dee88f9",
 )
 
 DEAD = DeadLetter(

@@ -216,3 +216,16 @@ async def test_request_topics_are_held_while_too_many_requests_wait() -> None:
     assert witness.held(NAMES.request("demo-bank")) and not witness.held(NAMES.response("demo-bank"))
     await witness.handle([response(rid(10), exchange_of(50)), response(rid(11), exchange_of(51), 6)])
     assert not witness.held(NAMES.request("demo-bank"))
+
+
+async def test_an_exchange_is_recorded_with_its_requests_trace_id() -> None:
+    """A valid traceparent gives the exchange's record its trace id (hashed with it); a malformed one none."""
+    traceparent = f"00-{samples.TRACE_ID}-00f067aa0ba902b7-01".encode()
+    traced = dataclasses.replace(request(rid(1)), headers=(("traceparent", traceparent),))
+    malformed = dataclasses.replace(request(rid(2), 11), headers=(("traceparent", traceparent.upper()),))
+    witness = handler()
+    assert witness.resume(BANK, None)
+    batch = [traced, malformed, response(rid(1), exchange_of(10)), response(rid(2), exchange_of(11), 6)]
+    records = [CODEC.decode_audit(o.value) for o in audits([*await witness.handle(batch)])]
+    assert [r.trace_id for r in records] == [samples.TRACE_ID, None]
+    assert all(is_intact(r) for r in records)

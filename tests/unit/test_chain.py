@@ -24,6 +24,7 @@ from dancu_bus.audit.chain import (
     record_hash,
     seal,
 )
+from dancu_bus.contracts import AuditRecord
 from dancu_bus.operations import platform_codec
 from tests.unit import samples
 
@@ -32,10 +33,11 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 
-def _reference_record(data: bytes) -> dict[str, Any]:
-    """The golden audit record as the reference Apache Avro implementation reads it."""
+def _reference_record(data: bytes, writer: Path) -> dict[str, Any]:
+    """A golden audit record as the reference Apache Avro implementation reads it (into today's schema)."""
     schema = avro.schema.parse((SCHEMAS / "audit_record.avsc").read_text())
-    record = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(data[10:])))
+    written = avro.schema.parse(writer.read_text())
+    record = avro.io.DatumReader(written, schema).read(avro.io.BinaryDecoder(io.BytesIO(data[10:])))
     assert isinstance(record, dict)
     return record
 
@@ -47,18 +49,39 @@ def _as_avro_long(value: object) -> object:
     return value
 
 
-def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone() -> None:
+@pytest.mark.parametrize(
+    ("golden", "writer", "sample"),
+    [
+        ("audit_v3", SCHEMAS / "released" / "3" / "vn.dancu.AuditRecord.avsc", samples.AUDIT),
+        ("audit", SCHEMAS / "audit_record.avsc", samples.AUDIT),
+        ("audit_traced", SCHEMAS / "audit_record.avsc", samples.AUDIT_TRACED),
+    ],
+    ids=["version-3", "untraced", "traced"],
+)
+def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone(
+    golden: str, writer: Path, sample: AuditRecord
+) -> None:
     """The documented rule (tag, then sorted compact JSON of all fields but hash) reproduces the hash.
 
-    ``criteria``, added later, counts only when not empty, so records written before it keep their hashes.
+    ``criteria`` and ``trace_id``, added later, count only when set (not empty, not null), so records
+    written before them keep their hashes: version 3's bytes and today's without a trace id hash alike.
     """
-    record = _reference_record((GOLDEN / "audit.bin").read_bytes())
+    record = _reference_record((GOLDEN / f"{golden}.bin").read_bytes(), writer)
+    added_later = {"criteria", "trace_id"}
     content = {
-        k: _as_avro_long(v) for k, v in record.items() if k != "hash" and not (k == "criteria" and not v)
+        k: _as_avro_long(v) for k, v in record.items() if k != "hash" and not (k in added_later and not v)
     }
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert hashlib.sha256(b"dancu-bus audit v2\n" + text.encode()).hexdigest() == record["hash"]
-    assert record["hash"] == samples.AUDIT.hash == record_hash(samples.AUDIT)
+    assert record["hash"] == sample.hash == record_hash(sample)
+    assert record.get("trace_id") == sample.trace_id
+
+
+def test_the_trace_id_is_covered_by_the_hash() -> None:
+    """A record whose trace id was changed, or dropped, no longer matches its hash."""
+    assert is_intact(samples.AUDIT_TRACED)
+    assert not is_intact(dataclasses.replace(samples.AUDIT_TRACED, trace_id="0" * 31 + "1"))
+    assert not is_intact(dataclasses.replace(samples.AUDIT_TRACED, trace_id=None))
 
 
 def test_sealing_links_to_the_head_and_survives_the_wire() -> None:

@@ -13,7 +13,7 @@ import pytest
 from fastavro.schema import to_parsing_canonical_form
 
 from dancu_bus.codec import MAGIC
-from dancu_bus.contracts import FieldMatch, MatchOutcome, Verdict, VerifyResult
+from dancu_bus.contracts import AuditPending, FieldMatch, MatchOutcome, Verdict, VerifyResult
 from dancu_bus.errors import CodecError
 from dancu_bus.operations import platform_codec
 from tests.unit import samples
@@ -46,6 +46,7 @@ def rabin_fingerprint(text: str) -> int:
         ("response_verify", samples.OK_RESPONSE, CODEC.encode_response, CODEC.decode_response),
         ("response_lookup", samples.LOOKUP_RESPONSE, CODEC.encode_response, CODEC.decode_response),
         ("audit", samples.AUDIT, CODEC.encode_audit, CODEC.decode_audit),
+        ("audit_traced", samples.AUDIT_TRACED, CODEC.encode_audit, CODEC.decode_audit),
         ("dead_letter", samples.DEAD, CODEC.encode_dead_letter, CODEC.decode_dead_letter),
     ],
 )
@@ -54,6 +55,20 @@ def test_round_trip_and_golden_bytes(name: str, message: Any, encode: Any, decod
     data = encode(message)
     assert data == (GOLDEN / f"{name}.bin").read_bytes()
     assert decode(data) == message
+
+
+def test_an_audit_record_written_before_trace_ids_still_decodes() -> None:
+    """The golden bytes of contract version 3 (no ``trace_id``) read into today's record, trace id None."""
+    old = (GOLDEN / "audit_v3.bin").read_bytes()
+    assert old[:10] != CODEC.encode_audit(samples.AUDIT)[:10]  # written with the older schema
+    assert CODEC.decode_audit(old) == samples.AUDIT and samples.AUDIT.trace_id is None
+
+
+def test_a_waiting_request_half_keeps_its_trace_id_across_a_restart() -> None:
+    """The state topic's copy of a request half carries the trace id its audit record will have."""
+    half = AuditPending(samples.AUDIT_TRACED.exchange_id, samples.SENT, request=samples.AUDIT_TRACED)
+    restored = CODEC.decode_pending(CODEC.encode_pending(half))
+    assert restored == half and restored.request is not None and restored.request.trace_id == samples.TRACE_ID
 
 
 def test_header_is_magic_and_little_endian_rabin_fingerprint() -> None:

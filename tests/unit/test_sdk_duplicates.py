@@ -20,14 +20,18 @@ CODEC = platform_codec()
 class Message:
     """What confluent-kafka hands the reader for one response."""
 
-    def __init__(self, value: bytes) -> None:
+    def __init__(self, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
         self._value = value
+        self._headers = headers
 
     def error(self) -> None:
         return None
 
     def value(self) -> bytes:
         return self._value
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return self._headers  # None when the record has none, as confluent-kafka gives it
 
     def offset(self) -> int:
         return 0

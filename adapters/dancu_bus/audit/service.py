@@ -26,6 +26,7 @@ from dancu_bus.metrics import AuditMetrics, LagMetrics, ServiceMetrics, agency_l
 from dancu_bus.settings import AuditSettings, Settings
 from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
+from dancu_bus.tracing import trace_id_of
 from dancu_bus.transport import (
     ClusterClients,
     DeadLetters,
@@ -184,7 +185,8 @@ class AuditHandler:
         exchange = exchange_id(record.topic, record.partition, record.offset, record.timestamp_ms)
         # The log's clock is the broker's; a topic that keeps producers' times gets ours instead.
         received_at = from_epoch_ms(record.timestamp_ms) if record.log_append_time else now
-        seen = SeenRequest(agency, exchange, request, record.tp, record.offset, received_at)
+        trace = trace_id_of(record.headers)
+        seen = SeenRequest(agency, exchange, request, record.tp, record.offset, received_at, trace)
         return self._pairings[partition].add_request(request_half(seen), now, request_items(request))
 
     def _pair_response(

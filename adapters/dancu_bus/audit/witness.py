@@ -65,6 +65,7 @@ class SeenRequest:
     tp: TopicPartition
     offset: int
     received_at: datetime
+    trace_id: str | None = None  # of the record's traceparent header (``dancu_bus.tracing``)
 
 
 def request_half(seen: SeenRequest) -> AuditRecord:
@@ -91,6 +92,7 @@ def request_half(seen: SeenRequest) -> AuditRecord:
         request_partition=seen.tp.partition,
         request_offset=seen.offset,
         criteria=request.body.criteria if isinstance(request.body, Searching) else (),
+        trace_id=seen.trace_id,
     )
 
 

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"dancu-bus: settings: {_first_problem(exc)}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, args.debug)
+    configure_logging(settings.log_level, args.debug, settings.log_format)
     try:
         code: int = args.run(args, settings)
     except DancuError as exc:

@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from dancu_bus.admin.diagnosis import wait_for_cluster
+from dancu_bus.cli.traces import exporting_spans
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.operations import OPERATIONS
@@ -54,7 +55,8 @@ async def _resolver(settings: Settings) -> None:
     stop = stop_on_signals()
     if not await wait_for_cluster(settings.kafka, stop, "the resolver"):
         return
-    await serve(_serve_resolver(settings, stop), stop, "the resolver")
+    with exporting_spans(settings.tracing, "dancu-bus-resolver"):
+        await serve(_serve_resolver(settings, stop), stop, "the resolver")
 
 
 async def _serve_resolver(settings: Settings, stop: asyncio.Event) -> None:

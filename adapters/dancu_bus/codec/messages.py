@@ -386,6 +386,7 @@ def _audit_record(audit: AuditRecord) -> dict[str, Any]:
         "prev_hash": audit.prev_hash,
         "hash": audit.hash,
         "criteria": list(audit.criteria),
+        "trace_id": audit.trace_id,
     }
 
 
@@ -413,6 +414,7 @@ def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
         prev_hash=record["prev_hash"],
         hash=record["hash"],
         criteria=tuple(record["criteria"]),
+        trace_id=record["trace_id"],
     )
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import re
+import logging
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, Tracer, get_tracer, set_span_in_context
 from prometheus_client import Histogram
 
+from dancu_bus import tracing
 from dancu_bus.agencies import Agency, AgencyDirectory
 from dancu_bus.catalogues import CatalogueSource, CatalogueView, packaged_view
 from dancu_bus.codec import Codec
@@ -24,11 +27,14 @@ from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.resolver.answers import reject, respond
 from dancu_bus.resolver.policy import Admission, AdmissionLimits, Admitted
 from dancu_bus.sealing import seal
+from dancu_bus.text import shown
 from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import DeadLetters, Incoming, Outgoing
 
 __all__ = ["HandlerOptions", "ResolverHandler", "response_headers", "trace_context"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,8 @@ class HandlerOptions:
     dead_letters: DeadLetters | None = None
     # The correction tickets TICKET_STATE and CORRECT read (default: an empty book, not followed).
     tickets: Tickets | None = None
+    # Where the resolver's spans go (default: the process's OpenTelemetry tracer, a no-op unless configured).
+    tracer: Tracer | None = None
 
 
 class ResolverHandler:
@@ -87,6 +95,7 @@ class ResolverHandler:
         self._store = store
         self._names = names
         self._metrics = metrics
+        self._tracer = given.tracer or get_tracer("dancu_bus.resolver")
         self._admitted: Counter[str] = Counter()
         self._spenders: dict[str, Agency] = {}
         self._answered: Counter[tuple[str, str, str, str]] = Counter()
@@ -238,6 +247,8 @@ class ResolverHandler:
         else:
             response = self._sealed(request, decision, result, now, where)
         self._count(decoded.agency, response)
+        trace = trace_context(self._tracer, decoded.record, response, now)
+        _log_answer(response, trace)
         if isinstance(decision, Admitted):
             self._timing.append((decoded.agency, request.sent_at, decoded.received_at))
             if response.status is ResponseStatus.OK:
@@ -247,7 +258,7 @@ class ResolverHandler:
             self._names.response(decoded.agency),
             request.request_id.encode(),
             self._codec.encode_response(response),
-            response_headers(response, decoded.record.headers),
+            response_headers(response, trace),
             # Only an answered exchange writes what its answer adds (a quota refusal after it does not).
             also=tuple(Outgoing(e.topic, e.key, e.value) for e in emitted)
             if isinstance(decision, Admitted)
@@ -296,13 +307,11 @@ class ResolverHandler:
         self._verdicts.clear()
 
 
-def response_headers(
-    response: Response, request_headers: Sequence[tuple[str, bytes]]
-) -> tuple[tuple[str, bytes], ...]:
-    """Correlation, content type, CloudEvents binary-mode attributes and the caller's trace context.
+def response_headers(response: Response, trace: Context | None) -> tuple[tuple[str, bytes], ...]:
+    """Correlation, content type, CloudEvents binary-mode attributes and the trace the answer continues.
 
-    Of the request's headers only a well-formed W3C ``traceparent`` (and a small ``tracestate`` beside
-    it) is carried over: nothing else the agency sent, whatever its size, reaches the response.
+    Of the request's headers only its W3C trace context counts (``dancu_bus.tracing``, bounded): the
+    answer carries its trace id, nothing else the agency sent, whatever its size.
     """
     headers = [
         ("correlation_id", response.request_id.encode()),
@@ -312,20 +321,54 @@ def response_headers(
         ("ce_type", b"vn.dancu.Response"),
         ("ce_source", b"dancu-bus/resolver"),
     ]
-    return tuple(headers + trace_context(request_headers))
+    return tuple(headers + (tracing.inject(trace) if trace is not None else []))
 
 
-_TRACEPARENT = re.compile(rb"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
-_TRACESTATE = re.compile(rb"[\x20-\x7e]{1,512}")
+def trace_context(tracer: Tracer, record: Incoming, response: Response, started: datetime) -> Context | None:
+    """The trace the answer to ``record`` continues: the request's, through the resolver's span; or None.
+
+    The span (CONSUMER, a child of the request's context, a root without one) is recorded only when
+    the process has an OpenTelemetry SDK (``DANCU_TRACING__OTLP_ENDPOINT``); otherwise the no-op API
+    hands the request's own span back, and the answer names the caller's span as its parent.
+    """
+    parent = tracing.extract(record.headers) or Context()  # never the ambient context of the process
+    span = tracer.start_span(
+        f"process {record.topic}", parent, SpanKind.CONSUMER, start_time=_nanoseconds(started)
+    )
+    if span.is_recording():
+        span.set_attributes(_span_attributes(record, response))
+    span.end()
+    return set_span_in_context(span, parent) if span.get_span_context().is_valid else None
 
 
-def trace_context(headers: Sequence[tuple[str, bytes | None]]) -> list[tuple[str, bytes]]:
-    """The request's W3C trace context when well formed (the first ``traceparent``, its ``tracestate``)."""
-    parent = next((v for k, v in headers if k == "traceparent"), None)
-    if parent is None or not _TRACEPARENT.fullmatch(parent):
-        return []
-    state = next((v for k, v in headers if k == "tracestate"), None)
-    kept = [("traceparent", parent)]
-    if state is not None and _TRACESTATE.fullmatch(state):
-        kept.append(("tracestate", state))
-    return kept
+def _log_answer(response: Response, trace: Context | None) -> None:
+    """A debug line per answer, with the request's fields for JSON logs; nothing built without ``--debug``."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    fields = {
+        "request_id": shown(response.request_id, 64),
+        "agency": response.agency,
+        "operation": shown(response.operation, 64),
+        "trace_id": tracing.trace_id(trace),
+    }
+    outcome = response.reason_code or response.status.value
+    log.debug("answered %s as %s: %s", fields["operation"], response.exchange_id, outcome, extra=fields)
+
+
+def _span_attributes(record: Incoming, response: Response) -> dict[str, str | int]:
+    """What a span says of an exchange: where it was read and how it was answered; never personal data."""
+    return {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": record.topic,
+        "messaging.destination.partition.id": str(record.partition),
+        "messaging.kafka.offset": record.offset,
+        "dancu.exchange_id": response.exchange_id,
+        "dancu.operation": shown(response.operation, 64),
+        "dancu.status": response.status.value,
+        **({"dancu.reason": response.reason_code} if response.reason_code else {}),
+    }
+
+
+def _nanoseconds(moment: datetime) -> int:
+    return round(moment.timestamp() * 1_000_000) * 1_000

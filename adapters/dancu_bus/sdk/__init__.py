@@ -9,6 +9,9 @@ kyc = Context("officer-7", "HS-2026-001", "KYC", "Luật Phòng, chống rửa t
 with Client(ClientConfig("my-bank")) as client:
     answer = client.verify(VerifyQuery("001090012345", full_name="Nguyễn Văn An"), kyc)
 
+Each request carries the caller's W3C trace context: its current OpenTelemetry span, or the
+``traceparent`` given with ``with traced(traceparent): ...``; answers carry the trace id back (``trace_id``).
+
 ``ClientConfig`` takes what it is not given from ``DANCU_KAFKA__*`` and ``DANCU_SDK__*``. LOOKUP and SEARCH
 answers arrive sealed to the agency's answer key and are opened with ``DANCU_SDK__ANSWER_KEYS`` (its private
 keys).
@@ -47,6 +50,7 @@ from dancu_bus.sdk.collect import Collected
 from dancu_bus.sdk.exchange import ClientConfig
 from dancu_bus.sdk.requests import Context
 from dancu_bus.sdk.results import Answer, LookupAnswer, SearchAnswer, VerifyAnswer
+from dancu_bus.sdk.traces import traced
 
 __all__ = [
     "Address",
@@ -87,4 +91,5 @@ __all__ = [
     "convert_commune",
     "generate_key_pair",
     "label",
+    "traced",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import queue
 import threading
 import time
@@ -135,7 +136,9 @@ def stream_sync(
             return
         done.put(_Fed(None))
 
-    threading.Thread(target=feed, name="dancu-sdk-feeder", daemon=True).start()
+    # In the caller's context: each request carries the trace the caller was in (``dancu_bus.tracing``).
+    caller = contextvars.copy_context()
+    threading.Thread(target=caller.run, args=(feed,), name="dancu-sdk-feeder", daemon=True).start()
     try:
         while in_flight.running:
             try:

@@ -96,7 +96,7 @@ def _keep(message: Any, wanted: set[str], found: dict[str, Response], responses:
     if message.error() is not None:
         return
     try:
-        response = responses.read(message.value())
+        response = responses.read(message.value(), message.headers() or ())
     except CodecError:
         return
     if response.request_id not in wanted or response.request_id in found:

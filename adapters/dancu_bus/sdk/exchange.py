@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
+from opentelemetry import context as otel_context
 
+from dancu_bus import tracing
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import watermarks
 from dancu_bus.catalogues import packaged_view
@@ -211,11 +213,11 @@ class Exchange:
     def _produce(self, request: Request, value: bytes) -> None:
         topic = self._config.names.request(self._config.agency)
         key = request.request_id.encode()
+        # The caller's OpenTelemetry context (its current span, or ``sdk.traced``): W3C trace context.
+        headers = [("correlation_id", key), *tracing.inject(otel_context.get_current())]
         while True:
             try:
-                self._producer.produce(
-                    topic, value, key=key, on_delivery=self._delivered, headers=[("correlation_id", key)]
-                )
+                self._producer.produce(topic, value, key=key, on_delivery=self._delivered, headers=headers)
                 break
             except BufferError:
                 # The local queue is full: serve delivery reports until there is room.
@@ -250,7 +252,7 @@ class Exchange:
                 log.warning("response topic: %s", error)
             return
         try:
-            response = self.responses.read(message.value())
+            response = self.responses.read(message.value(), message.headers() or ())
         except CodecError as exc:
             log.warning("undecodable response at offset %d: %s", message.offset(), exc)
             return

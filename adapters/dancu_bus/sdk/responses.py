@@ -6,8 +6,10 @@ the reader opens them with the agency's private keys, so callers get values as i
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from dancu_bus import tracing
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Response
 from dancu_bus.keys import PrivateKeys
@@ -26,8 +28,11 @@ class ResponseReader:
         # Read once, when the client is made: a missing or readable-by-others key file fails at once.
         self._keys = PrivateKeys.from_file(answer_keys) if answer_keys is not None else None
 
-    def read(self, data: bytes | None) -> Response:
-        """The response in ``data``, opened."""
+    def read(self, data: bytes | None, headers: tracing.KafkaHeaders = ()) -> Response:
+        """The response in ``data``, opened; with the trace id of its ``traceparent`` header, if any."""
         response = self._codec.decode_response(data)
+        trace_id = tracing.trace_id_of(headers)
+        if trace_id is not None:
+            response = dataclasses.replace(response, trace_id=trace_id)
         operation = self._operations.for_result(response.result)
         return response if operation is None else open_sealed(response, self._keys, self._codec, operation)

@@ -37,6 +37,7 @@ class VerifyAnswer:
     message_vi: str | None
     message_en: str | None
     query: VerifyQuery | None = None  # what was asked, when the answer comes from ``send_many``
+    trace_id: str | None = None  # the W3C trace the answer continues, when the request carried one
 
     @classmethod
     def of(cls, response: Response, query: VerifyQuery | None = None) -> VerifyAnswer:
@@ -52,6 +53,7 @@ class VerifyAnswer:
             message_vi=response.message_vi,
             message_en=response.message_en,
             query=query,
+            trace_id=response.trace_id,
         )
 
     @classmethod
@@ -71,11 +73,28 @@ class VerifyAnswer:
         if isinstance(outcome, Rejection):
             message = worded(outcome)
             return cls(
-                response.request_id, exchange, False, None, {}, outcome.reason.value, *message, query=query
+                response.request_id,
+                exchange,
+                False,
+                None,
+                {},
+                outcome.reason.value,
+                *message,
+                query=query,
+                trace_id=response.trace_id,
             )
         fields = {m.field: m.outcome for m in outcome.fields}
         return cls(
-            response.request_id, exchange, True, outcome.verdict, fields, None, None, None, query=query
+            response.request_id,
+            exchange,
+            True,
+            outcome.verdict,
+            fields,
+            None,
+            None,
+            None,
+            query=query,
+            trace_id=response.trace_id,
         )
 
 
@@ -92,6 +111,7 @@ class LookupAnswer:
     message_vi: str | None
     message_en: str | None
     query: LookupQuery | None = None  # what was asked, when the answer comes from ``send_many``
+    trace_id: str | None = None  # the W3C trace the answer continues, when the request carried one
 
     @classmethod
     def of(cls, response: Response, query: LookupQuery | None = None) -> LookupAnswer:
@@ -107,6 +127,7 @@ class LookupAnswer:
             message_vi=response.message_vi,
             message_en=response.message_en,
             query=query,
+            trace_id=response.trace_id,
         )
 
 
@@ -122,6 +143,7 @@ class SearchAnswer:
     reason_code: str | None
     message_vi: str | None
     message_en: str | None
+    trace_id: str | None = None  # the W3C trace the answer continues, when the request carried one
 
     @classmethod
     def of(cls, response: Response) -> SearchAnswer:
@@ -136,6 +158,7 @@ class SearchAnswer:
             reason_code=response.reason_code,
             message_vi=response.message_vi,
             message_en=response.message_en,
+            trace_id=response.trace_id,
         )
 
 
