@@ -84,8 +84,7 @@ def stack(stage: Stage, prometheus_factory: Callable[[Mapping[str, Any]], Promet
     prometheus.wait_for('count(up{job=~"dancu-.*"} == 1)', lambda v: v == 2)
     for wave in range(WAVES):
         _send_the_mix(stage)
-        answered = float((wave + 1) * SENT // WAVES)
-        prometheus.wait_for("sum(dancu_resolver_requests_total)", answered.__eq__)
+        prometheus.wait_for("sum(dancu_resolver_requests_total)", _equal((wave + 1) * SENT // WAVES))
     prometheus.wait_for("sum(dancu_audit_records_total)", lambda v: v == SENT)
     # Three samples of the last series to appear (the audit's, the lag's), so that every rate has points.
     for series in (
@@ -95,6 +94,10 @@ def stack(stage: Stage, prometheus_factory: Callable[[Mapping[str, Any]], Promet
     ):
         prometheus.wait_for(f"min(count_over_time({series}[1m]))", lambda v: (v or 0) >= 3)
     return Stack(stage, prometheus, ports)
+
+
+def _equal(expected: float) -> Callable[[float | None], bool]:
+    return lambda value: value == expected
 
 
 def _send_the_mix(stage: Stage) -> None:
