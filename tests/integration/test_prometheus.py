@@ -25,12 +25,14 @@ import yaml
 from confluent_kafka import Producer
 
 from dancu_bus.admin.config import client_config
+from dancu_bus.dashboards import expressions, instantiate, load
 from dancu_bus.faults.stage import AGENCIES, Stage, prepare_stage
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.sdk import Context, VerifyQuery
 from dancu_bus.sdk.requests import build_request
 from dancu_bus.settings import KafkaSettings, Settings
 from dancu_bus.status.prometheus import status_from_prometheus
+from tests.metric_names import dancu_names_in
 from tests.prometheus_fixture import DEPLOY, Prometheus, prometheus_factory, scrape_config  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.prometheus, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -41,16 +43,6 @@ ANSWERED, REFUSED, NOT_FOUND = 20, 3, 2
 # comes after a first scrape is a rate (and the ratios of the rules divide by rates).
 WAVES = 2
 SENT = WAVES * (ANSWERED + REFUSED + NOT_FOUND)
-# Grafana's variables, as a panel would see them with this stack's data.
-VARIABLES = {
-    "__rate_interval": "1m",
-    "__interval": "1m",
-    "__range": "5m",
-    "agency": "demo-bank",
-    "group": "",
-    "instance": ".+",
-    "job": ".+",
-}
 
 
 @dataclass
@@ -133,7 +125,7 @@ def _exposed_families(stack: Stack) -> set[str]:
     """Every family a running process declares on /metrics (its HELP line, samples or not)."""
     families = set()
     for port in stack.ports.values():
-        families |= set(re.findall(r"^# HELP (\w+) ", _metrics_text(port), re.MULTILINE))
+        families |= {_family(n) for n in re.findall(r"^# HELP (\w+) ", _metrics_text(port), re.MULTILINE)}
     return families
 
 
@@ -154,40 +146,22 @@ def _alert_expressions() -> list[tuple[str, str]]:
 
 
 def _panel_expressions() -> list[tuple[str, str]]:
-    """(dashboard: panel, expression) of every query of every committed dashboard."""
-    found: list[tuple[str, str]] = []
-
-    def walk(node: Any, dashboard: str, panel: str) -> None:
-        if isinstance(node, dict):
-            title = node.get("title", panel) if "targets" in node or "panels" in node else panel
-            for target in node.get("targets", []) or []:
-                if isinstance(target, dict) and target.get("expr"):
-                    found.append((f"{dashboard}: {title}", str(target["expr"])))
-            for key, child in node.items():
-                if key != "targets":
-                    walk(child, dashboard, title)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child, dashboard, panel)
-
-    for path in sorted((ROOT / "deploy" / "grafana").glob("*.json")):
-        walk(json.loads(path.read_text(encoding="utf-8")), path.stem, "")
-    return found
+    """(dashboard: panel, expression) of every query of every committed dashboard, its variables filled
+    in as Grafana would (``dancu_bus.dashboards.TEMPLATE_VALUES``)."""
+    boards = load(ROOT / "deploy" / "grafana").values()
+    return [
+        (f"{e.dashboard}: {e.panel}", instantiate(e.expr)) for board in boards for e in expressions(board)
+    ]
 
 
-def _substituted(expression: str) -> str:
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        assert name in VARIABLES, f"the test knows no value for the dashboard variable ${name}"
-        return VARIABLES[name]
-
-    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", value, expression)
+def _family(series: str) -> str:
+    """A series' family, without the suffixes the exposition adds (HELP names a counter with ``_total``)."""
+    return re.sub(r"_(bucket|sum|count|total|created)$", "", series)
 
 
-def _metric_names(expression: str) -> set[str]:
-    """The project's metric names an expression reads (recording rules' names are not metrics)."""
-    names = set(re.findall(r"\b(dancu_[a-z0-9_]+)", expression))
-    return {re.sub(r"_(bucket|sum|count)$", "", name) for name in names}
+def _families_named(expression: str) -> set[str]:
+    """The families of the project's series an expression reads."""
+    return {_family(name) for name in dancu_names_in(expression)}
 
 
 def test_prometheus_counts_every_request_the_resolver_answered(stack: Stack) -> None:
@@ -217,16 +191,15 @@ def test_the_rules_load_and_every_recording_rule_returns_a_series(stack: Stack) 
 def test_every_dashboard_expression_evaluates_and_returns_a_series(stack: Stack) -> None:
     panels = _panel_expressions()
     assert len(panels) >= 20, f"only {len(panels)} panel queries in deploy/grafana"
-    empty = [where for where, expression in panels if not stack.prometheus.query(_substituted(expression))]
+    empty = [where for where, expression in panels if not stack.prometheus.query(expression)]
     assert not empty, f"panels with no series against a live stack: {empty}"
 
 
 def test_every_metric_a_rule_or_dashboard_names_is_on_the_processes_metrics(stack: Stack) -> None:
     exposed = _exposed_families(stack)
     expressions = [e for _, e in _recording_rules() + _alert_expressions() + _panel_expressions()]
-    named = set().union(*(_metric_names(e) for e in expressions))
-    # Counters are exposed as name_total; HELP names the family without the suffix.
-    missing = sorted(n for n in named if n not in exposed and n.removesuffix("_total") not in exposed)
+    named = set().union(*(_families_named(e) for e in expressions))
+    missing = sorted(named - exposed)
     assert not missing, f"named in rules or dashboards, missing from /metrics: {missing}"
 
 
