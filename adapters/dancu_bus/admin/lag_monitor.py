@@ -1,11 +1,14 @@
 """Reads a consumer group's committed offsets and its partitions' ends, every interval (confluent-kafka).
 
-The I/O half of ``dancu_bus.lag``: one AdminClient lists the topics the group reads, their last stable
-offsets (read_committed: what a consumer of the group can see) and earliest offsets, and the group's
-committed offsets; a partition never committed counts from its earliest offset. A partition whose
+The I/O half of ``dancu_bus.lag``. One consumer that never joins the group (it is named after it
+only to fetch its committed offsets, and never commits) lists the topics the group reads, their
+offsets (read_committed: the end a consumer of the group can see; the earliest, for a partition the
+group never committed, which counts from there) and the group's committed offsets. A partition whose
 group stands still with lag is read once from its committed offset: when nothing is visible there
 (transaction markers, aborted records), it is reported with no lag until either offset moves. Each
-service watches its own group only, which its ACLs let it describe.
+service watches its own group only, which its ACLs let it describe. No AdminClient: its offset
+listing leaks memory when called forever (confluent-kafka-python issue 1901), and its group-offset
+listing has crashed the process on a coordinator still loading (issue 1982).
 """
 
 from __future__ import annotations
@@ -15,21 +18,15 @@ import contextlib
 import logging
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
 
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
-    IsolationLevel,
     KafkaError,
     KafkaException,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from dancu_bus.admin.config import client_config
 from dancu_bus.lag import Partition, PartitionLag, group_lag
@@ -64,7 +61,7 @@ class LagMonitor:
         self._topics = topics
         self._table: dict[Key, Partition] = {}
         self._committed: dict[Key, int] = {}
-        self._admin: AdminClient | None = None
+        self._consumer: KafkaConsumer | None = None
 
     @contextlib.asynccontextmanager
     async def running(
@@ -89,90 +86,85 @@ class LagMonitor:
             except (KafkaException, TimeoutError) as exc:
                 log.warning("reading the lag of group %s failed: %s", self._group, exc)
                 report(None)
+                await asyncio.to_thread(self.close)  # the next poll starts with a new consumer
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
 
     def poll(self) -> GroupLag:
         """One round: the group's committed offsets against its partitions' last stable offsets."""
-        admin = self._admin = self._admin or AdminClient(self._config, logger=log)
-        metadata = admin.list_topics(timeout=_TIMEOUT_S)
+        consumer = self._consumer = self._consumer or _consumer(self._config, self._group)
+        metadata = consumer.list_topics(timeout=_TIMEOUT_S)
         partitions = [
-            TopicPartition(name, p)
+            (name, p)
             for name, topic in sorted(metadata.topics.items())
             if self._topics.fullmatch(name) and topic.error is None
             for p in sorted(topic.partitions)
         ]
         if not partitions:
             return GroupLag(self._group, {}, {})
-        latest = _offsets(admin, partitions, OffsetSpec.latest())  # type: ignore[no-untyped-call]
-        earliest = _offsets(admin, partitions, OffsetSpec.earliest())  # type: ignore[no-untyped-call]
-        committed = self._committed_offsets(admin, partitions)
-        start = {tp: committed.get(tp, earliest[tp]) for tp in latest}
+        ends = {
+            tp: consumer.get_watermark_offsets(TopicPartition(*tp), _TIMEOUT_S, False) for tp in partitions
+        }
+        committed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in consumer.committed([TopicPartition(*tp) for tp in partitions], _TIMEOUT_S)
+            if tp.error is None and tp.offset >= 0
+        }
+        latest = {tp: high for tp, (_, high) in ends.items()}
+        start = {tp: committed.get(tp, low) for tp, (low, _) in ends.items()}
         stalled = [tp for tp in start if tp in self._committed and self._committed[tp] == start[tp]]
         self._committed = start
         now = time.time()
         lags = group_lag(self._table, start, latest, now)
-        self._check_visible([tp for tp in stalled if lags[tp].records > 0], start, latest)
+        self._check_visible(consumer, [tp for tp in stalled if lags[tp].records > 0], start, latest)
         # What the checks found applies to this poll already.
         lags = {tp: self._table[tp].lag(start[tp], latest[tp], now) for tp in latest}
         return GroupLag(self._group, lags, latest)
 
-    def _committed_offsets(self, admin: AdminClient, partitions: list[TopicPartition]) -> dict[Key, int]:
-        request = [ConsumerGroupTopicPartitions(self._group, partitions)]
-        future: Future[Any] = admin.list_consumer_group_offsets(request, request_timeout=_TIMEOUT_S)[
-            self._group
-        ]
-        result = future.result(timeout=_TIMEOUT_S)
-        return {
-            (tp.topic, tp.partition): tp.offset
-            for tp in result.topic_partitions
-            if tp.error is None and tp.offset >= 0
-        }
-
     def _check_visible(
-        self, stalled: list[Key], committed: Mapping[Key, int], latest: Mapping[Key, int]
+        self,
+        consumer: KafkaConsumer,
+        stalled: list[Key],
+        committed: Mapping[Key, int],
+        latest: Mapping[Key, int],
     ) -> None:
         """Mark partitions where a read from the committed offset finds nothing before the end."""
         unchecked = [tp for tp in stalled if self._table[tp].nothing_visible != (committed[tp], latest[tp])]
-        if not unchecked:
+        checked = unchecked[:_MAX_CHECKS]
+        if not checked:
             return
-        found = _visible(self._config, unchecked[:_MAX_CHECKS], committed)
-        for tp in unchecked[:_MAX_CHECKS]:
+        found = _visible(consumer, checked, committed)
+        for tp in checked:
             if tp not in found:
                 self._table[tp].nothing_visible = (committed[tp], latest[tp])
 
     def close(self) -> None:
-        """Let the AdminClient go (librdkafka closes it once unreferenced)."""
-        self._admin = None
+        """Close the consumer (a poll makes a new one)."""
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
 
 
-def _offsets(admin: AdminClient, partitions: list[TopicPartition], spec: OffsetSpec) -> dict[Key, int]:
-    futures = admin.list_offsets(
-        {tp: spec for tp in partitions},
-        isolation_level=IsolationLevel.READ_COMMITTED,
-        request_timeout=_TIMEOUT_S,
-    )
-    return {(tp.topic, tp.partition): f.result(timeout=_TIMEOUT_S).offset for tp, f in futures.items()}
-
-
-def _visible(
-    config: Mapping[str, str | int | float | bool], partitions: list[Key], committed: Mapping[Key, int]
-) -> set[Key]:
-    """The partitions where a read_committed consumer gets a record from the committed offset on."""
-    consumer = KafkaConsumer(
+def _consumer(config: Mapping[str, str | int | float | bool], group: str) -> KafkaConsumer:
+    """A consumer named after ``group`` that never subscribes (so never joins it) and never commits."""
+    return KafkaConsumer(
         {
             **config,
-            "group.id": f"dancu.lag.{uuid.uuid4().hex[:12]}",  # never joined, never committed
+            "group.id": group,
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "isolation.level": "read_committed",
         },
         logger=log,
     )
+
+
+def _visible(consumer: KafkaConsumer, partitions: list[Key], committed: Mapping[Key, int]) -> set[Key]:
+    """The partitions where a read_committed read from the committed offset gets a record."""
     found: set[Key] = set()
     ended: set[Key] = set()
+    consumer.assign([TopicPartition(t, p, committed[t, p]) for t, p in partitions])
     try:
-        consumer.assign([TopicPartition(t, p, committed[t, p]) for t, p in partitions])
         deadline = time.monotonic() + _TIMEOUT_S
         while len(found | ended) < len(partitions) and time.monotonic() < deadline:
             for message in consumer.consume(len(partitions), 0.5):
@@ -183,6 +175,6 @@ def _visible(
                 elif error.code() == KafkaError._PARTITION_EOF:
                     ended.add(key)
     finally:
-        consumer.close()
+        consumer.unassign()
     # A partition that neither gave a record nor reached its end in time counts as visible lag.
     return found | (set(partitions) - ended)
