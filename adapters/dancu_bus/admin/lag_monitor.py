@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import (
@@ -41,6 +44,7 @@ _TIMEOUT_S = 10.0
 _MAX_CHECKS = 64
 
 Key = tuple[str, int]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +86,11 @@ class LagMonitor:
         """Poll every ``interval_s`` until ``stop``; ``report`` gets each poll, or None when one failed."""
         while not stop.is_set():
             try:
-                report(await asyncio.to_thread(self.poll))
+                report(await _on_a_daemon_thread(self.poll))
             except (KafkaException, TimeoutError) as exc:
                 log.warning("reading the lag of group %s failed: %s", self._group, exc)
                 report(None)
-                await asyncio.to_thread(self.close)  # the next poll starts with a new consumer
+                await _on_a_daemon_thread(self.close)  # the next poll starts with a new consumer
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_s)
 
@@ -143,6 +147,28 @@ class LagMonitor:
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
+
+
+async def _on_a_daemon_thread(function: Callable[[], _T]) -> _T:
+    """``function()`` on a daemon thread of its own: a call stuck on a broker that is gone (each has a
+    10 s timeout) must not hold the process past its stop, as the event loop's executor would."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[_T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not done.cancelled():
+            outcome()
+
+    def run() -> None:
+        try:
+            outcome = functools.partial(done.set_result, function())
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            outcome = functools.partial(done.set_exception, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=run, name="lag monitor", daemon=True).start()
+    return await done
 
 
 def _consumer(config: Mapping[str, str | int | float | bool], group: str) -> KafkaConsumer:
