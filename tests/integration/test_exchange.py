@@ -212,7 +212,8 @@ def test_metrics_and_probes_are_served(deployment: Deployment) -> None:
         assert ready.read() == b"ready\n"
     with urllib.request.urlopen(f"{base}/metrics", timeout=5) as metrics:
         text = metrics.read().decode()
-    assert 'dancu_resolver_requests_total{agency="demo-bank",operation="VERIFY",status="OK"}' in text
+    served = 'dancu_resolver_requests_total{agency="demo-bank",operation="VERIFY",status="OK",reason="none"}'
+    assert served in text
 
 
 def test_a_restarted_application_collects_what_it_sent_before_without_asking_twice(
