@@ -6,8 +6,9 @@ from collections.abc import Collection, Mapping
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from dancu_bus.contracts import Operation, ResponseStatus
-from dancu_bus.metrics import OTHER
+from dancu_bus.contracts import Operation, ResponseStatus, Verdict
+from dancu_bus.metrics import NO_REASON, OTHER
+from dancu_bus.operations import FOUND, NOT_FOUND
 from dancu_bus.reasons import Reason
 
 __all__ = ["closed_sets", "foreign_labels"]
@@ -19,7 +20,8 @@ def closed_sets(agencies: Collection[str]) -> dict[str, frozenset[str]]:
         "agency": frozenset(agencies) | {OTHER},
         "operation": frozenset(Operation) | {OTHER},
         "status": frozenset(ResponseStatus) | {"UNANSWERED"},
-        "reason": frozenset(Reason) | {OTHER},
+        "reason": frozenset(Reason) | {OTHER, NO_REASON},
+        "verdict": frozenset(Verdict) | {FOUND, NOT_FOUND},
     }
 
 

@@ -6,7 +6,15 @@ add it to ``OPERATIONS``; the codec, resolver, SDK and audit need no change.
 """
 
 from dancu_bus.codec import Codec, load_schemas
-from dancu_bus.operations.base import Asking, Emitted, Operation, Population, schema_branches
+from dancu_bus.operations.base import (
+    FOUND,
+    NOT_FOUND,
+    Asking,
+    Emitted,
+    Operation,
+    Population,
+    schema_branches,
+)
 from dancu_bus.operations.correct import CORRECT
 from dancu_bus.operations.lookup import LOOKUP
 from dancu_bus.operations.registry import AnyOperation, Operations, registry_of
@@ -18,7 +26,9 @@ from dancu_bus.operations.verify_batch import VERIFY_BATCH
 
 __all__ = [
     "CORRECT",
+    "FOUND",
     "LOOKUP",
+    "NOT_FOUND",
     "OPERATIONS",
     "REPORT_ERROR",
     "SEARCH",
