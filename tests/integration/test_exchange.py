@@ -212,7 +212,7 @@ def test_metrics_and_probes_are_served(deployment: Deployment) -> None:
         assert ready.read() == b"ready\n"
     with urllib.request.urlopen(f"{base}/metrics", timeout=5) as metrics:
         text = metrics.read().decode()
-    served = 'dancu_resolver_requests_total{agency="demo-bank",operation="VERIFY",status="OK",reason="none"}'
+    served = 'dancu_resolver_requests_total{agency="demo-bank",operation="VERIFY",reason="none",status="OK"}'
     assert served in text
 
 

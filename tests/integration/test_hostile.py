@@ -159,7 +159,7 @@ def test_metric_labels_never_carry_agency_text(results: dict[str, ProbeResult], 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as served:
         text = served.read().decode()
     assert foreign_labels(text, closed_sets([BANK, TELECOM, "demo-province", "demo-notary"])) == []
-    assert 'operation="other",status="REJECTED"' in text and "Nguyễn" not in text
+    assert 'operation="other",reason="UNKNOWN_OPERATION",status="REJECTED"' in text and "Nguyễn" not in text
 
 
 def test_the_logs_clock_is_the_brokers(results: dict[str, ProbeResult]) -> None:
