@@ -25,6 +25,7 @@ from confluent_kafka.admin import (
 )
 
 from dancu_bus.admin.config import client_config
+from dancu_bus.admin.diagnosis import diagnose
 from dancu_bus.errors import BrokerError, ConfigError
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topics import (
@@ -45,6 +46,9 @@ __all__ = ["apply", "broker_count", "delete_topics", "describe", "plan_topics", 
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
+# How long a metadata request waits before the cluster is diagnosed (``_metadata``), and the diagnosis.
+_FIRST_TRY_S = 3.0
+_DIAGNOSE_S = 5.0
 # Reconnect quickly while waiting for a broker that is still starting.
 _EAGER_RECONNECT = {"reconnect.backoff.ms": "100", "reconnect.backoff.max.ms": "1000"}
 
@@ -124,14 +128,29 @@ def _wait_all(futures: Mapping[str, Future[T]], verb: str, timeout_s: float) -> 
 
 
 def _metadata(admin: AdminClient, kafka: KafkaSettings, timeout_s: float) -> ClusterMetadata:
-    """The cluster's metadata, or a BrokerError naming the bootstrap servers."""
+    """The cluster's metadata, or a BrokerError naming the bootstrap servers.
+
+    A cluster that does not answer within a few seconds is diagnosed before it is waited for any
+    longer: a broker that is down, a wrong port or a refused login is said in seconds, not after the
+    whole timeout; a cluster that is only slow gets the rest of the time.
+    """
     try:
-        return admin.list_topics(timeout=timeout_s)
+        return admin.list_topics(timeout=min(timeout_s, _FIRST_TRY_S))
     except KafkaException as exc:
-        message, retriable = _reason(exc)
-        raise BrokerError(
-            f"no metadata from {kafka.bootstrap_servers}: {message}", retriable=retriable
-        ) from exc
+        if timeout_s <= _FIRST_TRY_S:
+            raise _no_metadata(kafka, exc) from exc
+        problem = diagnose(kafka, timeout_s=_DIAGNOSE_S)
+        if problem is not None:
+            raise BrokerError(problem, retriable=_reason(exc)[1]) from exc
+    try:
+        return admin.list_topics(timeout=max(0.5, timeout_s - _FIRST_TRY_S - _DIAGNOSE_S))
+    except KafkaException as exc:
+        raise _no_metadata(kafka, exc) from exc
+
+
+def _no_metadata(kafka: KafkaSettings, exc: KafkaException) -> BrokerError:
+    message, retriable = _reason(exc)
+    return BrokerError(f"no metadata from {kafka.bootstrap_servers}: {message}", retriable=retriable)
 
 
 def wait_ready(kafka: KafkaSettings, timeout_s: float) -> None:
