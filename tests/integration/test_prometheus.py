@@ -54,7 +54,8 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stage(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
-    """The resolver and the audit consumer running on the test broker, under a prefix of their own."""
+    """The resolver and the audit consumer running on the test broker, under a prefix of their own
+    (``DANCU_TEST_KEEP_STAGE=1`` keeps its folder, with the services' logs, for a look afterwards)."""
     running = prepare_stage(Settings(), kafka_settings, tmp_path_factory.mktemp("prometheus"))
     running.environment["DANCU_LAG_INTERVAL_S"] = "1"
     try:
