@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
 
 from dancu_bus.agencies import Agency, Change, load_directory
 from dancu_bus.contracts import AuditRecord
@@ -89,3 +92,65 @@ def month() -> Iterator[AuditRecord]:
 def sample_report(chain: ChainStatement = INTACT) -> Report:
     """The month's report of demo-bank."""
     return build_report(bank(), PERIOD, month(), chain, GENERATED)
+
+
+class _Tables(HTMLParser):
+    """Collects the cells of every ``<table data-section=...>`` of a report."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._section: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._section = dict(attrs).get("data-section")
+            self.tables[self._section or ""] = []
+        elif tag == "tr" and self._section is not None:
+            self.tables[self._section].append([])
+        elif tag in ("td", "th") and self._section is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._section = None
+        elif tag in ("td", "th") and self._cell is not None and self._section is not None:
+            self.tables[self._section][-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def html_tables(text: str) -> dict[str, list[dict[str, str]]]:
+    """Each section's rows of an HTML report, as column → text (the header row gives the columns)."""
+    parser = _Tables()
+    parser.feed(text)
+    return {
+        section: [dict(zip(rows[0], row, strict=False)) for row in rows[1:]]
+        for section, rows in parser.tables.items()
+    }
+
+
+def csv_sections(text: str) -> dict[str, list[dict[str, str]]]:
+    """Each section's rows of a CSV report, with only the columns that section fills."""
+    sections: dict[str, list[dict[str, str]]] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        sections.setdefault(row.pop("section"), []).append(row)
+    return sections
+
+
+if __name__ == "__main__":
+    # python -m tests.inspection_samples docs/inspection-report.png: the README's picture of a report.
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from dancu_bus.inspection import find_chromium, html_text, screenshot
+
+    with tempfile.TemporaryDirectory() as folder:
+        page = Path(folder) / "report.html"
+        page.write_text(html_text(sample_report()), encoding="utf-8")
+        screenshot(page, Path(sys.argv[1]), find_chromium(), size=(1100, 1400))
