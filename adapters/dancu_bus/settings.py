@@ -290,6 +290,11 @@ class Settings(BaseSettings):
         description="text: one line per event for a person; json: one JSON object per line for a log"
         " pipeline (timestamp, level, logger, event, and request_id, agency, operation, trace_id when known)",
     )
+    chromium: str | None = Field(
+        default=None,
+        description="the Chromium that prints inspection reports to PDF (DANCU_CHROMIUM);"
+        " default: chromium on the PATH",
+    )
 
 
 class _ClientEnvironment(BaseSettings):

@@ -1,4 +1,4 @@
-"""``dancu-bus audit run|verify|trail``: the audit consumer, the hash-chain check, an agency's trail.
+"""``dancu-bus audit run|verify|trail|report``: the audit consumer, the chain check, a trail, a report.
 
 Both are verbs of ``audit``, like ``topics plan|apply``: the audit area now has two, and a bare
 ``dancu-bus audit`` asks which one rather than guessing.
@@ -63,6 +63,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     history.add_argument("agency")
     history.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topics")
     history.set_defaults(run=lambda args, settings: run_trail(args, settings, sys.stdout))
+    # Imported here: the report module uses this one's describe_check.
+    from dancu_bus.cli.audit_report import register_report
+
+    register_report(verbs)
 
 
 async def _run(settings: Settings) -> None:

@@ -1,0 +1,141 @@
+"""``dancu-bus audit report``: one agency's inspection report over a period, as HTML, PDF, CSV or JSON.
+
+What it reads: the agency's record from the registry topic (its history of changes), its audit
+records in the period, and the audit topic's hash chains (``verify_log``), whose verdict is the
+report's chain statement. Signed checkpoints are not checked yet: the statement says so
+(``_checkpoints`` is where their result goes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TextIO
+
+from dancu_bus.admin.reader import TopicRecord, read_to_end
+from dancu_bus.admin.registry import RegistryClient
+from dancu_bus.agencies import Agency
+from dancu_bus.audit import verify_log
+from dancu_bus.cli.audit import describe_check
+from dancu_bus.codec import Codec
+from dancu_bus.contracts import AuditRecord
+from dancu_bus.errors import ConfigError
+from dancu_bus.inspection import (
+    ChainStatement,
+    Period,
+    Report,
+    ReportBuilder,
+    csv_text,
+    find_chromium,
+    html_text,
+    json_text,
+    print_pdf,
+)
+from dancu_bus.operations import platform_codec
+from dancu_bus.registry import RegistryCodec
+from dancu_bus.settings import Settings
+from dancu_bus.topic_names import TopicNames
+
+__all__ = ["register_report", "run_report"]
+
+FORMATS = ("html", "pdf", "csv", "json")
+
+
+def register_report(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``audit report``."""
+    report = verbs.add_parser(
+        "report",
+        help="an agency's inspection report over a period (Art. 10): html, pdf, csv or json",
+        description="Volumes by operation and outcome per day, refusals by reason, fields disclosed by "
+        "purpose, activity out of hours or far above the agency's usual, quota hits, registry changes, "
+        "usage reports, and whether the audit chain verified. Days are Vietnam time (UTC+7).",
+    )
+    report.add_argument("--agency", required=True, help="the agency's id")
+    report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD (Vietnam time)")
+    report.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD, included")
+    report.add_argument("--format", choices=FORMATS, default="html")
+    report.add_argument("--out", type=Path, help="file to write (default: standard output; pdf needs it)")
+    report.add_argument(
+        "--expired-head",
+        action="store_true",
+        help="accept that retention deleted a partition's oldest records (as `audit verify --expired-head`)",
+    )
+    report.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read each topic")
+    report.set_defaults(run=lambda args, settings: run_report(args, settings, sys.stdout))
+
+
+def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Make the report and write it; 0 when written (whatever the chain's verdict, which it states)."""
+    period = _period(args.first, args.last)
+    if args.format == "pdf" and args.out is None:
+        raise ConfigError("--format pdf needs --out FILE.pdf")
+    codec = platform_codec()
+    agency = _agency(settings, codec, args.agency, args.timeout)
+    audit = read_to_end(settings.kafka, TopicNames(settings.kafka.topic_prefix).audit, args.timeout)
+    builder = ReportBuilder(agency.id, period)
+    for record in _records(audit, codec):
+        builder.add(record)
+    report = builder.report(agency, _statement(audit, codec, args.expired_head), datetime.now(UTC))
+    _write(report, args.format, args.out, settings, out)
+    return 0
+
+
+def _period(first: str, last: str) -> Period:
+    try:
+        return Period(date.fromisoformat(first), date.fromisoformat(last))
+    except ValueError as exc:
+        raise ConfigError(f"--from {first} --to {last}: {exc} (days are YYYY-MM-DD)") from exc
+
+
+def _agency(settings: Settings, codec: Codec, agency_id: str, timeout_s: float) -> Agency:
+    registry = RegistryClient(settings.kafka, RegistryCodec(codec.schemas)).read(timeout_s)
+    agency = registry.record(agency_id)
+    if agency is None:
+        raise ConfigError(f"no agency {agency_id!r} in the registry; `dancu-bus agency list` shows them")
+    return agency
+
+
+def _records(audit: Sequence[TopicRecord], codec: Codec) -> Iterator[AuditRecord]:
+    """The audit records of the topic, the newest of each exchange (as compaction keeps them)."""
+    latest: dict[bytes, AuditRecord] = {}
+    for record in audit:
+        if record.key is not None and record.value is not None:
+            latest[record.key] = codec.decode_audit(record.value)
+    return iter(latest.values())
+
+
+def _statement(audit: Sequence[TopicRecord], codec: Codec, expired_head_ok: bool) -> ChainStatement:
+    """Whether every partition's chain of the audit topic verifies now, each partition's line, checkpoints."""
+    checks = verify_log(audit, codec, expired_head_ok=expired_head_ok)
+    lines = [describe_check(check) for check in checks]
+    checkpoints_verified, checkpoint_lines = _checkpoints()
+    intact = all(check.finding is None for check in checks)
+    verdict = f"audit topic: {len(audit)} records in {len(checks)} partitions, " + (
+        "every chain intact" if intact else "a chain is broken"
+    )
+    return ChainStatement(intact, (verdict, *lines, *checkpoint_lines), checkpoints_verified)
+
+
+def _checkpoints() -> tuple[bool | None, list[str]]:
+    """The signed checkpoints' verdict and lines; None (not checked) until checkpoints have a verifier."""
+    return None, []
+
+
+def _write(report: Report, form: str, target: Path | None, settings: Settings, out: TextIO) -> None:
+    if form == "pdf":
+        assert target is not None
+        chromium = find_chromium(settings.chromium)
+        with tempfile.TemporaryDirectory(prefix="dancu-report-") as folder:
+            page = Path(folder) / "report.html"
+            page.write_text(html_text(report), encoding="utf-8")
+            print_pdf(page, target, chromium)
+        return
+    text = {"html": html_text, "csv": csv_text, "json": json_text}[form](report)
+    if target is None:
+        out.write(text)
+    else:
+        target.write_text(text, encoding="utf-8")
