@@ -57,8 +57,17 @@ def register_report(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
     report.add_argument("--agency", required=True, help="the agency's id")
     report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD (Vietnam time)")
     report.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD, included")
-    report.add_argument("--format", choices=FORMATS, default="html")
-    report.add_argument("--out", type=Path, help="file to write (default: standard output; pdf needs it)")
+    report.add_argument(
+        "--format",
+        default="html",
+        help="html, pdf, csv or json, or several comma-separated (one snapshot, so their numbers agree)",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        help="file to write (default: standard output; pdf needs it); with several formats, each is "
+        "written to this path with its format's suffix (report → report.html, report.pdf, …)",
+    )
     report.add_argument(
         "--expired-head",
         action="store_true",
@@ -71,8 +80,7 @@ def register_report(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Make the report and write it; 0 when written (whatever the chain's verdict, which it states)."""
     period = _period(args.first, args.last)
-    if args.format == "pdf" and args.out is None:
-        raise ConfigError("--format pdf needs --out FILE.pdf")
+    targets = _targets(_formats(args.format), args.out)
     codec = platform_codec()
     agency = _agency(settings, codec, args.agency, args.timeout)
     audit = read_to_end(settings.kafka, TopicNames(settings.kafka.topic_prefix).audit, args.timeout)
@@ -80,8 +88,28 @@ def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     for record in _records(audit, codec):
         builder.add(record)
     report = builder.report(agency, _statement(audit, codec, args.expired_head), datetime.now(UTC))
-    _write(report, args.format, args.out, settings, out)
+    _write(report, targets, settings, out)
     return 0
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ConfigError(f"--format {text!r}: each format is one of {', '.join(FORMATS)}")
+    return formats
+
+
+def _targets(formats: tuple[str, ...], out: Path | None) -> dict[str, Path | None]:
+    """Where each format goes: ``out`` for one, ``out`` with each suffix for several, None for stdout."""
+    if out is None and (len(formats) > 1 or formats == ("pdf",)):
+        raise ConfigError(
+            f"--format {','.join(formats)} needs --out FILE (standard output takes one text format)"
+        )
+    if len(formats) == 1:
+        return {formats[0]: out}
+    assert out is not None
+    return {f: out.with_suffix(f".{f}") for f in formats}
 
 
 def _period(first: str, last: str) -> Period:
@@ -125,17 +153,25 @@ def _checkpoints() -> tuple[bool | None, list[str]]:
     return None, []
 
 
-def _write(report: Report, form: str, target: Path | None, settings: Settings, out: TextIO) -> None:
-    if form == "pdf":
-        assert target is not None
-        chromium = find_chromium(settings.chromium)
-        with tempfile.TemporaryDirectory(prefix="dancu-report-") as folder:
-            page = Path(folder) / "report.html"
-            page.write_text(html_text(report), encoding="utf-8")
-            print_pdf(page, target, chromium)
-        return
-    text = {"html": html_text, "csv": csv_text, "json": json_text}[form](report)
-    if target is None:
-        out.write(text)
-    else:
-        target.write_text(text, encoding="utf-8")
+def _write(report: Report, targets: dict[str, Path | None], settings: Settings, out: TextIO) -> None:
+    """Each format to its target (the HTML drawn once, for the PDF too); a line per file written."""
+    page = html_text(report) if {"html", "pdf"} & targets.keys() else ""
+    texts = {"html": lambda: page, "csv": lambda: csv_text(report), "json": lambda: json_text(report)}
+    for form, target in targets.items():
+        if form == "pdf":
+            assert target is not None
+            _print(page, target, find_chromium(settings.chromium))
+        elif target is None:
+            out.write(texts[form]())
+        else:
+            target.write_text(texts[form](), encoding="utf-8")
+        if target is not None:
+            verdict = "verified" if report.chain.verified else "NOT VERIFIED"
+            print(f"{report.agency.id}: {report.total} exchanges, chain {verdict} -> {target}", file=out)
+
+
+def _print(page: str, pdf: Path, chromium: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="dancu-report-") as folder:
+        html = Path(folder) / "report.html"
+        html.write_text(page, encoding="utf-8")
+        print_pdf(html, pdf, chromium)

@@ -50,6 +50,7 @@ def volume_chart(report: Report) -> str:
         _stacked(axes, days, per_status)
         axes.set_ylabel("exchanges / lượt")
         axes.set_title("Exchanges per day by outcome — Số lượt theo ngày, theo kết quả", loc="left")
+        figure.subplots_adjust(left=0.09, right=0.98, bottom=0.12, top=0.9)
         return _svg(figure)
 
 
@@ -70,6 +71,12 @@ def refusals_chart(report: Report) -> str:
             axes.set_yticks([])
         axes.set_xlabel("exchanges refused / lượt bị từ chối")
         axes.set_title("Refusals by reason — Từ chối theo lý do", loc="left")
+        # Fixed margins (tight_layout would draw the figure once more); the left fits the longest reason.
+        longest = max((len(name) for name, _ in reasons), default=0)
+        height = figure.get_figheight()
+        figure.subplots_adjust(
+            left=min(0.5, 0.05 + 0.0095 * longest), right=0.95, bottom=0.55 / height, top=1 - 0.35 / height
+        )
         return _svg(figure)
 
 
@@ -92,7 +99,6 @@ def _stacked(axes: Axes, days: Sequence[date], per_status: Mapping[str, list[int
 
 def _svg(figure: Figure) -> str:
     """The figure as an SVG element to inline in HTML: no XML declaration, no doctype, no date."""
-    figure.tight_layout()
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
