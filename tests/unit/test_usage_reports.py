@@ -133,9 +133,10 @@ def test_usage_history_round_trips_and_old_readers_read_it() -> None:
     writer = avro.schema.parse(json.dumps(load_schemas(OPERATIONS).standalone()["vn.dancu.Agency"]))
     for released in RELEASED:
         old = avro.schema.parse((released / "vn.dancu.Agency.avsc").read_text(encoding="utf-8"))
-        reader = avro.io.DatumReader(writer, old)  # type: ignore[no-untyped-call]
+        reader = avro.io.DatumReader(writer, old)
         body = io.BytesIO(data[10:])  # after the single-object header: C3 01 and the 8-byte fingerprint
-        decoded = reader.read(avro.io.BinaryDecoder(body))  # type: ignore[no-untyped-call]
+        decoded = reader.read(avro.io.BinaryDecoder(body))
+        assert isinstance(decoded, dict)
         actions = [c["action"] for c in decoded["history"]]
         assert actions[-3:] == [USAGE_REPORT_REQUEST, USAGE_REPORT_REQUEST, USAGE_REPORT_ANSWER], (
             released.name
