@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from confluent_kafka import Producer
+from pydantic import SecretStr
 
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import read_to_end
@@ -198,6 +199,18 @@ def test_rebuilding_from_the_topic_gives_the_same_answers(indexed: Indexed) -> N
     total = len(indexed.audited)
     assert f"{total} records indexed" in out.getvalue() and "1 skipped" in out.getvalue(), out.getvalue()
     assert asyncio.run(_answers(rebuilt)) == asyncio.run(_answers(indexed.live))
+
+
+def test_an_index_rebuilt_in_postgresql_gives_the_same_answers(indexed: Indexed, postgres_dsn: str) -> None:
+    """The PostgreSQL backend, filled from the topic, answers as the live SQLite index does."""
+    settings = indexed.deployment.settings.model_copy(
+        update={"audit_index": AuditIndexSettings(backend="postgres", dsn=SecretStr(postgres_dsn))}
+    )
+    args = argparse.Namespace(rebuild=False, once=True, topics=None, timeout=120.0)
+    out = io.StringIO()
+    assert run_index_command(args, settings, out) == 0
+    assert "in PostgreSQL" in out.getvalue() and postgres_dsn not in out.getvalue()
+    assert asyncio.run(_answers(settings)) == asyncio.run(_answers(indexed.live))
 
 
 def test_a_second_pass_resumes_where_the_index_stopped(indexed: Indexed) -> None:
