@@ -29,7 +29,7 @@ from dancu_bus.personal_id import PersonalIdError
 from dancu_bus.personal_id import parse as parse_personal_id
 from dancu_bus.settings import Settings
 from dancu_bus.store.audit_index import AuditPage, AuditQuery, audit_retention, open_audit_index
-from dancu_bus.text import quoted, shown
+from dancu_bus.text import printable, quoted
 from dancu_bus.topics import TopicsFile, load_topics, packaged_topics
 
 __all__ = ["moment", "record_fields", "register_verbs", "run_index_command", "run_query", "write_page"]
@@ -37,6 +37,7 @@ __all__ = ["moment", "record_fields", "register_verbs", "run_index_command", "ru
 FORMATS = ("table", "csv", "json")
 _TABLE = ("received_at", "agency", "operation", "purpose_code", "personal_id", "status", "reason_code",
           "fields_disclosed", "exchange_id")  # fmt: skip
+_CELL = 48  # characters of a table cell
 # A spreadsheet runs a cell that starts with one of these as a formula: agency text must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -203,17 +204,14 @@ def moment(text: str, option: str, *, end: bool) -> datetime:
 
 
 def record_fields(record: AuditRecord) -> dict[str, object]:
-    """Every field of a record, times in ISO 8601 (UTC), lists as lists: one JSON object or CSV row."""
-    return {
-        name: (
-            value.isoformat()
-            if isinstance(value, datetime)
-            else list(value)
-            if isinstance(value, tuple)
-            else value
-        )
-        for name, value in ((n, getattr(record, n)) for n in AuditRecord.__dataclass_fields__)
-    }
+    """Every field of a record, times in ISO 8601 (UTC, milliseconds), lists as lists: JSON or a CSV row."""
+    return {name: _plain(getattr(record, name)) for name in AuditRecord.__dataclass_fields__}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds")
+    return list(value) if isinstance(value, tuple) else value
 
 
 def write_page(found: AuditPage, form: str, out: TextIO) -> None:
@@ -258,9 +256,10 @@ def _write_table(rows: Sequence[dict[str, object]], out: TextIO) -> None:
 
 
 def _table_cell(value: object) -> str:
-    """A value as a table cell: as it is when short and printable, else quoted (controls made visible)."""
-    if value is None:
+    """A value as a table cell: printable text cut to a width, anything else quoted (controls visible)."""
+    if value is None or value == []:
         return "-"
-    if isinstance(value, list):
-        return shown(",".join(value), 64) if value else "-"
-    return shown(str(value), 64)
+    text = ",".join(value) if isinstance(value, list) else str(value)
+    if not printable(text):
+        return quoted(text, _CELL)
+    return text if len(text) <= _CELL else f"{text[: _CELL - 1]}…"
