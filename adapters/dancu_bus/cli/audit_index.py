@@ -113,18 +113,20 @@ def run_index_command(args: argparse.Namespace, settings: Settings, out: TextIO)
 
 
 async def _index(settings: Settings, options: IndexOptions) -> IndexProgress | None:
+    """One pass with ``--once``; else follow until a stop signal (None if stopped before the cluster answered)."""
     codec = platform_codec()
     if options.once:
         return await run_index(settings, codec, options)
     stop = stop_on_signals()
     if not await wait_for_cluster(settings.kafka, stop, "the audit indexer"):
         return None
+    done: list[IndexProgress] = []
 
     async def follow() -> None:
-        await run_index(settings, codec, options, stop)
+        done.append(await run_index(settings, codec, options, stop))
 
     await serve(follow(), stop, "the audit indexer")
-    return None
+    return done[0] if done else None
 
 
 async def _count(settings: Settings) -> int:

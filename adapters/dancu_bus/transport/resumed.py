@@ -88,7 +88,11 @@ async def topic_reader(
         # Retention may delete what is being read: go on from the oldest record left, never skip to the end.
         auto_offset_reset="earliest",
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()
+        raise BrokerError(f"cannot reach the cluster to read {topic}: {exc}") from exc
     try:
         partitions = await _partitions(consumer, topic, timeout_s)
         consumer.assign([KafkaTopicPartition(topic, p) for p in partitions])
