@@ -113,7 +113,7 @@ def run_index_command(args: argparse.Namespace, settings: Settings, out: TextIO)
 
 
 async def _index(settings: Settings, options: IndexOptions) -> IndexProgress | None:
-    """One pass with ``--once``; else follow until a stop signal (None if stopped before the cluster answered)."""
+    """One pass with ``--once``; else follow until a stop signal (None: stopped before the cluster was up)."""
     codec = platform_codec()
     if options.once:
         return await run_index(settings, codec, options)
