@@ -38,7 +38,7 @@ def record(moment: datetime, **changes: object) -> AuditRecord:
 
 
 def bank() -> Agency:
-    """demo-bank as registered, with a suspension, a resumption and a usage-report request in November."""
+    """demo-bank: suspended and resumed, a usage report asked and answered in November, one asked later."""
     agency = load_directory(AGENCIES_FILE).get("demo-bank")
     assert agency is not None
     history = (
@@ -57,6 +57,20 @@ def bank() -> Agency:
             document_ref="CV-77",
             action="USAGE_REPORT_REQUEST",
             detail="6 tháng đầu năm",
+        ),
+        Change(
+            at=at_vietnam(date(2026, 11, 25), 16),
+            by="demo-bank",
+            document_ref="BC-2026-11",
+            action="USAGE_REPORT_ANSWER",
+            detail="answers CV-77 of 2026-11-20",
+        ),
+        Change(
+            at=datetime(2026, 12, 3, tzinfo=UTC),
+            by="cuc-c06",
+            document_ref="CV-80",
+            action="USAGE_REPORT_REQUEST",
+            detail="kiểm tra đột xuất",
         ),
         Change(at=datetime(2026, 12, 5, tzinfo=UTC), by="cuc-c06", document_ref="QD-99", action="SUSPEND"),
     )

@@ -87,10 +87,14 @@ def test_a_day_above_three_times_the_median_is_unusual() -> None:
 
 
 def test_registry_changes_in_the_period_and_usage_reports_apart() -> None:
-    """The suspension and resumption of November are changes, the usage-report request is its own list."""
+    """November's suspension and resumption are changes; its usage-report request and answer are apart."""
     report = sample_report()
     assert [c.action for c in report.registry_changes] == ["SUSPEND", "RESUME"]
-    assert [(c.action, c.document_ref) for c in report.usage_reports] == [("USAGE_REPORT_REQUEST", "CV-77")]
+    assert [(c.action, c.document_ref) for c in report.usage_reports] == [
+        ("USAGE_REPORT_REQUEST", "CV-77"),
+        ("USAGE_REPORT_ANSWER", "BC-2026-11"),
+    ]
+    assert report.usage_requests_open == 1  # CV-80, asked in December, is still due
 
 
 def test_agency_chosen_names_are_capped() -> None:

@@ -1,17 +1,23 @@
 """``dancu-bus audit report``: one agency's inspection report over a period, as HTML, PDF, CSV or JSON.
 
-What it reads: the agency's record from the registry topic (its history of changes), its audit
-records in the period, and the audit topic's hash chains (``verify_log``), whose verdict is the
-report's chain statement. Signed checkpoints are not checked yet: the statement says so
-(``_checkpoints`` is where their result goes).
+What it reads: the agency's record from the registry topic (its history of changes); its audit
+records in the period from the audit index (``dancu_bus.store.audit_index``); and the audit topic's
+hash chains (``verify_log``), whose verdict is the report's chain statement. Signed checkpoints are
+not checked yet: the statement says so (``_checkpoints`` is where their result goes).
+
+The index is caught up first (what ``audit index --once`` does), so a report counts every exchange
+the audit topic holds when it is made, even where no indexer follows the topic; ``--no-catch-up``
+reads the index as it stands (a read-only PostgreSQL role, or an index a running ``audit index``
+keeps current). Several formats in one run come from one snapshot, so their numbers agree.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
@@ -20,9 +26,9 @@ from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.agencies import Agency
 from dancu_bus.audit import verify_log
+from dancu_bus.audit.indexer import IndexOptions, run_index
 from dancu_bus.cli.audit import describe_check
 from dancu_bus.codec import Codec
-from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import ConfigError
 from dancu_bus.inspection import (
     ChainStatement,
@@ -38,6 +44,7 @@ from dancu_bus.inspection import (
 from dancu_bus.operations import platform_codec
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.settings import Settings
+from dancu_bus.store.audit_index import AuditQuery, open_audit_index
 from dancu_bus.topic_names import TopicNames
 
 __all__ = ["register_report", "run_report"]
@@ -73,6 +80,12 @@ def register_report(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="accept that retention deleted a partition's oldest records (as `audit verify --expired-head`)",
     )
+    report.add_argument(
+        "--no-catch-up",
+        dest="catch_up",
+        action="store_false",
+        help="read the audit index as it stands instead of bringing it up to the topic first",
+    )
     report.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read each topic")
     report.set_defaults(run=lambda args, settings: run_report(args, settings, sys.stdout))
 
@@ -83,13 +96,25 @@ def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     targets = _targets(_formats(args.format), args.out)
     codec = platform_codec()
     agency = _agency(settings, codec, args.agency, args.timeout)
+    builder = asyncio.run(_counted(settings, codec, ReportBuilder(agency.id, period), args))
     audit = read_to_end(settings.kafka, TopicNames(settings.kafka.topic_prefix).audit, args.timeout)
-    builder = ReportBuilder(agency.id, period)
-    for record in _records(audit, codec):
-        builder.add(record)
     report = builder.report(agency, _statement(audit, codec, args.expired_head), datetime.now(UTC))
     _write(report, targets, settings, out)
     return 0
+
+
+async def _counted(
+    settings: Settings, codec: Codec, builder: ReportBuilder, args: argparse.Namespace
+) -> ReportBuilder:
+    """The builder after every record of the agency in the period, read from the (caught-up) index."""
+    if args.catch_up:
+        await run_index(settings, codec, IndexOptions(once=True, timeout_s=args.timeout))
+    period = builder.period
+    query = AuditQuery(agency=builder.agency, start=period.start, end=period.end)
+    async with open_audit_index(settings) as index:
+        async for record in index.records(query):
+            builder.add(record)
+    return builder
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -125,15 +150,6 @@ def _agency(settings: Settings, codec: Codec, agency_id: str, timeout_s: float) 
     if agency is None:
         raise ConfigError(f"no agency {agency_id!r} in the registry; `dancu-bus agency list` shows them")
     return agency
-
-
-def _records(audit: Sequence[TopicRecord], codec: Codec) -> Iterator[AuditRecord]:
-    """The audit records of the topic, the newest of each exchange (as compaction keeps them)."""
-    latest: dict[bytes, AuditRecord] = {}
-    for record in audit:
-        if record.key is not None and record.value is not None:
-            latest[record.key] = codec.decode_audit(record.value)
-    return iter(latest.values())
 
 
 def _statement(audit: Sequence[TopicRecord], codec: Codec, expired_head_ok: bool) -> ChainStatement:

@@ -10,9 +10,10 @@ What it counts, and the rules it applies (stated in the report itself, ``Rules``
   agency's active days in the period (days with at least one exchange): the agency's own usual
   volume, not a platform-wide threshold.
 - **Quota hits**: exchanges refused ``QUOTA_EXCEEDED`` (``dancu_bus.reasons``).
-- **Usage reports** (Art. 14.1.b): registry changes whose action starts with ``USAGE_REPORT_``
-  (``USAGE_REPORT_REQUEST``, ``USAGE_REPORT_ANSWER``); every other change of the agency's record in
-  the period is a registry change (suspensions, resumptions, scope changes…).
+- **Usage reports** (Art. 14.1.b): the registry changes ``USAGE_REPORT_REQUEST`` and
+  ``USAGE_REPORT_ANSWER`` of the period (``dancu_bus.registry.usage_reports``), and how many requests
+  are still unanswered when the report is made; every other change of the agency's record in the
+  period is a registry change (suspensions, resumptions, scope changes…).
 
 Every value the report groups by that an agency chose (operation names, purpose codes) is an agency
 string: at most ``MAX_KEYS`` distinct ones are kept per dimension, the rest are counted under
@@ -31,6 +32,7 @@ from statistics import median
 from dancu_bus.agencies import Agency, Change
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.reasons import Reason
+from dancu_bus.registry.usage_reports import USAGE_REPORT_ANSWER, USAGE_REPORT_REQUEST, open_usage_requests
 from dancu_bus.timestamps import aware
 
 __all__ = [
@@ -39,7 +41,7 @@ __all__ = [
     "OTHER_KEY",
     "QUOTA_REASON",
     "SPIKE_FACTOR",
-    "USAGE_REPORT_PREFIX",
+    "USAGE_REPORT_ACTIONS",
     "VIETNAM",
     "WORKING_HOURS",
     "AgencyFacts",
@@ -82,7 +84,7 @@ class WorkingHours:
 WORKING_HOURS = WorkingHours(time(7, 0), time(18, 0), frozenset(range(5)))
 SPIKE_FACTOR = 3.0
 QUOTA_REASON = Reason.QUOTA_EXCEEDED.value
-USAGE_REPORT_PREFIX = "USAGE_REPORT_"
+USAGE_REPORT_ACTIONS = frozenset({USAGE_REPORT_REQUEST, USAGE_REPORT_ANSWER})
 MAX_KEYS = 50
 OTHER_KEY = "(other)"
 # An inspection covers six months (Art. 10); a report of more than two years is a mistake of dates.
@@ -213,6 +215,7 @@ class Report:
     median_daily: float
     registry_changes: tuple[Change, ...]
     usage_reports: tuple[Change, ...]
+    usage_requests_open: int  # requests of any time not answered when the report was made
 
     @property
     def total(self) -> int:
@@ -288,7 +291,7 @@ class ReportBuilder:
     def report(self, agency: Agency, chain: ChainStatement, generated_at: datetime) -> Report:
         """The report, with the agency's registry changes in the period and the chain's statement."""
         changes = tuple(c for c in agency.history if self.period.holds(aware(c.at)))
-        usage = tuple(c for c in changes if c.action.startswith(USAGE_REPORT_PREFIX))
+        usage = tuple(c for c in changes if c.action in USAGE_REPORT_ACTIONS)
         usual, unusual = self._unusual()
         return Report(
             agency=AgencyFacts.of(agency),
@@ -305,6 +308,7 @@ class ReportBuilder:
             median_daily=usual,
             registry_changes=tuple(c for c in changes if c not in usage),
             usage_reports=usage,
+            usage_requests_open=len(open_usage_requests(agency)),
         )
 
     def _unusual(self) -> tuple[float, tuple[UnusualDay, ...]]:

@@ -88,6 +88,7 @@ def _summary(report: Report) -> Table:
         ("median_daily", report.median_daily),
         ("registry_changes", len(report.registry_changes)),
         ("usage_reports", len(report.usage_reports)),
+        ("usage_requests_open", report.usage_requests_open),
         ("chain_verified", report.chain.verified),
     ]
     return Table("summary", Title("Tóm tắt", "Summary"), ("measure", "value"), tuple(rows))
