@@ -2,11 +2,11 @@
 
 The mix: the bank verifies 2,000 people in VERIFY_BATCH requests (some ids malformed), looks 20 up
 and asks 10 times under a purpose it never registered; the telecom verifies 1,500, a quarter of
-them while it is suspended; the notary, allowed 5 a second, verifies 1,470 at once and hits its
+them while it is suspended, and is asked for two usage reports, answering one; the notary, allowed 5 a second, verifies 1,470 at once and hits its
 quota. Each batch item is an exchange of its own in the audit, which makes 5,000 exchanges cheap.
 What each exchange became is taken from the answers the agencies received, so the test expects what
-really happened, and the report (read from the audit topic and the registry by the CLI) must say
-exactly that, in HTML, CSV and JSON alike.
+really happened, and the report (the CLI reads the registry, catches the audit index up and reads
+it, and verifies the audit topic's chains) must say exactly that, in HTML, CSV and JSON alike.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dancu_bus.inspection import VIETNAM
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Client, ClientConfig, Context, LookupAnswer, LookupQuery, VerifyQuery
-from dancu_bus.settings import KafkaSettings
+from dancu_bus.settings import AuditIndexSettings, KafkaSettings, Settings
 from tests.contexts import KYC, KYC_LOOKUP, NOTARY, SIM
 from tests.inspection_samples import csv_sections, html_tables
 from tests.integration.exchange_env import Deployment, running_deployment
@@ -53,6 +53,7 @@ class Mixed:
     deployment: Deployment
     outcomes: dict[str, dict[str, Outcome]]
     disclosed: dict[str, Counter[tuple[str, str]]]
+    settings: Settings  # the deployment's, with an audit index of this module's own
 
 
 def _client(deployment: Deployment, agency: str) -> Client:
@@ -99,6 +100,9 @@ def _telecom(deployment: Deployment) -> dict[str, Outcome]:
         time.sleep(PROPAGATION_S)
         outcomes |= _verify(telecom, _rows(deployment, 250, 1000), SIM)
         admin.resume("demo-telecom", "QD-TT-17", "thanh-tra-c06")
+        admin.request_usage_report("demo-telecom", "kiểm tra 6 tháng", "CV-TT-18", "thanh-tra-c06")
+        admin.answer_usage_report("demo-telecom", "BC-TT-19", "demo-telecom")
+        admin.request_usage_report("demo-telecom", "bổ sung", "CV-TT-20", "thanh-tra-c06")
         time.sleep(PROPAGATION_S)
         outcomes |= _verify(telecom, _rows(deployment, 250, 1250), SIM)
     return outcomes
@@ -126,7 +130,8 @@ def _await_audit(deployment: Deployment, exchanges: set[str]) -> None:
 @pytest.fixture(scope="module")
 def mixed(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mixed]:
     """One deployment that carried the mix, once all of it is in the audit."""
-    with running_deployment(kafka_settings, tmp_path_factory.mktemp("report")) as deployment:
+    data = tmp_path_factory.mktemp("report")
+    with running_deployment(kafka_settings, data) as deployment:
         with ThreadPoolExecutor(3) as agencies:  # each agency asks on its own, as they would
             banking = agencies.submit(_bank, deployment)
             telecom, notary = agencies.submit(_telecom, deployment), agencies.submit(_notary, deployment)
@@ -134,10 +139,16 @@ def mixed(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactor
             outcomes = {"demo-bank": bank, "demo-telecom": telecom.result(), "demo-notary": notary.result()}
         assert sum(len(o) for o in outcomes.values()) == EXCHANGES
         _await_audit(deployment, {e for o in outcomes.values() for e in o})
-        yield Mixed(deployment, outcomes, {"demo-bank": disclosed})
+        index = AuditIndexSettings(path=data / "audit-index.sqlite3")
+        yield Mixed(
+            deployment,
+            outcomes,
+            {"demo-bank": disclosed},
+            deployment.settings.model_copy(update={"audit_index": index}),
+        )
 
 
-def report(mixed: Mixed, agency: str, form: str, out: Path | None = None) -> str:
+def report(mixed: Mixed, agency: str, form: str, out: Path | None = None, catch_up: bool = True) -> str:
     """`dancu-bus audit report` for ``agency`` over yesterday to tomorrow (Vietnam time); what it printed."""
     today = datetime.now(UTC).astimezone(VIETNAM).date()
     args = argparse.Namespace(
@@ -147,10 +158,11 @@ def report(mixed: Mixed, agency: str, form: str, out: Path | None = None) -> str
         format=form,
         out=out,
         expired_head=False,
+        catch_up=catch_up,
         timeout=60.0,
     )
     printed = io.StringIO()
-    assert run_report(args, mixed.deployment.settings, printed) == 0
+    assert run_report(args, mixed.settings, printed) == 0
     return printed.getvalue()
 
 
@@ -207,11 +219,18 @@ def test_the_mix_has_what_it_is_meant_to_have(mixed: Mixed) -> None:
     assert reasons["SUSPENDED"] == 250 and reasons["QUOTA_EXCEEDED"] > 1000
 
 
-def test_the_suspension_is_among_the_registry_changes(reports: dict[str, dict[str, str]]) -> None:
-    """The telecom's report lists its suspension and resumption with their documents, in time order."""
-    changes = json.loads(reports["demo-telecom"]["json"])["sections"]["registry_changes"]
-    tail = [(c["action"], c["document_ref"], c["by"]) for c in changes][-2:]
-    assert tail == [("SUSPEND", "QD-TT-16", "thanh-tra-c06"), ("RESUME", "QD-TT-17", "thanh-tra-c06")]
+def test_the_suspension_and_the_usage_reports_are_in_the_report(reports: dict[str, dict[str, str]]) -> None:
+    """The telecom's report lists its suspension and resumption, and its usage reports asked and answered."""
+    sections = json.loads(reports["demo-telecom"]["json"])["sections"]
+    changes = [(c["action"], c["document_ref"], c["by"]) for c in sections["registry_changes"]]
+    assert changes[-2:] == [("SUSPEND", "QD-TT-16", "thanh-tra-c06"), ("RESUME", "QD-TT-17", "thanh-tra-c06")]
+    usage = [(c["action"], c["document_ref"]) for c in sections["usage_reports"]]
+    assert usage == [
+        ("USAGE_REPORT_REQUEST", "CV-TT-18"),
+        ("USAGE_REPORT_ANSWER", "BC-TT-19"),
+        ("USAGE_REPORT_REQUEST", "CV-TT-20"),
+    ]
+    assert _summary(sections)["usage_requests_open"] == 1
 
 
 @pytest.mark.parametrize("agency", ["demo-bank", "demo-telecom", "demo-notary"])
@@ -233,9 +252,10 @@ def test_the_report_prints_to_pdf(reports: dict[str, dict[str, str]], folder: Pa
     assert (folder / "demo-notary.pdf").read_bytes().startswith(b"%PDF-")
 
 
-def test_one_text_format_goes_to_standard_output(mixed: Mixed) -> None:
-    """Without --out the JSON is printed, and it is the report (the same totals as the file's)."""
-    printed = json.loads(report(mixed, "demo-telecom", "json"))
+def test_one_text_format_goes_to_standard_output(mixed: Mixed, reports: dict[str, dict[str, str]]) -> None:
+    """Without --out (and from the index as it stands) the JSON is printed: the same report as the file's."""
+    printed = json.loads(report(mixed, "demo-telecom", "json", catch_up=False))
+    assert printed["sections"] == json.loads(reports["demo-telecom"]["json"])["sections"]
     assert _summary(printed["sections"])["exchanges"] == len(mixed.outcomes["demo-telecom"])
 
 
