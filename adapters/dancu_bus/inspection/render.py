@@ -16,7 +16,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dancu_bus.inspection.charts import refusals_chart, volume_chart
@@ -145,20 +145,22 @@ def _section(table: Table, first: bool = False) -> str:
     heading = f'<h2>{_e(table.title.vi)} <span class="en">/ {_e(table.title.en)}</span></h2>'
     if not table.rows:
         return f'<section id="{table.section}"{css}>{heading}<p class="empty">không có / none</p></section>\n'
-    meaning = table.section == "refusals_by_reason"
-    head = "".join(f"<th>{_e(c)}</th>" for c in table.columns) + ("<th>meaning</th>" if meaning else "")
-    body = "".join(_row(row, meaning) for row in table.rows)
+    meaning = table.section in _MEANINGS
+    head = "".join(f"<th>{_e(c)}</th>" for c in table.columns) + (
+        "<th>ý nghĩa / meaning</th>" if meaning else ""
+    )
+    body = "".join(_row(row, _MEANINGS.get(table.section)) for row in table.rows)
     return (
         f'<section id="{table.section}"{css}>{heading}\n<table data-section="{table.section}">'
         f"<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody></table></section>\n"
     )
 
 
-def _row(row: Iterable[Cell], meaning: bool) -> str:
+def _row(row: Iterable[Cell], meaning: Callable[[str], str] | None) -> str:
     cells = list(row)
     html_cells = "".join(_td(cell) for cell in cells)
-    if meaning:
-        html_cells += f"<td>{_e(_meaning(str(cells[0])))}</td>"
+    if meaning is not None:
+        html_cells += f"<td>{_e(meaning(str(cells[0])))}</td>"
     return f"<tr>{html_cells}</tr>\n"
 
 
@@ -167,9 +169,36 @@ def _td(cell: Cell) -> str:
     return f'<td class="n">{_e(_csv_cell(cell))}</td>' if numeric else f"<td>{_e(_csv_cell(cell))}</td>"
 
 
-def _meaning(reason: str) -> str:
+def _reason_meaning(reason: str) -> str:
     message = MESSAGES.get(Reason(reason)) if reason in Reason.__members__ else None
     return "" if message is None else f"{message.vi} / {message.en}"
+
+
+def _measure_meaning(measure: str) -> str:
+    if measure.startswith("status "):
+        return "số lượt có kết quả này / exchanges with this outcome"
+    return _MEASURES.get(measure, "")
+
+
+_MEASURES = {
+    "exchanges": "tổng số lượt trao đổi / exchanges in the period",
+    "refused": "số lượt bị từ chối / exchanges refused",
+    "out_of_hours": "ngoài giờ làm việc / out of working hours",
+    "quota_hits": "vượt hạn mức / refused for the quota",
+    "unusual_days": "số ngày lưu lượng bất thường / days far above the usual volume",
+    "median_daily": "trung vị số lượt mỗi ngày có hoạt động / median exchanges of an active day",
+    "registry_changes": "thay đổi hồ sơ kết nối / registry changes",
+    "usage_reports": "yêu cầu và báo cáo tình hình sử dụng / usage-report requests and answers",
+    "usage_requests_open": "yêu cầu báo cáo chưa được trả lời / usage reports still due",
+    "chain_verified": "nhật ký được xác minh / the audit log verified",
+    "checkpoints_verified": "điểm kiểm tra đã ký được xác minh / the signed checkpoints verified",
+    "detail": "chi tiết / detail",
+}
+_MEANINGS: dict[str, Callable[[str], str]] = {
+    "summary": _measure_meaning,
+    "refusals_by_reason": _reason_meaning,
+    "chain": _measure_meaning,
+}
 
 
 def _csv_cell(cell: Cell) -> str:
