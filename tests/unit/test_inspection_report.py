@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
+from dancu_bus.cli.audit_report import run_report
+from dancu_bus.errors import ConfigError
 from dancu_bus.inspection import (
     WORKING_HOURS,
     ChainStatement,
@@ -19,6 +24,7 @@ from dancu_bus.inspection import (
 from dancu_bus.inspection.charts import refusals_chart, volume_chart
 from dancu_bus.inspection.report import MAX_KEYS, OTHER_KEY
 from dancu_bus.inspection.tables import tables
+from dancu_bus.settings import Settings
 from tests.inspection_samples import (
     BROKEN,
     GENERATED,
@@ -193,3 +199,19 @@ def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+@pytest.mark.parametrize(
+    ("form", "out", "said"),
+    [
+        ("xml", None, "each format is one of html, pdf, csv, json"),
+        ("pdf", None, "needs --out"),
+        ("html,json", None, "needs --out"),
+        ("", Path("r.html"), "each format is one of"),
+    ],
+)
+def test_report_arguments_are_refused_before_anything_is_read(form: str, out: Path | None, said: str) -> None:
+    """An unknown format, or a PDF or several formats with nowhere to write them, is one ConfigError."""
+    args = argparse.Namespace(agency="demo-bank", first="2026-11-01", last="2026-11-30", format=form, out=out)
+    with pytest.raises(ConfigError, match=said):
+        run_report(args, Settings(), io.StringIO())
