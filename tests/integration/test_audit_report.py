@@ -2,16 +2,18 @@
 
 The mix: the bank verifies 2,000 people in VERIFY_BATCH requests (some ids malformed), looks 20 up
 and asks 10 times under a purpose it never registered; the telecom verifies 1,500, a quarter of
-them while it is suspended, and is asked for two usage reports, answering one; the notary, allowed 5 a second, verifies 1,470 at once and hits its
-quota. Each batch item is an exchange of its own in the audit, which makes 5,000 exchanges cheap.
-What each exchange became is taken from the answers the agencies received, so the test expects what
-really happened, and the report (the CLI reads the registry, catches the audit index up and reads
-it, and verifies the audit topic's chains) must say exactly that, in HTML, CSV and JSON alike.
+them while it is suspended, and is asked for two usage reports, answering one; the notary, allowed
+5 a second, verifies 1,470 at once and hits its quota. Each batch item is an exchange of its own in
+the audit, which makes 5,000 exchanges cheap. What each exchange became is taken from the answers
+the agencies received, so the test expects what really happened, and the report (the CLI reads the
+registry, catches the audit index up and reads it, and verifies the audit topic's chains) must say
+exactly that, in HTML, CSV and JSON alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import time
@@ -23,9 +25,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 
 from dancu_bus.admin.agencies import AgencyAdmin
-from dancu_bus.admin.reader import TopicRecord, read_topic
+from dancu_bus.admin.config import client_config
+from dancu_bus.admin.reader import TopicRecord, read_to_end, read_topic
 from dancu_bus.cli.audit_report import run_report
 from dancu_bus.codec import load_schemas
 from dancu_bus.inspection import VIETNAM
@@ -276,3 +280,25 @@ def test_the_period_is_checked(mixed: Mixed) -> None:
     )
     with pytest.raises(Exception, match="ends"):
         run_report(args, mixed.deployment.settings, io.StringIO())
+
+
+def test_a_tampered_audit_topic_is_stated_in_the_report(mixed: Mixed, folder: Path) -> None:
+    """After an altered copy of a record is written to the audit topic, the report says the chain failed.
+
+    Last in the module: the deployment's chain stays broken afterwards.
+    """
+    deployment = mixed.deployment
+    kafka, topic, codec = deployment.settings.kafka, deployment.names.audit, deployment.codec
+    records = read_to_end(kafka, topic, 60)
+    original = records[len(records) // 2]
+    altered = dataclasses.replace(codec.decode_audit(original.value), personal_id="001099999999")
+    producer = Producer({**client_config(kafka), "enable.idempotence": True})
+    producer.produce(topic, codec.encode_audit(altered), key=original.key, partition=original.partition)
+    assert producer.flush(30) == 0
+    printed = report(mixed, altered.agency, "html,json", folder / "tampered")
+    assert f"{altered.agency}: {len(mixed.outcomes[altered.agency])} exchanges, chain NOT VERIFIED" in printed
+    page = (folder / "tampered.html").read_text(encoding="utf-8")
+    assert 'class="verdict failed"' in page and "VERIFICATION FAILED" in page
+    assert f"partition {original.partition}: CHANGED at offset" in page
+    summary = _summary(json.loads((folder / "tampered.json").read_text(encoding="utf-8"))["sections"])
+    assert summary["chain_verified"] is False
