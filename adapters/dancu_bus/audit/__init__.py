@@ -47,7 +47,7 @@ How the chain stays well defined (issue 5, DESIGN.md section 5):
 """
 
 from dancu_bus.audit.chain import GENESIS, ChainHead, audit_partition, record_hash, seal
-from dancu_bus.audit.service import AuditHandler, AuditLimits, run_audit
+from dancu_bus.audit.service import AuditHandler, AuditLimits, AuditOutputs, run_audit
 from dancu_bus.audit.verify import Finding, PartitionCheck, Problem, Unaudited, unaudited, verify_log
 from dancu_bus.audit.witness import (
     Pairing,
@@ -64,6 +64,7 @@ __all__ = [
     "GENESIS",
     "AuditHandler",
     "AuditLimits",
+    "AuditOutputs",
     "ChainHead",
     "Finding",
     "Pairing",
