@@ -1,4 +1,4 @@
-"""``dancu-bus audit run|verify|trail``: the audit consumer, the hash-chain check, an agency's trail.
+"""``dancu-bus audit run|verify|trail|keygen``: the audit consumer, the chain check, an agency's trail.
 
 Both are verbs of ``audit``, like ``topics plan|apply``: the audit area now has two, and a bare
 ``dancu-bus audit`` asks which one rather than guessing.
@@ -19,6 +19,7 @@ from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.audit import PartitionCheck, Unaudited, run_audit, unaudited, verify_log
 from dancu_bus.audit.trail import trail
+from dancu_bus.cli import audit_checkpoints
 from dancu_bus.cli.services import serve
 from dancu_bus.codec import Codec
 from dancu_bus.errors import ConfigError
@@ -58,7 +59,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         " (default: the audit's UNANSWERED bound plus a minute)",
     )
     verify.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topic")
+    audit_checkpoints.add_public_key_option(verify)
     verify.set_defaults(run=lambda args, settings: run_verify(args, settings, sys.stdout))
+    audit_checkpoints.add_keygen(verbs)
     history = verbs.add_parser("trail", help="one agency's registry changes and exchanges, in time order")
     history.add_argument("agency")
     history.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topics")
@@ -75,10 +78,13 @@ async def _run(settings: Settings) -> None:
 def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Check every chain of the audit topic, then that every request record has its audit record.
 
-    0 when every chain is intact and no request record older than ``--settle`` (the audit's
-    UNANSWERED bound and a minute) lacks its record; else 1.
+    0 when every chain is intact, every signed checkpoint holds (with ``--public-key``), and no
+    request record older than ``--settle`` (the audit's UNANSWERED bound and a minute) lacks its
+    record; else 1.
     """
     names, codec = TopicNames(settings.kafka.topic_prefix), platform_codec()
+    keys = audit_checkpoints.public_keys(args)
+    signed = audit_checkpoints.read_checkpoints(settings, args.timeout) if keys is not None else []
     records = read_to_end(settings.kafka, names.audit, args.timeout)
     checks = verify_log(records, codec, expired_head_ok=args.expired_head)
     for check in checks:
@@ -86,11 +92,15 @@ def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     broken = [c for c in checks if c.finding is not None]
     verdict = f"{len(broken)} broken" if broken else "intact"
     print(f"{names.audit}: {len(records)} records in {len(checks)} partitions: {verdict}", file=out)
+    signed_broken = keys is not None and audit_checkpoints.report_checkpoints(
+        records, signed, codec, keys, (args.expired_head, out)
+    )
+    failed = bool(broken) or signed_broken
     if args.chain_only:
-        return 1 if broken else 0
+        return 1 if failed else 0
     settle_s = settings.audit.unanswered_after_s + 60 if args.settle is None else args.settle
     missing = _unaudited(settings, records, codec, (args.timeout, settle_s), out)
-    return 1 if broken or missing else 0
+    return 1 if failed or missing else 0
 
 
 def _unaudited(
