@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -203,12 +203,14 @@ def check_checkpoints(
     keys: Mapping[str, Ed25519PublicKey],
     *,
     expired_head_ok: bool = False,
+    superseded: Collection[str] = frozenset(),
 ) -> list[CheckpointCheck]:
     """Check every checkpoint against ``keys`` and the audit records, partition by partition.
 
     ``checkpoints`` must have been read before ``audit``: every checkpoint names a head committed
     before it, so a signed offset past the end of what was read is a record that is gone.
-    ``expired_head_ok`` accepts checkpoints of records before a partition's first (retention).
+    ``expired_head_ok`` accepts checkpoints of records before a partition's first (retention);
+    ``superseded`` are exchange ids recorded again after the records given (``verify_log``'s).
     """
     signed, failures = _decoded_checkpoints(checkpoints, CheckpointCodec(codec.schemas), keys)
     chains: dict[int, list[LoggedRecord]] = {}
@@ -216,7 +218,8 @@ def check_checkpoints(
         chains.setdefault(record.partition, []).append(record)
     results = []
     for partition in sorted(set(chains) | set(signed) | set(failures)):
-        chain = _Chain(partition, sorted(chains.get(partition, []), key=lambda r: r.offset), codec)
+        records = sorted(chains.get(partition, []), key=lambda r: r.offset)
+        chain = _Chain(partition, records, codec, superseded)
         found = chain.check(signed.get(partition, []), expired_head_ok)
         if partition in failures and (
             found.failure is None or failures[partition].offset < found.failure.offset
@@ -282,8 +285,11 @@ def _parse_key(key: str, fallback: int) -> tuple[int, int]:
 class _Chain:
     """One audit partition's records, decoded and looked up by offset and by key."""
 
-    def __init__(self, partition: int, records: Sequence[LoggedRecord], codec: Codec) -> None:
+    def __init__(
+        self, partition: int, records: Sequence[LoggedRecord], codec: Codec, superseded: Collection[str]
+    ) -> None:
         self.partition = partition
+        self.superseded = superseded
         self.offsets = [r.offset for r in records]
         self.at: dict[int, AuditRecord | str] = {r.offset: _audit(r, codec) for r in records}
         self.last_offset_of_key: dict[str, int] = {}
@@ -335,7 +341,7 @@ class _Chain:
 
     def _gone(self, checkpoint: Checkpoint) -> CheckpointFailure | None:
         """None if compaction removed the signed record (a newer one of its exchange follows); else why."""
-        if self.last_offset_of_key.get(checkpoint.exchange_id, -1) > checkpoint.offset:
+        if self._recorded_again(checkpoint.exchange_id, checkpoint.offset + 1):
             return None
         if not self.offsets:
             where = "the partition is empty"
@@ -369,7 +375,10 @@ class _Chain:
     def _compacted(self, audit: AuditRecord, offset: int) -> bool:
         # Its predecessor may be gone only because a newer record of the same exchange superseded it.
         previous = audit.prev_exchange_id
-        return previous is not None and self.last_offset_of_key.get(previous, -1) >= offset
+        return previous is not None and self._recorded_again(previous, offset)
+
+    def _recorded_again(self, exchange: str, at_or_after: int) -> bool:
+        return exchange in self.superseded or self.last_offset_of_key.get(exchange, -1) >= at_or_after
 
 
 def _audit(record: LoggedRecord, codec: Codec) -> AuditRecord | str:

@@ -1,4 +1,4 @@
-"""``dancu-bus audit run|verify|trail|keygen``: the audit consumer, the chain check, an agency's trail.
+"""``dancu-bus audit run|verify|trail|keygen|archive``: the consumer, the checks, a trail, archives.
 
 Both are verbs of ``audit``, like ``topics plan|apply``: the audit area now has two, and a bare
 ``dancu-bus audit`` asks which one rather than guessing.
@@ -19,7 +19,7 @@ from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.audit import PartitionCheck, Unaudited, run_audit, unaudited, verify_log
 from dancu_bus.audit.trail import trail
-from dancu_bus.cli import audit_checkpoints
+from dancu_bus.cli import audit_archive, audit_checkpoints
 from dancu_bus.cli.services import serve
 from dancu_bus.codec import Codec
 from dancu_bus.errors import ConfigError
@@ -60,8 +60,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     verify.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topic")
     audit_checkpoints.add_public_key_option(verify)
+    audit_archive.add_archive_option(verify)
     verify.set_defaults(run=lambda args, settings: run_verify(args, settings, sys.stdout))
     audit_checkpoints.add_keygen(verbs)
+    audit_archive.add_archive(verbs)
     history = verbs.add_parser("trail", help="one agency's registry changes and exchanges, in time order")
     history.add_argument("agency")
     history.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topics")
@@ -80,8 +82,10 @@ def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
     0 when every chain is intact, every signed checkpoint holds (with ``--public-key``), and no
     request record older than ``--settle`` (the audit's UNANSWERED bound and a minute) lacks its
-    record; else 1.
+    record; else 1. With ``--archive``, the archive folder instead, offline.
     """
+    if getattr(args, "archive", None) is not None:
+        return audit_archive.run_verify_archive(args, out)
     names, codec = TopicNames(settings.kafka.topic_prefix), platform_codec()
     keys = audit_checkpoints.public_keys(args)
     signed = audit_checkpoints.read_checkpoints(settings, args.timeout) if keys is not None else []
