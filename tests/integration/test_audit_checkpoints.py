@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import io
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,8 @@ from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.audit import audit_partition
 from dancu_bus.audit.chain import START, head_of, seal
 from dancu_bus.audit.checkpoints import CheckpointCodec
+from dancu_bus.cli.audit import run_verify
+from dancu_bus.cli.audit_archive import run_archive
 from dancu_bus.cli.audit_checkpoints import run_keygen
 from dancu_bus.settings import KafkaSettings, Settings
 from tests.contexts import KYC
@@ -85,6 +89,24 @@ def test_verify_with_the_public_key_passes_untouched(signed: Signed) -> None:
     assert ": every one verified" in out and "intact" in out
     partitions = set(last_offsets(signed.audit))  # three agencies' chains, each signed
     assert sum(": signed heads verified: " in line for line in out.splitlines()) == len(partitions)
+
+
+def test_an_archive_of_the_live_topic_verifies_offline_and_names_an_edit(
+    signed: Signed, tmp_path: Path
+) -> None:
+    """`audit archive` of every record so far verifies with the public key; an edited line fails."""
+    settings = signed.deployment.settings
+    out = io.StringIO()
+    args = argparse.Namespace(before=datetime.now(UTC) + timedelta(days=1), out=tmp_path / "a", timeout=60.0)
+    assert run_archive(args, settings, out) == 0
+    assert f"{len(signed.audit)} records of " in out.getvalue() and "retention (1827 days" in out.getvalue()
+    check = argparse.Namespace(archive=tmp_path / "a", public_key=signed.public_keys)
+    report = io.StringIO()
+    assert run_verify(check, settings, report) == 0, report.getvalue()
+    assert report.getvalue().endswith(": verified\n")
+    records = tmp_path / "a" / "audit-records.jsonl"
+    records.write_text(records.read_text().replace('"status":"OK"', '"status":"REJECTED"', 1))
+    assert run_verify(check, settings, io.StringIO()) == 1
 
 
 def test_a_record_altered_in_place_is_named_between_signed_heads(signed: Signed) -> None:
