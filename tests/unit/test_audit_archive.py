@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pytest
+
 from dancu_bus.audit.archive import (
     CHECKPOINTS_FILE,
     MANIFEST_FILE,
@@ -17,8 +19,10 @@ from dancu_bus.audit.archive import (
     check_archive,
 )
 from dancu_bus.audit.chain import START, seal
-from dancu_bus.audit.checkpoints import CheckpointProblem
+from dancu_bus.audit.checkpoints import CheckpointProblem, check_checkpoints
 from dancu_bus.audit.verify import Problem
+from dancu_bus.cli.audit_checkpoints import describe_checkpoints
+from dancu_bus.cli.main import build_parser
 from dancu_bus.contracts import AuditRecord
 from tests.unit.test_audit_verify import chain, exchange
 from tests.unit.test_checkpoints import CODEC, KEY_A, checkpoint_of, keys, stored
@@ -174,3 +178,34 @@ def test_archived_times_keep_the_milliseconds_the_hash_covers() -> None:
     (line,) = lines(files[RECORDS_FILE])
     assert line["record"]["received_at"] == "2026-12-01T08:30:15.123Z"  # type: ignore[index]
     assert check_archive(files, CODEC, None).ok
+
+
+def test_the_cli_offers_keygen_archive_and_both_verify_options() -> None:
+    """`audit keygen`, `audit archive --before --out`, `audit verify --public-key --archive` parse."""
+    parser = build_parser()
+    archived = parser.parse_args(["audit", "archive", "--before", "2026-06-01", "--out", "a"])
+    assert archived.before == datetime(2026, 6, 1, tzinfo=UTC)
+    verify = parser.parse_args(["audit", "verify", "--archive", "a", "--public-key", "keys"])
+    assert (str(verify.archive), str(verify.public_key)) == ("a", "keys")
+    assert str(parser.parse_args(["audit", "keygen", "--out", "k"]).out) == "k"
+
+
+def test_a_time_without_its_offset_is_refused() -> None:
+    """`--before 2026-06-01T08:00` could be any zone's: it needs an offset; a bare date is UTC midnight."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["audit", "archive", "--before", "2026-06-01T08:00", "--out", "a"])
+    moment = build_parser().parse_args(
+        ["audit", "archive", "--before", "2026-06-01T08:00+07:00", "--out", "a"]
+    )
+    assert moment.before == datetime(2026, 6, 1, 1, tzinfo=UTC)
+
+
+def test_a_partition_is_described_in_one_line() -> None:
+    """A verified partition names its last signed head and what follows it; a failure names the record."""
+    (ok,) = check_checkpoints(logged(CHAIN), heads([2]), CODEC, keys(KEY_A))
+    assert describe_checkpoints(ok).startswith(
+        "partition 0: signed heads verified: 1; the last at offset 2 ("
+    )
+    assert describe_checkpoints(ok).endswith("; 3 records after it not signed yet")
+    (bad,) = check_checkpoints(logged(chain("abXdef")), heads([3]), CODEC, keys(KEY_A))
+    assert describe_checkpoints(bad).startswith("partition 0: checkpoint CHANGED at offset 3 (exchange d): ")
