@@ -18,7 +18,7 @@ from dancu_bus.admin.lag_monitor import GroupLag, LagMonitor
 from dancu_bus.audit.chain import START, ChainHead, audit_partition, head_of, is_intact, seal
 from dancu_bus.audit.checkpointing import Checkpointer
 from dancu_bus.audit.checkpoints import CheckpointCodec
-from dancu_bus.audit.signing import read_signing_key
+from dancu_bus.audit.signing import SigningKey, read_signing_key
 from dancu_bus.audit.witness import Pairing, SeenRequest, request_half, request_items, response_half
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import AuditPending, AuditRecord
@@ -294,21 +294,24 @@ async def _partitions(clients: KafkaClients, topic: str, stop: asyncio.Event) ->
     return None
 
 
-async def _checkpointer(
-    settings: Settings, codec: Codec, clients: KafkaClients, audit: tuple[int, asyncio.Event]
-) -> Checkpointer | None:
-    """The signer of checkpoints; None without a key (logged once) or once stopped while waiting.
-
-    ConfigError when the key file cannot be used or the checkpoint topic has fewer partitions than
-    the audit topic.
-    """
+def _signing_key(settings: Settings) -> SigningKey | None:
+    """The key checkpoints are signed with (ConfigError naming the file if unusable); None: logged once."""
     if settings.audit.signing_key_file is None:
         log.warning(
             "signed checkpoints are off: no DANCU_AUDIT__SIGNING_KEY_FILE to sign each partition's head with"
         )
         return None
-    key = read_signing_key(settings.audit.signing_key_file)
-    partitions, stop = audit
+    return read_signing_key(settings.audit.signing_key_file)
+
+
+async def _checkpointer(
+    settings: Settings, codec: Codec, clients: KafkaClients, audit: tuple[SigningKey, int, asyncio.Event]
+) -> Checkpointer | None:
+    """The signer of checkpoints, once its topic is there; None once stopped while waiting.
+
+    ConfigError when the checkpoint topic has fewer partitions than the audit topic.
+    """
+    key, partitions, stop = audit
     topic = TopicNames(settings.kafka.topic_prefix).audit_checkpoints
     found = await _partitions(clients, topic, stop)
     if found is None:
@@ -333,6 +336,7 @@ async def run_audit(
     aiokafka's on ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
     """
     given = clients
+    key = _signing_key(settings)  # before anything else: a key that cannot be used stops the start
     clients = clients or ClusterClients(settings.kafka, ClusterWatch, client_config(settings.kafka))
     registry = CollectorRegistry()
     names = TopicNames(settings.kafka.topic_prefix)
@@ -342,7 +346,9 @@ async def run_audit(
     service = ServiceMetrics(registry, "audit")
     metrics = AuditMetrics(registry)
     dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), "audit")
-    checkpoints = await _checkpointer(settings, codec, clients, (partitions, stop))
+    checkpoints = (
+        None if key is None else await _checkpointer(settings, codec, clients, (key, partitions, stop))
+    )
     if stop.is_set():
         return
     outputs = AuditOutputs(dead_letters, checkpoints)
