@@ -22,10 +22,11 @@ from dancu_bus.cli.audit_checkpoints import describe_checkpoints, public_keys, r
 from dancu_bus.errors import ConfigError
 from dancu_bus.operations import platform_codec
 from dancu_bus.settings import Settings
+from dancu_bus.store.audit_index import audit_retention
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.topics import packaged_topics
 
-__all__ = ["add_archive", "add_archive_option", "audit_retention", "run_archive", "run_verify_archive"]
+__all__ = ["add_archive", "add_archive_option", "run_archive", "run_verify_archive"]
 
 _FILES = (RECORDS_FILE, CHECKPOINTS_FILE, MANIFEST_FILE)
 
@@ -68,17 +69,6 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-def audit_retention(settings: Settings) -> timedelta | None:
-    """The audit topic's ``retention.ms`` in the packaged topics.yaml; None when it keeps records forever."""
-    declared = packaged_topics()
-    name = f"{declared.prefix}.audit"
-    topic = next((t for t in declared.topics if t.name == name), None)
-    text = None if topic is None else topic.configs.get("retention.ms")
-    if text is None or int(text) < 0:
-        return None
-    return timedelta(milliseconds=int(text))
-
-
 def run_archive(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Archive the records logged before ``--before`` into ``--out``; say what retention reaches."""
     target: Path = args.out
@@ -98,7 +88,7 @@ def run_archive(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     for name, data in files.items():
         (target / name).write_bytes(data)
     manifest = json.loads(files[MANIFEST_FILE])
-    _report(manifest, audit_retention(settings), now, out)
+    _report(manifest, audit_retention(packaged_topics()), now, out)
     print(f"archive written to {target}: {', '.join(files)}", file=out)
     return 0
 
