@@ -253,6 +253,13 @@ class AuditSettings(BaseModel):
     )
     tick_s: float = Field(default=1.0, gt=0, description="how often waiting halves are checked when idle")
     metrics_port: int = 9402
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM, mode 600) signing each audit partition's head; none: unsigned",
+    )
+    checkpoint_interval_s: float = Field(
+        default=60.0, gt=0, description="how often each partition's head is signed, when it moved"
+    )
 
 
 class SdkSettings(BaseModel):

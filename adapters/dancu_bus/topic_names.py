@@ -33,6 +33,11 @@ class TopicNames:
         return f"{self.prefix}.audit.pending"
 
     @property
+    def audit_checkpoints(self) -> str:
+        """Signed checkpoints of the audit partitions' chain heads (key = ``<partition>:<offset>``)."""
+        return f"{self.prefix}.audit.checkpoints"
+
+    @property
     def registry(self) -> str:
         """The compacted registry of agencies (key = agency id)."""
         return f"{self.prefix}.registry"

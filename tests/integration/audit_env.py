@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from dancu_bus.audit import run_audit
 from dancu_bus.cli.audit import run_verify
@@ -46,10 +47,17 @@ def exchange_all(deployment: Deployment, start: int = 0) -> list[str]:
     return ids
 
 
-def verify(settings: Settings, expired_head: bool = False, settle_s: float | None = None) -> tuple[int, str]:
-    """Run `dancu-bus audit verify`; its exit code and output."""
+def verify(
+    settings: Settings,
+    expired_head: bool = False,
+    settle_s: float | None = None,
+    public_key: Path | None = None,
+) -> tuple[int, str]:
+    """Run `dancu-bus audit verify` (with ``public_key``: `--public-key`); its exit code and output."""
     out = io.StringIO()
-    args = argparse.Namespace(expired_head=expired_head, timeout=120.0, chain_only=False, settle=settle_s)
+    args = argparse.Namespace(
+        expired_head=expired_head, timeout=120.0, chain_only=False, settle=settle_s, public_key=public_key
+    )
     code = run_verify(args, settings, out)
     return code, out.getvalue()
 

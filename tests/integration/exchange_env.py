@@ -6,7 +6,7 @@ import asyncio
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +55,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def deployment_settings(kafka: KafkaSettings, data_dir: Path) -> Settings:
-    """Settings of a deployment isolated by a unique topic prefix and group ids."""
+def deployment_settings(
+    kafka: KafkaSettings, data_dir: Path, audit: Mapping[str, object] | None = None
+) -> Settings:
+    """Settings of a deployment isolated by a unique topic prefix and group ids; ``audit`` overrides."""
     prefix = f"it{uuid.uuid4().hex[:8]}.dancu"
     return Settings(
         kafka=kafka.model_copy(update={"topic_prefix": prefix}),
@@ -64,7 +66,9 @@ def deployment_settings(kafka: KafkaSettings, data_dir: Path) -> Settings:
         resolver=ResolverSettings(
             group_id=f"{prefix}.resolver", agencies_file=AGENCIES_FILE, metrics_port=free_port()
         ),
-        audit=AuditSettings(group_id=f"{prefix}.audit", metrics_port=free_port()),
+        audit=AuditSettings.model_validate(
+            {"group_id": f"{prefix}.audit", "metrics_port": free_port(), **(audit or {})}
+        ),
         dead_letters=DeadLetterSettings(operator_key=OPERATOR_KEY_FILE),
     )
 
@@ -84,9 +88,11 @@ async def _serve(settings: Settings, codec: Codec, stop: asyncio.Event, started:
 
 
 @contextmanager
-def running_deployment(kafka: KafkaSettings, data_dir: Path) -> Iterator[Deployment]:
+def running_deployment(
+    kafka: KafkaSettings, data_dir: Path, audit: Mapping[str, object] | None = None
+) -> Iterator[Deployment]:
     """Topics applied, store seeded, resolver and audit running in a background event loop."""
-    settings = deployment_settings(kafka, data_dir)
+    settings = deployment_settings(kafka, data_dir, audit)
     agencies = sample_agencies()
     apply_topics(settings.kafka, [a.id for a in agencies], replication_factor=1)
     load_catalogues(settings.kafka, platform_codec(), load_entries())  # the resolver validates codes

@@ -49,12 +49,14 @@ class Writers:
 
     async def write(
         self, partition: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
-    ) -> None:
+    ) -> dict[TopicPartition, int]:
         if partition == self._failing:
             self._failing = -1
             raise self._refusal
         self.written[partition] += [r.value for r in records]
         self.committed.update(offsets)
+        # As a broker would: the offset of the last record written to each partition.
+        return {TopicPartition(r.topic, partition): len(self.written[partition]) - 1 for r in records}
 
     async def drop(self, partition: int) -> None:
         self._open.discard(partition)
@@ -65,6 +67,7 @@ class Handler:
 
     def __init__(self) -> None:
         self.forgotten: list[int] = []
+        self.heads: dict[int, dict[TopicPartition, int]] = {}
 
     def output_partition(self, topic: str) -> int:
         return GROUP_OF[topic]
@@ -87,6 +90,9 @@ class Handler:
 
     def held(self, topic: str) -> bool:
         return False
+
+    def written(self, partition: int, last: Mapping[TopicPartition, int]) -> None:
+        self.heads[partition] = dict(last)
 
 
 class Poisoned(Handler):
@@ -140,7 +146,7 @@ async def test_opening_seeks_inputs_to_their_commit_and_refetches_the_batch() ->
 
 
 async def test_a_failed_write_forgets_its_partition_and_reopens_it_from_the_topics() -> None:
-    """Group 1's fenced write drops its writer and state; it is taken over again, group 0 is untouched."""
+    """Group 1's failed write drops its writer and state, reports no head, and is taken over again."""
     stop = asyncio.Event()
     both = [record("req.a", 5), record("req.b", 7), record("res.b", 2)]
     again = [record("req.b", 7), record("res.b", 2)]
@@ -153,6 +159,8 @@ async def test_a_failed_write_forgets_its_partition_and_reopens_it_from_the_topi
     await worker.run(stop)
     assert handler.forgotten == [1] and sorted(take_over.taken) == [0, 1, 1]
     assert writers.written == {0: [b"req.a@5"], 1: [b"req.b@7", b"res.b@2"]}
+    # Only committed transactions report where their partitions' heads are: group 1's failed one did not.
+    assert handler.heads == {0: {TopicPartition("out", 0): 0}, 1: {TopicPartition("out", 1): 1}}
 
 
 async def test_a_rebalance_while_opening_writers_drops_the_batch() -> None:

@@ -40,14 +40,27 @@ How the chain stays well defined (issue 5, DESIGN.md section 5):
   A vanished record whose exchange id appears nowhere later is a gap; tombstones are never written, so
   one is reported as a deletion. ``audit verify`` also reads the request topics and names every
   decodable request record without an audit record.
-- **Limits.** The hash is keyless: someone able to write the audit topic and to rewrite every later
-  record can forge a consistent chain. ``dancu-bus audit verify`` prints each partition's last hash so
+- **Signed checkpoints.** The hash alone is keyless: someone able to write the audit topic and to
+  rewrite every later record could forge a consistent chain. With ``DANCU_AUDIT__SIGNING_KEY_FILE``
+  the consumer signs each partition's committed head with Ed25519 every
+  ``DANCU_AUDIT__CHECKPOINT_INTERVAL_S`` (``checkpoints``, ``checkpointing``, ``signing``), in the
+  partition's next transaction, to ``<prefix>.audit.checkpoints``; ``audit verify --public-key``
+  checks every signature and that successive signed heads are linked by the chain, so a rewritten
+  partition fails at the first signed head it no longer has. Records after the last checkpoint are
+  covered by the chain only. ``dancu-bus audit verify`` also prints each partition's last hash so
   inspectors can anchor it elsewhere (Art. 10); ``--expired-head`` accepts a partition whose oldest
-  records retention has deleted.
+  records retention has deleted, and ``audit archive`` keeps them first (``archive``).
 """
 
 from dancu_bus.audit.chain import GENESIS, ChainHead, audit_partition, record_hash, seal
-from dancu_bus.audit.service import AuditHandler, AuditLimits, run_audit
+from dancu_bus.audit.checkpoints import (
+    Checkpoint,
+    CheckpointCheck,
+    CheckpointFailure,
+    CheckpointProblem,
+    check_checkpoints,
+)
+from dancu_bus.audit.service import AuditHandler, AuditLimits, AuditOutputs, run_audit
 from dancu_bus.audit.verify import Finding, PartitionCheck, Problem, Unaudited, unaudited, verify_log
 from dancu_bus.audit.witness import (
     Pairing,
@@ -64,7 +77,12 @@ __all__ = [
     "GENESIS",
     "AuditHandler",
     "AuditLimits",
+    "AuditOutputs",
     "ChainHead",
+    "Checkpoint",
+    "CheckpointCheck",
+    "CheckpointFailure",
+    "CheckpointProblem",
     "Finding",
     "Pairing",
     "PartitionCheck",
@@ -74,6 +92,7 @@ __all__ = [
     "audit_partition",
     "audit_record",
     "audit_records",
+    "check_checkpoints",
     "exchange_ids",
     "record_hash",
     "request_half",

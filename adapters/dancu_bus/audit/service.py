@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,10 +16,13 @@ from dancu_bus.admin.config import client_config
 from dancu_bus.admin.diagnosis import ClusterWatch
 from dancu_bus.admin.lag_monitor import GroupLag, LagMonitor
 from dancu_bus.audit.chain import START, ChainHead, audit_partition, head_of, is_intact, seal
+from dancu_bus.audit.checkpointing import Checkpointer
+from dancu_bus.audit.checkpoints import CheckpointCodec
+from dancu_bus.audit.signing import SigningKey, read_signing_key
 from dancu_bus.audit.witness import Pairing, SeenRequest, request_half, request_items, response_half
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import AuditPending, AuditRecord
-from dancu_bus.errors import BrokerError, CodecError
+from dancu_bus.errors import BrokerError, CodecError, ConfigError
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import AuditMetrics, LagMetrics, ServiceMetrics, agency_label
@@ -36,6 +39,7 @@ from dancu_bus.transport import (
     KafkaClients,
     Outgoing,
     Quarantine,
+    TopicPartition,
     WorkerOptions,
     operator_key,
     partition_count,
@@ -44,7 +48,7 @@ from dancu_bus.transport import (
     supervise,
 )
 
-__all__ = ["AuditHandler", "AuditLimits", "run_audit"]
+__all__ = ["AuditHandler", "AuditLimits", "AuditOutputs", "run_audit"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,14 @@ class AuditLimits:
         return cls(audit.unanswered_after_s, audit.lone_response_after_s, audit.max_pending)
 
 
+@dataclass(frozen=True, slots=True)
+class AuditOutputs:
+    """What the handler writes besides audit records and its state: dead letters, signed checkpoints."""
+
+    dead_letters: DeadLetters | None = None
+    checkpoints: Checkpointer | None = None  # None: no checkpoints (no signing key)
+
+
 class AuditHandler:
     """Witnesses exchanges and writes their sealed records to the audit topic; never raises for input."""
 
@@ -73,10 +85,11 @@ class AuditHandler:
         metrics: AuditMetrics,
         limits: AuditLimits,
         partitions: int,
-        dead_letters: DeadLetters | None = None,
+        outputs: AuditOutputs | None = None,
     ) -> None:
+        outputs = outputs or AuditOutputs()
         self._codec = codec
-        self._dead_letters = dead_letters or DeadLetters(codec, None, "audit")
+        self._dead_letters = outputs.dead_letters or DeadLetters(codec, None, "audit")
         self._names = names
         self._metrics = metrics
         self._limits = limits
@@ -84,6 +97,9 @@ class AuditHandler:
         self._pairings: dict[int, Pairing] = {}
         self._heads: dict[int, ChainHead] = {}
         self._held = False
+        # Signed checkpoints of each partition's committed head (``audit.checkpoints``), when keyed.
+        self._checkpoints = outputs.checkpoints
+        self._sealed: dict[int, AuditRecord] = {}  # each partition's last record written
 
     def output_partition(self, topic: str) -> int:
         """The audit partition of an exchange topic: its agency's, so both halves meet in one member."""
@@ -106,6 +122,8 @@ class AuditHandler:
             )
             return False
         self._heads[partition] = head_of(record)
+        if self._checkpoints is not None:
+            self._checkpoints.committed(partition, last.offset, record)
         return True
 
     def restore(self, partition: int, state: Sequence[Incoming]) -> None:
@@ -120,6 +138,16 @@ class AuditHandler:
         for partition in partitions:
             self._pairings.pop(partition, None)
             self._heads.pop(partition, None)
+            self._sealed.pop(partition, None)
+        if self._checkpoints is not None:
+            self._checkpoints.forget(partitions)
+
+    def written(self, partition: int, last: Mapping[TopicPartition, int]) -> None:
+        """The partition's transaction committed: its last audit record is its head, at that offset."""
+        offset = last.get(TopicPartition(self._names.audit, partition))
+        record = self._sealed.get(partition)
+        if self._checkpoints is not None and offset is not None and record is not None:
+            self._checkpoints.committed(partition, offset, record)
 
     def held(self, topic: str) -> bool:
         """Request topics wait while too many halves wait; responses are always read (they finish them)."""
@@ -139,6 +167,8 @@ class AuditHandler:
             for audit in pairing.expire(now, self._limits.unanswered_after_s, self._limits.forget_after_s):
                 outgoing.extend(self._emit(partition, audit))
             outgoing.extend(self._state_changes(partition, pairing))
+        if self._checkpoints is not None:
+            outgoing.extend(self._checkpoints.due(now))
         self._measure(now)
         return outgoing
 
@@ -213,6 +243,7 @@ class AuditHandler:
             log.error("cannot encode the audit record of exchange %s: %s", audit.exchange_id, exc)
             return []
         self._heads[partition] = head_of(sealed)
+        self._sealed[partition] = sealed
         self._metrics.records.labels(agency_label(audit.agency), audit.status).inc()
         return [Outgoing(self._names.audit, audit.exchange_id.encode(), value, partition=partition)]
 
@@ -257,10 +288,41 @@ async def _partitions(clients: KafkaClients, topic: str, stop: asyncio.Event) ->
             return await partition_count(clients, topic)
         except BrokerError as exc:
             if waited % 10 == 0:
-                log.warning("the audit consumer waits for its topic (%.0f s so far): %s", waited, exc)
+                log.warning("the audit consumer waits for topic %s (%.0f s so far): %s", topic, waited, exc)
         await sleep_unless(stop, 2.0)
         waited += 2.0
     return None
+
+
+def _signing_key(settings: Settings) -> SigningKey | None:
+    """The key checkpoints are signed with (ConfigError naming the file if unusable); None: logged once."""
+    if settings.audit.signing_key_file is None:
+        log.warning(
+            "signed checkpoints are off: no DANCU_AUDIT__SIGNING_KEY_FILE to sign each partition's head with"
+        )
+        return None
+    return read_signing_key(settings.audit.signing_key_file)
+
+
+async def _checkpointer(
+    settings: Settings, codec: Codec, clients: KafkaClients, audit: tuple[SigningKey, int, asyncio.Event]
+) -> Checkpointer | None:
+    """The signer of checkpoints, once its topic is there; None once stopped while waiting.
+
+    ConfigError when the checkpoint topic has fewer partitions than the audit topic.
+    """
+    key, partitions, stop = audit
+    topic = TopicNames(settings.kafka.topic_prefix).audit_checkpoints
+    found = await _partitions(clients, topic, stop)
+    if found is None:
+        return None
+    if found < partitions:
+        raise ConfigError(
+            f"{topic} has {found} partitions, fewer than the audit topic's {partitions}: give it as many"
+        )
+    interval = settings.audit.checkpoint_interval_s
+    log.info("signing each audit partition's head every %g s with key %s", interval, key.key_id)
+    return Checkpointer(key, interval, topic, CheckpointCodec(codec.schemas))
 
 
 async def run_audit(
@@ -274,6 +336,7 @@ async def run_audit(
     aiokafka's on ``settings.kafka`` (an in-memory broker: ``dancu_bus.testing``).
     """
     given = clients
+    key = _signing_key(settings)  # before anything else: a key that cannot be used stops the start
     clients = clients or ClusterClients(settings.kafka, ClusterWatch, client_config(settings.kafka))
     registry = CollectorRegistry()
     names = TopicNames(settings.kafka.topic_prefix)
@@ -283,7 +346,13 @@ async def run_audit(
     service = ServiceMetrics(registry, "audit")
     metrics = AuditMetrics(registry)
     dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), "audit")
-    handler = AuditHandler(codec, names, metrics, AuditLimits.of(settings.audit), partitions, dead_letters)
+    checkpoints = (
+        None if key is None else await _checkpointer(settings, codec, clients, (key, partitions, stop))
+    )
+    if stop.is_set():
+        return
+    outputs = AuditOutputs(dead_letters, checkpoints)
+    handler = AuditHandler(codec, names, metrics, AuditLimits.of(settings.audit), partitions, outputs)
     options = WorkerOptions(
         names.exchange_pattern,
         max_records=settings.audit.max_batch,

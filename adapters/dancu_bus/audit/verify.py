@@ -112,14 +112,22 @@ class PartitionCheck:
 
 
 def verify_log(
-    records: Iterable[LoggedRecord], codec: Codec, *, expired_head_ok: bool = False
+    records: Iterable[LoggedRecord],
+    codec: Codec,
+    *,
+    expired_head_ok: bool = False,
+    superseded: Collection[str] = frozenset(),
 ) -> list[PartitionCheck]:
-    """Check every partition's chain; ``expired_head_ok`` accepts that retention cut the oldest records."""
+    """Check every partition's chain; ``expired_head_ok`` accepts that retention cut the oldest records.
+
+    ``superseded``: exchange ids recorded again after the records given (an archive's, ``audit.archive``),
+    so a link to a vanished record of one of them is compaction's too.
+    """
     partitions: defaultdict[int, list[LoggedRecord]] = defaultdict(list)
     for record in records:
         partitions[record.partition].append(record)
     return [
-        _Partition(number, sorted(found, key=lambda r: r.offset), codec).verify(expired_head_ok)
+        _Partition(number, sorted(found, key=lambda r: r.offset), codec, superseded).verify(expired_head_ok)
         for number, found in sorted(partitions.items())
     ]
 
@@ -127,8 +135,11 @@ def verify_log(
 class _Partition:
     """One partition's records, decoded, with what a link check looks up."""
 
-    def __init__(self, number: int, records: Sequence[LoggedRecord], codec: Codec) -> None:
+    def __init__(
+        self, number: int, records: Sequence[LoggedRecord], codec: Codec, superseded: Collection[str]
+    ) -> None:
         self.number = number
+        self.superseded = superseded
         self.records = records
         self.decoded = [_decode(record, codec) for record in records]
         self.offset_of_hash: dict[str, int] = {}
@@ -193,7 +204,9 @@ class _Partition:
     def _compacted(self, record: LoggedRecord, audit: AuditRecord) -> bool:
         # The predecessor may be gone only because a newer record with its key superseded it.
         previous = audit.prev_exchange_id
-        return previous is not None and self.last_offset_of_key.get(previous, -1) >= record.offset
+        if previous is None:
+            return False
+        return previous in self.superseded or self.last_offset_of_key.get(previous, -1) >= record.offset
 
 
 def _decode(record: LoggedRecord, codec: Codec) -> AuditRecord | str:

@@ -1,4 +1,4 @@
-"""``dancu-bus audit run|verify|trail|report``: the audit consumer, the chain check, a trail, a report.
+"""``dancu-bus audit run|verify|trail|keygen|archive|report``: consumer, checks, trail, archives, reports.
 
 Both are verbs of ``audit``, like ``topics plan|apply``: the audit area now has two, and a bare
 ``dancu-bus audit`` asks which one rather than guessing.
@@ -19,7 +19,7 @@ from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.audit import PartitionCheck, Unaudited, run_audit, unaudited, verify_log
 from dancu_bus.audit.trail import trail
-from dancu_bus.cli import audit_index
+from dancu_bus.cli import audit_archive, audit_checkpoints, audit_index
 from dancu_bus.cli.services import serve
 from dancu_bus.codec import Codec
 from dancu_bus.errors import ConfigError
@@ -59,7 +59,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         " (default: the audit's UNANSWERED bound plus a minute)",
     )
     verify.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topic")
+    audit_checkpoints.add_public_key_option(verify)
+    audit_archive.add_archive_option(verify)
     verify.set_defaults(run=lambda args, settings: run_verify(args, settings, sys.stdout))
+    audit_checkpoints.add_keygen(verbs)
+    audit_archive.add_archive(verbs)
     history = verbs.add_parser("trail", help="one agency's registry changes and exchanges, in time order")
     history.add_argument("agency")
     history.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topics")
@@ -81,10 +85,15 @@ async def _run(settings: Settings) -> None:
 def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Check every chain of the audit topic, then that every request record has its audit record.
 
-    0 when every chain is intact and no request record older than ``--settle`` (the audit's
-    UNANSWERED bound and a minute) lacks its record; else 1.
+    0 when every chain is intact, every signed checkpoint holds (with ``--public-key``), and no
+    request record older than ``--settle`` (the audit's UNANSWERED bound and a minute) lacks its
+    record; else 1. With ``--archive``, the archive folder instead, offline.
     """
+    if getattr(args, "archive", None) is not None:
+        return audit_archive.run_verify_archive(args, out)
     names, codec = TopicNames(settings.kafka.topic_prefix), platform_codec()
+    keys = audit_checkpoints.public_keys(args)
+    signed = audit_checkpoints.read_checkpoints(settings, args.timeout) if keys is not None else []
     records = read_to_end(settings.kafka, names.audit, args.timeout)
     checks = verify_log(records, codec, expired_head_ok=args.expired_head)
     for check in checks:
@@ -92,11 +101,15 @@ def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     broken = [c for c in checks if c.finding is not None]
     verdict = f"{len(broken)} broken" if broken else "intact"
     print(f"{names.audit}: {len(records)} records in {len(checks)} partitions: {verdict}", file=out)
+    signed_broken = keys is not None and audit_checkpoints.report_checkpoints(
+        records, signed, codec, keys, (args.expired_head, out)
+    )
+    failed = bool(broken) or signed_broken
     if args.chain_only:
-        return 1 if broken else 0
+        return 1 if failed else 0
     settle_s = settings.audit.unanswered_after_s + 60 if args.settle is None else args.settle
     missing = _unaudited(settings, records, codec, (args.timeout, settle_s), out)
-    return 1 if broken or missing else 0
+    return 1 if failed or missing else 0
 
 
 def _unaudited(

@@ -15,6 +15,9 @@ written by one writer in one order (the audit's hash chain), ownership is not en
   fails closes that writer and forgets the partition; the next batch opens it again from the topics:
   a failure never leaves a fork, a hole or a record written twice behind.
 
+Once a transaction commits, the handler learns the offset its last record got in each partition
+(``written``: where the chain's head now is, for a signed checkpoint of it).
+
 The handler is also called with no records every ``tick_s`` when nothing arrives (to act on time,
 e.g. record a request that got no answer), and may hold topics back (``held``) while it has too much
 waiting: their partitions are paused until it has not.
@@ -76,6 +79,9 @@ class FencedHandler(Protocol):
 
     def held(self, topic: str) -> bool:
         """Whether reading ``topic`` waits for now (too much is waiting for its other half)."""
+
+    def written(self, partition: int, last: Mapping[TopicPartition, int]) -> None:
+        """The transaction of ``partition`` committed: the offset of its last record in each partition."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +219,7 @@ class FencedWorker:
         events = self._options.events
         started = time.monotonic()
         try:
-            await self._writers.write(partition, records, offsets)
+            last = await self._writers.write(partition, records, offsets)
         except MessageSizeTooLargeError as exc:
             log.warning("partition %d: the broker refused a record as too large: %s", partition, exc)
             events.aborted("too_large")
@@ -228,6 +234,7 @@ class FencedWorker:
             events.aborted("fenced" if isinstance(exc, ProducerFenced) else "broker")
             return False
         events.committed(time.monotonic() - started)
+        self._handler.written(partition, last)
         return True
 
     async def _rewind(self, partition: int) -> None:

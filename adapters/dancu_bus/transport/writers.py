@@ -72,19 +72,28 @@ class FencedWriters:
 
     async def write(
         self, key: int, records: Sequence[Outgoing], offsets: Mapping[TopicPartition, int]
-    ) -> None:
-        """Produce ``records`` and commit ``offsets`` for the group, all or nothing."""
+    ) -> dict[TopicPartition, int]:
+        """Produce ``records`` and commit ``offsets`` for the group, all or nothing.
+
+        Returns the offset of the last record written to each partition, once committed.
+        """
         writer = self._producers.get(key)
         if writer is None:
             raise BrokerError(f"no writer is open for {self._transactional_id(key)}")
         async with writer.transaction():
-            delivered = await _send_batches(writer, records)
+            delivered, counts = await _send_batches(writer, records)
             # If committing the offsets fails, the deliveries' own failure is the same story, told once.
             delivered.add_done_callback(_retrieved)
             if offsets:
                 committed = {KafkaTopicPartition(*tp): offset for tp, offset in offsets.items()}
                 await writer.send_offsets_to_transaction(committed, self._group_id)
-            await delivered
+            bases = await delivered
+        # A batch's records take consecutive offsets from its base (aiokafka: RecordMetadata.offset).
+        last: dict[TopicPartition, int] = {}
+        for (where, count), base in zip(counts, bases, strict=True):
+            tp = TopicPartition(*where)
+            last[tp] = max(last.get(tp, -1), getattr(base, "offset", base) + count - 1)
+        return last
 
     async def drop(self, key: int) -> None:
         """Close the writer of ``key``, if any."""
@@ -98,8 +107,12 @@ class FencedWriters:
             await self.drop(key)
 
 
-async def _send_batches(writer: AIOKafkaProducer, records: Sequence[Outgoing]) -> asyncio.Future[Any]:
+async def _send_batches(
+    writer: AIOKafkaProducer, records: Sequence[Outgoing]
+) -> tuple[asyncio.Future[Any], list[tuple[tuple[str, int], int]]]:
     """Hand the records to the producer as one record batch per partition; the future is done once acked.
+
+    Beside the future (each batch's base offset, in order): where each batch went and its record count.
 
     A record without a partition goes where librdkafka would put its key (``partition_of``), so a
     response lands on the partition number of its request's key; aiokafka's per-record ``send`` is
@@ -107,7 +120,9 @@ async def _send_batches(writer: AIOKafkaProducer, records: Sequence[Outgoing]) -
     """
     counts: dict[str, int] = {}
     builders: dict[tuple[str, int], Any] = {}
+    sizes: dict[tuple[str, int], int] = {}
     deliveries = []
+    batches: list[tuple[tuple[str, int], int]] = []
     for record in records:
         partition = record.partition
         if partition is None:
@@ -119,11 +134,15 @@ async def _send_batches(writer: AIOKafkaProducer, records: Sequence[Outgoing]) -
         if builder is None or _append(builder, record) is None:
             if builder is not None:
                 deliveries.append(await _submit(writer, builder, where))
+                batches.append((where, sizes[where]))
             builders[where] = builder = writer.create_batch()
             _append(builder, record)  # an empty batch takes any first record, however large
+            sizes[where] = 0
+        sizes[where] += 1
     for where, builder in builders.items():
         deliveries.append(await _submit(writer, builder, where))
-    return asyncio.gather(*deliveries)
+        batches.append((where, sizes[where]))
+    return asyncio.gather(*deliveries), batches
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

@@ -1,0 +1,211 @@
+"""Archives of audit records about to expire: what they hold, and their offline check."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from dancu_bus.audit.archive import (
+    CHECKPOINTS_FILE,
+    MANIFEST_FILE,
+    RECORDS_FILE,
+    build_archive,
+    check_archive,
+)
+from dancu_bus.audit.chain import START, seal
+from dancu_bus.audit.checkpoints import CheckpointProblem, check_checkpoints
+from dancu_bus.audit.verify import Problem
+from dancu_bus.cli.audit_checkpoints import describe_checkpoints
+from dancu_bus.cli.main import build_parser
+from dancu_bus.contracts import AuditRecord
+from tests.unit.test_audit_verify import chain, exchange
+from tests.unit.test_checkpoints import CODEC, KEY_A, checkpoint_of, keys, stored
+
+T0 = 1_795_768_200_000  # ms: the first record's log time; one record a second
+NOW = datetime(2027, 1, 1, tzinfo=UTC)
+CHAIN = chain("abcdef")
+
+
+@dataclass(frozen=True)
+class Logged:
+    """A record as read back from the audit or checkpoint topic, with its timestamp."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int = 0
+
+
+def logged(records: Sequence[AuditRecord], first: int = 0) -> list[Logged]:
+    """Records at consecutive offsets of partition 0, logged a second apart."""
+    return [
+        Logged(0, first + i, r.exchange_id.encode(), CODEC.encode_audit(r), T0 + (first + i) * 1000)
+        for i, r in enumerate(records)
+    ]
+
+
+def heads(offsets: Sequence[int], records: Sequence[AuditRecord] = CHAIN) -> list[Logged]:
+    """Signed checkpoints of partition 0's heads at ``offsets`` (offset == index in ``records``)."""
+    return [Logged(**vars(stored(checkpoint_of(records[o], o)))) for o in offsets]
+
+
+def before(offset: int) -> datetime:
+    """The moment the record at ``offset`` was logged: the archive takes the records before it."""
+    return datetime.fromtimestamp((T0 + offset * 1000) / 1000, UTC)
+
+
+def archive(audit: Sequence[Logged], signed: Sequence[Logged], cut: int) -> dict[str, bytes]:
+    """The archive of the records logged before the one at offset ``cut``."""
+    return build_archive(audit, signed, CODEC, ("ndxp.dancu.audit", before(cut), NOW))
+
+
+def lines(data: bytes) -> list[dict[str, object]]:
+    """The JSON lines of an archive file."""
+    return [json.loads(line) for line in data.decode().splitlines()]
+
+
+def restamped(files: dict[str, bytes], name: str, data: bytes) -> dict[str, bytes]:
+    """``files`` with ``name`` replaced and the manifest's digest of it recomputed, as a forger would."""
+    manifest = json.loads(files[MANIFEST_FILE])
+    manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "lines": data.count(b"\n")}
+    return {**files, name: data, MANIFEST_FILE: json.dumps(manifest).encode()}
+
+
+def test_an_archive_holds_the_records_before_the_date_up_to_the_next_signed_head() -> None:
+    """Records 0-2 were logged before; the signed head at 4 covers them, so records 0-4 and heads 1, 4 go."""
+    files = archive(logged(CHAIN), heads([1, 4]), 3)
+    records = lines(files[RECORDS_FILE])
+    assert [r["offset"] for r in records] == [0, 1, 2, 3, 4]
+    assert records[0]["record"]["hash"] == CHAIN[0].hash  # type: ignore[index]
+    assert [c["offset"] for c in lines(files[CHECKPOINTS_FILE])] == [1, 4]
+    manifest = json.loads(files[MANIFEST_FILE])
+    assert manifest["partitions"]["0"] | {"superseded": []} == {
+        "records": 5,
+        "first_offset": 0,
+        "last_offset": 4,
+        "chains_from": "0" * 64,
+        "checkpoints": 2,
+        "superseded": [],
+    }
+
+
+def test_an_untouched_archive_verifies_offline_with_and_without_the_key() -> None:
+    """Digests, the chain and both signed heads hold; without a key the checkpoints are left unchecked."""
+    files = archive(logged(CHAIN), heads([1, 4]), 3)
+    checked = check_archive(files, CODEC, keys(KEY_A))
+    assert checked.ok and checked.checkpoints is not None and checked.checkpoints[0].verified == 2
+    unsigned = check_archive(files, CODEC, None)
+    assert unsigned.ok and unsigned.checkpoints is None
+
+
+def test_nothing_logged_before_the_date_makes_no_archive() -> None:
+    """An empty result: no files are written."""
+    assert archive(logged(CHAIN), heads([1]), 0) == {}
+
+
+def test_a_changed_line_fails_its_digest_and_with_the_digest_redone_its_hash() -> None:
+    """Editing a record is caught by the manifest; redoing the manifest too, by the chain."""
+    files = archive(logged(CHAIN), heads([1, 4]), 6)
+    records = lines(files[RECORDS_FILE])
+    records[2]["record"]["personal_id"] = "079201000777"  # type: ignore[index]
+    data = "".join(json.dumps(r) + "\n" for r in records).encode()
+    edited = check_archive({**files, RECORDS_FILE: data}, CODEC, None)
+    assert not edited.ok and any("does not match the SHA-256" in p for p in edited.problems)
+    redone = check_archive(restamped(files, RECORDS_FILE, data), CODEC, None)
+    assert not redone.problems
+    (partition,) = redone.chains
+    assert partition.finding is not None
+    assert (partition.finding.offset, partition.finding.problem) == (2, Problem.CHANGED)
+
+
+def test_an_archive_rewritten_with_recomputed_hashes_fails_only_its_signed_heads() -> None:
+    """A consistent forgery passes the chain check; its heads are not the signed ones."""
+    files = archive(logged(CHAIN), heads([1, 4]), 6)
+    forged = logged(chain("abXdef"))
+    data = build_archive(forged, [], CODEC, ("ndxp.dancu.audit", before(6), NOW))[RECORDS_FILE]
+    checked = check_archive(restamped(files, RECORDS_FILE, data), CODEC, keys(KEY_A))
+    assert all(c.finding is None for c in checked.chains) and checked.checkpoints is not None
+    (signed,) = checked.checkpoints
+    assert signed.failure is not None
+    assert (signed.failure.offset, signed.failure.problem) == (4, CheckpointProblem.CHANGED)
+
+
+def test_a_missing_file_or_manifest_is_named() -> None:
+    """Without its manifest a folder is no archive; without its records file it fails."""
+    files = archive(logged(CHAIN), heads([1]), 3)
+    assert check_archive({RECORDS_FILE: files[RECORDS_FILE]}, CODEC, None).problems == (
+        f"no {MANIFEST_FILE}: not an archive",
+    )
+    without = check_archive({k: v for k, v in files.items() if k != RECORDS_FILE}, CODEC, None)
+    assert not without.ok and f"{RECORDS_FILE} is missing" in without.problems
+
+
+def test_a_later_archive_chains_on_from_the_earlier_ones_last_hash() -> None:
+    """Once retention removed the first records, the next archive starts mid-chain and still verifies."""
+    later = logged(CHAIN[3:], first=3)
+    files = archive(later, heads([5]), 6)
+    manifest = json.loads(files[MANIFEST_FILE])
+    assert manifest["partitions"]["0"]["chains_from"] == CHAIN[2].hash
+    assert check_archive(files, CODEC, keys(KEY_A)).ok
+
+
+def test_a_predecessor_compaction_removed_is_accepted_when_its_exchange_was_recorded_again() -> None:
+    """An UNANSWERED record superseded after the archived range: the manifest names it, the chain holds."""
+    records = chain("abcb")  # b's late answer at offset 3
+    topic = [r for r in logged(records) if r.offset != 1]  # compaction removed the UNANSWERED b
+    files = archive(topic, [], 3)
+    manifest = json.loads(files[MANIFEST_FILE])
+    assert manifest["partitions"]["0"]["superseded"] == ["b"]
+    assert check_archive(files, CODEC, None).ok
+    forged = json.loads(files[MANIFEST_FILE])
+    forged["partitions"]["0"]["superseded"] = []
+    stripped = {**files, MANIFEST_FILE: json.dumps(forged).encode()}
+    assert not check_archive(stripped, CODEC, None).ok
+
+
+def test_archived_times_keep_the_milliseconds_the_hash_covers() -> None:
+    """A record received at a time with milliseconds rebuilds from its JSON line to the same hash."""
+    when = datetime(2026, 12, 1, 8, 30, 15, 123000, tzinfo=UTC)
+    precise = seal(dataclasses.replace(exchange("p"), received_at=when, answered_at=when), START)
+    files = archive(logged([precise]), [], 1)
+    (line,) = lines(files[RECORDS_FILE])
+    assert line["record"]["received_at"] == "2026-12-01T08:30:15.123Z"  # type: ignore[index]
+    assert check_archive(files, CODEC, None).ok
+
+
+def test_the_cli_offers_keygen_archive_and_both_verify_options() -> None:
+    """`audit keygen`, `audit archive --before --out`, `audit verify --public-key --archive` parse."""
+    parser = build_parser()
+    archived = parser.parse_args(["audit", "archive", "--before", "2026-06-01", "--out", "a"])
+    assert archived.before == datetime(2026, 6, 1, tzinfo=UTC)
+    verify = parser.parse_args(["audit", "verify", "--archive", "a", "--public-key", "keys"])
+    assert (str(verify.archive), str(verify.public_key)) == ("a", "keys")
+    assert str(parser.parse_args(["audit", "keygen", "--out", "k"]).out) == "k"
+
+
+def test_a_time_without_its_offset_is_refused() -> None:
+    """`--before 2026-06-01T08:00` could be any zone's: it needs an offset; a bare date is UTC midnight."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["audit", "archive", "--before", "2026-06-01T08:00", "--out", "a"])
+    moment = build_parser().parse_args(
+        ["audit", "archive", "--before", "2026-06-01T08:00+07:00", "--out", "a"]
+    )
+    assert moment.before == datetime(2026, 6, 1, 1, tzinfo=UTC)
+
+
+def test_a_partition_is_described_in_one_line() -> None:
+    """A verified partition names its last signed head and what follows it; a failure names the record."""
+    (ok,) = check_checkpoints(logged(CHAIN), heads([2]), CODEC, keys(KEY_A))
+    assert describe_checkpoints(ok).startswith(
+        "partition 0: signed heads verified: 1; the last at offset 2 ("
+    )
+    assert describe_checkpoints(ok).endswith("; 3 records after it not signed yet")
+    (bad,) = check_checkpoints(logged(chain("abXdef")), heads([3]), CODEC, keys(KEY_A))
+    assert describe_checkpoints(bad).startswith("partition 0: checkpoint CHANGED at offset 3 (exchange d): ")
