@@ -2,8 +2,9 @@
 
 What it reads: the agency's record from the registry topic (its history of changes); its audit
 records in the period from the audit index (``dancu_bus.store.audit_index``); and the audit topic's
-hash chains (``verify_log``), whose verdict is the report's chain statement. Signed checkpoints are
-not checked yet: the statement says so (``_checkpoints`` is where their result goes).
+hash chains (``verify_log``) and, with ``--public-key``, its signed checkpoints
+(``check_checkpoints``): their verdict is the report's chain statement. Without a public key the
+statement says the checkpoints were not checked.
 
 The index is caught up first (what ``audit index --once`` does), so a report counts every exchange
 the audit topic holds when it is made, even where no indexer follows the topic; ``--no-catch-up``
@@ -17,16 +18,19 @@ import argparse
 import asyncio
 import sys
 import tempfile
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from dancu_bus.admin.reader import TopicRecord, read_to_end
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from dancu_bus.admin.reader import read_to_end
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.agencies import Agency
 from dancu_bus.audit import verify_log
+from dancu_bus.audit.checkpoints import check_checkpoints
 from dancu_bus.audit.indexer import IndexOptions, run_index
+from dancu_bus.cli import audit_checkpoints
 from dancu_bus.cli.audit import describe_check
 from dancu_bus.codec import Codec
 from dancu_bus.errors import ConfigError
@@ -87,6 +91,7 @@ def register_report(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="read the audit index as it stands instead of bringing it up to the topic first",
     )
     report.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read each topic")
+    audit_checkpoints.add_public_key_option(report)
     report.set_defaults(run=lambda args, settings: run_report(args, settings, sys.stdout))
 
 
@@ -94,12 +99,12 @@ def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     """Make the report and write it; 0 when written (whatever the chain's verdict, which it states)."""
     period = _period(args.first, args.last)
     targets = _targets(_formats(args.format), args.out)
+    keys = audit_checkpoints.public_keys(args)  # read first: a bad key file fails before any work
     codec = platform_codec()
     agency = _agency(settings, codec, args.agency, args.timeout)
     builder = asyncio.run(_counted(settings, codec, ReportBuilder(agency.id, period), args))
-    audit = read_to_end(settings.kafka, TopicNames(settings.kafka.topic_prefix).audit, args.timeout)
-    report = builder.report(agency, _statement(audit, codec, args.expired_head), datetime.now(UTC))
-    _write(report, targets, settings, out)
+    statement = _statement(settings, codec, keys, args)
+    _write(builder.report(agency, statement, datetime.now(UTC)), targets, settings, out)
     return 0
 
 
@@ -152,21 +157,28 @@ def _agency(settings: Settings, codec: Codec, agency_id: str, timeout_s: float) 
     return agency
 
 
-def _statement(audit: Sequence[TopicRecord], codec: Codec, expired_head_ok: bool) -> ChainStatement:
-    """Whether every partition's chain of the audit topic verifies now, each partition's line, checkpoints."""
-    checks = verify_log(audit, codec, expired_head_ok=expired_head_ok)
-    lines = [describe_check(check) for check in checks]
-    checkpoints_verified, checkpoint_lines = _checkpoints()
+def _statement(
+    settings: Settings, codec: Codec, keys: dict[str, Ed25519PublicKey] | None, args: argparse.Namespace
+) -> ChainStatement:
+    """Whether every partition's chain of the audit topic verifies now (and its signed heads, with keys)."""
+    # Checkpoints before the audit topic: every head they sign is then in what is read next.
+    signed = audit_checkpoints.read_checkpoints(settings, args.timeout) if keys is not None else []
+    audit = read_to_end(settings.kafka, TopicNames(settings.kafka.topic_prefix).audit, args.timeout)
+    checks = verify_log(audit, codec, expired_head_ok=args.expired_head)
     intact = all(check.finding is None for check in checks)
     verdict = f"audit topic: {len(audit)} records in {len(checks)} partitions, " + (
         "every chain intact" if intact else "a chain is broken"
     )
-    return ChainStatement(intact, (verdict, *lines, *checkpoint_lines), checkpoints_verified)
-
-
-def _checkpoints() -> tuple[bool | None, list[str]]:
-    """The signed checkpoints' verdict and lines; None (not checked) until checkpoints have a verifier."""
-    return None, []
+    lines = [verdict, *(describe_check(check) for check in checks)]
+    if keys is None:
+        return ChainStatement(intact, (*lines, "signed checkpoints: not checked (no --public-key)"), None)
+    heads = check_checkpoints(audit, signed, codec, keys, expired_head_ok=args.expired_head)
+    held = all(head.ok for head in heads)
+    summary = f"signed checkpoints: {len(signed)} records, " + (
+        "every one verified" if held else "a check failed"
+    )
+    lines += [summary, *(audit_checkpoints.describe_checkpoints(head) for head in heads)]
+    return ChainStatement(intact, tuple(lines), held)
 
 
 def _write(report: Report, targets: dict[str, Path | None], settings: Settings, out: TextIO) -> None:
