@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
+import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from dancu_bus.audit.checkpoints import CheckpointCodec
 from dancu_bus.cli.audit import run_verify
 from dancu_bus.cli.audit_archive import run_archive
 from dancu_bus.cli.audit_checkpoints import run_keygen
-from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.cli.audit_report import run_report
+from dancu_bus.settings import AuditIndexSettings, KafkaSettings, Settings
 from tests.contexts import KYC
 from tests.integration.audit_env import exchange, exchange_all, verify
 from tests.integration.exchange_env import Deployment, running_deployment
@@ -168,3 +170,43 @@ def test_a_partition_rewritten_with_every_hash_recomputed_fails_its_signed_heads
     assert f"partition {partition}: intact" in out
     failed = [line for line in out.splitlines() if line.startswith(f"partition {partition}: checkpoint ")]
     assert failed and (" CHANGED at offset " in failed[0] or " MISSING at offset " in failed[0]), out
+
+
+def test_the_report_states_a_partition_rewritten_with_every_hash_recomputed(
+    signed: Signed, tmp_path: Path
+) -> None:
+    """`audit report --public-key` over the rewritten copy states that the signed heads failed."""
+    partition = audit_partition("demo-telecom", 6)
+    settings = forged_copy(signed, "reported", partition)
+    registry = f"{settings.kafka.topic_prefix}.registry"  # the copy's registry: the deployment's records
+    admin = AdminClient({**client_config(settings.kafka)})  # kept alive: its future needs it
+    admin.create_topics([NewTopic(registry, 1, 1)])[registry].result(30)
+    produce(
+        settings,
+        registry,
+        read_to_end(signed.deployment.settings.kafka, signed.deployment.names.registry, 30),
+    )
+    index = AuditIndexSettings(path=tmp_path / "audit-index.sqlite3")
+    today = datetime.now(UTC).date()
+    args = argparse.Namespace(
+        agency="demo-telecom",
+        first=(today - timedelta(days=1)).isoformat(),
+        last=(today + timedelta(days=1)).isoformat(),
+        format="html,json",
+        out=tmp_path / "report",
+        expired_head=False,
+        catch_up=True,
+        timeout=60.0,
+        public_key=signed.public_keys,
+    )
+    printed = io.StringIO()
+    assert run_report(args, settings.model_copy(update={"audit_index": index}), printed) == 0
+    assert "chain NOT VERIFIED" in printed.getvalue()
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "VERIFICATION FAILED" in page and f"partition {partition}: intact" in page
+    assert f"partition {partition}: checkpoint " in page
+    chain = {
+        r["measure"]: r["value"]
+        for r in json.loads((tmp_path / "report.json").read_text())["sections"]["chain"]
+    }
+    assert chain["chain_verified"] is True and chain["checkpoints_verified"] is False
