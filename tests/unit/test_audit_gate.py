@@ -67,6 +67,18 @@ CASES = [
         [False, False, False, False, True, False, False],
     ),
     (
+        "stays closed until the lag is within half the bound",
+        10,
+        [
+            (1, lags()),
+            *[(3, lags(3.0 * i)) for i in range(1, 5)],
+            (1, lags(9.0)),
+            (1, lags(6.0)),
+            (1, lags(5.0)),
+        ],
+        [False, False, False, False, True, True, True, False],
+    ),
+    (
         # The committed offset moved onto a transaction marker: interpolation dates it back an hour.
         "a spike faster than the clock does not close it",
         10,
@@ -106,7 +118,8 @@ CASES = [
 def test_the_gate_decides_from_lag_and_time(
     case: str, bound: float, steps: Sequence[tuple[float, Lags | None]], expected: list[bool]
 ) -> None:
-    """Closed past the bound of measured or unknown lag; spikes and failed polls do not flap it."""
+    """Closed past the bound of measured or unknown lag until caught up; spikes and failed polls do not
+    flap it."""
     assert run(bound, steps) == expected, case
 
 

@@ -12,7 +12,9 @@ audit topic yet is older than the bound (``DANCU_RESOLVER__AUDIT_MAX_LAG_S``; 0:
 - Between polls, and after a poll that failed (broker down, an ACL missing), the last figure is taken
   to grow with the time since, as it would had the audit stopped then: a lag unknown for longer than
   the bound closes the gate too, since nothing shows the log is kept. A failed poll never opens it.
-- The gate opens again at the first poll that finds every partition within the bound.
+- Once closed, the gate opens again at the first poll that finds every partition within half the
+  bound: the audit has caught up, not merely crept under the bound, so a lag hovering around the
+  bound does not open and close the gate at every poll.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class AuditGate:
         self._at = clock()  # when the lag was last measured (at first: nothing lags yet)
         self._lag = 0.0
         self._failing_since: float | None = None
+        self._latched = False  # closed until a poll finds the audit caught up
 
     @property
     def max_lag_s(self) -> float:
@@ -50,11 +53,14 @@ class AuditGate:
             self._failing_since = now if self._failing_since is None else self._failing_since
             return
         elapsed = max(0.0, now - self._at)
+        # The lag only grows between polls, so whether it was closed up to now is whether it is closed now.
+        was_closed = self._latched or self._lag + elapsed > self._bound
         self._believed = {
             tp: min(lag.seconds, self._believed.get(tp, 0.0) + elapsed) for tp, lag in lags.items()
         }
         self._lag = max(self._believed.values(), default=0.0)
         self._at, self._failing_since = now, None
+        self._latched = was_closed and self._lag > self._bound / 2
 
     def lag_s(self) -> float:
         """How old the oldest exchange that may not be in the audit topic yet is, at most."""
@@ -62,7 +68,7 @@ class AuditGate:
 
     def closed(self) -> bool:
         """Whether new requests are refused."""
-        return self._bound > 0 and self.lag_s() > self._bound
+        return self._bound > 0 and (self._latched or self.lag_s() > self._bound)
 
     def refusal(self) -> Rejection | None:
         """The refusal of every new request while the gate is closed, else None."""
