@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "BrokerError",
+    "ClusterUnusable",
     "CodecError",
     "ConfigError",
     "DancuError",
@@ -51,6 +52,10 @@ class BrokerError(DancuError):
     def __init__(self, detail: str, *, retriable: bool = True) -> None:
         super().__init__(detail)
         self.retriable = retriable
+
+
+class ClusterUnusable(BrokerError):
+    """The cluster could not be used, and the message already says why (``admin.diagnosis``)."""
 
 
 class Undelivered(BrokerError):

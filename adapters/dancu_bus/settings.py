@@ -16,6 +16,7 @@ from dancu_bus.errors import ConfigError
 from dancu_bus.secret_files import check_private_file, read_secret
 
 __all__ = [
+    "AuditIndexSettings",
     "AuditSettings",
     "BrokerSettings",
     "DeadLetterSettings",
@@ -150,6 +151,18 @@ class StoreSettings(BaseModel):
     )
 
 
+class AuditIndexSettings(BaseModel):
+    """Where the queryable copy of the audit topic lives (``dancu-bus audit index``): the store's backends."""
+
+    model_config = ConfigDict(frozen=True)
+
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    path: Path = Path("data/audit-index.sqlite3")
+    dsn: SecretStr | None = Field(
+        default=None, description="postgres: libpq URI, e.g. postgresql://user:password@host:5432/dancu_audit"
+    )
+
+
 class ResolverSettings(BaseModel):
     """The resolver worker."""
 
@@ -281,6 +294,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     broker: BrokerSettings = BrokerSettings()
     store: StoreSettings = StoreSettings()
+    audit_index: AuditIndexSettings = AuditIndexSettings()
     resolver: ResolverSettings = ResolverSettings()
     audit: AuditSettings = AuditSettings()
     sdk: SdkSettings = SdkSettings()

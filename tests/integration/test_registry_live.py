@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import json
 import time
 from collections.abc import Iterator
 
@@ -11,9 +13,11 @@ import pytest
 
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.cli.audit import run_trail
+from dancu_bus.cli.main import build_parser
 from dancu_bus.codec import load_schemas
 from dancu_bus.contracts import Response, ResponseStatus
 from dancu_bus.demo import read_audit
+from dancu_bus.errors import RefusedChange
 from dancu_bus.operations import OPERATIONS
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import Client, ClientConfig, Context, VerifyQuery
@@ -98,3 +102,52 @@ def test_agency_trail_merges_registry_changes_and_exchanges(deployment: Deployme
     refusal = next(i for i, line in enumerate(lines) if "REJECTED SUSPENDED" in line and i > suspended)
     resumed = next(i for i, line in enumerate(lines) if "RESUME by thanh-tra under QD-RESUME-2" in line)
     assert suspended < refusal < resumed
+
+
+def agency_cli(deployment: Deployment, *argv: str) -> str:
+    """Run one ``dancu-bus agency …`` verb against the deployment's broker; what it printed."""
+    args = build_parser().parse_args(["agency", *argv])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert args.run(args, deployment.settings) == 0
+    return out.getvalue()
+
+
+@pytest.mark.audit
+def test_usage_report_request_and_answer_are_read_back_in_agency_show(deployment: Deployment) -> None:
+    """`usage-request` and `usage-answer` are registry events read back in `agency show`; service goes on."""
+    document = f"CV-USAGE-{time.time_ns()}"  # the module's deployment is shared: find this test's own entries
+    agency_cli(
+        deployment,
+        "usage-request",
+        "demo-province",
+        "--reason",
+        "thanh tra định kỳ",
+        "--document",
+        document,
+        "--by",
+        "cuc-c06",
+    )
+    config = ClientConfig(
+        "demo-province", deployment.settings.kafka, timeout_s=30, answer_keys=sdk_keys("demo-province")
+    )
+    time.sleep(PROPAGATION_S)
+    with Client(config, deployment.codec) as province:
+        assert [r.status for r in ask(province, deployment, SERVICE, count=1)] == [ResponseStatus.OK]
+    answered = agency_cli(
+        deployment, "usage-answer", "demo-province", "--document", "BC-USAGE-1", "--by", "demo-province"
+    )
+    assert f"answers {document}" in answered
+    with pytest.raises(RefusedChange, match="no open usage-report request"):
+        agency_cli(deployment, "usage-answer", "demo-province", "--document", "BC-USAGE-2", "--by", "x")
+    shown = json.loads(agency_cli(deployment, "show", "demo-province"))
+    (row,) = [r for r in shown["usage_reports"] if r["document_ref"] == document]
+    assert (row["state"], row["reason"], row["requested_by"], row["report_ref"], row["days_open"]) == (
+        "ANSWERED",
+        "thanh tra định kỳ",
+        "cuc-c06",
+        "BC-USAGE-1",
+        0,
+    )
+    assert shown["status"] == "ACTIVE"
+    assert [c["action"] for c in shown["history"][-2:]] == ["USAGE_REPORT_REQUEST", "USAGE_REPORT_ANSWER"]

@@ -21,10 +21,12 @@ from dancu_bus.errors import RefusedChange
 from dancu_bus.registry import (
     MaintenanceWindow,
     RegistryCodec,
+    answer_usage_report,
     issue_account,
     record_security_review,
     record_step,
     register_answer_key,
+    request_usage_report,
     resume,
     schedule_maintenance,
     suspend,
@@ -126,6 +128,14 @@ class AgencyAdmin:
 
             revoke_agency_credentials(self._kafka, self._names, agency_id)
         return self._write(agency)
+
+    def request_usage_report(self, agency_id: str, reason: str, document_ref: str, by: str) -> Agency:
+        """Demand the agency's usage report (Art. 14.1.b); it keeps exchanging meanwhile."""
+        return self._write(request_usage_report(self.get(agency_id), reason, document_ref, by, self._clock()))
+
+    def answer_usage_report(self, agency_id: str, document_ref: str, by: str) -> Agency:
+        """Record the report the agency delivered, closing its oldest open request."""
+        return self._write(answer_usage_report(self.get(agency_id), document_ref, by, self._clock()))
 
     def schedule_maintenance(self, window: MaintenanceWindow, by: str) -> None:
         """Suspend every agency during ``window``; refused with under 7 working days' notice."""

@@ -26,7 +26,7 @@ from confluent_kafka.admin import (
 
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.diagnosis import diagnose
-from dancu_bus.errors import BrokerError, ConfigError
+from dancu_bus.errors import BrokerError, ClusterUnusable, ConfigError
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.topics import (
     ActualTopic,
@@ -141,7 +141,7 @@ def _metadata(admin: AdminClient, kafka: KafkaSettings, timeout_s: float) -> Clu
             raise _no_metadata(kafka, exc) from exc
         problem = diagnose(kafka, timeout_s=_DIAGNOSE_S)
         if problem is not None:
-            raise BrokerError(problem, retriable=_reason(exc)[1]) from exc
+            raise ClusterUnusable(problem, retriable=_reason(exc)[1]) from exc
     try:
         return admin.list_topics(timeout=max(0.5, timeout_s - _FIRST_TRY_S - _DIAGNOSE_S))
     except KafkaException as exc:

@@ -1,4 +1,5 @@
-"""``dancu-bus agency ...``: register, onboard (Art. 7), answer keys, publish (Art. 4.2), suspend, terminate.
+"""``dancu-bus agency ...``: register, onboard (Art. 7), answer keys, publish (Art. 4.2), suspend, terminate,
+usage reports (Art. 14.1.b).
 
 Secrets never pass through argv or the terminal: an issued SCRAM secret goes to a file only its owner may
 read, a generated private key likewise; what is printed are paths.
@@ -22,11 +23,18 @@ from dancu_bus.codec import load_schemas
 from dancu_bus.errors import ConfigError
 from dancu_bus.keys import AnswerKey, generate_key_pair, read_public_key
 from dancu_bus.operations import OPERATIONS
-from dancu_bus.registry import SECURITY_CONFIRMATIONS, STEPS, MaintenanceWindow, RegistryCodec
+from dancu_bus.registry import (
+    SECURITY_CONFIRMATIONS,
+    STEPS,
+    MaintenanceWindow,
+    RegistryCodec,
+    open_usage_requests,
+    usage_requests,
+)
 from dancu_bus.secret_files import write_private
 from dancu_bus.settings import Settings
 
-__all__ = ["public_rows", "register"]
+__all__ = ["public_rows", "register", "shown_record", "usage_rows"]
 
 
 def register(commands: Any) -> None:
@@ -38,6 +46,7 @@ def register(commands: Any) -> None:
     _add_keys(actions)
     _add_listing(actions)
     _add_lifecycle(actions)
+    _add_usage_reports(actions)
 
 
 def _admin(settings: Settings) -> AgencyAdmin:
@@ -165,6 +174,22 @@ def _add_lifecycle(actions: Any) -> None:
     window.set_defaults(run=_run_maintenance)
 
 
+def _add_usage_reports(actions: Any) -> None:
+    ask = actions.add_parser(
+        "usage-request", help="demand the agency's usage report (Art. 14.1.b); its status is unchanged"
+    )
+    ask.add_argument("agency")
+    ask.add_argument("--reason", required=True, help="why the report is demanded (recorded in the history)")
+    _signed(ask)
+    ask.set_defaults(run=_run_usage_request)
+    answer = actions.add_parser(
+        "usage-answer", help="record the usage report the agency delivered; closes its oldest open request"
+    )
+    answer.add_argument("agency")
+    _signed(answer)
+    answer.set_defaults(run=_run_usage_answer)
+
+
 def _run_register(args: argparse.Namespace, settings: Settings) -> int:
     try:
         agency = Agency.model_validate({"operations": [], "purposes": {}, **_yaml(args.file)})
@@ -264,7 +289,49 @@ def _run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_show(args: argparse.Namespace, settings: Settings) -> int:
-    print(_admin(settings).get(args.agency).model_dump_json(indent=2))
+    record = shown_record(_admin(settings).get(args.agency), datetime.now(UTC))
+    print(json.dumps(record, ensure_ascii=False, indent=2))
+    return 0
+
+
+def shown_record(agency: Agency, now: datetime) -> dict[str, Any]:
+    """What ``agency show`` prints: the record, then its usage-report requests as they stand at ``now``."""
+    return {**agency.model_dump(mode="json"), "usage_reports": usage_rows(agency, now)}
+
+
+def usage_rows(agency: Agency, now: datetime) -> list[dict[str, Any]]:
+    """Each usage-report request, oldest first: open or answered, and for how many days it was open."""
+    rows = []
+    for usage in usage_requests(agency):
+        answer = usage.answer
+        rows.append(
+            {
+                "state": "OPEN" if answer is None else "ANSWERED",
+                "requested_at": usage.request.at.isoformat(),
+                "requested_by": usage.request.by,
+                "document_ref": usage.request.document_ref,
+                "reason": usage.request.detail,
+                "days_open": usage.days_open(now),
+                "answered_at": answer.at.isoformat() if answer else None,
+                "answered_by": answer.by if answer else None,
+                "report_ref": answer.document_ref if answer else None,
+            }
+        )
+    return rows
+
+
+def _run_usage_request(args: argparse.Namespace, settings: Settings) -> int:
+    agency = _admin(settings).request_usage_report(args.agency, args.reason, args.document, args.by)
+    waiting = len(open_usage_requests(agency))
+    print(f"{agency.id}: usage report requested under {args.document}; open requests: {waiting}")
+    return 0
+
+
+def _run_usage_answer(args: argparse.Namespace, settings: Settings) -> int:
+    agency = _admin(settings).answer_usage_report(args.agency, args.document, args.by)
+    answer = agency.history[-1]
+    waiting = len(open_usage_requests(agency))
+    print(f"{agency.id}: report {args.document} recorded ({answer.detail}); open requests: {waiting}")
     return 0
 
 

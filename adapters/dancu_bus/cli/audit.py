@@ -19,6 +19,7 @@ from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.audit import PartitionCheck, Unaudited, run_audit, unaudited, verify_log
 from dancu_bus.audit.trail import trail
+from dancu_bus.cli import audit_index
 from dancu_bus.cli.services import serve
 from dancu_bus.codec import Codec
 from dancu_bus.errors import ConfigError
@@ -63,6 +64,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     history.add_argument("agency")
     history.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topics")
     history.set_defaults(run=lambda args, settings: run_trail(args, settings, sys.stdout))
+    audit_index.register_verbs(verbs)
 
 
 async def _run(settings: Settings) -> None:

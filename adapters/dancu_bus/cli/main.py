@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from dancu_bus import __version__
 from dancu_bus.admin.diagnosis import diagnose
 from dancu_bus.cli.logs import configure_logging
-from dancu_bus.errors import BrokerError, DancuError
+from dancu_bus.errors import BrokerError, ClusterUnusable, DancuError
 from dancu_bus.settings import Settings
 
 __all__ = ["main"]
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cause(error: DancuError, settings: Settings) -> str:
     """The error's message; for a cluster the command could not use, why it could not (``diagnose``)."""
-    if isinstance(error, BrokerError):
+    if isinstance(error, BrokerError) and not isinstance(error, ClusterUnusable):
         return diagnose(settings.kafka, timeout_s=5.0) or str(error)
     return str(error)
 

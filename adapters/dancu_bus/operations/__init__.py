@@ -1,7 +1,8 @@
 """The operations of the exchange, one module each, and the registry everything dispatches through.
 
 Adding an operation: write ``operations/<name>.py`` with a subclass of ``Operation`` (its query and
-result types, Avro mapping, checks, answer), its branches in ``schemas/operations/<name>.avsc``, and
+result types, Avro mapping, checks, answer; ``SealedOperation`` when its answers carry personal data and
+are sealed to the agency's key), its branches in ``schemas/operations/<name>.avsc``, and
 add it to ``OPERATIONS``; the codec, resolver, SDK and audit need no change.
 """
 
@@ -13,6 +14,7 @@ from dancu_bus.operations.base import (
     Emitted,
     Operation,
     Population,
+    SealedOperation,
     schema_branches,
 )
 from dancu_bus.operations.correct import CORRECT
@@ -41,6 +43,7 @@ __all__ = [
     "Operation",
     "Operations",
     "Population",
+    "SealedOperation",
     "platform_codec",
     "registry_of",
     "schema_branches",

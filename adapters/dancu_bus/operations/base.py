@@ -23,7 +23,16 @@ from dancu_bus.contracts import Citizen, Provenance, Sealed
 from dancu_bus.corrections import CorrectionTicket, Tickets
 from dancu_bus.reasons import Reason, Rejection
 
-__all__ = ["FOUND", "NOT_FOUND", "Asking", "Emitted", "Operation", "Population", "schema_branches"]
+__all__ = [
+    "FOUND",
+    "NOT_FOUND",
+    "Asking",
+    "Emitted",
+    "Operation",
+    "Population",
+    "SealedOperation",
+    "schema_branches",
+]
 
 Q = TypeVar("Q")
 R = TypeVar("R")
@@ -105,10 +114,9 @@ class Operation(ABC, Generic[Q, R]):
     result_schema: Mapping[str, Any] | None = None
     result_field: str = "result"
     result_name: str
-    # Answers carry personal data: sealed to the agency's answer key, refused when it has none. A sealed
-    # operation implements the four hooks of ``sealing.Sealing`` below and names its plaintext's type.
+    # Answers carry personal data: sealed to the agency's answer key, refused when it has none. Only a
+    # ``SealedOperation`` is, and it says how.
     sealed: bool = False
-    content_type: str = ""
     # The only agencies that may use it, whatever the registry grants (None: those the registry grants).
     granted_to: frozenset[str] | None = None
     # The operation whose registry grant and purposes admit this one (None: its own name). VERIFY_BATCH
@@ -144,22 +152,6 @@ class Operation(ABC, Generic[Q, R]):
         """The personal ids whose records the answer needs, read for the whole batch at once."""
         return ()
 
-    def seal_values(self, result: R, exchange_id: str, codec: Codec) -> tuple[bytes, R] | None:
-        """The plaintext to seal and the result without its values; None when there is nothing to seal."""
-        return None
-
-    def sealed_part(self, result: R) -> Sealed | None:
-        """The result's sealed part, if it has one."""
-        return None
-
-    def with_sealed(self, result: R, sealed: Sealed) -> R:
-        """The result carrying ``sealed`` (only sealed operations are asked)."""
-        raise NotImplementedError(f"{self.name} answers are not sealed")
-
-    def open_values(self, result: R, plaintext: bytes, codec: Codec) -> tuple[str, R]:
-        """The exchange id the plaintext names and the result with its values (only sealed operations)."""
-        raise NotImplementedError(f"{self.name} answers are not sealed")
-
     @abstractmethod
     def body_record(self, body: Q) -> dict[str, Any]:
         """The query as the Avro record of its body branch."""
@@ -187,6 +179,30 @@ class Operation(ABC, Generic[Q, R]):
     @abstractmethod
     async def answer(self, query: Q, asking: Asking) -> R:
         """The result of an admitted query."""
+
+
+class SealedOperation(Operation[Q, R]):
+    """An operation whose answers are sealed to the asking agency's key: the hooks of ``sealing.Sealing``."""
+
+    sealed = True
+    # The JWE's ``cty``: what the plaintext of the sealed part is.
+    content_type: str
+
+    @abstractmethod
+    def seal_values(self, result: R, exchange_id: str, codec: Codec) -> tuple[bytes, R] | None:
+        """The plaintext to seal and the result without its values; None when there is nothing to seal."""
+
+    @abstractmethod
+    def sealed_part(self, result: R) -> Sealed | None:
+        """The result's sealed part, if it has one."""
+
+    @abstractmethod
+    def with_sealed(self, result: R, sealed: Sealed) -> R:
+        """The result carrying ``sealed``."""
+
+    @abstractmethod
+    def open_values(self, result: R, plaintext: bytes, codec: Codec) -> tuple[str, R]:
+        """The exchange id the plaintext names and the result with its values."""
 
 
 def id_refusal(value: str) -> Rejection | None:

@@ -22,14 +22,14 @@ from dancu_bus.contracts import (
 from dancu_bus.contracts import (
     Operation as Name,
 )
-from dancu_bus.operations.base import FOUND, NOT_FOUND, Asking, Operation, id_refusal, schema_branches
+from dancu_bus.operations.base import FOUND, NOT_FOUND, Asking, SealedOperation, id_refusal, schema_branches
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import quoted
 
 __all__ = ["LOOKUP", "Lookup", "lookup"]
 
 
-class Lookup(Operation[LookupQuery, LookupResult]):
+class Lookup(SealedOperation[LookupQuery, LookupResult]):
     """The LOOKUP operation."""
 
     name = Name.LOOKUP
@@ -38,7 +38,6 @@ class Lookup(Operation[LookupQuery, LookupResult]):
     body_schema = schema_branches("lookup")["body"]
     result_field = "lookup"
     result_name = "vn.dancu.LookupResult"
-    sealed = True
     content_type = "application/vnd.dancu.sealed-fields+avro"
 
     def personal_ids(self, query: LookupQuery) -> tuple[str, ...]:

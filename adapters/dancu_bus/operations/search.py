@@ -18,7 +18,7 @@ from dancu_bus.codec import Codec
 from dancu_bus.codec.messages import address_from, address_record, sealed_from, sealed_record
 from dancu_bus.contracts import Address, Citizen, Sealed
 from dancu_bus.contracts import Operation as Name
-from dancu_bus.operations.base import FOUND, NOT_FOUND, Asking, Operation, schema_branches
+from dancu_bus.operations.base import FOUND, NOT_FOUND, Asking, SealedOperation, schema_branches
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import folded, printable
 
@@ -80,7 +80,7 @@ class SearchResult:
         return ("personal_id",) if self.candidates or self.sealed is not None else ()
 
 
-class Search(Operation[SearchQuery, SearchResult]):
+class Search(SealedOperation[SearchQuery, SearchResult]):
     """The SEARCH operation."""
 
     name = Name.SEARCH
@@ -89,7 +89,6 @@ class Search(Operation[SearchQuery, SearchResult]):
     body_schema = schema_branches("search")["body"]
     result_schema = schema_branches("search")["result"]
     result_name = "vn.dancu.SearchResult"
-    sealed = True
     content_type = "application/vnd.dancu.sealed-candidates+avro"
 
     def body_record(self, body: SearchQuery) -> dict[str, Any]:

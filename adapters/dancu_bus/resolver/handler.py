@@ -22,7 +22,7 @@ from dancu_bus.corrections import TicketBook, TicketCodec, Tickets
 from dancu_bus.errors import CodecError, StoreError
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.metrics import NO_REASON, ResolverMetrics, operation_label
-from dancu_bus.operations import Asking, Emitted, Population, registry_of
+from dancu_bus.operations import Asking, Emitted, Population, SealedOperation, registry_of
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.resolver.answers import reject, respond
 from dancu_bus.resolver.audit_gate import AuditGate
@@ -281,7 +281,7 @@ class ResolverHandler:
     ) -> Response:
         """The OK response, its values sealed to the agency's key as its operation says; never in clear."""
         response = respond(request, result, now, exchange_id=where["exchange_id"], agency=where["agency"])
-        if not decision.operation.sealed:
+        if not isinstance(decision.operation, SealedOperation):
             return response
         key = decision.agency.answer_key
         if key is None:  # admission refuses this (NO_ANSWER_KEY); should it ever not, nothing goes in clear

@@ -13,7 +13,7 @@ from dancu_bus import tracing
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Response
 from dancu_bus.keys import PrivateKeys
-from dancu_bus.operations import registry_of
+from dancu_bus.operations import SealedOperation, registry_of
 from dancu_bus.sealing import open_sealed
 
 __all__ = ["ResponseReader"]
@@ -35,4 +35,6 @@ class ResponseReader:
         if trace_id is not None:
             response = dataclasses.replace(response, trace_id=trace_id)
         operation = self._operations.for_result(response.result)
-        return response if operation is None else open_sealed(response, self._keys, self._codec, operation)
+        if not isinstance(operation, SealedOperation):
+            return response
+        return open_sealed(response, self._keys, self._codec, operation)

@@ -1,0 +1,241 @@
+"""One contract for every audit index backend (SQLite, PostgreSQL); a backend is a param of ``make_index``.
+
+The PostgreSQL runs use a database of their own per test on the session's server (tests/postgres_fixture.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dancu_bus.contracts import AuditRecord
+from dancu_bus.errors import ConfigError
+from dancu_bus.store.audit_index import (
+    AuditIndexBackend,
+    AuditQuery,
+    IndexBatch,
+    Indexed,
+    SqliteAuditIndex,
+    every_record,
+)
+from dancu_bus.store.audit_index.postgres import PostgresAuditIndex
+from tests.unit.samples import AUDIT
+
+MakeIndex = Callable[..., AuditIndexBackend]
+TOPIC = "ndxp.dancu.audit"
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+EVERY = AuditQuery()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_index(request: pytest.FixtureRequest, tmp_path: Path) -> MakeIndex:
+    """Unopened indexes of one backend, every one over the same fresh database."""
+    if request.param == "sqlite":
+        return lambda create=True: SqliteAuditIndex(tmp_path / "audit-index.sqlite3", create=create)
+    if request.param == "postgres":
+        dsn: str = request.getfixturevalue("postgres_dsn")  # only now: SQLite runs need no server
+        return lambda create=True: PostgresAuditIndex(dsn, create=create)
+    raise AssertionError(f"no such backend {request.param}")
+
+
+@pytest.fixture
+async def index(make_index: MakeIndex) -> AsyncIterator[AuditIndexBackend]:
+    """An open, empty index."""
+    async with make_index() as opened:
+        yield opened
+
+
+def record(n: int, **changes: object) -> AuditRecord:
+    """The n-th sample record: its own exchange id, received n minutes after T0."""
+    base = dataclasses.replace(
+        AUDIT,
+        exchange_id=str(uuid.UUID(int=n + 1)),
+        request_id=str(uuid.UUID(int=10_000 + n)),
+        received_at=T0 + timedelta(minutes=n),
+        answered_at=T0 + timedelta(minutes=n, seconds=1),
+        request_offset=n,
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+async def put(index: AuditIndexBackend, *records: AuditRecord | tuple[str, None], at: int = 0) -> None:
+    """Write records (or tombstones, as (exchange id, None)) in order, as one batch of partition 0."""
+    changes: list[tuple[str, Indexed | None]] = []
+    for offset, item in enumerate(records, start=at):
+        if isinstance(item, AuditRecord):
+            changes.append((item.exchange_id, Indexed(item, 0, offset)))
+        else:
+            changes.append(item)
+    await index.apply(IndexBatch(TOPIC, changes, {0: at + len(records)}))
+
+
+async def everything(index: AuditIndexBackend, q: AuditQuery = EVERY) -> list[AuditRecord]:
+    """Every record ``q`` matches, in page order."""
+    return [r async for r in index.records(q)]
+
+
+async def test_records_come_back_whole(index: AuditIndexBackend) -> None:
+    """A record written is read back equal in every field, optional ones set or not."""
+    full = record(1, criteria=("full_name", "birth_date"), trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+                  fields_disclosed=("full_name", "birth_date"), prev_exchange_id=str(uuid.UUID(int=1)),
+                  reason_code="FIELD_OUT_OF_SCOPE", status="REJECTED")  # fmt: skip
+    bare = record(2, personal_id=None)
+    await put(index, full, bare)
+    assert await everything(index) == [full, bare]
+
+
+async def test_a_later_record_of_an_exchange_replaces_its_row(index: AuditIndexBackend) -> None:
+    """UNANSWERED then the late answer with the same exchange id leave one row: the answer."""
+    unanswered = record(1, status="UNANSWERED", reason_code="UNANSWERED")
+    answered = dataclasses.replace(unanswered, status="OK", reason_code=None, hash="f" * 64)
+    await put(index, unanswered)
+    await put(index, answered, at=1)
+    assert await everything(index) == [answered]
+    assert await index.count(AuditQuery(status="UNANSWERED")) == 0
+
+
+async def test_the_last_change_of_an_id_in_one_batch_wins(index: AuditIndexBackend) -> None:
+    """Within one batch, a tombstone after a record removes it, and a record after a tombstone stays."""
+    first, second = record(1), record(2)
+    await put(index, first, (first.exchange_id, None), (second.exchange_id, None), second)
+    assert await everything(index) == [second]
+
+
+async def test_each_filter_selects_its_records(index: AuditIndexBackend) -> None:
+    """Agency, personal id, purpose, operation, status and reason each narrow the answer, and combine."""
+    records = [
+        record(0),
+        record(1, agency="demo-telecom", purpose_code="SIM-OWNER"),
+        record(2, personal_id="001090099999", operation="LOOKUP"),
+        record(3, status="REJECTED", reason_code="SUSPENDED"),
+        record(4, agency="demo-telecom", status="REJECTED", reason_code="QUOTA_EXCEEDED"),
+    ]
+    await put(index, *records)
+    cases = {
+        AuditQuery(agency="demo-telecom"): [1, 4],
+        AuditQuery(personal_id="001090099999"): [2],
+        AuditQuery(purpose="SIM-OWNER"): [1],
+        AuditQuery(operation="LOOKUP"): [2],
+        AuditQuery(status="REJECTED"): [3, 4],
+        AuditQuery(reason="SUSPENDED"): [3],
+        AuditQuery(agency="demo-telecom", status="REJECTED"): [4],
+        AuditQuery(agency="nobody"): [],
+    }
+    for q, expected in cases.items():
+        assert await everything(index, q) == [records[i] for i in expected], q
+        assert await index.count(q) == len(expected), q
+
+
+async def test_a_period_includes_its_start_and_excludes_its_end(index: AuditIndexBackend) -> None:
+    """start <= received_at < end, to the millisecond."""
+    records = [record(n) for n in range(5)]
+    await put(index, *records)
+    q = AuditQuery(start=T0 + timedelta(minutes=1), end=T0 + timedelta(minutes=3))
+    assert await everything(index, q) == records[1:3]
+    late = AuditQuery(start=T0 + timedelta(minutes=4, milliseconds=1))
+    assert await index.count(late) == 0
+
+
+async def test_pages_cover_every_match_once_in_time_then_exchange_order(index: AuditIndexBackend) -> None:
+    """Limit-sized pages, ties on the time broken by exchange id, concatenate to the whole ordered answer."""
+    tied = [record(n, received_at=T0) for n in range(7)]
+    later = [record(n) for n in range(7, 23)]
+    await put(index, *reversed(later), *reversed(tied))
+    pages, cursor = [], None
+    while True:
+        found = await index.query(AuditQuery(), limit=5, cursor=cursor)
+        pages.append(found.records)
+        if found.next_cursor is None:
+            break
+        cursor = found.next_cursor
+    assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+    assert [r for p in pages for r in p] == sorted(tied, key=lambda r: r.exchange_id) + later
+    assert [r async for r in every_record(index, AuditQuery(), page=4)] == await everything(index)
+
+
+async def test_a_page_that_ends_exactly_at_the_last_match_has_no_cursor(index: AuditIndexBackend) -> None:
+    """Six matches in pages of three: two pages, and no cursor to an empty third."""
+    await put(index, *(record(n) for n in range(6)))
+    first = await index.query(AuditQuery(), limit=3)
+    second = await index.query(AuditQuery(), limit=3, cursor=first.next_cursor)
+    assert len(second.records) == 3 and second.next_cursor is None
+
+
+@pytest.mark.parametrize(
+    "cursor", ["", "!!!", "bm90IGpzb24", "WzEsMiwzXQ", "WyJhIiwgInRpbWUiLCAiaWQiXQ", "x" * 5000]
+)
+async def test_a_malformed_cursor_is_a_config_error(index: AuditIndexBackend, cursor: str) -> None:
+    """Garbage, non-JSON, a wrong shape or an oversized cursor: a ConfigError saying what to pass."""
+    await put(index, record(1))
+    with pytest.raises(ConfigError, match="cursor"):
+        await index.query(AuditQuery(), cursor=cursor)
+
+
+async def test_a_cursor_of_another_query_is_refused(index: AuditIndexBackend) -> None:
+    """A cursor is bound to the query that printed it."""
+    await put(index, *(record(n) for n in range(4)))
+    cursor = (await index.query(AuditQuery(agency="demo-bank"), limit=2)).next_cursor
+    assert cursor is not None
+    with pytest.raises(ConfigError, match="another query"):
+        await index.query(AuditQuery(agency="demo-telecom"), limit=2, cursor=cursor)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 10_001])
+async def test_a_limit_out_of_bounds_is_a_config_error(index: AuditIndexBackend, limit: int) -> None:
+    """A page holds 1 to 10,000 records."""
+    with pytest.raises(ConfigError, match="page holds"):
+        await index.query(AuditQuery(), limit=limit)
+
+
+async def test_expire_deletes_only_what_is_older_than_the_cutoff(index: AuditIndexBackend) -> None:
+    """Rows received before the cutoff go; the count says how many; the rest stay."""
+    records = [record(n) for n in range(5)]
+    await put(index, *records)
+    assert await index.expire(T0 + timedelta(minutes=2)) == 2
+    assert await everything(index) == records[2:]
+    assert await index.expire(T0) == 0
+
+
+async def test_positions_commit_with_the_rows_and_survive_a_reopen(make_index: MakeIndex) -> None:
+    """The next offsets of a batch are stored with it; reopening the index finds them."""
+    async with make_index() as index:
+        assert await index.positions(TOPIC) == {}
+        await index.apply(
+            IndexBatch(TOPIC, [(record(1).exchange_id, Indexed(record(1), 3, 7))], {3: 9, 4: 0})
+        )
+    async with make_index(create=False) as again:
+        assert await again.positions(TOPIC) == {3: 9, 4: 0}
+        assert await again.count(AuditQuery()) == 1
+
+
+async def test_an_index_of_another_topic_must_be_rebuilt(index: AuditIndexBackend) -> None:
+    """Offsets of another topic mean nothing here: ConfigError naming --rebuild; reset empties it."""
+    await put(index, record(1))
+    with pytest.raises(ConfigError, match="--rebuild"):
+        await index.positions("other.prefix.audit")
+    await index.reset()
+    assert await index.positions("other.prefix.audit") == {}
+    assert await index.count(AuditQuery()) == 0
+
+
+async def test_hostile_text_is_kept_as_data_and_found_by_its_value(index: AuditIndexBackend) -> None:
+    """NUL, a lone surrogate, the escape marker, quotes and SQL come back exactly and match as values."""
+    odd = ["a\x00b", "\ud800x", "\ufffe{}", "x'); DROP TABLE audit_records; --", "%_*", "Nguyễn\u202e"]
+    records = [record(n, officer_id=text, purpose_code=text, case_no=text) for n, text in enumerate(odd)]
+    await put(index, *records)
+    assert await everything(index) == records
+    for text, expected in zip(odd, records, strict=True):
+        assert await everything(index, AuditQuery(purpose=text)) == [expected]
+    assert await index.count(AuditQuery(purpose="%")) == 0
+
+
+async def test_opening_an_index_never_built_is_a_config_error(make_index: MakeIndex) -> None:
+    """A reader finds no index rather than an empty one: ConfigError naming `audit index`."""
+    with pytest.raises(ConfigError, match="audit index"):
+        async with make_index(create=False):
+            pass

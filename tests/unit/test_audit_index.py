@@ -1,0 +1,165 @@
+"""The audit index's pure parts: retention from topics.yaml, changes from fetched records, the CLI's text."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dancu_bus.audit.indexer import changes_of
+from dancu_bus.cli.audit_index import moment, query_of, record_fields, write_page
+from dancu_bus.errors import ConfigError
+from dancu_bus.operations import platform_codec
+from dancu_bus.store.audit_index import AuditPage, AuditQuery, audit_retention, expiry_cutoff
+from dancu_bus.store.audit_index.query import After, decode_cursor, encode_cursor
+from dancu_bus.topics import packaged_topics
+from dancu_bus.transport.records import Incoming, Unreadable
+from tests.unit.samples import AUDIT
+
+CODEC = platform_codec()
+
+
+def test_the_packaged_audit_retention_is_five_years() -> None:
+    """topics.yaml keeps the audit 157,852,800,000 ms (1827 days), and the index follows it."""
+    assert audit_retention(packaged_topics()) == timedelta(days=1827)
+
+
+@pytest.mark.parametrize(
+    ("configs", "expected"),
+    [
+        ({"cleanup.policy": "compact"}, None),
+        ({"cleanup.policy": "compact,delete", "retention.ms": "-1"}, None),
+        ({"cleanup.policy": "delete,compact", "retention.ms": "3600000"}, timedelta(hours=1)),
+        ({"cleanup.policy": "delete"}, timedelta(days=7)),
+    ],
+)
+def test_retention_follows_the_audit_topics_policy(
+    configs: dict[str, str], expected: timedelta | None
+) -> None:
+    """Compaction only, or -1, keeps records forever; delete without retention.ms is Kafka's 7 days."""
+    file = packaged_topics()
+    topics = tuple(
+        t.model_copy(update={"configs": configs}) if t.name == f"{file.prefix}.audit" else t
+        for t in file.topics
+    )
+    assert audit_retention(file.model_copy(update={"topics": topics})) == expected
+
+
+def test_a_topics_file_without_an_audit_topic_is_a_config_error() -> None:
+    """The index cannot guess a retention: ConfigError naming the topic."""
+    file = packaged_topics()
+    topics = tuple(t for t in file.topics if t.name != f"{file.prefix}.audit")
+    with pytest.raises(ConfigError, match="no audit topic"):
+        audit_retention(file.model_copy(update={"topics": topics}))
+
+
+def test_the_cutoff_is_now_less_the_retention_or_none() -> None:
+    """Rows older than now − retention expire; without a time retention nothing does."""
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    assert expiry_cutoff(now, timedelta(days=1)) == datetime(2026, 5, 31, tzinfo=UTC)
+    assert expiry_cutoff(now, None) is None
+
+
+def fetched(offset: int, key: bytes | None, value: bytes | None, unreadable: bool = False) -> Incoming:
+    """A record of audit partition 1 as the reader returns it."""
+    broken = Unreadable(offset, offset, "corrupt batch") if unreadable else None
+    return Incoming("ndxp.dancu.audit", 1, offset, 0, key, value, (), unreadable=broken)
+
+
+def test_fetched_records_become_rows_tombstones_or_skips() -> None:
+    """A decodable record keyed by its exchange id is a row; a tombstone removes; the rest are counted."""
+    key = AUDIT.exchange_id.encode()
+    records = [
+        fetched(0, key, CODEC.encode_audit(AUDIT)),
+        fetched(1, key, b"\xc3\x01 not avro"),
+        fetched(2, b"another-key", CODEC.encode_audit(AUDIT)),
+        fetched(3, None, CODEC.encode_audit(AUDIT)),
+        fetched(4, b"\xff\xfe", None),
+        fetched(5, key, None, unreadable=True),
+        fetched(6, key, None),
+    ]
+    changes, skipped = changes_of(records, CODEC)
+    assert skipped == 5
+    (exchange_id, row), tombstone = changes
+    assert exchange_id == AUDIT.exchange_id and row is not None
+    assert (row.record, row.partition, row.offset) == (AUDIT, 1, 0)
+    assert tombstone == (AUDIT.exchange_id, None)
+
+
+def test_a_cursor_round_trips_only_for_its_query() -> None:
+    """A cursor decodes to where it points for its own query, and is refused by another."""
+    q = AuditQuery(agency="demo-bank", start=datetime(2026, 1, 1, tzinfo=UTC))
+    cursor = encode_cursor(q, After(1_767_225_600_000, AUDIT.exchange_id))
+    assert decode_cursor(q, cursor) == After(1_767_225_600_000, AUDIT.exchange_id)
+    with pytest.raises(ConfigError, match="another query"):
+        decode_cursor(dataclasses.replace(q, agency="demo-telecom"), cursor)
+
+
+@pytest.mark.parametrize(
+    ("text", "end", "expected"),
+    [
+        ("2026-03-01", False, datetime(2026, 3, 1, tzinfo=UTC)),
+        ("2026-03-01", True, datetime(2026, 3, 2, tzinfo=UTC)),
+        ("2026-03-01T08:30:00", True, datetime(2026, 3, 1, 8, 30, tzinfo=UTC)),
+        ("2026-03-01T15:30:00+07:00", False, datetime(2026, 3, 1, 8, 30, tzinfo=UTC)),
+    ],
+)
+def test_dates_are_utc_and_a_last_day_is_included(text: str, end: bool, expected: datetime) -> None:
+    """A date starts its day (with --to, the next day: the day is included); a naive datetime is UTC."""
+    assert moment(text, "--to", end=end) == expected
+
+
+def test_a_date_that_is_none_is_a_config_error() -> None:
+    """Not a date: one line naming the option and the two accepted forms."""
+    with pytest.raises(
+        ConfigError, match=r"--from '1/3/2026' is not a date \(YYYY-MM-DD\) or an ISO datetime"
+    ):
+        moment("1/3/2026", "--from", end=False)
+
+
+def query_args(**given: object) -> argparse.Namespace:
+    """The options of `audit query`, none given unless named."""
+    names = ("agency", "start", "end", "personal_id", "purpose", "operation", "outcome", "reason")
+    return argparse.Namespace(**{name: given.get(name) for name in names})
+
+
+def test_a_malformed_personal_id_is_refused_before_querying() -> None:
+    """--personal-id is checked with dancu_bus.personal_id: a clear error, not an empty answer."""
+    with pytest.raises(ConfigError, match="is not a personal id: has 5 characters"):
+        query_of(query_args(personal_id="12345"))
+    q = query_of(query_args(personal_id="001090012345", outcome="REJECTED", end="2026-03-01"))
+    assert (q.personal_id, q.status, q.end) == ("001090012345", "REJECTED", datetime(2026, 3, 2, tzinfo=UTC))
+
+
+def test_the_three_formats_hold_the_same_records() -> None:
+    """JSON lines and CSV carry every field of each record; the table shows the same exchange ids."""
+    records = [AUDIT, dataclasses.replace(AUDIT, exchange_id="e-2", fields_disclosed=("full_name", "sex"))]
+    outputs = {}
+    for form in ("json", "csv", "table"):
+        out = io.StringIO()
+        write_page(AuditPage(records, None), form, out)
+        outputs[form] = out.getvalue()
+    lines = [json.loads(line) for line in outputs["json"].splitlines()]
+    assert lines == [record_fields(r) for r in records]
+    rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
+    assert [r["exchange_id"] for r in rows] == [r["exchange_id"] for r in lines]
+    assert rows[1]["fields_disclosed"] == "full_name;sex" and rows[0]["reason_code"] == ""
+    table = outputs["table"].splitlines()
+    assert table[0].split()[0] == "received_at"
+    assert [line.split()[-1] for line in table[1:]] == [AUDIT.exchange_id, "e-2"]
+
+
+def test_hostile_text_cannot_become_a_formula_or_a_terminal_control() -> None:
+    """A CSV cell starting like a formula is quoted; a table cell with controls is shown escaped."""
+    odd = dataclasses.replace(AUDIT, officer_id='=HYPERLINK("x")', purpose_code="K\x1b[2JYC")
+    csv_out, table_out = io.StringIO(), io.StringIO()
+    write_page(AuditPage([odd], None), "csv", csv_out)
+    write_page(AuditPage([odd], None), "table", table_out)
+    (row,) = csv.DictReader(io.StringIO(csv_out.getvalue()))
+    assert row["officer_id"] == '\'=HYPERLINK("x")'
+    assert "\x1b" not in table_out.getvalue() and "\\x1b" in table_out.getvalue()
