@@ -1,9 +1,11 @@
 """Who may do what on the broker: topics.yaml's readers, writers and principals, translated into grants.
 
 topics.yaml is the one source of access rights. A topic's reader may Read it and its writer Write it; a
-principal's ``groups`` are prefixes of the consumer groups it may join (Read) and its
-``transactional_ids`` prefixes of the transactional ids it may use (Write). No Describe grant is made:
-Kafka's authorizer lets Read, Write, Delete and Alter imply Describe (``StandardAuthorizerData``). No
+principal's ``groups`` are prefixes of the consumer groups it may join (Read), its ``describe_groups``
+prefixes of the groups whose committed offsets it may read without joining them (Describe: the
+resolver watches the audit group's lag), and its ``transactional_ids`` prefixes of the transactional
+ids it may use (Write). No other Describe grant is made: Kafka's authorizer lets Read, Write, Delete and
+Alter imply Describe (``StandardAuthorizerData``). No
 principal gets IdempotentWrite on the cluster: since KIP-679 (Kafka 3.0) Write on a topic is enough for
 an idempotent producer, and a transactional one needs Write on its transactional id instead.
 
@@ -166,6 +168,10 @@ class DeclaredPrincipal(Protocol):
         """Prefixes of the consumer groups it may join, with slots."""
 
     @property
+    def describe_groups(self) -> tuple[str, ...]:
+        """Prefixes of the consumer groups whose committed offsets it may read, with slots."""
+
+    @property
     def transactional_ids(self) -> tuple[str, ...]:
         """Prefixes of the transactional ids it may use, with slots."""
 
@@ -255,9 +261,12 @@ def _topic_grants(declared: Declaration, names: TopicNames, who: str, agency: st
 
 
 def _id_grants(role: DeclaredPrincipal, who: str, values: Mapping[str, str]) -> list[Grant]:
-    """Read on the role's group prefixes and Write on its transactional-id prefixes."""
+    """Read on the role's group prefixes, Describe on those it watches, Write on its transactional ids."""
     groups = [
         Grant(who, Resource.GROUP, _fill(g, values), Pattern.PREFIXED, Operation.READ) for g in role.groups
+    ] + [
+        Grant(who, Resource.GROUP, _fill(g, values), Pattern.PREFIXED, Operation.DESCRIBE)
+        for g in role.describe_groups
     ]
     transactional = [
         Grant(who, Resource.TRANSACTIONAL_ID, _fill(t, values), Pattern.PREFIXED, Operation.WRITE)

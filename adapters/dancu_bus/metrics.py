@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -260,6 +260,23 @@ class ResolverMetrics:
             ["agency"],
             registry=registry,
         )
+        self.audit_gate_closed = Gauge(
+            "dancu_resolver_audit_gate_closed",
+            "1 while new requests are refused AUDIT_UNAVAILABLE: the audit may be further behind than"
+            " DANCU_RESOLVER__AUDIT_MAX_LAG_S (no exchange without a log)",
+            registry=registry,
+        )
+        self.audit_lag_seconds = Gauge(
+            "dancu_resolver_audit_lag_seconds",
+            "How old the oldest exchange not yet in the audit topic may be, as the resolver's gate reckons"
+            " it from the audit group's lag (growing while that lag cannot be read)",
+            registry=registry,
+        )
+
+    def gated(self, closed: Callable[[], bool], lag_s: Callable[[], float]) -> None:
+        """The audit gate's state, read at each scrape (it changes with time, not only with polls)."""
+        self.audit_gate_closed.set_function(lambda: 1.0 if closed() else 0.0)
+        self.audit_lag_seconds.set_function(lag_s)
 
 
 class AuditMetrics:

@@ -38,6 +38,7 @@ class Reason(StrEnum):
     NOTHING_TO_VERIFY = "NOTHING_TO_VERIFY"
     NO_ANSWER_KEY = "NO_ANSWER_KEY"
     BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
+    AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +161,11 @@ MESSAGES: dict[Reason, Message] = {
     Reason.BATCH_TOO_LARGE: Message(
         "Yêu cầu xác thực theo lô có nhiều mục hơn mức cho phép.",
         "The VERIFY_BATCH request has more items than allowed.",
+    ),
+    Reason.AUDIT_UNAVAILABLE: Message(
+        "Nhật ký trao đổi dữ liệu đang bị chậm: tạm từ chối yêu cầu mới cho đến khi nhật ký được ghi đầy"
+        " đủ; đề nghị gửi lại sau.",
+        "The exchange log is behind: new requests are refused until it catches up; send again later.",
     ),
 }
 

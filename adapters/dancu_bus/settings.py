@@ -228,6 +228,13 @@ class ResolverSettings(BaseModel):
         description="a request id seen again from the same agency within its validity (at most this long)"
         " is rejected DUPLICATE_REQUEST",
     )
+    audit_max_lag_s: float = Field(
+        default=900.0,
+        ge=0,
+        description="no exchange without a log: while the oldest exchange not yet in the audit topic (the"
+        " audit group's lag, on the resolver's clock) may be older than this, or its lag cannot be read for"
+        " this long, new requests are rejected AUDIT_UNAVAILABLE; 0 turns the gate off",
+    )
 
 
 class AuditSettings(BaseModel):
@@ -316,6 +323,17 @@ class Settings(BaseSettings):
         description="the Chromium that prints inspection reports to PDF (DANCU_CHROMIUM);"
         " default: chromium on the PATH",
     )
+
+    @model_validator(mode="after")
+    def _gate_outlasts_polls(self) -> Settings:
+        # Between two polls the gate takes the audit's lag to grow with the time since the last one.
+        bound = self.resolver.audit_max_lag_s
+        if 0 < bound < 2 * self.lag_interval_s:
+            raise ValueError(
+                f"DANCU_RESOLVER__AUDIT_MAX_LAG_S ({bound:g} s) must be 0 (off) or at least twice"
+                f" DANCU_LAG_INTERVAL_S ({self.lag_interval_s:g} s): the audit's lag is read that often"
+            )
+        return self
 
 
 class _ClientEnvironment(BaseSettings):

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (
     AclBinding,
     AclOperation,
@@ -41,10 +41,12 @@ from dancu_bus.settings import KafkaSettings
 from dancu_bus.topics import packaged_topics
 from tests.integration.secure_broker import SECURE_TEST_BROKER
 from tests.integration.secured_env import (
+    PROBE_S,
     QUIET,
     Secured,
     admin_error,
     fetch_error,
+    kafka_error,
     login_errors,
     produce_error,
     secured_deployment,
@@ -263,6 +265,26 @@ def test_registry_cannot_read_requests(secured: Secured) -> None:
     topic = secured.names.request(secured.agency)
     group = f"{secured.ids.registry_group}.probe"
     assert _code(subscribe_error(secured.as_user(REGISTRY), topic, group)) == TOPIC_DENIED
+
+
+def test_resolver_reads_the_audit_groups_offsets_but_cannot_move_or_join_it(secured: Secured) -> None:
+    """The audit gate's reads are allowed: the audit group's committed offsets (Describe) and a response
+    topic past them; committing for the audit group, or joining it, is GROUP_AUTHORIZATION_FAILED."""
+    resolver = secured.as_user(RESOLVER)
+    topic, group = secured.names.response(secured.agency), secured.ids.audit_group
+    consumer = Consumer(
+        {**client_config(resolver), "group.id": group, "enable.auto.commit": False}, logger=QUIET
+    )
+    try:
+        (committed,) = consumer.committed([TopicPartition(topic, 0)], timeout=PROBE_S)
+        assert committed.error is None, committed.error
+        with pytest.raises(KafkaException) as refused:
+            consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+        assert kafka_error(refused.value).code() == GROUP_DENIED
+    finally:
+        consumer.close()
+    assert fetch_error(resolver, topic, group, 4.0) is None
+    assert _code(subscribe_error(resolver, topic, group)) == GROUP_DENIED
 
 
 # --- authentication --------------------------------------------------------------------------------

@@ -98,6 +98,10 @@ PLATFORM_CASES = [
     (RESOLVER, G, "dancu.resolver", R, True),
     (RESOLVER, X, "dancu.resolver-0", W, True),
     (RESOLVER, X, "dancu.resolver-0", D, True),
+    # No exchange without a log: the audit group's committed offsets, and reads past them on the
+    # response topics (to tell a transaction marker from lag), never joining that group.
+    (RESOLVER, G, "dancu.audit", D, True),
+    (RESOLVER, T, "ndxp.dancu.res.bank", R, True),
     (RESOLVER, T, "ndxp.dancu.req.bank", W, False),
     (RESOLVER, T, "ndxp.dancu.registry", W, False),
     (RESOLVER, T, "ndxp.dancu.audit", R, False),
@@ -156,12 +160,17 @@ def test_platform_ids_follow_the_services_settings() -> None:
 
 
 def test_nobody_gets_cluster_rights_or_more_than_read_and_write() -> None:
-    """No principal gets a cluster ACL; every grant is Read or Write (Describe comes with them)."""
+    """No principal gets a cluster ACL; every grant is Read or Write (Describe comes with them), but the
+    resolver's Describe of the audit group, whose lag it watches."""
     every = [
         *agency_grants(DECLARED, NAMES, "bank"),
         *(g for gs in platform_grants(DECLARED, NAMES).values() for g in gs),
     ]
-    assert all(g.resource is not C and g.operation in (R, W) for g in every)
+    described = [g for g in every if g.operation is D]
+    assert all(g.resource is not C and g.operation in (R, W, D) for g in every)
+    assert [(g.principal, g.resource, g.name, g.pattern) for g in described] == [
+        ("User:dancu-resolver", G, "dancu.audit", PRE)
+    ]
 
 
 def test_unprovisioned_principals_get_no_grant() -> None:
@@ -212,6 +221,7 @@ ROLES_RAW: dict[str, Any] = {
         {
             "name": "User:dancu-resolver",
             "groups": ["{resolver_group}"],
+            "describe_groups": ["{audit_group}"],
             "transactional_ids": ["{resolver_transactional_id}"],
         },
         {"name": "User:dancu-audit", "groups": ["{audit_group}", "{audit_group}-replay"]},
@@ -231,6 +241,7 @@ ROLE_TABLE = [
             (T, "q.y.res.", PRE, W),
             (T, "q.y.registry", LIT, R),
             (G, "g.res", PRE, R),
+            (G, "g.aud", PRE, D),
             (X, "x.res", PRE, W),
         },
     ),
@@ -259,7 +270,8 @@ ROLE_TABLE = [
 
 @pytest.mark.parametrize(("user", "expected"), ROLE_TABLE, ids=[row[0] for row in ROLE_TABLE])
 def test_roles_translate_into_exactly_these_bindings(user: str, expected: set[tuple[Any, ...]]) -> None:
-    """Readers Read, writers Write, groups Read and transactional ids Write, under the deployment's prefix.
+    """Readers Read, writers Write, groups Read, watched groups Describe and transactional ids Write, under
+    the deployment's prefix.
 
     A platform user on an agency template gets the prefix before ``{agency}``; the agency gets its own
     topics by literal name; slots take the ids given.
@@ -315,6 +327,16 @@ MALFORMED = [
         "agency slot inside a name",
         _changed(["topics", 0, "name"], "p.x.{agency}.req"),
         "{agency} may appear once, at the end of the name",
+    ),
+    (
+        "unknown slot in a watched group",
+        _changed(["principals", 0, "describe_groups"], ["{auditor_group}"]),
+        "'{auditor_group}' names unknown slots ['auditor_group']",
+    ),
+    (
+        "unprovisioned watching a group",
+        _changed(["principals", 4, "describe_groups"], ["{audit_group}"]),
+        "User:dancu-inspector is not provisioned, so it gets no groups",
     ),
     (
         "unprovisioned with groups",

@@ -1,9 +1,14 @@
-"""Lag in records and seconds, as kafka-lag-exporter computes them (``dancu_bus.lag``)."""
+"""Lag in records and seconds, as kafka-lag-exporter computes them (``dancu_bus.lag``), and the monitor's
+read past a commit."""
 
 from __future__ import annotations
 
-import pytest
+from typing import cast
 
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from dancu_bus.admin.lag_monitor import _visible
 from dancu_bus.lag import MAX_POINTS, Partition, PartitionLag, group_lag
 
 
@@ -70,3 +75,41 @@ def test_group_lag_counts_uncommitted_partitions_from_the_default_and_forgets_go
     assert lags[("t", 1)] == PartitionLag(0, 0.0)  # no commit: the caller passes its earliest offset
     group_lag(table, {}, {("t", 0): 8}, 2.0)
     assert set(table) == {("t", 0)}
+
+
+class _Refused:
+    """A message of a fetch the broker refused."""
+
+    def topic(self) -> str:
+        return "p.res.bank"
+
+    def partition(self) -> int:
+        return 0
+
+    def error(self) -> KafkaError:
+        return KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)
+
+
+class _RefusingConsumer:
+    """A consumer whose every fetch is refused; remembers whether it let its partitions go."""
+
+    unassigned = False
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        pass
+
+    def consume(self, count: int, timeout: float) -> list[_Refused]:
+        return [_Refused()]
+
+    def unassign(self) -> None:
+        self.unassigned = True
+
+
+def test_a_refused_read_past_the_commit_fails_the_poll_rather_than_counting_as_lag() -> None:
+    """Without Read on a topic the visibility read raises (the poll fails, naming the cause) instead of
+    counting the partition's transaction markers as lag, which would close the resolver's audit gate."""
+    consumer = _RefusingConsumer()
+    with pytest.raises(KafkaException) as refused:
+        _visible(cast(Consumer, consumer), [("p.res.bank", 0)], {("p.res.bank", 0): 10})
+    assert refused.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert consumer.unassigned

@@ -200,6 +200,9 @@ def _visible(consumer: KafkaConsumer, partitions: list[Key], committed: Mapping[
                     found.add(key)
                 elif error.code() == KafkaError._PARTITION_EOF:
                     ended.add(key)
+                elif error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                    # Not lag: the poll fails and says why (the principal needs Read on the topic).
+                    raise KafkaException(error)
     finally:
         consumer.unassign()
     # A partition that neither gave a record nor reached its end in time counts as visible lag.

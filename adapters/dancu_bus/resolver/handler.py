@@ -25,6 +25,7 @@ from dancu_bus.metrics import NO_REASON, ResolverMetrics, operation_label
 from dancu_bus.operations import Asking, Emitted, Population, SealedOperation, registry_of
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.resolver.answers import reject, respond
+from dancu_bus.resolver.audit_gate import AuditGate
 from dancu_bus.resolver.policy import Admission, AdmissionLimits, Admitted
 from dancu_bus.sealing import seal
 from dancu_bus.text import shown
@@ -68,6 +69,9 @@ class HandlerOptions:
     tickets: Tickets | None = None
     # Where the resolver's spans go (default: the process's OpenTelemetry tracer, a no-op unless configured).
     tracer: Tracer | None = None
+    # No exchange without a log: while it is closed every request is refused AUDIT_UNAVAILABLE (default:
+    # none, always serving, as with DANCU_RESOLVER__AUDIT_MAX_LAG_S=0).
+    gate: AuditGate | None = None
 
 
 class ResolverHandler:
@@ -96,6 +100,7 @@ class ResolverHandler:
         self._names = names
         self._metrics = metrics
         self._tracer = given.tracer or get_tracer("dancu_bus.resolver")
+        self._gate = given.gate
         self._admitted: Counter[str] = Counter()
         self._spenders: dict[str, Agency] = {}
         self._answered: Counter[tuple[str, str, str, str]] = Counter()
@@ -106,15 +111,21 @@ class ResolverHandler:
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """One output per record, in order: its response, or its dead letter when it cannot be answered.
 
-        Retriable store errors go up, to be retried; quotas are spent only once the store has answered,
-        so a retried batch does not spend them twice.
+        While the audit gate is closed every request is answered REJECTED AUDIT_UNAVAILABLE (it is still
+        an exchange, audited once the audit catches up). Retriable store errors go up, to be retried;
+        quotas are spent only once the store has answered, so a retried batch does not spend them twice.
         """
         now = datetime.now(UTC)
         self._timing = []  # a batch handled again (retried, or after an abort) is timed from scratch
         slots = [self._decode(record, now) for record in batch]
         decoded = [slot for slot in slots if isinstance(slot, _Decoded)]
         view = self._catalogues.view  # one snapshot for the batch, however the topics change meanwhile
-        decisions: list[_Decision] = [self._admit(d, now, view) for d in decoded]
+        # A closed gate refuses the whole batch before admission: no quota spent, no request id kept as
+        # seen, so the agency may send the same request again once the log has caught up.
+        refusal = self._gate.refusal() if self._gate is not None else None
+        decisions: list[_Decision] = [
+            self._admit(d, now, view) if refusal is None else refusal for d in decoded
+        ]
         try:
             citizens = await self._citizens(decisions)
             results = [

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from dancu_bus.access import platform_ids
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.diagnosis import ClusterWatch
-from dancu_bus.admin.lag_monitor import LagMonitor
+from dancu_bus.admin.lag_monitor import GroupLag, LagMonitor
 from dancu_bus.agencies import AgencyDirectory
 from dancu_bus.catalogues import Catalogue, CatalogueSource
 from dancu_bus.codec import Codec
@@ -23,6 +24,7 @@ from dancu_bus.corrections import TicketBook, TicketCodec
 from dancu_bus.errors import StoreError
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import LagMetrics, ResolverMetrics, ServiceMetrics, ViewMetrics
+from dancu_bus.resolver.audit_gate import AuditGate
 from dancu_bus.resolver.catalogues import catalogue_source
 from dancu_bus.resolver.handler import HandlerOptions, ResolverHandler
 from dancu_bus.resolver.policy import AdmissionLimits
@@ -103,7 +105,8 @@ async def run_resolver(
     dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), "resolver")
     # The correction tickets, followed like the registry: TICKET_STATE and CORRECT read them.
     tickets = TicketBook(TicketCodec(codec.schemas), names.corrections)
-    options = HandlerOptions(catalogues, limits, dead_letters, tickets)
+    gate = _audit_gate(settings, given, metrics)
+    options = HandlerOptions(catalogues, limits, dead_letters, tickets, gate=gate)
     handler = ResolverHandler(codec, directory, checked, names, metrics, options)
     serving = _Serving(settings, clients, handler, Quarantine(), metrics.worker)
 
@@ -112,7 +115,7 @@ async def run_resolver(
         problem = (
             f"the cluster: {watch.problem}"
             if watch.problem is not None
-            else await _readiness(serving.assigned, checked, catalogues)
+            else await _readiness(serving.assigned, checked, catalogues, gate)
         )
         service.ready.set(0 if problem else 1)
         return problem
@@ -126,6 +129,7 @@ async def run_resolver(
         clients.watch() as watch,
         HealthServer(registry, ready, settings.resolver.metrics_port),
         _lag_watched(settings, given, LagMetrics(registry), stop),
+        _audit_watched(settings, gate, stop),
     ):
         await supervise(lambda: serving.run(stop), stop, failed)
 
@@ -176,7 +180,9 @@ class _Serving:
                 self._worker = None
 
 
-async def _readiness(assigned: bool, store: Citizens, catalogues: CatalogueSource) -> str | None:
+async def _readiness(
+    assigned: bool, store: Citizens, catalogues: CatalogueSource, gate: AuditGate | None
+) -> str | None:
     if not assigned:
         return "no partitions assigned yet"
     if not catalogues.view.count(Catalogue.COMMUNE):
@@ -185,7 +191,8 @@ async def _readiness(assigned: bool, store: Citizens, catalogues: CatalogueSourc
         await store.ping()
     except StoreError as exc:
         return f"store not ready: {exc}"
-    return None
+    # Alive and answering, but refusing every request: not serving, as an operator must see.
+    return gate.problem() if gate is not None else None
 
 
 @contextlib.asynccontextmanager
@@ -199,6 +206,48 @@ async def _lag_watched(
     pattern = re.compile(TopicNames(settings.kafka.topic_prefix).request_pattern)
     monitor = LagMonitor(settings.kafka, settings.resolver.group_id, pattern)
     async with monitor.running(stop, settings.lag_interval_s, metrics.polled):
+        yield
+
+
+def _audit_gate(settings: Settings, edges: Edges, metrics: ResolverMetrics) -> AuditGate | None:
+    """The gate that refuses requests while the audit lags, on Kafka with a bound; None: always serving
+    (the broker in memory keeps no groups, so the audit's lag could never be shown)."""
+    bound = settings.resolver.audit_max_lag_s
+    if edges.clients is not None or bound == 0:
+        return None
+    gate = AuditGate(bound, time.monotonic)
+    metrics.gated(gate.closed, gate.lag_s)
+    return gate
+
+
+@contextlib.asynccontextmanager
+async def _audit_watched(
+    settings: Settings, gate: AuditGate | None, stop: asyncio.Event
+) -> AsyncIterator[None]:
+    """The audit group's lag over the request and response topics it reads, every interval, into ``gate``.
+
+    The resolver's principal may describe the audit group and read those topics (topics.yaml), for the
+    committed offsets and for the read that tells a transaction marker from lag.
+    """
+    if gate is None:
+        yield
+        return
+    group = settings.audit.group_id
+    closed = False
+
+    def report(polled: GroupLag | None) -> None:
+        nonlocal closed
+        gate.polled(None if polled is None else polled.lags)
+        if gate.closed() != closed:
+            closed = not closed
+            if closed:
+                log.error("%s", gate.problem())
+            else:
+                log.warning("the audit has caught up (%.0f s behind): serving again", gate.lag_s())
+
+    pattern = re.compile(TopicNames(settings.kafka.topic_prefix).exchange_pattern)
+    monitor = LagMonitor(settings.kafka, group, pattern)
+    async with monitor.running(stop, settings.lag_interval_s, report):
         yield
 
 

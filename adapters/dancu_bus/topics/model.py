@@ -172,6 +172,11 @@ class PrincipalDeclaration(BaseModel):
     name: str
     doc: str = ""
     groups: tuple[str, ...] = Field(default=(), description="prefixes of the consumer groups it may join")
+    describe_groups: tuple[str, ...] = Field(
+        default=(),
+        description="prefixes of the consumer groups whose committed offsets it may read (Describe), without"
+        " joining them",
+    )
     transactional_ids: tuple[str, ...] = Field(default=(), description="prefixes of its transactional ids")
     provisioned: bool = Field(default=True, description="false: no user on the broker yet, so no grant")
 
@@ -184,9 +189,9 @@ class PrincipalDeclaration(BaseModel):
 
     @model_validator(mode="after")
     def _ids(self) -> PrincipalDeclaration:
-        for prefix in (*self.groups, *self.transactional_ids):
+        for prefix in (*self.groups, *self.describe_groups, *self.transactional_ids):
             _check_id_prefix(self.name, prefix)
-        if not self.provisioned and (self.groups or self.transactional_ids):
+        if not self.provisioned and (self.groups or self.describe_groups or self.transactional_ids):
             raise ValueError(f"{self.name} is not provisioned, so it gets no groups or transactional ids")
         if not self.provisioned and self.name == AGENCY_PRINCIPAL:
             raise ValueError(f"{AGENCY_PRINCIPAL} is provisioned: every agency gets its user at step 10")

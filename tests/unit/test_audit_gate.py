@@ -1,0 +1,228 @@
+"""No exchange without a log: the resolver's audit gate decides from the audit group's lag and the clock,
+and a closed gate answers every request REJECTED AUDIT_UNAVAILABLE in Vietnamese and English."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+import pytest
+from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
+
+from dancu_bus.contracts import ResponseStatus
+from dancu_bus.lag import PartitionLag
+from dancu_bus.metrics import ResolverMetrics
+from dancu_bus.reasons import MESSAGES, Reason
+from dancu_bus.resolver.audit_gate import AuditGate
+from dancu_bus.resolver.handler import HandlerOptions, ResolverHandler
+from dancu_bus.settings import ResolverSettings, Settings
+from dancu_bus.store import PopulationStore
+from tests.unit.test_resolver_handler import CODEC, DIRECTORY, NAMES, Store, incoming, request
+
+REQ, RES = ("p.req.bank", 0), ("p.res.bank", 3)
+Lags = Mapping[tuple[str, int], PartitionLag]
+
+
+class Clock:
+    """A clock a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lags(req: float = 0.0, res: float = 0.0) -> Lags:
+    """A poll where the request and the response partition lag this many seconds."""
+    return {REQ: PartitionLag(3 if req else 0, req), RES: PartitionLag(2 if res else 0, res)}
+
+
+def run(bound: float, steps: Sequence[tuple[float, Lags | None]]) -> list[bool]:
+    """Whether the gate is closed after each step: wait ``dt`` seconds, then a poll (None: it failed)."""
+    clock = Clock()
+    gate = AuditGate(bound, clock)
+    closed = []
+    for dt, polled in steps:
+        clock.now += dt
+        gate.polled(polled)
+        closed.append(gate.closed())
+    return closed
+
+
+CASES = [
+    ("keeping up", 10, [(1, lags()), (1, lags(0.5, 1.0)), (1, lags())], [False, False, False]),
+    (
+        "audit stopped: the lag grows with the clock past the bound",
+        10,
+        [(1, lags()), *[(2, lags(2.0 * i, 2.0 * i)) for i in range(1, 7)]],
+        [False, False, False, False, False, False, True],
+    ),
+    (
+        "reopens once caught up",
+        10,
+        [(1, lags()), *[(3, lags(3.0 * i)) for i in range(1, 5)], (1, lags(2.0)), (1, lags())],
+        [False, False, False, False, True, False, False],
+    ),
+    (
+        "stays closed until the lag is within half the bound",
+        10,
+        [
+            (1, lags()),
+            *[(3, lags(3.0 * i)) for i in range(1, 5)],
+            (1, lags(9.0)),
+            (1, lags(6.0)),
+            (1, lags(5.0)),
+        ],
+        [False, False, False, False, True, True, True, False],
+    ),
+    (
+        # The committed offset moved onto a transaction marker: interpolation dates it back an hour.
+        "a spike faster than the clock does not close it",
+        10,
+        [(1, lags()), (1, lags(res=3600.0)), (1, lags())],
+        [False, False, False],
+    ),
+    (
+        "unknown lag closes it once unknown for longer than the bound",
+        10,
+        [(1, lags()), (4, None), (4, None), (3, None)],
+        [False, False, False, True],
+    ),
+    (
+        "unknown lag adds to the lag last measured",
+        10,
+        [(1, lags()), *[(2, lags(2.0 * i)) for i in range(1, 4)], (3, None), (2, None)],
+        [False, False, False, False, False, True],
+    ),
+    (
+        "a failed poll never opens it; a measured one does",
+        10,
+        [(1, lags()), (11, None), (1, None), (1, lags())],
+        [False, True, True, False],
+    ),
+    ("no poll ever succeeds: closed after the bound", 10, [(6, None), (6, None)], [False, True]),
+    ("0 turns it off", 0, [(1, lags(5000.0)), (5000, None)], [False, False]),
+    (
+        "a new partition lags at most since the last poll",
+        10,
+        [(1, {REQ: PartitionLag(0, 0.0)}), (2, {REQ: PartitionLag(0, 0.0), RES: PartitionLag(9, 900.0)})],
+        [False, False],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "bound", "steps", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_the_gate_decides_from_lag_and_time(
+    case: str, bound: float, steps: Sequence[tuple[float, Lags | None]], expected: list[bool]
+) -> None:
+    """Closed past the bound of measured or unknown lag until caught up; spikes and failed polls do not
+    flap it."""
+    assert run(bound, steps) == expected, case
+
+
+def test_the_gate_closes_between_polls_as_time_passes() -> None:
+    """A poll that never comes (a call stuck on a broker that is gone) cannot keep the gate open."""
+    clock = Clock()
+    gate = AuditGate(10, clock)
+    clock.now += 5
+    gate.polled(lags(4.0))
+    clock.now += 5
+    assert not gate.closed() and gate.lag_s() == 9.0
+    clock.now += 2
+    assert gate.closed() and gate.lag_s() == 11.0
+
+
+def test_the_refusal_and_the_problem_say_why() -> None:
+    """AUDIT_UNAVAILABLE with the lag and the bound; /readyz names measured or unknown lag."""
+    clock = Clock()
+    gate = AuditGate(10, clock)
+    assert gate.refusal() is None and gate.problem() is None
+    for seconds in (5.0, 10.0, 15.0):
+        clock.now += 5
+        gate.polled(lags(seconds))
+    refusal = gate.refusal()
+    assert refusal is not None and refusal.reason is Reason.AUDIT_UNAVAILABLE
+    assert refusal.detail == "the exchange log is 15 s behind, at most 10 s allowed"
+    assert gate.problem() == "refusing new requests AUDIT_UNAVAILABLE: the audit is 15 s behind (bound 10 s)"
+    clock.now += 7
+    gate.polled(None)
+    clock.now += 3
+    assert gate.problem() == (
+        "refusing new requests AUDIT_UNAVAILABLE: the audit group's lag could not be read for 3 s"
+        " (bound 10 s)"
+    )
+
+
+def test_the_metrics_read_the_gate_at_each_scrape() -> None:
+    """dancu_resolver_audit_gate_closed and _audit_lag_seconds follow the gate as time passes."""
+    clock, registry = Clock(), CollectorRegistry()
+    gate = AuditGate(10, clock)
+    ResolverMetrics(registry).gated(gate.closed, gate.lag_s)
+    clock.now += 8
+    gate.polled(lags(8.0))
+    assert registry.get_sample_value("dancu_resolver_audit_gate_closed") == 0
+    clock.now += 3
+    assert registry.get_sample_value("dancu_resolver_audit_gate_closed") == 1
+    assert registry.get_sample_value("dancu_resolver_audit_lag_seconds") == 11.0
+
+
+def test_the_bound_must_outlast_two_polls() -> None:
+    """A bound shorter than two lag polls would close the gate between polls with no lag at all."""
+    with pytest.raises(ValidationError, match="at least twice DANCU_LAG_INTERVAL_S"):
+        Settings(resolver=ResolverSettings(audit_max_lag_s=20), lag_interval_s=15)
+    assert (
+        Settings(resolver=ResolverSettings(audit_max_lag_s=0), lag_interval_s=15).resolver.audit_max_lag_s
+        == 0
+    )
+    assert ResolverSettings().audit_max_lag_s == 900
+
+
+def gated_handler(gate: AuditGate, store: Store) -> ResolverHandler:
+    """A handler over the demo agencies whose audit gate is ``gate``."""
+    metrics = ResolverMetrics(CollectorRegistry())
+    return ResolverHandler(
+        CODEC, DIRECTORY, cast(PopulationStore, store), NAMES, metrics, HandlerOptions(gate=gate)
+    )
+
+
+async def test_a_closed_gate_refuses_every_request_and_an_open_one_serves() -> None:
+    """Closed: REJECTED AUDIT_UNAVAILABLE in both languages, the store not asked; reopened: the same
+    request id is answered, as the refusal kept nothing (no quota, no duplicate)."""
+    clock, store = Clock(), Store()
+    gate = AuditGate(10, clock)
+    clock.now += 11  # no poll within the bound: nothing shows the log is kept
+    same = request()
+    batch = [
+        incoming(CODEC.encode_request(r), i) for i, r in enumerate([same, request(agency="demo-province")])
+    ]
+    handler = gated_handler(gate, store)
+    refused = [CODEC.decode_response(out.value) for out in await handler.handle(batch)]
+    assert [(r.status, r.reason_code) for r in refused] == [
+        (ResponseStatus.REJECTED, "AUDIT_UNAVAILABLE")
+    ] * 2
+    message = MESSAGES[Reason.AUDIT_UNAVAILABLE]
+    assert all((r.message_vi or "").startswith(message.vi) for r in refused)
+    assert all((r.message_en or "").startswith(message.en) for r in refused)
+    assert "Nhật ký trao đổi dữ liệu" in message.vi and "exchange log is behind" in message.en
+    assert "(the exchange log is 11 s behind, at most 10 s allowed)" in (refused[0].message_en or "")
+    assert store.calls == 0
+    gate.polled(lags())
+    (answer,) = await handler.handle([incoming(CODEC.encode_request(same), 7)])
+    assert CODEC.decode_response(answer.value).status is ResponseStatus.OK
+    assert store.calls == 1
+
+
+async def test_a_refused_request_is_an_exchange_with_its_own_id() -> None:
+    """The refusal names the record's exchange and the agency, as every answer does (the audit pairs it)."""
+    clock = Clock()
+    gate = AuditGate(1, clock)
+    clock.now += 2
+    sent = request()
+    (out,) = await gated_handler(gate, Store()).handle([incoming(CODEC.encode_request(sent), 4)])
+    response = CODEC.decode_response(out.value)
+    assert out.topic == NAMES.response("demo-bank") and out.key == sent.request_id.encode()
+    assert response.request_id == sent.request_id and response.agency == "demo-bank"
+    assert uuid.UUID(response.exchange_id).version == 5
