@@ -81,5 +81,5 @@ async def test_a_bulk_load_leaves_finding_by_name_on_the_index(tmp_path: Path) -
 async def _plan_of_finding(store: SqliteStore) -> str:
     """How SQLite would run the store's query by name and birth date."""
     query = f"EXPLAIN QUERY PLAN {_SELECT_NAMED}"
-    steps = await store._run(lambda: store._connection().execute(query, ("", "", 1)).fetchall())
+    steps = await store._thread.run(lambda: store._connection().execute(query, ("", "", 1)).fetchall())
     return " ".join(str(step) for step in steps)

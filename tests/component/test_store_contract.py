@@ -79,7 +79,7 @@ async def test_an_emptied_store_fails_the_check(make_store: MakeStore) -> None:
 async def _delete_everyone(store: PopulationStore) -> None:
     """Empty the citizens table behind the store's back, as an operator's mistake would."""
     if isinstance(store, SqliteStore):
-        await store._run(lambda: store._connection().execute("DELETE FROM citizens"))
+        await store._thread.run(lambda: store._connection().execute("DELETE FROM citizens"))
     else:
         assert isinstance(store, PostgresStore)
         async with store._connection() as connection:

@@ -11,7 +11,8 @@ import pytest
 from dancu_bus.errors import StoreError
 from dancu_bus.faults.outage import lock_store
 from dancu_bus.store.seeding import seed_store
-from dancu_bus.store.sqlite import SqliteStore, _store_error
+from dancu_bus.store.sqlite import SqliteStore
+from dancu_bus.store.sqlite_thread import store_error
 
 
 async def test_a_locked_store_fails_reads_as_retriable_then_serves_again(tmp_path: Path) -> None:
@@ -44,4 +45,4 @@ async def test_a_locked_store_fails_reads_as_retriable_then_serves_again(tmp_pat
 )
 def test_only_errors_that_say_not_now_are_retriable(error: sqlite3.Error, retriable: bool) -> None:
     """Locks (a lock held past SQLite's own retries included) are retriable; damage and bugs are not."""
-    assert _store_error(error).retriable is retriable
+    assert store_error(error).retriable is retriable

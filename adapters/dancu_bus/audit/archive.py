@@ -40,7 +40,7 @@ from dancu_bus.audit.checkpoints import (
     check_checkpoints,
     checkpoint_key,
 )
-from dancu_bus.audit.verify import PartitionCheck, verify_log
+from dancu_bus.audit.verify import LoggedRecord, PartitionCheck, verify_log
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import CodecError
@@ -66,24 +66,8 @@ _AUDIT_FIELDS = tuple(f.name for f in dataclasses.fields(AuditRecord))
 _CHECKPOINT_FIELDS = tuple(f.name for f in dataclasses.fields(Checkpoint))
 
 
-class ArchivedRecord(Protocol):
+class ArchivedRecord(LoggedRecord, Protocol):
     """A record as read back from the audit or the checkpoint topic, with its timestamp."""
-
-    @property
-    def partition(self) -> int:
-        """Its partition."""
-
-    @property
-    def offset(self) -> int:
-        """Its offset."""
-
-    @property
-    def key(self) -> bytes | None:
-        """Its key."""
-
-    @property
-    def value(self) -> bytes | None:
-        """Its value."""
 
     @property
     def timestamp_ms(self) -> int:

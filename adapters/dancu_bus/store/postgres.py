@@ -35,7 +35,7 @@ from dancu_bus.store.rows import (
 )
 from dancu_bus.text import folded
 
-__all__ = ["PostgresStore", "is_retriable_sqlstate"]
+__all__ = ["PostgresStore", "is_retriable_sqlstate", "translated"]
 
 # COLLATE "C" orders ids by code point, as SQLite and Python do, and keeps the index cheap. name_key
 # (``rows.NAME_KEY``) may be NULL only because a store made before it had it is keyed on opening; its
@@ -156,7 +156,7 @@ class PostgresStore:
 
     async def __aenter__(self) -> Self:
         """Open the pool; create the tables and the identity only when ``create`` was asked."""
-        async with _translated():
+        async with translated():
             pool = await asyncpg.create_pool(
                 self._dsn,
                 min_size=1,
@@ -165,7 +165,7 @@ class PostgresStore:
                 command_timeout=self._query_timeout_s,
             )
         try:
-            async with _translated(), pool.acquire() as connection:
+            async with translated(), pool.acquire() as connection:
                 if self._create:
                     await _create_schema(connection)
                 await _identity(connection)  # a database that holds no store fails here
@@ -183,7 +183,7 @@ class PostgresStore:
         """Close every connection of the pool."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            async with _translated():
+            async with translated():
                 await pool.close()
 
     async def get_many(self, personal_ids: Sequence[str]) -> Mapping[str, Citizen]:
@@ -274,7 +274,7 @@ class PostgresStore:
         """A pooled connection; driver and network errors inside become StoreError."""
         if self._pool is None:
             raise RuntimeError("PostgresStore used outside `async with`")
-        async with _translated(), self._pool.acquire(timeout=self._connect_timeout_s) as connection:
+        async with translated(), self._pool.acquire(timeout=self._connect_timeout_s) as connection:
             yield connection
 
 
@@ -361,13 +361,16 @@ def _last_of_each_id(batch: Sequence[Citizen], width: int) -> list[tuple[object,
 
 
 @asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    """Turn asyncpg, network and timeout errors into StoreError, retriable when only unavailable now."""
+async def translated(what: str = "postgres") -> AsyncIterator[None]:
+    """Turn asyncpg, network and timeout errors into StoreError, retriable when only unavailable now.
+
+    ``what`` names the database in the message (the population store's, the audit index's).
+    """
     try:
         yield
     except asyncpg.PostgresError as exc:
         retriable = is_retriable_sqlstate(exc.sqlstate)
-        raise StoreError(f"postgres: {type(exc).__name__}: {exc}", retriable=retriable) from exc
+        raise StoreError(f"{what}: {type(exc).__name__}: {exc}", retriable=retriable) from exc
     except (OSError, TimeoutError) as exc:
         raise StoreError(f"postgres unreachable: {type(exc).__name__}: {exc}", retriable=True) from exc
     except asyncpg.InterfaceError as exc:

@@ -1,8 +1,4 @@
-"""The embedded population store: one SQLite file in WAL mode, used from one worker thread.
-
-sqlite3 blocks, so every call runs on a dedicated single-thread executor: the event loop never waits
-on the disk and the connection never changes threads.
-"""
+"""The embedded population store: one SQLite file in WAL mode, on one worker thread (``sqlite_thread``)."""
 
 from __future__ import annotations
 
@@ -11,10 +7,8 @@ import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
-from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +27,7 @@ from dancu_bus.store.rows import (
     from_row,
     to_row,
 )
+from dancu_bus.store.sqlite_thread import SqliteThread, primary_code
 from dancu_bus.text import folded
 
 __all__ = ["SqliteStore"]
@@ -95,11 +90,6 @@ _PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",  # durable at checkpoints; a crash loses at most the last commits
 )
-# PROTOCOL: another process held the WAL-index locks longer than SQLite's own retries (about 10 s).
-_RETRIABLE_CODES = frozenset(
-    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL}
-)
-_RETRIABLE_TEXT = ("database is locked", "busy", "unable to open", "locking protocol")
 
 
 class SqliteStore:
@@ -124,19 +114,21 @@ class SqliteStore:
         self._timeout_s = timeout_s
         self._read_timeout_s = read_timeout_s
         self._cache_mib = cache_mib
-        self._executor: ThreadPoolExecutor | None = None
+        self._thread = SqliteThread("sqlite-store", "sqlite")
         self._db: sqlite3.Connection | None = None
         self._search_refusal: str | None = None  # why find_by_name cannot answer, if it cannot
 
     async def __aenter__(self) -> Self:
         """Start the worker thread and connect; the file is created only when ``create`` was asked."""
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        self._thread.start()
         try:
-            opened = await self._run(_connect, self._path, self._create, self._timeout_s, self._cache_mib)
+            opened = await self._thread.run(
+                _connect, self._path, self._create, self._timeout_s, self._cache_mib
+            )
             self._db, self._search_refusal = opened
             self._file = _file_of(self._path)
         except BaseException:
-            self._stop_worker()
+            self._thread.stop()
             raise
         return self
 
@@ -146,10 +138,10 @@ class SqliteStore:
         """Close the connection and stop the worker thread."""
         try:
             if self._db is not None:
-                await self._run(self._db.close)
+                await self._thread.run(self._db.close)
         finally:
             self._db = None
-            self._stop_worker()
+            self._thread.stop()
 
     async def get_many(self, personal_ids: Sequence[str]) -> Mapping[str, Citizen]:
         """The citizens with these ids, in one query; missing ids are absent from the result."""
@@ -162,7 +154,7 @@ class SqliteStore:
         batch = list(citizens)
         if not batch:
             return 0
-        return await self._run(_put_many, self._connection(), batch)
+        return await self._thread.run(_put_many, self._connection(), batch)
 
     @asynccontextmanager
     async def loading(self) -> AsyncIterator[Callable[[Sequence[Citizen]], Awaitable[int]]]:
@@ -173,19 +165,19 @@ class SqliteStore:
         faster. All or nothing: the merge is one transaction, and a load that fails leaves the table as
         it was. The last citizen given for an id wins, as with ``put_many``.
         """
-        await self._run(_create_staging, self._connection())
+        await self._thread.run(_create_staging, self._connection())
         try:
             yield self._stage
-            await self._run(_merge_staging, self._connection())
+            await self._thread.run(_merge_staging, self._connection())
         finally:
-            await self._run(_drop_staging, self._connection())
+            await self._thread.run(_drop_staging, self._connection())
 
     async def _stage(self, citizens: Sequence[Citizen]) -> int:
-        return await self._run(_stage_many, self._connection(), citizens)
+        return await self._thread.run(_stage_many, self._connection(), citizens)
 
     async def correct(self, personal_id: str, field: str, value: object, provenance: Provenance) -> bool:
         """Set one field and its provenance in one transaction; False if nobody has the id."""
-        return await self._run(_correct, self._connection(), personal_id, field, value, provenance)
+        return await self._thread.run(_correct, self._connection(), personal_id, field, value, provenance)
 
     async def find_by_name(self, name_key: str, birth_date: date, limit: int) -> Sequence[Citizen]:
         """Citizens with this name key and birth date, at most ``limit``, in personal-id order."""
@@ -199,11 +191,11 @@ class SqliteStore:
         """Up to ``limit`` citizens in personal-id order, skipping the first ``offset``."""
         if limit < 0 or offset < 0:
             raise ValueError(f"limit and offset must not be negative, got {limit} and {offset}")
-        return await self._run(_sample, self._connection(), limit, offset)
+        return await self._thread.run(_sample, self._connection(), limit, offset)
 
     async def count(self) -> int:
         """How many citizens the store holds."""
-        return await self._run(_count, self._connection())
+        return await self._thread.run(_count, self._connection())
 
     async def ping(self) -> None:
         """Raise StoreError if the database cannot answer a trivial query now."""
@@ -215,7 +207,7 @@ class SqliteStore:
 
     async def record_population(self) -> StoreIdentity:
         """Write the number of citizens into the identity."""
-        return await self._run(_record_population, self._connection())
+        return await self._thread.run(_record_population, self._connection())
 
     async def check(self, expected: StoreIdentity) -> None:
         """A retriable StoreError if the file at the path is another one, or the table was emptied.
@@ -228,7 +220,7 @@ class SqliteStore:
             raise StoreError(f"sqlite: {self._path} is gone (deleted or moved)", retriable=True)
         if where != self._file:
             try:
-                found = (await self._run(_identity_at, self._path)).store_id
+                found = (await self._thread.run(_identity_at, self._path)).store_id
             except StoreError as exc:
                 found = f"that is no population store ({exc})"
             if found != expected.store_id:
@@ -244,47 +236,14 @@ class SqliteStore:
     async def _read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """``_run`` for a read: a retriable StoreError when the database does not answer in time."""
         try:
-            return await asyncio.wait_for(self._run(fn, *args, **kwargs), self._read_timeout_s)
+            return await asyncio.wait_for(self._thread.run(fn, *args, **kwargs), self._read_timeout_s)
         except TimeoutError:
             # The call still finishes on the worker thread; later calls queue behind it.
             detail = f"sqlite: no answer within {self._read_timeout_s:g} s (locked by another process?)"
             raise StoreError(detail, retriable=True) from None
 
-    async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        if self._executor is None:
-            raise RuntimeError("SqliteStore used outside `async with`")
-        call = partial(_translated, fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-
-    def _stop_worker(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
 
 # -- everything below runs on the worker thread
-
-
-def _translated(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Call ``fn``, turning sqlite3 errors into StoreError."""
-    try:
-        return fn(*args, **kwargs)
-    except sqlite3.Error as exc:
-        raise _store_error(exc) from exc
-
-
-def _store_error(exc: sqlite3.Error) -> StoreError:
-    """A StoreError that is retriable when the database is only busy, locked or not reachable now."""
-    text = str(exc)
-    primary = _primary_code(exc)
-    retriable = primary in _RETRIABLE_CODES or any(part in text for part in _RETRIABLE_TEXT)
-    return StoreError(f"sqlite: {text}", retriable=retriable)
-
-
-def _primary_code(exc: sqlite3.Error) -> int | None:
-    """The primary result code of an sqlite3 error (the low byte of its extended code), if it has one."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code & 0xFF if isinstance(code, int) else None
 
 
 def _connect(
@@ -338,7 +297,7 @@ def _complete_name_index(db: sqlite3.Connection) -> str | None:
         _key_unkeyed(db)
         db.execute(_INDEX)
     except sqlite3.OperationalError as exc:
-        if _primary_code(exc) != sqlite3.SQLITE_READONLY:
+        if primary_code(exc) != sqlite3.SQLITE_READONLY:
             raise
         # Served as it is, as before the name key: only find_by_name refuses, saying why.
         return _name_index(db).refusal("sqlite", f"the file is read-only: {exc}")

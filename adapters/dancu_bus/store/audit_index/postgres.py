@@ -11,7 +11,7 @@ from typing import Self
 import asyncpg
 
 from dancu_bus.contracts import AuditRecord
-from dancu_bus.errors import ConfigError, StoreError
+from dancu_bus.errors import ConfigError
 from dancu_bus.store.audit_index.protocol import every_record
 from dancu_bus.store.audit_index.query import AuditPage, AuditQuery, check_limit, decode_cursor
 from dancu_bus.store.audit_index.rows import (
@@ -25,10 +25,13 @@ from dancu_bus.store.audit_index.rows import (
     to_row,
     where,
 )
-from dancu_bus.store.postgres import is_retriable_sqlstate
+from dancu_bus.store.postgres import translated
 from dancu_bus.timestamps import to_epoch_ms
 
 __all__ = ["PostgresAuditIndex"]
+
+# How errors name this database (``store.postgres.translated``).
+_WHAT = "postgres audit index"
 
 # COLLATE "C" orders exchange ids by code point, as SQLite does: pages come out the same on both.
 _TABLES = """
@@ -99,7 +102,7 @@ class PostgresAuditIndex:
 
     async def __aenter__(self) -> Self:
         """Open the pool; create the tables only when ``create`` was asked."""
-        async with _translated():
+        async with translated(_WHAT):
             pool = await asyncpg.create_pool(
                 self._dsn,
                 min_size=1,
@@ -108,7 +111,7 @@ class PostgresAuditIndex:
                 command_timeout=self._query_timeout_s,
             )
         try:
-            async with _translated(), pool.acquire() as connection:
+            async with translated(_WHAT), pool.acquire() as connection:
                 if self._create:
                     async with connection.transaction():
                         await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
@@ -129,7 +132,7 @@ class PostgresAuditIndex:
         """Close every connection of the pool."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            async with _translated():
+            async with translated(_WHAT):
                 await pool.close()
 
     async def query(self, q: AuditQuery, *, limit: int = 100, cursor: str | None = None) -> AuditPage:
@@ -195,19 +198,5 @@ class PostgresAuditIndex:
     async def _connection(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
         if self._pool is None:
             raise RuntimeError("PostgresAuditIndex used outside `async with`")
-        async with _translated(), self._pool.acquire() as connection:
+        async with translated(_WHAT), self._pool.acquire() as connection:
             yield connection
-
-
-@asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    """Turn asyncpg, network and timeout errors into StoreError, retriable when only unavailable now."""
-    try:
-        yield
-    except asyncpg.PostgresError as exc:
-        retriable = is_retriable_sqlstate(exc.sqlstate)
-        raise StoreError(f"postgres audit index: {type(exc).__name__}: {exc}", retriable=retriable) from exc
-    except (OSError, TimeoutError) as exc:
-        raise StoreError(f"postgres unreachable: {type(exc).__name__}: {exc}", retriable=True) from exc
-    except asyncpg.InterfaceError as exc:
-        raise StoreError(f"postgres client: {type(exc).__name__}: {exc}", retriable=False) from exc

@@ -1,22 +1,19 @@
 """The audit index in one SQLite file (WAL: ``audit query`` reads while the indexer writes).
 
-sqlite3 blocks, so every call runs on a dedicated single-thread executor, as in the population store.
+Every call runs on the connection's own worker thread (``store.sqlite_thread``), as the population store's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
 
 from dancu_bus.contracts import AuditRecord
-from dancu_bus.errors import ConfigError, StoreError
+from dancu_bus.errors import ConfigError
 from dancu_bus.store.audit_index.protocol import every_record
 from dancu_bus.store.audit_index.query import AuditPage, AuditQuery, check_limit, decode_cursor
 from dancu_bus.store.audit_index.rows import (
@@ -30,6 +27,7 @@ from dancu_bus.store.audit_index.rows import (
     to_row,
     where,
 )
+from dancu_bus.store.sqlite_thread import SqliteThread
 from dancu_bus.timestamps import to_epoch_ms
 
 __all__ = ["SqliteAuditIndex"]
@@ -91,16 +89,16 @@ class SqliteAuditIndex:
         self._path = Path(path)
         self._create = create
         self._timeout_s = timeout_s
-        self._executor: ThreadPoolExecutor | None = None
+        self._thread = SqliteThread("sqlite-audit-index", "sqlite audit index")
         self._db: sqlite3.Connection | None = None
 
     async def __aenter__(self) -> Self:
         """Start the worker thread and connect; the file is created only when ``create`` was asked."""
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-audit-index")
+        self._thread.start()
         try:
-            self._db = await self._run(_connect, self._path, self._create, self._timeout_s)
+            self._db = await self._thread.run(_connect, self._path, self._create, self._timeout_s)
         except BaseException:
-            self._stop_worker()
+            self._thread.stop()
             raise
         return self
 
@@ -110,17 +108,17 @@ class SqliteAuditIndex:
         """Close the connection and stop the worker thread."""
         try:
             if self._db is not None:
-                await self._run(self._db.close)
+                await self._thread.run(self._db.close)
         finally:
             self._db = None
-            self._stop_worker()
+            self._thread.stop()
 
     async def query(self, q: AuditQuery, *, limit: int = 100, cursor: str | None = None) -> AuditPage:
         """One page of matches after ``cursor``, in (received_at, exchange_id) order."""
         check_limit(limit)
         after = None if cursor is None else decode_cursor(q, cursor)
         sql, params = select(q, after, limit + 1, _question)
-        return page(q, await self._run(_fetch, self._connection(), sql, params), limit)
+        return page(q, await self._thread.run(_fetch, self._connection(), sql, params), limit)
 
     def records(self, q: AuditQuery) -> AsyncIterator[AuditRecord]:
         """Every match, paging internally."""
@@ -129,45 +127,34 @@ class SqliteAuditIndex:
     async def count(self, q: AuditQuery) -> int:
         """How many records match."""
         clause, params = where(q, None, _question)
-        rows = await self._run(
+        rows = await self._thread.run(
             _fetch, self._connection(), f"SELECT count(*) FROM audit_records{clause}", params
         )
         return int(rows[0][0])
 
     async def positions(self, topic: str) -> dict[int, int]:
         """The next offset of each partition indexed; ConfigError when the index follows another topic."""
-        rows = await self._run(
+        rows = await self._thread.run(
             _fetch, self._connection(), "SELECT topic, partition, next_offset FROM audit_positions", []
         )
         return _positions_of(rows, topic, str(self._path))
 
     async def apply(self, batch: IndexBatch) -> None:
         """Records, tombstones and positions in one transaction."""
-        await self._run(_apply, self._connection(), batch)
+        await self._thread.run(_apply, self._connection(), batch)
 
     async def expire(self, before: datetime) -> int:
         """Delete what was received before ``before``."""
-        return await self._run(_expire, self._connection(), to_epoch_ms(before))
+        return await self._thread.run(_expire, self._connection(), to_epoch_ms(before))
 
     async def reset(self) -> None:
         """Drop and recreate the tables."""
-        await self._run(_reset, self._connection())
+        await self._thread.run(_reset, self._connection())
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             raise RuntimeError("SqliteAuditIndex used outside `async with`")
         return self._db
-
-    async def _run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        if self._executor is None:
-            raise RuntimeError("SqliteAuditIndex used outside `async with`")
-        call = partial(_translated, fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-
-    def _stop_worker(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
 
 
 def _positions_of(rows: list[Any], topic: str, where: str) -> dict[int, int]:
@@ -182,15 +169,6 @@ def _positions_of(rows: list[Any], topic: str, where: str) -> dict[int, int]:
 
 
 # -- everything below runs on the worker thread
-
-
-def _translated(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    try:
-        return fn(*args, **kwargs)
-    except sqlite3.Error as exc:
-        text = str(exc)
-        retriable = "locked" in text or "busy" in text
-        raise StoreError(f"sqlite audit index: {text}", retriable=retriable) from exc
 
 
 def _connect(path: Path, create: bool, timeout_s: float) -> sqlite3.Connection:
