@@ -99,7 +99,9 @@ def test_an_archive_of_the_live_topic_verifies_offline_and_names_an_edit(
     """`audit archive` of every record so far verifies with the public key; an edited line fails."""
     settings = signed.deployment.settings
     out = io.StringIO()
-    args = argparse.Namespace(before=datetime.now(UTC) + timedelta(days=1), out=tmp_path / "a", timeout=60.0)
+    args = argparse.Namespace(
+        before=(datetime.now(UTC) + timedelta(days=1)).isoformat(), out=tmp_path / "a", timeout=60.0
+    )
     assert run_archive(args, settings, out) == 0
     assert f"{len(signed.audit)} records of " in out.getvalue() and "retention (1827 days" in out.getvalue()
     check = argparse.Namespace(archive=tmp_path / "a", public_key=signed.public_keys)

@@ -22,8 +22,10 @@ from dancu_bus.audit.chain import START, seal
 from dancu_bus.audit.checkpoints import CheckpointProblem, check_checkpoints
 from dancu_bus.audit.verify import Problem
 from dancu_bus.cli.audit_checkpoints import describe_checkpoints
+from dancu_bus.cli.audit_index import moment
 from dancu_bus.cli.main import build_parser
 from dancu_bus.contracts import AuditRecord
+from dancu_bus.errors import ConfigError
 from tests.unit.test_audit_verify import chain, exchange
 from tests.unit.test_checkpoints import CODEC, KEY_A, checkpoint_of, keys, stored
 
@@ -184,20 +186,18 @@ def test_the_cli_offers_keygen_archive_and_both_verify_options() -> None:
     """`audit keygen`, `audit archive --before --out`, `audit verify --public-key --archive` parse."""
     parser = build_parser()
     archived = parser.parse_args(["audit", "archive", "--before", "2026-06-01", "--out", "a"])
-    assert archived.before == datetime(2026, 6, 1, tzinfo=UTC)
+    assert moment(archived.before, "--before", end=False) == datetime(2026, 6, 1, tzinfo=UTC)
     verify = parser.parse_args(["audit", "verify", "--archive", "a", "--public-key", "keys"])
     assert (str(verify.archive), str(verify.public_key)) == ("a", "keys")
     assert str(parser.parse_args(["audit", "keygen", "--out", "k"]).out) == "k"
 
 
-def test_a_time_without_its_offset_is_refused() -> None:
-    """`--before 2026-06-01T08:00` could be any zone's: it needs an offset; a bare date is UTC midnight."""
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["audit", "archive", "--before", "2026-06-01T08:00", "--out", "a"])
-    moment = build_parser().parse_args(
-        ["audit", "archive", "--before", "2026-06-01T08:00+07:00", "--out", "a"]
-    )
-    assert moment.before == datetime(2026, 6, 1, 1, tzinfo=UTC)
+def test_before_is_read_as_every_audit_command_reads_a_moment() -> None:
+    """`--before` is a date (UTC midnight) or an ISO datetime, UTC unless it names its offset."""
+    assert moment("2026-06-01T08:00+07:00", "--before", end=False) == datetime(2026, 6, 1, 1, tzinfo=UTC)
+    assert moment("2026-06-01T08:00", "--before", end=False) == datetime(2026, 6, 1, 8, tzinfo=UTC)
+    with pytest.raises(ConfigError, match="--before"):
+        moment("1 June", "--before", end=False)
 
 
 def test_a_partition_is_described_in_one_line() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -19,6 +19,7 @@ from dancu_bus.audit.archive import (
 )
 from dancu_bus.audit.verify import PartitionCheck
 from dancu_bus.cli.audit_checkpoints import describe_checkpoints, public_keys, read_checkpoints
+from dancu_bus.cli.audit_index import moment
 from dancu_bus.errors import ConfigError
 from dancu_bus.operations import platform_codec
 from dancu_bus.settings import Settings
@@ -38,7 +39,9 @@ def add_archive(verbs: Any) -> None:
         help="export the audit records logged before a date (retention deletes those first)",
     )
     archive.add_argument(
-        "--before", type=_moment, required=True, help="ISO date or time (with offset; a date is UTC midnight)"
+        "--before",
+        required=True,
+        help="a date (YYYY-MM-DD, UTC midnight) or an ISO datetime (UTC unless it names its offset)",
     )
     archive.add_argument(
         "--out", type=Path, required=True, help="a new or empty folder for the archive's files"
@@ -57,32 +60,19 @@ def add_archive_option(verify: argparse.ArgumentParser) -> None:
     )
 
 
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or time") from exc
-    if moment.tzinfo is None:
-        if len(text) > len("2026-12-01"):
-            raise argparse.ArgumentTypeError(f"{text!r} has no offset: add one, e.g. +07:00")
-        moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-    return moment
-
-
 def run_archive(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Archive the records logged before ``--before`` into ``--out``; say what retention reaches."""
     target: Path = args.out
+    before = moment(args.before, "--before", end=False)
     if target.exists() and any(target.iterdir()):
         raise ConfigError(f"{target} is not empty: archive into a new folder")
     names, codec = TopicNames(settings.kafka.topic_prefix), platform_codec()
     signed = read_checkpoints(settings, args.timeout)  # first: every head they sign is read next
     records = read_to_end(settings.kafka, names.audit, args.timeout)
     now = datetime.now(UTC)
-    files = build_archive(records, signed, codec, (names.audit, args.before, now))
+    files = build_archive(records, signed, codec, (names.audit, before, now))
     if not files:
-        print(
-            f"{names.audit}: no record logged before {args.before.isoformat()}: nothing to archive", file=out
-        )
+        print(f"{names.audit}: no record logged before {before.isoformat()}: nothing to archive", file=out)
         return 0
     target.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
