@@ -29,7 +29,7 @@ from dancu_bus.personal_id import PersonalIdError
 from dancu_bus.personal_id import parse as parse_personal_id
 from dancu_bus.settings import Settings
 from dancu_bus.store.audit_index import AuditPage, AuditQuery, audit_retention, open_audit_index
-from dancu_bus.text import printable, quoted
+from dancu_bus.text import printable, quoted, spreadsheet_safe
 from dancu_bus.topics import TopicsFile, load_topics, packaged_topics
 
 __all__ = ["moment", "record_fields", "register_verbs", "run_index_command", "run_query", "write_page"]
@@ -38,8 +38,6 @@ FORMATS = ("table", "csv", "json")
 _TABLE = ("received_at", "agency", "operation", "purpose_code", "personal_id", "status", "reason_code",
           "fields_disclosed", "exchange_id")  # fmt: skip
 _CELL = 48  # characters of a table cell
-# A spreadsheet runs a cell that starts with one of these as a formula: agency text must stay text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def register_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -243,9 +241,7 @@ def _csv_cell(value: object) -> object:
         return ""
     if isinstance(value, list):
         value = ";".join(value)
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
 def _write_table(rows: Sequence[dict[str, object]], out: TextIO) -> None:

@@ -102,7 +102,7 @@ def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     keys = audit_checkpoints.public_keys(args)  # read first: a bad key file fails before any work
     codec = platform_codec()
     agency = _agency(settings, codec, args.agency, args.timeout)
-    builder = asyncio.run(_counted(settings, codec, ReportBuilder(agency.id, period), args))
+    builder = asyncio.run(_counted(settings, codec, ReportBuilder.of(agency, period), args))
     statement = _statement(settings, codec, keys, args)
     _write(builder.report(agency, statement, datetime.now(UTC)), targets, settings, out)
     return 0
