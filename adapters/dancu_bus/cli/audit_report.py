@@ -24,10 +24,10 @@ from typing import TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from dancu_bus.admin.reader import read_to_end
+from dancu_bus.admin.reader import partition_count, read_to_end
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.agencies import Agency
-from dancu_bus.audit import verify_log
+from dancu_bus.audit import audit_partition, verify_log
 from dancu_bus.audit.checkpoints import check_checkpoints
 from dancu_bus.audit.indexer import IndexOptions, run_index
 from dancu_bus.cli import audit_checkpoints
@@ -160,19 +160,36 @@ def _agency(settings: Settings, codec: Codec, agency_id: str, timeout_s: float) 
 def _statement(
     settings: Settings, codec: Codec, keys: dict[str, Ed25519PublicKey] | None, args: argparse.Namespace
 ) -> ChainStatement:
-    """Whether every partition's chain of the audit topic verifies now (and its signed heads, with keys)."""
-    # Checkpoints before the audit topic: every head they sign is then in what is read next.
-    signed = audit_checkpoints.read_checkpoints(settings, args.timeout) if keys is not None else []
-    audit = read_to_end(settings.kafka, TopicNames(settings.kafka.topic_prefix).audit, args.timeout)
-    checks = verify_log(audit, codec, expired_head_ok=args.expired_head)
+    """Whether the chain of the agency's audit partition verifies now (and its signed heads, with keys).
+
+    Every exchange of an agency is in one audit partition (``audit_partition``), so that chain is the
+    one the report rests on; the others need not be read (``audit verify`` checks them all).
+    """
+    names = TopicNames(settings.kafka.topic_prefix)
+    partition = audit_partition(args.agency, partition_count(settings.kafka, names.audit, args.timeout))
+    # Checkpoints before the audit topic: every head they sign is then in what is read next. A
+    # checkpoint has its audit partition's number.
+    signed = (
+        read_to_end(settings.kafka, names.audit_checkpoints, args.timeout, partitions={partition})
+        if keys is not None
+        else []
+    )
+    audit = read_to_end(settings.kafka, names.audit, args.timeout, partitions={partition})
+    checks = [
+        c for c in verify_log(audit, codec, expired_head_ok=args.expired_head) if c.partition == partition
+    ]
     intact = all(check.finding is None for check in checks)
-    verdict = f"audit topic: {len(audit)} records in {len(checks)} partitions, " + (
-        "every chain intact" if intact else "a chain is broken"
+    verdict = f"audit partition {partition} (the agency's): {len(audit)} records, " + (
+        "its chain intact" if intact else "its chain is broken"
     )
     lines = [verdict, *(describe_check(check) for check in checks)]
     if keys is None:
         return ChainStatement(intact, (*lines, "signed checkpoints: not checked (no --public-key)"), None)
-    heads = check_checkpoints(audit, signed, codec, keys, expired_head_ok=args.expired_head)
+    heads = [
+        h
+        for h in check_checkpoints(audit, signed, codec, keys, expired_head_ok=args.expired_head)
+        if h.partition == partition
+    ]
     held = all(head.ok for head in heads)
     summary = f"signed checkpoints: {len(signed)} records, " + (
         "every one verified" if held else "a check failed"
