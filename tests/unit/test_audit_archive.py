@@ -180,6 +180,9 @@ def test_a_signed_head_compaction_removed_takes_the_archive_on_to_a_head_coverin
     checked = check_archive(files, CODEC, keys(KEY_A))
     assert checked.ok and checked.checkpoints is not None
     assert (checked.checkpoints[0].verified, checked.checkpoints[0].excused) == (2, 1)
+    assert describe_checkpoints(checked.checkpoints[0]).startswith(
+        "partition 0: signed heads verified: 2, 1 excused (records compaction removed, each superseded"
+    )
 
 
 def recounted(files: dict[str, bytes], data: bytes, superseded: Sequence[str]) -> dict[str, bytes]:
