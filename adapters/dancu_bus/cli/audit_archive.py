@@ -70,7 +70,7 @@ def run_archive(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     signed = read_checkpoints(settings, args.timeout)  # first: every head they sign is read next
     records = read_to_end(settings.kafka, names.audit, args.timeout)
     now = datetime.now(UTC)
-    files = build_archive(records, signed, codec, (names.audit, before, now))
+    files = build_archive(records, signed, codec, topic=names.audit, before=before, now=now)
     if not files:
         print(f"{names.audit}: no record logged before {before.isoformat()}: nothing to archive", file=out)
         return 0
@@ -93,9 +93,16 @@ def _report(manifest: dict[str, Any], retention: timedelta | None, now: datetime
         file=out,
     )
     for number, partition in sorted(partitions.items(), key=lambda p: int(p[0])):
+        signed_to = partition.get("last_signed_offset")
+        ending = (
+            "ends at a signed head"
+            if signed_to == partition["last_offset"]
+            else "NOT covered by a signed head to its end: `audit verify --archive --public-key` will"
+            " fail; archive again once the audit consumer signed a head after these records"
+        )
         print(
             f"partition {number}: {partition['records']} records, offsets {partition['first_offset']}"
-            f"–{partition['last_offset']}, {partition['checkpoints']} checkpoints",
+            f"–{partition['last_offset']}, {partition['checkpoints']} checkpoints; {ending}",
             file=out,
         )
     if retention is None:
@@ -128,6 +135,13 @@ def run_verify_archive(args: argparse.Namespace, out: TextIO) -> int:
     else:
         for signed in check.checkpoints:
             print(describe_checkpoints(signed), file=out)
+            if signed.ok and (signed.last is None or signed.unsigned):
+                print(
+                    f"partition {signed.partition}: {signed.unsigned} archived records are covered by no"
+                    " signed head: an archive must end at one (it was cut before a checkpoint covered"
+                    " them; archive again)",
+                    file=out,
+                )
     print(f"{folder}: {'verified' if check.ok else 'NOT verified'}", file=out)
     return 0 if check.ok else 1
 
