@@ -73,16 +73,19 @@ _SCHEMA = _TABLES + "".join(
     f"CREATE INDEX IF NOT EXISTS {name} ON audit_records ({on});\n" for name, on in INDEXES.items()
 )
 _SCHEMA_LOCK = 0x6175646974  # "audit": serialises table creation between processes opening at once
+# Monotonic (as in SQLite): a row only gives way to a later record of its exchange, a position only moves on.
 _UPSERT = (
     f"INSERT INTO audit_records ({', '.join(COLUMNS)})"
     f" VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})"
     " ON CONFLICT (exchange_id) DO UPDATE SET "
     + ", ".join(f"{column} = EXCLUDED.{column}" for column in COLUMNS[1:])
+    + " WHERE EXCLUDED.audit_offset > audit_records.audit_offset"
 )
 _DELETE = "DELETE FROM audit_records WHERE exchange_id = $1"
 _POSITION = (
     "INSERT INTO audit_positions (topic, partition, next_offset) VALUES ($1, $2, $3)"
-    " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset"
+    " ON CONFLICT (topic, partition) DO UPDATE"
+    " SET next_offset = GREATEST(audit_positions.next_offset, EXCLUDED.next_offset)"
 )
 
 

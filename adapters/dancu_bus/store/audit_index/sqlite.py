@@ -71,11 +71,20 @@ CREATE TABLE IF NOT EXISTS audit_positions (
 ) WITHOUT ROWID;
 """ + "".join(f"CREATE INDEX IF NOT EXISTS {name} ON audit_records ({on});\n" for name, on in INDEXES.items())
 _DROP = "DROP TABLE IF EXISTS audit_records; DROP TABLE IF EXISTS audit_positions;"
+# Monotonic, so that two writers at once (an `audit report` catching up while `audit index` follows) never
+# undo each other: a row only gives way to a later record of its exchange (always in the same partition),
+# and a position only moves forward.
 _UPSERT = (
-    f"INSERT OR REPLACE INTO audit_records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    f"INSERT INTO audit_records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    " ON CONFLICT (exchange_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[1:])
+    + " WHERE excluded.audit_offset > audit_records.audit_offset"
 )
 _DELETE = "DELETE FROM audit_records WHERE exchange_id = ?"
-_POSITION = "INSERT OR REPLACE INTO audit_positions (topic, partition, next_offset) VALUES (?, ?, ?)"
+_POSITION = (
+    "INSERT INTO audit_positions (topic, partition, next_offset) VALUES (?, ?, ?)"
+    " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)"
+)
 
 
 def _question(_n: int) -> str:
