@@ -102,8 +102,9 @@ def run_index_command(args: argparse.Namespace, settings: Settings, out: TextIO)
     total = asyncio.run(_count(settings))
     kept = "no time retention" if options.retention is None else f"older than {_days(options.retention)}"
     print(
-        f"audit index {_where(settings)}: {progress.indexed} records indexed, {progress.removed} removed,"
-        f" {progress.skipped} skipped (not audit records), {progress.expired} expired ({kept});"
+        f"audit index {_where(settings)}: {progress.indexed} records indexed,"
+        f" {progress.skipped} skipped (not audit records, or tombstones), {progress.expired}"
+        f" expired ({kept});"
         f" it holds {total} records",
         file=out,
     )
