@@ -18,6 +18,7 @@ from dancu_bus.errors import ConfigError
 from dancu_bus.operations import platform_codec
 from dancu_bus.store.audit_index import AuditPage, AuditQuery, audit_retention, expiry_cutoff
 from dancu_bus.store.audit_index.query import After, decode_cursor, encode_cursor
+from dancu_bus.store.audit_index.rows import positions_of
 from dancu_bus.topics import packaged_topics
 from dancu_bus.transport.records import Incoming, Unreadable
 from tests.unit.samples import AUDIT
@@ -96,6 +97,19 @@ def test_fetched_records_become_rows_or_skips(caplog: pytest.LogCaptureFixture) 
     assert (row.record, row.partition, row.offset) == (AUDIT, 1, 0)
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == [f"audit index: tombstone for {AUDIT.exchange_id!r}: kept; the audit writes none"]
+
+
+def test_positions_are_read_only_from_rows_of_the_followed_topic() -> None:
+    """Both backends read positions through one check: rows of another topic name it, --rebuild and the setting."""
+    rows = [("ndxp.dancu.audit", 0, 7), ("ndxp.dancu.audit", 2, 3)]
+    assert positions_of(rows, "ndxp.dancu.audit", "at x.sqlite3", "DANCU_AUDIT_INDEX__PATH") == {0: 7, 2: 3}
+    assert positions_of([], "ndxp.dancu.audit", "at x.sqlite3", "DANCU_AUDIT_INDEX__PATH") == {}
+    with pytest.raises(ConfigError) as caught:
+        positions_of([*rows, ("test.dancu.audit", 1, 1)], "ndxp.dancu.audit", "in PostgreSQL", "DANCU_AUDIT_INDEX__DSN")
+    assert str(caught.value) == (
+        "the audit index in PostgreSQL was filled from test.dancu.audit, not ndxp.dancu.audit:"
+        " rebuild it with `dancu-bus audit index --rebuild` (or set DANCU_AUDIT_INDEX__DSN)"
+    )
 
 
 def test_a_cursor_round_trips_only_for_its_query() -> None:

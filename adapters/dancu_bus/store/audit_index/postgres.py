@@ -20,6 +20,7 @@ from dancu_bus.store.audit_index.rows import (
     IndexBatch,
     last_of_each,
     page,
+    positions_of,
     select,
     stored,
     to_row,
@@ -161,13 +162,7 @@ class PostgresAuditIndex:
         """The next offset of each partition indexed; ConfigError when the index follows another topic."""
         async with self._connection() as connection:
             rows = await connection.fetch("SELECT topic, partition, next_offset FROM audit_positions")
-        other = sorted({row[0] for row in rows if row[0] != topic})
-        if other:
-            raise ConfigError(
-                f"the audit index in PostgreSQL was filled from {other[0]}, not {topic}:"
-                " rebuild it with `dancu-bus audit index --rebuild` (or set DANCU_AUDIT_INDEX__DSN)"
-            )
-        return {int(row[1]): int(row[2]) for row in rows}
+        return positions_of(rows, topic, "in PostgreSQL", "DANCU_AUDIT_INDEX__DSN")
 
     async def apply(self, batch: IndexBatch) -> None:
         """Records, tombstones and positions in one transaction."""

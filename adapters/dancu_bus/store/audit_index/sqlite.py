@@ -22,6 +22,7 @@ from dancu_bus.store.audit_index.rows import (
     IndexBatch,
     last_of_each,
     page,
+    positions_of,
     select,
     stored,
     to_row,
@@ -146,7 +147,7 @@ class SqliteAuditIndex:
         rows = await self._thread.run(
             _fetch, self._connection(), "SELECT topic, partition, next_offset FROM audit_positions", []
         )
-        return _positions_of(rows, topic, str(self._path))
+        return positions_of(rows, topic, str(self._path), "DANCU_AUDIT_INDEX__PATH")
 
     async def apply(self, batch: IndexBatch) -> None:
         """Records, tombstones and positions in one transaction."""
@@ -164,17 +165,6 @@ class SqliteAuditIndex:
         if self._db is None:
             raise RuntimeError("SqliteAuditIndex used outside `async with`")
         return self._db
-
-
-def _positions_of(rows: list[Any], topic: str, where: str) -> dict[int, int]:
-    """The positions of ``topic``; ConfigError when the rows hold another topic's."""
-    other = sorted({row[0] for row in rows if row[0] != topic})
-    if other:
-        raise ConfigError(
-            f"the audit index {where} was filled from {other[0]}, not {topic}:"
-            " rebuild it with `dancu-bus audit index --rebuild` (or set DANCU_AUDIT_INDEX__PATH)"
-        )
-    return {int(row[1]): int(row[2]) for row in rows}
 
 
 # -- everything below runs on the worker thread
