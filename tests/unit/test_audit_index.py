@@ -100,12 +100,14 @@ def test_fetched_records_become_rows_or_skips(caplog: pytest.LogCaptureFixture) 
 
 
 def test_positions_are_read_only_from_rows_of_the_followed_topic() -> None:
-    """Both backends read positions through one check: rows of another topic name it, --rebuild and the setting."""
+    """Both backends check positions alike: rows of another topic name it, --rebuild and the setting."""
     rows = [("ndxp.dancu.audit", 0, 7), ("ndxp.dancu.audit", 2, 3)]
     assert positions_of(rows, "ndxp.dancu.audit", "at x.sqlite3", "DANCU_AUDIT_INDEX__PATH") == {0: 7, 2: 3}
     assert positions_of([], "ndxp.dancu.audit", "at x.sqlite3", "DANCU_AUDIT_INDEX__PATH") == {}
     with pytest.raises(ConfigError) as caught:
-        positions_of([*rows, ("test.dancu.audit", 1, 1)], "ndxp.dancu.audit", "in PostgreSQL", "DANCU_AUDIT_INDEX__DSN")
+        positions_of(
+            [*rows, ("test.dancu.audit", 1, 1)], "ndxp.dancu.audit", "in PostgreSQL", "DANCU_AUDIT_INDEX__DSN"
+        )
     assert str(caught.value) == (
         "the audit index in PostgreSQL was filled from test.dancu.audit, not ndxp.dancu.audit:"
         " rebuild it with `dancu-bus audit index --rebuild` (or set DANCU_AUDIT_INDEX__DSN)"
