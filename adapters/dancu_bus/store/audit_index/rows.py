@@ -106,7 +106,7 @@ def last_of_each(changes: Sequence[tuple[str, Indexed | None]]) -> tuple[list[In
     return [i for i in last.values() if i is not None], [e for e, i in last.items() if i is None]
 
 
-def positions_of(rows: Sequence[Sequence[Any]], topic: str, where: str, setting: str) -> dict[int, int]:
+def positions_of(rows: Sequence[Any], topic: str, where: str, setting: str) -> dict[int, int]:
     """The next offset of each partition from (topic, partition, next_offset) rows.
 
     ConfigError when the rows hold another topic's: the index ``where`` was filled from another topic
