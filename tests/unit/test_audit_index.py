@@ -8,13 +8,15 @@ import dataclasses
 import io
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from dancu_bus.audit.indexer import changes_of
-from dancu_bus.cli.audit_index import moment, query_of, record_fields, write_page
+from dancu_bus.cli.audit_index import query_of, record_fields, write_page
+from dancu_bus.cli.moments import parse_day, parse_moment, parse_period
 from dancu_bus.errors import ConfigError
+from dancu_bus.inspection import Period
 from dancu_bus.operations import platform_codec
 from dancu_bus.store.audit_index import AuditPage, AuditQuery, audit_retention, expiry_cutoff
 from dancu_bus.store.audit_index.query import After, decode_cursor, encode_cursor
@@ -126,23 +128,50 @@ def test_a_cursor_round_trips_only_for_its_query() -> None:
 @pytest.mark.parametrize(
     ("text", "end", "expected"),
     [
-        ("2026-03-01", False, datetime(2026, 3, 1, tzinfo=UTC)),
-        ("2026-03-01", True, datetime(2026, 3, 2, tzinfo=UTC)),
+        ("2026-03-01", False, datetime(2026, 2, 28, 17, tzinfo=UTC)),
+        ("2026-03-01", True, datetime(2026, 3, 1, 17, tzinfo=UTC)),
+        ("20260301", False, datetime(2026, 2, 28, 17, tzinfo=UTC)),
         ("2026-03-01T08:30:00", True, datetime(2026, 3, 1, 8, 30, tzinfo=UTC)),
+        ("2026-03-01 08:30", False, datetime(2026, 3, 1, 8, 30, tzinfo=UTC)),
+        ("20260301T0830", False, datetime(2026, 3, 1, 8, 30, tzinfo=UTC)),
         ("2026-03-01T15:30:00+07:00", False, datetime(2026, 3, 1, 8, 30, tzinfo=UTC)),
     ],
 )
-def test_dates_are_utc_and_a_last_day_is_included(text: str, end: bool, expected: datetime) -> None:
-    """A date starts its day (with --to, the next day: the day is included); a naive datetime is UTC."""
-    assert moment(text, "--to", end=end) == expected
+def test_a_date_is_a_vietnam_day_and_a_datetime_utc(text: str, end: bool, expected: datetime) -> None:
+    """A date starts its Vietnam day (with ``end``, the next: the day is included); a naive time is UTC."""
+    assert parse_moment(text, "--to", end=end) == expected
 
 
-def test_a_date_that_is_none_is_a_config_error() -> None:
-    """Not a date: one line naming the option and the two accepted forms."""
+def test_audit_query_and_audit_report_read_the_same_dates_as_the_same_period() -> None:
+    """`audit query --from D1 --to D2` selects exactly what `audit report --from D1 --to D2` counts."""
+    q = query_of(query_args(start="2026-03-01", end="20260331"))
+    period = Period(parse_day("2026-03-01", "--from"), parse_day("20260331", "--to"))
+    assert (q.start, q.end) == (period.start, period.end)
+    assert parse_day("20260331", "--to") == date(2026, 3, 31)
+
+
+@pytest.mark.parametrize("text", ["1/3/2026", "2026-W09-1", "2026-060", "2026-02-30", "2026-03-01T25:00", ""])
+def test_a_date_that_is_none_is_a_config_error(text: str) -> None:
+    """Not a date (week and ordinal dates are none either): one line naming the option and both forms."""
     with pytest.raises(
-        ConfigError, match=r"--from '1/3/2026' is not a date \(YYYY-MM-DD\) or an ISO datetime"
+        ConfigError, match=r"^--from '.*' is not a date \(YYYY-MM-DD or YYYYMMDD, a day in Vietnam"
     ):
-        moment("1/3/2026", "--from", end=False)
+        parse_moment(text, "--from", end=False)
+    with pytest.raises(ConfigError, match=r"^--to '.*' is not a day: give YYYY-MM-DD"):
+        parse_day(text, "--to")
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("2026-03-02", "2026-03-01"), ("2026-03-01T10:00", "2026-03-01T10:00")]
+)
+def test_an_empty_period_is_refused(start: str, end: str) -> None:
+    """--from at or after --to could match nothing: a clear error instead of an empty page."""
+    with pytest.raises(ConfigError, match=rf"^--from '{start}' is not before --to '{end}'"):
+        query_of(query_args(start=start, end=end))
+    assert parse_period("2026-03-01", "2026-03-01") == (  # one day: --to includes its day
+        datetime(2026, 2, 28, 17, tzinfo=UTC),
+        datetime(2026, 3, 1, 17, tzinfo=UTC),
+    )
 
 
 def query_args(**given: object) -> argparse.Namespace:
@@ -156,7 +185,11 @@ def test_a_malformed_personal_id_is_refused_before_querying() -> None:
     with pytest.raises(ConfigError, match="is not a personal id: has 5 characters"):
         query_of(query_args(personal_id="12345"))
     q = query_of(query_args(personal_id="001090012345", outcome="REJECTED", end="2026-03-01"))
-    assert (q.personal_id, q.status, q.end) == ("001090012345", "REJECTED", datetime(2026, 3, 2, tzinfo=UTC))
+    assert (q.personal_id, q.status, q.end) == (
+        "001090012345",
+        "REJECTED",
+        datetime(2026, 3, 1, 17, tzinfo=UTC),
+    )
 
 
 def test_the_three_formats_hold_the_same_records() -> None:

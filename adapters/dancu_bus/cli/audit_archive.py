@@ -19,7 +19,7 @@ from dancu_bus.audit.archive import (
 )
 from dancu_bus.audit.verify import PartitionCheck
 from dancu_bus.cli.audit_checkpoints import describe_checkpoints, public_keys, read_checkpoints
-from dancu_bus.cli.audit_index import moment
+from dancu_bus.cli.moments import MOMENT_HELP, parse_moment
 from dancu_bus.errors import ConfigError
 from dancu_bus.operations import platform_codec
 from dancu_bus.settings import Settings
@@ -41,7 +41,7 @@ def add_archive(verbs: Any) -> None:
     archive.add_argument(
         "--before",
         required=True,
-        help="a date (YYYY-MM-DD, UTC midnight) or an ISO datetime (UTC unless it names its offset)",
+        help=f"the records logged before this moment: {MOMENT_HELP} (a date: its start, 00:00 Vietnam time)",
     )
     archive.add_argument(
         "--out", type=Path, required=True, help="a new or empty folder for the archive's files"
@@ -63,7 +63,7 @@ def add_archive_option(verify: argparse.ArgumentParser) -> None:
 def run_archive(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Archive the records logged before ``--before`` into ``--out``; say what retention reaches."""
     target: Path = args.out
-    before = moment(args.before, "--before", end=False)
+    before = parse_moment(args.before, "--before", end=False)
     if target.exists() and any(target.iterdir()):
         raise ConfigError(f"{target} is not empty: archive into a new folder")
     names, codec = TopicNames(settings.kafka.topic_prefix), platform_codec()

@@ -14,12 +14,13 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.audit.indexer import IndexOptions, IndexProgress, run_index
+from dancu_bus.cli.moments import MOMENT_HELP, parse_period
 from dancu_bus.cli.services import serve
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import ConfigError
@@ -32,7 +33,7 @@ from dancu_bus.store.audit_index import AuditPage, AuditQuery, audit_retention, 
 from dancu_bus.text import printable, quoted, spreadsheet_safe
 from dancu_bus.topics import TopicsFile, load_topics, packaged_topics
 
-__all__ = ["moment", "record_fields", "register_verbs", "run_index_command", "run_query", "write_page"]
+__all__ = ["record_fields", "register_verbs", "run_index_command", "run_query", "write_page"]
 
 FORMATS = ("table", "csv", "json")
 _TABLE = ("received_at", "agency", "operation", "purpose_code", "personal_id", "status", "reason_code",
@@ -69,13 +70,13 @@ def _add_query(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--from",
         dest="start",
         metavar="D",
-        help="received at or after: YYYY-MM-DD or an ISO datetime, in UTC",
+        help=f"received at or after: {MOMENT_HELP}",
     )
     query.add_argument(
         "--to",
         dest="end",
         metavar="D",
-        help="received before this ISO datetime, or up to the end of this day (YYYY-MM-DD), in UTC",
+        help=f"received before this moment, or up to the end of this day (included): {MOMENT_HELP}",
     )
     query.add_argument("--personal-id")
     query.add_argument("--purpose", help="purpose code")
@@ -169,7 +170,7 @@ async def _page(settings: Settings, q: AuditQuery, limit: int, cursor: str | Non
 
 
 def query_of(args: argparse.Namespace) -> AuditQuery:
-    """The query the options ask; ConfigError for a date or personal id that is not one."""
+    """The query the options ask; ConfigError for a bad date or personal id, or an empty period."""
     if args.personal_id is not None:
         try:
             parse_personal_id(args.personal_id)
@@ -177,31 +178,17 @@ def query_of(args: argparse.Namespace) -> AuditQuery:
             raise ConfigError(
                 f"--personal-id {quoted(args.personal_id)} is not a personal id: {exc.reason}"
             ) from None
+    start, end = parse_period(args.start, args.end)
     return AuditQuery(
         agency=args.agency,
-        start=None if args.start is None else moment(args.start, "--from", end=False),
-        end=None if args.end is None else moment(args.end, "--to", end=True),
+        start=start,
+        end=end,
         personal_id=args.personal_id,
         purpose=args.purpose,
         operation=args.operation,
         status=args.outcome,
         reason=args.reason,
     )
-
-
-def moment(text: str, option: str, *, end: bool) -> datetime:
-    """A date (its start, or with ``end`` the start of the next day) or an ISO datetime, in UTC."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1 if end else 0)
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"{option} {quoted(text)} is not a date (YYYY-MM-DD) or an ISO datetime (2026-01-31T08:00:00,"
-            " UTC unless it names its offset)"
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def record_fields(record: AuditRecord) -> dict[str, object]:
