@@ -9,19 +9,25 @@ import io
 import json
 import logging
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
 from dancu_bus.audit.indexer import changes_of
 from dancu_bus.cli.audit_index import query_of, record_fields, write_page
+from dancu_bus.cli.main import build_parser
 from dancu_bus.cli.moments import parse_day, parse_moment, parse_period
+from dancu_bus.cli.topics import audit_retention
 from dancu_bus.errors import ConfigError
 from dancu_bus.inspection import Period
 from dancu_bus.operations import platform_codec
-from dancu_bus.store.audit_index import AuditPage, AuditQuery, audit_retention, expiry_cutoff
+from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.store.audit_index import AuditPage, AuditQuery, expiry_cutoff
 from dancu_bus.store.audit_index.query import After, decode_cursor, encode_cursor
 from dancu_bus.store.audit_index.rows import positions_of
-from dancu_bus.topics import packaged_topics
+from dancu_bus.topic_names import TopicNames
+from dancu_bus.topics import TopicsFile, packaged_topics, time_retention
 from dancu_bus.transport.records import Incoming, Unreadable
 from tests.unit.samples import AUDIT
 
@@ -30,7 +36,16 @@ CODEC = platform_codec()
 
 def test_the_packaged_audit_retention_is_five_years() -> None:
     """topics.yaml keeps the audit 157,852,800,000 ms (1827 days), and the index follows it."""
-    assert audit_retention(packaged_topics()) == timedelta(days=1827)
+    assert time_retention(packaged_topics(), "ndxp.dancu.audit", "ndxp.dancu") == timedelta(days=1827)
+
+
+def _with_audit_configs(configs: dict[str, str]) -> TopicsFile:
+    file = packaged_topics()
+    topics = tuple(
+        t.model_copy(update={"configs": configs}) if t.name == f"{file.prefix}.audit" else t
+        for t in file.topics
+    )
+    return file.model_copy(update={"topics": topics})
 
 
 @pytest.mark.parametrize(
@@ -46,20 +61,45 @@ def test_retention_follows_the_audit_topics_policy(
     configs: dict[str, str], expected: timedelta | None
 ) -> None:
     """Compaction only, or -1, keeps records forever; delete without retention.ms is Kafka's 7 days."""
-    file = packaged_topics()
-    topics = tuple(
-        t.model_copy(update={"configs": configs}) if t.name == f"{file.prefix}.audit" else t
-        for t in file.topics
-    )
-    assert audit_retention(file.model_copy(update={"topics": topics})) == expected
+    assert time_retention(_with_audit_configs(configs), "ndxp.dancu.audit", "ndxp.dancu") == expected
+
+
+def test_the_deployments_prefix_names_the_audit_topic_of_the_file() -> None:
+    """Under another prefix (as `topics apply` creates them) the audit topic is still the file's audit one."""
+    file = _with_audit_configs({"retention.ms": "3600000"})
+    names = TopicNames("test.run-7")
+    assert time_retention(file, names.audit, names.prefix) == timedelta(hours=1)
+    with pytest.raises(ConfigError, match=r"declares no topic test\.run-7\.audit"):
+        time_retention(file, names.audit, "ndxp.dancu")  # a name not under the prefix it is said to be
 
 
 def test_a_topics_file_without_an_audit_topic_is_a_config_error() -> None:
-    """The index cannot guess a retention: ConfigError naming the topic."""
+    """The index cannot guess a retention: ConfigError naming the topic and --topics."""
     file = packaged_topics()
     topics = tuple(t for t in file.topics if t.name != f"{file.prefix}.audit")
-    with pytest.raises(ConfigError, match="no audit topic"):
-        audit_retention(file.model_copy(update={"topics": topics}))
+    with pytest.raises(ConfigError, match=r"declares no topic ndxp\.dancu\.audit .*--topics FILE"):
+        time_retention(file.model_copy(update={"topics": topics}), "ndxp.dancu.audit", "ndxp.dancu")
+
+
+def test_audit_index_and_audit_archive_read_retention_from_the_same_topics_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both take --topics FILE and read it as `topics plan` does, under the deployment's prefix."""
+    file = _with_audit_configs({"cleanup.policy": "delete", "retention.ms": "86400000"})
+    path = tmp_path / "topics.yaml"
+    path.write_text(yaml.safe_dump(file.model_dump(mode="json", exclude_defaults=True)), encoding="utf-8")
+    settings = Settings(kafka=KafkaSettings(topic_prefix="test.other"))
+    parser = build_parser()
+    index = parser.parse_args(["audit", "index", "--once", "--topics", str(path)])
+    archive = parser.parse_args(
+        ["audit", "archive", "--before", "2026-06-01", "--out", "a", "--topics", str(path)]
+    )
+    assert index.topics == archive.topics == path
+    assert audit_retention(archive.topics, settings) == timedelta(days=1)
+    monkeypatch.chdir(tmp_path)
+    assert audit_retention(None, settings) == timedelta(days=1)  # no file given: ./topics.yaml
+    path.unlink()
+    assert audit_retention(None, settings) == timedelta(days=1827)  # and without one, the packaged file
 
 
 def test_the_cutoff_is_now_less_the_retention_or_none() -> None:

@@ -15,13 +15,13 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TextIO
 
 from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.audit.indexer import IndexOptions, IndexProgress, run_index
 from dancu_bus.cli.moments import MOMENT_HELP, parse_period
 from dancu_bus.cli.services import serve
+from dancu_bus.cli.topics import add_topics_option, audit_retention
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import ConfigError
 from dancu_bus.lifecycle import stop_on_signals
@@ -29,9 +29,8 @@ from dancu_bus.operations import platform_codec
 from dancu_bus.personal_id import PersonalIdError
 from dancu_bus.personal_id import parse as parse_personal_id
 from dancu_bus.settings import Settings
-from dancu_bus.store.audit_index import AuditPage, AuditQuery, audit_retention, open_audit_index
+from dancu_bus.store.audit_index import AuditPage, AuditQuery, open_audit_index
 from dancu_bus.text import printable, quoted, spreadsheet_safe
-from dancu_bus.topics import TopicsFile, load_topics, packaged_topics
 
 __all__ = ["record_fields", "register_verbs", "run_index_command", "run_query", "write_page"]
 
@@ -52,12 +51,7 @@ def register_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--rebuild", action="store_true", help="empty the index and read the topic from its start"
     )
     index.add_argument("--once", action="store_true", help="catch up to the topic's end, then exit")
-    index.add_argument(
-        "--topics",
-        type=Path,
-        help="topics file whose audit retention the index applies"
-        " (default: ./topics.yaml, else the packaged one)",
-    )
+    add_topics_option(index, "whose audit retention the index applies")
     index.add_argument("--timeout", type=float, default=300.0, help="--once: seconds allowed to catch up")
     index.set_defaults(run=lambda args, settings: run_index_command(args, settings, sys.stdout))
     _add_query(verbs)
@@ -96,7 +90,7 @@ def _add_query(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def run_index_command(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """``audit index``: catch up (and exit with ``--once``) or follow; print what was done."""
-    options = IndexOptions(args.rebuild, args.once, audit_retention(_declared(args.topics)), args.timeout)
+    options = IndexOptions(args.rebuild, args.once, audit_retention(args.topics, settings), args.timeout)
     progress = asyncio.run(_index(settings, options))
     if progress is None:
         return 0
@@ -132,14 +126,6 @@ async def _index(settings: Settings, options: IndexOptions) -> IndexProgress | N
 async def _count(settings: Settings) -> int:
     async with open_audit_index(settings) as index:
         return await index.count(AuditQuery())
-
-
-def _declared(file: Path | None) -> TopicsFile:
-    """The topics file given, else ``./topics.yaml`` if there is one, else the packaged declaration."""
-    if file is not None:
-        return load_topics(file)
-    here = Path("topics.yaml")
-    return load_topics(here) if here.exists() else packaged_topics()
 
 
 def _days(retention: timedelta) -> str:
