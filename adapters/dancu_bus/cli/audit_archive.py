@@ -40,7 +40,8 @@ def add_archive(verbs: Any) -> None:
     archive.add_argument(
         "--before",
         required=True,
-        help=f"the records logged before this moment: {MOMENT_HELP} (a date: its start, 00:00 Vietnam time)",
+        metavar="D",
+        help=f"the records logged before this: {MOMENT_HELP}; a date means before its 00:00",
     )
     archive.add_argument(
         "--out", type=Path, required=True, help="a new or empty folder for the archive's files"
