@@ -23,8 +23,8 @@ from dancu_bus.audit.chain import START, seal
 from dancu_bus.audit.checkpoints import CheckpointProblem, check_checkpoints
 from dancu_bus.audit.verify import Problem
 from dancu_bus.cli.audit_checkpoints import describe_checkpoints
-from dancu_bus.cli.audit_index import moment
 from dancu_bus.cli.main import build_parser
+from dancu_bus.cli.moments import parse_moment
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import ConfigError
 from tests.unit.test_audit_verify import chain, exchange
@@ -241,18 +241,20 @@ def test_the_cli_offers_keygen_archive_and_both_verify_options() -> None:
     """`audit keygen`, `audit archive --before --out`, `audit verify --public-key --archive` parse."""
     parser = build_parser()
     archived = parser.parse_args(["audit", "archive", "--before", "2026-06-01", "--out", "a"])
-    assert moment(archived.before, "--before", end=False) == datetime(2026, 6, 1, tzinfo=UTC)
+    assert parse_moment(archived.before, "--before", end=False) == datetime(2026, 5, 31, 17, tzinfo=UTC)
     verify = parser.parse_args(["audit", "verify", "--archive", "a", "--public-key", "keys"])
     assert (str(verify.archive), str(verify.public_key)) == ("a", "keys")
     assert str(parser.parse_args(["audit", "keygen", "--out", "k"]).out) == "k"
 
 
 def test_before_is_read_as_every_audit_command_reads_a_moment() -> None:
-    """`--before` is a date (UTC midnight) or an ISO datetime, UTC unless it names its offset."""
-    assert moment("2026-06-01T08:00+07:00", "--before", end=False) == datetime(2026, 6, 1, 1, tzinfo=UTC)
-    assert moment("2026-06-01T08:00", "--before", end=False) == datetime(2026, 6, 1, 8, tzinfo=UTC)
+    """`--before` is a date (00:00 Vietnam time) or an ISO datetime, UTC unless it names its offset."""
+    assert parse_moment("2026-06-01T08:00+07:00", "--before", end=False) == datetime(
+        2026, 6, 1, 1, tzinfo=UTC
+    )
+    assert parse_moment("2026-06-01T08:00", "--before", end=False) == datetime(2026, 6, 1, 8, tzinfo=UTC)
     with pytest.raises(ConfigError, match="--before"):
-        moment("1 June", "--before", end=False)
+        parse_moment("1 June", "--before", end=False)
 
 
 def test_a_partition_is_described_in_one_line() -> None:

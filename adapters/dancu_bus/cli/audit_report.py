@@ -18,7 +18,7 @@ import argparse
 import asyncio
 import sys
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -32,6 +32,7 @@ from dancu_bus.audit.checkpoints import check_checkpoints
 from dancu_bus.audit.indexer import IndexOptions, run_index
 from dancu_bus.cli import audit_checkpoints
 from dancu_bus.cli.audit import describe_check
+from dancu_bus.cli.moments import DATE_HELP, parse_day
 from dancu_bus.codec import Codec
 from dancu_bus.errors import ConfigError
 from dancu_bus.inspection import (
@@ -66,8 +67,8 @@ def register_report(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "usage reports, and whether the audit chain verified. Days are Vietnam time (UTC+7).",
     )
     report.add_argument("--agency", required=True, help="the agency's id")
-    report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD (Vietnam time)")
-    report.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD, included")
+    report.add_argument("--from", dest="first", required=True, help=f"first day: {DATE_HELP}")
+    report.add_argument("--to", dest="last", required=True, help=f"last day, included: {DATE_HELP}")
     report.add_argument(
         "--format",
         default="html",
@@ -143,10 +144,11 @@ def _targets(formats: tuple[str, ...], out: Path | None) -> dict[str, Path | Non
 
 
 def _period(first: str, last: str) -> Period:
+    """The days from ``--from`` to ``--to``, read as every audit command reads a date (a Vietnam day)."""
     try:
-        return Period(date.fromisoformat(first), date.fromisoformat(last))
+        return Period(parse_day(first, "--from"), parse_day(last, "--to"))
     except ValueError as exc:
-        raise ConfigError(f"--from {first} --to {last}: {exc} (days are YYYY-MM-DD)") from exc
+        raise ConfigError(f"--from {first} --to {last}: {exc}") from exc
 
 
 def _agency(settings: Settings, codec: Codec, agency_id: str, timeout_s: float) -> Agency:

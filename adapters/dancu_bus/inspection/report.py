@@ -26,14 +26,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
 
 from dancu_bus.agencies import Agency, Change
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.reasons import Reason
 from dancu_bus.registry.usage_reports import USAGE_REPORT_ANSWER, USAGE_REPORT_REQUEST, open_usage_requests
-from dancu_bus.timestamps import aware
+from dancu_bus.timestamps import VIETNAM, aware
 
 __all__ = [
     "MAX_KEYS",
@@ -54,8 +54,6 @@ __all__ = [
     "WorkingHours",
     "build_report",
 ]
-
-VIETNAM = timezone(timedelta(hours=7), "ICT")
 
 
 @dataclass(frozen=True, slots=True)
