@@ -215,7 +215,13 @@ def _audit_gate(settings: Settings, edges: Edges, metrics: ResolverMetrics) -> A
     bound = settings.resolver.audit_max_lag_s
     if edges.clients is not None or bound == 0:
         return None
-    gate = AuditGate(bound, time.monotonic)
+    names = TopicNames(settings.kafka.topic_prefix)
+
+    def agency_of(topic: str) -> str | None:
+        split = names.split(topic)
+        return split[1] if split else None
+
+    gate = AuditGate(bound, time.monotonic, agency_of)
     metrics.gated(gate.closed, gate.lag_s)
     return gate
 
@@ -237,7 +243,10 @@ async def _audit_watched(
 
     def report(polled: GroupLag | None) -> None:
         nonlocal closed
-        gate.polled(None if polled is None else polled.lags)
+        if polled is None:
+            gate.polled(None)
+        else:
+            gate.polled(polled.lags)
         if gate.closed() != closed:
             closed = not closed
             if closed:
