@@ -176,6 +176,14 @@ class Admission:
         )
         return granted, None if exceeded is None else Rejection(Reason.QUOTA_EXCEEDED, exceeded)
 
+    def charge(self, agency: Agency, now: datetime) -> Rejection | None:
+        """Stage 10 for a request refused before admission (the audit gate): it spends one of the
+        agency's quota all the same; the refusal when none is left."""
+        granted, exceeded = self._quotas.take_many(
+            agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date(), 1
+        )
+        return None if granted else Rejection(Reason.QUOTA_EXCEEDED, exceeded or "")
+
     def quota_used(self, agency: Agency, now: datetime) -> int:
         """What ``agency`` spent of its daily quota on the day of ``now`` (Vietnam's day, as ``spend``)."""
         return self._quotas.used_on(agency.id, now.astimezone(VIETNAM).date())
