@@ -119,7 +119,10 @@ class LagMonitor:
         }
         latest = {tp: high for tp, (_, high) in ends.items()}
         start = {tp: committed.get(tp, low) for tp, (low, _) in ends.items()}
-        stalled = [tp for tp in start if tp in self._committed and self._committed[tp] == start[tp]]
+        # Stalled: the group did not move since the last poll, or the partition is first seen (a
+        # restart's first poll): a tail of transaction markers then reads as no lag at once, so the
+        # audit gate opens at the first poll of a healthy start rather than one interval later.
+        stalled = [tp for tp in start if self._committed.get(tp, start[tp]) == start[tp]]
         self._committed = start
         now = time.time()
         lags = group_lag(self._table, start, latest, now)

@@ -180,7 +180,7 @@ class Admission:
         """Stage 10 for a request refused before admission (the audit gate): it spends one of the
         agency's quota all the same; the refusal when none is left."""
         granted, exceeded = self._quotas.take_many(
-            agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date(), 1
+            agency.id, agency.quota, time.monotonic(), now.astimezone(VIETNAM).date(), 1
         )
         return None if granted else Rejection(Reason.QUOTA_EXCEEDED, exceeded or "")
 
