@@ -69,7 +69,7 @@ def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone(
     bytes and today's without a trace id or fee hash alike.
     """
     record = _reference_record((GOLDEN / f"{golden}.bin").read_bytes(), writer)
-    unset = {"criteria": [], "trace_id": None, "fee": None}
+    unset: dict[str, object] = {"criteria": [], "trace_id": None, "fee": None}
     content = {
         k: _as_avro_long(v) for k, v in record.items() if k != "hash" and not (k in unset and v == unset[k])
     }
