@@ -54,6 +54,7 @@ class Operation(StrEnum):
     TICKET_STATE = "TICKET_STATE"
     CORRECT = "CORRECT"
     VERIFY_BATCH = "VERIFY_BATCH"
+    SELF = "SELF"
 
 
 class ResponseStatus(StrEnum):
@@ -364,6 +365,8 @@ class AuditRecord:
     criteria: tuple[str, ...] = ()
     # The W3C trace id of the request's ``traceparent`` (``dancu_bus.tracing``), when it had a valid one.
     trace_id: str | None = None
+    # What the exchange cost the asker in VND, for an operation that states its fee (SELF: 0, Art. 8.2).
+    fee: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
