@@ -39,6 +39,9 @@ class Reason(StrEnum):
     NO_ANSWER_KEY = "NO_ANSWER_KEY"
     BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
+    HIDING_NOT_ALLOWED = "HIDING_NOT_ALLOWED"
+    INVALID_HIDDEN_UNTIL = "INVALID_HIDDEN_UNTIL"
+    INVALID_HIDING_LEGAL_BASIS = "INVALID_HIDING_LEGAL_BASIS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,20 @@ MESSAGES: dict[Reason, Message] = {
         "Nhật ký trao đổi dữ liệu đang bị chậm: tạm từ chối yêu cầu mới cho đến khi nhật ký được ghi đầy"
         " đủ; đề nghị gửi lại sau.",
         "The exchange log is behind: new requests are refused until it catches up; send again later.",
+    ),
+    Reason.HIDING_NOT_ALLOWED: Message(
+        "Mục đích khai thác không cho phép ẩn yêu cầu với công dân.",
+        "The purpose does not allow hiding the request from the citizen.",
+    ),
+    Reason.INVALID_HIDDEN_UNTIL: Message(
+        "Thời hạn ẩn yêu cầu với công dân không hợp lệ (đã qua hoặc dài hơn mức cho phép).",
+        "The date the request is hidden from the citizen until is in the past or further ahead than allowed.",
+    ),
+    Reason.INVALID_HIDING_LEGAL_BASIS: Message(
+        "Căn cứ pháp lý của việc ẩn yêu cầu với công dân không hợp lệ (thiếu, quá dài hoặc có ký tự không"
+        " được phép).",
+        "The legal basis for hiding the request from the citizen is missing, too long or has characters"
+        " that are not allowed.",
     ),
 }
 
