@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-__all__ = ["MESSAGES", "Message", "Reason", "Rejection", "worded"]
+__all__ = ["HIDING_REFUSALS", "MESSAGES", "Message", "Reason", "Rejection", "worded"]
 
 
 class Reason(StrEnum):
@@ -42,6 +42,12 @@ class Reason(StrEnum):
     HIDING_NOT_ALLOWED = "HIDING_NOT_ALLOWED"
     INVALID_HIDDEN_UNTIL = "INVALID_HIDDEN_UNTIL"
     INVALID_HIDING_LEGAL_BASIS = "INVALID_HIDING_LEGAL_BASIS"
+
+
+# Refusals of a request's mark hiding it from the citizen: the mark hid nothing, the citizen sees the request.
+HIDING_REFUSALS = frozenset(
+    {Reason.HIDING_NOT_ALLOWED, Reason.INVALID_HIDDEN_UNTIL, Reason.INVALID_HIDING_LEGAL_BASIS}
+)
 
 
 @dataclass(frozen=True, slots=True)
