@@ -42,6 +42,8 @@ class Reason(StrEnum):
     HIDING_NOT_ALLOWED = "HIDING_NOT_ALLOWED"
     INVALID_HIDDEN_UNTIL = "INVALID_HIDDEN_UNTIL"
     INVALID_HIDING_LEGAL_BASIS = "INVALID_HIDING_LEGAL_BASIS"
+    NOT_BOUND = "NOT_BOUND"
+    NOT_OWN_RECORD = "NOT_OWN_RECORD"
 
 
 # Refusals of a request's mark hiding it from the citizen: the mark hid nothing, the citizen sees the request.
@@ -189,6 +191,15 @@ MESSAGES: dict[Reason, Message] = {
         " được phép).",
         "The legal basis for hiding the request from the citizen is missing, too long or has characters"
         " that are not allowed.",
+    ),
+    # One text whether the id exists or not: it must say nothing about which (SELF).
+    Reason.NOT_BOUND: Message(
+        "Không thể trả lời yêu cầu tra cứu: thông tin tra cứu không khớp với thông tin đăng ký của công dân.",
+        "The lookup cannot be answered: it does not match what the citizen has registered.",
+    ),
+    Reason.NOT_OWN_RECORD: Message(
+        "Tài khoản chỉ được tra cứu thông tin của chính công dân sở hữu tài khoản.",
+        "An account may look up only the record of the citizen it belongs to.",
     ),
 }
 
