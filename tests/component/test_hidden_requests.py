@@ -1,5 +1,5 @@
-"""A request hidden from the citizen, on the in-memory bus: admitted for a purpose that may hide, audited
-with its mark, refused for one that may not (and that refusal audited with the mark it asked for)."""
+"""A request hidden from the citizen, in memory and on the real broker (marked integration): admitted for a
+purpose that may hide and audited with its mark; refused for one that may not, audited with it too."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dancu_bus.operations import platform_codec
 from dancu_bus.sdk import LookupQuery
 from dancu_bus.settings import KafkaSettings
 from dancu_bus.store import PopulationStore
-from dancu_bus.testing import InMemoryBus
+from dancu_bus.testing import Bus, InMemoryBus, KafkaBus
 from tests.contexts import KYC_LOOKUP
 from tests.integration.exchange_env import deployment_settings
 from tests.keys import sample_agencies, sdk_keys
@@ -48,15 +48,21 @@ def _directory() -> FileAgencyDirectory:
     return FileAgencyDirectory(agencies)
 
 
-@pytest.fixture
-async def bus(tmp_path: Path, population: PopulationStore) -> AsyncIterator[InMemoryBus]:
-    """The sample agencies' bus in memory, demo-bank with a purpose that may hide its requests."""
-    settings = deployment_settings(KafkaSettings(), tmp_path)
-    async with InMemoryBus(settings, directory=_directory(), store=population, codec=platform_codec()) as on:
+@pytest.fixture(
+    params=["memory", pytest.param("kafka", marks=[pytest.mark.integration, pytest.mark.citizen])]
+)
+async def bus(
+    request: pytest.FixtureRequest, tmp_path: Path, population: PopulationStore
+) -> AsyncIterator[Bus]:
+    """The sample agencies' bus (in memory, or on the secured broker); demo-bank's AML-CASE may hide."""
+    kafka = request.getfixturevalue("secure_kafka") if request.param == "kafka" else KafkaSettings()
+    settings = deployment_settings(kafka, tmp_path)
+    kind = InMemoryBus if request.param == "memory" else KafkaBus
+    async with kind(settings, directory=_directory(), store=population, codec=platform_codec()) as on:
         yield on
 
 
-async def _records_of(bus: InMemoryBus, request_ids: set[str]) -> list[AuditRecord]:
+async def _records_of(bus: Bus, request_ids: set[str]) -> list[AuditRecord]:
     deadline = time.monotonic() + 60
     while True:
         found = [r for r in await asyncio.to_thread(bus.audit_records) if r.request_id in request_ids]
@@ -66,7 +72,7 @@ async def _records_of(bus: InMemoryBus, request_ids: set[str]) -> list[AuditReco
 
 
 async def test_a_hidden_request_is_answered_and_audited_with_its_mark(
-    bus: InMemoryBus, people: list[Citizen]
+    bus: Bus, people: list[Citizen]
 ) -> None:
     """An allowed mark is answered OK and audited with its date and legal basis, on an intact chain; a
     mark the purpose may not give is refused HIDING_NOT_ALLOWED, audited with the mark it asked for."""

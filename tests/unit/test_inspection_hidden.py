@@ -57,7 +57,7 @@ def test_the_hidden_requests_are_counted_by_legal_basis_with_their_dates() -> No
         (CPC, 3, SOON, LATER),
         (DECISION, 1, SOON, SOON),
     ]
-    summary = dict(next(t for t in tables(report) if t.section == "summary").rows)
+    summary = {row[0]: row[1] for row in next(t for t in tables(report) if t.section == "summary").rows}
     assert summary["hidden_from_citizen"] == 4
     assert report.refusals["HIDING_NOT_ALLOWED"] == 1
 
