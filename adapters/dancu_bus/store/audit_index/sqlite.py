@@ -17,11 +17,11 @@ from dancu_bus.errors import ConfigError
 from dancu_bus.store.audit_index.protocol import every_record
 from dancu_bus.store.audit_index.query import AuditPage, AuditQuery, check_limit, decode_cursor
 from dancu_bus.store.audit_index.rows import (
-    ADDED_COLUMNS,
     COLUMNS,
     INDEXES,
     IndexBatch,
     last_of_each,
+    outdated,
     page,
     select,
     stored,
@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS audit_records (
     trace_id          TEXT,
     audit_partition   INTEGER NOT NULL,
     audit_offset      INTEGER NOT NULL,
+    fee               INTEGER,
     hidden_ms         INTEGER,
     hiding_legal_basis TEXT
 ) WITHOUT ROWID;
@@ -94,12 +95,18 @@ class SqliteAuditIndex:
         self._timeout_s = timeout_s
         self._thread = SqliteThread("sqlite-audit-index", "sqlite audit index")
         self._db: sqlite3.Connection | None = None
+        # Why the file cannot be used as it is (an earlier release's table), until ``reset`` rebuilds it.
+        self._outdated: str | None = None
 
     async def __aenter__(self) -> Self:
         """Start the worker thread and connect; the file is created only when ``create`` was asked."""
         self._thread.start()
         try:
             self._db = await self._thread.run(_connect, self._path, self._create, self._timeout_s)
+            columns = await self._thread.run(
+                _fetch, self._db, "SELECT name FROM pragma_table_info('audit_records')", []
+            )
+            self._outdated = outdated((row[0] for row in columns), str(self._path))
         except BaseException:
             self._thread.stop()
             raise
@@ -152,9 +159,16 @@ class SqliteAuditIndex:
 
     async def reset(self) -> None:
         """Drop and recreate the tables."""
-        await self._thread.run(_reset, self._connection())
+        await self._thread.run(_reset, self._opened())
+        self._outdated = None
 
     def _connection(self) -> sqlite3.Connection:
+        db = self._opened()
+        if self._outdated is not None:
+            raise ConfigError(self._outdated)
+        return db
+
+    def _opened(self) -> sqlite3.Connection:
         if self._db is None:
             raise RuntimeError("SqliteAuditIndex used outside `async with`")
         return self._db
@@ -197,19 +211,10 @@ def _connect(path: Path, create: bool, timeout_s: float) -> sqlite3.Connection:
         found = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'audit_records'").fetchone()
         if not found[0]:
             raise ConfigError(f"{path} is no audit index: build one with `dancu-bus audit index --once`")
-        _add_columns(db)
     except BaseException:
         db.close()
         raise
     return db
-
-
-def _add_columns(db: sqlite3.Connection) -> None:
-    """Give an index built before ``ADDED_COLUMNS`` existed those columns (SQLite has no IF NOT EXISTS)."""
-    present = {row[1] for row in db.execute("PRAGMA table_info(audit_records)")}
-    for column, sqlite_type, _ in ADDED_COLUMNS:
-        if column not in present:
-            db.execute(f"ALTER TABLE audit_records ADD COLUMN {column} {sqlite_type}")
 
 
 def _fetch(db: sqlite3.Connection, sql: str, params: list[object]) -> list[Any]:
