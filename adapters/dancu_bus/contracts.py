@@ -212,6 +212,10 @@ class Request:
     sent_at: datetime
     expires_at: datetime
     body: Query | None = None
+    # An investigation's mark (its purpose must allow it): the exchange stays out of the citizen's
+    # access history until this moment, on this legal basis. Both None for any other request.
+    hidden_until: datetime | None = None
+    hiding_legal_basis: str | None = None
 
     @property
     def personal_id(self) -> str | None:
@@ -367,6 +371,9 @@ class AuditRecord:
     trace_id: str | None = None
     # What the exchange cost the asker in VND, for an operation that states its fee (SELF: 0, Art. 8.2).
     fee: int | None = None
+    # The request's mark hiding it from the citizen until a moment, and the mark's legal basis.
+    hidden_until: datetime | None = None
+    hiding_legal_basis: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

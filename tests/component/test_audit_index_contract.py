@@ -24,6 +24,7 @@ from dancu_bus.store.audit_index import (
     Indexed,
     SqliteAuditIndex,
     every_record,
+    visible_to_citizen,
 )
 from dancu_bus.store.audit_index.postgres import PostgresAuditIndex
 from tests.unit.samples import AUDIT
@@ -284,3 +285,38 @@ async def _drop_fee_column(request: pytest.FixtureRequest, tmp_path: Path) -> No
         await connection.execute("ALTER TABLE audit_records DROP COLUMN fee")
     finally:
         await connection.close()
+
+
+async def test_hidden_exchanges_are_visible_to_the_citizen_only_from_their_date(
+    index: AuditIndexBackend,
+) -> None:
+    """visible_to_citizen_at leaves out records hidden until later; a mark refused as such hides nothing."""
+    until = T0 + timedelta(days=30)
+    basis = "Bộ luật Tố tụng hình sự 2015, Điều 88"
+    records = [
+        record(0),
+        record(1, hidden_until=until, hiding_legal_basis=basis),
+        record(
+            2, hidden_until=until, hiding_legal_basis=basis, status="REJECTED", reason_code="QUOTA_EXCEEDED"
+        ),
+        record(
+            3,
+            hidden_until=until,
+            hiding_legal_basis=basis,
+            status="REJECTED",
+            reason_code="HIDING_NOT_ALLOWED",
+        ),
+        record(4, hidden_until=until + timedelta(days=1), hiding_legal_basis="\x00" + basis),
+    ]
+    await put(index, *records)
+    assert await everything(index) == records  # the mark and its legal basis come back whole
+    cases = {
+        until - timedelta(milliseconds=1): [0, 3],
+        until: [0, 1, 2, 3],
+        until + timedelta(days=2): [0, 1, 2, 3, 4],
+    }
+    for at, expected in cases.items():
+        q = AuditQuery(personal_id=AUDIT.personal_id, visible_to_citizen_at=at)
+        assert await everything(index, q) == [records[i] for i in expected], at
+        assert await index.count(q) == len(expected), at
+        assert [r for r in records if visible_to_citizen(r, at)] == [records[i] for i in expected]

@@ -136,6 +136,20 @@ AUDIT_SELF = dataclasses.replace(
     hash="9b6edea773f36ebe24ab564d2e24f6743e3b31de7fe89344517f603f24feaeab",
 )
 
+# An investigation's request hidden from the citizen until a date, and its audit record (the hash covers
+# the mark and its legal basis).
+HIDDEN_UNTIL = datetime(2027, 5, 27, tzinfo=UTC)
+HIDING_BASIS = "Bộ luật Tố tụng hình sự 2015, Điều 88"
+LOOKUP_HIDDEN = dataclasses.replace(
+    LOOKUP_REQUEST, hidden_until=HIDDEN_UNTIL, hiding_legal_basis=HIDING_BASIS
+)
+AUDIT_HIDDEN = dataclasses.replace(
+    AUDIT_TRACED,
+    hidden_until=HIDDEN_UNTIL,
+    hiding_legal_basis=HIDING_BASIS,
+    hash="36feca1d0b5d5507e5ab5a5a959cea434150cde59f5e4f621562690588cb32c5",
+)
+
 DEAD = DeadLetter(
     topic="ndxp.dancu.req.demo-bank",
     partition=0,

@@ -56,8 +56,9 @@ def _as_avro_long(value: object) -> object:
         ("audit", SCHEMAS / "audit_record.avsc", samples.AUDIT),
         ("audit_traced", SCHEMAS / "audit_record.avsc", samples.AUDIT_TRACED),
         ("audit_fee", SCHEMAS / "audit_record.avsc", samples.AUDIT_SELF),
+        ("audit_hidden", SCHEMAS / "audit_record.avsc", samples.AUDIT_HIDDEN),
     ],
-    ids=["version-3", "untraced", "traced", "fee"],
+    ids=["version-3", "untraced", "traced", "fee", "hidden"],
 )
 def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone(
     golden: str, writer: Path, sample: AuditRecord
@@ -69,7 +70,13 @@ def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone(
     bytes and today's without a trace id or fee hash alike.
     """
     record = _reference_record((GOLDEN / f"{golden}.bin").read_bytes(), writer)
-    unset: dict[str, object] = {"criteria": [], "trace_id": None, "fee": None}
+    unset: dict[str, object] = {
+        "criteria": [],
+        "trace_id": None,
+        "fee": None,
+        "hidden_until": None,
+        "hiding_legal_basis": None,
+    }
     content = {
         k: _as_avro_long(v) for k, v in record.items() if k != "hash" and not (k in unset and v == unset[k])
     }
@@ -78,6 +85,7 @@ def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone(
     assert record["hash"] == sample.hash == record_hash(sample)
     assert record.get("trace_id") == sample.trace_id
     assert record.get("fee") == sample.fee
+    assert record.get("hiding_legal_basis") == sample.hiding_legal_basis
 
 
 def test_the_trace_id_is_covered_by_the_hash() -> None:
@@ -85,6 +93,18 @@ def test_the_trace_id_is_covered_by_the_hash() -> None:
     assert is_intact(samples.AUDIT_TRACED)
     assert not is_intact(dataclasses.replace(samples.AUDIT_TRACED, trace_id="0" * 31 + "1"))
     assert not is_intact(dataclasses.replace(samples.AUDIT_TRACED, trace_id=None))
+
+
+def test_the_hiding_mark_is_covered_by_the_hash_and_absent_marks_change_nothing() -> None:
+    """A hidden record's date or legal basis changed, or dropped, no longer matches; an unhidden one's
+    hash is the one it had before the fields existed."""
+    hidden = samples.AUDIT_HIDDEN
+    assert is_intact(hidden) and hidden.hash != samples.AUDIT_TRACED.hash
+    assert not is_intact(dataclasses.replace(hidden, hidden_until=samples.HIDDEN_UNTIL + timedelta(days=1)))
+    assert not is_intact(dataclasses.replace(hidden, hiding_legal_basis="Điều 1"))
+    assert not is_intact(dataclasses.replace(hidden, hidden_until=None, hiding_legal_basis=None))
+    unhidden = dataclasses.replace(hidden, hidden_until=None, hiding_legal_basis=None)
+    assert record_hash(unhidden) == samples.AUDIT_TRACED.hash
 
 
 def test_sealing_links_to_the_head_and_survives_the_wire() -> None:

@@ -30,7 +30,9 @@ RELEASED = sorted(p for p in (SCHEMAS / "released").iterdir() if p.is_dir())
 # cannot read: MATCH_WITHOUT_DIACRITICS (verdict, outcome) and the SEARCH body and result, in version 3;
 # the VERIFY_BATCH body and result, after version 3.
 FORWARD_ADDITIONS = frozenset(
-    (version, schema) for version in ("1", "2", "3") for schema in ("vn.dancu.Response", "vn.dancu.Request")
+    (version, schema)
+    for version in ("1", "2", "3", "4")
+    for schema in ("vn.dancu.Response", "vn.dancu.Request")
 )
 
 

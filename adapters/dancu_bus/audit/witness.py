@@ -96,6 +96,8 @@ def request_half(seen: SeenRequest) -> AuditRecord:
         criteria=request.body.criteria if isinstance(request.body, Searching) else (),
         trace_id=seen.trace_id,
         fee=seen.fee,
+        hidden_until=request.hidden_until,
+        hiding_legal_basis=None if (basis := request.hiding_legal_basis) is None else bounded(basis, _TEXT),
     )
 
 

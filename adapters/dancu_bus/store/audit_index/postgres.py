@@ -63,7 +63,9 @@ CREATE TABLE IF NOT EXISTS audit_records (
     trace_id          text,
     audit_partition   integer NOT NULL,
     audit_offset      bigint NOT NULL,
-    fee               bigint
+    fee               bigint,
+    hidden_ms         bigint,
+    hiding_legal_basis text
 );
 CREATE TABLE IF NOT EXISTS audit_positions (
     topic       text NOT NULL,

@@ -15,6 +15,7 @@ from typing import Any
 
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import ConfigError
+from dancu_bus.reasons import HIDING_REFUSALS
 from dancu_bus.store.audit_index.query import After, AuditPage, AuditQuery, encode_cursor
 from dancu_bus.timestamps import from_epoch_ms, to_epoch_ms
 
@@ -66,6 +67,8 @@ COLUMNS = (
     "audit_partition",
     "audit_offset",
     "fee",
+    "hidden_ms",
+    "hiding_legal_basis",
 )
 # What inspectors filter by, each with the page order after it so a filtered page is one index range.
 INDEXES = {
@@ -162,6 +165,7 @@ def to_row(indexed: Indexed) -> tuple[object, ...]:
         r.request_partition, r.request_offset, _optional(r.prev_exchange_id), stored(r.prev_hash),
         stored(r.hash), _names(r.criteria), _optional(r.trace_id), indexed.partition, indexed.offset,
         r.fee,
+        None if r.hidden_until is None else to_epoch_ms(r.hidden_until), _optional(r.hiding_legal_basis),
     )  # fmt: skip
 
 
@@ -177,6 +181,8 @@ def from_row(row: Sequence[Any]) -> AuditRecord:
         request_offset=row[17], prev_exchange_id=_optional_back(row[18]), prev_hash=restored(row[19]),
         hash=restored(row[20]), criteria=tuple(json.loads(row[21])), trace_id=_optional_back(row[22]),
         fee=row[25],
+        hidden_until=None if row[26] is None else from_epoch_ms(row[26]),
+        hiding_legal_basis=_optional_back(row[27]),
     )  # fmt: skip
 
 
@@ -212,6 +218,14 @@ def where(q: AuditQuery, after: After | None, place: Placeholder) -> tuple[str, 
         condition("received_ms >= {}", to_epoch_ms(q.start))
     if q.end is not None:
         condition("received_ms < {}", to_epoch_ms(q.end))
+    if q.visible_to_citizen_at is not None:
+        refusals = sorted(HIDING_REFUSALS)
+        marks = ", ".join("{}" for _ in refusals)
+        condition(
+            f"(hidden_ms IS NULL OR hidden_ms <= {{}} OR reason_code IN ({marks}))",
+            to_epoch_ms(q.visible_to_citizen_at),
+            *refusals,
+        )
     if after is not None:
         condition("(received_ms, exchange_id) > ({}, {})", after.received_ms, stored(after.exchange_id))
     return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params

@@ -64,7 +64,9 @@ CREATE TABLE IF NOT EXISTS audit_records (
     trace_id          TEXT,
     audit_partition   INTEGER NOT NULL,
     audit_offset      INTEGER NOT NULL,
-    fee               INTEGER
+    fee               INTEGER,
+    hidden_ms         INTEGER,
+    hiding_legal_basis TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit_positions (
     topic       TEXT NOT NULL,
