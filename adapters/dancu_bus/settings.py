@@ -300,7 +300,9 @@ class SmsSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     agency: str = Field(default="sms", description="the connected agency the adapter asks SELF as")
-    group_id: str = "dancu.sms"
+    group_id: str = Field(
+        default="sms.mo", description="its consumer group: an agency's groups start with its id and a dot"
+    )
     purpose_code: str = Field(default="TU_TRA_CUU", description="the sms agency's registered purpose")
     legal_basis: str = "Thông tư kết nối, chia sẻ dữ liệu với CSDLQG về dân cư, Điều 8"
     groups: tuple[str, ...] = Field(
