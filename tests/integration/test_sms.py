@@ -103,7 +103,9 @@ def _drained(stack: SecuredStack) -> None:
     topic = stack.names.sms_mo
     consumer = Consumer({**client_config(stack.admin.kafka), "group.id": LIMITS.group_id})
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.list_topics(topic, 30).topics[topic].partitions]
+        partitions = [
+            TopicPartition(topic, p) for p in consumer.list_topics(topic, 30).topics[topic].partitions
+        ]
         for _ in range(60):
             ends = [consumer.get_watermark_offsets(tp, 10)[1] for tp in partitions]
             committed = [max(tp.offset, 0) for tp in consumer.committed(partitions, 10)]
@@ -123,7 +125,7 @@ def _registered(stack: SecuredStack) -> Iterator[tuple[Citizen, str]]:
 
 
 def test_the_registered_phone_gets_the_record_in_ucs2_segments_that_reassemble(stack: SecuredStack) -> None:
-    """DC <id> from the phone on the record: the record, in Vietnamese, UCS-2 segments giving back the text."""
+    """DC <id> from the phone on the record: the record in Vietnamese, UCS-2 segments giving the text back."""
     person, phone = next(_registered(stack))
     whole, address = _send(stack, phone, f"dc  {person.personal_id}", f"Dc {person.personal_id} địa chỉ")
     replies = _replies(stack, [whole, address])
@@ -178,7 +180,7 @@ def test_of_a_burst_of_100_at_most_the_phone_limit_reach_the_resolver(stack: Sec
 def test_an_ascii_reply_is_gsm7_and_a_restart_answers_no_mo_twice(
     stack: SecuredStack, adapter: list[Service]
 ) -> None:
-    """Without diacritics the reply is GSM-7 (concatenated when long); after the restart no MO has two replies."""
+    """Without diacritics the reply is GSM-7 (concatenated when long); after a restart no MO has 2 replies."""
     adapter[0].stop()
     adapter[0] = _adapter(stack, diacritics=False)  # the same group: it goes on from the committed offsets
     adapter[0].start()

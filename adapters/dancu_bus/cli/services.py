@@ -1,4 +1,4 @@
-"""``dancu-bus resolver`` and ``dancu-bus sms``: long-running services (``dancu-bus audit run`` is in ``cli.audit``).
+"""``dancu-bus resolver`` and ``dancu-bus sms``, long-running services (``audit run`` is in ``cli.audit``).
 
 Both services wait for the cluster when it is not there yet (one line every ten seconds says why),
 and a stop signal ends them within ``STOP_GRACE_S`` even when the cluster is gone: they drain and

@@ -15,8 +15,16 @@ from dancu_bus.operations.self_record import PHONE, SelfQuery, SelfResult
 from dancu_bus.reasons import Reason
 from dancu_bus.settings import SmsSettings
 from dancu_bus.sms.limits import Buckets, Rate
-from dancu_bus.sms.replies import NOT_BOUND, UNAVAILABLE, Kind, Labeller, help_text, plain, record_text
-from dancu_bus.sms.replies import try_later_text
+from dancu_bus.sms.replies import (
+    NOT_BOUND,
+    UNAVAILABLE,
+    Kind,
+    Labeller,
+    help_text,
+    plain,
+    record_text,
+    try_later_text,
+)
 from dancu_bus.sms.syntax import Help, Lookup, parse
 from dancu_bus.sms.wire import Mo
 

@@ -69,7 +69,9 @@ class SmsAdapter:
         return self._mt(mo, reply)
 
     async def _ask(self, mo: Mo, ask: Ask) -> Reply:
-        context = Context("sms", mo.gateway_message_id, self._settings.purpose_code, self._settings.legal_basis)
+        context = Context(
+            "sms", mo.gateway_message_id, self._settings.purpose_code, self._settings.legal_basis
+        )
         try:
             response = await self._client.request(self._client.build(ask.query, context))
         except DancuError as exc:
@@ -93,7 +95,9 @@ class SmsAdapter:
         return Outgoing(self._names.sms_mt, mo.sender.encode(), self._wire.encode_mt(mt))
 
     def _dead_letter(self, record: Incoming, code: str, detail: str) -> Outgoing:
-        log.warning("an MO record at %s/%d/%d is unusable: %s", record.topic, record.partition, record.offset, code)
+        log.warning(
+            "an MO record at %s/%d/%d is unusable: %s", record.topic, record.partition, record.offset, code
+        )
         return self._dead.outgoing(self._names.dead_letters, record, code, detail)
 
 

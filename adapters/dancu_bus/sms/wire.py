@@ -106,7 +106,13 @@ def _mt_record(mt: Mt) -> dict[str, Any]:
         "kind": mt.kind.value,
         "text": mt.text,
         "segments": [
-            {"encoding": s.encoding.value, "data": s.data, "reference": s.reference, "part": s.part, "total": s.total}
+            {
+                "encoding": s.encoding.value,
+                "data": s.data,
+                "reference": s.reference,
+                "part": s.part,
+                "total": s.total,
+            }
             for s in mt.segments
         ],
         "sent_at": mt.sent_at,
@@ -128,4 +134,3 @@ def _mt_from(record: Mapping[str, Any]) -> Mt:
         segments=segments,
         sent_at=record["sent_at"],
     )
-

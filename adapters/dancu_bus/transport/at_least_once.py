@@ -51,7 +51,9 @@ async def run_at_least_once(
                     continue
                 outgoing = await handle_with_retries(handler, batch, stop, options)
                 sent = [
-                    await writing.send(o.topic, o.value, key=o.key, headers=list(o.headers), partition=o.partition)
+                    await writing.send(
+                        o.topic, o.value, key=o.key, headers=list(o.headers), partition=o.partition
+                    )
                     for o in outgoing
                 ]
                 await asyncio.gather(*sent)
