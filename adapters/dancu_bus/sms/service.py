@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from dancu_bus.codec import Codec
@@ -28,6 +28,8 @@ from dancu_bus.transport.at_least_once import run_at_least_once
 __all__ = ["SmsAdapter", "run_sms"]
 
 log = logging.getLogger(__name__)
+Planned = tuple[Mo, Reply | Ask | None] | Outgoing
+"""An MO and what to do with it, or its dead letter."""
 
 
 class SmsAdapter:
@@ -44,11 +46,26 @@ class SmsAdapter:
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """Decide each MO in order (the rate limits count them so), then ask the resolver concurrently."""
         now = time.monotonic()
-        planned = [self._plan(record, now) for record in batch]
-        done = await asyncio.gather(*(self._answer(p) for p in planned))
+        planned = [(record, self._isolated(lambda r=record: self._plan(r, now), record)) for record in batch]
+        done = await asyncio.gather(*(self._answered(record, p) for record, p in planned))
         return [o for o in done if o is not None]
 
-    def _plan(self, record: Incoming, now: float) -> tuple[Mo, Reply | Ask | None] | Outgoing:
+    def _isolated(self, plan: Callable[[], Planned], record: Incoming) -> Planned:
+        """One MO's plan; a failure of the platform's code with it is that MO's dead letter alone."""
+        try:
+            return plan()
+        except Exception as exc:  # one MO's failure must not stop the channel
+            log.exception("planning the reply to an MO failed")
+            return self._dead_letter(record, "HANDLER_FAILED", repr(exc))
+
+    async def _answered(self, record: Incoming, planned: Planned) -> Outgoing | None:
+        try:
+            return await self._answer(planned)
+        except Exception as exc:  # as in _isolated
+            log.exception("replying to an MO failed")
+            return self._dead_letter(record, "HANDLER_FAILED", repr(exc))
+
+    def _plan(self, record: Incoming, now: float) -> Planned:
         if record.unreadable is not None:
             return self._dead_letter(record, "UNREADABLE_BATCH", record.unreadable.detail)
         if record.value is not None and len(record.value) > self._settings.max_message_bytes:
@@ -59,7 +76,7 @@ class SmsAdapter:
             return self._dead_letter(record, exc.code, str(exc))
         return mo, self._desk.decide(mo, now)
 
-    async def _answer(self, planned: tuple[Mo, Reply | Ask | None] | Outgoing) -> Outgoing | None:
+    async def _answer(self, planned: Planned) -> Outgoing | None:
         if isinstance(planned, Outgoing):
             return planned
         mo, decision = planned
