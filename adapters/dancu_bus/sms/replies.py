@@ -41,6 +41,10 @@ class Kind(StrEnum):
     UNAVAILABLE = "UNAVAILABLE"
 
 
+NOT_BOUND = "Không có thông tin khớp với số định danh và số điện thoại này. Soạn DC HELP để xem hướng dẫn."
+UNAVAILABLE = "UNAVAILABLE"
+
+
 NOT_BOUND = (
     "Không thể trả lời: số điện thoại gửi tin không phải số đã đăng ký của công dân có số định danh này,"
     " hoặc số định danh không đúng. Soạn DC HELP để được hướng dẫn."
