@@ -183,6 +183,22 @@ def test_malformed_syntax_gets_the_help_text(stack: SecuredStack) -> None:
     assert len({mt.text for mt in replies.values()}) == 1
 
 
+def test_an_undecodable_mo_is_a_dead_letter_and_the_next_one_is_answered(stack: SecuredStack) -> None:
+    """Garbage and an MO out of bounds on the MO topic are set aside; the MO after them gets its reply."""
+    sender = "84900000007"
+    producer = Producer(client_config(stack.admin.kafka))
+    producer.produce(stack.names.sms_mo, b"\xc3\x01 not avro", key=sender.encode())
+    bad = Mo("x" * 200, sender, SHORT_CODE, "DC HELP", datetime.now(UTC))
+    producer.produce(stack.names.sms_mo, WIRE.encode_mo(bad), key=sender.encode())
+    assert producer.flush(30) == 0
+    (after,) = _send(stack, sender, "DC HELP")
+    assert _replies(stack, [after])[after].kind is Kind.HELP
+    records = read_to_end(stack.admin.kafka, stack.names.dead_letters, 30)
+    letters = [CODEC.decode_dead_letter(r.value) for r in records]
+    codes = sorted(d.error_code for d in letters if d.topic == stack.names.sms_mo and d.failed_by == SMS)
+    assert codes == ["BAD_VALUE", "UNKNOWN_FINGERPRINT"]
+
+
 def test_of_a_burst_of_100_at_most_the_phone_limit_reach_the_resolver(stack: SecuredStack) -> None:
     """100 lookups from one phone: 5 are asked and answered, one 'try later', the rest nothing."""
     ids = _send(stack, "84900000004", *(f"DC {p.personal_id}" for p in stack.people[10:110]))
