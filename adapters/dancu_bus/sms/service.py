@@ -13,6 +13,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 from dancu_bus.codec import Codec
 from dancu_bus.errors import CodecError, DancuError
@@ -46,7 +47,7 @@ class SmsAdapter:
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """Decide each MO in order (the rate limits count them so), then ask the resolver concurrently."""
         now = time.monotonic()
-        planned = [(record, self._isolated(lambda r=record: self._plan(r, now), record)) for record in batch]
+        planned = [(record, self._isolated(partial(self._plan, record, now), record)) for record in batch]
         done = await asyncio.gather(*(self._answered(record, p) for record, p in planned))
         return [o for o in done if o is not None]
 
