@@ -328,6 +328,7 @@ class SmsSettings(BaseModel):
         default=8192, ge=256, description="a larger MO record is a dead letter, not decoded"
     )
     max_batch: int = Field(default=100, ge=1, description="MO records read and answered together")
+    metrics_port: int = Field(default=9403, description="/metrics, /healthz, /readyz; 0: any free port")
 
 
 class Settings(BaseSettings):

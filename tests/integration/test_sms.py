@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.citizen, pytest.mark.timeout(
 SMS = "sms"
 CODEC = platform_codec()
 WIRE = SmsWire(CODEC.schemas)
-LIMITS = SmsSettings(phone_limit=5, phone_period_s=600, id_limit=3, id_period_s=3600)
+LIMITS = SmsSettings(phone_limit=5, phone_period_s=600, id_limit=3, id_period_s=3600, metrics_port=0)
 SHORT_CODE = "8088"
 STRANGER = "84900000001"
 # The agency the adapter is: onboarded here as deploy/agencies.yaml would have it, with its answer key.

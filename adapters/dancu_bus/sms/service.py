@@ -15,15 +15,19 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 
+from prometheus_client import CollectorRegistry
+
 from dancu_bus.codec import Codec
 from dancu_bus.errors import CodecError, DancuError
+from dancu_bus.health import HealthServer
 from dancu_bus.sdk import AsyncClient, ClientConfig, Context, label
 from dancu_bus.settings import Settings
 from dancu_bus.sms.desk import Ask, Desk, Reply
+from dancu_bus.sms.metrics import DEAD_LETTER, SILENT, SmsMetrics
 from dancu_bus.sms.segments import reassemble, segments
 from dancu_bus.sms.wire import Mo, Mt, SmsWire
 from dancu_bus.topic_names import TopicNames
-from dancu_bus.transport import DeadLetters, Incoming, Outgoing, WorkerOptions, operator_key
+from dancu_bus.transport import DeadLetters, Incoming, Outgoing, WorkerOptions, operator_key, supervise
 from dancu_bus.transport.at_least_once import run_at_least_once
 
 __all__ = ["SmsAdapter", "run_sms"]
@@ -36,8 +40,11 @@ Planned = tuple[Mo, Reply | Ask | None] | Outgoing
 class SmsAdapter:
     """Answers a batch of MO records: the replies to write, and a dead letter for each unusable one."""
 
-    def __init__(self, settings: Settings, codec: Codec, client: AsyncClient, dead: DeadLetters) -> None:
+    def __init__(
+        self, settings: Settings, codec: Codec, client: AsyncClient, dead: DeadLetters, metrics: SmsMetrics
+    ) -> None:
         self._settings = settings.sms
+        self._metrics = metrics
         self._names = TopicNames(settings.kafka.topic_prefix)
         self._wire = SmsWire(codec.schemas)
         self._client = client
@@ -82,6 +89,7 @@ class SmsAdapter:
             return planned
         mo, decision = planned
         if decision is None:
+            self._metrics.messages.labels(SILENT).inc()
             return None
         reply = decision if isinstance(decision, Reply) else await self._ask(mo, decision)
         return self._mt(mo, reply)
@@ -90,6 +98,7 @@ class SmsAdapter:
         context = Context(
             "sms", mo.gateway_message_id, self._settings.purpose_code, self._settings.legal_basis
         )
+        self._metrics.lookups.inc()
         try:
             response = await self._client.request(self._client.build(ask.query, context))
         except DancuError as exc:
@@ -100,6 +109,8 @@ class SmsAdapter:
     def _mt(self, mo: Mo, reply: Reply) -> Outgoing:
         reference = zlib.crc32(mo.gateway_message_id.encode()) % 256
         parts = segments(reply.text, reference, self._settings.max_segments)
+        self._metrics.messages.labels(reply.kind.value).inc()
+        self._metrics.segments.labels(parts[0].encoding.value).inc(len(parts))
         mt = Mt(
             message_id=str(uuid.uuid4()),
             recipient=mo.sender,
@@ -113,6 +124,7 @@ class SmsAdapter:
         return Outgoing(self._names.sms_mt, mo.sender.encode(), self._wire.encode_mt(mt))
 
     def _dead_letter(self, record: Incoming, code: str, detail: str) -> Outgoing:
+        self._metrics.messages.labels(DEAD_LETTER).inc()
         log.warning(
             "an MO record at %s/%d/%d is unusable: %s", record.topic, record.partition, record.offset, code
         )
@@ -120,7 +132,10 @@ class SmsAdapter:
 
 
 async def run_sms(settings: Settings, codec: Codec, stop: asyncio.Event) -> None:
-    """Serve the SMS channel until ``stop``."""
+    """Serve the SMS channel until ``stop``, with health and metrics on ``DANCU_SMS__METRICS_PORT``.
+
+    A worker that fails (the cluster gone, say) is logged and started again from the last commit.
+    """
     config = ClientConfig(
         settings.sms.agency,
         kafka=settings.kafka,
@@ -130,7 +145,26 @@ async def run_sms(settings: Settings, codec: Codec, stop: asyncio.Event) -> None
     dead = DeadLetters(codec, operator_key(settings.dead_letters), "sms")
     topic = TopicNames(settings.kafka.topic_prefix).sms_mo
     options = WorkerOptions(pattern=topic, max_records=settings.sms.max_batch)
-    async with AsyncClient(config, codec) as client:
-        adapter = SmsAdapter(settings, codec, client, dead)
+    registry = CollectorRegistry()
+    metrics = SmsMetrics(registry)
+    serving: list[bool] = []
+
+    async def ready() -> str | None:
+        problem = None if serving else "not reading the MO topic yet"
+        metrics.service.ready.set(0 if problem else 1)
+        return problem
+
+    async def run() -> None:
+        serving.append(True)
+        try:
+            await run_at_least_once(settings.kafka, settings.sms.group_id, adapter, stop, options)
+        finally:
+            serving.pop()
+
+    def failed(exc: BaseException) -> None:
+        log.warning("the SMS adapter's worker failed (%s: %s); it starts again", type(exc).__name__, exc)
+
+    async with AsyncClient(config, codec) as client, HealthServer(registry, ready, settings.sms.metrics_port):
+        adapter = SmsAdapter(settings, codec, client, dead, metrics)
         log.info("the SMS adapter answers %s as agency %s", topic, settings.sms.agency)
-        await run_at_least_once(settings.kafka, settings.sms.group_id, adapter, stop, options)
+        await supervise(run, stop, failed)
