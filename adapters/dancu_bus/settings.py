@@ -229,6 +229,13 @@ class ResolverSettings(BaseModel):
         description="a request id seen again from the same agency within its validity (at most this long)"
         " is rejected DUPLICATE_REQUEST",
     )
+    self_fields: dict[str, tuple[str, ...]] | None = Field(
+        default=None,
+        description="SELF's field set per channel: a JSON object from SMS, SMS.<group> (e.g. SMS.CCCD),"
+        " PORTAL.1 and PORTAL.2 to field names (personal_id or a disclosable field; name:masked hides the"
+        " middle of a text); unset: dancu_bus.operations.self_record.DEFAULT_SELF_FIELDS. Always within"
+        " the registered purpose's scope",
+    )
     audit_max_lag_s: float = Field(
         default=900.0,
         ge=0,
@@ -303,8 +310,8 @@ class SmsSettings(BaseModel):
     group_id: str = Field(
         default="sms.mo", description="its consumer group: an agency's groups start with its id and a dot"
     )
-    purpose_code: str = Field(default="TU_TRA_CUU", description="the sms agency's registered purpose")
-    legal_basis: str = "Thông tư kết nối, chia sẻ dữ liệu với CSDLQG về dân cư, Điều 8"
+    purpose_code: str = Field(default="ART8-SELF", description="the sms agency's registered purpose")
+    legal_basis: str = "Thông tư kết nối Cơ sở dữ liệu quốc gia về dân cư, Điều 8"
     groups: tuple[str, ...] = Field(
         default=("HOTEN", "CCCD", "DIACHI"),
         description="field group names a citizen may add (DC <id> <group>); the resolver's SELF_FIELDS"

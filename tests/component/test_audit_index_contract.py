@@ -6,11 +6,13 @@ The PostgreSQL runs use a database of their own per test on the session's server
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from dancu_bus.contracts import AuditRecord
@@ -83,7 +85,7 @@ async def test_records_come_back_whole(index: AuditIndexBackend) -> None:
     """A record written is read back equal in every field, optional ones set or not."""
     full = record(1, criteria=("full_name", "birth_date"), trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
                   fields_disclosed=("full_name", "birth_date"), prev_exchange_id=str(uuid.UUID(int=1)),
-                  reason_code="FIELD_OUT_OF_SCOPE", status="REJECTED")  # fmt: skip
+                  reason_code="FIELD_OUT_OF_SCOPE", status="REJECTED", fee=0)  # fmt: skip
     bare = record(2, personal_id=None)
     await put(index, full, bare)
     assert await everything(index) == [full, bare]
@@ -239,3 +241,32 @@ async def test_opening_an_index_never_built_is_a_config_error(make_index: MakeIn
     with pytest.raises(ConfigError, match="audit index"):
         async with make_index(create=False):
             pass
+
+
+async def test_an_index_built_before_a_column_was_added_must_be_rebuilt(
+    make_index: MakeIndex, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """An earlier release's table (no ``fee``) is refused with ConfigError naming the column and --rebuild;
+    ``reset`` (what --rebuild does first) makes it usable again."""
+    async with make_index() as index:
+        await put(index, record(1))
+    await _drop_fee_column(request, tmp_path)
+    async with make_index() as outdated:
+        with pytest.raises(ConfigError, match=r"no column fee.*--rebuild"):
+            await outdated.count(EVERY)
+        await outdated.reset()
+        await put(outdated, record(2, fee=0))
+        assert await everything(outdated) == [record(2, fee=0)]
+
+
+async def _drop_fee_column(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Make the backend's table what an earlier release created: without the ``fee`` column."""
+    if request.node.callspec.params["make_index"] == "sqlite":
+        with sqlite3.connect(tmp_path / "audit-index.sqlite3") as db:
+            db.execute("ALTER TABLE audit_records DROP COLUMN fee")
+        return
+    connection = await asyncpg.connect(request.getfixturevalue("postgres_dsn"))
+    try:
+        await connection.execute("ALTER TABLE audit_records DROP COLUMN fee")
+    finally:
+        await connection.close()

@@ -17,14 +17,13 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import read_to_end
-from dancu_bus.agencies import Agency, Purpose
 from dancu_bus.contracts import Citizen
 from dancu_bus.operations import platform_codec
 from dancu_bus.operations.self_record import e164_digits
 from dancu_bus.settings import KafkaSettings, Settings, SmsSettings
 from dancu_bus.sms import Encoding, Kind, Mo, Mt, SmsWire, reassemble, run_sms
 from tests.integration.secured_stack import SecuredStack, Service, running_secured_stack
-from tests.keys import SAMPLE_KEYS, keyed, sdk_keys
+from tests.keys import sdk_keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.citizen, pytest.mark.timeout(240)]
 
@@ -34,29 +33,13 @@ WIRE = SmsWire(CODEC.schemas)
 LIMITS = SmsSettings(phone_limit=5, phone_period_s=600, id_limit=3, id_period_s=3600, metrics_port=0)
 SHORT_CODE = "8088"
 STRANGER = "84900000001"
-# The agency the adapter is: onboarded here as deploy/agencies.yaml would have it, with its answer key.
-AGENCY = keyed(
-    Agency(
-        id=SMS,
-        name="Kênh tra cứu SMS (Art. 8)",
-        operations=frozenset({"SELF"}),
-        purposes={
-            LIMITS.purpose_code: Purpose(
-                legal_basis=LIMITS.legal_basis,
-                operations=frozenset({"SELF"}),
-                fields=frozenset({"full_name"}),
-            )
-        },
-    )
-)
-ANSWER_KEYS = sdk_keys(SMS) or SAMPLE_KEYS["demo-bank"].private_file
 
 
 def _adapter(stack: SecuredStack, diacritics: bool = True) -> Service:
     settings: Settings = stack.settings_of(SMS).model_copy(
         update={
             "sms": LIMITS.model_copy(update={"diacritics": diacritics}),
-            "sdk": stack.admin.sdk.model_copy(update={"answer_keys": ANSWER_KEYS}),
+            "sdk": stack.admin.sdk.model_copy(update={"answer_keys": sdk_keys(SMS)}),
         }
     )
 
@@ -70,7 +53,7 @@ def _adapter(stack: SecuredStack, diacritics: bool = True) -> Service:
 def stack(secure_kafka: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredStack]:
     """Resolver and audit as their principals, the sms agency issued its login."""
     folder = tmp_path_factory.mktemp("sms")
-    with running_secured_stack(secure_kafka, folder, [SMS], citizens=150, more_agencies=[AGENCY]) as running:
+    with running_secured_stack(secure_kafka, folder, [SMS], citizens=150) as running:
         yield running
 
 

@@ -16,7 +16,7 @@ from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.cli.traces import exporting_spans
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.lifecycle import stop_on_signals
-from dancu_bus.operations import OPERATIONS, platform_codec
+from dancu_bus.operations import platform_codec, platform_operations
 from dancu_bus.resolver import Edges, agency_directory, run_resolver
 from dancu_bus.settings import Settings
 from dancu_bus.sms import run_sms
@@ -70,7 +70,7 @@ async def _sms(settings: Settings) -> None:
 
 
 async def _serve_resolver(settings: Settings, stop: asyncio.Event) -> None:
-    schemas = load_schemas(OPERATIONS)
+    schemas = load_schemas(platform_operations(settings.resolver.self_fields))
     views = Followed()
     async with (
         agency_directory(settings, schemas, views) as directory,

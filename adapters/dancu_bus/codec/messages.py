@@ -387,6 +387,7 @@ def _audit_record(audit: AuditRecord) -> dict[str, Any]:
         "hash": audit.hash,
         "criteria": list(audit.criteria),
         "trace_id": audit.trace_id,
+        "fee": audit.fee,
     }
 
 
@@ -415,6 +416,7 @@ def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
         hash=record["hash"],
         criteria=tuple(record["criteria"]),
         trace_id=record["trace_id"],
+        fee=record["fee"],
     )
 
 
