@@ -42,13 +42,6 @@ class Kind(StrEnum):
 
 
 NOT_BOUND = "Không có thông tin khớp với số định danh và số điện thoại này. Soạn DC HELP để xem hướng dẫn."
-UNAVAILABLE = "UNAVAILABLE"
-
-
-NOT_BOUND = (
-    "Không thể trả lời: số điện thoại gửi tin không phải số đã đăng ký của công dân có số định danh này,"
-    " hoặc số định danh không đúng. Soạn DC HELP để được hướng dẫn."
-)
 UNAVAILABLE = "Hệ thống tra cứu đang bận, xin vui lòng gửi lại sau ít phút."
 
 FIELD_LABELS = {
@@ -87,7 +80,7 @@ def help_text(groups: Iterable[str]) -> str:
 def try_later_text(period_s: float) -> str:
     """The one reply a burst gets: when to ask again."""
     minutes = max(1, round(period_s / 60))
-    return f"Bạn đã gửi quá nhiều yêu cầu tra cứu. Xin vui lòng gửi lại sau {minutes} phút."
+    return f"Bạn đã gửi quá nhiều yêu cầu. Xin vui lòng gửi lại sau {minutes} phút."
 
 
 def record_text(fields: Iterable[DisclosedField], label: Labeller) -> str:
