@@ -1,4 +1,4 @@
-"""``dancu-bus resolver``: the long-running resolver (``dancu-bus audit run`` lives in ``cli.audit``).
+"""``dancu-bus resolver`` and ``dancu-bus sms``, long-running services (``audit run`` is in ``cli.audit``).
 
 Both services wait for the cluster when it is not there yet (one line every ten seconds says why),
 and a stop signal ends them within ``STOP_GRACE_S`` even when the cluster is gone: they drain and
@@ -16,9 +16,10 @@ from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.cli.traces import exporting_spans
 from dancu_bus.codec import Codec, SchemaSet, load_schemas
 from dancu_bus.lifecycle import stop_on_signals
-from dancu_bus.operations import platform_operations
+from dancu_bus.operations import platform_codec, platform_operations
 from dancu_bus.resolver import Edges, agency_directory, run_resolver
 from dancu_bus.settings import Settings
+from dancu_bus.sms import run_sms
 from dancu_bus.store import open_store
 from dancu_bus.transport import Followed
 
@@ -32,6 +33,8 @@ def register(commands: Any) -> None:
     """Add the service subcommands."""
     resolver = commands.add_parser("resolver", help="answer agencies' requests from the population store")
     resolver.set_defaults(run=lambda _args, settings: asyncio.run(_resolver(settings)) or 0)
+    sms = commands.add_parser("sms", help="the SMS channel: citizens' DC <personal id> messages, answered")
+    sms.set_defaults(run=lambda _args, settings: asyncio.run(_sms(settings)) or 0)
 
 
 async def serve(main: Coroutine[Any, Any, None], stop: asyncio.Event, what: str) -> None:
@@ -59,6 +62,13 @@ async def _resolver(settings: Settings) -> None:
         return
     with exporting_spans(settings.tracing, "dancu-bus-resolver"):
         await serve(_serve_resolver(settings, schemas, stop), stop, "the resolver")
+
+
+async def _sms(settings: Settings) -> None:
+    stop = stop_on_signals()
+    if not await wait_for_cluster(settings.kafka, stop, "the SMS adapter"):
+        return
+    await serve(run_sms(settings, platform_codec(), stop), stop, "the SMS adapter")
 
 
 async def _serve_resolver(settings: Settings, schemas: SchemaSet, stop: asyncio.Event) -> None:
