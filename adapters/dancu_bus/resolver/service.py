@@ -239,27 +239,23 @@ async def _audit_watched(
         yield
         return
     group = settings.audit.group_id
-    closed: bool | None = None  # the gate starts closed, until a poll shows the audit caught up
+    closed, started = True, True  # closed until a poll shows the audit caught up
 
     def report(polled: GroupLag | None) -> None:
-        nonlocal closed
+        nonlocal closed, started
         if polled is None:
             gate.polled(None)
         else:
             gate.polled(polled.lags, polled.latest)
-        now_closed = gate.closed()
-        if now_closed == closed:
-            return
-        if closed is None:  # the first poll since the start: say what it found, once
-            if now_closed:
-                log.warning("%s", gate.problem())
-            else:
+        if gate.closed() != closed:
+            closed = not closed
+            if closed:
+                log.error("%s", gate.problem())
+            elif started:
                 log.info("the audit is caught up (%.0f s behind): serving", gate.lag_s())
-        elif now_closed:
-            log.error("%s", gate.problem())
-        else:
-            log.warning("the audit has caught up (%.0f s behind): serving again", gate.lag_s())
-        closed = now_closed
+            else:
+                log.warning("the audit has caught up (%.0f s behind): serving again", gate.lag_s())
+            started = False
 
     pattern = re.compile(TopicNames(settings.kafka.topic_prefix).exchange_pattern)
     monitor = LagMonitor(settings.kafka, group, pattern)
