@@ -132,7 +132,7 @@ def test_requests_are_refused_while_the_audit_is_stopped_and_served_once_it_caug
         # A restart while the audit is down does not reopen the gate: it refuses from the start.
         stack.resolver.stop()
         stack.resolver.start()
-        _until_ready_says(port, "refusing new requests AUDIT_UNAVAILABLE", timeout_s=60)
+        _until_ready_says(port, "refusing new requests AUDIT_UNAVAILABLE of every agency", timeout_s=60)
         answers += [ask() for _ in range(2)]
         assert all(refused(a) for a in answers[-2:]), answers[-2:]
         stack.audit.start()
