@@ -104,18 +104,13 @@ CASES = [
         [(1, lags()), (11, None), (1, None), (1, lags())],
         [False, True, True, False],
     ),
-    ("no poll ever succeeds: closed from the start", 10, [(6, None), (6, None)], [True, True]),
+    ("no poll ever succeeds: closed after the bound", 10, [(6, None), (6, None)], [False, True]),
     ("0 turns it off", 0, [(1, lags(5000.0)), (5000, None)], [False, False]),
     (
-        # Its history is unknown: it is not shown caught up until it has no lag (or its commit moved on).
-        "a new partition with lag closes the gate until it has none",
+        "a new partition lags at most since the last poll",
         10,
-        [
-            (1, {REQ: PartitionLag(0, 0.0)}),
-            (2, {REQ: PartitionLag(0, 0.0), RES: PartitionLag(9, 900.0)}),
-            (2, {REQ: PartitionLag(0, 0.0), RES: PartitionLag(0, 0.0)}),
-        ],
-        [False, True, False],
+        [(1, {REQ: PartitionLag(0, 0.0)}), (2, {REQ: PartitionLag(0, 0.0), RES: PartitionLag(9, 900.0)})],
+        [False, False],
     ),
 ]
 
@@ -171,7 +166,6 @@ def test_the_metrics_read_the_gate_at_each_scrape() -> None:
     clock, registry = Clock(), CollectorRegistry()
     gate = AuditGate(10, clock)
     ResolverMetrics(registry).gated(gate.closed, gate.lag_s)
-    assert registry.get_sample_value("dancu_resolver_audit_gate_closed") == 1  # not polled yet
     gate.polled(lags())
     clock.now += 8
     gate.polled(lags(8.0))
@@ -299,54 +293,6 @@ def test_a_lag_unknown_for_longer_than_the_bound_closes_it_for_every_agency() ->
         "refusing new requests AUDIT_UNAVAILABLE of every agency: the audit group's lag could not be read"
         " for 6 s (bound 10 s)"
     )
-
-
-def test_a_restart_while_the_audit_is_down_refuses_until_a_poll_shows_it_caught_up() -> None:
-    """Closed from the start; the first points date every waiting record to now (0 s), so lag in seconds
-    shows nothing yet: an agency opens once its partitions have no lag in records or the audit's
-    commit passed the ends first seen; one already caught up is served meanwhile."""
-    clock = Clock()
-    gate = AuditGate(10, clock, agency_of)
-    refusal = gate.refusal("demo-bank")
-    assert refusal is not None and refusal.detail == (
-        "the exchange log is not shown caught up yet, at most 10 s behind allowed"
-    )
-    assert gate.problem() == (
-        "refusing new requests AUDIT_UNAVAILABLE of every agency: the audit group's lag has not been read"
-        " yet (bound 10 s)"
-    )
-    province = PartitionLag(0, 0.0)
-    for _ in range(3):  # the audit is stopped: 7 records wait on the bank's partition
-        clock.now += 1
-        gate.polled({BANK: PartitionLag(7, 0.0), PROVINCE: province}, {BANK: 100, PROVINCE: 40})
-        assert gate.closed("demo-bank") and not gate.closed("demo-province")
-    assert gate.problem() == (
-        "refusing new requests AUDIT_UNAVAILABLE of demo-bank: the audit is not shown caught up on their"
-        " exchanges since the resolver started (bound 10 s)"
-    )
-    clock.now += 1  # the audit reads again, its commit at 93: not yet past the end first seen (100)
-    gate.polled({BANK: PartitionLag(12, 3.0), PROVINCE: province}, {BANK: 105, PROVINCE: 40})
-    assert gate.closed("demo-bank")
-    clock.now += 1  # its commit at 108: everything waiting at the restart is in the log
-    gate.polled({BANK: PartitionLag(2, 0.5), PROVINCE: province}, {BANK: 110, PROVINCE: 40})
-    assert not gate.closed()
-
-
-def test_a_healthy_audit_opens_the_gate_at_the_first_or_second_poll() -> None:
-    """At the end: the first poll opens it; with exchanges in flight, the next, once the commit moved on."""
-    clock = Clock()
-    gate = AuditGate(10, clock, agency_of)
-    clock.now += 1
-    gate.polled(behind(), {BANK: 50, PROVINCE: 20})
-    assert not gate.closed()
-    clock = Clock()
-    gate = AuditGate(10, clock, agency_of)
-    clock.now += 1
-    gate.polled({BANK: PartitionLag(2, 0.0), PROVINCE: PartitionLag(0, 0.0)}, {BANK: 50, PROVINCE: 20})
-    assert gate.closed("demo-bank")
-    clock.now += 1
-    gate.polled({BANK: PartitionLag(1, 0.2), PROVINCE: PartitionLag(0, 0.0)}, {BANK: 53, PROVINCE: 20})
-    assert not gate.closed()
 
 
 async def test_a_gate_closed_for_one_agency_refuses_it_and_serves_the_others() -> None:

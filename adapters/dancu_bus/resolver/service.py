@@ -239,23 +239,20 @@ async def _audit_watched(
         yield
         return
     group = settings.audit.group_id
-    closed, started = True, True  # closed until a poll shows the audit caught up
+    closed = False
 
     def report(polled: GroupLag | None) -> None:
-        nonlocal closed, started
+        nonlocal closed
         if polled is None:
             gate.polled(None)
         else:
-            gate.polled(polled.lags, polled.latest)
+            gate.polled(polled.lags)
         if gate.closed() != closed:
             closed = not closed
             if closed:
                 log.error("%s", gate.problem())
-            elif started:
-                log.info("the audit is caught up (%.0f s behind): serving", gate.lag_s())
             else:
                 log.warning("the audit has caught up (%.0f s behind): serving again", gate.lag_s())
-            started = False
 
     pattern = re.compile(TopicNames(settings.kafka.topic_prefix).exchange_pattern)
     monitor = LagMonitor(settings.kafka, group, pattern)
