@@ -158,6 +158,46 @@ async def test_pages_cover_every_match_once_in_time_then_exchange_order(index: A
     assert [r async for r in every_record(index, AuditQuery(), page=4)] == await everything(index)
 
 
+async def test_newest_first_pages_are_the_whole_answer_reversed(index: AuditIndexBackend) -> None:
+    """newest_first: pages in (received_at, exchange_id) descending order, ties too, covering every match once."""
+    tied = [record(n, received_at=T0 + timedelta(minutes=30)) for n in range(5)]
+    others = [record(n) for n in range(5, 17)]
+    await put(index, *tied, *others)
+    oldest_first = await everything(index)
+    q = AuditQuery(newest_first=True)
+    pages, cursor = [], None
+    while True:
+        found = await index.query(q, limit=4, cursor=cursor)
+        pages.append(found.records)
+        if found.next_cursor is None:
+            break
+        cursor = found.next_cursor
+    assert [len(p) for p in pages] == [4, 4, 4, 4, 1]
+    assert [r for p in pages for r in p] == list(reversed(oldest_first))
+    assert await everything(index, q) == list(reversed(oldest_first))
+
+
+async def test_newest_first_keeps_the_filters_and_the_period(index: AuditIndexBackend) -> None:
+    """A person's records in a period, newest first: the same set as oldest first, reversed."""
+    records = [record(n, personal_id="001090099999" if n % 2 else AUDIT.personal_id) for n in range(10)]
+    await put(index, *records)
+    period = {"personal_id": "001090099999", "start": T0 + timedelta(minutes=2), "end": T0 + timedelta(minutes=8)}
+    found = await index.query(AuditQuery(**period, newest_first=True), limit=2)  # type: ignore[arg-type]
+    assert found.records == [records[7], records[5]]
+    rest = await index.query(AuditQuery(**period, newest_first=True), limit=2, cursor=found.next_cursor)  # type: ignore[arg-type]
+    assert rest.records == [records[3]] and rest.next_cursor is None
+    assert await index.count(AuditQuery(**period, newest_first=True)) == 3  # type: ignore[arg-type]
+
+
+async def test_a_cursor_of_one_order_is_refused_by_the_other(index: AuditIndexBackend) -> None:
+    """The order is part of the query a cursor is bound to: an oldest-first cursor cannot page newest first."""
+    await put(index, *(record(n) for n in range(4)))
+    cursor = (await index.query(AuditQuery(), limit=2)).next_cursor
+    assert cursor is not None
+    with pytest.raises(ConfigError, match="another query"):
+        await index.query(AuditQuery(newest_first=True), limit=2, cursor=cursor)
+
+
 async def test_a_page_that_ends_exactly_at_the_last_match_has_no_cursor(index: AuditIndexBackend) -> None:
     """Six matches in pages of three: two pages, and no cursor to an empty third."""
     await put(index, *(record(n) for n in range(6)))

@@ -36,11 +36,14 @@ class AuditQuery:
     operation: str | None = None
     status: str | None = None  # outcome: OK, REJECTED, UNANSWERED...
     reason: str | None = None
+    # Page order: oldest first by default (inspectors, reports); newest first for a citizen's history.
+    # Part of the query, so a cursor of one order is refused by the other.
+    newest_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class AuditPage:
-    """One page of matching records in (received_at, exchange_id) order, and the cursor of the next."""
+    """One page of matching records in (received_at, exchange_id) order (or its reverse), and the next cursor."""
 
     records: list[AuditRecord]
     next_cursor: str | None  # opaque; None on the last page
