@@ -26,7 +26,7 @@ __all__ = [
     "request_from",
 ]
 
-_SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _PERSONAL_ID = re.compile(r"[0-9]{12}")
 # The audit index refuses longer cursors; a portal cursor is that one, passed through.
 MAX_CURSOR = 512
@@ -119,7 +119,7 @@ def _request_id(value: str) -> str:
 
 def _session_id(value: str, request_id: str) -> str:
     if not _SESSION_ID.fullmatch(value):
-        raise Invalid("session_id", "must be 1 to 128 characters of [A-Za-z0-9._:-]", request_id)
+        raise Invalid("session_id", "must be 1 to 100 characters of [A-Za-z0-9._:-]", request_id)
     return value
 
 
