@@ -302,19 +302,24 @@ class PortalSettings(BaseModel):
     agency: str = Field(default="portal", description="the registry's agency the adapter asks as")
     group_id: str = Field(
         default="portal.adapter",
-        description="consumer group of the portal's requests; starts with the agency's id and a dot (its ACLs)",
+        description="consumer group of the portal's requests: the agency's id and a dot start it (its ACLs)",
     )
-    purpose_code: str = Field(default="TRA-CUU-CONG-DAN", description="the portal agency's registered purpose")
+    purpose_code: str = Field(
+        default="TRA-CUU-CONG-DAN", description="the portal agency's registered purpose"
+    )
     legal_basis: str = Field(
         default="Thông tư kết nối CSDLQG về dân cư, Điều 9", description="that purpose's legal basis"
     )
     answer_keys: Path | None = Field(
-        default=None, description="the portal agency's private answer keys (JWK Set): SELF answers open with them"
+        default=None,
+        description="the portal agency's private answer keys (JWK Set): SELF answers open with them",
     )
     max_page_size: int = Field(default=100, ge=1, le=100, description="history entries per page at most")
     max_request_bytes: int = Field(default=16 * 1024, ge=256, description="a larger request is a dead letter")
     max_batch: int = Field(default=100, ge=1, description="requests fetched and answered together")
-    answer_timeout_s: float = Field(default=15.0, gt=0, description="how long the resolver's answer is awaited")
+    answer_timeout_s: float = Field(
+        default=15.0, gt=0, description="how long the resolver's answer is awaited"
+    )
     metrics_port: int = 9404
 
 

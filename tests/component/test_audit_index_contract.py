@@ -159,7 +159,7 @@ async def test_pages_cover_every_match_once_in_time_then_exchange_order(index: A
 
 
 async def test_newest_first_pages_are_the_whole_answer_reversed(index: AuditIndexBackend) -> None:
-    """newest_first: pages in (received_at, exchange_id) descending order, ties too, covering every match once."""
+    """newest_first: pages in descending (received_at, exchange_id) order, ties too, each match once."""
     tied = [record(n, received_at=T0 + timedelta(minutes=30)) for n in range(5)]
     others = [record(n) for n in range(5, 17)]
     await put(index, *tied, *others)
@@ -181,7 +181,11 @@ async def test_newest_first_keeps_the_filters_and_the_period(index: AuditIndexBa
     """A person's records in a period, newest first: the same set as oldest first, reversed."""
     records = [record(n, personal_id="001090099999" if n % 2 else AUDIT.personal_id) for n in range(10)]
     await put(index, *records)
-    period = {"personal_id": "001090099999", "start": T0 + timedelta(minutes=2), "end": T0 + timedelta(minutes=8)}
+    period = {
+        "personal_id": "001090099999",
+        "start": T0 + timedelta(minutes=2),
+        "end": T0 + timedelta(minutes=8),
+    }
     found = await index.query(AuditQuery(**period, newest_first=True), limit=2)  # type: ignore[arg-type]
     assert found.records == [records[7], records[5]]
     rest = await index.query(AuditQuery(**period, newest_first=True), limit=2, cursor=found.next_cursor)  # type: ignore[arg-type]
@@ -190,7 +194,7 @@ async def test_newest_first_keeps_the_filters_and_the_period(index: AuditIndexBa
 
 
 async def test_a_cursor_of_one_order_is_refused_by_the_other(index: AuditIndexBackend) -> None:
-    """The order is part of the query a cursor is bound to: an oldest-first cursor cannot page newest first."""
+    """The order is part of the query a cursor is bound to: an oldest-first one cannot page newest-first."""
     await put(index, *(record(n) for n in range(4)))
     cursor = (await index.query(AuditQuery(), limit=2)).next_cursor
     assert cursor is not None

@@ -1,4 +1,4 @@
-"""A citizen's access history over a real audit index (SQLite): newest first, paged, own id only, hidden hook."""
+"""A citizen's access history over a real SQLite audit index: newest first, paged, own id only, hidden."""
 
 from __future__ import annotations
 
@@ -31,7 +31,10 @@ def names(agency: str) -> tuple[str, str | None]:
 def record(n: int, personal_id: str = OWN, **changes: object) -> AuditRecord:
     """The n-th exchange, received n minutes after T0."""
     base = dataclasses.replace(
-        AUDIT, exchange_id=str(uuid.UUID(int=n + 1)), received_at=T0 + timedelta(minutes=n), personal_id=personal_id
+        AUDIT,
+        exchange_id=str(uuid.UUID(int=n + 1)),
+        received_at=T0 + timedelta(minutes=n),
+        personal_id=personal_id,
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
@@ -48,10 +51,14 @@ async def index(tmp_path: Path) -> AsyncIterator[SqliteAuditIndex]:
 
 
 def ask(page_size: int, cursor: str | None = None, minutes: tuple[int, int] = (0, 30)) -> HistoryAsk:
-    return HistoryAsk(T0 + timedelta(minutes=minutes[0]), T0 + timedelta(minutes=minutes[1]), cursor, page_size)
+    return HistoryAsk(
+        T0 + timedelta(minutes=minutes[0]), T0 + timedelta(minutes=minutes[1]), cursor, page_size
+    )
 
 
-async def every_page(index: SqliteAuditIndex, page_size: int, minutes: tuple[int, int] = (0, 30)) -> list[list[datetime]]:
+async def every_page(
+    index: SqliteAuditIndex, page_size: int, minutes: tuple[int, int] = (0, 30)
+) -> list[list[datetime]]:
     """The received times of each page, following cursors to the end."""
     pages, cursor = [], None
     while True:
@@ -79,7 +86,11 @@ async def test_an_entry_names_the_agency_and_what_was_disclosed(index: SqliteAud
     """Name and official code from the registry; the citizen's own SELF exchange is listed too."""
     page = await history_page(index, OWN, ask(100), names, T0)
     bank = page.entries[0]
-    assert (bank.agency, bank.agency_name, bank.agency_code) == ("demo-bank", "Ngân hàng Demo", "000.00.00.G01")
+    assert (bank.agency, bank.agency_name, bank.agency_code) == (
+        "demo-bank",
+        "Ngân hàng Demo",
+        "000.00.00.G01",
+    )
     assert (bank.purpose_code, bank.legal_basis, bank.status) == (AUDIT.purpose_code, AUDIT.legal_basis, "OK")
     sms = [e for e in page.entries if e.operation == "SELF"]
     assert [(e.agency, e.agency_name, e.agency_code) for e in sms] == [("sms", "sms", None)]
@@ -97,7 +108,7 @@ async def test_a_cursor_of_another_person_or_period_is_refused(index: SqliteAudi
 async def test_hidden_exchanges_are_skipped_and_pages_still_fill(
     index: SqliteAuditIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the hook hiding minutes 20 to 26, pages skip them, still hold page_size and cover the rest once."""
+    """With minutes 20 to 26 hidden, pages skip them, still hold page_size and cover the rest once."""
     hidden = {T0 + timedelta(minutes=m) for m in range(20, 27)}
     monkeypatch.setattr(history_module, "visible_to_citizen", lambda r, now: r.received_at not in hidden)
     pages = await every_page(index, 3)

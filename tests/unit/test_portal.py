@@ -1,4 +1,4 @@
-"""The portal adapter's rules without a broker: every request field bounded, levels, refusals, dead letters."""
+"""The portal adapter's rules without a broker: bounded request fields, levels, refusals, dead letters."""
 
 from __future__ import annotations
 
@@ -31,16 +31,29 @@ SCHEMAS: SchemaSet = platform_codec().schemas
 FIELDS = (
     DisclosedField("full_name", "Nguyễn Văn An", "CSDLQG về dân cư", date(2025, 1, 2)),
     DisclosedField("birth_date", date(1990, 5, 17), "CSDLQG về dân cư", date(2025, 1, 2)),
-    DisclosedField("permanent_address", Address("DVHC-2025", "01", "00004", detail="Số 1"), "CA xã", date(2025, 7, 1)),
+    DisclosedField(
+        "permanent_address", Address("DVHC-2025", "01", "00004", detail="Số 1"), "CA xã", date(2025, 7, 1)
+    ),
 )
-ENTRY = AccessEntry(NOW, "demo-bank", "Ngân hàng Demo", "000.00.00.G01", "VERIFY", "KYC", "Luật PCRT 2022",
-                    ("full_name",), "OK", None)  # fmt: skip
+ENTRY = AccessEntry(
+    NOW,
+    "demo-bank",
+    "Ngân hàng Demo",
+    "000.00.00.G01",
+    "VERIFY",
+    "KYC",
+    "Luật PCRT 2022",
+    ("full_name",),
+    "OK",
+    None,
+)
 
 
 def citizen_info(**changes: Any) -> PortalRequest:
     """A level-2 VNeID request for the account's own record."""
-    base = PortalRequest(str(uuid.uuid4()), "sess-1", AccountType.VNEID, 2, OWN, Service.CITIZEN_INFO, OWN, None,
-                         NOW)  # fmt: skip
+    base = PortalRequest(
+        str(uuid.uuid4()), "sess-1", AccountType.VNEID, 2, OWN, Service.CITIZEN_INFO, OWN, None, NOW
+    )
     return dataclasses.replace(base, **changes)
 
 
@@ -58,8 +71,8 @@ def encoded(request: PortalRequest, **raw: Any) -> bytes:
 class Fakes:
     """The resolver and the history as the adapter's seams see them, recording what they were asked."""
 
-    def __init__(self, answer: CitizenAnswer | Exception = CitizenAnswer(FIELDS)) -> None:
-        self.answer = answer
+    def __init__(self, answer: CitizenAnswer | Exception | None = None) -> None:
+        self.answer = CitizenAnswer(FIELDS) if answer is None else answer
         self.asked: list[PortalRequest] = []
         self.histories: list[tuple[str, HistoryAsk]] = []
         self.history_error: Exception | None = None
@@ -127,7 +140,9 @@ async def test_level_two_reads_its_own_history_only() -> None:
     fakes = Fakes()
     response = await fakes.adapter().answer(encoded(history_request(), personal_id=OTHER))
     assert fakes.histories[0][0] == OWN
-    assert response.status is PortalStatus.OK and response.history == (ENTRY,) and response.next_cursor == "next"
+    assert (
+        response.status is PortalStatus.OK and response.history == (ENTRY,) and response.next_cursor == "next"
+    )
 
 
 async def test_a_page_size_above_the_maximum_is_capped() -> None:
@@ -140,10 +155,12 @@ async def test_a_page_size_above_the_maximum_is_capped() -> None:
 
 
 async def test_a_cursor_of_another_query_is_refused_invalid_cursor() -> None:
-    """The index's ConfigError for a foreign cursor is INVALID_CURSOR; an index failure HISTORY_UNAVAILABLE."""
+    """The index's ConfigError for a foreign cursor: INVALID_CURSOR; an index failure: HISTORY_UNAVAILABLE."""
     fakes = Fakes()
     fakes.history_error = ConfigError("this cursor belongs to another query")
-    assert (await fakes.adapter().answer(encoded(history_request()))).reason_code == PortalReason.INVALID_CURSOR
+    assert (
+        await fakes.adapter().answer(encoded(history_request()))
+    ).reason_code == PortalReason.INVALID_CURSOR
     fakes.history_error = StoreError("down", retriable=True)
     unavailable = await fakes.adapter().answer(encoded(history_request()))
     assert unavailable.reason_code == PortalReason.HISTORY_UNAVAILABLE
@@ -189,8 +206,14 @@ async def test_undecodable_bytes_are_unanswerable(value: bytes | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [{"request_id": "not-a-uuid"}, {"request_id": "a" * 5000}, {"session_id": ""}, {"session_id": "s p"},
-            {"session_id": "s" * 101}],  # fmt: skip
+    "raw",
+    [
+        {"request_id": "not-a-uuid"},
+        {"request_id": "a" * 5000},
+        {"session_id": ""},
+        {"session_id": "s p"},
+        {"session_id": "s" * 101},
+    ],
 )
 async def test_a_request_nobody_can_be_answered_for_is_unanswerable(raw: dict[str, Any]) -> None:
     """Without a request id and a session id there is no one to answer: a dead letter, not a reply."""
@@ -200,8 +223,9 @@ async def test_a_request_nobody_can_be_answered_for_is_unanswerable(raw: dict[st
 
 def test_a_response_encodes_and_decodes_whole() -> None:
     """Fields (text, date, address) and history entries survive the response schema."""
-    response = PortalResponse("r", "s", Service.CITIZEN_INFO, PortalStatus.OK, NOW, fields=FIELDS,
-                              history=(ENTRY,), next_cursor="c")  # fmt: skip
+    response = PortalResponse(
+        "r", "s", Service.CITIZEN_INFO, PortalStatus.OK, NOW, fields=FIELDS, history=(ENTRY,), next_cursor="c"
+    )
     name, record = SCHEMAS.decode(SCHEMAS.encode(PORTAL_RESPONSE, response_record(response)))
     assert name == PORTAL_RESPONSE
     assert [f["value"] for f in record["fields"]][:2] == ["Nguyễn Văn An", date(1990, 5, 17)]

@@ -72,7 +72,9 @@ class PortalAdapter:
     async def answer(self, value: bytes | None) -> PortalResponse:
         """The answer to one record's value; Unanswerable when it cannot be read or answered to anyone."""
         try:
-            request = self.schemas.decode_as(PORTAL_REQUEST, value, lambda r: request_from(r, self._max_page_size))
+            request = self.schemas.decode_as(
+                PORTAL_REQUEST, value, lambda r: request_from(r, self._max_page_size)
+            )
         except CodecError as exc:
             cause = exc.__cause__
             if isinstance(cause, Invalid):
@@ -93,8 +95,13 @@ class PortalAdapter:
             raise Unanswerable("BAD_VALUE", str(invalid))
         _, record = self.schemas.decode(value)
         service = Service(record["service"])
-        return self._refused(invalid.request_id, invalid.session_id, service, PortalReason.MALFORMED_REQUEST,
-                             f"{invalid.field} {invalid.detail}")  # fmt: skip
+        return self._refused(
+            invalid.request_id,
+            invalid.session_id,
+            service,
+            PortalReason.MALFORMED_REQUEST,
+            f"{invalid.field} {invalid.detail}",
+        )
 
     async def _citizen_info(self, request: PortalRequest) -> PortalResponse:
         try:
@@ -103,10 +110,19 @@ class PortalAdapter:
             return self._refusal(request, PortalReason.NO_ANSWER)
         now = self._clock()
         if found.reason_code is not None:
-            return PortalResponse(request.request_id, request.session_id, request.service, PortalStatus.REJECTED,
-                                  now, found.reason_code, found.message_vi, found.message_en)  # fmt: skip
-        return PortalResponse(request.request_id, request.session_id, request.service, PortalStatus.OK, now,
-                              fields=found.fields)  # fmt: skip
+            return PortalResponse(
+                request.request_id,
+                request.session_id,
+                request.service,
+                PortalStatus.REJECTED,
+                now,
+                found.reason_code,
+                found.message_vi,
+                found.message_en,
+            )
+        return PortalResponse(
+            request.request_id, request.session_id, request.service, PortalStatus.OK, now, fields=found.fields
+        )
 
     async def _access_history(self, request: PortalRequest) -> PortalResponse:
         if request.assurance_level < HISTORY_LEVEL:
@@ -119,8 +135,15 @@ class PortalAdapter:
         except DancuError as exc:
             log.warning("the access history could not be read: %s", exc)
             return self._refusal(request, PortalReason.HISTORY_UNAVAILABLE)
-        return PortalResponse(request.request_id, request.session_id, request.service, PortalStatus.OK,
-                              self._clock(), history=page.entries, next_cursor=page.next_cursor)  # fmt: skip
+        return PortalResponse(
+            request.request_id,
+            request.session_id,
+            request.service,
+            PortalStatus.OK,
+            self._clock(),
+            history=page.entries,
+            next_cursor=page.next_cursor,
+        )
 
     def _refusal(self, request: PortalRequest, reason: PortalReason) -> PortalResponse:
         return self._refused(request.request_id, request.session_id, request.service, reason)

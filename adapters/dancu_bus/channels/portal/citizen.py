@@ -39,9 +39,13 @@ def resolver_asker(client: AsyncClient, settings: PortalSettings) -> AskResolver
 
     async def ask(request: PortalRequest) -> CitizenAnswer:
         query = self_query(request)
-        response = await client.request(client.build(query, context_of(request, settings)), settings.answer_timeout_s)
+        response = await client.request(
+            client.build(query, context_of(request, settings)), settings.answer_timeout_s
+        )
         if response.status is not ResponseStatus.OK:
-            return CitizenAnswer((), response.reason_code or "REJECTED", response.message_vi, response.message_en)
+            return CitizenAnswer(
+                (), response.reason_code or "REJECTED", response.message_vi, response.message_en
+            )
         result = response.result
         if not isinstance(result, SelfResult):
             raise TypeError(f"a SELF request was answered with {type(result).__name__}")

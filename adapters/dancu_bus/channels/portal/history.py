@@ -20,7 +20,15 @@ from dancu_bus.store.audit_index import AuditIndex, AuditQuery
 from dancu_bus.store.audit_index.query import After, encode_cursor
 from dancu_bus.timestamps import to_epoch_ms
 
-__all__ = ["MAX_READS", "AgencyNames", "HistoryPage", "entry_of", "history_page", "history_query", "visible_to_citizen"]
+__all__ = [
+    "MAX_READS",
+    "AgencyNames",
+    "HistoryPage",
+    "entry_of",
+    "history_page",
+    "history_query",
+    "visible_to_citizen",
+]
 
 # How many index pages one history page reads at most when hidden exchanges are skipped: the work of
 # one request stays bounded however many are hidden; the cursor continues after the last one read.
@@ -79,13 +87,14 @@ async def history_page(
     """
     q = history_query(personal_id, ask)
     entries: list[AccessEntry] = []
+    last: AuditRecord | None = None
     cursor = ask.cursor
     for _ in range(MAX_READS):
         found = await index.query(q, limit=ask.page_size, cursor=cursor)
         for record in found.records:
             if not visible_to_citizen(record, now):
                 continue
-            if len(entries) == ask.page_size:
+            if len(entries) == ask.page_size and last is not None:
                 return HistoryPage(tuple(entries), _after(q, last))
             entries.append(entry_of(record, names))
             last = record

@@ -1,4 +1,4 @@
-"""The portal adapter's one answer to each request: OK with the record or a history page, or a refusal. Pure."""
+"""The portal adapter's one answer to each request: the record, a history page, or a refusal. Pure."""
 
 from __future__ import annotations
 

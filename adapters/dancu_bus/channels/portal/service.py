@@ -49,8 +49,12 @@ async def run_portal(
                 batch = await next_batch(reading, options)
                 if not batch:
                     continue
-                outgoing = await asyncio.gather(*(_answered(adapter, dead_letters, names, settings, r) for r in batch))
-                sent = [await writing.send(o.topic, o.value, key=o.key, headers=list(o.headers)) for o in outgoing]
+                outgoing = await asyncio.gather(
+                    *(_answered(adapter, dead_letters, names, settings, r) for r in batch)
+                )
+                sent = [
+                    await writing.send(o.topic, o.value, key=o.key, headers=list(o.headers)) for o in outgoing
+                ]
                 await asyncio.gather(*sent)
                 await reading.commit()
         finally:
@@ -71,7 +75,9 @@ async def _answered(
     try:
         response = await adapter.answer(record.value)
     except Unanswerable as exc:
-        log.warning("portal request %s[%d]@%d set aside: %s", record.topic, record.partition, record.offset, exc.code)
+        log.warning(
+            "portal request %s[%d]@%d set aside: %s", record.topic, record.partition, record.offset, exc.code
+        )
         return dead_letters.outgoing(names.dead_letters, record, exc.code, exc.detail)
     value = adapter.schemas.encode(PORTAL_RESPONSE, response_record(response))
     return Outgoing(_responses_topic(names), response.session_id.encode("ascii"), value)
@@ -86,7 +92,9 @@ def _responses_topic(names: TopicNames) -> str:
 
 
 @asynccontextmanager
-async def portal_adapter(settings: Settings, schemas: SchemaSet, ask: AskResolver) -> AsyncIterator[PortalAdapter]:
+async def portal_adapter(
+    settings: Settings, schemas: SchemaSet, ask: AskResolver
+) -> AsyncIterator[PortalAdapter]:
     """The adapter over the configured audit index and the followed registry, for as long as the context."""
     view = RegistryView(RegistryCodec(schemas))
     registry = TopicNames(settings.kafka.topic_prefix).registry

@@ -43,7 +43,7 @@ class AuditQuery:
 
 @dataclass(frozen=True, slots=True)
 class AuditPage:
-    """One page of matching records in (received_at, exchange_id) order (or its reverse), and the next cursor."""
+    """One page of matches in (received_at, exchange_id) order or its reverse, and the next cursor."""
 
     records: list[AuditRecord]
     next_cursor: str | None  # opaque; None on the last page

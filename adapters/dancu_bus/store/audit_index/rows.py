@@ -178,7 +178,9 @@ def where(q: AuditQuery, after: After | None, place: Placeholder) -> tuple[str, 
         condition("received_ms < {}", to_epoch_ms(q.end))
     if after is not None:
         beyond = "<" if q.newest_first else ">"
-        condition(f"(received_ms, exchange_id) {beyond} ({{}}, {{}})", after.received_ms, stored(after.exchange_id))
+        condition(
+            f"(received_ms, exchange_id) {beyond} ({{}}, {{}})", after.received_ms, stored(after.exchange_id)
+        )
     return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params
 
 
@@ -198,7 +200,9 @@ def select(q: AuditQuery, after: After | None, limit: int, place: Placeholder) -
     clause, params = where(q, after, place)
     params.append(limit)
     order = "received_ms DESC, exchange_id DESC" if q.newest_first else "received_ms, exchange_id"
-    sql = f"SELECT {', '.join(COLUMNS)} FROM audit_records{clause} ORDER BY {order} LIMIT {place(len(params))}"
+    sql = (
+        f"SELECT {', '.join(COLUMNS)} FROM audit_records{clause} ORDER BY {order} LIMIT {place(len(params))}"
+    )
     return sql, params
 
 
