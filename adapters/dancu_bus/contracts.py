@@ -54,6 +54,7 @@ class Operation(StrEnum):
     TICKET_STATE = "TICKET_STATE"
     CORRECT = "CORRECT"
     VERIFY_BATCH = "VERIFY_BATCH"
+    SELF = "SELF"
 
 
 class ResponseStatus(StrEnum):

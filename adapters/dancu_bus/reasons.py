@@ -39,6 +39,8 @@ class Reason(StrEnum):
     NO_ANSWER_KEY = "NO_ANSWER_KEY"
     BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
+    NOT_BOUND = "NOT_BOUND"
+    NOT_OWN_RECORD = "NOT_OWN_RECORD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +168,15 @@ MESSAGES: dict[Reason, Message] = {
         "Nhật ký trao đổi dữ liệu đang bị chậm: tạm từ chối yêu cầu mới cho đến khi nhật ký được ghi đầy"
         " đủ; đề nghị gửi lại sau.",
         "The exchange log is behind: new requests are refused until it catches up; send again later.",
+    ),
+    # One text whether the id exists or not: it must say nothing about which (SELF).
+    Reason.NOT_BOUND: Message(
+        "Không thể trả lời yêu cầu tra cứu: thông tin tra cứu không khớp với thông tin đăng ký của công dân.",
+        "The lookup cannot be answered: it does not match what the citizen has registered.",
+    ),
+    Reason.NOT_OWN_RECORD: Message(
+        "Tài khoản chỉ được tra cứu thông tin của chính công dân sở hữu tài khoản.",
+        "An account may look up only the record of the citizen it belongs to.",
     ),
 }
 

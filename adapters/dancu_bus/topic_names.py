@@ -52,6 +52,26 @@ class TopicNames:
         return f"{self.prefix}.corrections"
 
     @property
+    def sms_mo(self) -> str:
+        """Incoming SMS (MO) the gateway publishes for the SMS adapter (key = sender's phone)."""
+        return f"{self.prefix}.sms.mo"
+
+    @property
+    def sms_mt(self) -> str:
+        """The SMS adapter's replies (MT) for the gateway to deliver (key = recipient's phone)."""
+        return f"{self.prefix}.sms.mt"
+
+    @property
+    def portal_req(self) -> str:
+        """Requests of the public service portal's sessions for the portal adapter (key = session id)."""
+        return f"{self.prefix}.portal.req"
+
+    @property
+    def portal_res(self) -> str:
+        """The portal adapter's replies (key = session id)."""
+        return f"{self.prefix}.portal.res"
+
+    @property
     def dead_letters(self) -> str:
         """Where undecodable records go."""
         return f"{self.prefix}.dlq"

@@ -22,6 +22,7 @@ from dancu_bus.operations.lookup import LOOKUP
 from dancu_bus.operations.registry import AnyOperation, Operations, registry_of
 from dancu_bus.operations.report_error import REPORT_ERROR
 from dancu_bus.operations.search import SEARCH
+from dancu_bus.operations.self_record import SELF
 from dancu_bus.operations.ticket_state import TICKET_STATE
 from dancu_bus.operations.verify import VERIFY
 from dancu_bus.operations.verify_batch import VERIFY_BATCH
@@ -34,6 +35,7 @@ __all__ = [
     "OPERATIONS",
     "REPORT_ERROR",
     "SEARCH",
+    "SELF",
     "TICKET_STATE",
     "VERIFY",
     "VERIFY_BATCH",
@@ -50,7 +52,7 @@ __all__ = [
 ]
 
 # The platform's operations, in the order of their Avro union branches (append only: the order is wire).
-OPERATIONS = Operations((VERIFY, LOOKUP, SEARCH, REPORT_ERROR, TICKET_STATE, CORRECT, VERIFY_BATCH))
+OPERATIONS = Operations((VERIFY, LOOKUP, SEARCH, REPORT_ERROR, TICKET_STATE, CORRECT, VERIFY_BATCH, SELF))
 
 
 def platform_codec() -> Codec:

@@ -122,6 +122,9 @@ class Operation(ABC, Generic[Q, R]):
     # The operation whose registry grant and purposes admit this one (None: its own name). VERIFY_BATCH
     # is VERIFY in bulk: it discloses nothing VERIFY does not, so access rights keep one source.
     admitted_as: str | None = None
+    # What the exchange costs the asker, in VND, as its audit record states it (SELF: 0, Art. 8.2 free);
+    # None: the operation states no fee.
+    fee: int | None = None
 
     @property
     def grant(self) -> str:
@@ -177,8 +180,9 @@ class Operation(ABC, Generic[Q, R]):
         """The first refusal of the query's own checks (required fields, ids, scope, codes), or None."""
 
     @abstractmethod
-    async def answer(self, query: Q, asking: Asking) -> R:
-        """The result of an admitted query."""
+    async def answer(self, query: Q, asking: Asking) -> R | Rejection:
+        """The result of an admitted query, or its refusal when only the record can refuse it (SELF's
+        NOT_BOUND: the asker is not bound to the record, or nobody has the id)."""
 
 
 class SealedOperation(Operation[Q, R]):

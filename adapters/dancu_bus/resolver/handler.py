@@ -202,8 +202,9 @@ class ResolverHandler:
             self._admitted[decision.agency.id] += granted
             self._spenders[decision.agency.id] = decision.agency
         if exceeded is None:
-            return decision, answered
-        partial = operation.within_quota(result, granted, exceeded)
+            # An answer only the record could refuse (SELF's NOT_BOUND) is a refusal, its store read spent.
+            return (result, (None, [])) if isinstance(result, Rejection) else (decision, answered)
+        partial = None if isinstance(result, Rejection) else operation.within_quota(result, granted, exceeded)
         return (exceeded, answered) if partial is None else (decision, (partial, emitted))
 
     async def _citizens(self, decisions: Sequence[_Decision]) -> Mapping[str, Citizen]:
