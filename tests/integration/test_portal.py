@@ -32,10 +32,12 @@ from dancu_bus.channels.portal import (
     request_record,
     resolver_asker,
     run_portal,
+    self_query,
 )
 from dancu_bus.contracts import AuditRecord
+from dancu_bus.operations.self_record import SelfFields
 from dancu_bus.sdk import AsyncClient, ClientConfig
-from dancu_bus.settings import AuditIndexSettings, PortalSettings, ResolverSettings, Settings
+from dancu_bus.settings import AuditIndexSettings, PortalSettings, Settings
 from dancu_bus.transport import DeadLetters
 from tests.contexts import KYC
 from tests.contexts import PUBLIC_SERVICE as PROVINCE
@@ -164,10 +166,11 @@ def history(person: str, start: datetime, end: datetime, cursor: str | None, lev
     )
 
 
-def configured(level: int) -> list[str]:
-    """The field names the resolver's settings give the portal at ``level``."""
-    fields: dict[str, list[str]] = ResolverSettings().self_fields  # type: ignore[attr-defined]
-    return [name.lstrip("~") for name in fields[f"PORTAL.{level}"]]
+def configured(person: str, level: int) -> list[str]:
+    """The field names the resolver's settings (here its defaults) give the portal at ``level``."""
+    fields = SelfFields.parse(None).of(self_query(citizen_info(person, level)))
+    assert fields is not None
+    return [f.name for f in fields]
 
 
 def test_each_level_gets_its_configured_field_set(portal: Portal) -> None:
@@ -175,8 +178,8 @@ def test_each_level_gets_its_configured_field_set(portal: Portal) -> None:
     person = portal.deployment.people[0].personal_id
     one, two = portal.ask([citizen_info(person, 1), citizen_info(person, 2)])
     assert (one["status"], two["status"]) == ("OK", "OK")
-    assert [f["name"] for f in one["fields"]] == configured(1)
-    assert [f["name"] for f in two["fields"]] == configured(2)
+    assert [f["name"] for f in one["fields"]] == configured(person, 1)
+    assert [f["name"] for f in two["fields"]] == configured(person, 2)
     assert len(two["fields"]) > len(one["fields"])
 
 

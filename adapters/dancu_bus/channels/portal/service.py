@@ -84,11 +84,11 @@ async def _answered(
 
 
 def _requests_topic(names: TopicNames) -> str:
-    return f"{names.prefix}.portal.req"
+    return names.portal_req
 
 
 def _responses_topic(names: TopicNames) -> str:
-    return f"{names.prefix}.portal.res"
+    return names.portal_res
 
 
 @asynccontextmanager
