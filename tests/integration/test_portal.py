@@ -81,9 +81,13 @@ class Portal:
 
 
 def serve_portal(
-    settings: Settings, deployment: Deployment, stop: asyncio.Event, started: threading.Event
+    settings: Settings,
+    deployment: Deployment,
+    stop: asyncio.Event,
+    started: threading.Event,
+    failed: list[Exception],
 ) -> Callable[[], None]:
-    """The adapter's main, to run in a thread of its own."""
+    """The adapter's main, to run in a thread of its own; ``started`` is set once it serves, or has failed."""
 
     async def main() -> None:
         portal = settings.portal
@@ -98,8 +102,17 @@ def serve_portal(
             started.set()
             await run_portal(settings, adapter, letters, stop)
 
-    loop = asyncio.new_event_loop()
-    return lambda: loop.run_until_complete(main())
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(main())
+        except Exception as exc:  # noqa: BLE001 - the thread's outermost frame: the fixture reports it
+            failed.append(exc)
+        finally:
+            started.set()
+            loop.close()
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +128,10 @@ def portal(kafka_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
             }
         )
         asyncio.run(run_index(settings, deployment.codec, IndexOptions(once=True, timeout_s=30)))
-        stop, started = asyncio.Event(), threading.Event()
-        thread = threading.Thread(target=serve_portal(settings, deployment, stop, started))
+        stop, started, failed = asyncio.Event(), threading.Event(), list[Exception]()
+        thread = threading.Thread(target=serve_portal(settings, deployment, stop, started, failed))
         thread.start()
-        assert started.wait(60)
+        assert started.wait(60) and not failed, failed
         producer = Producer(client_config(settings.kafka))
         consumer = Consumer(
             {
