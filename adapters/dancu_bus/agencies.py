@@ -91,6 +91,8 @@ class Purpose(BaseModel):
     legal_basis: str = Field(min_length=1)
     operations: frozenset[OperationName]
     fields: frozenset[str]
+    # An investigation's purpose may hide its requests from the citizen's access history for a while.
+    may_hide_from_citizen: bool = False
 
     @field_serializer("operations", "fields")
     def _sorted(self, values: frozenset[str]) -> list[str]:

@@ -212,6 +212,10 @@ class Request:
     sent_at: datetime
     expires_at: datetime
     body: Query | None = None
+    # An investigation's mark (its purpose must allow it): the exchange stays out of the citizen's
+    # access history until this moment, on this legal basis. Both None for any other request.
+    hidden_until: datetime | None = None
+    hiding_legal_basis: str | None = None
 
     @property
     def personal_id(self) -> str | None:
@@ -365,6 +369,9 @@ class AuditRecord:
     criteria: tuple[str, ...] = ()
     # The W3C trace id of the request's ``traceparent`` (``dancu_bus.tracing``), when it had a valid one.
     trace_id: str | None = None
+    # The request's mark hiding it from the citizen until a moment, and the mark's legal basis.
+    hidden_until: datetime | None = None
+    hiding_legal_basis: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

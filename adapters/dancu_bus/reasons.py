@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-__all__ = ["MESSAGES", "Message", "Reason", "Rejection", "worded"]
+__all__ = ["HIDING_REFUSALS", "MESSAGES", "Message", "Reason", "Rejection", "worded"]
 
 
 class Reason(StrEnum):
@@ -39,8 +39,17 @@ class Reason(StrEnum):
     NO_ANSWER_KEY = "NO_ANSWER_KEY"
     BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
+    HIDING_NOT_ALLOWED = "HIDING_NOT_ALLOWED"
+    INVALID_HIDDEN_UNTIL = "INVALID_HIDDEN_UNTIL"
+    INVALID_HIDING_LEGAL_BASIS = "INVALID_HIDING_LEGAL_BASIS"
     NOT_BOUND = "NOT_BOUND"
     NOT_OWN_RECORD = "NOT_OWN_RECORD"
+
+
+# Refusals of a request's mark hiding it from the citizen: the mark hid nothing, the citizen sees the request.
+HIDING_REFUSALS = frozenset(
+    {Reason.HIDING_NOT_ALLOWED, Reason.INVALID_HIDDEN_UNTIL, Reason.INVALID_HIDING_LEGAL_BASIS}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +177,20 @@ MESSAGES: dict[Reason, Message] = {
         "Nhật ký trao đổi dữ liệu đang bị chậm: tạm từ chối yêu cầu mới cho đến khi nhật ký được ghi đầy"
         " đủ; đề nghị gửi lại sau.",
         "The exchange log is behind: new requests are refused until it catches up; send again later.",
+    ),
+    Reason.HIDING_NOT_ALLOWED: Message(
+        "Mục đích khai thác không cho phép ẩn yêu cầu với công dân.",
+        "The purpose does not allow hiding the request from the citizen.",
+    ),
+    Reason.INVALID_HIDDEN_UNTIL: Message(
+        "Thời hạn ẩn yêu cầu với công dân không hợp lệ (đã qua hoặc dài hơn mức cho phép).",
+        "The date the request is hidden from the citizen until is in the past or further ahead than allowed.",
+    ),
+    Reason.INVALID_HIDING_LEGAL_BASIS: Message(
+        "Căn cứ pháp lý của việc ẩn yêu cầu với công dân không hợp lệ (thiếu, quá dài hoặc có ký tự không"
+        " được phép).",
+        "The legal basis for hiding the request from the citizen is missing, too long or has characters"
+        " that are not allowed.",
     ),
     # One text whether the id exists or not: it must say nothing about which (SELF).
     Reason.NOT_BOUND: Message(

@@ -5,7 +5,9 @@ The PostgreSQL runs use a database of their own per test on the session's server
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -22,7 +24,9 @@ from dancu_bus.store.audit_index import (
     Indexed,
     SqliteAuditIndex,
     every_record,
+    visible_to_citizen,
 )
+from dancu_bus.store.audit_index import sqlite as sqlite_index
 from dancu_bus.store.audit_index.postgres import PostgresAuditIndex
 from tests.unit.samples import AUDIT
 
@@ -283,3 +287,55 @@ async def test_opening_an_index_never_built_is_a_config_error(make_index: MakeIn
     with pytest.raises(ConfigError, match="audit index"):
         async with make_index(create=False):
             pass
+
+
+async def test_hidden_exchanges_are_visible_to_the_citizen_only_from_their_date(
+    index: AuditIndexBackend,
+) -> None:
+    """visible_to_citizen_at leaves out records hidden until later; a mark refused as such hides nothing."""
+    until = T0 + timedelta(days=30)
+    basis = "Bộ luật Tố tụng hình sự 2015, Điều 88"
+    records = [
+        record(0),
+        record(1, hidden_until=until, hiding_legal_basis=basis),
+        record(
+            2, hidden_until=until, hiding_legal_basis=basis, status="REJECTED", reason_code="QUOTA_EXCEEDED"
+        ),
+        record(
+            3,
+            hidden_until=until,
+            hiding_legal_basis=basis,
+            status="REJECTED",
+            reason_code="HIDING_NOT_ALLOWED",
+        ),
+        record(4, hidden_until=until + timedelta(days=1), hiding_legal_basis="\x00" + basis),
+    ]
+    await put(index, *records)
+    assert await everything(index) == records  # the mark and its legal basis come back whole
+    cases = {
+        until - timedelta(milliseconds=1): [0, 3],
+        until: [0, 1, 2, 3],
+        until + timedelta(days=2): [0, 1, 2, 3, 4],
+    }
+    for at, expected in cases.items():
+        q = AuditQuery(personal_id=AUDIT.personal_id, visible_to_citizen_at=at)
+        assert await everything(index, q) == [records[i] for i in expected], at
+        assert await index.count(q) == len(expected), at
+        assert [r for r in records if visible_to_citizen(r, at)] == [records[i] for i in expected]
+
+
+async def test_a_sqlite_index_built_before_the_hiding_columns_gains_them(tmp_path: Path) -> None:
+    """An index file whose table lacks hidden_ms and hiding_legal_basis is given them when opened."""
+    path = tmp_path / "old.sqlite3"
+    old_schema = sqlite_index._SCHEMA.replace(
+        "audit_offset      INTEGER NOT NULL,", "audit_offset INTEGER NOT NULL"
+    )
+    old_schema = old_schema.replace("    hidden_ms         INTEGER,\n    hiding_legal_basis TEXT\n", "")
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(old_schema)
+        assert "hidden_ms" not in {row[1] for row in db.execute("PRAGMA table_info(audit_records)")}
+    async with SqliteAuditIndex(path) as index:
+        hidden = record(1, hidden_until=T0 + timedelta(days=1), hiding_legal_basis="Điều 88")
+        await put(index, record(0), hidden)
+        assert await everything(index) == [record(0), hidden]
+        assert await everything(index, AuditQuery(visible_to_citizen_at=T0)) == [record(0)]

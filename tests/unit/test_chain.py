@@ -55,8 +55,9 @@ def _as_avro_long(value: object) -> object:
         ("audit_v3", SCHEMAS / "released" / "3" / "vn.dancu.AuditRecord.avsc", samples.AUDIT),
         ("audit", SCHEMAS / "audit_record.avsc", samples.AUDIT),
         ("audit_traced", SCHEMAS / "audit_record.avsc", samples.AUDIT_TRACED),
+        ("audit_hidden", SCHEMAS / "audit_record.avsc", samples.AUDIT_HIDDEN),
     ],
-    ids=["version-3", "untraced", "traced"],
+    ids=["version-3", "untraced", "traced", "hidden"],
 )
 def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone(
     golden: str, writer: Path, sample: AuditRecord
@@ -67,7 +68,7 @@ def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone(
     written before them keep their hashes: version 3's bytes and today's without a trace id hash alike.
     """
     record = _reference_record((GOLDEN / f"{golden}.bin").read_bytes(), writer)
-    added_later = {"criteria", "trace_id"}
+    added_later = {"criteria", "trace_id", "hidden_until", "hiding_legal_basis"}
     content = {
         k: _as_avro_long(v) for k, v in record.items() if k != "hash" and not (k in added_later and not v)
     }
@@ -75,6 +76,7 @@ def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone(
     assert hashlib.sha256(b"dancu-bus audit v2\n" + text.encode()).hexdigest() == record["hash"]
     assert record["hash"] == sample.hash == record_hash(sample)
     assert record.get("trace_id") == sample.trace_id
+    assert record.get("hiding_legal_basis") == sample.hiding_legal_basis
 
 
 def test_the_trace_id_is_covered_by_the_hash() -> None:
@@ -82,6 +84,18 @@ def test_the_trace_id_is_covered_by_the_hash() -> None:
     assert is_intact(samples.AUDIT_TRACED)
     assert not is_intact(dataclasses.replace(samples.AUDIT_TRACED, trace_id="0" * 31 + "1"))
     assert not is_intact(dataclasses.replace(samples.AUDIT_TRACED, trace_id=None))
+
+
+def test_the_hiding_mark_is_covered_by_the_hash_and_absent_marks_change_nothing() -> None:
+    """A hidden record's date or legal basis changed, or dropped, no longer matches; an unhidden one's
+    hash is the one it had before the fields existed."""
+    hidden = samples.AUDIT_HIDDEN
+    assert is_intact(hidden) and hidden.hash != samples.AUDIT_TRACED.hash
+    assert not is_intact(dataclasses.replace(hidden, hidden_until=samples.HIDDEN_UNTIL + timedelta(days=1)))
+    assert not is_intact(dataclasses.replace(hidden, hiding_legal_basis="Điều 1"))
+    assert not is_intact(dataclasses.replace(hidden, hidden_until=None, hiding_legal_basis=None))
+    unhidden = dataclasses.replace(hidden, hidden_until=None, hiding_legal_basis=None)
+    assert record_hash(unhidden) == samples.AUDIT_TRACED.hash
 
 
 def test_sealing_links_to_the_head_and_survives_the_wire() -> None:

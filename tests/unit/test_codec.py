@@ -43,10 +43,12 @@ def rabin_fingerprint(text: str) -> int:
     [
         ("request_verify", samples.VERIFY_REQUEST, CODEC.encode_request, CODEC.decode_request),
         ("request_lookup", samples.LOOKUP_REQUEST, CODEC.encode_request, CODEC.decode_request),
+        ("request_hidden", samples.LOOKUP_HIDDEN, CODEC.encode_request, CODEC.decode_request),
         ("response_verify", samples.OK_RESPONSE, CODEC.encode_response, CODEC.decode_response),
         ("response_lookup", samples.LOOKUP_RESPONSE, CODEC.encode_response, CODEC.decode_response),
         ("audit", samples.AUDIT, CODEC.encode_audit, CODEC.decode_audit),
         ("audit_traced", samples.AUDIT_TRACED, CODEC.encode_audit, CODEC.decode_audit),
+        ("audit_hidden", samples.AUDIT_HIDDEN, CODEC.encode_audit, CODEC.decode_audit),
         ("dead_letter", samples.DEAD, CODEC.encode_dead_letter, CODEC.decode_dead_letter),
     ],
 )
@@ -69,6 +71,27 @@ def test_a_waiting_request_half_keeps_its_trace_id_across_a_restart() -> None:
     half = AuditPending(samples.AUDIT_TRACED.exchange_id, samples.SENT, request=samples.AUDIT_TRACED)
     restored = CODEC.decode_pending(CODEC.encode_pending(half))
     assert restored == half and restored.request is not None and restored.request.trace_id == samples.TRACE_ID
+
+
+def test_a_request_half_keeps_its_hiding_mark_across_a_restart() -> None:
+    """The state topic's copy of a hidden request's half carries the mark and its legal basis."""
+    half = AuditPending(samples.AUDIT_HIDDEN.exchange_id, samples.SENT, request=samples.AUDIT_HIDDEN)
+    restored = CODEC.decode_pending(CODEC.encode_pending(half))
+    assert restored.request is not None
+    assert (restored.request.hidden_until, restored.request.hiding_legal_basis) == (
+        samples.HIDDEN_UNTIL,
+        samples.HIDING_BASIS,
+    )
+
+
+def test_reference_avro_reads_the_hiding_mark_and_its_absence() -> None:
+    """Another language reads hidden_until as epoch milliseconds and its legal basis; null when not hidden."""
+    hidden = _reference_read("vn.dancu.Request", CODEC.encode_request(samples.LOOKUP_HIDDEN))
+    plain = _reference_read("vn.dancu.Request", CODEC.encode_request(samples.LOOKUP_REQUEST))
+    until_ms = int(samples.HIDDEN_UNTIL.timestamp() * 1000)
+    assert hidden["hiding_legal_basis"] == samples.HIDING_BASIS
+    assert hidden["hidden_until"] in (until_ms, samples.HIDDEN_UNTIL)
+    assert (plain["hidden_until"], plain["hiding_legal_basis"]) == (None, None)
 
 
 def test_header_is_magic_and_little_endian_rabin_fingerprint() -> None:

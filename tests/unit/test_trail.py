@@ -25,3 +25,13 @@ def test_trail_orders_changes_and_exchanges_by_time() -> None:
     assert [line.kind for line in lines] == ["registry", "exchange", "registry"]
     assert "REJECTED SUSPENDED" in lines[1].text
     assert lines[0].text == "SUSPEND by thanh-tra under QD-1: kiểm tra"
+
+
+def test_a_hidden_exchange_is_shown_as_hidden_with_its_date_and_legal_basis() -> None:
+    """The trail states a request's mark hiding it from the citizen; an unhidden one says nothing of it."""
+    lines = trail([], [samples.AUDIT_HIDDEN, samples.AUDIT], "demo-bank")
+    hidden, plain = (line.text for line in lines)
+    assert hidden.endswith(
+        f"; hidden from the citizen until 2027-05-27T00:00:00+00:00 under {samples.HIDING_BASIS}"
+    )
+    assert "hidden" not in plain

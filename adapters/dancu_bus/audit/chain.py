@@ -1,7 +1,8 @@
 """The audit topic's hash chain: where a record goes, what its hash covers, how it is sealed. Pure.
 
 A record's hash is the hex SHA-256 of ``b"dancu-bus audit v2\\n"`` followed by the canonical JSON of
-every field of the record except ``hash`` itself (and ``criteria`` when empty, ``trace_id`` when null),
+every field of the record except ``hash`` itself (and ``criteria`` when empty; ``trace_id``,
+``hidden_until`` and ``hiding_legal_basis`` when null),
 ``prev_exchange_id`` and ``prev_hash`` included:
 keys sorted, no spaces, UTF-8 (not ASCII-escaped), timestamps as integer milliseconds since the
 epoch (what the Avro ``timestamp-millis`` long holds), the disclosed field names as a list. An
@@ -34,7 +35,7 @@ GENESIS = "0" * 64
 _DOMAIN = b"dancu-bus audit v2\n"
 # Fields added after the v2 hash was defined: covered only when set, so records written before them
 # keep their hashes.
-_ADDED_LATER = frozenset({"criteria", "trace_id"})
+_ADDED_LATER = frozenset({"criteria", "trace_id", "hidden_until", "hiding_legal_basis"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -79,6 +80,7 @@ def seal(record: AuditRecord, head: ChainHead) -> AuditRecord:
         record,
         received_at=_whole_milliseconds(record.received_at),
         answered_at=_whole_milliseconds(record.answered_at),
+        hidden_until=None if record.hidden_until is None else _whole_milliseconds(record.hidden_until),
         prev_exchange_id=head.exchange_id,
         prev_hash=head.hash,
         hash="",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from dancu_bus.agencies import Change
 from dancu_bus.contracts import AuditRecord
@@ -38,5 +38,13 @@ def _exchange(record: AuditRecord) -> str:
     disclosed = ",".join(record.fields_disclosed) or "-"
     return (
         f"{record.operation} {record.personal_id or '-'} by {record.officer_id} (case {record.case_no}, "
-        f"purpose {record.purpose_code or '-'}): {outcome}; disclosed {disclosed}"
+        f"purpose {record.purpose_code or '-'}): {outcome}; disclosed {disclosed}{_hiding(record)}"
     )
+
+
+def _hiding(record: AuditRecord) -> str:
+    """The request's mark hiding it from the citizen, as the trail states it; empty when not hidden."""
+    if record.hidden_until is None:
+        return ""
+    until = record.hidden_until.astimezone(UTC).isoformat(timespec="seconds")
+    return f"; hidden from the citizen until {until} under {record.hiding_legal_basis or '-'}"

@@ -93,6 +93,8 @@ def request_half(seen: SeenRequest) -> AuditRecord:
         request_offset=seen.offset,
         criteria=request.body.criteria if isinstance(request.body, Searching) else (),
         trace_id=seen.trace_id,
+        hidden_until=request.hidden_until,
+        hiding_legal_basis=None if (basis := request.hiding_legal_basis) is None else bounded(basis, _TEXT),
     )
 
 

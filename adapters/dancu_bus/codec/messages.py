@@ -239,6 +239,8 @@ def _request_record(request: Request, body: tuple[str, dict[str, Any]] | None) -
         # (name, record) names the union branch: fastavro otherwise finds it by validating the record
         # against each branch, which took longer than writing it.
         "body": body,
+        "hidden_until": None if request.hidden_until is None else _millis(request.hidden_until),
+        "hiding_legal_basis": request.hiding_legal_basis,
     }
 
 
@@ -256,6 +258,8 @@ def _request_from(record: Mapping[str, Any], operations: _Operations) -> Request
         body=None
         if (body := _branch_from(record["body"], operations.by_body)) is None
         else body[0].body_from(body[1]),
+        hidden_until=None if (until := record.get("hidden_until")) is None else aware(until),
+        hiding_legal_basis=record.get("hiding_legal_basis"),
     )
 
 
@@ -387,6 +391,8 @@ def _audit_record(audit: AuditRecord) -> dict[str, Any]:
         "hash": audit.hash,
         "criteria": list(audit.criteria),
         "trace_id": audit.trace_id,
+        "hidden_until": audit.hidden_until,
+        "hiding_legal_basis": audit.hiding_legal_basis,
     }
 
 
@@ -415,6 +421,8 @@ def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
         hash=record["hash"],
         criteria=tuple(record["criteria"]),
         trace_id=record["trace_id"],
+        hidden_until=None if (until := record.get("hidden_until")) is None else aware(until),
+        hiding_legal_basis=record.get("hiding_legal_basis"),
     )
 
 

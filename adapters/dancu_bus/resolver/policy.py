@@ -13,6 +13,8 @@ Each request record passes these stages in order, and the first that refuses is 
     texts              INVALID_OFFICER_ID, INVALID_CASE_NO, INVALID_PURPOSE_CODE, PURPOSE_MISSING
  6. purpose            PURPOSE_NOT_REGISTERED (for this operation)
  7. legal basis        LEGAL_BASIS_MISMATCH
+    hiding             HIDING_NOT_ALLOWED (the purpose may not hide from the citizen),
+                       INVALID_HIDDEN_UNTIL, INVALID_HIDING_LEGAL_BASIS
  8. body, scope, codes MALFORMED_REQUEST, then the operation's own checks (``Operation.check``)
  9. duplicates         DUPLICATE_REQUEST (the same request id within the window)  ``Admission.request``
 10. quota              QUOTA_EXCEEDED, once the store has answered    ``Admission.spend``
@@ -47,7 +49,14 @@ _STATUS_REASON = {
     AgencyStatus.TERMINATED: Reason.TERMINATED,
 }
 # The longest value each envelope string may have, in characters (docs/CONTRACT.md repeats them).
-TEXT_LIMITS = {"officer_id": 64, "case_no": 100, "purpose_code": 64, "legal_basis": 300, "operation": 32}
+TEXT_LIMITS = {
+    "officer_id": 64,
+    "case_no": 100,
+    "purpose_code": 64,
+    "legal_basis": 300,
+    "operation": 32,
+    "hiding_legal_basis": 300,
+}
 # Daily quotas reset at midnight in Vietnam (UTC+7, no daylight saving).
 _VIETNAM = timezone(timedelta(hours=7))
 
@@ -60,6 +69,8 @@ class AdmissionLimits:
     max_lifetime_s: float = 3600.0
     max_request_bytes: int = 1024 * 1024
     duplicate_window_s: float = 300.0
+    # How far ahead of the record's broker time a request may be hidden from the citizen (a year and a day).
+    max_hiding_days: int = 366
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +140,9 @@ class Admission:
             if refusal is not None:
                 return refusal
         operation = self._operations.of(request.operation)  # registered: checked by _operation
-        purpose = agency.purpose_for(request.purpose_code, operation.grant)
-        if purpose is None:
-            return Rejection(
-                Reason.PURPOSE_NOT_REGISTERED, f"{quoted(request.purpose_code)} for {operation.name}"
-            )
-        if folded(request.legal_basis) != folded(purpose.legal_basis):
-            detail = f"{quoted(request.legal_basis, 120)}; registered: {purpose.legal_basis!r}"
-            return Rejection(Reason.LEGAL_BASIS_MISMATCH, detail)
+        purpose = _purpose(asked, operation)
+        if isinstance(purpose, Rejection):
+            return purpose
         if not operation.owns_body(request.body):
             expected = operation.query_type.__name__
             return Rejection(Reason.MALFORMED_REQUEST, f"{operation.name} needs a {expected} body")
@@ -262,6 +268,39 @@ def _text_problem(value: str, limit: int, required: bool) -> str | None:
         return f"has {len(value)} characters, at most {limit}"
     if not printable(value):
         return f"has characters that are not allowed: {quoted(value)}"
+    return None
+
+
+def _purpose(asked: _Asked, operation: AnyOperation) -> Purpose | Rejection:
+    """Stages 6 and 7 and the hiding mark: the agency's purpose for the request, or the refusal."""
+    request = asked.request
+    purpose = asked.agency.purpose_for(request.purpose_code, operation.grant)
+    if purpose is None:
+        return Rejection(
+            Reason.PURPOSE_NOT_REGISTERED, f"{quoted(request.purpose_code)} for {operation.name}"
+        )
+    if folded(request.legal_basis) != folded(purpose.legal_basis):
+        detail = f"{quoted(request.legal_basis, 120)}; registered: {purpose.legal_basis!r}"
+        return Rejection(Reason.LEGAL_BASIS_MISMATCH, detail)
+    return _hiding(asked, purpose) or purpose
+
+
+def _hiding(asked: _Asked, purpose: Purpose) -> Rejection | None:
+    """A request's mark hiding it from the citizen: allowed by its purpose, in bounds, with a legal basis."""
+    until, basis = asked.request.hidden_until, asked.request.hiding_legal_basis
+    if until is None and basis is None:
+        return None
+    if not purpose.may_hide_from_citizen:
+        return Rejection(Reason.HIDING_NOT_ALLOWED, quoted(asked.request.purpose_code))
+    if until is None:
+        return Rejection(Reason.INVALID_HIDDEN_UNTIL, "hiding_legal_basis without hidden_until")
+    latest = asked.received_at + timedelta(days=asked.limits.max_hiding_days)
+    if until <= asked.now or until > latest:
+        detail = f"{until.isoformat()}; after now and at most {asked.limits.max_hiding_days} days ahead"
+        return Rejection(Reason.INVALID_HIDDEN_UNTIL, detail)
+    problem = _text_problem(basis or "", TEXT_LIMITS["hiding_legal_basis"], True)
+    if problem is not None:
+        return Rejection(Reason.INVALID_HIDING_LEGAL_BASIS, f"hiding_legal_basis {problem}")
     return None
 
 

@@ -20,6 +20,10 @@ class Context:
     case_no: str
     purpose_code: str
     legal_basis: str
+    # An investigation's mark (its purpose must be registered to allow it): its requests stay out of
+    # the citizen's access history until this moment, on this legal basis.
+    hidden_until: datetime | None = None
+    hiding_legal_basis: str | None = None
 
 
 def build_request(
@@ -44,4 +48,6 @@ def build_request(
         sent_at=sent_at,
         expires_at=sent_at + timedelta(seconds=ttl_s),
         body=query,
+        hidden_until=context.hidden_until,
+        hiding_legal_basis=context.hiding_legal_basis,
     )

@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from dancu_bus.errors import ConfigError
 from dancu_bus.settings import AuditIndexSettings, Settings
 from dancu_bus.store.audit_index.protocol import AuditIndex, AuditIndexBackend, every_record
-from dancu_bus.store.audit_index.query import MAX_LIMIT, AuditPage, AuditQuery
+from dancu_bus.store.audit_index.query import MAX_LIMIT, AuditPage, AuditQuery, visible_to_citizen
 from dancu_bus.store.audit_index.retention import audit_retention, expiry_cutoff
 from dancu_bus.store.audit_index.rows import IndexBatch, Indexed
 from dancu_bus.store.audit_index.sqlite import SqliteAuditIndex
@@ -33,6 +33,7 @@ __all__ = [
     "expiry_cutoff",
     "index_backend",
     "open_audit_index",
+    "visible_to_citizen",
 ]
 
 

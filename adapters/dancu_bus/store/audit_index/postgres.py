@@ -15,6 +15,7 @@ from dancu_bus.errors import ConfigError
 from dancu_bus.store.audit_index.protocol import every_record
 from dancu_bus.store.audit_index.query import AuditPage, AuditQuery, check_limit, decode_cursor
 from dancu_bus.store.audit_index.rows import (
+    ADDED_COLUMNS,
     COLUMNS,
     INDEXES,
     IndexBatch,
@@ -60,7 +61,9 @@ CREATE TABLE IF NOT EXISTS audit_records (
     criteria          text NOT NULL,
     trace_id          text,
     audit_partition   integer NOT NULL,
-    audit_offset      bigint NOT NULL
+    audit_offset      bigint NOT NULL,
+    hidden_ms         bigint,
+    hiding_legal_basis text
 );
 CREATE TABLE IF NOT EXISTS audit_positions (
     topic       text NOT NULL,
@@ -69,8 +72,11 @@ CREATE TABLE IF NOT EXISTS audit_positions (
     PRIMARY KEY (topic, partition)
 );
 """
-_SCHEMA = _TABLES + "".join(
-    f"CREATE INDEX IF NOT EXISTS {name} ON audit_records ({on});\n" for name, on in INDEXES.items()
+_SCHEMA = (
+    _TABLES
+    + "".join(f"CREATE INDEX IF NOT EXISTS {name} ON audit_records ({on});\n" for name, on in INDEXES.items())
+    # An index built before these columns existed gains them.
+    + "".join(f"ALTER TABLE audit_records ADD COLUMN IF NOT EXISTS {c} {t};\n" for c, _, t in ADDED_COLUMNS)
 )
 _SCHEMA_LOCK = 0x6175646974  # "audit": serialises table creation between processes opening at once
 _UPSERT = (

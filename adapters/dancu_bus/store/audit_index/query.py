@@ -12,9 +12,19 @@ from datetime import datetime
 
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import ConfigError
+from dancu_bus.reasons import HIDING_REFUSALS
 from dancu_bus.timestamps import to_epoch_ms
 
-__all__ = ["MAX_LIMIT", "After", "AuditPage", "AuditQuery", "check_limit", "decode_cursor", "encode_cursor"]
+__all__ = [
+    "MAX_LIMIT",
+    "After",
+    "AuditPage",
+    "AuditQuery",
+    "check_limit",
+    "decode_cursor",
+    "encode_cursor",
+    "visible_to_citizen",
+]
 
 # The most records one page may hold: a page is built in memory, whatever a caller asks.
 MAX_LIMIT = 10_000
@@ -36,6 +46,9 @@ class AuditQuery:
     operation: str | None = None
     status: str | None = None  # outcome: OK, REJECTED, UNANSWERED...
     reason: str | None = None
+    # Only what the citizen may see at this moment: not an exchange an agency hid until later
+    # (``visible_to_citizen``); None: every record, hidden or not (inspectors).
+    visible_to_citizen_at: datetime | None = None
     # Page order: oldest first by default (inspectors, reports); newest first for a citizen's history.
     # Part of the query, so a cursor of one order is refused by the other.
     newest_first: bool = False
@@ -55,6 +68,16 @@ class After:
 
     received_ms: int
     exchange_id: str
+
+
+def visible_to_citizen(record: AuditRecord, at: datetime) -> bool:
+    """Whether the citizen may see ``record`` at ``at``: not hidden, hidden until then, or its mark refused.
+
+    A request refused for its mark itself (``HIDING_REFUSALS``) hid nothing; any other keeps its mark,
+    so a refused investigation's request does not tip off its subject either.
+    """
+    until = record.hidden_until
+    return until is None or until <= at or record.reason_code in HIDING_REFUSALS
 
 
 def check_limit(limit: int) -> None:

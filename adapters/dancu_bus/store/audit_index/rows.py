@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dancu_bus.contracts import AuditRecord
+from dancu_bus.reasons import HIDING_REFUSALS
 from dancu_bus.store.audit_index.query import After, AuditPage, AuditQuery, encode_cursor
 from dancu_bus.timestamps import from_epoch_ms, to_epoch_ms
 
 __all__ = [
+    "ADDED_COLUMNS",
     "COLUMNS",
     "INDEXES",
     "IndexBatch",
@@ -62,7 +64,12 @@ COLUMNS = (
     "trace_id",
     "audit_partition",
     "audit_offset",
+    "hidden_ms",
+    "hiding_legal_basis",
 )
+# Columns added after indexes were first built, with their types in SQLite and PostgreSQL: an index
+# opened for writing gains them (null in older rows, as in the records they hold).
+ADDED_COLUMNS = (("hidden_ms", "INTEGER", "bigint"), ("hiding_legal_basis", "TEXT", "text"))
 # What inspectors filter by, each with the page order after it so a filtered page is one index range.
 INDEXES = {
     "audit_by_time": "received_ms, exchange_id",
@@ -142,6 +149,7 @@ def to_row(indexed: Indexed) -> tuple[object, ...]:
         stored(r.request_topic),
         r.request_partition, r.request_offset, _optional(r.prev_exchange_id), stored(r.prev_hash),
         stored(r.hash), _names(r.criteria), _optional(r.trace_id), indexed.partition, indexed.offset,
+        None if r.hidden_until is None else to_epoch_ms(r.hidden_until), _optional(r.hiding_legal_basis),
     )  # fmt: skip
 
 
@@ -156,6 +164,8 @@ def from_row(row: Sequence[Any]) -> AuditRecord:
         answered_at=from_epoch_ms(row[14]), request_topic=restored(row[15]), request_partition=row[16],
         request_offset=row[17], prev_exchange_id=_optional_back(row[18]), prev_hash=restored(row[19]),
         hash=restored(row[20]), criteria=tuple(json.loads(row[21])), trace_id=_optional_back(row[22]),
+        hidden_until=None if row[25] is None else from_epoch_ms(row[25]),
+        hiding_legal_basis=_optional_back(row[26]),
     )  # fmt: skip
 
 
@@ -176,6 +186,14 @@ def where(q: AuditQuery, after: After | None, place: Placeholder) -> tuple[str, 
         condition("received_ms >= {}", to_epoch_ms(q.start))
     if q.end is not None:
         condition("received_ms < {}", to_epoch_ms(q.end))
+    if q.visible_to_citizen_at is not None:
+        refusals = sorted(HIDING_REFUSALS)
+        marks = ", ".join("{}" for _ in refusals)
+        condition(
+            f"(hidden_ms IS NULL OR hidden_ms <= {{}} OR reason_code IN ({marks}))",
+            to_epoch_ms(q.visible_to_citizen_at),
+            *refusals,
+        )
     if after is not None:
         beyond = "<" if q.newest_first else ">"
         condition(
