@@ -339,3 +339,12 @@ async def test_a_sqlite_index_built_before_the_hiding_columns_gains_them(tmp_pat
         await put(index, record(0), hidden)
         assert await everything(index) == [record(0), hidden]
         assert await everything(index, AuditQuery(visible_to_citizen_at=T0)) == [record(0)]
+
+
+async def test_the_moment_of_visibility_is_no_part_of_a_cursor(index: AuditIndexBackend) -> None:
+    """A citizen's next page is asked at a later moment: the previous page's cursor still serves it."""
+    await put(index, *(record(n) for n in range(4)))
+    first = await index.query(AuditQuery(visible_to_citizen_at=T0, newest_first=True), limit=2)
+    later = AuditQuery(visible_to_citizen_at=T0 + timedelta(hours=1), newest_first=True)
+    rest = await index.query(later, limit=2, cursor=first.next_cursor)
+    assert [r.request_offset for r in first.records + rest.records] == [3, 2, 1, 0]

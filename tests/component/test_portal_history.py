@@ -1,4 +1,4 @@
-"""A citizen's access history over a real SQLite audit index: newest first, paged, own id only, hidden."""
+"""A citizen's access history over a real SQLite audit index: newest first, paged, own id, hidden marks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from dancu_bus.channels.portal import history as history_module
 from dancu_bus.channels.portal.history import history_page
 from dancu_bus.channels.portal.requests import HistoryAsk
 from dancu_bus.contracts import AuditRecord
@@ -57,12 +56,12 @@ def ask(page_size: int, cursor: str | None = None, minutes: tuple[int, int] = (0
 
 
 async def every_page(
-    index: SqliteAuditIndex, page_size: int, minutes: tuple[int, int] = (0, 30)
+    index: SqliteAuditIndex, page_size: int, minutes: tuple[int, int] = (0, 30), at: datetime = T0
 ) -> list[list[datetime]]:
     """The received times of each page, following cursors to the end."""
     pages, cursor = [], None
     while True:
-        page = await history_page(index, OWN, ask(page_size, cursor, minutes), names, T0)
+        page = await history_page(index, OWN, ask(page_size, cursor, minutes), names, at)
         pages.append([e.received_at for e in page.entries])
         if page.next_cursor is None:
             return pages
@@ -105,12 +104,29 @@ async def test_a_cursor_of_another_person_or_period_is_refused(index: SqliteAudi
         await history_page(index, OWN, ask(2, first.next_cursor, (0, 20)), names, T0)
 
 
-async def test_hidden_exchanges_are_skipped_and_pages_still_fill(
-    index: SqliteAuditIndex, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With minutes 20 to 26 hidden, pages skip them, still hold page_size and cover the rest once."""
-    hidden = {T0 + timedelta(minutes=m) for m in range(20, 27)}
-    monkeypatch.setattr(history_module, "visible_to_citizen", lambda r, now: r.received_at not in hidden)
-    pages = await every_page(index, 3)
-    assert [t for p in pages for t in p] == [T0 + timedelta(minutes=m) for m in (28, *range(18, -1, -2))]
-    assert all(len(p) == 3 for p in pages[:-1])
+async def test_hidden_exchanges_appear_only_after_their_date(tmp_path: Path) -> None:
+    """Minutes 20 to 26 hidden until T0 + 1 day: left out before (pages still full), all there after."""
+    until = T0 + timedelta(days=1)
+    records = [record(n, hidden_until=until if 20 <= n <= 26 else None) for n in range(30)]
+    async with SqliteAuditIndex(tmp_path / "hidden.sqlite3", create=True) as hidden:
+        changes = [(r.exchange_id, Indexed(r, 0, i)) for i, r in enumerate(records)]
+        await hidden.apply(IndexBatch("ndxp.dancu.audit", changes, {0: len(records)}))
+        before = await every_page(hidden, 4, at=until - timedelta(milliseconds=1))
+        after = await every_page(hidden, 4, at=until)
+    visible = [T0 + timedelta(minutes=m) for m in (*range(29, 26, -1), *range(19, -1, -1))]
+    assert [t for p in before for t in p] == visible
+    assert all(len(p) == 4 for p in before[:-1])
+    assert [t for p in after for t in p] == [T0 + timedelta(minutes=m) for m in range(29, -1, -1)]
+
+
+async def test_a_hidden_exchange_whose_date_passes_between_pages_shows_on_the_next(tmp_path: Path) -> None:
+    """Each page is asked at its own moment: the cursor of an earlier moment still serves the next page."""
+    until = T0 + timedelta(hours=1)
+    records = [record(n, hidden_until=until if n == 1 else None) for n in range(4)]
+    async with SqliteAuditIndex(tmp_path / "later.sqlite3", create=True) as hidden:
+        changes = [(r.exchange_id, Indexed(r, 0, i)) for i, r in enumerate(records)]
+        await hidden.apply(IndexBatch("ndxp.dancu.audit", changes, {0: len(records)}))
+        first = await history_page(hidden, OWN, ask(2, minutes=(0, 30)), names, T0)
+        rest = await history_page(hidden, OWN, ask(2, first.next_cursor, (0, 30)), names, until)
+    assert [e.received_at for e in first.entries] == [T0 + timedelta(minutes=m) for m in (3, 2)]
+    assert [e.received_at for e in rest.entries] == [T0 + timedelta(minutes=m) for m in (1, 0)]

@@ -10,7 +10,7 @@ Reads ``vn.dancu.PortalRequest`` records from ``{prefix}.portal.req`` and writes
 
 from dancu_bus.channels.portal.adapter import AskResolver, CitizenAnswer, History, PortalAdapter, Unanswerable
 from dancu_bus.channels.portal.citizen import resolver_asker, self_query
-from dancu_bus.channels.portal.history import AgencyNames, HistoryPage, history_page, visible_to_citizen
+from dancu_bus.channels.portal.history import AgencyNames, HistoryPage, history_page, history_query
 from dancu_bus.channels.portal.replies import AccessEntry, PortalReason, PortalResponse, PortalStatus
 from dancu_bus.channels.portal.requests import AccountType, HistoryAsk, Invalid, PortalRequest, Service
 from dancu_bus.channels.portal.service import portal_adapter, portal_history, registry_names, run_portal
@@ -36,6 +36,7 @@ __all__ = [
     "Service",
     "Unanswerable",
     "history_page",
+    "history_query",
     "portal_adapter",
     "portal_history",
     "registry_names",
@@ -44,5 +45,4 @@ __all__ = [
     "response_record",
     "run_portal",
     "self_query",
-    "visible_to_citizen",
 ]

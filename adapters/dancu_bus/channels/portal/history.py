@@ -3,8 +3,8 @@
 Every exchange about the person's id in the period is listed, whatever its agency or outcome, the
 citizen's own SELF lookups (through the portal or by SMS) included, as Estonia's Data Tracker shows
 every access; refused exchanges too, since an agency asked. An exchange an agency marked hidden from
-the citizen until a date is left out until that date (``visible_to_citizen``). Reading the history is
-no exchange with the database: it reads the index and is not itself audited.
+the citizen until a date is left out until that date (the index's ``visible_to_citizen``). Reading the
+history is no exchange with the database: it reads the index and is not itself audited.
 """
 
 from __future__ import annotations
@@ -17,22 +17,14 @@ from dancu_bus.channels.portal.replies import AccessEntry
 from dancu_bus.channels.portal.requests import HistoryAsk
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.store.audit_index import AuditIndex, AuditQuery
-from dancu_bus.store.audit_index.query import After, encode_cursor
-from dancu_bus.timestamps import to_epoch_ms
 
 __all__ = [
-    "MAX_READS",
     "AgencyNames",
     "HistoryPage",
     "entry_of",
     "history_page",
     "history_query",
-    "visible_to_citizen",
 ]
-
-# How many index pages one history page reads at most when hidden exchanges are skipped: the work of
-# one request stays bounded however many are hidden; the cursor continues after the last one read.
-MAX_READS = 10
 
 AgencyNames = Callable[[str], tuple[str, str | None]]
 """An agency id's name and official electronic code in the registry (its id and None when unknown)."""
@@ -46,18 +38,15 @@ class HistoryPage:
     next_cursor: str | None
 
 
-def visible_to_citizen(record: AuditRecord, now: datetime) -> bool:
-    """Whether the citizen may see this exchange now: not while an agency has it hidden until later.
+def history_query(personal_id: str, ask: HistoryAsk, now: datetime) -> AuditQuery:
+    """The index query of one person's exchanges in the asked period that they may see now, newest first.
 
-    HOOK for the hidden-until marks (branch i17-hidden): until they land every exchange is visible.
+    What an agency hid from the citizen is left out until its date (``visible_to_citizen``), in the
+    index's own query, so pages stay full and a hidden exchange is never read for the citizen.
     """
-    del record, now
-    return True
-
-
-def history_query(personal_id: str, ask: HistoryAsk) -> AuditQuery:
-    """The index query of one person's exchanges in the asked period, newest first."""
-    return AuditQuery(personal_id=personal_id, start=ask.start, end=ask.end, newest_first=True)
+    return AuditQuery(
+        personal_id=personal_id, start=ask.start, end=ask.end, visible_to_citizen_at=now, newest_first=True
+    )
 
 
 def entry_of(record: AuditRecord, names: AgencyNames) -> AccessEntry:
@@ -80,32 +69,6 @@ def entry_of(record: AuditRecord, names: AgencyNames) -> AccessEntry:
 async def history_page(
     index: AuditIndex, personal_id: str, ask: HistoryAsk, names: AgencyNames, now: datetime
 ) -> HistoryPage:
-    """The page ``ask`` names; ConfigError (from the index) for a cursor of another person or period.
-
-    A page holds at most ``ask.page_size`` entries and fewer only when hidden ones were skipped or the
-    history ends: only a None cursor says it ended.
-    """
-    q = history_query(personal_id, ask)
-    entries: list[AccessEntry] = []
-    last: AuditRecord | None = None
-    cursor = ask.cursor
-    for _ in range(MAX_READS):
-        found = await index.query(q, limit=ask.page_size, cursor=cursor)
-        for record in found.records:
-            if not visible_to_citizen(record, now):
-                continue
-            if len(entries) == ask.page_size and last is not None:
-                return HistoryPage(tuple(entries), _after(q, last))
-            entries.append(entry_of(record, names))
-            last = record
-        if found.next_cursor is None:
-            return HistoryPage(tuple(entries), None)
-        cursor = found.next_cursor
-        if len(entries) == ask.page_size:
-            break
-    return HistoryPage(tuple(entries), cursor)
-
-
-def _after(q: AuditQuery, record: AuditRecord) -> str:
-    """The cursor of the page after ``record``."""
-    return encode_cursor(q, After(to_epoch_ms(record.received_at), record.exchange_id))
+    """The page ``ask`` names as seen at ``now``; ConfigError (from the index) for another query's cursor."""
+    found = await index.query(history_query(personal_id, ask, now), limit=ask.page_size, cursor=ask.cursor)
+    return HistoryPage(tuple(entry_of(r, names) for r in found.records), found.next_cursor)
