@@ -12,6 +12,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.channels.portal import portal_adapter, resolver_asker, run_portal
 from dancu_bus.cli.traces import exporting_spans
@@ -95,4 +97,4 @@ async def _serve_portal(settings: Settings, stop: asyncio.Event) -> None:
         AsyncClient(config, codec) as client,
         portal_adapter(settings, codec.schemas, resolver_asker(client, portal)) as adapter,
     ):
-        await run_portal(settings, adapter, dead_letters, stop)
+        await run_portal(settings, adapter, dead_letters, stop, CollectorRegistry())

@@ -13,7 +13,14 @@ from dancu_bus.channels.portal.citizen import resolver_asker, self_query
 from dancu_bus.channels.portal.history import AgencyNames, HistoryPage, history_page, history_query
 from dancu_bus.channels.portal.replies import AccessEntry, PortalReason, PortalResponse, PortalStatus
 from dancu_bus.channels.portal.requests import AccountType, HistoryAsk, Invalid, PortalRequest, Service
-from dancu_bus.channels.portal.service import portal_adapter, portal_history, registry_names, run_portal
+from dancu_bus.channels.portal.service import (
+    PortalMetrics,
+    PortalService,
+    portal_adapter,
+    portal_history,
+    registry_names,
+    run_portal,
+)
 from dancu_bus.channels.portal.wire import PORTAL_REQUEST, PORTAL_RESPONSE, request_record, response_record
 
 __all__ = [
@@ -29,9 +36,11 @@ __all__ = [
     "HistoryPage",
     "Invalid",
     "PortalAdapter",
+    "PortalMetrics",
     "PortalReason",
     "PortalRequest",
     "PortalResponse",
+    "PortalService",
     "PortalStatus",
     "Service",
     "Unanswerable",

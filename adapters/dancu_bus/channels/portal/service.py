@@ -9,16 +9,22 @@ is a dead letter on ``{prefix}.dlq``, and the adapter goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
 
 from dancu_bus.channels.portal.adapter import AskResolver, History, PortalAdapter, Unanswerable
 from dancu_bus.channels.portal.history import AgencyNames, HistoryPage, history_page
 from dancu_bus.channels.portal.requests import HistoryAsk
 from dancu_bus.channels.portal.wire import PORTAL_RESPONSE, response_record
 from dancu_bus.codec import SchemaSet
+from dancu_bus.health import HealthServer
+from dancu_bus.metrics import ServiceMetrics
 from dancu_bus.registry import RegistryCodec, RegistryView
 from dancu_bus.settings import Settings
 from dancu_bus.store.audit_index import AuditIndex, open_audit_index
@@ -26,69 +32,121 @@ from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport import DeadLetters, Incoming, Outgoing, WorkerOptions, consumer, following, producer
 from dancu_bus.transport.consuming import next_batch
 
-__all__ = ["portal_adapter", "portal_history", "registry_names", "run_portal"]
+__all__ = [
+    "PortalMetrics",
+    "PortalService",
+    "portal_adapter",
+    "portal_history",
+    "registry_names",
+    "run_portal",
+]
 
 log = logging.getLogger(__name__)
 
 
+class PortalMetrics:
+    """The adapter's answers and dead letters; labels from closed sets only (service, status)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.service = ServiceMetrics(registry, "portal")
+        self.answers = Counter(
+            "dancu_portal_answers",
+            "Portal requests answered, by service and status",
+            ["service", "status"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "dancu_portal_dead_letters", "Portal records set aside as dead letters", registry=registry
+        )
+
+
+class PortalService:
+    """What answers one record: the adapter, the dead letters, the topics, the metrics."""
+
+    def __init__(
+        self, settings: Settings, adapter: PortalAdapter, dead_letters: DeadLetters, metrics: PortalMetrics
+    ) -> None:
+        self._names = TopicNames(settings.kafka.topic_prefix)
+        self._max_bytes = settings.portal.max_request_bytes
+        self._adapter = adapter
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+
+    async def answered(self, record: Incoming) -> Outgoing:
+        """The record's answer on the response topic, or its dead letter."""
+        if record.unreadable is not None:
+            return self._set_aside(record, "UNREADABLE_BATCH", record.unreadable.detail)
+        if record.value is not None and len(record.value) > self._max_bytes:
+            return self._set_aside(
+                record, "TOO_LARGE", f"{len(record.value)} bytes, more than {self._max_bytes}"
+            )
+        try:
+            response = await self._adapter.answer(record.value)
+        except Unanswerable as exc:
+            return self._set_aside(record, exc.code, exc.detail)
+        self._metrics.answers.labels(response.service.value, response.status.value).inc()
+        value = self._adapter.schemas.encode(PORTAL_RESPONSE, response_record(response))
+        return Outgoing(self._names.portal_res, response.session_id.encode("ascii"), value)
+
+    def _set_aside(self, record: Incoming, code: str, detail: str) -> Outgoing:
+        log.warning(
+            "portal record %s[%d]@%d set aside: %s", record.topic, record.partition, record.offset, code
+        )
+        self._metrics.dead_letters.inc()
+        return self._dead_letters.outgoing(self._names.dead_letters, record, code, detail)
+
+
 async def run_portal(
-    settings: Settings, adapter: PortalAdapter, dead_letters: DeadLetters, stop: asyncio.Event
+    settings: Settings,
+    adapter: PortalAdapter,
+    dead_letters: DeadLetters,
+    stop: asyncio.Event,
+    registry: CollectorRegistry | None = None,
 ) -> None:
-    """Answer the portal's requests until ``stop`` is set; the batch in hand is answered and committed."""
-    names = TopicNames(settings.kafka.topic_prefix)
+    """Answer the portal's requests until ``stop`` is set; the batch in hand is answered and committed.
+
+    With ``registry``, serves ``/metrics``, ``/healthz`` and ``/readyz`` on ``portal.metrics_port``.
+    """
     portal = settings.portal
+    metrics = PortalMetrics(registry or CollectorRegistry())
+    service = PortalService(settings, adapter, dead_letters, metrics)
     reading = consumer(settings.kafka, portal.group_id, portal.max_batch)
     writing = producer(settings.kafka)
-    options = WorkerOptions(pattern="", max_records=portal.max_batch)
+
+    async def ready() -> str | None:
+        owned = bool(reading.assignment())
+        metrics.service.ready.set(1 if owned else 0)
+        return None if owned else "no partition of the portal's requests is assigned yet"
+
     await writing.start()
     try:
         await reading.start()
         try:
-            reading.subscribe([_requests_topic(names)])
-            while not stop.is_set():
-                batch = await next_batch(reading, options)
-                if not batch:
-                    continue
-                outgoing = await asyncio.gather(
-                    *(_answered(adapter, dead_letters, names, settings, r) for r in batch)
+            reading.subscribe([TopicNames(settings.kafka.topic_prefix).portal_req])
+            async with contextlib.AsyncExitStack() as serving:
+                if registry is not None:
+                    await serving.enter_async_context(HealthServer(registry, ready, portal.metrics_port))
+                await _serve(
+                    reading, writing, WorkerOptions(pattern="", max_records=portal.max_batch), service, stop
                 )
-                sent = [
-                    await writing.send(o.topic, o.value, key=o.key, headers=list(o.headers)) for o in outgoing
-                ]
-                await asyncio.gather(*sent)
-                await reading.commit()
         finally:
             await reading.stop()
     finally:
         await writing.stop()
 
 
-async def _answered(
-    adapter: PortalAdapter, dead_letters: DeadLetters, names: TopicNames, settings: Settings, record: Incoming
-) -> Outgoing:
-    """The record's answer on the response topic, or its dead letter."""
-    if record.unreadable is not None:
-        return dead_letters.outgoing(names.dead_letters, record, "UNREADABLE_BATCH", record.unreadable.detail)
-    if record.value is not None and len(record.value) > settings.portal.max_request_bytes:
-        detail = f"{len(record.value)} bytes, more than {settings.portal.max_request_bytes}"
-        return dead_letters.outgoing(names.dead_letters, record, "TOO_LARGE", detail)
-    try:
-        response = await adapter.answer(record.value)
-    except Unanswerable as exc:
-        log.warning(
-            "portal request %s[%d]@%d set aside: %s", record.topic, record.partition, record.offset, exc.code
-        )
-        return dead_letters.outgoing(names.dead_letters, record, exc.code, exc.detail)
-    value = adapter.schemas.encode(PORTAL_RESPONSE, response_record(response))
-    return Outgoing(_responses_topic(names), response.session_id.encode("ascii"), value)
-
-
-def _requests_topic(names: TopicNames) -> str:
-    return names.portal_req
-
-
-def _responses_topic(names: TopicNames) -> str:
-    return names.portal_res
+async def _serve(
+    reading: Any, writing: Any, options: WorkerOptions, service: PortalService, stop: asyncio.Event
+) -> None:
+    """Fetch, answer every record of the batch, write the answers, then commit; until ``stop``."""
+    while not stop.is_set():
+        batch = await next_batch(reading, options)
+        if not batch:
+            continue
+        outgoing = await asyncio.gather(*(service.answered(r) for r in batch))
+        sent = [await writing.send(o.topic, o.value, key=o.key, headers=list(o.headers)) for o in outgoing]
+        await asyncio.gather(*sent)
+        await reading.commit()
 
 
 @asynccontextmanager
