@@ -369,6 +369,8 @@ class AuditRecord:
     criteria: tuple[str, ...] = ()
     # The W3C trace id of the request's ``traceparent`` (``dancu_bus.tracing``), when it had a valid one.
     trace_id: str | None = None
+    # What the exchange cost the asker in VND, for an operation that states its fee (SELF: 0, Art. 8.2).
+    fee: int | None = None
     # The request's mark hiding it from the citizen until a moment, and the mark's legal basis.
     hidden_until: datetime | None = None
     hiding_legal_basis: str | None = None

@@ -229,6 +229,13 @@ class ResolverSettings(BaseModel):
         description="a request id seen again from the same agency within its validity (at most this long)"
         " is rejected DUPLICATE_REQUEST",
     )
+    self_fields: dict[str, tuple[str, ...]] | None = Field(
+        default=None,
+        description="SELF's field set per channel: a JSON object from SMS, SMS.<group> (e.g. SMS.CCCD),"
+        " PORTAL.1 and PORTAL.2 to field names (personal_id or a disclosable field; name:masked hides the"
+        " middle of a text); unset: dancu_bus.operations.self_record.DEFAULT_SELF_FIELDS. Always within"
+        " the registered purpose's scope",
+    )
     audit_max_lag_s: float = Field(
         default=900.0,
         ge=0,

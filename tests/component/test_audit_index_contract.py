@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from dancu_bus.contracts import AuditRecord
@@ -87,7 +88,7 @@ async def test_records_come_back_whole(index: AuditIndexBackend) -> None:
     """A record written is read back equal in every field, optional ones set or not."""
     full = record(1, criteria=("full_name", "birth_date"), trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
                   fields_disclosed=("full_name", "birth_date"), prev_exchange_id=str(uuid.UUID(int=1)),
-                  reason_code="FIELD_OUT_OF_SCOPE", status="REJECTED")  # fmt: skip
+                  reason_code="FIELD_OUT_OF_SCOPE", status="REJECTED", fee=0)  # fmt: skip
     bare = record(2, personal_id=None)
     await put(index, full, bare)
     assert await everything(index) == [full, bare]
@@ -327,10 +328,10 @@ async def test_hidden_exchanges_are_visible_to_the_citizen_only_from_their_date(
 async def test_a_sqlite_index_built_before_the_hiding_columns_gains_them(tmp_path: Path) -> None:
     """An index file whose table lacks hidden_ms and hiding_legal_basis is given them when opened."""
     path = tmp_path / "old.sqlite3"
-    old_schema = sqlite_index._SCHEMA.replace(
-        "audit_offset      INTEGER NOT NULL,", "audit_offset INTEGER NOT NULL"
-    )
-    old_schema = old_schema.replace("    hidden_ms         INTEGER,\n    hiding_legal_basis TEXT\n", "")
+    # The table as it was with the fee and before the hiding columns (merge of i17-self and i17-hidden).
+    hiding = "    fee               INTEGER,\n    hidden_ms         INTEGER,\n    hiding_legal_basis TEXT\n"
+    assert hiding in sqlite_index._SCHEMA
+    old_schema = sqlite_index._SCHEMA.replace(hiding, "    fee               INTEGER\n")
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.executescript(old_schema)
         assert "hidden_ms" not in {row[1] for row in db.execute("PRAGMA table_info(audit_records)")}
@@ -348,3 +349,32 @@ async def test_the_moment_of_visibility_is_no_part_of_a_cursor(index: AuditIndex
     later = AuditQuery(visible_to_citizen_at=T0 + timedelta(hours=1), newest_first=True)
     rest = await index.query(later, limit=2, cursor=first.next_cursor)
     assert [r.request_offset for r in first.records + rest.records] == [3, 2, 1, 0]
+
+
+async def test_an_index_built_before_a_column_was_added_must_be_rebuilt(
+    make_index: MakeIndex, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """An earlier release's table (no ``fee``) is refused with ConfigError naming the column and --rebuild;
+    ``reset`` (what --rebuild does first) makes it usable again."""
+    async with make_index() as index:
+        await put(index, record(1))
+    await _drop_fee_column(request, tmp_path)
+    async with make_index() as outdated:
+        with pytest.raises(ConfigError, match=r"no column fee.*--rebuild"):
+            await outdated.count(EVERY)
+        await outdated.reset()
+        await put(outdated, record(2, fee=0))
+        assert await everything(outdated) == [record(2, fee=0)]
+
+
+async def _drop_fee_column(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Make the backend's table what an earlier release created: without the ``fee`` column."""
+    if request.node.callspec.params["make_index"] == "sqlite":
+        with sqlite3.connect(tmp_path / "audit-index.sqlite3") as db:
+            db.execute("ALTER TABLE audit_records DROP COLUMN fee")
+        return
+    connection = await asyncpg.connect(request.getfixturevalue("postgres_dsn"))
+    try:
+        await connection.execute("ALTER TABLE audit_records DROP COLUMN fee")
+    finally:
+        await connection.close()

@@ -130,6 +130,26 @@ AUDIT_HIDDEN = dataclasses.replace(
     hash="36feca1d0b5d5507e5ab5a5a959cea434150cde59f5e4f621562690588cb32c5",
 )
 
+# A citizen's SMS lookup of their own record (SELF): free, and its record says so (fee 0, hashed).
+AUDIT_SELF = dataclasses.replace(
+    AUDIT,
+    exchange_id="6f1c8a52-3d4e-4b7a-9c0d-1e2f3a4b5c6d",
+    request_id="2b7e4c1a-9d3f-4e5b-8a6c-0f1e2d3c4b5a",
+    agency="sms",
+    claimed_agency="sms",
+    officer_id="sms-gateway",
+    case_no="SMS-84912345678",
+    purpose_code="ART8-SELF",
+    legal_basis="Thông tư, Điều 8",
+    operation="SELF",
+    fields_disclosed=("full_name", "birth_date"),
+    request_topic="ndxp.dancu.req.sms",
+    request_partition=0,
+    request_offset=7,
+    fee=0,
+    hash="9b6edea773f36ebe24ab564d2e24f6743e3b31de7fe89344517f603f24feaeab",
+)
+
 DEAD = DeadLetter(
     topic="ndxp.dancu.req.demo-bank",
     partition=0,

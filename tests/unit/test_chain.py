@@ -56,26 +56,35 @@ def _as_avro_long(value: object) -> object:
         ("audit", SCHEMAS / "audit_record.avsc", samples.AUDIT),
         ("audit_traced", SCHEMAS / "audit_record.avsc", samples.AUDIT_TRACED),
         ("audit_hidden", SCHEMAS / "audit_record.avsc", samples.AUDIT_HIDDEN),
+        ("audit_fee", SCHEMAS / "audit_record.avsc", samples.AUDIT_SELF),
     ],
-    ids=["version-3", "untraced", "traced", "hidden"],
+    ids=["version-3", "untraced", "traced", "hidden", "fee"],
 )
 def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone(
     golden: str, writer: Path, sample: AuditRecord
 ) -> None:
     """The documented rule (tag, then sorted compact JSON of all fields but hash) reproduces the hash.
 
-    ``criteria`` and ``trace_id``, added later, count only when set (not empty, not null), so records
-    written before them keep their hashes: version 3's bytes and today's without a trace id hash alike.
+    ``criteria``, ``trace_id`` and ``fee``, added later, count only when set (criteria not empty, the
+    others not null: a fee of 0 counts), so records written before them keep their hashes: version 3's
+    bytes and today's without a trace id or fee hash alike.
     """
     record = _reference_record((GOLDEN / f"{golden}.bin").read_bytes(), writer)
-    added_later = {"criteria", "trace_id", "hidden_until", "hiding_legal_basis"}
+    unset: dict[str, object] = {
+        "criteria": [],
+        "trace_id": None,
+        "fee": None,
+        "hidden_until": None,
+        "hiding_legal_basis": None,
+    }
     content = {
-        k: _as_avro_long(v) for k, v in record.items() if k != "hash" and not (k in added_later and not v)
+        k: _as_avro_long(v) for k, v in record.items() if k != "hash" and not (k in unset and v == unset[k])
     }
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert hashlib.sha256(b"dancu-bus audit v2\n" + text.encode()).hexdigest() == record["hash"]
     assert record["hash"] == sample.hash == record_hash(sample)
     assert record.get("trace_id") == sample.trace_id
+    assert record.get("fee") == sample.fee
     assert record.get("hiding_legal_basis") == sample.hiding_legal_basis
 
 

@@ -48,6 +48,7 @@ def rabin_fingerprint(text: str) -> int:
         ("response_lookup", samples.LOOKUP_RESPONSE, CODEC.encode_response, CODEC.decode_response),
         ("audit", samples.AUDIT, CODEC.encode_audit, CODEC.decode_audit),
         ("audit_traced", samples.AUDIT_TRACED, CODEC.encode_audit, CODEC.decode_audit),
+        ("audit_fee", samples.AUDIT_SELF, CODEC.encode_audit, CODEC.decode_audit),
         ("audit_hidden", samples.AUDIT_HIDDEN, CODEC.encode_audit, CODEC.decode_audit),
         ("dead_letter", samples.DEAD, CODEC.encode_dead_letter, CODEC.decode_dead_letter),
     ],

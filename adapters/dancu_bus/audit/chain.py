@@ -1,7 +1,7 @@
 """The audit topic's hash chain: where a record goes, what its hash covers, how it is sealed. Pure.
 
 A record's hash is the hex SHA-256 of ``b"dancu-bus audit v2\\n"`` followed by the canonical JSON of
-every field of the record except ``hash`` itself (and ``criteria`` when empty; ``trace_id``,
+every field of the record except ``hash`` itself (and ``criteria`` when empty; ``trace_id``, ``fee``,
 ``hidden_until`` and ``hiding_legal_basis`` when null),
 ``prev_exchange_id`` and ``prev_hash`` included:
 keys sorted, no spaces, UTF-8 (not ASCII-escaped), timestamps as integer milliseconds since the
@@ -33,9 +33,9 @@ __all__ = [
 
 GENESIS = "0" * 64
 _DOMAIN = b"dancu-bus audit v2\n"
-# Fields added after the v2 hash was defined: covered only when set, so records written before them
-# keep their hashes.
-_ADDED_LATER = frozenset({"criteria", "trace_id", "hidden_until", "hiding_legal_basis"})
+# Fields added after the v2 hash was defined: covered only when set (criteria not empty, the others not
+# null), so records written before them keep their hashes. A fee of 0 is set: SELF is free, and says so.
+_ADDED_LATER = frozenset({"criteria", "trace_id", "fee", "hidden_until", "hiding_legal_basis"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -63,9 +63,14 @@ def canonical_content(record: AuditRecord) -> bytes:
     content = {
         field.name: _plain(getattr(record, field.name))
         for field in dataclasses.fields(record)
-        if field.name != "hash" and not (field.name in _ADDED_LATER and not getattr(record, field.name))
+        if field.name != "hash" and not _unset(field.name, getattr(record, field.name))
     }
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _unset(name: str, value: object) -> bool:
+    """Whether ``value`` of field ``name`` is the unset value of a field added after the v2 hash."""
+    return name in _ADDED_LATER and (value is None or (name == "criteria" and not value))
 
 
 def record_hash(record: AuditRecord) -> str:

@@ -26,6 +26,7 @@ from dancu_bus.errors import BrokerError, CodecError, ConfigError
 from dancu_bus.exchanges import exchange_id
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import AuditMetrics, LagMetrics, ServiceMetrics, agency_label
+from dancu_bus.operations import registry_of
 from dancu_bus.settings import AuditSettings, Settings
 from dancu_bus.timestamps import from_epoch_ms
 from dancu_bus.topic_names import TopicNames
@@ -89,6 +90,7 @@ class AuditHandler:
     ) -> None:
         outputs = outputs or AuditOutputs()
         self._codec = codec
+        self._operations = registry_of(codec)
         self._dead_letters = outputs.dead_letters or DeadLetters(codec, None, "audit")
         self._names = names
         self._metrics = metrics
@@ -216,7 +218,8 @@ class AuditHandler:
         # The log's clock is the broker's; a topic that keeps producers' times gets ours instead.
         received_at = from_epoch_ms(record.timestamp_ms) if record.log_append_time else now
         trace = trace_id_of(record.headers)
-        seen = SeenRequest(agency, exchange, request, record.tp, record.offset, received_at, trace)
+        fee = self._operations.fee_of(request.body)
+        seen = SeenRequest(agency, exchange, request, record.tp, record.offset, received_at, trace, fee)
         return self._pairings[partition].add_request(request_half(seen), now, request_items(request))
 
     def _pair_response(

@@ -66,6 +66,8 @@ class SeenRequest:
     offset: int
     received_at: datetime
     trace_id: str | None = None  # of the record's traceparent header (``dancu_bus.tracing``)
+    # What the exchange costs, as its operation states it (``Operation.fee``: SELF's 0); None otherwise.
+    fee: int | None = None
 
 
 def request_half(seen: SeenRequest) -> AuditRecord:
@@ -93,6 +95,7 @@ def request_half(seen: SeenRequest) -> AuditRecord:
         request_offset=seen.offset,
         criteria=request.body.criteria if isinstance(request.body, Searching) else (),
         trace_id=seen.trace_id,
+        fee=seen.fee,
         hidden_until=request.hidden_until,
         hiding_legal_basis=None if (basis := request.hiding_legal_basis) is None else bounded(basis, _TEXT),
     )

@@ -19,7 +19,7 @@ from dancu_bus.channels.portal import portal_adapter, resolver_asker, run_portal
 from dancu_bus.cli.traces import exporting_spans
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.lifecycle import stop_on_signals
-from dancu_bus.operations import OPERATIONS
+from dancu_bus.operations import platform_codec, platform_operations
 from dancu_bus.resolver import Edges, agency_directory, run_resolver
 from dancu_bus.sdk import AsyncClient, ClientConfig
 from dancu_bus.settings import Settings
@@ -69,7 +69,7 @@ async def _resolver(settings: Settings) -> None:
 
 
 async def _serve_resolver(settings: Settings, stop: asyncio.Event) -> None:
-    schemas = load_schemas(OPERATIONS)
+    schemas = load_schemas(platform_operations(settings.resolver.self_fields))
     views = Followed()
     async with (
         agency_directory(settings, schemas, views) as directory,
@@ -87,7 +87,7 @@ async def _portal(settings: Settings) -> None:
 
 
 async def _serve_portal(settings: Settings, stop: asyncio.Event) -> None:
-    codec = Codec(load_schemas(OPERATIONS))
+    codec = platform_codec()
     portal = settings.portal
     config = ClientConfig(
         portal.agency, settings.kafka, timeout_s=portal.answer_timeout_s, answer_keys=portal.answer_keys

@@ -391,6 +391,7 @@ def _audit_record(audit: AuditRecord) -> dict[str, Any]:
         "hash": audit.hash,
         "criteria": list(audit.criteria),
         "trace_id": audit.trace_id,
+        "fee": audit.fee,
         "hidden_until": audit.hidden_until,
         "hiding_legal_basis": audit.hiding_legal_basis,
     }
@@ -421,6 +422,7 @@ def _audit_from(record: Mapping[str, Any]) -> AuditRecord:
         hash=record["hash"],
         criteria=tuple(record["criteria"]),
         trace_id=record["trace_id"],
+        fee=record["fee"],
         hidden_until=None if (until := record.get("hidden_until")) is None else aware(until),
         hiding_legal_basis=record.get("hiding_legal_basis"),
     )

@@ -71,6 +71,17 @@ class Operations:
                 return op
         raise UnknownOperation(f"a {type(result).__name__} result", self.names())
 
+    def fee_of(self, query: object) -> int | None:
+        """The fee the operation of ``query`` states (``Operation.fee``); None for no query or no fee."""
+        if query is None:
+            return None
+        return self.for_query(query).fee
+
+    def replacing(self, operation: AnyOperation) -> Operations:
+        """A registry with ``operation`` in place of the one of its name (a resolver's configured SELF)."""
+        self.of(operation.name)
+        return Operations(operation if op.name == operation.name else op for op in self._ordered)
+
     def adding(self, *operations: AnyOperation) -> Operations:
         """A registry with ``operations`` after these (a test's or a deployment's own)."""
         return Operations((*self._ordered, *operations))

@@ -32,17 +32,29 @@ __all__ = [
     "ACCOUNT",
     "DEFAULT_SELF_FIELDS",
     "PHONE",
+    "PORTAL_LEGAL_BASIS",
+    "PORTAL_PURPOSE",
     "SELF",
+    "SELF_FIELDS",
+    "SMS_LEGAL_BASIS",
+    "SMS_PURPOSE",
     "SelfFields",
     "SelfQuery",
     "SelfRecord",
     "SelfResult",
+    "answer_self",
+    "check_self",
     "e164_digits",
     "masked",
 ]
 
 PHONE = "PHONE"
 ACCOUNT = "ACCOUNT"
+# The purposes the adapters ask under, as deploy/agencies.yaml registers them for ``sms`` and ``portal``.
+SMS_PURPOSE = "ART8-SELF"
+SMS_LEGAL_BASIS = "Thông tư kết nối Cơ sở dữ liệu quốc gia về dân cư, Điều 8"
+PORTAL_PURPOSE = "ART9-SELF"
+PORTAL_LEGAL_BASIS = "Thông tư kết nối Cơ sở dữ liệu quốc gia về dân cư, Điều 9"
 # The channel each binding is (the first part of a ``SelfFields`` key) and the one agency using it.
 _CHANNEL = {PHONE: "SMS", ACCOUNT: "PORTAL"}
 _AGENCY = {PHONE: "sms", ACCOUNT: "portal"}
@@ -121,6 +133,12 @@ class SelfFields:
     def of(self, query: SelfQuery) -> tuple[_Field, ...] | None:
         """The query's field set; None when none is configured for its key."""
         return self.sets.get(self.key(query))
+
+    def within(self, query: SelfQuery, purpose: Purpose) -> tuple[_Field, ...]:
+        """The query's field set within the purpose's scope (the registry's); the personal id, the
+        citizen's own that they typed, is in every scope."""
+        chosen = self.of(query) or ()
+        return tuple(f for f in chosen if f.name in purpose.fields or f.name == "personal_id")
 
 
 def _key(key: str) -> str:
@@ -243,7 +261,8 @@ class SelfRecord(SealedOperation[SelfQuery, SelfResult]):
 
     async def answer(self, query: SelfQuery, asking: Asking) -> SelfResult | Rejection:
         """The channel's field set of the citizen's record, or NOT_BOUND when the asker is not bound to it."""
-        return answer_self(query, asking.agency, asking.citizens.get(query.personal_id), self.fields)
+        citizen = asking.citizens.get(query.personal_id)
+        return answer_self(query, asking.agency, citizen, self.fields.within(query, asking.purpose))
 
 
 SELF = SelfRecord()
@@ -290,14 +309,14 @@ def _account_problem(query: SelfQuery) -> str | None:
 
 
 def answer_self(
-    query: SelfQuery, agency: str, citizen: Citizen | None, fields: SelfFields
+    query: SelfQuery, agency: str, citizen: Citizen | None, chosen: tuple[_Field, ...]
 ) -> SelfResult | Rejection:
-    """The record's fields for an admitted query; NOT_BOUND, the same whether or not anybody has the id."""
+    """The ``chosen`` fields of the record for an admitted query; NOT_BOUND, the same refusal whether
+    the asker is not bound to the record or nobody has the id."""
     if agency != _AGENCY[query.bound_by]:
         return Rejection(Reason.MALFORMED_REQUEST, f"agency {agency} does not bind by {query.bound_by}")
     if citizen is None or not _bound(query, citizen):
         return Rejection(Reason.NOT_BOUND)
-    chosen = fields.of(query) or ()
     return SelfResult(found=True, fields=tuple(_disclose(citizen, f) for f in chosen))
 
 

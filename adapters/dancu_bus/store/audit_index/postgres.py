@@ -20,6 +20,7 @@ from dancu_bus.store.audit_index.rows import (
     INDEXES,
     IndexBatch,
     last_of_each,
+    outdated,
     page,
     select,
     stored,
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS audit_records (
     trace_id          text,
     audit_partition   integer NOT NULL,
     audit_offset      bigint NOT NULL,
+    fee               bigint,
     hidden_ms         bigint,
     hiding_legal_basis text
 );
@@ -77,6 +79,10 @@ _SCHEMA = (
     + "".join(f"CREATE INDEX IF NOT EXISTS {name} ON audit_records ({on});\n" for name, on in INDEXES.items())
     # An index built before these columns existed gains them.
     + "".join(f"ALTER TABLE audit_records ADD COLUMN IF NOT EXISTS {c} {t};\n" for c, _, t in ADDED_COLUMNS)
+)
+_COLUMNS_OF = (
+    "SELECT column_name FROM information_schema.columns"
+    " WHERE table_name = 'audit_records' AND table_schema = current_schema()"
 )
 _SCHEMA_LOCK = 0x6175646974  # "audit": serialises table creation between processes opening at once
 _UPSERT = (
@@ -105,6 +111,8 @@ class PostgresAuditIndex:
         self._pool_size = pool_size
         self._query_timeout_s = query_timeout_s
         self._pool: asyncpg.Pool | None = None
+        # Why the tables cannot be used as they are (an earlier release's), until ``reset`` rebuilds them.
+        self._outdated: str | None = None
 
     async def __aenter__(self) -> Self:
         """Open the pool; create the tables only when ``create`` was asked."""
@@ -126,6 +134,8 @@ class PostgresAuditIndex:
                     raise ConfigError(
                         "the database holds no audit index: build it with `dancu-bus audit index --once`"
                     )
+                columns = await connection.fetch(_COLUMNS_OF)
+                self._outdated = outdated((row[0] for row in columns), "in PostgreSQL")
         except BaseException:
             pool.terminate()
             raise
@@ -195,14 +205,19 @@ class PostgresAuditIndex:
 
     async def reset(self) -> None:
         """Drop and recreate the tables, in one transaction."""
-        async with self._connection() as connection, connection.transaction():
+        async with self._connection(outdated_ok=True) as connection, connection.transaction():
             await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
             await connection.execute("DROP TABLE IF EXISTS audit_records, audit_positions")
             await connection.execute(_SCHEMA)
+        self._outdated = None
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
+    async def _connection(
+        self, *, outdated_ok: bool = False
+    ) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
         if self._pool is None:
             raise RuntimeError("PostgresAuditIndex used outside `async with`")
+        if self._outdated is not None and not outdated_ok:
+            raise ConfigError(self._outdated)
         async with translated(_WHAT), self._pool.acquire() as connection:
             yield connection

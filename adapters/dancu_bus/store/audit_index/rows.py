@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "Placeholder",
     "from_row",
     "last_of_each",
+    "outdated",
     "page",
     "restored",
     "select",
@@ -64,6 +65,7 @@ COLUMNS = (
     "trace_id",
     "audit_partition",
     "audit_offset",
+    "fee",
     "hidden_ms",
     "hiding_legal_basis",
 )
@@ -149,6 +151,7 @@ def to_row(indexed: Indexed) -> tuple[object, ...]:
         stored(r.request_topic),
         r.request_partition, r.request_offset, _optional(r.prev_exchange_id), stored(r.prev_hash),
         stored(r.hash), _names(r.criteria), _optional(r.trace_id), indexed.partition, indexed.offset,
+        r.fee,
         None if r.hidden_until is None else to_epoch_ms(r.hidden_until), _optional(r.hiding_legal_basis),
     )  # fmt: skip
 
@@ -164,9 +167,25 @@ def from_row(row: Sequence[Any]) -> AuditRecord:
         answered_at=from_epoch_ms(row[14]), request_topic=restored(row[15]), request_partition=row[16],
         request_offset=row[17], prev_exchange_id=_optional_back(row[18]), prev_hash=restored(row[19]),
         hash=restored(row[20]), criteria=tuple(json.loads(row[21])), trace_id=_optional_back(row[22]),
-        hidden_until=None if row[25] is None else from_epoch_ms(row[25]),
-        hiding_legal_basis=_optional_back(row[26]),
+        fee=row[25],
+        hidden_until=None if row[26] is None else from_epoch_ms(row[26]),
+        hiding_legal_basis=_optional_back(row[27]),
     )  # fmt: skip
+
+
+def outdated(columns: Iterable[str], where: str) -> str | None:
+    """Why an index whose table has ``columns`` cannot be used (an earlier release's), or None.
+
+    The index is rebuilt from the audit topic, not migrated: a column added later asks for ``--rebuild``.
+    """
+    present = set(columns)
+    missing = [c for c in COLUMNS if c not in present]
+    if not missing:
+        return None
+    return (
+        f"the audit index {where} was built by an earlier dancu-bus (no column {', '.join(missing)}):"
+        " rebuild it from the audit topic with `dancu-bus audit index --rebuild`"
+    )
 
 
 def where(q: AuditQuery, after: After | None, place: Placeholder) -> tuple[str, list[object]]:

@@ -22,6 +22,7 @@ from dancu_bus.store.audit_index.rows import (
     INDEXES,
     IndexBatch,
     last_of_each,
+    outdated,
     page,
     select,
     stored,
@@ -63,6 +64,7 @@ CREATE TABLE IF NOT EXISTS audit_records (
     trace_id          TEXT,
     audit_partition   INTEGER NOT NULL,
     audit_offset      INTEGER NOT NULL,
+    fee               INTEGER,
     hidden_ms         INTEGER,
     hiding_legal_basis TEXT
 ) WITHOUT ROWID;
@@ -94,12 +96,18 @@ class SqliteAuditIndex:
         self._timeout_s = timeout_s
         self._thread = SqliteThread("sqlite-audit-index", "sqlite audit index")
         self._db: sqlite3.Connection | None = None
+        # Why the file cannot be used as it is (an earlier release's table), until ``reset`` rebuilds it.
+        self._outdated: str | None = None
 
     async def __aenter__(self) -> Self:
         """Start the worker thread and connect; the file is created only when ``create`` was asked."""
         self._thread.start()
         try:
             self._db = await self._thread.run(_connect, self._path, self._create, self._timeout_s)
+            columns = await self._thread.run(
+                _fetch, self._db, "SELECT name FROM pragma_table_info('audit_records')", []
+            )
+            self._outdated = outdated((row[0] for row in columns), str(self._path))
         except BaseException:
             self._thread.stop()
             raise
@@ -152,9 +160,16 @@ class SqliteAuditIndex:
 
     async def reset(self) -> None:
         """Drop and recreate the tables."""
-        await self._thread.run(_reset, self._connection())
+        await self._thread.run(_reset, self._opened())
+        self._outdated = None
 
     def _connection(self) -> sqlite3.Connection:
+        db = self._opened()
+        if self._outdated is not None:
+            raise ConfigError(self._outdated)
+        return db
+
+    def _opened(self) -> sqlite3.Connection:
         if self._db is None:
             raise RuntimeError("SqliteAuditIndex used outside `async with`")
         return self._db
