@@ -311,11 +311,11 @@ class PortalSettings(BaseModel):
         default="portal.adapter",
         description="consumer group of the portal's requests: the agency's id and a dot start it (its ACLs)",
     )
-    purpose_code: str = Field(
-        default="TRA-CUU-CONG-DAN", description="the portal agency's registered purpose"
-    )
+    # As deploy/agencies.yaml registers the portal's purpose (operations.self_record.PORTAL_PURPOSE).
+    purpose_code: str = Field(default="ART9-SELF", description="the portal agency's registered purpose")
     legal_basis: str = Field(
-        default="Thông tư kết nối CSDLQG về dân cư, Điều 9", description="that purpose's legal basis"
+        default="Thông tư kết nối Cơ sở dữ liệu quốc gia về dân cư, Điều 9",
+        description="that purpose's legal basis",
     )
     answer_keys: Path | None = Field(
         default=None,

@@ -35,7 +35,7 @@ from dancu_bus.channels.portal import (
     self_query,
 )
 from dancu_bus.contracts import AuditRecord
-from dancu_bus.operations.self_record import SelfFields
+from dancu_bus.operations.self_record import PORTAL_PURPOSE, SelfFields
 from dancu_bus.sdk import AsyncClient, ClientConfig
 from dancu_bus.settings import AuditIndexSettings, PortalSettings, Settings
 from dancu_bus.transport import DeadLetters
@@ -43,7 +43,7 @@ from tests.contexts import KYC
 from tests.contexts import PUBLIC_SERVICE as PROVINCE
 from tests.integration.audit_env import exchange
 from tests.integration.exchange_env import Deployment, running_deployment
-from tests.keys import sdk_keys
+from tests.keys import sample_agencies, sdk_keys
 
 pytestmark = [pytest.mark.citizen, pytest.mark.timeout(180)]
 
@@ -181,8 +181,10 @@ def history(person: str, start: datetime, end: datetime, cursor: str | None, lev
 
 def configured(person: str, level: int) -> list[str]:
     """The field names the resolver's settings (here its defaults) give the portal at ``level``."""
-    fields = SelfFields.parse(None).of(self_query(citizen_info(person, level)))
-    assert fields is not None
+    (portal,) = (a for a in sample_agencies() if a.id == "portal")
+    fields = SelfFields.parse(None).within(
+        self_query(citizen_info(person, level)), portal.purposes[PORTAL_PURPOSE]
+    )
     return [f.name for f in fields]
 
 
