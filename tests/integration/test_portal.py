@@ -7,6 +7,7 @@ the portal's side as a plain producer of ``portal.req`` and consumer of ``portal
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 import uuid
@@ -18,8 +19,10 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import TopicRecord, read_topic
+from dancu_bus.agencies import Purpose
 from dancu_bus.audit.indexer import IndexOptions, run_index
 from dancu_bus.channels.portal import (
     PORTAL_REQUEST,
@@ -36,7 +39,8 @@ from dancu_bus.channels.portal import (
 )
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.operations.self_record import PORTAL_PURPOSE, SelfFields
-from dancu_bus.sdk import AsyncClient, ClientConfig
+from dancu_bus.registry import RegistryCodec
+from dancu_bus.sdk import AsyncClient, Client, ClientConfig, Context, LookupQuery
 from dancu_bus.settings import AuditIndexSettings, PortalSettings, Settings
 from dancu_bus.transport import DeadLetters
 from tests.contexts import KYC
@@ -45,7 +49,10 @@ from tests.integration.audit_env import exchange
 from tests.integration.exchange_env import Deployment, running_deployment
 from tests.keys import sample_agencies, sdk_keys
 
-pytestmark = [pytest.mark.citizen, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.integration, pytest.mark.citizen, pytest.mark.timeout(180)]
+INVESTIGATION_BASIS = "Bộ luật Tố tụng hình sự 2015, Điều 88"
+# How long the investigation's request stays hidden: long enough to see it absent, short for the suite.
+HIDDEN_S = 12.0
 
 
 @dataclass
@@ -231,25 +238,37 @@ def audited_about(portal: Portal, person: str, count: int) -> list[AuditRecord]:
     return list(found.values())
 
 
-def test_the_history_lists_the_audited_exchanges_newest_first(portal: Portal) -> None:
-    """Two agencies' exchanges and the citizen's own: the pages give exactly the audit's, newest first."""
-    people = portal.deployment.people
-    index = 10
-    person = people[index].personal_id
-    start = datetime.now(UTC) - timedelta(seconds=1)
-    exchange(portal.deployment, "demo-bank", KYC, 1, index)
-    exchange(portal.deployment, "demo-province", PROVINCE, 1, index)
-    portal.ask(
-        [
-            citizen_info(person, 2),
-            citizen_info(person, 1),
-            citizen_info(person, 2, asked=people[11].personal_id),
-        ]
+def investigating(portal: Portal) -> Context:
+    """demo-province registered again with an investigation's purpose, which may hide its requests."""
+    (province,) = (a for a in sample_agencies() if a.id == "demo-province")
+    purpose = Purpose(
+        legal_basis=INVESTIGATION_BASIS,
+        operations=frozenset({"LOOKUP"}),
+        fields=frozenset({"full_name"}),
+        may_hide_from_citizen=True,
     )
-    audited = audited_about(portal, person, 4)
-    asyncio.run(run_index(portal.settings, portal.deployment.codec, IndexOptions(once=True, timeout_s=30)))
-    end = datetime.now(UTC) + timedelta(seconds=1)
-    entries, cursor, pages = [], None, 0
+    changed = province.model_copy(update={"purposes": {**province.purposes, "INVESTIGATION": purpose}})
+    registry = AgencyAdmin(portal.settings.kafka, RegistryCodec(portal.deployment.codec.schemas))
+    registry.import_agencies([changed], by="integration-tests")
+    return Context("dieu-tra-vien-1", "VA-2026-7", "INVESTIGATION", INVESTIGATION_BASIS)
+
+
+def lookup_as_province(portal: Portal, person: str, context: Context) -> None:
+    """One LOOKUP of ``person`` by demo-province under ``context``, answered."""
+    config = ClientConfig(
+        "demo-province", portal.settings.kafka, timeout_s=60, answer_keys=sdk_keys("demo-province")
+    )
+    with Client(config, portal.deployment.codec) as province:
+        answer = province.lookup(LookupQuery(person), context)
+    assert answer.ok, (answer.reason_code, answer.message_en)
+
+
+def whole_history(
+    portal: Portal, person: str, start: datetime, end: datetime
+) -> tuple[list[dict[str, Any]], int]:
+    """Every entry of the person's history in the period, following cursors, and how many pages it took."""
+    entries: list[dict[str, Any]] = []
+    cursor, pages = None, 0
     while True:
         (answer,) = portal.ask([history(person, start, end, cursor)])
         assert answer["status"] == "OK", answer
@@ -257,14 +276,79 @@ def test_the_history_lists_the_audited_exchanges_newest_first(portal: Portal) ->
         pages += 1
         cursor = answer["next_cursor"]
         if cursor is None:
-            break
-    expected = sorted(audited, key=lambda r: (r.received_at, r.exchange_id), reverse=True)
-    assert pages == 2
-    assert [(e["agency"], e["operation"], e["status"]) for e in entries] == [
-        (r.agency, r.operation, r.status) for r in expected
+            return entries, pages
+
+
+def seen(entry: dict[str, Any]) -> tuple[object, ...]:
+    """What identifies an exchange in a history entry."""
+    return (
+        entry["received_at"],
+        entry["agency"],
+        entry["operation"],
+        entry["purpose_code"],
+        entry["status"],
+        entry["reason_code"],
+        tuple(entry["fields_disclosed"]),
+    )
+
+
+def recorded(record: AuditRecord) -> tuple[object, ...]:
+    """The same of an audit record."""
+    return (
+        record.received_at,
+        record.agency,
+        record.operation,
+        record.purpose_code,
+        record.status,
+        record.reason_code,
+        record.fields_disclosed,
+    )
+
+
+def newest_first(records: Sequence[AuditRecord]) -> list[tuple[object, ...]]:
+    return [recorded(r) for r in sorted(records, key=lambda r: (r.received_at, r.exchange_id), reverse=True)]
+
+
+def test_the_history_lists_the_audited_exchanges_newest_first_hidden_ones_after_their_date(
+    portal: Portal,
+) -> None:
+    """Two agencies' exchanges, a hidden one and the citizen's own: exactly the audit's, newest first, the
+    hidden one only once its date has passed."""
+    people = portal.deployment.people
+    index = 10
+    person = people[index].personal_id
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    context = investigating(portal)
+    exchange(portal.deployment, "demo-bank", KYC, 1, index)
+    exchange(portal.deployment, "demo-province", PROVINCE, 1, index)
+    own = [
+        citizen_info(person, 2),
+        citizen_info(person, 1),
+        citizen_info(person, 2, asked=people[11].personal_id),
     ]
-    assert [e["received_at"] for e in entries] == sorted((e["received_at"] for e in entries), reverse=True)
-    by_agency = {e["agency"]: e for e in entries}
-    assert by_agency["demo-bank"]["purpose_code"] == KYC.purpose_code
-    assert by_agency["demo-bank"]["agency_name"] != "demo-bank"  # the registry's name, not the id
-    assert {e["operation"] for e in entries} >= {"SELF", "VERIFY", "LOOKUP"}
+    assert [a["status"] for a in portal.ask(own)] == ["OK", "OK", "REJECTED"]
+    audited_about(portal, person, 4)
+    # The hidden one last, so that little time passes between it and the history read before its date.
+    until = datetime.now(UTC) + timedelta(seconds=HIDDEN_S)
+    lookup_as_province(
+        portal,
+        person,
+        dataclasses.replace(context, hidden_until=until, hiding_legal_basis=INVESTIGATION_BASIS),
+    )
+    audited = audited_about(portal, person, 5)
+    asyncio.run(run_index(portal.settings, portal.deployment.codec, IndexOptions(once=True, timeout_s=30)))
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    assert [r.hidden_until is not None for r in audited].count(True) == 1
+    before, pages = whole_history(portal, person, start, end)
+    assert datetime.now(UTC) < until, "the hidden exchange's date passed before its absence was seen"
+    assert [seen(e) for e in before] == newest_first([r for r in audited if r.hidden_until is None])
+    assert pages == 2  # four entries, two a page
+    time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.1)
+    after, _ = whole_history(portal, person, start, end)
+    assert [seen(e) for e in after] == newest_first(audited)
+    by_operation = {(e["agency"], e["purpose_code"]): e for e in after}
+    bank = by_operation[("demo-bank", KYC.purpose_code)]
+    assert (bank["agency_name"], bank["agency_code"]) == next(
+        (a.name, a.code) for a in sample_agencies() if a.id == "demo-bank"
+    )
+    assert {e["operation"] for e in after} == {"SELF", "VERIFY", "LOOKUP"}
