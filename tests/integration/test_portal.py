@@ -52,7 +52,7 @@ from tests.keys import sample_agencies, sdk_keys
 pytestmark = [pytest.mark.integration, pytest.mark.citizen, pytest.mark.timeout(180)]
 INVESTIGATION_BASIS = "Bộ luật Tố tụng hình sự 2015, Điều 88"
 # How long the investigation's request stays hidden: long enough to see it absent, short for the suite.
-HIDDEN_S = 12.0
+HIDDEN_S = 10.0
 
 
 @dataclass
