@@ -5,7 +5,6 @@ The PostgreSQL runs use a database of their own per test on the session's server
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import sqlite3
 import uuid
@@ -27,7 +26,6 @@ from dancu_bus.store.audit_index import (
     every_record,
     visible_to_citizen,
 )
-from dancu_bus.store.audit_index import sqlite as sqlite_index
 from dancu_bus.store.audit_index.postgres import PostgresAuditIndex
 from tests.unit.samples import AUDIT
 
@@ -290,6 +288,35 @@ async def test_opening_an_index_never_built_is_a_config_error(make_index: MakeIn
             pass
 
 
+async def test_an_index_built_before_a_column_was_added_must_be_rebuilt(
+    make_index: MakeIndex, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """An earlier release's table (no ``fee``) is refused with ConfigError naming the column and --rebuild;
+    ``reset`` (what --rebuild does first) makes it usable again."""
+    async with make_index() as index:
+        await put(index, record(1))
+    await _drop_fee_column(request, tmp_path)
+    async with make_index() as outdated:
+        with pytest.raises(ConfigError, match=r"no column fee.*--rebuild"):
+            await outdated.count(EVERY)
+        await outdated.reset()
+        await put(outdated, record(2, fee=0))
+        assert await everything(outdated) == [record(2, fee=0)]
+
+
+async def _drop_fee_column(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Make the backend's table what an earlier release created: without the ``fee`` column."""
+    if request.node.callspec.params["make_index"] == "sqlite":
+        with sqlite3.connect(tmp_path / "audit-index.sqlite3") as db:
+            db.execute("ALTER TABLE audit_records DROP COLUMN fee")
+        return
+    connection = await asyncpg.connect(request.getfixturevalue("postgres_dsn"))
+    try:
+        await connection.execute("ALTER TABLE audit_records DROP COLUMN fee")
+    finally:
+        await connection.close()
+
+
 async def test_hidden_exchanges_are_visible_to_the_citizen_only_from_their_date(
     index: AuditIndexBackend,
 ) -> None:
@@ -325,23 +352,6 @@ async def test_hidden_exchanges_are_visible_to_the_citizen_only_from_their_date(
         assert [r for r in records if visible_to_citizen(r, at)] == [records[i] for i in expected]
 
 
-async def test_a_sqlite_index_built_before_the_hiding_columns_gains_them(tmp_path: Path) -> None:
-    """An index file whose table lacks hidden_ms and hiding_legal_basis is given them when opened."""
-    path = tmp_path / "old.sqlite3"
-    # The table as it was with the fee and before the hiding columns (merge of i17-self and i17-hidden).
-    hiding = "    fee               INTEGER,\n    hidden_ms         INTEGER,\n    hiding_legal_basis TEXT\n"
-    assert hiding in sqlite_index._SCHEMA
-    old_schema = sqlite_index._SCHEMA.replace(hiding, "    fee               INTEGER\n")
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        db.executescript(old_schema)
-        assert "hidden_ms" not in {row[1] for row in db.execute("PRAGMA table_info(audit_records)")}
-    async with SqliteAuditIndex(path) as index:
-        hidden = record(1, hidden_until=T0 + timedelta(days=1), hiding_legal_basis="Điều 88")
-        await put(index, record(0), hidden)
-        assert await everything(index) == [record(0), hidden]
-        assert await everything(index, AuditQuery(visible_to_citizen_at=T0)) == [record(0)]
-
-
 async def test_the_moment_of_visibility_is_no_part_of_a_cursor(index: AuditIndexBackend) -> None:
     """A citizen's next page is asked at a later moment: the previous page's cursor still serves it."""
     await put(index, *(record(n) for n in range(4)))
@@ -349,32 +359,3 @@ async def test_the_moment_of_visibility_is_no_part_of_a_cursor(index: AuditIndex
     later = AuditQuery(visible_to_citizen_at=T0 + timedelta(hours=1), newest_first=True)
     rest = await index.query(later, limit=2, cursor=first.next_cursor)
     assert [r.request_offset for r in first.records + rest.records] == [3, 2, 1, 0]
-
-
-async def test_an_index_built_before_a_column_was_added_must_be_rebuilt(
-    make_index: MakeIndex, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    """An earlier release's table (no ``fee``) is refused with ConfigError naming the column and --rebuild;
-    ``reset`` (what --rebuild does first) makes it usable again."""
-    async with make_index() as index:
-        await put(index, record(1))
-    await _drop_fee_column(request, tmp_path)
-    async with make_index() as outdated:
-        with pytest.raises(ConfigError, match=r"no column fee.*--rebuild"):
-            await outdated.count(EVERY)
-        await outdated.reset()
-        await put(outdated, record(2, fee=0))
-        assert await everything(outdated) == [record(2, fee=0)]
-
-
-async def _drop_fee_column(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    """Make the backend's table what an earlier release created: without the ``fee`` column."""
-    if request.node.callspec.params["make_index"] == "sqlite":
-        with sqlite3.connect(tmp_path / "audit-index.sqlite3") as db:
-            db.execute("ALTER TABLE audit_records DROP COLUMN fee")
-        return
-    connection = await asyncpg.connect(request.getfixturevalue("postgres_dsn"))
-    try:
-        await connection.execute("ALTER TABLE audit_records DROP COLUMN fee")
-    finally:
-        await connection.close()

@@ -116,20 +116,6 @@ AUDIT_TRACED = dataclasses.replace(
     hash="4b857c7b013ddf65196142d444f8ba3fb96e15988ce37427262267c90dee88f9",
 )
 
-# An investigation's request hidden from the citizen until a date, and its audit record (the hash covers
-# the mark and its legal basis).
-HIDDEN_UNTIL = datetime(2027, 5, 27, tzinfo=UTC)
-HIDING_BASIS = "Bộ luật Tố tụng hình sự 2015, Điều 88"
-LOOKUP_HIDDEN = dataclasses.replace(
-    LOOKUP_REQUEST, hidden_until=HIDDEN_UNTIL, hiding_legal_basis=HIDING_BASIS
-)
-AUDIT_HIDDEN = dataclasses.replace(
-    AUDIT_TRACED,
-    hidden_until=HIDDEN_UNTIL,
-    hiding_legal_basis=HIDING_BASIS,
-    hash="36feca1d0b5d5507e5ab5a5a959cea434150cde59f5e4f621562690588cb32c5",
-)
-
 # A citizen's SMS lookup of their own record (SELF): free, and its record says so (fee 0, hashed).
 AUDIT_SELF = dataclasses.replace(
     AUDIT,
@@ -148,6 +134,20 @@ AUDIT_SELF = dataclasses.replace(
     request_offset=7,
     fee=0,
     hash="9b6edea773f36ebe24ab564d2e24f6743e3b31de7fe89344517f603f24feaeab",
+)
+
+# An investigation's request hidden from the citizen until a date, and its audit record (the hash covers
+# the mark and its legal basis).
+HIDDEN_UNTIL = datetime(2027, 5, 27, tzinfo=UTC)
+HIDING_BASIS = "Bộ luật Tố tụng hình sự 2015, Điều 88"
+LOOKUP_HIDDEN = dataclasses.replace(
+    LOOKUP_REQUEST, hidden_until=HIDDEN_UNTIL, hiding_legal_basis=HIDING_BASIS
+)
+AUDIT_HIDDEN = dataclasses.replace(
+    AUDIT_TRACED,
+    hidden_until=HIDDEN_UNTIL,
+    hiding_legal_basis=HIDING_BASIS,
+    hash="36feca1d0b5d5507e5ab5a5a959cea434150cde59f5e4f621562690588cb32c5",
 )
 
 DEAD = DeadLetter(

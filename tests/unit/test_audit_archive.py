@@ -18,7 +18,7 @@ from dancu_bus.audit.archive import (
     build_archive,
     check_archive,
 )
-from dancu_bus.audit.chain import START, seal
+from dancu_bus.audit.chain import START, head_of, seal
 from dancu_bus.audit.checkpoints import CheckpointProblem, check_checkpoints
 from dancu_bus.audit.verify import Problem
 from dancu_bus.cli.audit_checkpoints import describe_checkpoints
@@ -209,3 +209,27 @@ def test_a_partition_is_described_in_one_line() -> None:
     assert describe_checkpoints(ok).endswith("; 3 records after it not signed yet")
     (bad,) = check_checkpoints(logged(chain("abXdef")), heads([3]), CODEC, keys(KEY_A))
     assert describe_checkpoints(bad).startswith("partition 0: checkpoint CHANGED at offset 3 (exchange d): ")
+
+
+def test_a_hidden_exchange_is_archived_with_its_mark_and_an_older_line_without_it_still_verifies() -> None:
+    """A hidden record's date and legal basis survive the archive (its hash holds); a line written before
+    those fields existed is read as an unhidden record and verifies."""
+    marked = dataclasses.replace(
+        CHAIN[0],
+        hidden_until=datetime(2027, 6, 1, 12, 0, 0, 123_000, tzinfo=UTC),
+        hiding_legal_basis="Bộ luật Tố tụng hình sự 2015, Điều 88",
+    )
+    hidden, head = [], START
+    for record in (marked, *CHAIN[1:]):
+        hidden.append(seal(record, head))
+        head = head_of(hidden[-1])
+    files = archive(logged(hidden), heads([4], hidden), 3)
+    first = lines(files[RECORDS_FILE])[0]["record"]
+    assert first["hidden_until"] == "2027-06-01T12:00:00.123Z"  # type: ignore[index]
+    assert check_archive(files, CODEC, keys(KEY_A)).ok
+    plain = archive(logged(CHAIN), heads([4]), 3)
+    older = [json.loads(line) for line in plain[RECORDS_FILE].decode().splitlines()]
+    for line in older:
+        del line["record"]["hidden_until"], line["record"]["hiding_legal_basis"]
+    data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in older).encode()
+    assert check_archive(restamped(plain, RECORDS_FILE, data), CODEC, keys(KEY_A)).ok

@@ -55,10 +55,10 @@ def _as_avro_long(value: object) -> object:
         ("audit_v3", SCHEMAS / "released" / "3" / "vn.dancu.AuditRecord.avsc", samples.AUDIT),
         ("audit", SCHEMAS / "audit_record.avsc", samples.AUDIT),
         ("audit_traced", SCHEMAS / "audit_record.avsc", samples.AUDIT_TRACED),
-        ("audit_hidden", SCHEMAS / "audit_record.avsc", samples.AUDIT_HIDDEN),
         ("audit_fee", SCHEMAS / "audit_record.avsc", samples.AUDIT_SELF),
+        ("audit_hidden", SCHEMAS / "audit_record.avsc", samples.AUDIT_HIDDEN),
     ],
-    ids=["version-3", "untraced", "traced", "hidden", "fee"],
+    ids=["version-3", "untraced", "traced", "fee", "hidden"],
 )
 def test_an_inspector_recomputes_the_hash_from_the_avro_record_alone(
     golden: str, writer: Path, sample: AuditRecord

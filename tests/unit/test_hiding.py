@@ -12,6 +12,8 @@ from dancu_bus.audit.witness import SeenRequest, request_half
 from dancu_bus.contracts import LookupQuery, Operation, Request
 from dancu_bus.reasons import MESSAGES, Reason
 from dancu_bus.resolver import Admission, AdmissionLimits, Admitted, Rejection
+from dancu_bus.sdk import Context
+from dancu_bus.sdk.requests import build_request
 from dancu_bus.transport.records import TopicPartition
 from tests.keys import keyed
 from tests.unit import samples
@@ -136,3 +138,17 @@ def test_the_witness_copies_the_mark_into_the_request_half_bounded() -> None:
         dataclasses.replace(seen, request=hidden(hidden_until=None, hiding_legal_basis=None))
     )
     assert (plain.hidden_until, plain.hiding_legal_basis) == (None, None)
+
+
+def test_the_sdk_puts_the_contexts_mark_on_the_request_and_none_without_it() -> None:
+    """A Context with a hiding mark builds requests that carry it; the plain Context builds unmarked ones."""
+    plain = Context("dtv-0007", "VA-2026-0042", "INVESTIGATION", BASIS)
+    marked = dataclasses.replace(
+        plain, hidden_until=NOW + timedelta(days=90), hiding_legal_basis=HIDING_BASIS
+    )
+    query = LookupQuery("001090012345", ("full_name",))
+    request = build_request("police", marked, query, 60.0, now=NOW)
+    assert (request.hidden_until, request.hiding_legal_basis) == (NOW + timedelta(days=90), HIDING_BASIS)
+    assert isinstance(ADMISSION.check(request, "police", NOW), Admitted)
+    unmarked = build_request("police", plain, query, 60.0, now=NOW)
+    assert (unmarked.hidden_until, unmarked.hiding_legal_basis) == (None, None)

@@ -62,6 +62,9 @@ MANIFEST_FILE = "manifest.json"
 FORMAT = "dancu-bus audit archive v1"
 _TIMES = frozenset({"received_at", "answered_at"})
 _LISTS = frozenset({"fields_disclosed", "criteria"})
+_OPTIONAL_TIMES = frozenset({"hidden_until"})
+# Fields added to the audit record after archives were first written: a line without them is whole.
+_ADDED_LATER = frozenset({"hidden_until", "hiding_legal_basis"})
 _AUDIT_FIELDS = tuple(f.name for f in dataclasses.fields(AuditRecord))
 _CHECKPOINT_FIELDS = tuple(f.name for f in dataclasses.fields(Checkpoint))
 
@@ -195,7 +198,10 @@ def _record_fields(audit: AuditRecord) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name in _AUDIT_FIELDS:
         value = getattr(audit, name)
-        fields[name] = _iso(value) if name in _TIMES else list(value) if name in _LISTS else value
+        if name in _TIMES or (name in _OPTIONAL_TIMES and value is not None):
+            fields[name] = _iso(value)
+        else:
+            fields[name] = list(value) if name in _LISTS else value
     return fields
 
 
@@ -296,10 +302,13 @@ def _entry(line: Mapping[str, Any], codec: Codec) -> _Entry:
             int(line["partition"]), int(line["offset"]), key, None if raw is None else base64.b64decode(raw)
         )
     fields = dict(line["record"])
-    if set(fields) != set(_AUDIT_FIELDS):
+    if not set(_AUDIT_FIELDS) - _ADDED_LATER <= set(fields) <= set(_AUDIT_FIELDS):
         raise ValueError(f"the record at offset {line['offset']} has other fields than an audit record")
     for name in _TIMES:
         fields[name] = datetime.fromisoformat(fields[name])
+    for name in _OPTIONAL_TIMES:
+        if fields.get(name) is not None:
+            fields[name] = datetime.fromisoformat(fields[name])
     for name in _LISTS:
         fields[name] = tuple(fields[name])
     value = codec.encode_audit(AuditRecord(**fields))

@@ -185,6 +185,8 @@ _MEASURES = {
     "refused": "số lượt bị từ chối / exchanges refused",
     "out_of_hours": "ngoài giờ làm việc / out of working hours",
     "quota_hits": "vượt hạn mức / refused for the quota",
+    "hidden_from_citizen": "yêu cầu được ẩn với công dân đến một thời hạn / requests hidden from the citizen"
+    " until a date",
     "unusual_days": "số ngày lưu lượng bất thường / days far above the usual volume",
     "median_daily": "trung vị số lượt mỗi ngày có hoạt động / median exchanges of an active day",
     "registry_changes": "thay đổi hồ sơ kết nối / registry changes",

@@ -10,6 +10,9 @@ What it counts, and the rules it applies (stated in the report itself, ``Rules``
   agency's active days in the period (days with at least one exchange): the agency's own usual
   volume, not a platform-wide threshold.
 - **Quota hits**: exchanges refused ``QUOTA_EXCEEDED`` (``dancu_bus.reasons``).
+- **Hidden from the citizen**: exchanges whose request an agency marked hidden from the citizen's
+  access history until a date, by the mark's legal basis, with the earliest and latest of those dates;
+  a mark refused as such (``HIDING_REFUSALS``) hid nothing and is counted among the refusals only.
 - **Usage reports** (Art. 14.1.b): the registry changes ``USAGE_REPORT_REQUEST`` and
   ``USAGE_REPORT_ANSWER`` of the period (``dancu_bus.registry.usage_reports``), and how many requests
   are still unanswered when the report is made; every other change of the agency's record in the
@@ -31,7 +34,7 @@ from statistics import median
 
 from dancu_bus.agencies import Agency, Change
 from dancu_bus.contracts import AuditRecord
-from dancu_bus.reasons import Reason
+from dancu_bus.reasons import HIDING_REFUSALS, Reason
 from dancu_bus.registry.usage_reports import USAGE_REPORT_ANSWER, USAGE_REPORT_REQUEST, open_usage_requests
 from dancu_bus.timestamps import aware
 
@@ -46,6 +49,7 @@ __all__ = [
     "WORKING_HOURS",
     "AgencyFacts",
     "ChainStatement",
+    "HiddenRequests",
     "Period",
     "Report",
     "ReportBuilder",
@@ -107,6 +111,8 @@ class Rules:
             f"Unusual volume: a day with more than {self.spike_factor:g} × the median of the agency's active "
             "days in the period (days with at least one exchange).",
             f"Quota hits: exchanges refused {self.quota_reason}.",
+            "Hidden from the citizen: exchanges an agency marked hidden from the citizen's access history "
+            "until a date, by the mark's legal basis (a mark refused as such is not counted).",
         )
 
 
@@ -198,6 +204,16 @@ class UnusualDay:
 
 
 @dataclass(frozen=True, slots=True)
+class HiddenRequests:
+    """Exchanges of the period hidden from the citizen under one legal basis: how many, until when."""
+
+    legal_basis: str
+    count: int
+    first_until: datetime
+    last_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Everything the report states, as counts keyed by plain values; renderers only lay it out."""
 
@@ -216,6 +232,7 @@ class Report:
     registry_changes: tuple[Change, ...]
     usage_reports: tuple[Change, ...]
     usage_requests_open: int  # requests of any time not answered when the report was made
+    hidden: tuple[HiddenRequests, ...] = ()  # by legal basis, most exchanges first
 
     @property
     def total(self) -> int:
@@ -271,6 +288,8 @@ class ReportBuilder:
     quota_hits: Counter[date] = field(default_factory=Counter)
     _operations: _Capped = field(default_factory=_Capped)
     _purposes: _Capped = field(default_factory=_Capped)
+    _hidden: dict[str, HiddenRequests] = field(default_factory=dict)
+    _bases: _Capped = field(default_factory=_Capped)
 
     def add(self, record: AuditRecord) -> None:
         """Count one record; one of another agency or outside the period is not the report's."""
@@ -287,6 +306,22 @@ class ReportBuilder:
             self.disclosed[purpose, name] += 1
         if not self.rules.working_hours.covers(record.received_at):
             self.out_of_hours[day] += 1
+        self._add_hidden(record)
+
+    def _add_hidden(self, record: AuditRecord) -> None:
+        """Count a record's mark hiding it from the citizen, unless it had none or it was refused as such."""
+        until = record.hidden_until
+        if until is None or record.reason_code in HIDING_REFUSALS:
+            return
+        basis = self._bases.key(record.hiding_legal_basis or "")
+        seen = self._hidden.get(basis)
+        self._hidden[basis] = (
+            HiddenRequests(basis, 1, until, until)
+            if seen is None
+            else HiddenRequests(
+                basis, seen.count + 1, min(seen.first_until, until), max(seen.last_until, until)
+            )
+        )
 
     def report(self, agency: Agency, chain: ChainStatement, generated_at: datetime) -> Report:
         """The report, with the agency's registry changes in the period and the chain's statement."""
@@ -309,6 +344,7 @@ class ReportBuilder:
             registry_changes=tuple(c for c in changes if c not in usage),
             usage_reports=usage,
             usage_requests_open=len(open_usage_requests(agency)),
+            hidden=tuple(sorted(self._hidden.values(), key=lambda h: (-h.count, h.legal_basis))),
         )
 
     def _unusual(self) -> tuple[float, tuple[UnusualDay, ...]]:

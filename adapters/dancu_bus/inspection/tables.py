@@ -50,6 +50,9 @@ COLUMNS = (
     "count",
     "median",
     *_CHANGE_COLUMNS,
+    "legal_basis",
+    "first_until",
+    "last_until",
 )
 
 
@@ -61,6 +64,7 @@ def tables(report: Report) -> tuple[Table, ...]:
         _volume_by_day(report),
         _refusals(report),
         _disclosed(report),
+        _hidden(report),
         _out_of_hours(report),
         _unusual(report),
         _quota(report),
@@ -84,6 +88,7 @@ def _summary(report: Report) -> Table:
         ("refused", sum(report.refusals.values())),
         ("out_of_hours", sum(report.out_of_hours.values())),
         ("quota_hits", sum(report.quota_hits.values())),
+        ("hidden_from_citizen", sum(h.count for h in report.hidden)),
         ("unusual_days", len(report.unusual_days)),
         ("median_daily", report.median_daily),
         ("registry_changes", len(report.registry_changes)),
@@ -117,6 +122,14 @@ def _disclosed(report: Report) -> Table:
     rows = tuple((purpose, name, n) for (purpose, name), n in sorted(report.disclosed.items()))
     title = Title("Trường thông tin đã cung cấp theo mục đích", "Fields disclosed by purpose")
     return Table("fields_by_purpose", title, ("purpose", "field", "count"), rows)
+
+
+def _hidden(report: Report) -> Table:
+    rows = tuple(
+        (h.legal_basis, h.count, _moment(h.first_until), _moment(h.last_until)) for h in report.hidden
+    )
+    title = Title("Yêu cầu được ẩn với công dân", "Requests hidden from the citizen")
+    return Table("hidden_from_citizen", title, ("legal_basis", "count", "first_until", "last_until"), rows)
 
 
 def _out_of_hours(report: Report) -> Table:

@@ -15,7 +15,6 @@ from dancu_bus.errors import ConfigError
 from dancu_bus.store.audit_index.protocol import every_record
 from dancu_bus.store.audit_index.query import AuditPage, AuditQuery, check_limit, decode_cursor
 from dancu_bus.store.audit_index.rows import (
-    ADDED_COLUMNS,
     COLUMNS,
     INDEXES,
     IndexBatch,
@@ -74,11 +73,8 @@ CREATE TABLE IF NOT EXISTS audit_positions (
     PRIMARY KEY (topic, partition)
 );
 """
-_SCHEMA = (
-    _TABLES
-    + "".join(f"CREATE INDEX IF NOT EXISTS {name} ON audit_records ({on});\n" for name, on in INDEXES.items())
-    # An index built before these columns existed gains them.
-    + "".join(f"ALTER TABLE audit_records ADD COLUMN IF NOT EXISTS {c} {t};\n" for c, _, t in ADDED_COLUMNS)
+_SCHEMA = _TABLES + "".join(
+    f"CREATE INDEX IF NOT EXISTS {name} ON audit_records ({on});\n" for name, on in INDEXES.items()
 )
 _COLUMNS_OF = (
     "SELECT column_name FROM information_schema.columns"

@@ -19,7 +19,6 @@ from dancu_bus.store.audit_index.query import After, AuditPage, AuditQuery, enco
 from dancu_bus.timestamps import from_epoch_ms, to_epoch_ms
 
 __all__ = [
-    "ADDED_COLUMNS",
     "COLUMNS",
     "INDEXES",
     "IndexBatch",
@@ -69,9 +68,6 @@ COLUMNS = (
     "hidden_ms",
     "hiding_legal_basis",
 )
-# Columns added after indexes were first built, with their types in SQLite and PostgreSQL: an index
-# opened for writing gains them (null in older rows, as in the records they hold).
-ADDED_COLUMNS = (("hidden_ms", "INTEGER", "bigint"), ("hiding_legal_basis", "TEXT", "text"))
 # What inspectors filter by, each with the page order after it so a filtered page is one index range.
 INDEXES = {
     "audit_by_time": "received_ms, exchange_id",

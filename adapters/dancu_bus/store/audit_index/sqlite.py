@@ -17,7 +17,6 @@ from dancu_bus.errors import ConfigError
 from dancu_bus.store.audit_index.protocol import every_record
 from dancu_bus.store.audit_index.query import AuditPage, AuditQuery, check_limit, decode_cursor
 from dancu_bus.store.audit_index.rows import (
-    ADDED_COLUMNS,
     COLUMNS,
     INDEXES,
     IndexBatch,
@@ -212,19 +211,10 @@ def _connect(path: Path, create: bool, timeout_s: float) -> sqlite3.Connection:
         found = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'audit_records'").fetchone()
         if not found[0]:
             raise ConfigError(f"{path} is no audit index: build one with `dancu-bus audit index --once`")
-        _add_columns(db)
     except BaseException:
         db.close()
         raise
     return db
-
-
-def _add_columns(db: sqlite3.Connection) -> None:
-    """Give an index built before ``ADDED_COLUMNS`` existed those columns (SQLite has no IF NOT EXISTS)."""
-    present = {row[1] for row in db.execute("PRAGMA table_info(audit_records)")}
-    for column, sqlite_type, _ in ADDED_COLUMNS:
-        if column not in present:
-            db.execute(f"ALTER TABLE audit_records ADD COLUMN {column} {sqlite_type}")
 
 
 def _fetch(db: sqlite3.Connection, sql: str, params: list[object]) -> list[Any]:
