@@ -432,3 +432,28 @@ def test_an_agency_id_whose_groups_would_cover_a_platform_group_is_refused() -> 
 def test_ordinary_agency_ids_are_accepted(agency_id: str) -> None:
     """Ordinary slugs pass."""
     check_agency_id(agency_id)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "reads", "writes", "neither"),
+    [
+        ("sms", NAMES.sms_mo, NAMES.sms_mt, (NAMES.portal_req, NAMES.portal_res)),
+        ("portal", NAMES.portal_req, NAMES.portal_res, (NAMES.sms_mo, NAMES.sms_mt)),
+    ],
+)
+def test_a_channel_adapter_is_an_agency_that_also_owns_its_channel(
+    adapter: str, reads: str, writes: str, neither: tuple[str, str]
+) -> None:
+    """``agency issue sms`` (portal): its own lane as any agency, Read on the incoming channel topic,
+    Write on the replies, the registry and catalogues read; nothing of the other channel, and no other
+    agency gets either channel."""
+    grants = agency_grants(DECLARED, NAMES, adapter)
+    assert _allows(grants, T, NAMES.request(adapter), W) and _allows(grants, T, NAMES.response(adapter), R)
+    assert _allows(grants, T, reads, R) and not _allows(grants, T, reads, W)
+    assert _allows(grants, T, writes, W) and not _allows(grants, T, writes, R)
+    assert _allows(grants, T, NAMES.registry, R) and _allows(grants, T, NAMES.catalogue("gender"), R)
+    for topic in neither:
+        assert not _allows(grants, T, topic, R) and not _allows(grants, T, topic, W)
+    bank = agency_grants(DECLARED, NAMES, "bank")
+    for topic in (reads, writes, *neither):
+        assert not _allows(bank, T, topic, R) and not _allows(bank, T, topic, W)

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.channels.portal import portal_adapter, resolver_asker, run_portal
 from dancu_bus.cli.traces import exporting_spans
-from dancu_bus.codec import Codec, load_schemas
+from dancu_bus.codec import Codec, SchemaSet, load_schemas
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.operations import platform_codec, platform_operations
 from dancu_bus.resolver import Edges, agency_directory, run_resolver
@@ -61,15 +61,16 @@ async def serve(main: Coroutine[Any, Any, None], stop: asyncio.Event, what: str)
 
 
 async def _resolver(settings: Settings) -> None:
+    # SELF's field sets are checked before anything waits for the cluster: a bad one is a ConfigError now.
+    schemas = load_schemas(platform_operations(settings.resolver.self_fields))
     stop = stop_on_signals()
     if not await wait_for_cluster(settings.kafka, stop, "the resolver"):
         return
     with exporting_spans(settings.tracing, "dancu-bus-resolver"):
-        await serve(_serve_resolver(settings, stop), stop, "the resolver")
+        await serve(_serve_resolver(settings, schemas, stop), stop, "the resolver")
 
 
-async def _serve_resolver(settings: Settings, stop: asyncio.Event) -> None:
-    schemas = load_schemas(platform_operations(settings.resolver.self_fields))
+async def _serve_resolver(settings: Settings, schemas: SchemaSet, stop: asyncio.Event) -> None:
     views = Followed()
     async with (
         agency_directory(settings, schemas, views) as directory,
