@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from dancu_bus.channels.portal.history import history_page
-from dancu_bus.channels.portal.requests import HistoryAsk
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import ConfigError
+from dancu_bus.portal.history import history_page
+from dancu_bus.portal.requests import HistoryAsk
 from dancu_bus.store.audit_index import IndexBatch, Indexed, SqliteAuditIndex
 from tests.unit.samples import AUDIT
 

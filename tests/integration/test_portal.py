@@ -24,7 +24,9 @@ from dancu_bus.admin.config import client_config
 from dancu_bus.admin.reader import TopicRecord, read_topic
 from dancu_bus.agencies import Purpose
 from dancu_bus.audit.indexer import IndexOptions, run_index
-from dancu_bus.channels.portal import (
+from dancu_bus.contracts import AuditRecord
+from dancu_bus.operations.self_record import PORTAL_PURPOSE, SelfFields
+from dancu_bus.portal import (
     PORTAL_REQUEST,
     PORTAL_RESPONSE,
     AccountType,
@@ -37,8 +39,6 @@ from dancu_bus.channels.portal import (
     run_portal,
     self_query,
 )
-from dancu_bus.contracts import AuditRecord
-from dancu_bus.operations.self_record import PORTAL_PURPOSE, SelfFields
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.sdk import AsyncClient, Client, ClientConfig, Context, LookupQuery
 from dancu_bus.settings import AuditIndexSettings, PortalSettings, Settings

@@ -9,20 +9,20 @@ from typing import Any
 
 import pytest
 
-from dancu_bus.channels.portal.adapter import CitizenAnswer, PortalAdapter, Unanswerable
-from dancu_bus.channels.portal.history import HistoryPage
-from dancu_bus.channels.portal.replies import AccessEntry, PortalReason, PortalResponse, PortalStatus
-from dancu_bus.channels.portal.requests import (
+from dancu_bus.codec import SchemaSet
+from dancu_bus.contracts import Address, DisclosedField
+from dancu_bus.errors import ConfigError, RequestTimeout, StoreError
+from dancu_bus.operations import platform_codec
+from dancu_bus.portal.adapter import CitizenAnswer, PortalAdapter, Unanswerable
+from dancu_bus.portal.history import HistoryPage
+from dancu_bus.portal.replies import AccessEntry, PortalReason, PortalResponse, PortalStatus
+from dancu_bus.portal.requests import (
     AccountType,
     HistoryAsk,
     PortalRequest,
     Service,
 )
-from dancu_bus.channels.portal.wire import PORTAL_REQUEST, PORTAL_RESPONSE, request_record, response_record
-from dancu_bus.codec import SchemaSet
-from dancu_bus.contracts import Address, DisclosedField
-from dancu_bus.errors import ConfigError, RequestTimeout, StoreError
-from dancu_bus.operations import platform_codec
+from dancu_bus.portal.wire import PORTAL_REQUEST, PORTAL_RESPONSE, request_record, response_record
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 OWN = "001090012345"

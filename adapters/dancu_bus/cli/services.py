@@ -15,11 +15,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from dancu_bus.admin.diagnosis import wait_for_cluster
-from dancu_bus.channels.portal import portal_adapter, resolver_asker, run_portal
 from dancu_bus.cli.traces import exporting_spans
 from dancu_bus.codec import Codec, SchemaSet, load_schemas
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.operations import platform_codec, platform_operations
+from dancu_bus.portal import portal_adapter, resolver_asker, run_portal
 from dancu_bus.resolver import Edges, agency_directory, run_resolver
 from dancu_bus.sdk import AsyncClient, ClientConfig
 from dancu_bus.settings import Settings

@@ -8,12 +8,12 @@ Reads ``vn.dancu.PortalRequest`` records from ``{prefix}.portal.req`` and writes
 - ``ACCESS_HISTORY`` (level 2): who read the citizen's data, newest first, from the audit index.
 """
 
-from dancu_bus.channels.portal.adapter import AskResolver, CitizenAnswer, History, PortalAdapter, Unanswerable
-from dancu_bus.channels.portal.citizen import resolver_asker, self_query
-from dancu_bus.channels.portal.history import AgencyNames, HistoryPage, history_page, history_query
-from dancu_bus.channels.portal.replies import AccessEntry, PortalReason, PortalResponse, PortalStatus
-from dancu_bus.channels.portal.requests import AccountType, HistoryAsk, Invalid, PortalRequest, Service
-from dancu_bus.channels.portal.service import (
+from dancu_bus.portal.adapter import AskResolver, CitizenAnswer, History, PortalAdapter, Unanswerable
+from dancu_bus.portal.citizen import resolver_asker, self_query
+from dancu_bus.portal.history import AgencyNames, HistoryPage, history_page, history_query
+from dancu_bus.portal.replies import AccessEntry, PortalReason, PortalResponse, PortalStatus
+from dancu_bus.portal.requests import AccountType, HistoryAsk, Invalid, PortalRequest, Service
+from dancu_bus.portal.service import (
     PortalMetrics,
     PortalService,
     portal_adapter,
@@ -21,7 +21,7 @@ from dancu_bus.channels.portal.service import (
     registry_names,
     run_portal,
 )
-from dancu_bus.channels.portal.wire import PORTAL_REQUEST, PORTAL_RESPONSE, request_record, response_record
+from dancu_bus.portal.wire import PORTAL_REQUEST, PORTAL_RESPONSE, request_record, response_record
 
 __all__ = [
     "PORTAL_REQUEST",

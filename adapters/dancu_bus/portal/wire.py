@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from dancu_bus.channels.portal.replies import AccessEntry, PortalResponse
-from dancu_bus.channels.portal.requests import PortalRequest
 from dancu_bus.codec.messages import address_record
 from dancu_bus.contracts import Address, DisclosedField
+from dancu_bus.portal.replies import AccessEntry, PortalResponse
+from dancu_bus.portal.requests import PortalRequest
 from dancu_bus.timestamps import to_epoch_ms
 
 __all__ = ["PORTAL_REQUEST", "PORTAL_RESPONSE", "request_record", "response_record"]

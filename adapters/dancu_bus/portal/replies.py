@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from dancu_bus.channels.portal.requests import Service
 from dancu_bus.contracts import DisclosedField
+from dancu_bus.portal.requests import Service
 from dancu_bus.reasons import Message
 
 __all__ = ["MESSAGES", "AccessEntry", "PortalReason", "PortalResponse", "PortalStatus", "refusal"]

@@ -6,10 +6,10 @@ assurance level; the adapter passes the level on and never names fields itself.
 
 from __future__ import annotations
 
-from dancu_bus.channels.portal.adapter import AskResolver, CitizenAnswer
-from dancu_bus.channels.portal.requests import PortalRequest
 from dancu_bus.contracts import ResponseStatus
 from dancu_bus.operations.self_record import SelfQuery, SelfResult
+from dancu_bus.portal.adapter import AskResolver, CitizenAnswer
+from dancu_bus.portal.requests import PortalRequest
 from dancu_bus.sdk import AsyncClient, Context
 from dancu_bus.settings import PortalSettings
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from dancu_bus.channels.portal.replies import AccessEntry
-from dancu_bus.channels.portal.requests import HistoryAsk
 from dancu_bus.contracts import AuditRecord
+from dancu_bus.portal.replies import AccessEntry
+from dancu_bus.portal.requests import HistoryAsk
 from dancu_bus.store.audit_index import AuditIndex, AuditQuery
 
 __all__ = [

@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from dancu_bus.channels.portal.history import HistoryPage
-from dancu_bus.channels.portal.replies import PortalReason, PortalResponse, PortalStatus, refusal
-from dancu_bus.channels.portal.requests import HistoryAsk, Invalid, PortalRequest, Service, request_from
-from dancu_bus.channels.portal.wire import PORTAL_REQUEST
 from dancu_bus.codec import SchemaSet
 from dancu_bus.contracts import DisclosedField
 from dancu_bus.errors import CodecError, ConfigError, DancuError, RequestTimeout
+from dancu_bus.portal.history import HistoryPage
+from dancu_bus.portal.replies import PortalReason, PortalResponse, PortalStatus, refusal
+from dancu_bus.portal.requests import HistoryAsk, Invalid, PortalRequest, Service, request_from
+from dancu_bus.portal.wire import PORTAL_REQUEST
 
 __all__ = ["AskResolver", "CitizenAnswer", "History", "PortalAdapter", "Unanswerable"]
 

@@ -18,13 +18,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from dancu_bus.channels.portal.adapter import AskResolver, History, PortalAdapter, Unanswerable
-from dancu_bus.channels.portal.history import AgencyNames, HistoryPage, history_page
-from dancu_bus.channels.portal.requests import HistoryAsk
-from dancu_bus.channels.portal.wire import PORTAL_RESPONSE, response_record
 from dancu_bus.codec import SchemaSet
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import ServiceMetrics
+from dancu_bus.portal.adapter import AskResolver, History, PortalAdapter, Unanswerable
+from dancu_bus.portal.history import AgencyNames, HistoryPage, history_page
+from dancu_bus.portal.requests import HistoryAsk
+from dancu_bus.portal.wire import PORTAL_RESPONSE, response_record
 from dancu_bus.registry import RegistryCodec, RegistryView
 from dancu_bus.settings import Settings
 from dancu_bus.store.audit_index import AuditIndex, open_audit_index
