@@ -47,8 +47,9 @@ def test_apply_creates_every_declared_topic(kafka_settings: KafkaSettings, uniqu
     """Applying to an empty prefix creates each declared topic with its partition count."""
     desired = declared(unique_prefix)
     done = apply(kafka_settings, current_plan(kafka_settings, unique_prefix, desired))
-    # audit, its state, registry, corrections, dlq; 11 catalogues
-    assert len(done) == len(desired) == 2 * 2 + 5 + 11
+    # two agencies' lanes; audit, its state, its checkpoints, registry, corrections, dlq; the sms and
+    # portal channels (two topics each); 11 catalogues
+    assert len(done) == len(desired) == 2 * 2 + 6 + 2 * 2 + 11
     topics = describe(kafka_settings, unique_prefix + ".")
     assert {n: t.partitions for n, t in topics.items()} == {s.name: s.partitions for s in desired}
 
