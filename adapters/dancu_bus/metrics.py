@@ -244,7 +244,7 @@ class ResolverMetrics:
         )
         self.quota_used = Counter(
             "dancu_resolver_quota_used",
-            "Quota units spent (one per answered request or batch item), by agency",
+            "Quota units spent (one per answered request or batch item, or audit gate refusal), by agency",
             ["agency"],
             registry=registry,
         )
@@ -262,14 +262,15 @@ class ResolverMetrics:
         )
         self.audit_gate_closed = Gauge(
             "dancu_resolver_audit_gate_closed",
-            "1 while new requests are refused AUDIT_UNAVAILABLE: the audit may be further behind than"
-            " DANCU_RESOLVER__AUDIT_MAX_LAG_S (no exchange without a log)",
+            "1 while new requests of at least one agency are refused AUDIT_UNAVAILABLE: the audit may be"
+            " further behind on its exchanges than DANCU_RESOLVER__AUDIT_MAX_LAG_S (no exchange without a"
+            " log; /readyz names the agencies)",
             registry=registry,
         )
         self.audit_lag_seconds = Gauge(
             "dancu_resolver_audit_lag_seconds",
-            "How old the oldest exchange not yet in the audit topic may be, as the resolver's gate reckons"
-            " it from the audit group's lag (growing while that lag cannot be read)",
+            "How old the oldest exchange (of any agency) not yet in the audit topic may be, as the"
+            " resolver's gate reckons it from the audit group's lag (growing while that lag cannot be read)",
             registry=registry,
         )
 

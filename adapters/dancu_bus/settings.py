@@ -25,6 +25,7 @@ __all__ = [
     "ResolverSettings",
     "SdkSettings",
     "Settings",
+    "SmsSettings",
     "StoreSettings",
     "TracingSettings",
     "client_environment",
@@ -301,6 +302,43 @@ class SdkSettings(BaseModel):
     )
 
 
+class SmsSettings(BaseModel):
+    """The SMS adapter (``dancu-bus sms``): the agency it is, its syntax's groups, replies, rate limits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agency: str = Field(default="sms", description="the connected agency the adapter asks SELF as")
+    group_id: str = Field(
+        default="sms.mo", description="its consumer group: an agency's groups start with its id and a dot"
+    )
+    purpose_code: str = Field(default="ART8-SELF", description="the sms agency's registered purpose")
+    legal_basis: str = "Thông tư kết nối Cơ sở dữ liệu quốc gia về dân cư, Điều 8"
+    groups: tuple[str, ...] = Field(
+        default=("HOTEN", "CCCD", "DIACHI"),
+        description="field group names a citizen may add (DC <id> <group>); the resolver's SELF_FIELDS"
+        " has a set SMS.<group> for each",
+    )
+    diacritics: bool = Field(
+        default=True, description="replies in Vietnamese with diacritics (UCS-2); false: without (GSM-7)"
+    )
+    max_segments: int = Field(default=4, ge=1, le=255, description="a longer reply is cut, with an ellipsis")
+    phone_limit: int = Field(default=5, ge=1, description="messages per phone per phone_period_s")
+    phone_period_s: float = Field(default=600.0, gt=0)
+    id_limit: int = Field(default=3, ge=1, description="lookups of one personal id per id_period_s")
+    id_period_s: float = Field(default=3600.0, gt=0)
+    max_tracked: int = Field(
+        default=100_000, ge=1, description="phones (and ids) the rate limits remember at most, each"
+    )
+    answer_timeout_s: float = Field(
+        default=30.0, gt=0, description="how long a reply waits for the resolver before 'try later'"
+    )
+    max_message_bytes: int = Field(
+        default=8192, ge=256, description="a larger MO record is a dead letter, not decoded"
+    )
+    max_batch: int = Field(default=100, ge=1, description="MO records read and answered together")
+    metrics_port: int = Field(default=9403, description="/metrics, /healthz, /readyz; 0: any free port")
+
+
 class PortalSettings(BaseModel):
     """The public service portal adapter (``dancu-bus portal``): agency ``portal`` on the bus."""
 
@@ -342,6 +380,7 @@ class Settings(BaseSettings):
     resolver: ResolverSettings = ResolverSettings()
     audit: AuditSettings = AuditSettings()
     sdk: SdkSettings = SdkSettings()
+    sms: SmsSettings = SmsSettings()
     portal: PortalSettings = PortalSettings()
     dead_letters: DeadLetterSettings = DeadLetterSettings()
     tracing: TracingSettings = TracingSettings()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 
-__all__ = ["bounded", "folded", "printable", "quoted", "shown", "without_diacritics"]
+__all__ = ["bounded", "folded", "printable", "quoted", "shown", "spreadsheet_safe", "without_diacritics"]
 
 # Unicode general categories that never belong in an identifier or a legal reference: controls,
 # format characters (bidirectional overrides among them), surrogates, private use, unassigned,
@@ -68,3 +68,12 @@ def quoted(text: str, limit: int = 64) -> str:
 def shown(text: str, limit: int = 32) -> str:
     """``text`` as it is when short and printable (a code, an id), else ``quoted``."""
     return text if len(text) <= limit and printable(text) else quoted(text, limit)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` for a CSV cell a spreadsheet will open: one that would start a formula gets a leading '."""
+    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["aware", "from_epoch_ms", "to_epoch_ms"]
+__all__ = ["VIETNAM", "aware", "from_epoch_ms", "to_epoch_ms"]
+
+VIETNAM = timezone(timedelta(hours=7))
+"""Vietnam time (UTC+7, no daylight saving): the days of quotas, reports and the dates people type."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)

@@ -102,6 +102,20 @@ async def test_a_later_record_of_an_exchange_replaces_its_row(index: AuditIndexB
     assert await index.count(AuditQuery(status="UNANSWERED")) == 0
 
 
+async def test_a_slower_writer_never_undoes_a_later_record_or_position(index: AuditIndexBackend) -> None:
+    """Two writers at once: the one behind cannot bring back UNANSWERED nor move the positions back."""
+    unanswered = record(1, status="UNANSWERED", reason_code="UNANSWERED")
+    answered = dataclasses.replace(unanswered, status="OK", reason_code=None, hash="f" * 64)
+    await put(index, unanswered, answered)  # the one ahead: offsets 0 and 1, next offset 2
+    await put(index, unanswered)  # the one behind, still at offset 0: next offset 1
+    assert await everything(index) == [answered]
+    assert await index.positions(TOPIC) == {0: 2}
+    later = dataclasses.replace(answered, hash="e" * 64)
+    await put(index, later, at=2)  # a later record still replaces the row, and the position moves on
+    assert await everything(index) == [later]
+    assert await index.positions(TOPIC) == {0: 3}
+
+
 async def test_the_last_change_of_an_id_in_one_batch_wins(index: AuditIndexBackend) -> None:
     """Within one batch, a tombstone after a record removes it, and a record after a tombstone stays."""
     first, second = record(1), record(2)

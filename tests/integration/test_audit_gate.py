@@ -1,6 +1,7 @@
 """No exchange without a log, on the secured stack: with the audit consumer stopped, the resolver refuses
-new requests AUDIT_UNAVAILABLE once the bound has passed, and serves again after the audit restarts and
-catches up; every request has exactly one answer and one audit record, and the chain verifies.
+new requests AUDIT_UNAVAILABLE once the bound has passed (and from the start when restarted meanwhile),
+and serves again after the audit restarts and catches up; every request has exactly one answer and one
+audit record, and the chain verifies.
 
 The resolver runs as its own principal, so this also pins the ACLs the gate needs (Describe on the audit
 group, Read on the response topics): without them the gate would stay closed.
@@ -8,6 +9,7 @@ group, Read on the response topics): without them the gate would stay closed.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import urllib.error
 import urllib.request
@@ -59,6 +61,19 @@ def _gauge(port: int, name: str) -> float:
     """A gauge without labels from the resolver's /metrics."""
     (line,) = [line for line in _get(port, "/metrics")[1].splitlines() if line.startswith(f"{name} ")]
     return float(line.split()[1])
+
+
+def _until_ready_says(port: int, reason: str, timeout_s: float) -> None:
+    """Wait until the resolver's /readyz answers 503 with ``reason`` in its body."""
+    deadline = time.monotonic() + timeout_s
+    seen: tuple[int, str] | None = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):  # not listening yet
+            seen = _get(port, "/readyz")
+            if seen[0] == 503 and reason in seen[1]:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"/readyz never said {reason!r} in {timeout_s:g} s: {seen}")
 
 
 def _until(
@@ -114,6 +129,12 @@ def test_requests_are_refused_while_the_audit_is_stopped_and_served_once_it_caug
         assert status == 503 and "refusing new requests AUDIT_UNAVAILABLE" in why, why
         assert _gauge(port, "dancu_resolver_audit_gate_closed") == 1
         assert _gauge(port, "dancu_resolver_audit_lag_seconds") > BOUND_S
+        # A restart while the audit is down does not reopen the gate: it refuses from the start.
+        stack.resolver.stop()
+        stack.resolver.start()
+        _until_ready_says(port, "refusing new requests AUDIT_UNAVAILABLE", timeout_s=60)
+        answers += [ask() for _ in range(2)]
+        assert all(refused(a) for a in answers[-2:]), answers[-2:]
         stack.audit.start()
         answers += _until(ask, served, timeout_s=90)
         answers += [ask() for _ in range(3)]

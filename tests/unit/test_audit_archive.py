@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -22,8 +23,8 @@ from dancu_bus.audit.chain import START, head_of, seal
 from dancu_bus.audit.checkpoints import CheckpointProblem, check_checkpoints
 from dancu_bus.audit.verify import Problem
 from dancu_bus.cli.audit_checkpoints import describe_checkpoints
-from dancu_bus.cli.audit_index import moment
 from dancu_bus.cli.main import build_parser
+from dancu_bus.cli.moments import parse_moment
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import ConfigError
 from tests.unit.test_audit_verify import chain, exchange
@@ -65,7 +66,7 @@ def before(offset: int) -> datetime:
 
 def archive(audit: Sequence[Logged], signed: Sequence[Logged], cut: int) -> dict[str, bytes]:
     """The archive of the records logged before the one at offset ``cut``."""
-    return build_archive(audit, signed, CODEC, ("ndxp.dancu.audit", before(cut), NOW))
+    return build_archive(audit, signed, CODEC, topic="ndxp.dancu.audit", before=before(cut), now=NOW)
 
 
 def lines(data: bytes) -> list[dict[str, object]]:
@@ -94,6 +95,7 @@ def test_an_archive_holds_the_records_before_the_date_up_to_the_next_signed_head
         "last_offset": 4,
         "chains_from": "0" * 64,
         "checkpoints": 2,
+        "last_signed_offset": 4,
         "superseded": [],
     }
 
@@ -131,7 +133,7 @@ def test_an_archive_rewritten_with_recomputed_hashes_fails_only_its_signed_heads
     """A consistent forgery passes the chain check; its heads are not the signed ones."""
     files = archive(logged(CHAIN), heads([1, 4]), 6)
     forged = logged(chain("abXdef"))
-    data = build_archive(forged, [], CODEC, ("ndxp.dancu.audit", before(6), NOW))[RECORDS_FILE]
+    data = archive(forged, [], 6)[RECORDS_FILE]
     checked = check_archive(restamped(files, RECORDS_FILE, data), CODEC, keys(KEY_A))
     assert all(c.finding is None for c in checked.chains) and checked.checkpoints is not None
     (signed,) = checked.checkpoints
@@ -158,18 +160,71 @@ def test_a_later_archive_chains_on_from_the_earlier_ones_last_hash() -> None:
     assert check_archive(files, CODEC, keys(KEY_A)).ok
 
 
-def test_a_predecessor_compaction_removed_is_accepted_when_its_exchange_was_recorded_again() -> None:
-    """An UNANSWERED record superseded after the archived range: the manifest names it, the chain holds."""
-    records = chain("abcb")  # b's late answer at offset 3
+def test_a_predecessor_compaction_removed_takes_the_archive_on_to_the_record_superseding_it() -> None:
+    """An UNANSWERED b compacted away: the archive goes on to b's late answer and the head signing it."""
+    records = chain("abcbd")  # b's late answer at offset 3
     topic = [r for r in logged(records) if r.offset != 1]  # compaction removed the UNANSWERED b
-    files = archive(topic, [], 3)
-    manifest = json.loads(files[MANIFEST_FILE])
-    assert manifest["partitions"]["0"]["superseded"] == ["b"]
-    assert check_archive(files, CODEC, None).ok
-    forged = json.loads(files[MANIFEST_FILE])
-    forged["partitions"]["0"]["superseded"] = []
-    stripped = {**files, MANIFEST_FILE: json.dumps(forged).encode()}
-    assert not check_archive(stripped, CODEC, None).ok
+    files = archive(topic, heads([2, 4], records), 2)  # logged before: a; the head at 2 signs c
+    manifest = json.loads(files[MANIFEST_FILE])["partitions"]["0"]
+    assert (manifest["last_offset"], manifest["last_signed_offset"], manifest["superseded"]) == (4, 4, [])
+    checked = check_archive(files, CODEC, keys(KEY_A))
+    assert checked.ok and checked.checkpoints is not None and checked.checkpoints[0].verified == 2
+
+
+def test_a_signed_head_compaction_removed_takes_the_archive_on_to_a_head_covering_its_copy() -> None:
+    """The signed UNANSWERED b itself is gone: the archive reaches b's answer and the head after it."""
+    records = chain("abcbd")
+    topic = [r for r in logged(records) if r.offset != 1]
+    files = archive(topic, heads([1, 2, 4], records), 1)
+    assert [r["offset"] for r in lines(files[RECORDS_FILE])] == [0, 2, 3, 4]
+    checked = check_archive(files, CODEC, keys(KEY_A))
+    assert checked.ok and checked.checkpoints is not None
+    assert (checked.checkpoints[0].verified, checked.checkpoints[0].excused) == (2, 1)
+    assert describe_checkpoints(checked.checkpoints[0]).startswith(
+        "partition 0: signed heads verified: 2, 1 excused (records compaction removed, each superseded"
+    )
+
+
+def recounted(files: dict[str, bytes], data: bytes, superseded: Sequence[str]) -> dict[str, bytes]:
+    """``files`` with the records file replaced and a manifest redone to match, naming ``superseded``."""
+    forged = restamped(files, RECORDS_FILE, data)
+    manifest = json.loads(forged[MANIFEST_FILE])
+    offsets = [int(str(line["offset"])) for line in lines(data)]
+    manifest["partitions"]["0"] |= {
+        "records": len(offsets),
+        "first_offset": min(offsets),
+        "last_offset": max(offsets),
+        "superseded": list(superseded),
+    }
+    return {**forged, MANIFEST_FILE: json.dumps(manifest).encode()}
+
+
+def test_a_signed_record_deleted_and_named_superseded_in_the_manifest_fails() -> None:
+    """The manifest is not signed: its superseded ids never excuse a signed head that is gone."""
+    files = archive(logged(CHAIN), heads([1, 4]), 3)
+    kept = [line for line in files[RECORDS_FILE].splitlines(keepends=True) if b'"offset":1,' not in line]
+    forged = recounted(files, b"".join(kept), ["b"])
+    checked = check_archive(forged, CODEC, keys(KEY_A))
+    assert not checked.problems and not checked.ok and checked.checkpoints is not None
+    failure = checked.checkpoints[0].failure
+    assert failure is not None and (failure.problem, failure.offset) == (CheckpointProblem.MISSING, 1)
+
+
+def test_an_archive_whose_checkpoints_were_emptied_fails_with_the_key() -> None:
+    """No signed head left (the file emptied, the digest redone): nothing is covered, so not verified."""
+    files = archive(logged(CHAIN), heads([1, 4]), 3)
+    emptied = restamped(files, CHECKPOINTS_FILE, b"")
+    assert check_archive(emptied, CODEC, None).ok
+    checked = check_archive(emptied, CODEC, keys(KEY_A))
+    assert not checked.ok and checked.checkpoints is not None and checked.checkpoints[0].last is None
+
+
+def test_an_archive_cut_before_any_signed_head_covers_its_end_fails_with_the_key() -> None:
+    """Records after the last signed head are covered by no signature: the check says so."""
+    files = archive(logged(CHAIN), heads([1]), 4)  # records 0-3, signed only to 1
+    assert json.loads(files[MANIFEST_FILE])["partitions"]["0"]["last_signed_offset"] == 1
+    checked = check_archive(files, CODEC, keys(KEY_A))
+    assert not checked.ok and checked.checkpoints is not None and checked.checkpoints[0].unsigned == 2
 
 
 def test_archived_times_keep_the_milliseconds_the_hash_covers() -> None:
@@ -186,18 +241,20 @@ def test_the_cli_offers_keygen_archive_and_both_verify_options() -> None:
     """`audit keygen`, `audit archive --before --out`, `audit verify --public-key --archive` parse."""
     parser = build_parser()
     archived = parser.parse_args(["audit", "archive", "--before", "2026-06-01", "--out", "a"])
-    assert moment(archived.before, "--before", end=False) == datetime(2026, 6, 1, tzinfo=UTC)
+    assert parse_moment(archived.before, "--before", end=False) == datetime(2026, 5, 31, 17, tzinfo=UTC)
     verify = parser.parse_args(["audit", "verify", "--archive", "a", "--public-key", "keys"])
     assert (str(verify.archive), str(verify.public_key)) == ("a", "keys")
     assert str(parser.parse_args(["audit", "keygen", "--out", "k"]).out) == "k"
 
 
 def test_before_is_read_as_every_audit_command_reads_a_moment() -> None:
-    """`--before` is a date (UTC midnight) or an ISO datetime, UTC unless it names its offset."""
-    assert moment("2026-06-01T08:00+07:00", "--before", end=False) == datetime(2026, 6, 1, 1, tzinfo=UTC)
-    assert moment("2026-06-01T08:00", "--before", end=False) == datetime(2026, 6, 1, 8, tzinfo=UTC)
+    """`--before` is a date (00:00 Vietnam time) or an ISO datetime, UTC unless it names its offset."""
+    assert parse_moment("2026-06-01T08:00+07:00", "--before", end=False) == datetime(
+        2026, 6, 1, 1, tzinfo=UTC
+    )
+    assert parse_moment("2026-06-01T08:00", "--before", end=False) == datetime(2026, 6, 1, 8, tzinfo=UTC)
     with pytest.raises(ConfigError, match="--before"):
-        moment("1 June", "--before", end=False)
+        parse_moment("1 June", "--before", end=False)
 
 
 def test_a_partition_is_described_in_one_line() -> None:
@@ -209,6 +266,37 @@ def test_a_partition_is_described_in_one_line() -> None:
     assert describe_checkpoints(ok).endswith("; 3 records after it not signed yet")
     (bad,) = check_checkpoints(logged(chain("abXdef")), heads([3]), CODEC, keys(KEY_A))
     assert describe_checkpoints(bad).startswith("partition 0: checkpoint CHANGED at offset 3 (exchange d): ")
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "problem"),
+    [
+        (
+            RECORDS_FILE,
+            lambda line: line.pop("partition"),
+            f"{RECORDS_FILE} line 2: the field 'partition' is missing",
+        ),
+        (
+            RECORDS_FILE,
+            lambda line: line["record"].pop("hash"),
+            f"{RECORDS_FILE} line 2 is not what it should be: its record lacks the field(s) hash",
+        ),
+        (
+            CHECKPOINTS_FILE,
+            lambda line: line.update(extra=1),
+            f"{CHECKPOINTS_FILE} line 2 is not what it should be: the checkpoint has unknown field(s) extra",
+        ),
+    ],
+)
+def test_a_bad_line_names_its_file_its_number_and_the_field(
+    name: str, edit: Callable[[dict[str, Any]], object], problem: str
+) -> None:
+    """A line edited by hand (digest redone) is named: which file, which line, which field."""
+    files = archive(logged(CHAIN), heads([1, 4]), 3)
+    edited = lines(files[name])
+    edit(edited[1])
+    data = "".join(json.dumps(line) + "\n" for line in edited).encode()
+    assert check_archive(restamped(files, name, data), CODEC, keys(KEY_A)).problems == (problem,)
 
 
 def test_a_hidden_exchange_is_archived_with_its_mark_and_an_older_line_without_it_still_verifies() -> None:

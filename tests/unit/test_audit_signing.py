@@ -89,10 +89,31 @@ def test_a_signing_key_that_cannot_be_used_is_one_line_naming_the_file(
     assert str(path) in message and reason in message and "\n" not in message
 
 
-def test_a_private_key_among_the_public_ones_is_refused(tmp_path: Path) -> None:
-    """Inspectors get public keys only: a private key in the folder is named."""
+def test_a_private_key_given_as_the_public_one_is_refused(tmp_path: Path) -> None:
+    """Inspectors get public keys only: a private key named as one, or hidden as a .pub.pem, is named."""
     private, _, _ = key_files(tmp_path)
     with pytest.raises(ConfigError, match="is a private key"):
+        read_public_keys(private)
+    disguised = tmp_path / "other" / "checkpoint-x.pub.pem"
+    disguised.parent.mkdir()
+    disguised.write_bytes(private.read_bytes())
+    with pytest.raises(ConfigError, match="is a private key"):
+        read_public_keys(disguised.parent)
+    assert private.exists()
+
+
+def test_keygens_own_folder_gives_its_public_keys_only(tmp_path: Path) -> None:
+    """`--public-key DIR` on keygen's folder reads the .pub.pem files, not the .key.pem beside them."""
+    ids = {key_files(tmp_path)[2] for _ in range(2)}
+    (tmp_path / "README.txt").write_text("not a key")
+    assert set(read_public_keys(tmp_path)) == ids
+
+
+def test_a_folder_without_public_keys_is_named(tmp_path: Path) -> None:
+    """A folder holding only a private key has no *.pub.pem: the message says which files it wants."""
+    private, public, _ = key_files(tmp_path)
+    public.unlink()
+    with pytest.raises(ConfigError, match=r"no \*\.pub\.pem public key in"):
         read_public_keys(tmp_path)
     assert private.exists()
 

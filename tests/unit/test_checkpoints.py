@@ -23,6 +23,7 @@ from dancu_bus.audit.checkpoints import (
 )
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.operations import platform_codec
+from dancu_bus.topics import packaged_topics
 from tests.unit.test_audit_verify import chain, exchange
 
 CODEC = platform_codec()
@@ -211,7 +212,7 @@ def test_a_signed_head_compaction_superseded_still_links() -> None:
     heads = [stored(checkpoint_of(records[0], 0)), stored(checkpoint_of(records[1], 1))]
     heads.append(stored(checkpoint_of(records[3], 3)))
     (check,) = check_checkpoints(compacted, heads, CODEC, keys(KEY_A))
-    assert check.ok and check.verified == 3
+    assert check.ok and (check.verified, check.excused) == (2, 1)
 
 
 def test_a_deleted_or_foreign_checkpoint_is_unreadable() -> None:
@@ -238,3 +239,82 @@ def test_signing_keeps_the_time_to_the_millisecond(late_s: float) -> None:
     when = SIGNED_AT + timedelta(seconds=late_s, microseconds=456)
     checkpoint = sign(Checkpoint(0, 1, "a", "a", CHAIN[0].hash, when), KEY_A)
     assert signature_problem(CHECKPOINTS.decode(CHECKPOINTS.encode(checkpoint)), keys(KEY_A)) is None
+
+
+def forged_copy(records: Sequence[AuditRecord], first: int) -> list[Entry]:
+    """A forged copy of ``records`` under the same exchange ids, every hash recomputed, from ``first`` on."""
+    altered = [dataclasses.replace(exchange(r.exchange_id), status="REJECTED") for r in records]
+    forged, head = [], head_of(records[-1])
+    for record in altered:
+        forged.append(seal(record, head))
+        head = head_of(forged[-1])
+    return audit_log(forged, range(first, first + len(forged)))
+
+
+def test_a_partition_rewritten_then_compacted_fails_at_its_newest_head() -> None:
+    """A forged copy appended under the same keys, the originals compacted away: nothing is verified."""
+    compacted = forged_copy(CHAIN, 6)  # compaction removed offsets 0-5, each superseded by its copy
+    (check,) = check_checkpoints(compacted, signed_heads([1, 3, 5]), CODEC, keys(KEY_A))
+    assert check.failure is not None
+    assert (check.failure.problem, check.failure.offset) == (CheckpointProblem.MISSING, 1)
+    assert check.verified == 0
+
+
+def test_the_newest_signed_head_is_never_excused() -> None:
+    """Even when its exchange was recorded again, the newest checkpoint's record must be there."""
+    compacted = [*audit_log(CHAIN)[:5], *forged_copy(CHAIN[5:], 6)]  # f copied after its signed head
+    (check,) = check_checkpoints(compacted, signed_heads([1, 5]), CODEC, keys(KEY_A))
+    assert check.failure is not None
+    assert (check.failure.problem, check.failure.offset) == (CheckpointProblem.MISSING, 5)
+
+
+def test_a_vanished_head_whose_copy_lies_past_the_signed_stretch_is_missing() -> None:
+    """Older heads rewritten, the newest left alone: their copies are not covered by any signature."""
+    compacted = [*audit_log(CHAIN)[5:], *forged_copy(CHAIN[:5], 6)]
+    (check,) = check_checkpoints(compacted, signed_heads([1, 3, 5]), CODEC, keys(KEY_A))
+    assert check.failure is not None
+    assert (check.failure.problem, check.failure.offset) == (CheckpointProblem.MISSING, 1)
+
+
+def test_a_link_excused_by_a_copy_outside_the_signed_stretch_is_unlinked() -> None:
+    """c rewritten: its copy after the newest head cannot excuse the broken link of d."""
+    compacted = [e for e in audit_log(CHAIN) if e.offset != 2] + forged_copy(CHAIN[2:3], 6)
+    (check,) = check_checkpoints(compacted, signed_heads([1, 4]), CODEC, keys(KEY_A))
+    assert check.failure is not None
+    assert (check.failure.problem, check.failure.offset, check.failure.exchange_id) == (
+        CheckpointProblem.UNLINKED,
+        3,
+        "d",
+    )
+
+
+def test_a_rewrite_followed_by_genuine_signed_records_is_unlinked() -> None:
+    """The audit consumer chains on from its own head: its next record does not follow the forgery."""
+    forged = forged_copy(CHAIN, 6)
+    genuine = seal(exchange("g"), head_of(CHAIN[5]))
+    compacted = [*forged, *audit_log([genuine], [12])]
+    heads = [*signed_heads([1, 5]), stored(checkpoint_of(genuine, 12))]
+    (check,) = check_checkpoints(compacted, heads, CODEC, keys(KEY_A))
+    assert check.failure is not None
+    assert (check.failure.problem, check.failure.offset) == (CheckpointProblem.UNLINKED, 12)
+
+
+def test_a_head_superseded_after_a_later_checkpoint_is_excused_once_a_newer_one_covers_it() -> None:
+    """b UNANSWERED and signed, c signed, b's late answer at 3, signed at 4: b is excused, not verified."""
+    records = chain("abcbd")
+    compacted = [e for e in audit_log(records) if e.offset != 1]
+    heads = [stored(checkpoint_of(records[o], o)) for o in (1, 2, 4)]
+    (check,) = check_checkpoints(compacted, heads, CODEC, keys(KEY_A))
+    assert check.ok and (check.verified, check.excused, check.unsigned) == (2, 1, 0)
+    (early,) = check_checkpoints(compacted[:2], heads[:2], CODEC, keys(KEY_A))
+    assert early.failure is not None and early.failure.problem is CheckpointProblem.MISSING
+
+
+def test_the_checkpoint_topic_is_never_compacted() -> None:
+    """Keys are unique per head: compaction would only offer a way to delete one with a tombstone."""
+    file = packaged_topics()
+    declared = next(t for t in file.topics if t.name == f"{file.prefix}.audit.checkpoints")
+    configs = {**file.defaults.configs, **declared.configs}
+    assert configs["cleanup.policy"].split(",") == ["delete"]
+    audit = next(t for t in file.topics if t.name == f"{file.prefix}.audit")
+    assert configs["retention.ms"] == {**file.defaults.configs, **audit.configs}["retention.ms"]

@@ -28,9 +28,11 @@ RELEASED = sorted(p for p in (SCHEMAS / "released").iterdir() if p.is_dir())
 
 # (released version, schema) whose current version adds enum symbols or union branches that version
 # cannot read: MATCH_WITHOUT_DIACRITICS (verdict, outcome) and the SEARCH body and result, in version 3;
-# the VERIFY_BATCH body and result, after version 3.
+# the VERIFY_BATCH body and result, after version 3; the SELF body and result, after version 4.
 FORWARD_ADDITIONS = frozenset(
-    (version, schema) for version in ("1", "2", "3") for schema in ("vn.dancu.Response", "vn.dancu.Request")
+    (version, schema)
+    for version in ("1", "2", "3", "4")
+    for schema in ("vn.dancu.Response", "vn.dancu.Request")
 )
 
 

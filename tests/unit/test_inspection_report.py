@@ -116,6 +116,22 @@ def test_agency_chosen_names_are_capped() -> None:
     assert report.by_operation()[OTHER_KEY, "REJECTED"] == 100 - MAX_KEYS
 
 
+def test_made_up_values_sent_first_cannot_push_the_registered_ones_out() -> None:
+    """The agency's granted operations and registered purposes keep their own rows whatever came first."""
+    moment = at_vietnam(MONDAY, 9)
+    made_up = [
+        record(moment, operation=f"OP{n}", purpose_code=f"P{n}", fields_disclosed=["full_name"])
+        for n in range(100)
+    ]
+    agency = bank()
+    (operation, *_) = sorted(agency.operations)
+    (purpose, *_) = sorted(agency.purposes)
+    real = record(moment, operation=str(operation), purpose_code=purpose, fields_disclosed=["full_name"])
+    report = build_report(agency, PERIOD, [*made_up, real], INTACT, GENERATED)
+    assert report.by_operation()[str(operation), real.status] == 1
+    assert report.disclosed[purpose, "full_name"] == 1
+
+
 def test_html_csv_and_json_carry_the_same_numbers() -> None:
     """Every section's rows are the same in the three formats, cell by cell."""
     report = sample_report()
@@ -136,6 +152,15 @@ def test_every_agency_string_is_escaped_in_html() -> None:
     assert "<script" not in page and "<b>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;" in page
     assert "kiểm tra &lt;b&gt;đột xuất&lt;/b&gt;" in page
+
+
+def test_agency_text_that_would_start_a_formula_stays_text_in_csv() -> None:
+    """A purpose code `=HYPERLINK(…)` is a cell of text in a spreadsheet (a leading '), never a formula."""
+    formula = '=HYPERLINK("http://x.example","ok")'
+    made_up = [record(at_vietnam(MONDAY, 9), purpose_code=formula, fields_disclosed=["full_name"])]
+    text = csv_text(build_report(bank(), PERIOD, made_up, INTACT, GENERATED))
+    assert "'" + formula.replace('"', '""') in text
+    assert not any(cell.startswith("=") for line in text.splitlines() for cell in line.split(","))
 
 
 def test_the_report_states_a_chain_failure() -> None:

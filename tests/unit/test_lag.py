@@ -3,13 +3,15 @@ read past a commit."""
 
 from __future__ import annotations
 
+import re
 from typing import cast
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from dancu_bus.admin.lag_monitor import _visible
+from dancu_bus.admin.lag_monitor import LagMonitor, _visible
 from dancu_bus.lag import MAX_POINTS, Partition, PartitionLag, group_lag
+from dancu_bus.settings import KafkaSettings
 
 
 def test_a_group_at_the_end_has_no_lag() -> None:
@@ -113,3 +115,64 @@ def test_a_refused_read_past_the_commit_fails_the_poll_rather_than_counting_as_l
         _visible(cast(Consumer, consumer), [("p.res.bank", 0)], {("p.res.bank", 0): 10})
     assert refused.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
     assert consumer.unassigned
+
+
+def test_the_refused_read_names_the_topic_and_the_fix() -> None:
+    """One line an operator can act on: which topic, and that `dancu-bus topics apply` grants the ACL."""
+    with pytest.raises(KafkaException) as refused:
+        _visible(cast(Consumer, _RefusingConsumer()), [("p.res.bank", 0)], {("p.res.bank", 0): 10}, "User:r")
+    reason = refused.value.args[0].str()
+    assert reason.startswith("topic p.res.bank: ") and reason.endswith(
+        "grant User:r Describe and Read on p.res.bank: run `dancu-bus topics apply`"
+    ), reason
+
+
+class _Topic:
+    """A topic's metadata: its error, if any, and its partitions."""
+
+    def __init__(self, error: KafkaError | None = None) -> None:
+        self.error = error
+        self.partitions = {0: object()} if error is None else {}
+
+
+class _Metadata:
+    def __init__(self, topics: dict[str, _Topic]) -> None:
+        self.topics = topics
+
+
+class _ListingConsumer:
+    """A consumer whose metadata shows ``topics``; every other call is a test failure."""
+
+    def __init__(self, topics: dict[str, _Topic]) -> None:
+        self._topics = topics
+
+    def list_topics(self, timeout: float) -> _Metadata:
+        return _Metadata(self._topics)
+
+
+@pytest.mark.parametrize(
+    ("code", "fix"),
+    [
+        (
+            KafkaError.TOPIC_AUTHORIZATION_FAILED,
+            "grant User:dancu-resolver Describe and Read on p.res.post: run `dancu-bus topics apply`",
+        ),
+        (
+            KafkaError.LEADER_NOT_AVAILABLE,
+            "see that its partitions have leaders (`kafka-topics.sh --describe --topic p.res.post`)",
+        ),
+    ],
+)
+def test_a_watched_topic_with_a_metadata_error_fails_the_poll(code: int, fix: str) -> None:
+    """Its lag cannot vanish from the poll (which would keep the audit gate open): the poll fails,
+    naming the topic and the fix; a topic the pattern does not match is no concern."""
+    monitor = LagMonitor(KafkaSettings(username="dancu-resolver"), "g", re.compile(r"p\.res\..+"))
+    topics = {"p.res.post": _Topic(KafkaError(code)), "other": _Topic(KafkaError(code))}
+    monitor._consumer = cast(Consumer, _ListingConsumer(topics))
+    with pytest.raises(KafkaException) as failed:
+        monitor.poll()
+    reason = failed.value.args[0].str()
+    assert failed.value.args[0].code() == code
+    assert reason.startswith("topic p.res.post: ") and reason.endswith(fix), reason
+    monitor._consumer = cast(Consumer, _ListingConsumer({"other": _Topic(KafkaError(code))}))
+    assert monitor.poll().lags == {}

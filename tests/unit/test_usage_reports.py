@@ -95,6 +95,20 @@ def test_days_open_count_to_the_answer_or_to_now() -> None:
     assert [u.days_open(later) for u in usage_requests(answered)] == [5, 27]
 
 
+def test_days_open_mix_naive_history_times_and_an_aware_now() -> None:
+    """History times read back naive (as Avro readers give them) are UTC: counting days does not fail."""
+    asked = asked_twice()
+    naive = asked.model_copy(
+        update={
+            "history": tuple(c.model_copy(update={"at": c.at.replace(tzinfo=None)}) for c in asked.history)
+        }
+    )
+    assert naive.history[-1].at.tzinfo is None and NOW.tzinfo is not None
+    assert [u.days_open(NOW + timedelta(days=30)) for u in usage_requests(naive)] == [
+        u.days_open(NOW + timedelta(days=30)) for u in usage_requests(asked)
+    ]
+
+
 def test_an_answer_recorded_before_any_request_closes_nothing() -> None:
     """An answer entry that precedes every request (a hand-edited record) does not close a later request."""
     answer = answer_usage_report(asked_twice(), "BC-0", "new-bank", NOW).history[-1]

@@ -61,6 +61,7 @@ class LagMonitor:
 
     def __init__(self, kafka: KafkaSettings, group: str, topics: re.Pattern[str]) -> None:
         self._config: dict[str, str | int | float | bool] = {**client_config(kafka)}
+        self._principal = f"User:{kafka.username}" if kafka.username else "this service's principal"
         self._group = group
         self._topics = topics
         self._table: dict[Key, Partition] = {}
@@ -98,12 +99,14 @@ class LagMonitor:
         """One round: the group's committed offsets against its partitions' last stable offsets."""
         consumer = self._consumer = self._consumer or _consumer(self._config, self._group)
         metadata = consumer.list_topics(timeout=_TIMEOUT_S)
-        partitions = [
-            (name, p)
-            for name, topic in sorted(metadata.topics.items())
-            if self._topics.fullmatch(name) and topic.error is None
-            for p in sorted(topic.partitions)
-        ]
+        matched = {
+            name: topic for name, topic in sorted(metadata.topics.items()) if self._topics.fullmatch(name)
+        }
+        for name, topic in matched.items():
+            if topic.error is not None:
+                # Its lag cannot be read: the poll fails rather than the topic's lag vanishing.
+                raise KafkaException(_unreadable(topic.error, name, self._principal))
+        partitions = [(name, p) for name, topic in matched.items() for p in sorted(topic.partitions)]
         if not partitions:
             return GroupLag(self._group, {}, {})
         ends = {
@@ -116,7 +119,10 @@ class LagMonitor:
         }
         latest = {tp: high for tp, (_, high) in ends.items()}
         start = {tp: committed.get(tp, low) for tp, (low, _) in ends.items()}
-        stalled = [tp for tp in start if tp in self._committed and self._committed[tp] == start[tp]]
+        # Stalled: the group did not move since the last poll, or the partition is first seen (a
+        # restart's first poll): a tail of transaction markers then reads as no lag at once, so the
+        # audit gate opens at the first poll of a healthy start rather than one interval later.
+        stalled = [tp for tp in start if self._committed.get(tp, start[tp]) == start[tp]]
         self._committed = start
         now = time.time()
         lags = group_lag(self._table, start, latest, now)
@@ -137,7 +143,7 @@ class LagMonitor:
         checked = unchecked[:_MAX_CHECKS]
         if not checked:
             return
-        found = _visible(consumer, checked, committed)
+        found = _visible(consumer, checked, committed, self._principal)
         for tp in checked:
             if tp not in found:
                 self._table[tp].nothing_visible = (committed[tp], latest[tp])
@@ -185,7 +191,21 @@ def _consumer(config: Mapping[str, str | int | float | bool], group: str) -> Kaf
     )
 
 
-def _visible(consumer: KafkaConsumer, partitions: list[Key], committed: Mapping[Key, int]) -> set[Key]:
+def _unreadable(error: KafkaError, topic: str, principal: str) -> KafkaError:
+    """The error of a topic whose lag cannot be read, naming it and what to do, in one line."""
+    if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+        fix = f"grant {principal} Describe and Read on {topic}: run `dancu-bus topics apply`"
+    else:
+        fix = f"see that its partitions have leaders (`kafka-topics.sh --describe --topic {topic}`)"
+    return KafkaError(error.code(), f"topic {topic}: {error.str()}: {fix}")
+
+
+def _visible(
+    consumer: KafkaConsumer,
+    partitions: list[Key],
+    committed: Mapping[Key, int],
+    principal: str = "its principal",
+) -> set[Key]:
     """The partitions where a read_committed read from the committed offset gets a record."""
     found: set[Key] = set()
     ended: set[Key] = set()
@@ -202,7 +222,7 @@ def _visible(consumer: KafkaConsumer, partitions: list[Key], committed: Mapping[
                     ended.add(key)
                 elif error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                     # Not lag: the poll fails and says why (the principal needs Read on the topic).
-                    raise KafkaException(error)
+                    raise KafkaException(_unreadable(error, key[0], principal))
     finally:
         consumer.unassign()
     # A partition that neither gave a record nor reached its end in time counts as visible lag.

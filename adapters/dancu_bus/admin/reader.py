@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from confluent_kafka import (
@@ -21,7 +22,7 @@ from dancu_bus.admin.config import client_config
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import KafkaSettings
 
-__all__ = ["TopicRecord", "read_to_end", "read_topic", "watermarks"]
+__all__ = ["TopicRecord", "partition_count", "read_to_end", "read_topic", "watermarks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +84,25 @@ def _record(message: Message) -> TopicRecord:
     )
 
 
-def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> list[TopicRecord]:
-    """Every committed record of ``topic`` up to its end as of the call (no consumer group involved)."""
+def read_to_end(
+    kafka: KafkaSettings, topic: str, timeout_s: float = 30.0, *, partitions: Collection[int] | None = None
+) -> list[TopicRecord]:
+    """Every committed record of ``topic`` (of ``partitions`` only, when given) up to its end as of the
+    call (no consumer group involved)."""
+    with _reader(kafka) as consumer:
+        deadline = time.monotonic() + timeout_s
+        ends = _assign_from_start(consumer, topic, deadline, partitions)
+        return _consume_until(consumer, ends, deadline)
+
+
+def partition_count(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> int:
+    """How many partitions ``topic`` has."""
+    with _reader(kafka) as consumer:
+        return len(watermarks(consumer, topic, time.monotonic() + timeout_s))
+
+
+@contextmanager
+def _reader(kafka: KafkaSettings) -> Iterator[Consumer]:
     consumer = Consumer(
         {
             **client_config(kafka),
@@ -94,15 +112,17 @@ def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> li
         }
     )
     try:
-        deadline = time.monotonic() + timeout_s
-        ends = _assign_from_start(consumer, topic, deadline)
-        return _consume_until(consumer, ends, deadline)
+        yield consumer
     finally:
         consumer.close()
 
 
-def _assign_from_start(consumer: Consumer, topic: str, deadline: float) -> dict[int, int]:
-    ends = {p: high for p, (low, high) in watermarks(consumer, topic, deadline).items() if high > low}
+def _assign_from_start(
+    consumer: Consumer, topic: str, deadline: float, partitions: Collection[int] | None
+) -> dict[int, int]:
+    marks = watermarks(consumer, topic, deadline)
+    chosen = marks.keys() if partitions is None else marks.keys() & set(partitions)
+    ends = {p: marks[p][1] for p in chosen if marks[p][1] > marks[p][0]}
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
     return ends
 

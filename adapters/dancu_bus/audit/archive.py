@@ -4,7 +4,10 @@ Retention deletes the oldest records of each partition first (whole segments, by
 own timestamps: when the audit logged them), so an archive ``before D`` holds, per partition, the
 records from the partition's first up to the last one logged before D, extended to the first signed
 head at or after it, so that a signed checkpoint covers every archived record when one exists yet.
-It is three files:
+Where compaction removed an archived signed head or the predecessor of an archived record (an
+UNANSWERED record superseded by its late answer), the archive is extended further, to a signed head
+at or after the record that superseded it: the archive alone then shows that a signature covers
+that record, and needs no word from outside (the manifest is not signed). It is three files:
 
 - ``audit-records.jsonl``: one JSON object per record, in partition and offset order: ``partition``,
   ``offset``, ``logged_at``, ``key`` and ``record``, every field of the audit record (times as ISO 8601
@@ -17,16 +20,22 @@ It is three files:
   the SHA-256 and line count of each file.
 
 ``check_archive`` checks the digests and the counts, each partition's chain within the archive
-(``verify_log``), and, given public keys, every checkpoint's signature and that it matches its record.
+(``verify_log``), and, given public keys, every checkpoint's signature, that it matches its record,
+and that every partition ends at a signed head: with keys, an archive verifies only when a signature
+covers every record in it (one written before a checkpoint covered its last records does not; archive
+again once one does). The manifest's ``superseded`` ids may excuse a gap in the plain chain check
+only, never a signed head.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 import hashlib
+import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -91,19 +100,21 @@ def build_archive(
     audit: Sequence[ArchivedRecord],
     checkpoints: Sequence[ArchivedRecord],
     codec: Codec,
-    meta: tuple[str, datetime, datetime],
+    *,
+    topic: str,
+    before: datetime,
+    now: datetime,
 ) -> dict[str, bytes]:
-    """The archive's files (name → bytes) of the records logged before ``before``; empty if none.
+    """The archive's files (name → bytes) of ``topic``'s records logged before ``before``; empty if none.
 
-    ``meta`` is (audit topic, before, now). ``checkpoints`` as read before ``audit``.
+    ``checkpoints`` as read before ``audit``; ``now`` is when the archive is made.
     """
-    topic, before, now = meta
     signed = _signed_heads(checkpoints, CheckpointCodec(codec.schemas))
     records_lines: list[str] = []
     checkpoint_lines: list[str] = []
     partitions: dict[str, Any] = {}
     for partition, records in sorted(_by_partition(audit).items()):
-        kept = _kept(records, to_epoch_ms(aware(before)), signed.get(partition, {}))
+        kept = _kept(records, to_epoch_ms(aware(before)), signed.get(partition, {}), codec)
         if not kept:
             continue
         lines = [_record_line(r, codec) for r in kept]
@@ -114,7 +125,7 @@ def build_archive(
         ]
         records_lines += [_json(line) for line in lines]
         checkpoint_lines += [_json(line) for line in heads]
-        partitions[str(partition)] = _partition_manifest(lines, records, len(heads))
+        partitions[str(partition)] = _partition_manifest(lines, records, heads)
     if not records_lines:
         return {}
     files = {RECORDS_FILE: _jsonl(records_lines), CHECKPOINTS_FILE: _jsonl(checkpoint_lines)}
@@ -137,15 +148,57 @@ def _by_partition(records: Iterable[ArchivedRecord]) -> dict[int, list[ArchivedR
 
 
 def _kept(
-    records: Sequence[ArchivedRecord], before_ms: int, heads: Mapping[int, dict[str, Any]]
+    records: Sequence[ArchivedRecord], before_ms: int, heads: Mapping[int, dict[str, Any]], codec: Codec
 ) -> list[ArchivedRecord]:
-    """The partition's records up to the last logged before ``before_ms``, then up to a signed head."""
+    """The partition's records up to the last logged before ``before_ms``, then up to a signed head.
+
+    Then on, while a signed head or a link in it is gone, to a signed head covering what superseded it.
+    """
     cut = next((i for i, r in enumerate(records) if r.timestamp_ms >= before_ms), len(records))
     if cut == 0:
         return []
-    last = records[cut - 1].offset
-    covering = min((offset for offset in heads if offset >= last), default=last)
-    return [r for r in records if r.offset <= covering]
+    decoded = [_decoded(r, codec) for r in records]
+    last_of = {a.exchange_id: r.offset for r, a in zip(records, decoded, strict=True) if a is not None}
+    end, covering = records[cut - 1].offset, -1
+    while covering < end:
+        covering = min((offset for offset in heads if offset >= end), default=end)
+        stop = next((i for i, r in enumerate(records) if r.offset > covering), len(records))
+        end = max(
+            covering, _needed(records[:stop], decoded[:stop], heads=heads, covering=covering, last_of=last_of)
+        )
+    return list(records[:stop])
+
+
+def _decoded(record: ArchivedRecord, codec: Codec) -> AuditRecord | None:
+    try:
+        return codec.decode_audit(record.value)
+    except CodecError:
+        return None
+
+
+def _needed(
+    records: Sequence[ArchivedRecord],
+    decoded: Sequence[AuditRecord | None],
+    *,
+    heads: Mapping[int, dict[str, Any]],
+    covering: int,
+    last_of: Mapping[str, int],
+) -> int:
+    """The newest record superseding a signed head (to ``covering``) or a predecessor that is gone."""
+    present = {r.offset for r in records}
+    gone = [
+        str(line["exchange_id"])
+        for offset, line in heads.items()
+        if records[0].offset <= offset <= covering and offset not in present
+    ]
+    for previous, audit in itertools.pairwise(decoded):
+        if (
+            audit is not None
+            and audit.prev_exchange_id is not None
+            and (previous is None or previous.hash != audit.prev_hash)
+        ):
+            gone.append(audit.prev_exchange_id)
+    return max((last_of.get(exchange, -1) for exchange in gone), default=-1)
 
 
 def _signed_heads(
@@ -163,7 +216,7 @@ def _signed_heads(
 
 
 def _partition_manifest(
-    lines: Sequence[dict[str, Any]], topic: Sequence[ArchivedRecord], heads: int
+    lines: Sequence[dict[str, Any]], topic: Sequence[ArchivedRecord], heads: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
     first, last = lines[0], lines[-1]
     previous = {line["record"]["prev_exchange_id"] for line in lines if "record" in line}
@@ -174,7 +227,8 @@ def _partition_manifest(
         "first_offset": first["offset"],
         "last_offset": last["offset"],
         "chains_from": chains_from,
-        "checkpoints": heads,
+        "checkpoints": len(heads),
+        "last_signed_offset": heads[-1]["offset"] if heads else None,
         "superseded": sorted(e for e in previous & later if e is not None),
     }
 
@@ -239,8 +293,10 @@ class ArchiveCheck:
 
     @property
     def ok(self) -> bool:
-        """Whether the files, every chain and (when checked) every checkpoint hold."""
-        signed = self.checkpoints is None or all(c.ok for c in self.checkpoints)
+        """Whether the files, every chain and (when checked) every checkpoint hold, every record signed."""
+        signed = self.checkpoints is None or all(
+            c.ok and c.last is not None and c.unsigned == 0 for c in self.checkpoints
+        )
         return not self.problems and all(c.finding is None for c in self.chains) and signed
 
 
@@ -252,20 +308,15 @@ def check_archive(
     if manifest is None:
         return ArchiveCheck(tuple(problems), (), None, {})
     try:
-        records = [_entry(line, codec) for line in _lines(files[RECORDS_FILE])]
-        heads = [_stored(line, CheckpointCodec(codec.schemas)) for line in _lines(files[CHECKPOINTS_FILE])]
-    except (ValueError, KeyError, TypeError, CodecError) as exc:
-        return ArchiveCheck(
-            (*problems, f"a line of the archive is not what it should be: {exc}"), (), None, manifest
-        )
+        records = _parsed(files, RECORDS_FILE, lambda line: _entry(line, codec))
+        checkpoints = CheckpointCodec(codec.schemas)
+        heads = _parsed(files, CHECKPOINTS_FILE, lambda line: _stored(line, checkpoints))
+    except _BadLine as exc:
+        return ArchiveCheck((*problems, str(exc)), (), None, manifest)
     problems += _counts(manifest, records)
     superseded = {e for p in manifest.get("partitions", {}).values() for e in p.get("superseded", [])}
     chains = verify_log(records, codec, expired_head_ok=True, superseded=superseded)
-    signed = (
-        None
-        if keys is None
-        else check_checkpoints(records, heads, codec, keys, expired_head_ok=True, superseded=superseded)
-    )
+    signed = None if keys is None else check_checkpoints(records, heads, codec, keys, expired_head_ok=True)
     return ArchiveCheck(tuple(problems), tuple(chains), None if signed is None else tuple(signed), manifest)
 
 
@@ -290,8 +341,32 @@ def _manifest(files: Mapping[str, bytes]) -> tuple[dict[str, Any] | None, list[s
     return (manifest if all(n in files for n in (RECORDS_FILE, CHECKPOINTS_FILE)) else None), problems
 
 
-def _lines(data: bytes) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+class _BadLine(ValueError):
+    """A line of an archive file that is not what it should be: which file, which line, why."""
+
+
+def _parsed(
+    files: Mapping[str, bytes], name: str, parse: Callable[[Mapping[str, Any]], _Entry]
+) -> list[_Entry]:
+    """Every line of the file ``name`` parsed, or _BadLine naming the file, the line number and the cause."""
+    try:
+        text = files[name].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BadLine(f"{name} is not UTF-8 text (byte {exc.start})") from exc
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            parsed = json.loads(line)
+            if not isinstance(parsed, dict):
+                raise TypeError("not a JSON object")
+            entries.append(parse(parsed))
+        except KeyError as exc:
+            raise _BadLine(f"{name} line {number}: the field {exc.args[0]!r} is missing") from exc
+        except (ValueError, TypeError, CodecError, binascii.Error) as exc:
+            raise _BadLine(f"{name} line {number} is not what it should be: {exc}") from exc
+    return entries
 
 
 def _entry(line: Mapping[str, Any], codec: Codec) -> _Entry:
@@ -303,7 +378,7 @@ def _entry(line: Mapping[str, Any], codec: Codec) -> _Entry:
         )
     fields = dict(line["record"])
     if not set(_AUDIT_FIELDS) - _ADDED_LATER <= set(fields) <= set(_AUDIT_FIELDS):
-        raise ValueError(f"the record at offset {line['offset']} has other fields than an audit record")
+        raise ValueError(_other_fields("its record", fields, _AUDIT_FIELDS))
     for name in _TIMES:
         fields[name] = datetime.fromisoformat(fields[name])
     for name in _OPTIONAL_TIMES:
@@ -318,12 +393,22 @@ def _entry(line: Mapping[str, Any], codec: Codec) -> _Entry:
 def _stored(line: Mapping[str, Any], codec: CheckpointCodec) -> _Entry:
     fields = dict(line)
     if set(fields) != set(_CHECKPOINT_FIELDS):
-        raise ValueError("a checkpoint line has other fields than a checkpoint")
+        raise ValueError(_other_fields("the checkpoint", fields, _CHECKPOINT_FIELDS))
     fields["signed_at"] = datetime.fromisoformat(fields["signed_at"])
     fields["signature"] = base64.b64decode(fields["signature"])
     checkpoint = Checkpoint(**fields)
     key = checkpoint_key(checkpoint.partition, checkpoint.offset)
     return _Entry(checkpoint.partition, 0, key, codec.encode(checkpoint))
+
+
+def _other_fields(what: str, fields: Mapping[str, Any], expected: Sequence[str]) -> str:
+    missing, extra = sorted(set(expected) - set(fields)), sorted(set(fields) - set(expected))
+    said = []
+    if missing:
+        said.append(f"lacks the field(s) {', '.join(missing)}")
+    if extra:
+        said.append(f"has unknown field(s) {', '.join(extra)}")
+    return f"{what} {' and '.join(said)}"
 
 
 def _counts(manifest: Mapping[str, Any], records: Sequence[_Entry]) -> list[str]:

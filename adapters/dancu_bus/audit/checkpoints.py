@@ -16,17 +16,28 @@ next. A rewritten partition fails at the first signed head it no longer has; a r
 a signed head breaks the walk to the next one. Records after a partition's last checkpoint are not
 covered yet (counted as ``unsigned``); the hash chain (``verify_log``) still checks them.
 
-The topic's key is ``<partition>:<offset>``, unique per signed head, so compaction removes nothing
-verification needs (only a head signed twice, when a consumer takes a partition over, keeps its
-newest checkpoint); the audit topic's retention removes checkpoints as it removes their records.
+The audit topic is compacted: a record superseded by a newer one of its exchange (an UNANSWERED
+record by its late answer) may be gone, and with it a signed head or a link of the walk. Such a gap
+is excused only when the record that superseded it is itself covered by a signature: it lies after
+the gap and at or before the partition's newest checkpoint, whose record must be there exactly (it
+is never excused), so the walk into a signed head checked it. A forged copy appended under the same
+keys is not: once compaction removed the originals, the newest signed head is missing (or the
+consumer's next record does not chain from the forgery). An excused head is counted as ``excused``,
+not as verified. A head signed just before its record was superseded and compacted, with no newer
+checkpoint yet, is MISSING until the next checkpoint covers the superseding record.
+
+The checkpoint topic is not compacted (``cleanup.policy: delete``): its key ``<partition>:<offset>``
+is unique per signed head, and a tombstone would be a way to delete one; the audit topic's retention
+removes checkpoints as it removes their records.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -83,7 +94,7 @@ class Checkpoint:
 
 
 def checkpoint_key(partition: int, offset: int) -> bytes:
-    """The checkpoint topic's key of a signed head: unique per head, so compaction keeps every one."""
+    """The checkpoint topic's key of a signed head: unique per head (the topic is not compacted)."""
     return f"{partition}:{offset}".encode()
 
 
@@ -164,7 +175,7 @@ class CheckpointProblem(StrEnum):
     UNKNOWN_KEY = "UNKNOWN_KEY"
     BAD_SIGNATURE = "BAD_SIGNATURE"
     CHANGED = "CHANGED"  # the record at the signed offset is not the one signed
-    MISSING = "MISSING"  # the signed record is gone (and compaction did not remove it)
+    MISSING = "MISSING"  # the signed record is gone (and no signed stretch covers a newer one of it)
     UNLINKED = "UNLINKED"  # the chain from one signed head does not reach the next
 
 
@@ -184,11 +195,12 @@ class CheckpointCheck:
     """One audit partition's checkpoints: how many held, the last one, what is not covered yet, a failure."""
 
     partition: int
-    verified: int
+    verified: int  # signed heads whose record is there with the signed hash
     expired: int  # checkpoints of records retention removed (accepted only when asked)
-    unsigned: int  # records after the last verified checkpoint
+    unsigned: int  # records after the last checkpoint
     last: Checkpoint | None
     failure: CheckpointFailure | None
+    excused: int = 0  # signed heads compaction removed, superseded by a record a newer signature covers
 
     @property
     def ok(self) -> bool:
@@ -203,14 +215,14 @@ def check_checkpoints(
     keys: Mapping[str, Ed25519PublicKey],
     *,
     expired_head_ok: bool = False,
-    superseded: Collection[str] = frozenset(),
 ) -> list[CheckpointCheck]:
     """Check every checkpoint against ``keys`` and the audit records, partition by partition.
 
     ``checkpoints`` must have been read before ``audit``: every checkpoint names a head committed
     before it, so a signed offset past the end of what was read is a record that is gone.
-    ``expired_head_ok`` accepts checkpoints of records before a partition's first (retention);
-    ``superseded`` are exchange ids recorded again after the records given (``verify_log``'s).
+    ``expired_head_ok`` accepts checkpoints of records before a partition's first (retention).
+    A gap compaction may have made is excused only by what ``audit`` itself holds under a signature:
+    no list of exchange ids from outside (an archive's manifest is not signed).
     """
     signed, failures = _decoded_checkpoints(checkpoints, CheckpointCodec(codec.schemas), keys)
     chains: dict[int, list[LoggedRecord]] = {}
@@ -219,7 +231,7 @@ def check_checkpoints(
     results = []
     for partition in sorted(set(chains) | set(signed) | set(failures)):
         records = sorted(chains.get(partition, []), key=lambda r: r.offset)
-        chain = _Chain(partition, records, codec, superseded)
+        chain = _Chain(partition, records, codec)
         found = chain.check(signed.get(partition, []), expired_head_ok)
         if partition in failures and (
             found.failure is None or failures[partition].offset < found.failure.offset
@@ -285,64 +297,76 @@ def _parse_key(key: str, fallback: int) -> tuple[int, int]:
 class _Chain:
     """One audit partition's records, decoded and looked up by offset and by key."""
 
-    def __init__(
-        self, partition: int, records: Sequence[LoggedRecord], codec: Codec, superseded: Collection[str]
-    ) -> None:
+    def __init__(self, partition: int, records: Sequence[LoggedRecord], codec: Codec) -> None:
         self.partition = partition
-        self.superseded = superseded
-        self.offsets = [r.offset for r in records]
+        self.offsets = [r.offset for r in records]  # sorted
         self.at: dict[int, AuditRecord | str] = {r.offset: _audit(r, codec) for r in records}
         self.last_offset_of_key: dict[str, int] = {}
         for offset, audit in self.at.items():
             if isinstance(audit, AuditRecord):
                 self.last_offset_of_key[audit.exchange_id] = offset
+        self.covered_to = -1  # the newest checkpoint's offset: what a signature covers
 
     def check(self, signed: Sequence[Checkpoint], expired_head_ok: bool) -> CheckpointCheck:
         """Every checkpoint's head matched, then every pair of successive ones linked; first failure."""
-        verified, expired, last = 0, 0, None
-        for checkpoint in sorted(signed, key=lambda c: (c.offset, c.signed_at)):
-            if self.offsets and checkpoint.offset < self.offsets[0] and expired_head_ok:
-                expired += 1
-                continue
-            failure = self._matches(checkpoint) or (self._walk(last, checkpoint) if last else None)
+        ordered = sorted(signed, key=lambda c: (c.offset, c.signed_at))
+        kept = [c for c in ordered if not (expired_head_ok and self.offsets and c.offset < self.offsets[0])]
+        counts = _Counts(expired=len(ordered) - len(kept))
+        self.covered_to = kept[-1].offset if kept else -1
+        last: Checkpoint | None = None
+        for checkpoint in kept:
+            newest = checkpoint.offset == self.covered_to
+            failure, excused = self._matches(checkpoint, newest)
+            if failure is None and last is not None:
+                failure = self._walk(last, checkpoint)
             if failure is not None:
-                return self._result(verified, expired, last, failure)
-            verified, last = verified + 1, checkpoint
-        return self._result(verified, expired, last, None)
+                return self._result(counts, last, failure)
+            counts = dataclasses.replace(
+                counts, verified=counts.verified + (not excused), excused=counts.excused + excused
+            )
+            last = checkpoint
+        return self._result(counts, last, None)
 
     def _result(
-        self, verified: int, expired: int, last: Checkpoint | None, failure: CheckpointFailure | None
+        self, counts: _Counts, last: Checkpoint | None, failure: CheckpointFailure | None
     ) -> CheckpointCheck:
         after = -1 if last is None else last.offset
-        unsigned = sum(1 for offset in self.offsets if offset > after)
-        return CheckpointCheck(self.partition, verified, expired, unsigned, last, failure)
+        unsigned = len(self.offsets) - bisect.bisect_right(self.offsets, after)
+        return CheckpointCheck(
+            self.partition, counts.verified, counts.expired, unsigned, last, failure, counts.excused
+        )
 
     def _failure(
         self, offset: int, exchange: str | None, problem: CheckpointProblem, detail: str
     ) -> CheckpointFailure:
         return CheckpointFailure(self.partition, offset, exchange, problem, detail)
 
-    def _matches(self, checkpoint: Checkpoint) -> CheckpointFailure | None:
-        """None when the record at the signed offset is the signed one (or compaction removed it)."""
+    def _matches(self, checkpoint: Checkpoint, newest: bool) -> tuple[CheckpointFailure | None, bool]:
+        """(None, False) when the record at the signed offset is the signed one; (None, True) excused."""
         found = self.at.get(checkpoint.offset)
         signed = _signed(checkpoint)
         if isinstance(found, str):
-            return self._failure(checkpoint.offset, None, CheckpointProblem.CHANGED, f"{found}, but {signed}")
+            failure = self._failure(
+                checkpoint.offset, None, CheckpointProblem.CHANGED, f"{found}, but {signed}"
+            )
+            return failure, False
         if found is not None:
             if (found.exchange_id, found.hash) == (checkpoint.exchange_id, checkpoint.hash) and is_intact(
                 found
             ):
-                return None
+                return None, False
             detail = f"{signed}; the record there is exchange {found.exchange_id} with hash {found.hash}"
             if found.hash == checkpoint.hash and not is_intact(found):
                 detail = f"{signed}; the record there no longer matches that hash"
-            return self._failure(checkpoint.offset, found.exchange_id, CheckpointProblem.CHANGED, detail)
-        return self._gone(checkpoint)
+            return self._failure(
+                checkpoint.offset, found.exchange_id, CheckpointProblem.CHANGED, detail
+            ), False
+        if not newest and self._superseded_under_signature(checkpoint.exchange_id, checkpoint.offset + 1):
+            return None, True
+        return self._gone(checkpoint, newest), False
 
-    def _gone(self, checkpoint: Checkpoint) -> CheckpointFailure | None:
-        """None if compaction removed the signed record (a newer one of its exchange follows); else why."""
-        if self._recorded_again(checkpoint.exchange_id, checkpoint.offset + 1):
-            return None
+    def _gone(self, checkpoint: Checkpoint, newest: bool) -> CheckpointFailure:
+        """Why the signed record missing is not one compaction removed."""
         if not self.offsets:
             where = "the partition is empty"
         elif checkpoint.offset < self.offsets[0]:
@@ -351,13 +375,26 @@ class _Chain:
             where = f"the partition now ends at offset {self.offsets[-1]}"
         else:
             where = "no record is at that offset"
+        again = self.last_offset_of_key.get(checkpoint.exchange_id, -1)
+        if newest and again > checkpoint.offset:
+            where += (
+                f" (exchange {checkpoint.exchange_id} is recorded again at offset {again}, but the newest"
+                " checkpoint must name a record still there: its copy is signed by nobody yet)"
+            )
+        elif again > checkpoint.offset:
+            where += (
+                f" (exchange {checkpoint.exchange_id} is recorded again at offset {again}, after the newest"
+                f" checkpoint at offset {self.covered_to}: no signature covers that copy)"
+            )
         detail = f"{_signed(checkpoint)}, but {where}"
         return self._failure(checkpoint.offset, checkpoint.exchange_id, CheckpointProblem.MISSING, detail)
 
     def _walk(self, earlier: Checkpoint, later: Checkpoint) -> CheckpointFailure | None:
         """None when the chain from ``earlier``'s head, record by record, reaches ``later``'s head."""
         head, before = earlier.head, earlier.offset
-        for offset in (o for o in self.offsets if earlier.offset < o <= later.offset):
+        start = bisect.bisect_right(self.offsets, earlier.offset)
+        stop = bisect.bisect_right(self.offsets, later.offset)
+        for offset in self.offsets[start:stop]:
             audit = self.at[offset]
             if isinstance(audit, str):
                 return self._failure(
@@ -373,12 +410,21 @@ class _Chain:
         return None
 
     def _compacted(self, audit: AuditRecord, offset: int) -> bool:
-        # Its predecessor may be gone only because a newer record of the same exchange superseded it.
+        # Its predecessor may be gone only because a newer record of the same exchange superseded it,
+        # at or after this one, and a signature covers that newer record.
         previous = audit.prev_exchange_id
-        return previous is not None and self._recorded_again(previous, offset)
+        return previous is not None and self._superseded_under_signature(previous, offset)
 
-    def _recorded_again(self, exchange: str, at_or_after: int) -> bool:
-        return exchange in self.superseded or self.last_offset_of_key.get(exchange, -1) >= at_or_after
+    def _superseded_under_signature(self, exchange: str, at_or_after: int) -> bool:
+        """Whether ``exchange``'s newest record lies in ``[at_or_after, newest checkpoint]``."""
+        return at_or_after <= self.last_offset_of_key.get(exchange, -1) <= self.covered_to
+
+
+@dataclass(frozen=True, slots=True)
+class _Counts:
+    verified: int = 0
+    excused: int = 0
+    expired: int = 0
 
 
 def _audit(record: LoggedRecord, codec: Codec) -> AuditRecord | str:

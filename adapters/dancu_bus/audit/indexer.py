@@ -1,11 +1,13 @@
 """``dancu-bus audit index``: keeps the audit index (``dancu_bus.store.audit_index``) a copy of the topic.
 
 The indexer reads every partition of the audit topic from the offsets stored in the index itself and
-writes each fetched batch (records, tombstones, the offsets reached) in one transaction: a crash
+writes each fetched batch (records and the offsets reached) in one transaction: a crash
 leaves all of a batch or none, and the next start goes on from there. Records are applied in topic
 order, so a record superseding another of the same exchange (a late answer replacing UNANSWERED)
 replaces its row, as compaction does in the topic. A record nobody can decode is skipped and counted:
-the topic is the authority, the index only a view of it. Each time it has caught up, the indexer
+the topic is the authority, the index only a view of it. A tombstone is skipped too, and logged as an
+error: the audit consumer writes none and ``audit verify`` reports one as a deletion, so the index keeps
+the row it would delete, the evidence of the exchange. Each time it has caught up, the indexer
 deletes the rows older than the audit topic's retention.
 """
 
@@ -22,6 +24,7 @@ from dancu_bus.codec import Codec
 from dancu_bus.errors import BrokerError, CodecError, StoreError
 from dancu_bus.settings import Settings
 from dancu_bus.store.audit_index import AuditIndexBackend, IndexBatch, Indexed, expiry_cutoff, index_backend
+from dancu_bus.text import quoted
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.transport.records import Incoming
 from dancu_bus.transport.resumed import TopicReader, topic_reader
@@ -30,7 +33,7 @@ __all__ = ["IndexOptions", "IndexProgress", "changes_of", "run_index"]
 
 log = logging.getLogger(__name__)
 
-Change = tuple[str, Indexed | None]
+Change = tuple[str, Indexed]
 # How often a following indexer asks the broker whether it has caught up (and may expire rows).
 _CHECK_END_S = 5.0
 _RETRY_S = 1.0
@@ -51,8 +54,7 @@ class IndexProgress:
     """What a run did so far."""
 
     indexed: int = 0  # records written (a superseding record counts again)
-    removed: int = 0  # tombstones applied
-    skipped: int = 0  # records that could not be decoded, or were not the audit consumer's
+    skipped: int = 0  # records that could not be decoded, were not the audit consumer's, or tombstones
     expired: int = 0  # rows deleted past retention
     caught_up_at: float | None = None  # wall-clock seconds of the last time it was at the end
 
@@ -71,7 +73,7 @@ def changes_of(records: Sequence[Incoming], codec: Codec) -> tuple[list[Change],
 
 
 def _change(record: Incoming, codec: Codec) -> Change | None:
-    """A record's change: its exchange id and row, or a tombstone; None when it is skipped."""
+    """A record's change: its exchange id and row; None when it is skipped (a tombstone among them)."""
     if record.unreadable is not None or record.key is None:
         return None
     try:
@@ -79,7 +81,8 @@ def _change(record: Incoming, codec: Codec) -> Change | None:
     except UnicodeDecodeError:
         return None
     if record.value is None:
-        return key, None
+        log.error("audit index: tombstone for %s: kept; the audit writes none", quoted(key))
+        return None
     try:
         audit = codec.decode_audit(record.value)
     except CodecError:
@@ -169,8 +172,7 @@ class _Indexer:
         await self._write(IndexBatch(self._reader.topic, changes, positions))
         self._positions = positions
         self._progress.skipped += skipped
-        self._progress.indexed += sum(1 for _, row in changes if row is not None)
-        self._progress.removed += sum(1 for _, row in changes if row is None)
+        self._progress.indexed += len(changes)
 
     async def _write(self, batch: IndexBatch) -> None:
         while True:

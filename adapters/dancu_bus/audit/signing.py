@@ -79,10 +79,13 @@ def read_signing_key(path: Path) -> SigningKey:
 
 
 def read_public_keys(path: Path) -> dict[str, Ed25519PublicKey]:
-    """The public keys in ``path`` (one PEM file, or every ``*.pem`` of a folder), by key id."""
-    files = sorted(p for p in path.iterdir() if p.name.endswith(".pem")) if path.is_dir() else [path]
+    """The public keys in ``path`` (one PEM file, or every ``*.pub.pem`` of a folder), by key id.
+
+    A folder's other files are not read: ``audit keygen``'s own folder, with its ``.key.pem``, works.
+    """
+    files = sorted(p for p in path.iterdir() if p.name.endswith(".pub.pem")) if path.is_dir() else [path]
     if not files:
-        raise ConfigError(f"no *.pem public key in {path}")
+        raise ConfigError(f"no *.pub.pem public key in {path}: give the files `dancu-bus audit keygen` wrote")
     keys: dict[str, Ed25519PublicKey] = {}
     for file in files:
         public = _public_key(file)

@@ -102,7 +102,7 @@ def run_verify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     verdict = f"{len(broken)} broken" if broken else "intact"
     print(f"{names.audit}: {len(records)} records in {len(checks)} partitions: {verdict}", file=out)
     signed_broken = keys is not None and audit_checkpoints.report_checkpoints(
-        records, signed, codec, keys, (args.expired_head, out)
+        records, signed, codec, keys, expired_head_ok=args.expired_head, out=out
     )
     failed = bool(broken) or signed_broken
     if args.chain_only:

@@ -19,13 +19,12 @@ from dancu_bus.audit.archive import (
 )
 from dancu_bus.audit.verify import PartitionCheck
 from dancu_bus.cli.audit_checkpoints import describe_checkpoints, public_keys, read_checkpoints
-from dancu_bus.cli.audit_index import moment
+from dancu_bus.cli.moments import MOMENT_HELP, parse_moment
+from dancu_bus.cli.topics import add_topics_option, audit_retention
 from dancu_bus.errors import ConfigError
 from dancu_bus.operations import platform_codec
 from dancu_bus.settings import Settings
-from dancu_bus.store.audit_index import audit_retention
 from dancu_bus.topic_names import TopicNames
-from dancu_bus.topics import packaged_topics
 
 __all__ = ["add_archive", "add_archive_option", "run_archive", "run_verify_archive"]
 
@@ -41,11 +40,13 @@ def add_archive(verbs: Any) -> None:
     archive.add_argument(
         "--before",
         required=True,
-        help="a date (YYYY-MM-DD, UTC midnight) or an ISO datetime (UTC unless it names its offset)",
+        metavar="D",
+        help=f"the records logged before this: {MOMENT_HELP}; a date means before its 00:00",
     )
     archive.add_argument(
         "--out", type=Path, required=True, help="a new or empty folder for the archive's files"
     )
+    add_topics_option(archive, "whose audit retention the archive reports")
     archive.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to read the topics")
     archive.set_defaults(run=lambda args, settings: run_archive(args, settings, sys.stdout))
 
@@ -63,14 +64,15 @@ def add_archive_option(verify: argparse.ArgumentParser) -> None:
 def run_archive(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Archive the records logged before ``--before`` into ``--out``; say what retention reaches."""
     target: Path = args.out
-    before = moment(args.before, "--before", end=False)
+    before = parse_moment(args.before, "--before", end=False)
+    retention = audit_retention(args.topics, settings)  # first: a bad topics file fails before any work
     if target.exists() and any(target.iterdir()):
         raise ConfigError(f"{target} is not empty: archive into a new folder")
     names, codec = TopicNames(settings.kafka.topic_prefix), platform_codec()
     signed = read_checkpoints(settings, args.timeout)  # first: every head they sign is read next
     records = read_to_end(settings.kafka, names.audit, args.timeout)
     now = datetime.now(UTC)
-    files = build_archive(records, signed, codec, (names.audit, before, now))
+    files = build_archive(records, signed, codec, topic=names.audit, before=before, now=now)
     if not files:
         print(f"{names.audit}: no record logged before {before.isoformat()}: nothing to archive", file=out)
         return 0
@@ -78,7 +80,7 @@ def run_archive(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     for name, data in files.items():
         (target / name).write_bytes(data)
     manifest = json.loads(files[MANIFEST_FILE])
-    _report(manifest, audit_retention(packaged_topics()), now, out)
+    _report(manifest, retention, now, out)
     print(f"archive written to {target}: {', '.join(files)}", file=out)
     return 0
 
@@ -93,9 +95,16 @@ def _report(manifest: dict[str, Any], retention: timedelta | None, now: datetime
         file=out,
     )
     for number, partition in sorted(partitions.items(), key=lambda p: int(p[0])):
+        signed_to = partition.get("last_signed_offset")
+        ending = (
+            "ends at a signed head"
+            if signed_to == partition["last_offset"]
+            else "NOT covered by a signed head to its end: `audit verify --archive --public-key` will"
+            " fail; archive again once the audit consumer signed a head after these records"
+        )
         print(
             f"partition {number}: {partition['records']} records, offsets {partition['first_offset']}"
-            f"–{partition['last_offset']}, {partition['checkpoints']} checkpoints",
+            f"–{partition['last_offset']}, {partition['checkpoints']} checkpoints; {ending}",
             file=out,
         )
     if retention is None:
@@ -128,6 +137,13 @@ def run_verify_archive(args: argparse.Namespace, out: TextIO) -> int:
     else:
         for signed in check.checkpoints:
             print(describe_checkpoints(signed), file=out)
+            if signed.ok and (signed.last is None or signed.unsigned):
+                print(
+                    f"partition {signed.partition}: {signed.unsigned} archived records are covered by no"
+                    " signed head: an archive must end at one (it was cut before a checkpoint covered"
+                    " them; archive again)",
+                    file=out,
+                )
     print(f"{folder}: {'verified' if check.ok else 'NOT verified'}", file=out)
     return 0 if check.ok else 1
 

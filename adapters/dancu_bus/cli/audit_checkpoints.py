@@ -44,8 +44,8 @@ def add_public_key_option(verify: argparse.ArgumentParser) -> None:
     verify.add_argument(
         "--public-key",
         type=Path,
-        help="also check the signed checkpoints with this public key (PEM), or every *.pem of this folder"
-        " (keep the old public keys there after a rotation)",
+        help="also check the signed checkpoints with this public key (PEM), or every *.pub.pem of this"
+        " folder, other files there are not read (keep the old public keys there after a rotation)",
     )
 
 
@@ -90,17 +90,22 @@ def report_checkpoints(
     checkpoints: Sequence[TopicRecord],
     codec: Codec,
     keys: dict[str, Ed25519PublicKey],
-    options: tuple[bool, TextIO],
+    *,
+    expired_head_ok: bool,
+    out: TextIO,
 ) -> bool:
     """Check and print the checkpoints of every partition; True when one fails."""
-    expired_head_ok, out = options
     checks = check_checkpoints(audit, checkpoints, codec, keys, expired_head_ok=expired_head_ok)
     for check in checks:
         print(describe_checkpoints(check), file=out)
     broken = [c for c in checks if not c.ok]
-    verified = sum(c.verified for c in checks)
+    verified, excused = sum(c.verified for c in checks), sum(c.excused for c in checks)
     verdict = f"{len(broken)} broken" if broken else "every one verified"
-    print(f"checkpoints: {len(checkpoints)} records, signed heads verified: {verified}: {verdict}", file=out)
+    print(
+        f"checkpoints: {len(checkpoints)} records, signed heads verified: {verified},"
+        f" excused after compaction: {excused}: {verdict}",
+        file=out,
+    )
     return bool(broken)
 
 
@@ -113,6 +118,11 @@ def describe_checkpoints(check: CheckpointCheck) -> str:
             f" (exchange {failure.exchange_id}): {failure.detail}"
         )
     expired = f", {check.expired} of records retention removed" if check.expired else ""
+    if check.excused:
+        expired += (
+            f", {check.excused} excused (records compaction removed, each superseded by a record a newer"
+            " signed head covers)"
+        )
     if check.last is None:
         return (
             f"partition {check.partition}: no signed head{expired}; {check.unsigned} records not signed yet"

@@ -14,13 +14,14 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import TextIO
 
 from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.audit.indexer import IndexOptions, IndexProgress, run_index
+from dancu_bus.cli.moments import MOMENT_HELP, parse_period
 from dancu_bus.cli.services import serve
+from dancu_bus.cli.topics import add_topics_option, audit_retention
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.errors import ConfigError
 from dancu_bus.lifecycle import stop_on_signals
@@ -28,18 +29,15 @@ from dancu_bus.operations import platform_codec
 from dancu_bus.personal_id import PersonalIdError
 from dancu_bus.personal_id import parse as parse_personal_id
 from dancu_bus.settings import Settings
-from dancu_bus.store.audit_index import AuditPage, AuditQuery, audit_retention, open_audit_index
-from dancu_bus.text import printable, quoted
-from dancu_bus.topics import TopicsFile, load_topics, packaged_topics
+from dancu_bus.store.audit_index import AuditPage, AuditQuery, open_audit_index
+from dancu_bus.text import printable, quoted, spreadsheet_safe
 
-__all__ = ["moment", "record_fields", "register_verbs", "run_index_command", "run_query", "write_page"]
+__all__ = ["record_fields", "register_verbs", "run_index_command", "run_query", "write_page"]
 
 FORMATS = ("table", "csv", "json")
 _TABLE = ("received_at", "agency", "operation", "purpose_code", "personal_id", "status", "reason_code",
           "fields_disclosed", "exchange_id")  # fmt: skip
 _CELL = 48  # characters of a table cell
-# A spreadsheet runs a cell that starts with one of these as a formula: agency text must stay text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def register_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,12 +51,7 @@ def register_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--rebuild", action="store_true", help="empty the index and read the topic from its start"
     )
     index.add_argument("--once", action="store_true", help="catch up to the topic's end, then exit")
-    index.add_argument(
-        "--topics",
-        type=Path,
-        help="topics file whose audit retention the index applies"
-        " (default: ./topics.yaml, else the packaged one)",
-    )
+    add_topics_option(index, "whose audit retention the index applies")
     index.add_argument("--timeout", type=float, default=300.0, help="--once: seconds allowed to catch up")
     index.set_defaults(run=lambda args, settings: run_index_command(args, settings, sys.stdout))
     _add_query(verbs)
@@ -71,13 +64,13 @@ def _add_query(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--from",
         dest="start",
         metavar="D",
-        help="received at or after: YYYY-MM-DD or an ISO datetime, in UTC",
+        help=f"received at or after: {MOMENT_HELP}",
     )
     query.add_argument(
         "--to",
         dest="end",
         metavar="D",
-        help="received before this ISO datetime, or up to the end of this day (YYYY-MM-DD), in UTC",
+        help=f"received before this moment, or up to the end of this day (included): {MOMENT_HELP}",
     )
     query.add_argument("--personal-id")
     query.add_argument("--purpose", help="purpose code")
@@ -97,15 +90,16 @@ def _add_query(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def run_index_command(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """``audit index``: catch up (and exit with ``--once``) or follow; print what was done."""
-    options = IndexOptions(args.rebuild, args.once, audit_retention(_declared(args.topics)), args.timeout)
+    options = IndexOptions(args.rebuild, args.once, audit_retention(args.topics, settings), args.timeout)
     progress = asyncio.run(_index(settings, options))
     if progress is None:
         return 0
     total = asyncio.run(_count(settings))
     kept = "no time retention" if options.retention is None else f"older than {_days(options.retention)}"
     print(
-        f"audit index {_where(settings)}: {progress.indexed} records indexed, {progress.removed} removed,"
-        f" {progress.skipped} skipped (not audit records), {progress.expired} expired ({kept});"
+        f"audit index {_where(settings)}: {progress.indexed} records indexed,"
+        f" {progress.skipped} skipped (not audit records, or tombstones), {progress.expired}"
+        f" expired ({kept});"
         f" it holds {total} records",
         file=out,
     )
@@ -132,14 +126,6 @@ async def _index(settings: Settings, options: IndexOptions) -> IndexProgress | N
 async def _count(settings: Settings) -> int:
     async with open_audit_index(settings) as index:
         return await index.count(AuditQuery())
-
-
-def _declared(file: Path | None) -> TopicsFile:
-    """The topics file given, else ``./topics.yaml`` if there is one, else the packaged declaration."""
-    if file is not None:
-        return load_topics(file)
-    here = Path("topics.yaml")
-    return load_topics(here) if here.exists() else packaged_topics()
 
 
 def _days(retention: timedelta) -> str:
@@ -170,7 +156,7 @@ async def _page(settings: Settings, q: AuditQuery, limit: int, cursor: str | Non
 
 
 def query_of(args: argparse.Namespace) -> AuditQuery:
-    """The query the options ask; ConfigError for a date or personal id that is not one."""
+    """The query the options ask; ConfigError for a bad date or personal id, or an empty period."""
     if args.personal_id is not None:
         try:
             parse_personal_id(args.personal_id)
@@ -178,31 +164,17 @@ def query_of(args: argparse.Namespace) -> AuditQuery:
             raise ConfigError(
                 f"--personal-id {quoted(args.personal_id)} is not a personal id: {exc.reason}"
             ) from None
+    start, end = parse_period(args.start, args.end)
     return AuditQuery(
         agency=args.agency,
-        start=None if args.start is None else moment(args.start, "--from", end=False),
-        end=None if args.end is None else moment(args.end, "--to", end=True),
+        start=start,
+        end=end,
         personal_id=args.personal_id,
         purpose=args.purpose,
         operation=args.operation,
         status=args.outcome,
         reason=args.reason,
     )
-
-
-def moment(text: str, option: str, *, end: bool) -> datetime:
-    """A date (its start, or with ``end`` the start of the next day) or an ISO datetime, in UTC."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1 if end else 0)
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"{option} {quoted(text)} is not a date (YYYY-MM-DD) or an ISO datetime (2026-01-31T08:00:00,"
-            " UTC unless it names its offset)"
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def record_fields(record: AuditRecord) -> dict[str, object]:
@@ -243,9 +215,7 @@ def _csv_cell(value: object) -> object:
         return ""
     if isinstance(value, list):
         value = ";".join(value)
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
 def _write_table(rows: Sequence[dict[str, object]], out: TextIO) -> None:

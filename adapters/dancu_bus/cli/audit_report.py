@@ -18,20 +18,21 @@ import argparse
 import asyncio
 import sys
 import tempfile
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from dancu_bus.admin.reader import read_to_end
+from dancu_bus.admin.reader import partition_count, read_to_end
 from dancu_bus.admin.registry import RegistryClient
 from dancu_bus.agencies import Agency
-from dancu_bus.audit import verify_log
+from dancu_bus.audit import audit_partition, verify_log
 from dancu_bus.audit.checkpoints import check_checkpoints
 from dancu_bus.audit.indexer import IndexOptions, run_index
 from dancu_bus.cli import audit_checkpoints
 from dancu_bus.cli.audit import describe_check
+from dancu_bus.cli.moments import DATE_HELP, parse_day
 from dancu_bus.codec import Codec
 from dancu_bus.errors import ConfigError
 from dancu_bus.inspection import (
@@ -66,8 +67,8 @@ def register_report(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "usage reports, and whether the audit chain verified. Days are Vietnam time (UTC+7).",
     )
     report.add_argument("--agency", required=True, help="the agency's id")
-    report.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD (Vietnam time)")
-    report.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD, included")
+    report.add_argument("--from", dest="first", required=True, help=f"first day: {DATE_HELP}")
+    report.add_argument("--to", dest="last", required=True, help=f"last day, included: {DATE_HELP}")
     report.add_argument(
         "--format",
         default="html",
@@ -102,7 +103,7 @@ def run_report(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     keys = audit_checkpoints.public_keys(args)  # read first: a bad key file fails before any work
     codec = platform_codec()
     agency = _agency(settings, codec, args.agency, args.timeout)
-    builder = asyncio.run(_counted(settings, codec, ReportBuilder(agency.id, period), args))
+    builder = asyncio.run(_counted(settings, codec, ReportBuilder.of(agency, period), args))
     statement = _statement(settings, codec, keys, args)
     _write(builder.report(agency, statement, datetime.now(UTC)), targets, settings, out)
     return 0
@@ -143,10 +144,11 @@ def _targets(formats: tuple[str, ...], out: Path | None) -> dict[str, Path | Non
 
 
 def _period(first: str, last: str) -> Period:
+    """The days from ``--from`` to ``--to``, read as every audit command reads a date (a Vietnam day)."""
     try:
-        return Period(date.fromisoformat(first), date.fromisoformat(last))
+        return Period(parse_day(first, "--from"), parse_day(last, "--to"))
     except ValueError as exc:
-        raise ConfigError(f"--from {first} --to {last}: {exc} (days are YYYY-MM-DD)") from exc
+        raise ConfigError(f"--from {first} --to {last}: {exc}") from exc
 
 
 def _agency(settings: Settings, codec: Codec, agency_id: str, timeout_s: float) -> Agency:
@@ -160,19 +162,36 @@ def _agency(settings: Settings, codec: Codec, agency_id: str, timeout_s: float) 
 def _statement(
     settings: Settings, codec: Codec, keys: dict[str, Ed25519PublicKey] | None, args: argparse.Namespace
 ) -> ChainStatement:
-    """Whether every partition's chain of the audit topic verifies now (and its signed heads, with keys)."""
-    # Checkpoints before the audit topic: every head they sign is then in what is read next.
-    signed = audit_checkpoints.read_checkpoints(settings, args.timeout) if keys is not None else []
-    audit = read_to_end(settings.kafka, TopicNames(settings.kafka.topic_prefix).audit, args.timeout)
-    checks = verify_log(audit, codec, expired_head_ok=args.expired_head)
+    """Whether the chain of the agency's audit partition verifies now (and its signed heads, with keys).
+
+    Every exchange of an agency is in one audit partition (``audit_partition``), so that chain is the
+    one the report rests on; the others need not be read (``audit verify`` checks them all).
+    """
+    names = TopicNames(settings.kafka.topic_prefix)
+    partition = audit_partition(args.agency, partition_count(settings.kafka, names.audit, args.timeout))
+    # Checkpoints before the audit topic: every head they sign is then in what is read next. A
+    # checkpoint has its audit partition's number.
+    signed = (
+        read_to_end(settings.kafka, names.audit_checkpoints, args.timeout, partitions={partition})
+        if keys is not None
+        else []
+    )
+    audit = read_to_end(settings.kafka, names.audit, args.timeout, partitions={partition})
+    checks = [
+        c for c in verify_log(audit, codec, expired_head_ok=args.expired_head) if c.partition == partition
+    ]
     intact = all(check.finding is None for check in checks)
-    verdict = f"audit topic: {len(audit)} records in {len(checks)} partitions, " + (
-        "every chain intact" if intact else "a chain is broken"
+    verdict = f"audit partition {partition} (the agency's): {len(audit)} records, " + (
+        "its chain intact" if intact else "its chain is broken"
     )
     lines = [verdict, *(describe_check(check) for check in checks)]
     if keys is None:
         return ChainStatement(intact, (*lines, "signed checkpoints: not checked (no --public-key)"), None)
-    heads = check_checkpoints(audit, signed, codec, keys, expired_head_ok=args.expired_head)
+    heads = [
+        h
+        for h in check_checkpoints(audit, signed, codec, keys, expired_head_ok=args.expired_head)
+        if h.partition == partition
+    ]
     held = all(head.ok for head in heads)
     summary = f"signed checkpoints: {len(signed)} records, " + (
         "every one verified" if held else "a check failed"

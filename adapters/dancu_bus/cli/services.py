@@ -1,4 +1,4 @@
-"""``dancu-bus resolver`` and ``dancu-bus portal``: services (``dancu-bus audit run`` is in ``cli.audit``).
+"""``dancu-bus resolver``, ``sms`` and ``portal``: long-running services (``audit run`` is in ``cli.audit``).
 
 Both services wait for the cluster when it is not there yet (one line every ten seconds says why),
 and a stop signal ends them within ``STOP_GRACE_S`` even when the cluster is gone: they drain and
@@ -23,6 +23,7 @@ from dancu_bus.portal import portal_adapter, resolver_asker, run_portal
 from dancu_bus.resolver import Edges, agency_directory, run_resolver
 from dancu_bus.sdk import AsyncClient, ClientConfig
 from dancu_bus.settings import Settings
+from dancu_bus.sms import run_sms
 from dancu_bus.store import open_store
 from dancu_bus.transport import DeadLetters, Followed, operator_key
 
@@ -41,6 +42,8 @@ def register(commands: Any) -> None:
         help="answer the public service portal's requests (CITIZEN_INFO, ACCESS_HISTORY) as agency portal",
     )
     portal.set_defaults(run=lambda _args, settings: asyncio.run(_portal(settings)) or 0)
+    sms = commands.add_parser("sms", help="the SMS channel: citizens' DC <personal id> messages, answered")
+    sms.set_defaults(run=lambda _args, settings: asyncio.run(_sms(settings)) or 0)
 
 
 async def serve(main: Coroutine[Any, Any, None], stop: asyncio.Event, what: str) -> None:
@@ -68,6 +71,13 @@ async def _resolver(settings: Settings) -> None:
         return
     with exporting_spans(settings.tracing, "dancu-bus-resolver"):
         await serve(_serve_resolver(settings, schemas, stop), stop, "the resolver")
+
+
+async def _sms(settings: Settings) -> None:
+    stop = stop_on_signals()
+    if not await wait_for_cluster(settings.kafka, stop, "the SMS adapter"):
+        return
+    await serve(run_sms(settings, platform_codec(), stop), stop, "the SMS adapter")
 
 
 async def _serve_resolver(settings: Settings, schemas: SchemaSet, stop: asyncio.Event) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from dancu_bus.access import platform_ids
@@ -17,9 +18,19 @@ from dancu_bus.admin.security import apply_acls, plan_deployment_acls
 from dancu_bus.agencies import load_directory
 from dancu_bus.dev import repo_root
 from dancu_bus.settings import Settings
-from dancu_bus.topics import AclPlan, Plan, TopicsFile, load_topics, packaged_topics, render, render_acls
+from dancu_bus.topic_names import TopicNames
+from dancu_bus.topics import (
+    AclPlan,
+    Plan,
+    TopicsFile,
+    load_topics,
+    packaged_topics,
+    render,
+    render_acls,
+    time_retention,
+)
 
-__all__ = ["register", "run_apply", "run_plan"]
+__all__ = ["add_topics_option", "audit_retention", "declared_topics", "register", "run_apply", "run_plan"]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,17 +82,37 @@ def _existing(path: Path) -> Path:
     return in_repo if in_repo.exists() else path
 
 
-def _declared(file: Path | None) -> TopicsFile:
-    """The topics file given, else ``./topics.yaml`` if there is one, else the packaged declaration."""
+def declared_topics(file: Path | None) -> TopicsFile:
+    """The topics file given, else ``./topics.yaml`` if there is one, else the packaged declaration.
+
+    Every command that reads the deployment's topics file reads it here: topics plan and apply, and the
+    audit commands that apply its retention.
+    """
     if file is not None:
         return load_topics(_existing(file))
     here = Path("topics.yaml")
     return load_topics(here) if here.exists() else packaged_topics()
 
 
+def add_topics_option(parser: argparse.ArgumentParser, use: str) -> None:
+    """``--topics FILE``: the deployment's topics file, for ``use`` (read by ``declared_topics``)."""
+    parser.add_argument(
+        "--topics",
+        type=Path,
+        metavar="FILE",
+        help=f"topics file {use} (default: ./topics.yaml, else the packaged one)",
+    )
+
+
+def audit_retention(file: Path | None, settings: Settings) -> timedelta | None:
+    """The audit topic's time retention, as the deployment's topics file declares it (None: forever)."""
+    names = TopicNames(settings.kafka.topic_prefix)
+    return time_retention(declared_topics(file), names.audit, names.prefix)
+
+
 def _inputs(args: argparse.Namespace, settings: Settings) -> tuple[TopicsFile, tuple[str, ...]]:
     """The topics file and the ids of the agencies file."""
-    return _declared(args.file), load_directory(_existing(settings.resolver.agencies_file)).ids()
+    return declared_topics(args.file), load_directory(_existing(settings.resolver.agencies_file)).ids()
 
 
 def _plan(

@@ -23,6 +23,7 @@ from dancu_bus.inspection.charts import refusals_chart, volume_chart
 from dancu_bus.inspection.report import Report
 from dancu_bus.inspection.tables import COLUMNS, Cell, Table, Title, tables
 from dancu_bus.reasons import MESSAGES, Reason
+from dancu_bus.text import spreadsheet_safe
 
 __all__ = ["FORMAT", "TITLE", "csv_text", "html_text", "json_text"]
 
@@ -78,7 +79,12 @@ def csv_text(report: Report) -> str:
     writer.writeheader()
     for table in tables(report):
         for record in table.records():
-            writer.writerow({"section": table.section, **{k: _csv_cell(v) for k, v in record.items()}})
+            # Agency text (operations, purposes) and operators' (registry changes) stays text in a sheet.
+            cells = {
+                k: spreadsheet_safe(_csv_cell(v)) if isinstance(v, str) else _csv_cell(v)
+                for k, v in record.items()
+            }
+            writer.writerow({"section": table.section, **cells})
     return out.getvalue()
 
 

@@ -29,14 +29,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
 
 from dancu_bus.agencies import Agency, Change
 from dancu_bus.contracts import AuditRecord
 from dancu_bus.reasons import HIDING_REFUSALS, Reason
 from dancu_bus.registry.usage_reports import USAGE_REPORT_ANSWER, USAGE_REPORT_REQUEST, open_usage_requests
-from dancu_bus.timestamps import aware
+from dancu_bus.timestamps import VIETNAM, aware
 
 __all__ = [
     "MAX_KEYS",
@@ -58,8 +58,6 @@ __all__ = [
     "WorkingHours",
     "build_report",
 ]
-
-VIETNAM = timezone(timedelta(hours=7), "ICT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,13 +260,17 @@ class Report:
 
 
 class _Capped:
-    """Values of one agency-chosen dimension: the first ``MAX_KEYS`` distinct ones, then ``OTHER_KEY``."""
+    """Values of one agency-chosen dimension: those registered always, then the first ``MAX_KEYS`` other
+    distinct ones, then ``OTHER_KEY``: made-up values sent first cannot push the real ones out."""
 
-    def __init__(self) -> None:
+    def __init__(self, registered: Iterable[str] = ()) -> None:
+        self._registered = frozenset(registered)
         self._seen: set[str] = set()
 
     def key(self, value: str) -> str:
-        if value in self._seen or len(self._seen) < MAX_KEYS:
+        if value in self._registered or value in self._seen:
+            return value
+        if len(self._seen) < MAX_KEYS:
             self._seen.add(value)
             return value
         return OTHER_KEY
@@ -291,6 +293,17 @@ class ReportBuilder:
     _hidden: dict[str, HiddenRequests] = field(default_factory=dict)
     _bases: _Capped = field(default_factory=_Capped)
 
+    @classmethod
+    def of(cls, agency: Agency, period: Period, rules: Rules = Rules()) -> ReportBuilder:
+        """A builder for ``agency``: its granted operations and registered purposes always keep their rows."""
+        return cls(
+            agency.id,
+            period,
+            rules,
+            _operations=_Capped(str(name) for name in agency.operations),
+            _purposes=_Capped(agency.purposes),
+        )
+
     def add(self, record: AuditRecord) -> None:
         """Count one record; one of another agency or outside the period is not the report's."""
         if record.agency != self.agency or not self.period.holds(record.received_at):
@@ -301,9 +314,10 @@ class ReportBuilder:
             self.refusals[record.reason_code] += 1
             if record.reason_code == self.rules.quota_reason:
                 self.quota_hits[day] += 1
-        purpose = self._purposes.key(record.purpose_code)
-        for name in record.fields_disclosed:
-            self.disclosed[purpose, name] += 1
+        if record.fields_disclosed:
+            purpose = self._purposes.key(record.purpose_code)
+            for name in record.fields_disclosed:
+                self.disclosed[purpose, name] += 1
         if not self.rules.working_hours.covers(record.received_at):
             self.out_of_hours[day] += 1
         self._add_hidden(record)
@@ -368,7 +382,7 @@ def build_report(
     rules: Rules = Rules(),
 ) -> Report:
     """The report of ``agency`` over ``period`` from its audit records (others' are ignored)."""
-    builder = ReportBuilder(agency.id, period, rules)
+    builder = ReportBuilder.of(agency, period, rules)
     for record in records:
         builder.add(record)
     return builder.report(agency, chain, generated_at)

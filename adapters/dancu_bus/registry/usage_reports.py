@@ -15,6 +15,7 @@ from datetime import datetime
 from dancu_bus.agencies import Agency, AgencyStatus, Change
 from dancu_bus.errors import RefusedChange
 from dancu_bus.text import printable
+from dancu_bus.timestamps import aware
 
 __all__ = [
     "USAGE_REPORT_ANSWER",
@@ -53,7 +54,7 @@ class UsageRequest:
     def days_open(self, now: datetime) -> int:
         """Whole days from the request to its answer, or to ``now`` while it is open."""
         until = self.answer.at if self.answer is not None else now
-        return max(0, (until - self.request.at).days)
+        return max(0, (aware(until) - aware(self.request.at)).days)  # history times may be naive (UTC)
 
 
 def request_usage_report(agency: Agency, reason: str, document_ref: str, by: str, now: datetime) -> Agency:

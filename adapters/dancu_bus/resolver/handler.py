@@ -111,21 +111,20 @@ class ResolverHandler:
     async def handle(self, batch: Sequence[Incoming]) -> Sequence[Outgoing]:
         """One output per record, in order: its response, or its dead letter when it cannot be answered.
 
-        While the audit gate is closed every request is answered REJECTED AUDIT_UNAVAILABLE (it is still
-        an exchange, audited once the audit catches up). Retriable store errors go up, to be retried;
-        quotas are spent only once the store has answered, so a retried batch does not spend them twice.
+        While the audit gate is closed for an agency its requests are answered REJECTED AUDIT_UNAVAILABLE
+        (still an exchange, audited once the audit catches up, spending the agency's quota). Retriable
+        store errors go up, to be retried; quotas are spent only once the store has answered, so a
+        retried batch does not spend them twice.
         """
         now = datetime.now(UTC)
         self._timing = []  # a batch handled again (retried, or after an abort) is timed from scratch
         slots = [self._decode(record, now) for record in batch]
         decoded = [slot for slot in slots if isinstance(slot, _Decoded)]
         view = self._catalogues.view  # one snapshot for the batch, however the topics change meanwhile
-        # A closed gate refuses the whole batch before admission: no quota spent, no request id kept as
-        # seen, so the agency may send the same request again once the log has caught up.
-        refusal = self._gate.refusal() if self._gate is not None else None
-        decisions: list[_Decision] = [
-            self._admit(d, now, view) if refusal is None else refusal for d in decoded
-        ]
+        # A gate closed for an agency refuses its requests before admission: no request id kept as seen,
+        # so it may send the same request again once the log has caught up (its quota is still spent).
+        refusals = {a: self._gate.refusal(a) for a in {d.agency for d in decoded}} if self._gate else {}
+        decisions: list[_Decision] = [refusals.get(d.agency) or self._admit(d, now, view) for d in decoded]
         try:
             citizens = await self._citizens(decisions)
             results = [
@@ -138,7 +137,7 @@ class ResolverHandler:
             decisions = [failed if isinstance(d, Admitted) else d for d in decisions]
             results = [(None, [])] * len(decisions)
         answers = iter(
-            self._answer(d, *self._spend(decision, result, now), now)
+            self._answer(d, *self._spend(d.agency, decision, result, now), now)
             for d, decision, result in zip(decoded, decisions, results, strict=True)
         )
         outgoing = [slot if isinstance(slot, Outgoing) else next(answers) for slot in slots]
@@ -190,9 +189,15 @@ class ResolverHandler:
         )
 
     def _spend(
-        self, decision: _Decision, answered: tuple[object, list[Emitted]], now: datetime
+        self, agency: str, decision: _Decision, answered: tuple[object, list[Emitted]], now: datetime
     ) -> tuple[_Decision, tuple[object, list[Emitted]]]:
-        """The quota its answer spends: refused whole when it does not fit, or (itemized) the items beyond."""
+        """The quota its answer spends: refused whole when it does not fit, or (itemized) the items beyond.
+
+        A refusal of the audit gate spends one too, or is QUOTA_EXCEEDED when none is left: a flood
+        while the gate is closed for the agency is not free, and cannot hold the gate closed for long.
+        """
+        if isinstance(decision, Rejection) and decision.reason is Reason.AUDIT_UNAVAILABLE:
+            return self._charged(agency, decision, now), answered
         if not isinstance(decision, Admitted):
             return decision, answered
         result, emitted = answered
@@ -206,6 +211,17 @@ class ResolverHandler:
             return (result, (None, [])) if isinstance(result, Rejection) else (decision, answered)
         partial = None if isinstance(result, Rejection) else operation.within_quota(result, granted, exceeded)
         return (exceeded, answered) if partial is None else (decision, (partial, emitted))
+
+    def _charged(self, agency_id: str, refusal: Rejection, now: datetime) -> Rejection:
+        """The gate's refusal once it spent one of the agency's quota, or the quota's refusal."""
+        agency = self._directory.get(agency_id)
+        if agency is None:
+            return refusal
+        exceeded = self._admission.charge(agency, now)
+        if exceeded is None:
+            self._admitted[agency.id] += 1
+            self._spenders[agency.id] = agency
+        return exceeded or refusal
 
     async def _citizens(self, decisions: Sequence[_Decision]) -> Mapping[str, Citizen]:
         """The records every admitted query of the batch names, in one store call."""

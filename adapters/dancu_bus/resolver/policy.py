@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from dancu_bus.agencies import Agency, AgencyDirectory, AgencyStatus, Purpose
@@ -40,6 +40,7 @@ from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.resolver.duplicates import DuplicateWindow
 from dancu_bus.resolver.quota import QuotaBook
 from dancu_bus.text import folded, printable, quoted
+from dancu_bus.timestamps import VIETNAM  # daily quotas reset at midnight in Vietnam
 
 __all__ = ["TEXT_LIMITS", "Admission", "AdmissionLimits", "Admitted", "Rejection"]
 
@@ -57,8 +58,6 @@ TEXT_LIMITS = {
     "operation": 32,
     "hiding_legal_basis": 300,
 }
-# Daily quotas reset at midnight in Vietnam (UTC+7, no daylight saving).
-_VIETNAM = timezone(timedelta(hours=7))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,13 +178,21 @@ class Admission:
         """
         agency = decision.agency
         granted, exceeded = self._quotas.take_many(
-            agency.id, agency.quota, time.monotonic(), now.astimezone(_VIETNAM).date(), count
+            agency.id, agency.quota, time.monotonic(), now.astimezone(VIETNAM).date(), count
         )
         return granted, None if exceeded is None else Rejection(Reason.QUOTA_EXCEEDED, exceeded)
 
+    def charge(self, agency: Agency, now: datetime) -> Rejection | None:
+        """Stage 10 for a request refused before admission (the audit gate): it spends one of the
+        agency's quota all the same; the refusal when none is left."""
+        granted, exceeded = self._quotas.take_many(
+            agency.id, agency.quota, time.monotonic(), now.astimezone(VIETNAM).date(), 1
+        )
+        return None if granted else Rejection(Reason.QUOTA_EXCEEDED, exceeded or "")
+
     def quota_used(self, agency: Agency, now: datetime) -> int:
         """What ``agency`` spent of its daily quota on the day of ``now`` (Vietnam's day, as ``spend``)."""
-        return self._quotas.used_on(agency.id, now.astimezone(_VIETNAM).date())
+        return self._quotas.used_on(agency.id, now.astimezone(VIETNAM).date())
 
 
 def _agency_named(asked: _Asked) -> Rejection | None:

@@ -215,7 +215,13 @@ def _audit_gate(settings: Settings, edges: Edges, metrics: ResolverMetrics) -> A
     bound = settings.resolver.audit_max_lag_s
     if edges.clients is not None or bound == 0:
         return None
-    gate = AuditGate(bound, time.monotonic)
+    names = TopicNames(settings.kafka.topic_prefix)
+
+    def agency_of(topic: str) -> str | None:
+        split = names.split(topic)
+        return split[1] if split else None
+
+    gate = AuditGate(bound, time.monotonic, agency_of)
     metrics.gated(gate.closed, gate.lag_s)
     return gate
 
@@ -233,17 +239,27 @@ async def _audit_watched(
         yield
         return
     group = settings.audit.group_id
-    closed = False
+    closed: bool | None = None  # the gate starts closed, until a poll shows the audit caught up
 
     def report(polled: GroupLag | None) -> None:
         nonlocal closed
-        gate.polled(None if polled is None else polled.lags)
-        if gate.closed() != closed:
-            closed = not closed
-            if closed:
-                log.error("%s", gate.problem())
+        if polled is None:
+            gate.polled(None)
+        else:
+            gate.polled(polled.lags, polled.latest)
+        now_closed = gate.closed()
+        if now_closed == closed:
+            return
+        if closed is None:  # the first poll since the start: say what it found, once
+            if now_closed:
+                log.warning("%s", gate.problem())
             else:
-                log.warning("the audit has caught up (%.0f s behind): serving again", gate.lag_s())
+                log.info("the audit is caught up (%.0f s behind): serving", gate.lag_s())
+        elif now_closed:
+            log.error("%s", gate.problem())
+        else:
+            log.warning("the audit has caught up (%.0f s behind): serving again", gate.lag_s())
+        closed = now_closed
 
     pattern = re.compile(TopicNames(settings.kafka.topic_prefix).exchange_pattern)
     monitor = LagMonitor(settings.kafka, group, pattern)

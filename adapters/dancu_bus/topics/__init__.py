@@ -10,6 +10,7 @@ from dancu_bus.topics.model import (
     load_topics,
     packaged_topics,
     parse_topics,
+    time_retention,
 )
 from dancu_bus.topics.plan import (
     AclPlan,
@@ -54,4 +55,5 @@ __all__ = [
     "render_acl",
     "render_acls",
     "render_action",
+    "time_retention",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -26,6 +27,7 @@ __all__ = [
     "load_topics",
     "packaged_topics",
     "parse_topics",
+    "time_retention",
 ]
 
 TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
@@ -318,6 +320,28 @@ def load_topics(path: Path | Traversable) -> TopicsFile:
 def packaged_topics() -> TopicsFile:
     """The ``topics.yaml`` shipped in the package (the repository's own, in a checkout)."""
     return load_topics(files("dancu_bus") / "data" / "topics.yaml")
+
+
+def time_retention(file: TopicsFile, topic: str, prefix: str) -> timedelta | None:
+    """How long ``topic`` (a topic of the deployment whose prefix is ``prefix``) keeps a record, as ``file``
+    declares it; None when it keeps records forever. ConfigError when the file declares no such topic.
+
+    The deployment's prefix stands for the file's (as ``topics apply`` creates the topics). Forever: a
+    cleanup policy without ``delete`` (compaction only), or ``retention.ms`` -1.
+    """
+    declared = next(
+        (t for t in file.topics if not t.templated and prefix + t.name[len(file.prefix) :] == topic), None
+    )
+    if declared is None:
+        raise ConfigError(
+            f"the topics file declares no topic {topic} (prefix {prefix} for its {file.prefix}):"
+            " give the file that does (--topics FILE)"
+        )
+    configs = {**file.defaults.configs, **declared.configs}
+    if "delete" not in configs.get("cleanup.policy", "delete").split(","):
+        return None
+    retention_ms = int(configs.get("retention.ms", "604800000"))  # Kafka's default: 7 days
+    return None if retention_ms < 0 else timedelta(milliseconds=retention_ms)
 
 
 def _concrete(

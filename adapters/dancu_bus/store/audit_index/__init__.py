@@ -15,7 +15,7 @@ from dancu_bus.errors import ConfigError
 from dancu_bus.settings import AuditIndexSettings, Settings
 from dancu_bus.store.audit_index.protocol import AuditIndex, AuditIndexBackend, every_record
 from dancu_bus.store.audit_index.query import MAX_LIMIT, AuditPage, AuditQuery, visible_to_citizen
-from dancu_bus.store.audit_index.retention import audit_retention, expiry_cutoff
+from dancu_bus.store.audit_index.retention import expiry_cutoff
 from dancu_bus.store.audit_index.rows import IndexBatch, Indexed
 from dancu_bus.store.audit_index.sqlite import SqliteAuditIndex
 
@@ -28,7 +28,6 @@ __all__ = [
     "IndexBatch",
     "Indexed",
     "SqliteAuditIndex",
-    "audit_retention",
     "every_record",
     "expiry_cutoff",
     "index_backend",

@@ -21,6 +21,7 @@ from dancu_bus.store.audit_index.rows import (
     last_of_each,
     outdated,
     page,
+    positions_of,
     select,
     stored,
     to_row,
@@ -81,16 +82,19 @@ _COLUMNS_OF = (
     " WHERE table_name = 'audit_records' AND table_schema = current_schema()"
 )
 _SCHEMA_LOCK = 0x6175646974  # "audit": serialises table creation between processes opening at once
+# Monotonic (as in SQLite): a row only gives way to a later record of its exchange, a position only moves on.
 _UPSERT = (
     f"INSERT INTO audit_records ({', '.join(COLUMNS)})"
     f" VALUES ({', '.join(f'${i}' for i in range(1, len(COLUMNS) + 1))})"
     " ON CONFLICT (exchange_id) DO UPDATE SET "
     + ", ".join(f"{column} = EXCLUDED.{column}" for column in COLUMNS[1:])
+    + " WHERE EXCLUDED.audit_offset > audit_records.audit_offset"
 )
 _DELETE = "DELETE FROM audit_records WHERE exchange_id = $1"
 _POSITION = (
     "INSERT INTO audit_positions (topic, partition, next_offset) VALUES ($1, $2, $3)"
-    " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset"
+    " ON CONFLICT (topic, partition) DO UPDATE"
+    " SET next_offset = GREATEST(audit_positions.next_offset, EXCLUDED.next_offset)"
 )
 
 
@@ -170,13 +174,7 @@ class PostgresAuditIndex:
         """The next offset of each partition indexed; ConfigError when the index follows another topic."""
         async with self._connection() as connection:
             rows = await connection.fetch("SELECT topic, partition, next_offset FROM audit_positions")
-        other = sorted({row[0] for row in rows if row[0] != topic})
-        if other:
-            raise ConfigError(
-                f"the audit index in PostgreSQL was filled from {other[0]}, not {topic}:"
-                " rebuild it with `dancu-bus audit index --rebuild` (or set DANCU_AUDIT_INDEX__DSN)"
-            )
-        return {int(row[1]): int(row[2]) for row in rows}
+        return positions_of(rows, topic, "in PostgreSQL", "DANCU_AUDIT_INDEX__DSN")
 
     async def apply(self, batch: IndexBatch) -> None:
         """Records, tombstones and positions in one transaction."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dancu_bus.contracts import AuditRecord
+from dancu_bus.errors import ConfigError
 from dancu_bus.reasons import HIDING_REFUSALS
 from dancu_bus.store.audit_index.query import After, AuditPage, AuditQuery, encode_cursor
 from dancu_bus.timestamps import from_epoch_ms, to_epoch_ms
@@ -28,6 +29,7 @@ __all__ = [
     "last_of_each",
     "outdated",
     "page",
+    "positions_of",
     "restored",
     "select",
     "stored",
@@ -107,6 +109,21 @@ def last_of_each(changes: Sequence[tuple[str, Indexed | None]]) -> tuple[list[In
     """The records to write and the exchange ids to delete: each id's last change only."""
     last = dict(changes)
     return [i for i in last.values() if i is not None], [e for e, i in last.items() if i is None]
+
+
+def positions_of(rows: Sequence[Any], topic: str, where: str, setting: str) -> dict[int, int]:
+    """The next offset of each partition from (topic, partition, next_offset) rows.
+
+    ConfigError when the rows hold another topic's: the index ``where`` was filled from another topic
+    (another prefix), and must be rebuilt, or ``setting`` pointed at the index of this one.
+    """
+    other = sorted({str(row[0]) for row in rows if row[0] != topic})
+    if other:
+        raise ConfigError(
+            f"the audit index {where} was filled from {other[0]}, not {topic}:"
+            f" rebuild it with `dancu-bus audit index --rebuild` (or set {setting})"
+        )
+    return {int(row[1]): int(row[2]) for row in rows}
 
 
 def stored(text: str) -> str:

@@ -23,6 +23,7 @@ from dancu_bus.store.audit_index.rows import (
     last_of_each,
     outdated,
     page,
+    positions_of,
     select,
     stored,
     to_row,
@@ -75,11 +76,20 @@ CREATE TABLE IF NOT EXISTS audit_positions (
 ) WITHOUT ROWID;
 """ + "".join(f"CREATE INDEX IF NOT EXISTS {name} ON audit_records ({on});\n" for name, on in INDEXES.items())
 _DROP = "DROP TABLE IF EXISTS audit_records; DROP TABLE IF EXISTS audit_positions;"
+# Monotonic, so that two writers at once (an `audit report` catching up while `audit index` follows) never
+# undo each other: a row only gives way to a later record of its exchange (always in the same partition),
+# and a position only moves forward.
 _UPSERT = (
-    f"INSERT OR REPLACE INTO audit_records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    f"INSERT INTO audit_records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    " ON CONFLICT (exchange_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[1:])
+    + " WHERE excluded.audit_offset > audit_records.audit_offset"
 )
 _DELETE = "DELETE FROM audit_records WHERE exchange_id = ?"
-_POSITION = "INSERT OR REPLACE INTO audit_positions (topic, partition, next_offset) VALUES (?, ?, ?)"
+_POSITION = (
+    "INSERT INTO audit_positions (topic, partition, next_offset) VALUES (?, ?, ?)"
+    " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = max(next_offset, excluded.next_offset)"
+)
 
 
 def _question(_n: int) -> str:
@@ -147,7 +157,7 @@ class SqliteAuditIndex:
         rows = await self._thread.run(
             _fetch, self._connection(), "SELECT topic, partition, next_offset FROM audit_positions", []
         )
-        return _positions_of(rows, topic, str(self._path))
+        return positions_of(rows, topic, str(self._path), "DANCU_AUDIT_INDEX__PATH")
 
     async def apply(self, batch: IndexBatch) -> None:
         """Records, tombstones and positions in one transaction."""
@@ -172,17 +182,6 @@ class SqliteAuditIndex:
         if self._db is None:
             raise RuntimeError("SqliteAuditIndex used outside `async with`")
         return self._db
-
-
-def _positions_of(rows: list[Any], topic: str, where: str) -> dict[int, int]:
-    """The positions of ``topic``; ConfigError when the rows hold another topic's."""
-    other = sorted({row[0] for row in rows if row[0] != topic})
-    if other:
-        raise ConfigError(
-            f"the audit index {where} was filled from {other[0]}, not {topic}:"
-            " rebuild it with `dancu-bus audit index --rebuild` (or set DANCU_AUDIT_INDEX__PATH)"
-        )
-    return {int(row[1]): int(row[2]) for row in rows}
 
 
 # -- everything below runs on the worker thread
