@@ -149,11 +149,25 @@ def portal(kafka_settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
         )
         consumer.subscribe([f"{prefix}.portal.res"])
         try:
-            yield Portal(deployment, settings, producer, consumer, {})
+            side = Portal(deployment, settings, producer, consumer, {})
+            served(side)
+            yield side
         finally:
             consumer.close()
             stop.set()
             thread.join(60)
+
+
+def served(portal: Portal, timeout_s: float = 60) -> None:
+    """Wait until the resolver serves the portal: its audit gate starts closed for an agency first seen."""
+    warm_up = portal.deployment.people[-1].personal_id
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        (answer,) = portal.ask([citizen_info(warm_up, 1)])
+        if answer["reason_code"] != "AUDIT_UNAVAILABLE":
+            return
+        time.sleep(0.5)
+    raise AssertionError("the resolver refused the portal AUDIT_UNAVAILABLE for a minute")
 
 
 def citizen_info(person: str, level: int, asked: str | None = None) -> PortalRequest:
