@@ -21,6 +21,7 @@ __all__ = [
     "BrokerSettings",
     "DeadLetterSettings",
     "KafkaSettings",
+    "PortalSettings",
     "ResolverSettings",
     "SdkSettings",
     "Settings",
@@ -338,6 +339,35 @@ class SmsSettings(BaseModel):
     metrics_port: int = Field(default=9403, description="/metrics, /healthz, /readyz; 0: any free port")
 
 
+class PortalSettings(BaseModel):
+    """The public service portal adapter (``dancu-bus portal``): agency ``portal`` on the bus."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agency: str = Field(default="portal", description="the registry's agency the adapter asks as")
+    group_id: str = Field(
+        default="portal.adapter",
+        description="consumer group of the portal's requests: the agency's id and a dot start it (its ACLs)",
+    )
+    # As deploy/agencies.yaml registers the portal's purpose (operations.self_record.PORTAL_PURPOSE).
+    purpose_code: str = Field(default="ART9-SELF", description="the portal agency's registered purpose")
+    legal_basis: str = Field(
+        default="Thông tư kết nối Cơ sở dữ liệu quốc gia về dân cư, Điều 9",
+        description="that purpose's legal basis",
+    )
+    answer_keys: Path | None = Field(
+        default=None,
+        description="the portal agency's private answer keys (JWK Set): SELF answers open with them",
+    )
+    max_page_size: int = Field(default=100, ge=1, le=100, description="history entries per page at most")
+    max_request_bytes: int = Field(default=16 * 1024, ge=256, description="a larger request is a dead letter")
+    max_batch: int = Field(default=100, ge=1, description="requests fetched and answered together")
+    answer_timeout_s: float = Field(
+        default=15.0, gt=0, description="how long the resolver's answer is awaited"
+    )
+    metrics_port: int = 9404
+
+
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
@@ -351,6 +381,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     sdk: SdkSettings = SdkSettings()
     sms: SmsSettings = SmsSettings()
+    portal: PortalSettings = PortalSettings()
     dead_letters: DeadLetterSettings = DeadLetterSettings()
     tracing: TracingSettings = TracingSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

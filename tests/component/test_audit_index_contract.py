@@ -175,6 +175,50 @@ async def test_pages_cover_every_match_once_in_time_then_exchange_order(index: A
     assert [r async for r in every_record(index, AuditQuery(), page=4)] == await everything(index)
 
 
+async def test_newest_first_pages_are_the_whole_answer_reversed(index: AuditIndexBackend) -> None:
+    """newest_first: pages in descending (received_at, exchange_id) order, ties too, each match once."""
+    tied = [record(n, received_at=T0 + timedelta(minutes=30)) for n in range(5)]
+    others = [record(n) for n in range(5, 17)]
+    await put(index, *tied, *others)
+    oldest_first = await everything(index)
+    q = AuditQuery(newest_first=True)
+    pages, cursor = [], None
+    while True:
+        found = await index.query(q, limit=4, cursor=cursor)
+        pages.append(found.records)
+        if found.next_cursor is None:
+            break
+        cursor = found.next_cursor
+    assert [len(p) for p in pages] == [4, 4, 4, 4, 1]
+    assert [r for p in pages for r in p] == list(reversed(oldest_first))
+    assert await everything(index, q) == list(reversed(oldest_first))
+
+
+async def test_newest_first_keeps_the_filters_and_the_period(index: AuditIndexBackend) -> None:
+    """A person's records in a period, newest first: the same set as oldest first, reversed."""
+    records = [record(n, personal_id="001090099999" if n % 2 else AUDIT.personal_id) for n in range(10)]
+    await put(index, *records)
+    period = {
+        "personal_id": "001090099999",
+        "start": T0 + timedelta(minutes=2),
+        "end": T0 + timedelta(minutes=8),
+    }
+    found = await index.query(AuditQuery(**period, newest_first=True), limit=2)  # type: ignore[arg-type]
+    assert found.records == [records[7], records[5]]
+    rest = await index.query(AuditQuery(**period, newest_first=True), limit=2, cursor=found.next_cursor)  # type: ignore[arg-type]
+    assert rest.records == [records[3]] and rest.next_cursor is None
+    assert await index.count(AuditQuery(**period, newest_first=True)) == 3  # type: ignore[arg-type]
+
+
+async def test_a_cursor_of_one_order_is_refused_by_the_other(index: AuditIndexBackend) -> None:
+    """The order is part of the query a cursor is bound to: an oldest-first one cannot page newest-first."""
+    await put(index, *(record(n) for n in range(4)))
+    cursor = (await index.query(AuditQuery(), limit=2)).next_cursor
+    assert cursor is not None
+    with pytest.raises(ConfigError, match="another query"):
+        await index.query(AuditQuery(newest_first=True), limit=2, cursor=cursor)
+
+
 async def test_a_page_that_ends_exactly_at_the_last_match_has_no_cursor(index: AuditIndexBackend) -> None:
     """Six matches in pages of three: two pages, and no cursor to an empty third."""
     await put(index, *(record(n) for n in range(6)))
@@ -320,3 +364,12 @@ async def test_hidden_exchanges_are_visible_to_the_citizen_only_from_their_date(
         assert await everything(index, q) == [records[i] for i in expected], at
         assert await index.count(q) == len(expected), at
         assert [r for r in records if visible_to_citizen(r, at)] == [records[i] for i in expected]
+
+
+async def test_the_moment_of_visibility_is_no_part_of_a_cursor(index: AuditIndexBackend) -> None:
+    """A citizen's next page is asked at a later moment: the previous page's cursor still serves it."""
+    await put(index, *(record(n) for n in range(4)))
+    first = await index.query(AuditQuery(visible_to_citizen_at=T0, newest_first=True), limit=2)
+    later = AuditQuery(visible_to_citizen_at=T0 + timedelta(hours=1), newest_first=True)
+    rest = await index.query(later, limit=2, cursor=first.next_cursor)
+    assert [r.request_offset for r in first.records + rest.records] == [3, 2, 1, 0]

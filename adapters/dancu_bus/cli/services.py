@@ -1,4 +1,4 @@
-"""``dancu-bus resolver`` and ``dancu-bus sms``, long-running services (``audit run`` is in ``cli.audit``).
+"""``dancu-bus resolver``, ``sms`` and ``portal``: long-running services (``audit run`` is in ``cli.audit``).
 
 Both services wait for the cluster when it is not there yet (one line every ten seconds says why),
 and a stop signal ends them within ``STOP_GRACE_S`` even when the cluster is gone: they drain and
@@ -12,16 +12,20 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from dancu_bus.admin.diagnosis import wait_for_cluster
 from dancu_bus.cli.traces import exporting_spans
 from dancu_bus.codec import Codec, SchemaSet, load_schemas
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.operations import platform_codec, platform_operations
+from dancu_bus.portal import portal_adapter, resolver_asker, run_portal
 from dancu_bus.resolver import Edges, agency_directory, run_resolver
+from dancu_bus.sdk import AsyncClient, ClientConfig
 from dancu_bus.settings import Settings
 from dancu_bus.sms import run_sms
 from dancu_bus.store import open_store
-from dancu_bus.transport import Followed
+from dancu_bus.transport import DeadLetters, Followed, operator_key
 
 __all__ = ["STOP_GRACE_S", "register", "serve"]
 
@@ -33,6 +37,11 @@ def register(commands: Any) -> None:
     """Add the service subcommands."""
     resolver = commands.add_parser("resolver", help="answer agencies' requests from the population store")
     resolver.set_defaults(run=lambda _args, settings: asyncio.run(_resolver(settings)) or 0)
+    portal = commands.add_parser(
+        "portal",
+        help="answer the public service portal's requests (CITIZEN_INFO, ACCESS_HISTORY) as agency portal",
+    )
+    portal.set_defaults(run=lambda _args, settings: asyncio.run(_portal(settings)) or 0)
     sms = commands.add_parser("sms", help="the SMS channel: citizens' DC <personal id> messages, answered")
     sms.set_defaults(run=lambda _args, settings: asyncio.run(_sms(settings)) or 0)
 
@@ -78,3 +87,25 @@ async def _serve_resolver(settings: Settings, schemas: SchemaSet, stop: asyncio.
         open_store(settings.store) as store,
     ):
         await run_resolver(settings, directory, store, Codec(schemas), stop, Edges(views=views))
+
+
+async def _portal(settings: Settings) -> None:
+    stop = stop_on_signals()
+    if not await wait_for_cluster(settings.kafka, stop, "the portal adapter"):
+        return
+    with exporting_spans(settings.tracing, "dancu-bus-portal"):
+        await serve(_serve_portal(settings, stop), stop, "the portal adapter")
+
+
+async def _serve_portal(settings: Settings, stop: asyncio.Event) -> None:
+    codec = platform_codec()
+    portal = settings.portal
+    config = ClientConfig(
+        portal.agency, settings.kafka, timeout_s=portal.answer_timeout_s, answer_keys=portal.answer_keys
+    )
+    dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), failed_by="portal")
+    async with (
+        AsyncClient(config, codec) as client,
+        portal_adapter(settings, codec.schemas, resolver_asker(client, portal)) as adapter,
+    ):
+        await run_portal(settings, adapter, dead_letters, stop, CollectorRegistry())

@@ -49,11 +49,14 @@ class AuditQuery:
     # Only what the citizen may see at this moment: not an exchange an agency hid until later
     # (``visible_to_citizen``); None: every record, hidden or not (inspectors).
     visible_to_citizen_at: datetime | None = None
+    # Page order: oldest first by default (inspectors, reports); newest first for a citizen's history.
+    # Part of the query, so a cursor of one order is refused by the other.
+    newest_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class AuditPage:
-    """One page of matching records in (received_at, exchange_id) order, and the cursor of the next."""
+    """One page of matches in (received_at, exchange_id) order or its reverse, and the next cursor."""
 
     records: list[AuditRecord]
     next_cursor: str | None  # opaque; None on the last page
@@ -83,11 +86,17 @@ def check_limit(limit: int) -> None:
         raise ConfigError(f"a page holds 1 to {MAX_LIMIT} records, not {limit}: give another limit")
 
 
+# Not part of a cursor's query: each page of a citizen's history is asked at its own moment, so an
+# exchange whose hiding ended between two pages shows on the next one (a cursor is only a position).
+_OUTSIDE_CURSOR = frozenset({"visible_to_citizen_at"})
+
+
 def _fingerprint(q: AuditQuery) -> str:
     """A short digest of the query, so a cursor is refused by any other query."""
     fields = {
         name: (to_epoch_ms(value) if isinstance(value, datetime) else value)
         for name, value in dataclasses.asdict(q).items()
+        if name not in _OUTSIDE_CURSOR
     }
     text = json.dumps(fields, sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]

@@ -227,7 +227,10 @@ def where(q: AuditQuery, after: After | None, place: Placeholder) -> tuple[str, 
             *refusals,
         )
     if after is not None:
-        condition("(received_ms, exchange_id) > ({}, {})", after.received_ms, stored(after.exchange_id))
+        beyond = "<" if q.newest_first else ">"
+        condition(
+            f"(received_ms, exchange_id) {beyond} ({{}}, {{}})", after.received_ms, stored(after.exchange_id)
+        )
     return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params
 
 
@@ -246,9 +249,9 @@ def select(q: AuditQuery, after: After | None, limit: int, place: Placeholder) -
     """The SELECT of one page (``limit`` rows) and its parameters."""
     clause, params = where(q, after, place)
     params.append(limit)
+    order = "received_ms DESC, exchange_id DESC" if q.newest_first else "received_ms, exchange_id"
     sql = (
-        f"SELECT {', '.join(COLUMNS)} FROM audit_records{clause}"
-        f" ORDER BY received_ms, exchange_id LIMIT {place(len(params))}"
+        f"SELECT {', '.join(COLUMNS)} FROM audit_records{clause} ORDER BY {order} LIMIT {place(len(params))}"
     )
     return sql, params
 
