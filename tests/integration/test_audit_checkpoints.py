@@ -100,7 +100,10 @@ def test_an_archive_of_the_live_topic_verifies_offline_and_names_an_edit(
     settings = signed.deployment.settings
     out = io.StringIO()
     args = argparse.Namespace(
-        before=(datetime.now(UTC) + timedelta(days=1)).isoformat(), out=tmp_path / "a", timeout=60.0
+        before=(datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        out=tmp_path / "a",
+        timeout=60.0,
+        topics=None,
     )
     assert run_archive(args, settings, out) == 0
     assert f"{len(signed.audit)} records of " in out.getvalue() and "retention (1827 days" in out.getvalue()
