@@ -26,7 +26,7 @@ from dancu_bus.operations.base import FOUND, NOT_FOUND, Asking, SealedOperation,
 from dancu_bus.reasons import Reason, Rejection
 from dancu_bus.text import quoted
 
-__all__ = ["LOOKUP", "Lookup", "lookup"]
+__all__ = ["LOOKUP", "Lookup", "lookup", "open_fields", "seal_fields"]
 
 
 class Lookup(SealedOperation[LookupQuery, LookupResult]):
@@ -80,10 +80,8 @@ class Lookup(SealedOperation[LookupQuery, LookupResult]):
         self, result: LookupResult, exchange_id: str, codec: Codec
     ) -> tuple[bytes, LookupResult] | None:
         """The disclosed fields whole, as a SealedFields object; in clear, their names, sources and dates."""
-        if not any(f.value is not None for f in result.fields):
-            return None
-        clear = tuple(_without_values(f) for f in result.fields)
-        return codec.encode_sealed_fields(exchange_id, result.fields), replace(result, fields=clear)
+        split = seal_fields(result.fields, exchange_id, codec)
+        return None if split is None else (split[0], replace(result, fields=split[1]))
 
     def sealed_part(self, result: LookupResult) -> Sealed | None:
         """The JWE of its values."""
@@ -95,9 +93,7 @@ class Lookup(SealedOperation[LookupQuery, LookupResult]):
 
     def open_values(self, result: LookupResult, plaintext: bytes, codec: Codec) -> tuple[str, LookupResult]:
         """The fields back, which must be the fields the answer names."""
-        exchange, fields = codec.decode_sealed_fields(plaintext)
-        if [f.name for f in fields] != [f.name for f in result.fields]:
-            raise ValueError("the sealed fields are not the fields the answer names")
+        exchange, fields = open_fields(result.fields, plaintext, codec)
         return exchange, replace(result, fields=fields, sealed=None)
 
     def check(self, query: LookupQuery, purpose: Purpose, catalogues: CatalogueView) -> Rejection | None:
@@ -153,8 +149,28 @@ def lookup(
     )
 
 
-def _without_values(field: DisclosedField) -> DisclosedField:
-    return replace(field, value=None, converted_from=None, alternatives=(), sealed=field.value is not None)
+def seal_fields(
+    fields: tuple[DisclosedField, ...], exchange_id: str, codec: Codec
+) -> tuple[bytes, tuple[DisclosedField, ...]] | None:
+    """Disclosed fields whole as a SealedFields plaintext naming the exchange, and the fields without their
+    values (their names, sources and dates stay in clear); None when no field has a value (LOOKUP, SELF)."""
+    if not any(f.value is not None for f in fields):
+        return None
+    clear = tuple(
+        replace(f, value=None, converted_from=None, alternatives=(), sealed=f.value is not None)
+        for f in fields
+    )
+    return codec.encode_sealed_fields(exchange_id, fields), clear
+
+
+def open_fields(
+    named: tuple[DisclosedField, ...], plaintext: bytes, codec: Codec
+) -> tuple[str, tuple[DisclosedField, ...]]:
+    """The exchange a SealedFields plaintext names and its fields, which must be the ``named`` ones."""
+    exchange, fields = codec.decode_sealed_fields(plaintext)
+    if [f.name for f in fields] != [f.name for f in named]:
+        raise ValueError("the sealed fields are not the fields the answer names")
+    return exchange, fields
 
 
 def _disclose(citizen: Citizen, name: str, scheme: str, catalogues: CatalogueView) -> DisclosedField:

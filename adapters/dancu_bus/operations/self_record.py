@@ -26,6 +26,7 @@ from dancu_bus.contracts import DISCLOSABLE_FIELDS, Citizen, DisclosedField, Sea
 from dancu_bus.contracts import Operation as Name
 from dancu_bus.errors import ConfigError
 from dancu_bus.operations.base import FOUND, Asking, SealedOperation, id_refusal, schema_branches
+from dancu_bus.operations.lookup import open_fields, seal_fields
 from dancu_bus.reasons import Reason, Rejection
 
 __all__ = [
@@ -228,13 +229,8 @@ class SelfRecord(SealedOperation[SelfQuery, SelfResult]):
         self, result: SelfResult, exchange_id: str, codec: Codec
     ) -> tuple[bytes, SelfResult] | None:
         """The fields whole, as a SealedFields object; in clear, their names, sources and dates."""
-        if not any(f.value is not None for f in result.fields):
-            return None
-        clear = tuple(
-            replace(f, value=None, converted_from=None, alternatives=(), sealed=f.value is not None)
-            for f in result.fields
-        )
-        return codec.encode_sealed_fields(exchange_id, result.fields), replace(result, fields=clear)
+        split = seal_fields(result.fields, exchange_id, codec)
+        return None if split is None else (split[0], replace(result, fields=split[1]))
 
     def sealed_part(self, result: SelfResult) -> Sealed | None:
         """The JWE of its values."""
@@ -246,9 +242,7 @@ class SelfRecord(SealedOperation[SelfQuery, SelfResult]):
 
     def open_values(self, result: SelfResult, plaintext: bytes, codec: Codec) -> tuple[str, SelfResult]:
         """The fields back, which must be the fields the answer names."""
-        exchange, fields = codec.decode_sealed_fields(plaintext)
-        if [f.name for f in fields] != [f.name for f in result.fields]:
-            raise ValueError("the sealed fields are not the fields the answer names")
+        exchange, fields = open_fields(result.fields, plaintext, codec)
         return exchange, replace(result, fields=fields, sealed=None)
 
     def check(self, query: SelfQuery, purpose: Purpose, catalogues: CatalogueView) -> Rejection | None:
