@@ -9,16 +9,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from dancu_bus.admin.reader import TopicRecord, read_to_end, read_topic
 from dancu_bus.audit import run_audit
 from dancu_bus.cli.audit import run_verify
 from dancu_bus.codec import Codec
+from dancu_bus.contracts import AuditRecord, Request, Response
 from dancu_bus.demo import read_audit
 from dancu_bus.sdk import Client, ClientConfig, Context, LookupQuery, VerifyQuery
-from dancu_bus.settings import Settings
+from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.topic_names import TopicNames
 from tests.contexts import KYC, SIM
 from tests.contexts import PUBLIC_SERVICE as PROVINCE
 from tests.integration.exchange_env import Deployment, free_port
@@ -36,6 +39,42 @@ def exchange(deployment: Deployment, agency: str, context: Context, count: int, 
         requests = [client.build(query(people[(start + i) % len(people)]), context) for i in range(count)]
         assert len(list(client.send_requests(requests))) == count
     return [r.request_id for r in requests]
+
+
+Audited = tuple[Request, Response, AuditRecord]
+
+
+def audited_exchanges(kafka: KafkaSettings, agency: str, codec: Codec) -> dict[str, Audited]:
+    """Every answered request ``agency`` sent, with its answer and its audit record, by request id.
+
+    Fails when an answered request has no audit record within a minute.
+    """
+    names = TopicNames(kafka.topic_prefix)
+    requests = {
+        request.request_id: request
+        for record in read_to_end(kafka, names.request(agency), 30)
+        if record.value is not None and (request := codec.decode_request(record.value))
+    }
+    responses = {
+        response.request_id: response
+        for record in read_to_end(kafka, names.response(agency), 30)
+        if record.value is not None
+        and (response := codec.decode_response(record.value)).request_id in requests
+    }
+    audits: dict[str, AuditRecord] = {}
+
+    def all_audited(records: Sequence[TopicRecord]) -> bool:
+        for record in records:
+            if record.value is not None and (audit := codec.decode_audit(record.value)).agency == agency:
+                audits[audit.request_id] = audit
+        return responses.keys() <= audits.keys()
+
+    read_topic(kafka, names.audit, all_audited, 60)
+    missing = responses.keys() - audits.keys()
+    assert not missing, (
+        f"{len(missing)} of {len(responses)} answered requests of {agency} have no audit record"
+    )
+    return {rid: (requests[rid], response, audits[rid]) for rid, response in responses.items()}
 
 
 def exchange_all(deployment: Deployment, start: int = 0) -> list[str]:

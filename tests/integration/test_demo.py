@@ -10,7 +10,14 @@ import pytest
 
 from dancu_bus.demo import run_demo
 from dancu_bus.faults.broker import free_port, prepare_home, remove_home
-from dancu_bus.settings import AuditSettings, BrokerSettings, ResolverSettings, Settings, StoreSettings
+from dancu_bus.settings import (
+    AuditIndexSettings,
+    AuditSettings,
+    BrokerSettings,
+    ResolverSettings,
+    Settings,
+    StoreSettings,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.security, pytest.mark.timeout(600)]
 
@@ -29,6 +36,7 @@ def test_the_demo_runs_start_to_finish_and_leaves_no_value_in_clear(tmp_path: Pa
         store=StoreSettings(path=tmp_path / "population.sqlite3"),
         resolver=ResolverSettings(metrics_port=free_port()),
         audit=AuditSettings(metrics_port=free_port()),
+        audit_index=AuditIndexSettings(path=tmp_path / "audit-index.sqlite3"),
     )
     out = io.StringIO()
     try:
@@ -44,3 +52,8 @@ def test_the_demo_runs_start_to_finish_and_leaves_no_value_in_clear(tmp_path: Pa
     assert "TRANSFER" in text and "refused by the SDK, nothing sent" in text
     assert "answers with personal data sealed (keys demo-bank-1, demo-province-1)" in text
     assert "SOME IN CLEAR" not in text
+    # The citizens' channels: the SMS reply in UCS-2 segments, the portal's history naming both channels.
+    assert "sms: MT RECORD to +" in text and "UCS2 segment(s)" in text and "  [1/" in text
+    assert "portal: CITIZEN_INFO (VNeID, level 2)" in text and ": OK [" in text
+    history = text.split("(who read my data), newest first:\n", 1)[1]
+    assert "SELF ART8-SELF" in history and "SELF ART9-SELF" in history

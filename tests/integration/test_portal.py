@@ -45,7 +45,7 @@ from dancu_bus.settings import AuditIndexSettings, PortalSettings, Settings
 from dancu_bus.transport import DeadLetters
 from tests.contexts import KYC
 from tests.contexts import PUBLIC_SERVICE as PROVINCE
-from tests.integration.audit_env import exchange
+from tests.integration.audit_env import audited_exchanges, exchange
 from tests.integration.exchange_env import Deployment, running_deployment
 from tests.keys import sample_agencies, sdk_keys
 
@@ -366,3 +366,25 @@ def test_the_history_lists_the_audited_exchanges_newest_first_hidden_ones_after_
         (a.name, a.code) for a in sample_agencies() if a.id == "demo-bank"
     )
     assert {e["operation"] for e in after} == {"SELF", "VERIFY", "LOOKUP"}
+
+
+def test_every_portal_exchange_has_its_audit_record_with_the_fields_it_disclosed(portal: Portal) -> None:
+    """Each request the adapter sent the resolver, answered or refused, is audited as agency portal, SELF,
+    fee 0, with exactly the fields its answer disclosed."""
+    me, other = (p.personal_id for p in portal.deployment.people[4:6])
+    asked = [citizen_info(me, 1), citizen_info(me, 2), citizen_info(me, 2, asked=other)]
+    portal.ask(asked)
+    audited = audited_exchanges(portal.settings.kafka, "portal", portal.deployment.codec)
+    for request, response, audit in audited.values():
+        assert (audit.operation, audit.fee, audit.personal_id) == ("SELF", 0, request.personal_id)
+        assert audit.fields_disclosed == response.fields_disclosed
+    by_session = {audit.case_no: audit for _, _, audit in audited.values()}
+    one, two, refused = (by_session[a.session_id] for a in asked)
+    assert configured(me, 1) == list(one.fields_disclosed)
+    assert configured(me, 2) == list(two.fields_disclosed)
+    assert (refused.status, refused.reason_code, refused.fields_disclosed) == (
+        "REJECTED",
+        "NOT_OWN_RECORD",
+        (),
+    )
+    assert one.officer_id == "citizen.vneid.level1" and two.officer_id == "citizen.vneid.level2"

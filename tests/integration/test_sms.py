@@ -22,6 +22,7 @@ from dancu_bus.operations import platform_codec
 from dancu_bus.operations.self_record import e164_digits
 from dancu_bus.settings import KafkaSettings, Settings, SmsSettings
 from dancu_bus.sms import Encoding, Kind, Mo, Mt, SmsWire, reassemble, run_sms
+from tests.integration.audit_env import audited_exchanges
 from tests.integration.secured_stack import SecuredStack, Service, running_secured_stack
 from tests.keys import sdk_keys
 
@@ -212,3 +213,19 @@ def test_an_ascii_reply_is_gsm7_and_a_restart_answers_no_mo_twice(
     assert reassemble(mt.segments) == mt.text
     answered = [m.in_reply_to for m in _all_replies(stack)]
     assert len(answered) == len(set(answered))
+
+
+def test_every_lookup_asked_has_its_audit_record_free_with_the_fields_it_disclosed(
+    stack: SecuredStack,
+) -> None:
+    """Each SELF request the adapter sent is audited as agency sms with fee 0 (Art. 8.2), and an answer
+    that disclosed fields has exactly those recorded."""
+    person, phone = next(_registered(stack))
+    ids = _send(stack, phone, f"DC {person.personal_id}")
+    _replies(stack, ids)
+    audited = audited_exchanges(stack.admin.kafka, SMS, CODEC)
+    for request, response, audit in audited.values():
+        assert (audit.operation, audit.fee, audit.personal_id) == ("SELF", 0, request.personal_id)
+        assert audit.fields_disclosed == response.fields_disclosed
+    (mine,) = (audit for request, _, audit in audited.values() if request.case_no in ids)
+    assert mine.status == "OK" and "full_name" in mine.fields_disclosed

@@ -19,13 +19,12 @@ from dancu_bus.cli.traces import exporting_spans
 from dancu_bus.codec import Codec, SchemaSet, load_schemas
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.operations import platform_codec, platform_operations
-from dancu_bus.portal import portal_adapter, resolver_asker, run_portal
+from dancu_bus.portal import serve_portal
 from dancu_bus.resolver import Edges, agency_directory, run_resolver
-from dancu_bus.sdk import AsyncClient, ClientConfig
 from dancu_bus.settings import Settings
 from dancu_bus.sms import run_sms
 from dancu_bus.store import open_store
-from dancu_bus.transport import DeadLetters, Followed, operator_key
+from dancu_bus.transport import Followed
 
 __all__ = ["STOP_GRACE_S", "register", "serve"]
 
@@ -94,18 +93,6 @@ async def _portal(settings: Settings) -> None:
     if not await wait_for_cluster(settings.kafka, stop, "the portal adapter"):
         return
     with exporting_spans(settings.tracing, "dancu-bus-portal"):
-        await serve(_serve_portal(settings, stop), stop, "the portal adapter")
-
-
-async def _serve_portal(settings: Settings, stop: asyncio.Event) -> None:
-    codec = platform_codec()
-    portal = settings.portal
-    config = ClientConfig(
-        portal.agency, settings.kafka, timeout_s=portal.answer_timeout_s, answer_keys=portal.answer_keys
-    )
-    dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), failed_by="portal")
-    async with (
-        AsyncClient(config, codec) as client,
-        portal_adapter(settings, codec.schemas, resolver_asker(client, portal)) as adapter,
-    ):
-        await run_portal(settings, adapter, dead_letters, stop, CollectorRegistry())
+        await serve(
+            serve_portal(settings, platform_codec(), stop, CollectorRegistry()), stop, "the portal adapter"
+        )

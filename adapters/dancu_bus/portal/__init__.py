@@ -20,6 +20,7 @@ from dancu_bus.portal.service import (
     portal_history,
     registry_names,
     run_portal,
+    serve_portal,
 )
 from dancu_bus.portal.wire import PORTAL_REQUEST, PORTAL_RESPONSE, request_record, response_record
 
@@ -54,4 +55,5 @@ __all__ = [
     "response_record",
     "run_portal",
     "self_query",
+    "serve_portal",
 ]

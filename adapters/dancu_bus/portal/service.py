@@ -18,18 +18,29 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from dancu_bus.codec import SchemaSet
+from dancu_bus.codec import Codec, SchemaSet
 from dancu_bus.health import HealthServer
 from dancu_bus.metrics import ServiceMetrics
 from dancu_bus.portal.adapter import AskResolver, History, PortalAdapter, Unanswerable
+from dancu_bus.portal.citizen import resolver_asker
 from dancu_bus.portal.history import AgencyNames, HistoryPage, history_page
 from dancu_bus.portal.requests import HistoryAsk
 from dancu_bus.portal.wire import PORTAL_RESPONSE, response_record
 from dancu_bus.registry import RegistryCodec, RegistryView
+from dancu_bus.sdk import AsyncClient, ClientConfig
 from dancu_bus.settings import Settings
 from dancu_bus.store.audit_index import AuditIndex, open_audit_index
 from dancu_bus.topic_names import TopicNames
-from dancu_bus.transport import DeadLetters, Incoming, Outgoing, WorkerOptions, consumer, following, producer
+from dancu_bus.transport import (
+    DeadLetters,
+    Incoming,
+    Outgoing,
+    WorkerOptions,
+    consumer,
+    following,
+    operator_key,
+    producer,
+)
 from dancu_bus.transport.consuming import next_batch
 
 __all__ = [
@@ -39,6 +50,7 @@ __all__ = [
     "portal_history",
     "registry_names",
     "run_portal",
+    "serve_portal",
 ]
 
 log = logging.getLogger(__name__)
@@ -147,6 +159,22 @@ async def _serve(
         sent = [await writing.send(o.topic, o.value, key=o.key, headers=list(o.headers)) for o in outgoing]
         await asyncio.gather(*sent)
         await reading.commit()
+
+
+async def serve_portal(
+    settings: Settings, codec: Codec, stop: asyncio.Event, registry: CollectorRegistry | None = None
+) -> None:
+    """The adapter as a service: agency ``portal``'s SDK client, the audit index, the followed registry."""
+    portal = settings.portal
+    config = ClientConfig(
+        portal.agency, settings.kafka, timeout_s=portal.answer_timeout_s, answer_keys=portal.answer_keys
+    )
+    dead_letters = DeadLetters(codec, operator_key(settings.dead_letters), failed_by="portal")
+    async with (
+        AsyncClient(config, codec) as client,
+        portal_adapter(settings, codec.schemas, resolver_asker(client, portal)) as adapter,
+    ):
+        await run_portal(settings, adapter, dead_letters, stop, registry)
 
 
 @asynccontextmanager
