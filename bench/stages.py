@@ -4,8 +4,10 @@
 
 The SDK's stages (build, encode the request, decode the response) and the resolver's (decode,
 admit, store, answer, encode), each over the same 20,000 requests about people of the cached
-population (``exchange.py`` seeds it), then the resolver's whole handler in batches of 500. It shows
-where the CPU of a round trip goes without the broker, the network or another process in the way.
+population (``exchange.py`` seeds it), then the resolver's whole handler in batches of 500, then
+the audit consumer's handler over the same exchanges (requests and answers paired, chained, encoded)
+and the bytes of each record. It shows where the CPU of a round trip goes without the broker, the
+network or another process in the way.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from prometheus_client import CollectorRegistry
 from workloads import WORKLOADS
 
 from dancu_bus.agencies import FileAgencyDirectory
+from dancu_bus.audit import AuditHandler, AuditLimits
 from dancu_bus.catalogues import CatalogueView, packaged_view
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Citizen, Provenance, Request, Response
 from dancu_bus.keys import PrivateKeys
-from dancu_bus.metrics import ResolverMetrics
+from dancu_bus.metrics import AuditMetrics, ResolverMetrics
 from dancu_bus.operations import LOOKUP, Asking, platform_codec
 from dancu_bus.resolver import Admission, Admitted, Rejection, reject, respond
 from dancu_bus.resolver.handler import ResolverHandler
@@ -150,12 +153,51 @@ async def _handler(
 ) -> None:
     names = TopicNames("bench.dancu")
     records = [Incoming(names.request(agency), 0, i, 0, None, v, ()) for i, v in enumerate(values)]
+    answers: list[Incoming] = []
     async with SqliteStore(population.sqlite_path, create=True) as store:
         handler = ResolverHandler(codec, directory, store, names, ResolverMetrics(CollectorRegistry()))
         started = time.process_time()
         for first in range(0, _N, _BATCH):
-            await handler.handle(records[first : first + _BATCH])
+            written = await handler.handle(records[first : first + _BATCH])
+            answers += [
+                Incoming(o.topic, 0, len(answers) + i, 0, o.key, o.value, ())
+                for i, o in enumerate(w for w in written if w.topic == names.response(agency))
+            ]
         print(f"  {'resolver: whole handler':<28}{(time.process_time() - started) / _N * 1e6:8.1f} µs/record")
+    await _audit(codec, names, agency, records, answers)
+
+
+async def _audit(
+    codec: Codec, names: TopicNames, agency: str, requests: list[Incoming], answers: list[Incoming]
+) -> None:
+    """The audit consumer's handler over the same exchanges: pairing, chaining and encoding their records.
+
+    One agency's exchanges all chain in one audit partition, so this is what one partition's writer
+    (one audit consumer) can keep up with per core.
+    """
+    witness = AuditHandler(codec, names, AuditMetrics(CollectorRegistry()), AuditLimits(), 6)
+    partition = witness.output_partition(names.request(agency))
+    witness.resume(partition, None)
+    witness.restore(partition, [])
+    written = 0
+    size = 0
+    started = time.process_time()
+    for first in range(0, _N, _BATCH):
+        batch = [*requests[first : first + _BATCH], *answers[first : first + _BATCH]]
+        for out in await witness.handle(batch):
+            if out.topic == names.audit:
+                written += 1
+                size += len(out.value or b"")
+    spent = time.process_time() - started
+    print(
+        f"  {'audit: whole handler':<28}{spent / max(written, 1) * 1e6:8.1f} µs/exchange",
+        f"({written:,} records)",
+    )
+    print(f"  {'bytes per request':<28}{sum(len(r.value or b'') for r in requests) / len(requests):8.0f}")
+    print(
+        f"  {'bytes per response':<28}{sum(len(r.value or b'') for r in answers) / max(len(answers), 1):8.0f}"
+    )
+    print(f"  {'bytes per audit record':<28}{size / max(written, 1):8.0f}")
 
 
 def _directory() -> FileAgencyDirectory:
