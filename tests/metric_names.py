@@ -13,6 +13,8 @@ import re
 from prometheus_client import CollectorRegistry
 
 from dancu_bus.metrics import AuditMetrics, LagMetrics, ResolverMetrics, ServiceMetrics, ViewMetrics
+from dancu_bus.portal import PortalMetrics
+from dancu_bus.sms.metrics import SmsMetrics
 from dancu_bus.transport import Followed
 
 __all__ = ["PROMETHEUS_SERIES", "dancu_names_in", "declared_series", "series_in", "undeclared_in"]
@@ -49,8 +51,15 @@ def declared_series() -> frozenset[str]:
     LagMetrics(registry)
     ViewMetrics(registry, Followed())
     ServiceMetrics(registry, "resolver")
+    # The channel adapters serve their own registries (each with its ServiceMetrics, so apart).
+    registries = [registry, CollectorRegistry(), CollectorRegistry()]
+    SmsMetrics(registries[1])
+    PortalMetrics(registries[2])
     return frozenset(
-        family.name + suffix for family in registry.collect() for suffix in _SUFFIXES[family.type]
+        family.name + suffix
+        for each in registries
+        for family in each.collect()
+        for suffix in _SUFFIXES[family.type]
     )
 
 

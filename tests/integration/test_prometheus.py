@@ -1,22 +1,28 @@
-"""A real Prometheus scraping a real resolver and audit consumer: the metrics, rules and dashboards hold.
+"""A real Prometheus scraping a real resolver, audit consumer and channel adapters: the metrics, rules and
+dashboards hold.
 
-One stack per module: topics under a fresh prefix on the test broker, a seeded SQLite store, the resolver
-and the audit consumer as child processes (``faults.Stage``), Prometheus with the project's scrape
-config and rules aimed at them. A known mix of requests goes through (answered, refused, not found, and
-one record that is no request at all); then every recording rule and every dashboard panel's expression
-is evaluated against that Prometheus, and every metric they name must be on the processes' /metrics.
+One stack per module: topics under a fresh prefix on the test broker, a seeded SQLite store, the resolver,
+the audit consumer and the SMS and portal adapters as child processes (``faults.Stage``), Prometheus
+with the project's scrape config and rules aimed at them. A known mix of requests goes through
+(answered, refused, not found, and one record that is no request at all; an SMS asking for help and a
+portal request refused, which neither adapter needs the resolver for); then every recording rule and
+every dashboard panel's expression is evaluated against that Prometheus, and every metric they name
+must be on the processes' /metrics.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +31,15 @@ import yaml
 from confluent_kafka import Producer
 
 from dancu_bus.admin.config import client_config
+from dancu_bus.audit.indexer import IndexOptions, run_index
 from dancu_bus.dashboards import expressions, instantiate, load
 from dancu_bus.faults.stage import AGENCIES, Stage, prepare_stage
 from dancu_bus.operations import OPERATIONS
+from dancu_bus.portal import PORTAL_REQUEST, AccountType, HistoryAsk, PortalRequest, Service, request_record
 from dancu_bus.sdk import Context, VerifyQuery
 from dancu_bus.sdk.requests import build_request
-from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.settings import AuditIndexSettings, KafkaSettings, Settings
+from dancu_bus.sms import Mo, SmsWire
 from dancu_bus.status.prometheus import status_from_prometheus
 from tests.metric_names import dancu_names_in
 from tests.prometheus_fixture import DEPLOY, Prometheus, prometheus_factory, scrape_config  # noqa: F401
@@ -57,10 +66,22 @@ def stage(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactor
     """The resolver and the audit consumer running on the test broker, under a prefix of their own
     (``DANCU_TEST_KEEP_STAGE=1`` keeps its folder, with the services' logs, for a look afterwards)."""
     running = prepare_stage(Settings(), kafka_settings, tmp_path_factory.mktemp("prometheus"))
-    running.environment["DANCU_LAG_INTERVAL_S"] = "1"
+    prefix = running.kafka.topic_prefix
+    index = running.workdir / "audit-index.sqlite3"
+    running.environment |= {
+        "DANCU_LAG_INTERVAL_S": "1",
+        "DANCU_SMS__GROUP_ID": f"sms.{prefix}",
+        "DANCU_PORTAL__GROUP_ID": f"portal.{prefix}",
+        "DANCU_AUDIT_INDEX__PATH": str(index),
+    }
     try:
         running.start("resolver")
         running.start("audit")
+        # The portal reads the audit index: made (empty) before it starts.
+        indexing = running.settings.model_copy(update={"audit_index": AuditIndexSettings(path=index)})
+        asyncio.run(run_index(indexing, running.codec, IndexOptions(once=True, timeout_s=30)))
+        running.start("sms")
+        running.start("portal")
         yield running
     finally:
         running.tear_down(keep_workdir=os.environ.get("DANCU_TEST_KEEP_STAGE") == "1")
@@ -69,15 +90,14 @@ def stage(kafka_settings: KafkaSettings, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="module")
 def stack(stage: Stage, prometheus_factory: Callable[[Mapping[str, Any]], Prometheus]) -> Stack:  # noqa: F811
     ports = {s.name: s.port for s in stage.services}
-    targets = {
-        "dancu-resolver": [f"127.0.0.1:{ports['resolver']}"],
-        "dancu-audit": [f"127.0.0.1:{ports['audit']}"],
-    }
+    targets = {f"dancu-{name}": [f"127.0.0.1:{port}"] for name, port in ports.items()}
     prometheus = prometheus_factory(scrape_config(targets))
-    prometheus.wait_for('count(up{job=~"dancu-.*"} == 1)', lambda v: v == 2)
+    prometheus.wait_for('count(up{job=~"dancu-.*"} == 1)', lambda v: v == len(targets))
     for wave in range(WAVES):
         _send_the_mix(stage)
         prometheus.wait_for("sum(dancu_resolver_requests_total)", _equal((wave + 1) * SENT // WAVES))
+        prometheus.wait_for("sum(dancu_sms_messages_total)", _equal(wave + 1))
+        prometheus.wait_for("sum(dancu_portal_answers_total)", _equal(wave + 1))
     prometheus.wait_for("sum(dancu_audit_records_total)", lambda v: v == SENT)
     # Three samples of the last series to appear (the audit's, the lag's), so that every rate has points.
     for series in (
@@ -110,10 +130,37 @@ def _send_the_mix(stage: Stage) -> None:
             (stage.names.request(agency), request.request_id.encode(), stage.codec.encode_request(request))
         )
     records.append((stage.names.request(agency), b"not-a-request", b"\x00 not avro"))  # a dead letter
+    records += _channel_records(stage)
     producer = Producer(client_config(stage.kafka))
     for topic, key, value in records:
         producer.produce(topic, value, key)
     assert producer.flush(30) == 0
+
+
+def _channel_records(stage: Stage) -> list[tuple[str, bytes, bytes]]:
+    """An SMS asking for help, a portal history asked at level 1 (refused), one portal record of garbage."""
+    now = datetime.now(UTC)
+    sender = "84900000009"
+    mo = Mo(f"gw-{uuid.uuid4().hex[:12]}", sender, "8088", "DC HELP", now)
+    person = stage.people[0].personal_id
+    ask = HistoryAsk(now - timedelta(days=1), now, None, 10)
+    history = PortalRequest(
+        str(uuid.uuid4()),
+        "s-prometheus",
+        AccountType.VNEID,
+        1,
+        person,
+        Service.ACCESS_HISTORY,
+        person,
+        ask,
+        now,
+    )
+    portal = stage.codec.schemas.encode(PORTAL_REQUEST, request_record(history))
+    return [
+        (stage.names.sms_mo, sender.encode(), SmsWire(stage.codec.schemas).encode_mo(mo)),
+        (stage.names.portal_req, b"s-prometheus", portal),
+        (stage.names.portal_req, b"s-garbage", b"\x00 not avro"),  # the portal's dead letter
+    ]
 
 
 def _metrics_text(port: int) -> str:

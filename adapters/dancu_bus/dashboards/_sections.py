@@ -20,10 +20,20 @@ from dancu_bus.dashboards._widgets import (
     timeseries_panel,
 )
 
-__all__ = ["AUDIT_JOB", "RESOLVER_JOB", "lag_panels", "process_panels", "worker_panels"]
+__all__ = [
+    "AUDIT_JOB",
+    "PORTAL_JOB",
+    "RESOLVER_JOB",
+    "SMS_JOB",
+    "lag_panels",
+    "process_panels",
+    "worker_panels",
+]
 
 RESOLVER_JOB = "dancu-resolver"
 AUDIT_JOB = "dancu-audit"
+SMS_JOB = "dancu-sms"
+PORTAL_JOB = "dancu-portal"
 """The scrape jobs of deploy/prometheus's configuration."""
 
 

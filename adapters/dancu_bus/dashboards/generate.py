@@ -11,6 +11,7 @@ from grafana_foundation_sdk.models import dashboard as model
 
 from dancu_bus.dashboards.agency import agency
 from dancu_bus.dashboards.audit import audit
+from dancu_bus.dashboards.channels import channels
 from dancu_bus.dashboards.overview import overview
 from dancu_bus.dashboards.resolver import resolver
 
@@ -21,6 +22,7 @@ DASHBOARDS: Mapping[str, Callable[[], model.Dashboard]] = {
     "agency": agency,
     "resolver": resolver,
     "audit": audit,
+    "channels": channels,
 }
 """Each dashboard by the name of its file in deploy/grafana (``<name>.json``)."""
 

@@ -17,7 +17,7 @@ from dancu_bus.errors import BrokerError
 
 __all__ = ["Application", "Service", "start_application", "start_service"]
 
-COMMANDS = {"resolver": ("resolver",), "audit": ("audit", "run")}
+COMMANDS = {"resolver": ("resolver",), "audit": ("audit", "run"), "sms": ("sms",), "portal": ("portal",)}
 
 
 @dataclass

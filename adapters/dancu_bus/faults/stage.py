@@ -65,7 +65,8 @@ class Stage:
         return self.settings.kafka
 
     def start(self, kind: str) -> Service:
-        """Start one more ``dancu-bus resolver`` or ``dancu-bus audit run`` and wait until it is ready."""
+        """Start one more ``dancu-bus resolver``, ``audit run``, ``sms`` or ``portal`` and wait until it is
+        ready."""
         port = _free_port()
         number = sum(s.name == kind for s in self.services) + 1
         # A restarted resolver takes the name of the one it replaces, as a pod restarted in place does:
@@ -154,6 +155,8 @@ class Stage:
                 "DANCU_RESOLVER__METRICS_PORT": str(port),
                 "DANCU_AUDIT__GROUP_ID": settings.audit.group_id,
                 "DANCU_AUDIT__METRICS_PORT": str(port),
+                "DANCU_SMS__METRICS_PORT": str(port),
+                "DANCU_PORTAL__METRICS_PORT": str(port),
                 "DANCU_LOG_LEVEL": "INFO",
             }
             | self.environment
