@@ -7,13 +7,15 @@ for the citizen's own record and for the exchanges about them today, after the a
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO, TypeVar
 
 from dancu_bus.admin.reader import TopicRecord, read_topic
 from dancu_bus.admin.writer import write_records
+from dancu_bus.audit.indexer import IndexOptions, run_index
 from dancu_bus.codec import Codec
 from dancu_bus.contracts import Citizen
 from dancu_bus.operations.self_record import e164_digits
@@ -26,17 +28,77 @@ from dancu_bus.portal import (
     Service,
     request_record,
 )
-from dancu_bus.settings import KafkaSettings
-from dancu_bus.sms import Mo, Mt, SmsWire
+from dancu_bus.settings import KafkaSettings, Settings
+from dancu_bus.sms import Kind, Mo, Mt, SmsWire
 from dancu_bus.timestamps import VIETNAM
 from dancu_bus.topic_names import TopicNames
 
-__all__ = ["CHANNELS", "SHORT_CODE", "ask_portal", "audited_channels", "history_lines", "sms_lookup"]
+__all__ = [
+    "CHANNELS",
+    "SHORT_CODE",
+    "ask_portal",
+    "audited_channels",
+    "history_lines",
+    "show_citizens",
+    "sms_lookup",
+]
 
 SHORT_CODE = "8088"
 CHANNELS = frozenset({"sms", "portal"})  # the citizens' channels, agencies in deploy/agencies.yaml
 _WAIT_S = 60.0
 _T = TypeVar("_T")
+_A = TypeVar("_A")
+
+
+async def show_citizens(
+    settings: Settings, admin: KafkaSettings, codec: Codec, person: Citizen, out: TextIO
+) -> int:
+    """An SMS lookup and the portal's access history of ``person``; 0 when both were answered in full."""
+    since = datetime.now(UTC) - timedelta(days=1)
+    mt = await _retried(lambda: asyncio.to_thread(sms_lookup, admin, codec, person, out), _sms_unavailable)
+    own = await _retried(
+        lambda: asyncio.to_thread(ask_portal, admin, codec, person, Service.CITIZEN_INFO), _portal_unavailable
+    )
+    if own is not None:
+        shown = ", ".join(f["name"] for f in own["fields"]) or own["reason_code"]
+        print(
+            f"portal: CITIZEN_INFO (VNeID, level 2) for {person.personal_id}: {own['status']} [{shown}]",
+            file=out,
+        )
+    # The history reads the audit index: wait for the channels' audit records, then index the topic.
+    await asyncio.to_thread(audited_channels, admin, codec, person.personal_id)
+    await run_index(
+        settings.model_copy(update={"kafka": admin}), codec, IndexOptions(once=True, timeout_s=60)
+    )
+    history = await asyncio.to_thread(ask_portal, admin, codec, person, Service.ACCESS_HISTORY, since)
+    if history is None or history["status"] != "OK":
+        print(f"portal: ACCESS_HISTORY unanswered: {history}", file=out)
+        return 1
+    print(f"portal: ACCESS_HISTORY of {person.personal_id} (who read my data), newest first:", file=out)
+    for line in history_lines(history):
+        print(line, file=out)
+    channels = {e["agency"] for e in history["history"]}
+    ok = mt is not None and mt.kind is Kind.RECORD and own is not None and channels >= CHANNELS
+    return 0 if ok else 1
+
+
+async def _retried(ask: Callable[[], Awaitable[_A | None]], unavailable: Callable[[_A], bool]) -> _A | None:
+    """``ask`` again (three times at most, 5 s apart) while its answer says the bus cannot serve yet."""
+    answer = None
+    for _ in range(3):
+        answer = await ask()
+        if answer is None or not unavailable(answer):
+            return answer
+        await asyncio.sleep(5)
+    return answer
+
+
+def _sms_unavailable(mt: Mt) -> bool:
+    return mt.kind is Kind.UNAVAILABLE
+
+
+def _portal_unavailable(answer: dict[str, Any]) -> bool:
+    return bool(answer["reason_code"] == "AUDIT_UNAVAILABLE")
 
 
 def sms_lookup(admin: KafkaSettings, codec: Codec, person: Citizen, out: TextIO) -> Mt | None:

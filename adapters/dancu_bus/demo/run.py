@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TextIO
 
 from dancu_bus.admin.agencies import AgencyAdmin
 from dancu_bus.admin.catalogues import load_catalogues
@@ -28,7 +28,7 @@ from dancu_bus.audit.indexer import IndexOptions, run_index
 from dancu_bus.catalogues import load_entries
 from dancu_bus.codec import Codec, load_schemas
 from dancu_bus.contracts import Citizen
-from dancu_bus.demo.citizens import CHANNELS, ask_portal, audited_channels, history_lines, sms_lookup
+from dancu_bus.demo.citizens import show_citizens
 from dancu_bus.demo.keys import SampleKey, operator_keys, sample_keys
 from dancu_bus.demo.platform import Logins, onboard_agencies, service_logins, set_up_principals
 from dancu_bus.demo.report import describe_audit, describe_exchange, read_audit, sealed_on_the_broker
@@ -43,12 +43,12 @@ from dancu_bus.dev.broker import broker_home, broker_kafka, dev_ca, start_broker
 from dancu_bus.lifecycle import stop_on_signals
 from dancu_bus.operations import OPERATIONS, platform_codec
 from dancu_bus.operations.self_record import e164_digits
-from dancu_bus.portal import Service, serve_portal
+from dancu_bus.portal import serve_portal
 from dancu_bus.registry import RegistryCodec
 from dancu_bus.resolver import agency_directory, run_resolver
 from dancu_bus.secret_files import write_private
 from dancu_bus.settings import BrokerSettings, DeadLetterSettings, KafkaSettings, Settings
-from dancu_bus.sms import Kind, Mt, run_sms
+from dancu_bus.sms import run_sms
 from dancu_bus.store import PopulationStore, open_store
 from dancu_bus.store.seeding import seed_store
 from dancu_bus.topic_names import TopicNames
@@ -56,7 +56,6 @@ from dancu_bus.topic_names import TopicNames
 __all__ = ["DEMO_CITIZENS", "run_demo"]
 
 DEMO_CITIZENS = 100_000
-_A = TypeVar("_A")
 
 
 async def run_demo(settings: Settings, out: TextIO, *, keep_running: bool = False) -> int:
@@ -159,7 +158,7 @@ async def _exchange_and_audit(
             exchanges = await _exchanges(cluster, codec, people, out)
             # The report reads the audit topic synchronously; off the loop, so the audit keeps writing it.
             code = await asyncio.to_thread(_report, admin, codec, exchanges, out)
-            code |= await _citizens(settings, admin, codec, _with_phone(people), out)
+            code |= await show_citizens(settings, admin, codec, _with_phone(people), out)
             if stay is not None:
                 await stay()
             return code
@@ -192,57 +191,6 @@ def _portal_settings(cluster: _Cluster) -> Settings:
 def _with_phone(people: Sequence[Citizen]) -> Citizen:
     """The first sample person with a mobile number on the record (the SMS must come from it)."""
     return next((p for p in people if e164_digits(p.phone) is not None), people[0])
-
-
-async def _citizens(
-    settings: Settings, admin: KafkaSettings, codec: Codec, person: Citizen, out: TextIO
-) -> int:
-    """An SMS lookup and the portal's access history of ``person``; 0 when both were answered in full."""
-    since = datetime.now(UTC) - timedelta(days=1)
-    mt = await _retried(lambda: asyncio.to_thread(sms_lookup, admin, codec, person, out), _sms_unavailable)
-    own = await _retried(
-        lambda: asyncio.to_thread(ask_portal, admin, codec, person, Service.CITIZEN_INFO), _portal_unavailable
-    )
-    if own is not None:
-        shown = ", ".join(f["name"] for f in own["fields"]) or own["reason_code"]
-        print(
-            f"portal: CITIZEN_INFO (VNeID, level 2) for {person.personal_id}: {own['status']} [{shown}]",
-            file=out,
-        )
-    # The history reads the audit index: wait for the channels' audit records, then index the topic.
-    await asyncio.to_thread(audited_channels, admin, codec, person.personal_id)
-    await run_index(
-        settings.model_copy(update={"kafka": admin}), codec, IndexOptions(once=True, timeout_s=60)
-    )
-    history = await asyncio.to_thread(ask_portal, admin, codec, person, Service.ACCESS_HISTORY, since)
-    if history is None or history["status"] != "OK":
-        print(f"portal: ACCESS_HISTORY unanswered: {history}", file=out)
-        return 1
-    print(f"portal: ACCESS_HISTORY of {person.personal_id} (who read my data), newest first:", file=out)
-    for line in history_lines(history):
-        print(line, file=out)
-    channels = {e["agency"] for e in history["history"]}
-    ok = mt is not None and mt.kind is Kind.RECORD and own is not None and channels >= CHANNELS
-    return 0 if ok else 1
-
-
-async def _retried(ask: Callable[[], Awaitable[_A | None]], unavailable: Callable[[_A], bool]) -> _A | None:
-    """``ask`` again (three times at most, 5 s apart) while its answer says the bus cannot serve yet."""
-    answer = None
-    for _ in range(3):
-        answer = await ask()
-        if answer is None or not unavailable(answer):
-            return answer
-        await asyncio.sleep(5)
-    return answer
-
-
-def _sms_unavailable(mt: Mt) -> bool:
-    return mt.kind is Kind.UNAVAILABLE
-
-
-def _portal_unavailable(answer: dict[str, Any]) -> bool:
-    return bool(answer["reason_code"] == "AUDIT_UNAVAILABLE")
 
 
 def _stay(
