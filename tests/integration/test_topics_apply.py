@@ -146,7 +146,9 @@ def test_cli_apply_twice(
 ) -> None:
     """``topics apply`` prints each topic and platform ACL it creates, then nothing to do when run again."""
     settings = _cli_settings(kafka_settings, unique_prefix, tmp_path)
-    args = argparse.Namespace(file=None, replication_factor=1, delete_unknown=False, prune_acls=False)
+    args = argparse.Namespace(
+        file=None, replication_factor=1, agencies=None, delete_unknown=False, prune_acls=False
+    )
     assert run_apply(args, settings) == 0
     first = capsys.readouterr().out.splitlines()
     creates = [line for line in first if line.startswith("+ create ")]
