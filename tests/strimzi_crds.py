@@ -1,4 +1,5 @@
-"""Validate Kubernetes resources of Strimzi's kinds offline, against the CRDs in ``../shared/strimzi``.
+"""Validate Kubernetes resources of Strimzi's kinds offline, against the CRDs in ``../shared/strimzi``; and
+read a KafkaUser's ACLs back as the User Operator creates them.
 
 The CRDs' ``openAPIV3Schema`` is OpenAPI v3 with Kubernetes extensions, not JSON Schema; it is turned
 into JSON Schema (draft 7) here the way the API server reads it:
@@ -27,7 +28,16 @@ import jsonschema
 import pytest
 import yaml
 
-__all__ = ["STRIMZI_CRDS", "crd_errors", "strimzi_crds_dir", "structural", "validate_strimzi"]
+from dancu_bus.access import Grant, Operation, Pattern, Resource, principal
+
+__all__ = [
+    "STRIMZI_CRDS",
+    "crd_errors",
+    "operator_grants",
+    "strimzi_crds_dir",
+    "structural",
+    "validate_strimzi",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 STRIMZI_CRDS = REPO.parent / "shared" / "strimzi"
@@ -124,3 +134,30 @@ def validate_strimzi(resource: Mapping[str, Any], version: str = "v1") -> None:
     errors = list(crd_errors(resource, version))
     name = resource.get("metadata", {}).get("name")
     assert not errors, f"{resource.get('kind')} {name}: " + "; ".join(errors)
+
+
+# Strimzi's names for our enums, written out here independently of the renderer's tables.
+_RESOURCES = {"topic": Resource.TOPIC, "group": Resource.GROUP, "transactionalId": Resource.TRANSACTIONAL_ID}
+_PATTERNS = {"literal": Pattern.LITERAL, "prefix": Pattern.PREFIXED}
+_OPERATIONS = {"Read": Operation.READ, "Write": Operation.WRITE, "Describe": Operation.DESCRIBE}
+
+
+def operator_grants(user: Mapping[str, Any]) -> frozenset[Grant]:
+    """The Kafka ACLs Strimzi's User Operator creates for a KafkaUser: one per rule and operation.
+
+    Only the resource types and operations topics.yaml grants are known here; another fails the test.
+    """
+    who = principal(user["metadata"]["name"])
+    return frozenset(
+        Grant(
+            who,
+            _RESOURCES[rule["resource"]["type"]],
+            rule["resource"]["name"],
+            _PATTERNS[rule["resource"].get("patternType", "literal")],
+            _OPERATIONS[operation],
+            allow=rule.get("type", "allow") == "allow",
+            host=rule.get("host", "*"),
+        )
+        for rule in user["spec"]["authorization"]["acls"]
+        for operation in rule["operations"]
+    )

@@ -40,7 +40,7 @@ from dancu_bus.topics import (
 )
 from dancu_bus.topics.strimzi import kafka_user, resource_name, strimzi_acls
 from tests import strimzi_crds
-from tests.strimzi_crds import crd_errors, structural, validate_strimzi
+from tests.strimzi_crds import crd_errors, operator_grants, structural, validate_strimzi
 
 REPO = Path(__file__).resolve().parents[2]
 DECLARED = load_topics(REPO / "topics.yaml")
@@ -60,10 +60,6 @@ DEPLOYMENT = StrimziDeployment(
     accounts=("bank", "portal"),
     replication_factor=1,
 )
-# Strimzi's names for our enums, written out here independently of the renderer's tables.
-RESOURCES = {"topic": Resource.TOPIC, "group": Resource.GROUP, "transactionalId": Resource.TRANSACTIONAL_ID}
-PATTERNS = {"literal": Pattern.LITERAL, "prefix": Pattern.PREFIXED}
-OPERATIONS = {"Read": Operation.READ, "Write": Operation.WRITE, "Describe": Operation.DESCRIBE}
 
 
 def rendered(declared: TopicsFile = DECLARED, deployment: StrimziDeployment = DEPLOYMENT) -> list[Any]:
@@ -86,24 +82,6 @@ def topics_of(resources: Iterable[Any]) -> dict[str, tuple[int, int, dict[str, s
         )
         for r in of_kind(resources, "KafkaTopic")
     }
-
-
-def grants_of(user: Any) -> frozenset[Grant]:
-    """The Kafka ACLs Strimzi's User Operator creates for one KafkaUser: one per rule and operation."""
-    who = principal(user["metadata"]["name"])
-    return frozenset(
-        Grant(
-            who,
-            RESOURCES[rule["resource"]["type"]],
-            rule["resource"]["name"],
-            PATTERNS[rule["resource"].get("patternType", "literal")],
-            OPERATIONS[operation],
-            allow=rule.get("type", "allow") == "allow",
-            host=rule.get("host", "*"),
-        )
-        for rule in user["spec"]["authorization"]["acls"]
-        for operation in rule["operations"]
-    )
 
 
 # --- (a) every resource validates against its CRD ----------------------------------------------
@@ -206,7 +184,7 @@ def test_render_and_apply_grant_the_same_acls() -> None:
     """The KafkaUsers' ACLs are exactly what ``topics apply`` would grant on an empty broker: every platform
     user's (as ``principals ensure``) and every account's (as ``agency issue``), and no other user."""
     users = of_kind(rendered(), "KafkaUser")
-    held = {principal(u["metadata"]["name"]): grants_of(u) for u in users}
+    held = {principal(u["metadata"]["name"]): operator_grants(u) for u in users}
     names, ids = DEPLOYMENT.names, DEPLOYMENT.ids
     missing = plan_acls(DECLARED, names, ids, {}, DEPLOYMENT.accounts).missing
     assert frozenset().union(*held.values()) == frozenset(missing)
