@@ -84,7 +84,9 @@ def _add_render(actions: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="NAME",
         help="the Strimzi Kafka cluster (label strimzi.io/cluster)",
     )
-    out.add_argument("--namespace", metavar="NS", help="metadata.namespace of every resource (default none)")
+    out.add_argument(
+        "--namespace", metavar="NS", help="metadata.namespace of every resource (default: none, kubectl's)"
+    )
     out.set_defaults(run=lambda args, settings: run_render(args, settings, sys.stdout))
 
 
@@ -109,7 +111,7 @@ def _add_declaration_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="FILE",
-        help="agencies file whose agencies get their topics (and, rendered, their users)"
+        help="agencies file: each agency gets its topics (render: its KafkaUser too, once issued)"
         " (default: DANCU_RESOLVER__AGENCIES_FILE, deploy/agencies.yaml)",
     )
 
