@@ -217,6 +217,11 @@ class Agency(BaseModel):
         return keys
 
     @property
+    def holds_account(self) -> bool:
+        """Whether its broker account (SCRAM user, ACLs) exists: issued at step 10, not yet terminated."""
+        return self.status in (AgencyStatus.ACTIVE, AgencyStatus.SUSPENDED)
+
+    @property
     def answer_key(self) -> AnswerKey | None:
         """The key answers are sealed to now: the last registered."""
         return self.answer_keys[-1] if self.answer_keys else None

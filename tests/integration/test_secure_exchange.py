@@ -109,7 +109,9 @@ def _lines_of(
     agency: str, run: Command, settings: Settings, capsys: pytest.CaptureFixture[str], prune: bool = False
 ) -> list[str]:
     """Run ``topics plan`` or ``apply``, which must exit 0; the lines it printed about ``agency``."""
-    args = argparse.Namespace(file=None, replication_factor=1, delete_unknown=False, prune_acls=prune)
+    args = argparse.Namespace(
+        file=None, replication_factor=1, agencies=None, delete_unknown=False, prune_acls=prune
+    )
     assert run(args, settings) == 0
     return [line for line in capsys.readouterr().out.splitlines() if f"User:{agency} " in line]
 

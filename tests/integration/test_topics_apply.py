@@ -1,17 +1,26 @@
-"""``topics plan|apply`` against a real broker, under a prefix only the test uses."""
+"""``topics plan|apply`` against a real broker, under a prefix only the test uses; and ``topics render
+--strimzi`` against what apply and ``agency issue`` leave there."""
 
 from __future__ import annotations
 
 import argparse
+import io
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dancu_bus.access import platform_grants, platform_ids
 from dancu_bus.admin import apply, describe, wait_ready
-from dancu_bus.admin.security import apply_acls
-from dancu_bus.cli.topics import run_apply
+from dancu_bus.admin.security import (
+    apply_acls,
+    describe_acls,
+    issue_agency_credentials,
+    revoke_agency_credentials,
+)
+from dancu_bus.cli.topics import run_apply, run_render
 from dancu_bus.errors import BrokerError
 from dancu_bus.settings import AuditSettings, KafkaSettings, ResolverSettings, Settings
 from dancu_bus.topic_names import TopicNames
@@ -27,7 +36,9 @@ from dancu_bus.topics import (
     packaged_topics,
     plan,
 )
+from tests.strimzi_crds import operator_grants
 
+REPO = Path(__file__).resolve().parents[2]
 AGENCIES = ("agency-a", "agency-b")
 ONE_DAY_MS = str(86_400_000)  # exchanges are kept only as long as delivery needs
 
@@ -146,7 +157,9 @@ def test_cli_apply_twice(
 ) -> None:
     """``topics apply`` prints each topic and platform ACL it creates, then nothing to do when run again."""
     settings = _cli_settings(kafka_settings, unique_prefix, tmp_path)
-    args = argparse.Namespace(file=None, replication_factor=1, delete_unknown=False, prune_acls=False)
+    args = argparse.Namespace(
+        file=None, replication_factor=1, agencies=None, delete_unknown=False, prune_acls=False
+    )
     assert run_apply(args, settings) == 0
     first = capsys.readouterr().out.splitlines()
     creates = [line for line in first if line.startswith("+ create ")]
@@ -165,3 +178,46 @@ def test_wait_ready_names_an_unreachable_cluster() -> None:
     """Waiting for a cluster that never answers ends in a BrokerError naming its address."""
     with pytest.raises(BrokerError, match=r"127\.0\.0\.1:9 did not answer within 1 s"):
         wait_ready(KafkaSettings(bootstrap_servers="127.0.0.1:9"), 1.0)
+
+
+@pytest.fixture
+def issued_agency(kafka_settings: KafkaSettings, unique_prefix: str) -> Iterator[str]:
+    """An agency of this test's own, given its SCRAM user and ACLs as ``agency issue`` does; revoked after."""
+    agency = f"s{uuid.uuid4().hex[:8]}"
+    issue_agency_credentials(kafka_settings, TopicNames(unique_prefix), agency)
+    yield agency
+    revoke_agency_credentials(kafka_settings, TopicNames(unique_prefix), agency)
+
+
+@pytest.mark.usefixtures("cleanup_topics", "cleanup_acls")
+def test_render_declares_what_apply_and_issue_leave_on_the_broker(
+    kafka_settings: KafkaSettings, unique_prefix: str, issued_agency: str, tmp_path: Path
+) -> None:
+    """After ``topics apply`` and ``agency issue`` the broker holds the topics ``topics render --strimzi``
+    declares for the same deployment, with their partitions and every config declared, and the same ACLs."""
+    settings = _cli_settings(kafka_settings, unique_prefix, tmp_path)
+    agencies = yaml.safe_load((REPO / "deploy" / "agencies.yaml").read_text(encoding="utf-8"))["agencies"]
+    settings.resolver.agencies_file.write_text(
+        yaml.safe_dump({"agencies": [{**agencies[0], "id": issued_agency}]})
+    )
+    common = {"file": None, "replication_factor": 1, "agencies": None}
+    assert run_apply(argparse.Namespace(**common, delete_unknown=False, prune_acls=False), settings) == 0
+    out = io.StringIO()
+    assert run_render(argparse.Namespace(**common, cluster="test", namespace=None), settings, out) == 0
+    resources = list(yaml.safe_load_all(out.getvalue()))
+    topics = {
+        r["spec"].get("topicName", r["metadata"]["name"]): r["spec"]
+        for r in resources
+        if r["kind"] == "KafkaTopic"
+    }
+    actual = describe(kafka_settings, unique_prefix + ".")
+    assert set(actual) == set(topics)
+    for name, spec in topics.items():
+        assert actual[name].partitions == spec["partitions"], name
+        assert {key: actual[name].configs.get(key) for key in spec["config"]} == spec["config"], name
+    users = {r["metadata"]["name"]: operator_grants(r) for r in resources if r["kind"] == "KafkaUser"}
+    assert describe_acls(kafka_settings, issued_agency) == users[issued_agency]
+    for user, grants in users.items():
+        # The registry's group id is shared by every deployment on the broker: this test's grants only.
+        ours = {g for g in describe_acls(kafka_settings, user) if unique_prefix in g.name}
+        assert ours == {g for g in grants if unique_prefix in g.name}, user

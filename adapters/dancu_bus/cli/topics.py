@@ -1,8 +1,10 @@
-"""``dancu-bus topics plan|apply``: show and apply the difference between topics.yaml and the cluster.
+"""``dancu-bus topics plan|apply|render``: show and apply the difference between topics.yaml and the cluster,
+or render the same as Strimzi resources.
 
 Topics and ACLs both: the ACLs topics.yaml's readers, writers and principals give the platform users
 and the issued agencies (``+`` missing), and those the broker holds beyond them (``-``, removed only
-with ``--prune-acls``).
+with ``--prune-acls``). ``render --strimzi`` prints, with no broker, the KafkaTopic and KafkaUser
+resources that have Strimzi's operators create the same topics, users and ACLs on Kubernetes.
 """
 
 from __future__ import annotations
@@ -11,42 +13,85 @@ import argparse
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import TextIO
 
 from dancu_bus.access import platform_ids
 from dancu_bus.admin import apply, plan_topics
 from dancu_bus.admin.security import apply_acls, plan_deployment_acls
-from dancu_bus.agencies import load_directory
+from dancu_bus.agencies import FileAgencyDirectory, load_directory
 from dancu_bus.dev import repo_root
 from dancu_bus.settings import Settings
 from dancu_bus.topic_names import TopicNames
 from dancu_bus.topics import (
     AclPlan,
     Plan,
+    StrimziDeployment,
+    StrimziTarget,
     TopicsFile,
     load_topics,
     packaged_topics,
     render,
     render_acls,
+    strimzi_resources,
+    strimzi_yaml,
     time_retention,
 )
 
-__all__ = ["add_topics_option", "audit_retention", "declared_topics", "register", "run_apply", "run_plan"]
+__all__ = [
+    "add_topics_option",
+    "audit_retention",
+    "declared_topics",
+    "register",
+    "run_apply",
+    "run_plan",
+    "run_render",
+]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``topics plan`` and ``topics apply``."""
-    topics = commands.add_parser("topics", help="align the cluster's topics with topics.yaml")
+    """Add ``topics plan``, ``topics apply`` and ``topics render``."""
+    topics = commands.add_parser(
+        "topics", help="align the cluster's topics with topics.yaml, or render them for Strimzi"
+    )
     actions = topics.add_subparsers(dest="topics_command", required=True)
     show = actions.add_parser("plan", help="show what apply would change, without changing anything")
     show.set_defaults(run=run_plan)
     change = actions.add_parser("apply", help="create and align the declared topics (idempotent)")
     change.set_defaults(run=run_apply)
     for parser in (show, change):
-        _add_options(parser)
+        _add_declaration_options(parser)
+        _add_alignment_options(parser)
+    _add_render(actions)
 
 
-def _add_options(parser: argparse.ArgumentParser) -> None:
-    """The options plan and apply share."""
+def _add_render(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``topics render --strimzi --cluster NAME``."""
+    out = actions.add_parser(
+        "render",
+        help="print the topics, users and ACLs apply and agency issue would create, as Kubernetes resources"
+        " (no broker needed)",
+    )
+    _add_declaration_options(out)
+    formats = out.add_mutually_exclusive_group(required=True)
+    formats.add_argument(
+        "--strimzi",
+        action="store_true",
+        help="Strimzi KafkaTopic and KafkaUser resources (kafka.strimzi.io/v1), as multi-document YAML",
+    )
+    out.add_argument(
+        "--cluster",
+        required=True,
+        metavar="NAME",
+        help="the Strimzi Kafka cluster (label strimzi.io/cluster)",
+    )
+    out.add_argument(
+        "--namespace", metavar="NS", help="metadata.namespace of every resource (default: none, kubectl's)"
+    )
+    out.set_defaults(run=lambda args, settings: run_render(args, settings, sys.stdout))
+
+
+def _add_declaration_options(parser: argparse.ArgumentParser) -> None:
+    """What plan, apply and render read: the topics file, the agencies, a replication factor."""
     parser.add_argument(
         "--file",
         type=Path,
@@ -61,6 +106,18 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="override every topic's replication factor (1 on a single-node cluster); "
         "min.insync.replicas is lowered to fit",
     )
+    parser.add_argument(
+        "--agencies",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="agencies file: each agency gets its topics (render: its KafkaUser too, once issued)"
+        " (default: DANCU_RESOLVER__AGENCIES_FILE, deploy/agencies.yaml)",
+    )
+
+
+def _add_alignment_options(parser: argparse.ArgumentParser) -> None:
+    """What only plan and apply take: what to remove from the cluster."""
     parser.add_argument(
         "--delete-unknown",
         action="store_true",
@@ -110,9 +167,14 @@ def audit_retention(file: Path | None, settings: Settings) -> timedelta | None:
     return time_retention(declared_topics(file), names.audit, names.prefix)
 
 
+def _agencies(args: argparse.Namespace, settings: Settings) -> FileAgencyDirectory:
+    """The agencies file given, else the one the settings name."""
+    return load_directory(_existing(args.agencies or settings.resolver.agencies_file))
+
+
 def _inputs(args: argparse.Namespace, settings: Settings) -> tuple[TopicsFile, tuple[str, ...]]:
     """The topics file and the ids of the agencies file."""
-    return declared_topics(args.file), load_directory(_existing(settings.resolver.agencies_file)).ids()
+    return declared_topics(args.file), _agencies(args, settings).ids()
 
 
 def _plan(
@@ -161,3 +223,18 @@ def run_apply(args: argparse.Namespace, settings: Settings) -> int:
     lines = done + render_acls(AclPlan(stray=kept), prune=False)
     print("\n".join(lines) if lines else "no changes")
     return _report_problems(planned)
+
+
+def run_render(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Print the Strimzi resources of this deployment: its prefix and service ids, as apply uses them."""
+    directory = _agencies(args, settings)
+    deployment = StrimziDeployment(
+        names=TopicNames(settings.kafka.topic_prefix),
+        ids=platform_ids(settings),
+        agencies=directory.ids(),
+        accounts=tuple(a.id for a in directory.agencies() if a.holds_account),
+        replication_factor=args.replication_factor,
+    )
+    target = StrimziTarget(args.cluster, args.namespace)
+    out.write(strimzi_yaml(strimzi_resources(declared_topics(args.file), deployment, target)))
+    return 0

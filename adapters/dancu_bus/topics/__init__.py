@@ -1,4 +1,5 @@
-"""Topics and principals as declared in ``topics.yaml``, and the plan that aligns a cluster (pure)."""
+"""Topics and principals as declared in ``topics.yaml``, the plan that aligns a cluster, and the Strimzi
+resources that declare the same on Kubernetes (pure)."""
 
 from dancu_bus.topics.model import (
     PrincipalDeclaration,
@@ -29,6 +30,7 @@ from dancu_bus.topics.plan import (
     render_acls,
     render_action,
 )
+from dancu_bus.topics.strimzi import StrimziDeployment, StrimziTarget, strimzi_resources, strimzi_yaml
 
 __all__ = [
     "AclPlan",
@@ -41,6 +43,8 @@ __all__ = [
     "Plan",
     "PrincipalDeclaration",
     "Problem",
+    "StrimziDeployment",
+    "StrimziTarget",
     "TopicDeclaration",
     "TopicDefaults",
     "TopicSpec",
@@ -55,5 +59,7 @@ __all__ = [
     "render_acl",
     "render_acls",
     "render_action",
+    "strimzi_resources",
+    "strimzi_yaml",
     "time_retention",
 ]
