@@ -21,6 +21,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from dancu_bus.access import AUDIT, RESOLVER
 from dancu_bus.settings import Settings
@@ -32,18 +33,24 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "dancu-bus"
 KUBERNETES = "1.31.0"
 SERVICES = ("audit", "portal", "resolver", "sms")
+# A file setting each service may take from a Secret (read as its owner's only, or public).
+SECRET_FILES = {
+    "audit": "DANCU_AUDIT__SIGNING_KEY_FILE",
+    "portal": "DANCU_PORTAL__ANSWER_KEYS",
+    "resolver": "DANCU_DEAD_LETTERS__OPERATOR_KEY",
+    "sms": "DANCU_SDK__ANSWER_KEYS",
+}
 # Every service on, each autoscaled and given a secret file: the largest rendering the values allow.
 EVERY_SERVICE = [
     arg
-    for name in SERVICES
+    for name, setting in SECRET_FILES.items()
     for arg in (
         "--set",
         f"services.{name}.enabled=true",
         "--set",
         f"services.{name}.autoscaling.enabled=true",
         "--set-json",
-        f'services.{name}.secretFiles=[{{"env": "DANCU_SDK__ANSWER_KEYS", "secretName": "{name}-keys",'
-        ' "key": "keys.jwks"}]',
+        f'services.{name}.secretFiles=[{{"env": "{setting}", "secretName": "{name}-file", "key": "k.pem"}}]',
     )
 ]
 RENDERINGS = {"default": [], "every-service": EVERY_SERVICE}
@@ -108,8 +115,22 @@ def _plain_env(container: Mapping[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in container["env"] if "value" in e}
 
 
+def _is_setting(name: str) -> bool:
+    """Whether ``DANCU_A__B`` names a field of the settings tree (pydantic ignores one that does not)."""
+    model: Any = Settings
+    for part in name.removeprefix("DANCU_").lower().split("__"):
+        field = (
+            model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        )
+        if field is None:
+            return False
+        model = field.annotation
+    return True
+
+
 def _settings_from(env: Mapping[str, str], private: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The settings a container with ``env`` would build; its private files are made under ``private``."""
+    assert [name for name in env if not _is_setting(name)] == []
     for name in [n for n in os.environ if n.startswith("DANCU_")]:
         monkeypatch.delenv(name)
     for name, value in env.items():
@@ -172,15 +193,21 @@ def test_rendered_settings_are_what_the_services_read(
     for name, deployment in _of_kind(rendered, "Deployment").items():
         container = _container(deployment)
         env = _plain_env(container)
+        # What comes from a Secret at run time (the store's DSN) is a setting too.
+        secrets = {e["name"]: "from-a-secret" for e in container["env"] if "valueFrom" in e}
         private = tmp_path / name
         private.mkdir()
-        settings = _settings_from(env, private, monkeypatch)
+        settings = _settings_from(env | secrets, private, monkeypatch)
         component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
         section = getattr(settings, component)
         assert section.metrics_port == container["ports"][0]["containerPort"]
         assert settings.metrics_host == "0.0.0.0"
         assert settings.kafka.security_protocol == "SASL_SSL"
         assert settings.kafka.password is not None and settings.kafka.ssl_ca is not None
+        # Every private file a setting names is one the init container copies there before the start.
+        (init,) = deployment["spec"]["template"]["spec"]["initContainers"]
+        copied = {line.split()[-1] for line in init["command"][-1].splitlines() if line.startswith("cp ")}
+        assert {v for v in env.values() if v.startswith("/run/dancu/private/")} == copied
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
         # The login is the KafkaUser whose Secret Strimzi writes, and the CA is the cluster's.
         assert volumes["kafka-user"]["secret"]["secretName"] == settings.kafka.username
