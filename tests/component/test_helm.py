@@ -76,7 +76,9 @@ def _helm(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _render(helm: str, args: Sequence[str]) -> list[Manifest]:
-    done = _helm(helm, "template", "dancu", str(CHART), "--namespace", "dancu", *args)
+    done = _helm(
+        helm, "template", "dancu", str(CHART), "--namespace", "dancu", "--kube-version", KUBERNETES, *args
+    )
     assert done.returncode == 0, done.stderr
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
