@@ -1,34 +1,23 @@
 """Validate Kubernetes resources of Strimzi's kinds offline, against the CRDs in ``../shared/strimzi``; and
 read a KafkaUser's ACLs back as the User Operator creates them.
 
-The CRDs' ``openAPIV3Schema`` is OpenAPI v3 with Kubernetes extensions, not JSON Schema; it is turned
-into JSON Schema (draft 7) here the way the API server reads it:
-
-- ``nullable: true`` admits null;
-- ``x-kubernetes-int-or-string`` admits an integer or a string;
-- an object with ``properties`` admits no other field unless it says
-  ``x-kubernetes-preserve-unknown-fields`` (or has ``additionalProperties``): the API server would
-  silently prune such a field, so a resource relying on one is wrong although it is accepted;
-- ``metadata``, which a CRD leaves as a bare object, gets the checks the API server makes of every
-  object's metadata: a DNS-1123 name, a DNS-1123 label as namespace, legal label keys and values.
-
-``x-kubernetes-validations`` (CEL rules) are not evaluated. The CRDs are located relative to the
-repository root; without them the tests skip locally and fail under ``CI=true``.
+The CRDs' ``openAPIV3Schema`` is read as the API server reads it (``tests.crd_schemas``: nullable,
+int-or-string, closed field lists, metadata's name and label checks; no CEL rules). The CRDs are
+located relative to the repository root; without them the tests skip locally and fail under ``CI=true``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 
 from dancu_bus.access import Grant, Operation, Pattern, Resource, principal
+from tests.crd_schemas import errors_of, structural, validator_of
 
 __all__ = [
     "STRIMZI_CRDS",
@@ -43,29 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 STRIMZI_CRDS = REPO.parent / "shared" / "strimzi"
 _CRD_FILES = {"KafkaTopic": "043-Crd-kafkatopic.yaml", "KafkaUser": "044-Crd-kafkauser.yaml"}
 
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_LABEL_NAME = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-# ObjectMeta as the API server checks it (apimachinery's validation of names and labels).
-OBJECT_META: dict[str, Any] = {
-    "type": "object",
-    "required": ["name"],
-    "properties": {
-        "name": {"type": "string", "maxLength": 253, "pattern": rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$"},
-        "namespace": {"type": "string", "maxLength": 63, "pattern": rf"^{_DNS_LABEL}$"},
-        "labels": {
-            "type": "object",
-            "propertyNames": {
-                "maxLength": 317,
-                "pattern": rf"^({_DNS_LABEL}(\.{_DNS_LABEL})*/)?(?=.{{1,63}}$){_LABEL_NAME}$",
-            },
-            "additionalProperties": {"type": "string", "maxLength": 63, "pattern": rf"^({_LABEL_NAME})?$"},
-        },
-        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-    },
-}
-# Subschemas that constrain a value rather than declare its structure: no field list is closed there.
-_VALUE_VALIDATIONS = ("oneOf", "anyOf", "allOf", "not")
-
 
 def strimzi_crds_dir() -> Path:
     """``../shared/strimzi`` beside the repository; skip without it, or fail under ``CI=true``."""
@@ -77,46 +43,9 @@ def strimzi_crds_dir() -> Path:
     pytest.skip(reason)
 
 
-def structural(schema: Mapping[str, Any], *, closed: bool = True) -> dict[str, Any]:
-    """JSON Schema for one OpenAPI v3 node (and its children), as described in the module docstring."""
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "properties":
-            out[key] = {name: structural(child, closed=closed) for name, child in value.items()}
-        elif key in ("items", "additionalProperties") and isinstance(value, Mapping):
-            out[key] = structural(value, closed=closed)
-        elif key in _VALUE_VALIDATIONS:
-            out[key] = (
-                structural(value, closed=False)
-                if isinstance(value, Mapping)
-                else [structural(v, closed=False) for v in value]
-            )
-        elif not key.startswith("x-kubernetes-") and key != "nullable":
-            out[key] = value
-    if schema.get("nullable") and "type" in out:
-        out["type"] = [out["type"], "null"]
-    if schema.get("x-kubernetes-int-or-string") and "type" not in out and "anyOf" not in out:
-        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    open_fields = schema.get("x-kubernetes-preserve-unknown-fields") or "additionalProperties" in schema
-    if closed and "properties" in schema and not open_fields:
-        out["additionalProperties"] = False
-    return out
-
-
-@cache
 def _validator(kind: str, version: str) -> jsonschema.protocols.Validator:
     """The validator of ``kind`` at ``version`` (which the CRD must serve), from its CRD file."""
-    crd = yaml.safe_load((strimzi_crds_dir() / _CRD_FILES[kind]).read_text(encoding="utf-8"))
-    assert crd["spec"]["names"]["kind"] == kind
-    served = {v["name"]: v for v in crd["spec"]["versions"] if v["served"]}
-    assert version in served, f"{kind}: the CRD serves {sorted(served)}, not {version}"
-    schema = structural(served[version]["schema"]["openAPIV3Schema"])
-    schema["properties"]["metadata"] = OBJECT_META
-    schema["properties"]["apiVersion"] = {"const": f"{crd['spec']['group']}/{version}"}
-    schema["properties"]["kind"] = {"const": kind}
-    schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind", "metadata"})
-    jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema)
+    return validator_of(strimzi_crds_dir() / _CRD_FILES[kind], f"kafka.strimzi.io/{version}", kind)
 
 
 def crd_errors(resource: Mapping[str, Any], version: str = "v1") -> Iterator[str]:
@@ -125,8 +54,7 @@ def crd_errors(resource: Mapping[str, Any], version: str = "v1") -> Iterator[str
     if kind not in _CRD_FILES:
         yield f"kind: {kind!r} is none of {sorted(_CRD_FILES)}"
         return
-    for error in _validator(str(kind), version).iter_errors(resource):
-        yield f"{'.'.join(str(p) for p in error.absolute_path) or '(resource)'}: {error.message}"
+    yield from errors_of(_validator(str(kind), version), resource)
 
 
 def validate_strimzi(resource: Mapping[str, Any], version: str = "v1") -> None:

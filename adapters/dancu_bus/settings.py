@@ -385,6 +385,12 @@ class Settings(BaseSettings):
     dead_letters: DeadLetterSettings = DeadLetterSettings()
     tracing: TracingSettings = TracingSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="the address each service's /metrics, /healthz and /readyz endpoint binds"
+        " (DANCU_METRICS_HOST): loopback unless set; 0.0.0.0 in a container, where the kubelet's probes and"
+        " Prometheus reach the pod's own address",
+    )
     lag_interval_s: float = Field(
         default=15.0,
         gt=0,

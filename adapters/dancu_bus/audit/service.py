@@ -393,7 +393,7 @@ async def run_audit(
 
     async with (
         clients.watch() as watch,
-        HealthServer(registry, ready, settings.audit.metrics_port),
+        HealthServer(registry, ready, settings.audit.metrics_port, settings.metrics_host),
         _lag_watched(settings, names, LagMetrics(registry), stop, watched=given is None),
     ):
         await supervise(run, stop, failed)

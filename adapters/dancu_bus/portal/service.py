@@ -137,7 +137,9 @@ async def run_portal(
             reading.subscribe([TopicNames(settings.kafka.topic_prefix).portal_req])
             async with contextlib.AsyncExitStack() as serving:
                 if registry is not None:
-                    await serving.enter_async_context(HealthServer(registry, ready, portal.metrics_port))
+                    await serving.enter_async_context(
+                        HealthServer(registry, ready, portal.metrics_port, settings.metrics_host)
+                    )
                 await _serve(
                     reading, writing, WorkerOptions(pattern="", max_records=portal.max_batch), service, stop
                 )

@@ -127,7 +127,7 @@ async def run_resolver(
     async with (
         _followed(settings, given, {names.corrections: tickets.apply}, views),
         clients.watch() as watch,
-        HealthServer(registry, ready, settings.resolver.metrics_port),
+        HealthServer(registry, ready, settings.resolver.metrics_port, settings.metrics_host),
         _lag_watched(settings, given, LagMetrics(registry), stop),
         _audit_watched(settings, gate, stop),
     ):

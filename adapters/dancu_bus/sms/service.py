@@ -164,7 +164,10 @@ async def run_sms(settings: Settings, codec: Codec, stop: asyncio.Event) -> None
     def failed(exc: BaseException) -> None:
         log.warning("the SMS adapter's worker failed (%s: %s); it starts again", type(exc).__name__, exc)
 
-    async with AsyncClient(config, codec) as client, HealthServer(registry, ready, settings.sms.metrics_port):
+    async with (
+        AsyncClient(config, codec) as client,
+        HealthServer(registry, ready, settings.sms.metrics_port, settings.metrics_host),
+    ):
         adapter = SmsAdapter(settings, codec, client, dead, metrics)
         log.info("the SMS adapter answers %s as agency %s", topic, settings.sms.agency)
         await supervise(run, stop, failed)
