@@ -108,6 +108,19 @@ def _kill_follower(stage: Stage, progress: Progress, cluster: ClusterSettings) -
     _restart_killed(cluster, victim)
 
 
+def _kill_leaders(stage: Stage, progress: Progress, cluster: ClusterSettings) -> None:
+    """The node leading the most of the stage's partitions: their leaderships move while the load goes on."""
+    progress.wait_answered(1 / 3)
+    leaders = replicas(stage.kafka, stage.kafka.topic_prefix + ".").leaders
+    victim = max(leaders, key=lambda node: leaders[node])
+    progress.mark()
+    _restart_killed(cluster, victim)
+
+
 CLUSTER_SCENARIOS: dict[str, Scenario[ClusterSettings]] = {
-    s.name: s for s in (Scenario("cluster-broker-kill", "one broker SIGKILL, restarted", _kill_follower),)
+    s.name: s
+    for s in (
+        Scenario("cluster-broker-kill", "one broker SIGKILL, restarted", _kill_follower),
+        Scenario("cluster-leaders-kill", "the partition leaders' broker SIGKILL", _kill_leaders),
+    )
 }
