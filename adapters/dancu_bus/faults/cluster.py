@@ -117,10 +117,21 @@ def _kill_leaders(stage: Stage, progress: Progress, cluster: ClusterSettings) ->
     _restart_killed(cluster, victim)
 
 
+def _kill_controller(stage: Stage, progress: Progress, cluster: ClusterSettings) -> None:
+    """The active controller: the other two voters elect a new one, and it serves on as a broker after."""
+    progress.wait_answered(1 / 3)
+    controller = cluster_status(cluster).controller
+    if controller is None:
+        raise BrokerError("no node names an active controller: the quorum has no leader", retriable=False)
+    progress.mark()
+    _restart_killed(cluster, controller)
+
+
 CLUSTER_SCENARIOS: dict[str, Scenario[ClusterSettings]] = {
     s.name: s
     for s in (
         Scenario("cluster-broker-kill", "one broker SIGKILL, restarted", _kill_follower),
         Scenario("cluster-leaders-kill", "the partition leaders' broker SIGKILL", _kill_leaders),
+        Scenario("cluster-controller-kill", "the active controller SIGKILL", _kill_controller),
     )
 }
