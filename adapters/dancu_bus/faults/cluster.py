@@ -21,6 +21,7 @@ from dancu_bus.dev.cluster import (
     start_cluster,
     start_node,
     stop_cluster,
+    stop_node,
 )
 from dancu_bus.errors import BrokerError, DancuError
 from dancu_bus.faults.broker import free_port, link_jars
@@ -127,11 +128,27 @@ def _kill_controller(stage: Stage, progress: Progress, cluster: ClusterSettings)
     _restart_killed(cluster, controller)
 
 
+def _restart_in_turn(cluster: ClusterSettings, node_id: int) -> None:
+    """One step of a rolling restart: SIGTERM (leaderships handed over), start, back in every ISR."""
+    stop_node(cluster, node_id)
+    start_node(cluster, node_id)
+    _in_sync(cluster)
+
+
+def _rolling_restart(stage: Stage, progress: Progress, cluster: ClusterSettings) -> None:
+    """Every node in turn, each back in sync before the next goes, as an operator upgrades a cluster."""
+    progress.wait_answered(1 / 4)
+    progress.mark()
+    for node_id in range(1, cluster.brokers + 1):
+        _restart_in_turn(cluster, node_id)
+
+
 CLUSTER_SCENARIOS: dict[str, Scenario[ClusterSettings]] = {
     s.name: s
     for s in (
         Scenario("cluster-broker-kill", "one broker SIGKILL, restarted", _kill_follower),
         Scenario("cluster-leaders-kill", "the partition leaders' broker SIGKILL", _kill_leaders),
         Scenario("cluster-controller-kill", "the active controller SIGKILL", _kill_controller),
+        Scenario("cluster-rolling-restart", "rolling restart of all three", _rolling_restart),
     )
 }
