@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from pydantic import ValidationError
+
 from dancu_bus.dev.cluster import (
     cluster_ca,
     cluster_home,
@@ -14,6 +16,7 @@ from dancu_bus.dev.cluster import (
     start_cluster,
     stop_cluster,
 )
+from dancu_bus.errors import ConfigError
 from dancu_bus.settings import ClusterSettings, Settings
 
 __all__ = ["register_cluster"]
@@ -39,7 +42,10 @@ def run_cluster(args: argparse.Namespace, settings: Settings) -> int:
     """Run one cluster action; the status is one line per node."""
     cluster = settings.cluster
     if args.brokers is not None:
-        cluster = ClusterSettings.model_validate({**cluster.model_dump(), "brokers": args.brokers})
+        try:
+            cluster = ClusterSettings.model_validate({**cluster.model_dump(), "brokers": args.brokers})
+        except ValidationError:
+            raise ConfigError(f"--brokers {args.brokers}: the cluster has 3 to 9 nodes") from None
     if args.action == "stop":
         for said in stop_cluster(cluster):
             print(said)

@@ -143,6 +143,20 @@ def _rolling_restart(stage: Stage, progress: Progress, cluster: ClusterSettings)
         _restart_in_turn(cluster, node_id)
 
 
+def _scale_while_rolling(stage: Stage, progress: Progress, cluster: ClusterSettings) -> None:
+    """A rolling restart, with two more resolvers and audit consumers joining after the first node and
+    leaving (SIGTERM) after the second: both groups rebalance while a broker is away."""
+    progress.wait_answered(1 / 4)
+    progress.mark()
+    _restart_in_turn(cluster, 1)
+    joined = [stage.start(kind) for kind in ("resolver", "audit") for _ in range(2)]
+    _restart_in_turn(cluster, 2)
+    for service in joined:
+        service.stop()
+    for node_id in range(3, cluster.brokers + 1):
+        _restart_in_turn(cluster, node_id)
+
+
 CLUSTER_SCENARIOS: dict[str, Scenario[ClusterSettings]] = {
     s.name: s
     for s in (
@@ -150,5 +164,8 @@ CLUSTER_SCENARIOS: dict[str, Scenario[ClusterSettings]] = {
         Scenario("cluster-leaders-kill", "the partition leaders' broker SIGKILL", _kill_leaders),
         Scenario("cluster-controller-kill", "the active controller SIGKILL", _kill_controller),
         Scenario("cluster-rolling-restart", "rolling restart of all three", _rolling_restart),
+        Scenario(
+            "cluster-rolling-scale", "rolling restart, resolver + audit 1 → 3 → 1", _scale_while_rolling
+        ),
     )
 }
