@@ -19,6 +19,7 @@ __all__ = [
     "AuditIndexSettings",
     "AuditSettings",
     "BrokerSettings",
+    "ClusterSettings",
     "DeadLetterSettings",
     "KafkaSettings",
     "PortalSettings",
@@ -113,6 +114,26 @@ class BrokerSettings(BaseModel):
     )
     admin_password: SecretStr | None = Field(
         default=None, description="secured: the super user's password; default generated into <home>"
+    )
+
+
+class ClusterSettings(BaseModel):
+    """The local development cluster started by ``dancu-bus dev cluster``: secured KRaft nodes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    home: Path | None = Field(
+        default=None, description="jars, CA and each node's state; default .cache/cluster"
+    )
+    port: int = Field(
+        default=29092,
+        description="node 1's client port; node n listens on port + 2(n-1), its controller on the next one",
+    )
+    brokers: int = Field(default=3, ge=3, le=9, description="nodes, each a broker and a voter of the quorum")
+    heap: str = "768m"
+    start_timeout_s: float = 180.0
+    admin_password: SecretStr | None = Field(
+        default=None, description="the super user's password; default generated into <home>"
     )
 
 
@@ -375,6 +396,7 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     broker: BrokerSettings = BrokerSettings()
+    cluster: ClusterSettings = ClusterSettings()
     store: StoreSettings = StoreSettings()
     audit_index: AuditIndexSettings = AuditIndexSettings()
     resolver: ResolverSettings = ResolverSettings()

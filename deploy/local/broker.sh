@@ -19,6 +19,12 @@
 #                       `dancu-bus dev broker start` (default <home>/tls)
 #   DANCU_BROKER_MTLS_PORT  secured only: a second client listener that also requires a client
 #                       certificate signed by ca.crt (mutual TLS); default none
+#   DANCU_BROKER_NODE_ID  this node's id (default 1)
+#   DANCU_BROKER_VOTERS  a node of a cluster (`dancu-bus dev cluster`): the static controller quorum,
+#                       id@127.0.0.1:<controller port>,... of every node; default none, a single node
+#                       that is its own quorum. The internal topics then get 3 replicas (2 in sync).
+#   DANCU_BROKER_CLUSTER_ID  the cluster id storage is formatted with; the nodes of a cluster share
+#                       one (default: a new one)
 #
 # Secured mode (DANCU_BROKER_SECURE=1) has no anonymous and no clear-text listener: clients
 # authenticate with SCRAM-SHA-512 over TLS (SASL_SSL) on 127.0.0.1:<port>, the broker talks to its
@@ -50,9 +56,22 @@ admin_user=dancu-admin
 admin_file=$home/admin.password
 tls=${DANCU_BROKER_TLS_DIR:-$home/tls}
 mtls=${DANCU_BROKER_MTLS_PORT:-}
+node=${DANCU_BROKER_NODE_ID:-1}
+voters=${DANCU_BROKER_VOTERS:-}
+cluster_id=${DANCU_BROKER_CLUSTER_ID:-}
+if [ -n "$voters" ]; then
+  # Every partition of an internal topic on three nodes, and a write acknowledged by two: one node
+  # may be down without the offsets or the transactions refusing writes (topics.yaml's defaults).
+  replicas=3 min_isr=2 quorum="controller.quorum.voters=$voters"
+else
+  replicas=1 min_isr=1 quorum="controller.quorum.bootstrap.servers=127.0.0.1:$ctrl"
+fi
 
-say() { printf 'broker: %s\n' "$*"; }
-die() { printf 'broker: error: %s\n' "$*" >&2; exit 1; }
+# A cluster's nodes say which one speaks.
+who=broker
+if [ -n "$voters" ]; then who="node $node"; fi
+say() { printf '%s: %s\n' "$who" "$*"; }
+die() { printf '%s: error: %s\n' "$who" "$*" >&2; exit 1; }
 
 require_tools() {
   command -v java >/dev/null 2>&1 || die "Java is missing: install a JDK 17 or newer (Debian: apt-get install -y openjdk-17-jdk-headless)"
@@ -148,18 +167,19 @@ write_config() {
   cat >"$conf" <<EOF
 # Written by deploy/local/broker.sh; regenerated on every start.
 process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:$ctrl
+node.id=$node
+$quorum
 $(if [ "$secure" = 1 ]; then secure_listeners; else plain_listeners; fi)
 log.dirs=$data
 num.partitions=3
-offsets.topic.replication.factor=1
+min.insync.replicas=$min_isr
+offsets.topic.replication.factor=$replicas
 offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$min_isr
 transaction.state.log.num.partitions=6
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$min_isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.cleaner.backoff.ms=1000
@@ -224,11 +244,16 @@ format_storage() {
   if formatted; then
     return 0
   fi
-  local cluster_id args=$home/format.args
-  cluster_id=$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  local args=$home/format.args standalone=--standalone
+  if [ -z "$cluster_id" ]; then
+    cluster_id=$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  fi
+  # A static quorum (controller.quorum.voters) is named in the config; --standalone would make this
+  # node a quorum of its own.
+  if [ -n "$voters" ]; then standalone=; fi
   # The arguments go in a file only this user may read (java @argfile): the super user's password on
   # the command line would be visible to every user of the machine (ps).
-  (umask 077 && printf '%s\n' kafka.tools.StorageTool format --standalone --ignore-formatted \
+  (umask 077 && printf '%s\n' kafka.tools.StorageTool format $standalone --ignore-formatted \
     --cluster-id "$cluster_id" --config "$conf" >"$args")
   if [ "$secure" = 1 ]; then
     printf '%s\n' --add-scram "SCRAM-SHA-512=[name=$admin_user,password=$admin_pw]" >>"$args"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from dancu_bus.errors import DancuError
-from dancu_bus.faults import SCENARIOS, FaultOptions, Harness, fault_broker
-from dancu_bus.settings import Settings
+from dancu_bus.faults import SCENARIOS, FaultOptions, Harness, SingleBroker, fault_broker
+from dancu_bus.settings import BrokerSettings, Settings
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -23,10 +23,10 @@ SHORT = FaultOptions(requests=3_000, seconds=8.0)
 
 
 @pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness[BrokerSettings]]:
     """The harness with its broker running, for every scenario of this module; the broker stops after."""
     workdir: Path = tmp_path_factory.mktemp("faults")
-    running = Harness(fault_broker(), Settings(), workdir, SHORT)
+    running = Harness(SingleBroker(fault_broker()), Settings(), workdir, SHORT)
     try:
         running.start()
     except DancuError as exc:
@@ -40,7 +40,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_a_fault_mid_stream_loses_nothing_and_answers_nothing_twice(harness: Harness, name: str) -> None:
+def test_a_fault_mid_stream_loses_nothing_and_answers_nothing_twice(
+    harness: Harness[BrokerSettings], name: str
+) -> None:
     """Once a fault hits mid-stream, every request has exactly one committed response and one audit record."""
     row = harness.run(SCENARIOS[name])
     assert 0 < row.fault_at < row.sent, "the fault did not land in the middle of the stream"

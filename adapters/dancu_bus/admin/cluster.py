@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
@@ -42,7 +43,16 @@ from dancu_bus.topics import (
     render_action,
 )
 
-__all__ = ["apply", "broker_count", "delete_topics", "describe", "plan_topics", "wait_ready"]
+__all__ = [
+    "Replicas",
+    "apply",
+    "broker_count",
+    "delete_topics",
+    "describe",
+    "plan_topics",
+    "replicas",
+    "wait_ready",
+]
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -174,6 +184,36 @@ def broker_count(kafka: KafkaSettings, timeout_s: float = 15.0) -> int:
     """How many brokers the cluster has."""
     with _admin(kafka) as admin:
         return len(_metadata(admin, kafka, timeout_s).brokers)
+
+
+@dataclass(frozen=True)
+class Replicas:
+    """Where a cluster's partitions stand, as its metadata says."""
+
+    brokers: tuple[int, ...]
+    # Broker id → how many partitions it leads.
+    leaders: Mapping[int, int]
+    # Partitions with fewer in-sync replicas than replicas, and partitions without a leader.
+    under_replicated: int
+    offline: int
+    # Replication factor → how many partitions have it.
+    factors: Mapping[int, int]
+
+
+def replicas(kafka: KafkaSettings, prefix: str = "", timeout_s: float = 15.0) -> Replicas:
+    """Leaders and replicas of every partition of the topics starting with ``prefix`` (all if empty)."""
+    with _admin(kafka) as admin:
+        metadata = _metadata(admin, kafka, timeout_s)
+    partitions = [
+        p for name, t in metadata.topics.items() if name.startswith(prefix) for p in t.partitions.values()
+    ]
+    return Replicas(
+        brokers=tuple(sorted(metadata.brokers)),
+        leaders=Counter(p.leader for p in partitions if p.leader >= 0),
+        under_replicated=sum(1 for p in partitions if len(p.isrs) < len(p.replicas)),
+        offline=sum(1 for p in partitions if p.leader < 0),
+        factors=Counter(len(p.replicas) for p in partitions),
+    )
 
 
 def _topic_names(metadata: ClusterMetadata, names_or_prefix: str | Iterable[str]) -> list[str]:

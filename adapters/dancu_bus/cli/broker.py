@@ -1,4 +1,7 @@
-"""``dancu-bus dev broker start|stop|status|fetch``, the local broker; ``dev cert``, a client certificate."""
+"""``dancu-bus dev broker start|stop|status|fetch``, the local broker; ``dev cert``, a client certificate.
+
+``dev cluster``, the local three-node cluster, is ``cli.cluster``'s.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
+from dancu_bus.cli.cluster import register_cluster
 from dancu_bus.dev import broker_kafka, broker_status, fetch_broker, start_broker, stop_broker
 from dancu_bus.dev.broker import ADMIN_USER, broker_home, dev_ca
 from dancu_bus.dev.ca import issue_client_certificate
@@ -34,6 +38,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     cert.add_argument("name", help="the certificate's common name: the agency or service id")
     cert.add_argument("--out", type=Path, required=True, help="folder for <name>.crt and <name>.key (0600)")
     cert.set_defaults(run=run_cert)
+    register_cluster(dev_commands)
 
 
 def run_broker(args: argparse.Namespace, settings: Settings) -> int:

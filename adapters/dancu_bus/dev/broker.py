@@ -17,6 +17,7 @@ from dancu_bus.settings import BrokerSettings, KafkaSettings
 __all__ = [
     "ADMIN_USER",
     "BrokerStatus",
+    "QuorumMember",
     "admin_password",
     "broker_home",
     "broker_kafka",
@@ -24,7 +25,9 @@ __all__ = [
     "broker_status",
     "dev_ca",
     "fetch_broker",
+    "finish_script",
     "repo_root",
+    "spawn_script",
     "start_broker",
     "stop_broker",
 ]
@@ -41,6 +44,15 @@ class BrokerStatus:
 
     running: bool
     detail: str
+
+
+@dataclass(frozen=True)
+class QuorumMember:
+    """A node of a development cluster: its id, every node's controller (``id@host:port,...``), cluster id."""
+
+    node_id: int
+    voters: str
+    cluster_id: str
 
 
 def repo_root() -> Path:
@@ -95,7 +107,7 @@ def broker_kafka(broker: BrokerSettings) -> KafkaSettings:
     )
 
 
-def _environment(broker: BrokerSettings) -> dict[str, str]:
+def _environment(broker: BrokerSettings, member: QuorumMember | None = None) -> dict[str, str]:
     """The process environment plus the script's DANCU_BROKER_* variables from the settings."""
     # The settings decide the admin password: a stray variable of the script's own must not.
     inherited = {k: v for k, v in os.environ.items() if k != "DANCU_BROKER_ADMIN_PASSWORD"}
@@ -112,15 +124,36 @@ def _environment(broker: BrokerSettings) -> dict[str, str]:
     }
     if broker.admin_password is not None:
         env["DANCU_BROKER_ADMIN_PASSWORD"] = broker.admin_password.get_secret_value()
+    if member is not None:
+        env["DANCU_BROKER_NODE_ID"] = str(member.node_id)
+        env["DANCU_BROKER_VOTERS"] = member.voters
+        env["DANCU_BROKER_CLUSTER_ID"] = member.cluster_id
     return env
 
 
-def _run(broker: BrokerSettings, action: str, echo: bool = False) -> subprocess.CompletedProcess[str]:
+def _run(
+    broker: BrokerSettings, action: str, echo: bool = False, member: QuorumMember | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``broker.sh <action>``; its progress goes to our stdout when ``echo``, else is captured."""
     command = ["bash", str(broker_script()), action]
     stdout = None if echo else subprocess.PIPE
-    env = _environment(broker)
+    env = _environment(broker, member)
     return subprocess.run(command, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True, check=False)
+
+
+def spawn_script(
+    broker: BrokerSettings, action: str, member: QuorumMember | None = None
+) -> subprocess.Popen[str]:
+    """Start ``broker.sh <action>``, not waiting: a cluster's nodes start together or none elects a leader."""
+    command = ["bash", str(broker_script()), action]
+    env = _environment(broker, member)
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_script(process: subprocess.Popen[str], action: str) -> str:
+    """Wait for a spawned ``broker.sh``; its output, or BrokerError with its last complaint."""
+    stdout, stderr = process.communicate()
+    return _output(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), action)
 
 
 def _output(result: subprocess.CompletedProcess[str], action: str) -> str:
@@ -148,14 +181,14 @@ def start_broker(broker: BrokerSettings, *, echo: bool = False) -> bool:
     return started
 
 
-def stop_broker(broker: BrokerSettings, *, echo: bool = False) -> str:
-    """Stop the broker by its pid; a no-op when it is not running."""
-    return _output(_run(broker, "stop", echo), "stop")
+def stop_broker(broker: BrokerSettings, *, echo: bool = False, member: QuorumMember | None = None) -> str:
+    """Stop the broker by its pid (SIGTERM: a controlled shutdown); a no-op when it is not running."""
+    return _output(_run(broker, "stop", echo, member), "stop")
 
 
-def broker_status(broker: BrokerSettings) -> BrokerStatus:
+def broker_status(broker: BrokerSettings, member: QuorumMember | None = None) -> BrokerStatus:
     """Whether the broker of this home runs."""
-    result = _run(broker, "status")
+    result = _run(broker, "status", member=member)
     if result.returncode == _NOT_RUNNING:
         return BrokerStatus(running=False, detail=(result.stdout or "").strip())
     return BrokerStatus(running=True, detail=_output(result, "status"))

@@ -12,15 +12,46 @@ import shutil
 import socket
 from pathlib import Path
 
-from dancu_bus.dev import fetch_broker, repo_root
-from dancu_bus.errors import BrokerError
-from dancu_bus.settings import BrokerSettings
+from dancu_bus.dev import broker_kafka, fetch_broker, repo_root, start_broker, stop_broker
+from dancu_bus.errors import BrokerError, DancuError
+from dancu_bus.settings import BrokerSettings, KafkaSettings
 
-__all__ = ["fault_broker", "free_port", "prepare_home", "remove_home"]
+__all__ = ["SingleBroker", "fault_broker", "free_port", "link_jars", "prepare_home", "remove_home"]
 
 
 def _shared() -> Path:
     return repo_root() / ".cache" / "fault-broker"
+
+
+class SingleBroker:
+    """The harness's one broker (a ``Deployment``): its settings are what the scenarios act on."""
+
+    replication_factor = 1
+
+    def __init__(self, broker: BrokerSettings) -> None:
+        self.target = broker
+        self._started = False
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        return broker_kafka(self.target)
+
+    def start(self) -> None:
+        """Start the broker on fresh storage (BrokerError when it cannot)."""
+        prepare_home(self.target)
+        try:
+            self._started = start_broker(self.target)
+        except DancuError:
+            stop_broker(self.target)  # in case it started after all: no broker outlives the harness
+            remove_home(self.target)
+            raise
+
+    def stop(self) -> None:
+        """Stop the broker ``start`` started and delete its storage."""
+        if self._started:
+            stop_broker(self.target)
+            self._started = False
+            remove_home(self.target)
 
 
 def fault_broker(port: int | None = None) -> BrokerSettings:
@@ -33,13 +64,17 @@ def fault_broker(port: int | None = None) -> BrokerSettings:
 
 def prepare_home(broker: BrokerSettings) -> None:
     """Fetch the jars once into the shared cache and link them into the broker's own, empty home."""
-    shared = BrokerSettings(home=_shared())
-    fetch_broker(shared)
     assert broker.home is not None
-    shutil.rmtree(broker.home, ignore_errors=True)
-    broker.home.mkdir(parents=True)
+    link_jars(broker.home)
+
+
+def link_jars(home: Path) -> None:
+    """An empty ``home`` (whatever was there is deleted) with the jars of the shared cache linked in."""
+    fetch_broker(BrokerSettings(home=_shared()))
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
     for libs in _shared().glob("libs-*"):
-        (broker.home / libs.name).symlink_to(libs, target_is_directory=True)
+        (home / libs.name).symlink_to(libs, target_is_directory=True)
 
 
 def remove_home(broker: BrokerSettings) -> None:

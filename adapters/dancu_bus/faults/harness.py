@@ -1,4 +1,4 @@
-"""Runs fault scenarios on a broker of the harness's own and counts, on the wire, what came out.
+"""Runs fault scenarios on a broker (or cluster) of the harness's own and counts, on the wire, what came out.
 
 Per scenario: a fresh topic prefix, a seeded SQLite store, one ``dancu-bus resolver`` and one
 ``dancu-bus audit run`` process; requests produced at a steady rate by an idempotent producer while
@@ -17,20 +17,45 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Generic, Protocol, Self, TypeVar
 
 from dancu_bus.admin.reader import TopicRecord, read_to_end
 from dancu_bus.audit import verify_log
-from dancu_bus.dev import broker_kafka, start_broker, stop_broker
 from dancu_bus.dev.traffic import KeyTally, PacedProducer
-from dancu_bus.errors import DancuError
 from dancu_bus.faults.application import Job
-from dancu_bus.faults.broker import prepare_home, remove_home
 from dancu_bus.faults.scenarios import Progress, Scenario
 from dancu_bus.faults.stage import AGENCIES, Stage, prepare_stage
-from dancu_bus.settings import BrokerSettings, Settings
+from dancu_bus.settings import KafkaSettings, Settings
 
-__all__ = ["FaultOptions", "Harness", "Row", "render"]
+__all__ = ["Deployment", "FaultOptions", "Harness", "Row", "render"]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Deployment(Protocol[T_co]):
+    """The Kafka the scenarios run on (one broker, or a cluster): started on fresh storage, stopped after."""
+
+    @property
+    def target(self) -> T_co:
+        """What a scenario's fault acts on: the broker's or the cluster's settings."""
+        ...
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        """How the harness and its services reach it."""
+        ...
+
+    @property
+    def replication_factor(self) -> int | None:
+        """The stage's topics' replication factor; None: topics.yaml's own."""
+        ...
+
+    def start(self) -> None:
+        """Start it on fresh storage (BrokerError when it cannot; nothing is left running then)."""
+
+    def stop(self) -> None:
+        """Stop what ``start`` started and delete its storage."""
 
 
 @dataclass(frozen=True)
@@ -71,17 +96,16 @@ class Row:
         return not self.duplicates and not self.missing and audited_once and self.chain_intact and through_sdk
 
 
-class Harness:
-    """A broker of its own (started on entry, stopped on exit if it started it) and the scenarios on it."""
+class Harness(Generic[T]):
+    """A deployment of its own (started on entry, stopped on exit) and the scenarios on it."""
 
     def __init__(
-        self, broker: BrokerSettings, settings: Settings, workdir: Path, options: FaultOptions
+        self, deployment: Deployment[T], settings: Settings, workdir: Path, options: FaultOptions
     ) -> None:
-        self._broker = broker
+        self._deployment = deployment
         self._settings = settings
         self._workdir = workdir
         self._options = options
-        self._started = False
 
     def __enter__(self) -> Self:
         self.start()
@@ -91,26 +115,20 @@ class Harness:
         self.stop()
 
     def start(self) -> None:
-        """Start the harness's broker on fresh storage (BrokerError when it cannot)."""
-        prepare_home(self._broker)
-        try:
-            self._started = start_broker(self._broker)
-        except DancuError:
-            stop_broker(self._broker)  # in case it started after all: no broker outlives the harness
-            remove_home(self._broker)
-            raise
+        """Start the harness's broker or cluster on fresh storage (BrokerError when it cannot)."""
+        self._deployment.start()
 
     def stop(self) -> None:
-        """Stop the broker ``start`` started and delete its storage."""
-        if self._started:
-            stop_broker(self._broker)
-            self._started = False
-            remove_home(self._broker)
+        """Stop the broker or cluster ``start`` started and delete its storage."""
+        self._deployment.stop()
 
-    def run(self, scenario: Scenario) -> Row:
+    def run(self, scenario: Scenario[T]) -> Row:
         """Run one scenario from a clean stage; its row, counted after every service stopped."""
         began = time.monotonic()
-        stage = prepare_stage(self._settings, broker_kafka(self._broker), self._workdir)
+        deployment = self._deployment
+        stage = prepare_stage(
+            self._settings, deployment.kafka, self._workdir, replication_factor=deployment.replication_factor
+        )
         passed = False
         try:
             stage.start("resolver")
@@ -138,7 +156,7 @@ class Harness:
 
         return request_of
 
-    def _stream(self, stage: Stage, scenario: Scenario) -> tuple[list[bytes], int]:
+    def _stream(self, stage: Stage, scenario: Scenario[T]) -> tuple[list[bytes], int]:
         """Produce the requests, inject the fault meanwhile, wait for the answers; ids sent, fault time."""
         records = stage.requests(self._options.requests)
         ids = [key for _, key, _ in records]
@@ -150,19 +168,19 @@ class Harness:
             progress = Progress.of(ids, answered, audited)
             rate = len(records) / self._options.seconds
             with PacedProducer(stage.kafka, records, rate) as producer:
-                scenario.inject(stage, progress, self._broker)
+                scenario.inject(stage, progress, self._deployment.target)
                 producer.wait(900)
             _settle(progress, self._options.stall_s)
         return ids, progress.fault_at or 0
 
-    def _through_sdk(self, stage: Stage, scenario: Scenario) -> tuple[int, int]:
+    def _through_sdk(self, stage: Stage, scenario: Scenario[T]) -> tuple[int, int]:
         """Applications send through the SDK while the fault is injected; the fault's time, failed runs."""
         applications = stage.start_applications(self._options.requests, self._options.seconds)
         total = self._options.requests
         with KeyTally(stage.kafka, [stage.names.audit], key_of=self._audited_request(stage)) as audited:
             jobs = [Job(a.job) for a in applications]
             progress = Progress(total, lambda: sum(len(j.answers()) for j in jobs), audited.distinct)
-            scenario.inject(stage, progress, self._broker)
+            scenario.inject(stage, progress, self._deployment.target)
             failed = 0
             for application in applications:
                 code = application.wait(600)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from dancu_bus.dev import start_broker, stop_broker
 from dancu_bus.dev.broker import broker_home
@@ -24,6 +25,8 @@ from dancu_bus.faults.stage import SESSION_TIMEOUT_S, Stage
 from dancu_bus.settings import BrokerSettings
 
 __all__ = ["SCENARIOS", "Progress", "Scenario"]
+
+T = TypeVar("T")
 
 STORE_OUTAGE_S = 5.0
 
@@ -64,12 +67,13 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """A named fault and how to inject it; ``through_sdk``: the traffic is applications using the SDK."""
+class Scenario(Generic[T]):
+    """A named fault and how to inject it into the stage and ``T`` (the broker's or the cluster's settings);
+    ``through_sdk``: the traffic is applications using the SDK."""
 
     name: str
     title: str
-    inject: Callable[[Stage, Progress, BrokerSettings], None]
+    inject: Callable[[Stage, Progress, T], None]
     through_sdk: bool = False
 
 
@@ -145,7 +149,7 @@ def _kill_client(stage: Stage, progress: Progress, broker: BrokerSettings) -> No
     application.restart()
 
 
-SCENARIOS = {
+SCENARIOS: dict[str, Scenario[BrokerSettings]] = {
     s.name: s
     for s in (
         Scenario("resolver-kill", "resolver SIGKILL, restarted", _kill_resolver),

@@ -163,8 +163,13 @@ class Stage:
         )
 
 
-def prepare_stage(settings: Settings, kafka: KafkaSettings, workdir: Path) -> Stage:
-    """Topics, registry and a seeded SQLite store under a fresh prefix; no service started yet."""
+def prepare_stage(
+    settings: Settings, kafka: KafkaSettings, workdir: Path, *, replication_factor: int | None = 1
+) -> Stage:
+    """Topics, registry and a seeded SQLite store under a fresh prefix; no service started yet.
+
+    ``replication_factor`` None: the topics as topics.yaml declares them (3 replicas, 2 in sync).
+    """
     prefix = f"faults{uuid.uuid4().hex[:8]}.dancu"
     home = workdir / prefix
     home.mkdir(parents=True)
@@ -179,7 +184,7 @@ def prepare_stage(settings: Settings, kafka: KafkaSettings, workdir: Path) -> St
         }
     )
     agencies = load_directory(repo_root() / "deploy" / "agencies.yaml").agencies()
-    apply_topics(own.kafka, [a.id for a in agencies], replication_factor=1)
+    apply_topics(own.kafka, [a.id for a in agencies], replication_factor=replication_factor)
     codec = platform_codec()
     AgencyAdmin(own.kafka, RegistryCodec(codec.schemas)).import_agencies(agencies, by="fault-harness")
     return Stage(own, home, asyncio.run(_seed(own)), codec)
