@@ -4,7 +4,8 @@
 ``DANCU_TEST_SECURE_CA`` (the CA file of its certificates; optionally ``DANCU_TEST_SECURE_ADMIN_USER``,
 default ``dancu-admin``, and ``DANCU_TEST_SECURE_MTLS_BOOTSTRAP``, a listener that wants client
 certificates) points the tests at a running secured cluster. Otherwise the session starts a dedicated
-secured broker (``.cache/test-secure-broker``, ports 19192/19193, mutual TLS on 19194) on freshly
+secured broker (``.cache/test-secure-broker``, ports 19192/19193, mutual TLS on 19194; under
+pytest-xdist one per worker, ``-gwN`` and 10 × N ports further up) on freshly
 formatted storage, so no users or ACLs of an earlier session linger, and stops it at the end; a broker
 already running is used as it is. The tests skip locally and fail under ``CI=true`` when no secured
 broker can be had.
@@ -30,11 +31,14 @@ from dancu_bus.settings import BrokerSettings, KafkaSettings
 
 __all__ = ["SECURE_TEST_BROKER", "kafka_settings", "mtls_bootstrap", "secure_kafka"]
 
+# Each pytest-xdist worker (gw0, gw1, …) has a broker of its own, ten ports further up per worker.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_OFFSET = 10 * int(_WORKER.removeprefix("gw")) if _WORKER.startswith("gw") else 0
 SECURE_TEST_BROKER = BrokerSettings(
-    home=repo_root() / ".cache" / "test-secure-broker",
-    port=19192,
-    controller_port=19193,
-    mtls_port=19194,
+    home=repo_root() / ".cache" / ("test-secure-broker" + (f"-{_WORKER}" if _WORKER else "")),
+    port=19192 + _OFFSET,
+    controller_port=19193 + _OFFSET,
+    mtls_port=19194 + _OFFSET,
     heap="768m",
     start_timeout_s=90.0,
     secure=True,
