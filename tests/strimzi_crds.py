@@ -1,9 +1,9 @@
-"""Validate Kubernetes resources of Strimzi's kinds offline, against the CRDs in ``../shared/strimzi``; and
-read a KafkaUser's ACLs back as the User Operator creates them.
+"""Validate Kubernetes resources of Strimzi's kinds offline, against the CRDs vendored in
+``tests/k8s-schemas/strimzi``; and read a KafkaUser's ACLs back as the User Operator creates them.
 
 The CRDs' ``openAPIV3Schema`` is read as the API server reads it (``tests.crd_schemas``: nullable,
 int-or-string, closed field lists, metadata's name and label checks; no CEL rules). The CRDs are
-located relative to the repository root; without them the tests skip locally and fail under ``CI=true``.
+vendored in the repository; without them the tests skip locally and fail under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[1]
-STRIMZI_CRDS = REPO.parent / "shared" / "strimzi"
+STRIMZI_CRDS = REPO / "tests" / "k8s-schemas" / "strimzi"  # a copy of ../shared/strimzi's
 _CRD_FILES = {"KafkaTopic": "043-Crd-kafkatopic.yaml", "KafkaUser": "044-Crd-kafkauser.yaml"}
 
 
 def strimzi_crds_dir() -> Path:
-    """``../shared/strimzi`` beside the repository; skip without it, or fail under ``CI=true``."""
+    """The vendored CRDs' folder; skip without it, or fail under ``CI=true``."""
     if all((STRIMZI_CRDS / name).is_file() for name in _CRD_FILES.values()):
         return STRIMZI_CRDS
     reason = f"the Strimzi CRDs are missing: no {', '.join(_CRD_FILES.values())} in {STRIMZI_CRDS}"

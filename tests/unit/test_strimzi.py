@@ -412,7 +412,7 @@ def test_cli_refuses_what_it_cannot_render(
 def test_missing_crds_fail_under_ci(
     ci: str, outcome: type[BaseException], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without ../shared/strimzi the validation fails under CI=true (skips elsewhere), never passes."""
+    """Without the CRDs the validation fails under CI=true (skips elsewhere), never passes."""
     monkeypatch.setattr(strimzi_crds, "STRIMZI_CRDS", tmp_path / "shared" / "strimzi")
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="Strimzi CRDs are missing"):
