@@ -39,17 +39,14 @@ class Deployment(Protocol[T_co]):
     @property
     def target(self) -> T_co:
         """What a scenario's fault acts on: the broker's or the cluster's settings."""
-        ...
 
     @property
     def kafka(self) -> KafkaSettings:
         """How the harness and its services reach it."""
-        ...
 
     @property
     def replication_factor(self) -> int | None:
         """The stage's topics' replication factor; None: topics.yaml's own."""
-        ...
 
     def start(self) -> None:
         """Start it on fresh storage (BrokerError when it cannot; nothing is left running then)."""
